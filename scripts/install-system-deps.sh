@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Debian/Ubuntu packages the lab, the tests and the toolchain build need. Idempotent.
+set -euo pipefail
+
+PACKAGES=(
+  qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients
+  openssh-server openssh-client nasm iproute2 jq util-linux procps
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+for tool in go node npm; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: install Go and Node.js 20 first" >&2; exit 1; }
+done

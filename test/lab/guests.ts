@@ -1,0 +1,226 @@
+// Lab guests: disk images that carry a boot-sector guest (test/lab/guest/guest.asm) plus
+// random data, domain XML for them, and the serial heartbeat that proves continuity.
+import { createHash, randomBytes } from "node:crypto";
+import {
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  writeSync,
+  closeSync,
+  ftruncateSync,
+  rmSync,
+} from "node:fs";
+import { existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { GuestKind, LabDescription, LabHost, LabSharedPool } from "./lab";
+import { hostPathFromRoot } from "./lab";
+import { run } from "./run";
+import { virsh } from "./virsh";
+
+const MiB = 1024 * 1024;
+
+export interface GuestImage {
+  /** Raw image in the root namespace; the reference for checksums. */
+  rawPath: string;
+  sha256: string;
+  sizeBytes: number;
+  cleanup(): void;
+}
+
+/** A raw disk: the guest's boot sector, then `randomMiB` of random data, sparse after that. */
+export function buildGuestImage(
+  lab: LabDescription,
+  kind: GuestKind,
+  sizeMiB = 64,
+  randomMiB = 8,
+): GuestImage {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "vmp-guest-"));
+  const rawPath = path.join(dir, `${kind}.raw`);
+  const fd = openSync(rawPath, "w");
+  try {
+    ftruncateSync(fd, sizeMiB * MiB);
+    writeSync(fd, readFileSync(lab.guests[kind]), 0, 512, 0);
+    for (let i = 0; i < randomMiB; i++) writeSync(fd, randomBytes(MiB), 0, MiB, (i + 1) * MiB);
+  } finally {
+    closeSync(fd);
+  }
+  return {
+    rawPath,
+    sha256: sha256File(rawPath),
+    sizeBytes: sizeMiB * MiB,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+function sha256File(file: string, lengthBytes?: number): string {
+  const content = readFileSync(file);
+  return createHash("sha256")
+    .update(lengthBytes === undefined ? content : content.subarray(0, lengthBytes))
+    .digest("hex");
+}
+
+export type GuestDisk =
+  | { kind: "file"; pathOnHost: string; format: "qcow2" | "raw" }
+  | { kind: "nbd"; pool: LabSharedPool; exportName: string };
+
+/** Puts the image into a host's `local` pool as qcow2 and refreshes the pool. */
+export async function placeInLocalPool(
+  lab: LabDescription,
+  host: LabHost,
+  image: GuestImage,
+  volume: string,
+): Promise<GuestDisk> {
+  const pathOnHost = path.join(lab.pools.local.path, volume);
+  await run("qemu-img", [
+    "convert",
+    "-f",
+    "raw",
+    "-O",
+    "qcow2",
+    image.rawPath,
+    hostPathFromRoot(host, pathOnHost),
+  ]);
+  await virsh(host, "pool-refresh", "local");
+  return { kind: "file", pathOnHost, format: "qcow2" };
+}
+
+/** Writes the image into one export of the shared NBD storage. */
+export async function placeInSharedPool(
+  lab: LabDescription,
+  image: GuestImage,
+  exportName: string,
+): Promise<GuestDisk> {
+  const pool = lab.pools.shared;
+  await run("qemu-img", [
+    "convert",
+    "-n",
+    "-f",
+    "raw",
+    "-O",
+    "raw",
+    image.rawPath,
+    nbdUrl(pool, exportName),
+  ]);
+  return { kind: "nbd", pool, exportName };
+}
+
+function nbdUrl(pool: LabSharedPool, exportName: string): string {
+  return `nbd://${pool.server}:${pool.port}/${exportName}`;
+}
+
+export interface GuestDomain {
+  name: string;
+  memoryMiB: number;
+  disk: GuestDisk;
+}
+
+export function serialLogOnHost(name: string): string {
+  return `/var/log/libvirt/qemu/${name}-serial.log`;
+}
+
+export function domainXml(lab: LabDescription, guest: GuestDomain): string {
+  const disk =
+    guest.disk.kind === "file"
+      ? `<disk type='file' device='disk'>
+      <driver name='qemu' type='${guest.disk.format}'/>
+      <source file='${guest.disk.pathOnHost}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>`
+      : `<disk type='network' device='disk'>
+      <driver name='qemu' type='raw' cache='none'/>
+      <source protocol='nbd' name='${guest.disk.exportName}'>
+        <host name='${guest.disk.pool.server}' port='${guest.disk.pool.port}'/>
+      </source>
+      <target dev='vda' bus='virtio'/>
+    </disk>`;
+  return `<domain type='${lab.accel === "kvm" ? "kvm" : "qemu"}'>
+  <name>${guest.name}</name>
+  <memory unit='MiB'>${guest.memoryMiB}</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <on_poweroff>destroy</on_poweroff>
+  <devices>
+    ${disk}
+    <serial type='file'>
+      <source path='${serialLogOnHost(guest.name)}'/>
+      <target port='0'/>
+    </serial>
+  </devices>
+</domain>
+`;
+}
+
+/** Defines and starts the guest on `host` and waits for its first heartbeats. */
+export async function startGuest(
+  lab: LabDescription,
+  host: LabHost,
+  guest: GuestDomain,
+): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "vmp-xml-"));
+  try {
+    const file = path.join(dir, `${guest.name}.xml`);
+    const fd = openSync(file, "w");
+    writeSync(fd, domainXml(lab, guest));
+    closeSync(fd);
+    await virsh(host, "define", file);
+    await virsh(host, "start", guest.name);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  await waitForHeartbeat(host, guest.name, 3);
+}
+
+/** Heartbeat counters from complete serial lines ("HB xxxxxxxx"), in order. */
+export function readHeartbeats(host: LabHost, domain: string): number[] {
+  const file = hostPathFromRoot(host, serialLogOnHost(domain));
+  if (!existsSync(file)) return [];
+  const beats: number[] = [];
+  for (const line of readFileSync(file, "latin1").split("\n")) {
+    const m = /^HB ([0-9A-F]{8})$/.exec(line);
+    if (m) beats.push(parseInt(m[1], 16));
+  }
+  return beats;
+}
+
+/** Waits until the guest's serial log on `host` shows a counter of at least `atLeast`. */
+export async function waitForHeartbeat(
+  host: LabHost,
+  domain: string,
+  atLeast: number,
+  timeoutMs = 60_000,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const beats = readHeartbeats(host, domain);
+    const last = beats.length ? beats[beats.length - 1] : -1;
+    if (last >= atLeast) return last;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${domain} on ${host.name}: heartbeat reached ${last}, wanted ${atLeast} within ${timeoutMs} ms`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * sha256 of the guest-visible content of a disk (qcow2 or raw file, or an NBD export), over
+ * its first `lengthBytes` (an NBD export is larger than the image written into it).
+ */
+export async function diskContentSha256(host: LabHost, disk: GuestDisk, lengthBytes: number): Promise<string> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "vmp-sum-"));
+  try {
+    const raw = path.join(dir, "disk.raw");
+    const source =
+      disk.kind === "file"
+        ? hostPathFromRoot(host, disk.pathOnHost)
+        : nbdUrl(disk.pool, disk.exportName);
+    const format = disk.kind === "file" ? disk.format : "raw";
+    // -U: read while a running guest holds the image lock; the guests never write their disk.
+    await run("qemu-img", ["convert", "-U", "-f", format, "-O", "raw", source, raw]);
+    return sha256File(raw, lengthBytes);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# The multi-host libvirt/KVM lab: `lab.sh up | down | status`.
+#
+# Each host is a network namespace plus private mount and UTS namespaces with its own
+# libvirtd (distinct host UUID and state directories) and sshd. Hosts share a bridge that
+# also has an address in the root namespace; shared storage is NBD from qemu-storage-daemon
+# on that address. Nothing is sent anywhere but the lab's own addresses.
+# The description of the running lab is written to $VMP_LAB_DIR/lab.json.
+set -euo pipefail
+
+LAB_DIR=${VMP_LAB_DIR:-/var/lib/vmplacement-lab}
+HOST_COUNT=${VMP_LAB_HOSTS:-3}
+NET_PREFIX=${VMP_LAB_NET_PREFIX:-10.254.77}   # /24, .1 is the bridge, hosts are .11, .12, ...
+BRIDGE=${VMP_LAB_BRIDGE:-vmplab0}
+NS_PREFIX=vmp-h
+SHARED_EXPORTS=${VMP_LAB_SHARED_EXPORTS:-8}
+SHARED_EXPORT_SIZE=${VMP_LAB_SHARED_EXPORT_SIZE:-256M}
+NBD_PORT=10809
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+MARKER=.vmplacement-lab
+
+log() { printf '[lab] %s\n' "$*" >&2; }
+host_name() { printf 'h%d' "$1"; }
+host_ns() { printf '%s%d' "$NS_PREFIX" "$1"; }
+host_addr() { printf '%s.%d' "$NET_PREFIX" $((10 + $1)); }
+bridge_addr() { printf '%s.1' "$NET_PREFIX"; }
+host_dir() { printf '%s/hosts/%s' "$LAB_DIR" "$(host_name "$1")"; }
+virsh_on() { virsh -q -c "qemu+tcp://$(host_addr "$1")/system" "${@:2}"; }
+
+pid_alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+lab_healthy() {
+  [[ -f $LAB_DIR/lab.json && -f $LAB_DIR/$MARKER ]] || return 1
+  ip link show "$BRIDGE" >/dev/null 2>&1 || return 1
+  pid_alive "$LAB_DIR/qsd.pid" || return 1
+  local i
+  for ((i = 1; i <= HOST_COUNT; i++)); do
+    pid_alive "$(host_dir "$i")/anchor.pid" || return 1
+    timeout 5 virsh -q -c "qemu+tcp://$(host_addr "$i")/system" version >/dev/null 2>&1 || return 1
+  done
+}
+
+kill_pids() {
+  local pids=("$@") pid
+  ((${#pids[@]})) || return 0
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  for _ in $(seq 50); do
+    local alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || return 0
+    sleep 0.1
+  done
+  kill -KILL "${pids[@]}" 2>/dev/null || true
+}
+
+lab_down() {
+  local ns
+  # Every process in a lab namespace (libvirtd, sshd, qemu, anchors), also from crashed runs.
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NS_PREFIX" || true); do
+    mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null)
+    kill_pids "${pids[@]}"
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  if [[ -f $LAB_DIR/qsd.pid ]]; then
+    kill_pids "$(cat "$LAB_DIR/qsd.pid")"
+  fi
+  mapfile -t strays < <(pgrep -f "qemu-storage-daemon.*$LAB_DIR/" || true)
+  kill_pids "${strays[@]}"
+  ip link del "$BRIDGE" 2>/dev/null || true
+  if [[ -d $LAB_DIR ]]; then
+    [[ -f $LAB_DIR/$MARKER ]] || { log "refusing to remove $LAB_DIR: not a lab directory"; exit 1; }
+    rm -rf "$LAB_DIR"
+  fi
+}
+
+write_libvirt_config() {
+  local i=$1 dir
+  dir=$(host_dir "$i")
+  cp -a /etc/libvirt/. "$dir/etc/"
+  rm -f "$dir"/etc/qemu/networks/autostart/*.xml
+  cat >"$dir/etc/libvirtd.conf" <<CONF
+listen_tls = 0
+listen_tcp = 1
+listen_addr = "$(host_addr "$i")"
+tcp_port = "16509"
+auth_tcp = "none"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+unix_sock_group = "root"
+host_uuid = "$(cat /proc/sys/kernel/random/uuid)"
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+keepalive_interval = 5
+keepalive_count = 5
+max_clients = 256
+max_workers = 40
+max_client_requests = 64
+CONF
+  cat >"$dir/etc/qemu.conf" <<CONF
+user = "root"
+group = "root"
+security_driver = "none"
+dynamic_ownership = 0
+remember_owner = 0
+stdio_handler = "file"
+cgroup_controllers = [ ]
+namespaces = [ ]
+migration_address = "$(host_addr "$i")"
+CONF
+}
+
+write_sshd_config() {
+  local i=$1 dir
+  dir=$(host_dir "$i")
+  ssh-keygen -q -t ed25519 -N '' -C "$(host_name "$i")" -f "$dir/ssh/ssh_host_ed25519_key"
+  cat >"$dir/ssh/sshd_config" <<CONF
+ListenAddress $(host_addr "$i")
+Port 22
+HostKey $dir/ssh/ssh_host_ed25519_key
+PidFile $dir/sshd.pid
+AuthorizedKeysFile $LAB_DIR/keys/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PrintMotd no
+CONF
+  printf '%s %s\n' "$(host_addr "$i")" "$(cut -d' ' -f1-2 "$dir/ssh/ssh_host_ed25519_key.pub")" >>"$LAB_DIR/keys/known_hosts"
+}
+
+start_host() {
+  local i=$1 ns dir
+  ns=$(host_ns "$i")
+  dir=$(host_dir "$i")
+  mkdir -p "$dir"/{run,lib,etc,log,cache,ssh} "$dir/lib/pools/local" "$dir/log/qemu"
+  write_libvirt_config "$i"
+  write_sshd_config "$i"
+
+  ip netns add "$ns"
+  ip link add "$ns" type veth peer name eth0 netns "$ns"
+  ip link set "$ns" master "$BRIDGE" up
+  ip -n "$ns" link set lo up
+  ip -n "$ns" addr add "$(host_addr "$i")/24" dev eth0
+  ip -n "$ns" link set eth0 up
+
+  mkdir -p /run/sshd
+  setsid ip netns exec "$ns" unshare --mount --uts --propagation private \
+    "$SCRIPT_DIR/host-init.sh" "$(host_name "$i")" "$dir" \
+    >"$dir/host-init.log" 2>&1 </dev/null &
+}
+
+wait_for_host() {
+  local i=$1
+  for _ in $(seq 100); do
+    virsh_on "$i" version >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  log "libvirtd on $(host_name "$i") did not come up:"
+  cat "$(host_dir "$i")/host-init.log" >&2
+  tail -20 "$(host_dir "$i")/log/libvirtd.log" >&2 || true
+  return 1
+}
+
+define_local_pool() {
+  local i=$1
+  virsh_on "$i" pool-define-as local dir --target /var/lib/libvirt/pools/local >/dev/null
+  virsh_on "$i" pool-start local >/dev/null
+  virsh_on "$i" pool-autostart local >/dev/null
+}
+
+start_shared_storage() {
+  local args=() n
+  mkdir -p "$LAB_DIR/shared"
+  for ((n = 0; n < SHARED_EXPORTS; n++)); do
+    truncate -s "$SHARED_EXPORT_SIZE" "$LAB_DIR/shared/shared-$n.raw"
+    args+=(--blockdev "driver=file,node-name=file$n,filename=$LAB_DIR/shared/shared-$n.raw,cache.direct=off"
+      --export "type=nbd,id=export$n,node-name=file$n,name=shared-$n,writable=on")
+  done
+  qemu-storage-daemon \
+    --nbd-server "addr.type=inet,addr.host=$(bridge_addr),addr.port=$NBD_PORT,max-connections=0" \
+    --chardev "socket,id=qmp,path=$LAB_DIR/qsd.qmp,server=on,wait=off" --monitor chardev=qmp \
+    "${args[@]}" --pidfile "$LAB_DIR/qsd.pid" --daemonize
+}
+
+build_guests() {
+  # Pages dirtied per PIT period (54.9 ms): MiB/s * 256 pages * 0.0549 s.
+  mkdir -p "$LAB_DIR/guests"
+  local name rate
+  for spec in heartbeat:0 churn-moderate:20 churn-fast:200; do
+    name=${spec%%:*} rate=${spec##*:}
+    nasm -f bin -DPAGES_PER_TICK=$((rate * 1406 / 100)) -DWSET_MIB=256 \
+      -o "$LAB_DIR/guests/$name.bin" "$SCRIPT_DIR/guest/guest.asm"
+  done
+}
+
+write_description() {
+  local i hosts=() accel=kvm exports=()
+  [[ -r /dev/kvm && -w /dev/kvm ]] || accel=qemu
+  for ((i = 1; i <= HOST_COUNT; i++)); do
+    hosts+=("$(jq -n --arg name "$(host_name "$i")" --arg addr "$(host_addr "$i")" \
+      --arg ns "$(host_ns "$i")" --arg dir "$(host_dir "$i")" \
+      --arg anchor "$(cat "$(host_dir "$i")/anchor.pid")" \
+      '{name: $name, address: $addr, migrationAddress: $addr, namespace: $ns, dir: $dir,
+        anchorPid: ($anchor | tonumber),
+        uris: {tcp: "qemu+tcp://\($addr)/system",
+               ssh: "qemu+ssh://root@\($addr)/system"},
+        labels: {rack: "lab"}}')")
+  done
+  for ((i = 0; i < SHARED_EXPORTS; i++)); do exports+=("\"shared-$i\""); done
+  jq -n --arg dir "$LAB_DIR" --arg bridge "$BRIDGE" --arg baddr "$(bridge_addr)" \
+    --arg accel "$accel" --argjson port "$NBD_PORT" --arg size "$SHARED_EXPORT_SIZE" \
+    --argjson hosts "[$(IFS=,; echo "${hosts[*]}")]" --argjson exports "[$(IFS=,; echo "${exports[*]}")]" \
+    '{dir: $dir, bridge: {name: $bridge, address: $baddr}, accel: $accel, hosts: $hosts,
+      pools: {local: {type: "dir", path: "/var/lib/libvirt/pools/local", shared: false},
+              shared: {type: "nbd", shared: true, server: $baddr, port: $port,
+                       exports: $exports, exportSize: $size, qmpSocket: "\($dir)/qsd.qmp"}},
+      ssh: {user: "root", privateKey: "\($dir)/keys/id_ed25519",
+            publicKey: "\($dir)/keys/id_ed25519.pub", knownHosts: "\($dir)/keys/known_hosts"},
+      guests: {heartbeat: "\($dir)/guests/heartbeat.bin",
+               "churn-moderate": "\($dir)/guests/churn-moderate.bin",
+               "churn-fast": "\($dir)/guests/churn-fast.bin"},
+      churnRatesMiBps: {heartbeat: 0, "churn-moderate": 20, "churn-fast": 200}}' \
+    >"$LAB_DIR/lab.json.tmp"
+  mv "$LAB_DIR/lab.json.tmp" "$LAB_DIR/lab.json"
+}
+
+lab_up() {
+  if lab_healthy; then
+    log "lab already up: $LAB_DIR/lab.json"
+    return 0
+  fi
+  lab_down
+  local started=$SECONDS i
+  mkdir -p "$LAB_DIR/keys" "$LAB_DIR/hosts"
+  touch "$LAB_DIR/$MARKER"
+  ssh-keygen -q -t ed25519 -N '' -C vmplacement-lab -f "$LAB_DIR/keys/id_ed25519"
+  cp "$LAB_DIR/keys/id_ed25519.pub" "$LAB_DIR/keys/authorized_keys"
+  : >"$LAB_DIR/keys/known_hosts"
+
+  ip link add "$BRIDGE" type bridge
+  ip addr add "$(bridge_addr)/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+
+  start_shared_storage
+  build_guests
+  for ((i = 1; i <= HOST_COUNT; i++)); do start_host "$i"; done
+  for ((i = 1; i <= HOST_COUNT; i++)); do
+    wait_for_host "$i"
+    define_local_pool "$i"
+  done
+  write_description
+  log "lab up in $((SECONDS - started))s: $LAB_DIR/lab.json"
+}
+
+case ${1:-} in
+  up) lab_up ;;
+  down) lab_down; log "lab down" ;;
+  status) if lab_healthy; then echo up; else echo down; exit 1; fi ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,30 @@
+// Runs a command and returns its standard output; a failure carries the command and its stderr.
+import { execFile } from "node:child_process";
+
+export interface RunOptions {
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export function run(file: string, args: string[], options: RunOptions = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      file,
+      args,
+      {
+        timeout: options.timeoutMs ?? 120_000,
+        maxBuffer: 64 * 1024 * 1024,
+        env: options.env ?? process.env,
+        cwd: options.cwd,
+      },
+      (err, stdout, stderr) => {
+        if (err) {
+          reject(new Error(`${file} ${args.join(" ")} failed: ${stderr.trim() || err.message}`));
+        } else {
+          resolve(stdout);
+        }
+      },
+    );
+  });
+}

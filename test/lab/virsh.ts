@@ -1,0 +1,59 @@
+// Thin virsh wrapper for lab tests: the reference tool our own client is compared against.
+import type { LabHost } from "./lab";
+import { run } from "./run";
+
+export function virsh(host: LabHost, ...args: string[]): Promise<string> {
+  return run("virsh", ["-q", "-c", host.uris.tcp, ...args]);
+}
+
+export async function runningDomains(host: LabHost): Promise<string[]> {
+  const out = await virsh(host, "list", "--name", "--state-running");
+  return out
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+}
+
+export async function definedDomains(host: LabHost): Promise<string[]> {
+  const out = await virsh(host, "list", "--name", "--all");
+  return out
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+}
+
+/** Parses `virsh domjobinfo` output into a key → value map (values keep their units). */
+export function parseJobInfo(text: string): Record<string, string> {
+  const info: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = /^([^:]+):\s+(.*)$/.exec(line.trim());
+    if (m) info[m[1].trim()] = m[2].trim();
+  }
+  return info;
+}
+
+export interface CompletedMigration {
+  elapsedMs: number;
+  downtimeMs: number;
+}
+
+export async function completedMigrationStats(
+  host: LabHost,
+  domain: string,
+): Promise<CompletedMigration> {
+  const info = parseJobInfo(await virsh(host, "domjobinfo", "--completed", domain));
+  const ms = (key: string) => {
+    const value = info[key];
+    if (value === undefined) throw new Error(`domjobinfo has no '${key}': ${JSON.stringify(info)}`);
+    return parseInt(value, 10);
+  };
+  return { elapsedMs: ms("Time elapsed"), downtimeMs: ms("Total downtime") };
+}
+
+/** Stops and forgets a domain on every given host, wherever it is; missing is fine. */
+export async function removeDomainEverywhere(hosts: LabHost[], domain: string): Promise<void> {
+  for (const host of hosts) {
+    await virsh(host, "destroy", domain).catch(() => undefined);
+    await virsh(host, "undefine", domain).catch(() => undefined);
+  }
+}
