@@ -15,7 +15,7 @@ if ((${#missing[@]})); then
   echo "installing: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 for tool in go node npm; do
   command -v "$tool" >/dev/null || { echo "missing $tool: install Go and Node.js 20 first" >&2; exit 1; }

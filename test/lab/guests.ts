@@ -208,7 +208,11 @@ export async function waitForHeartbeat(
  * sha256 of the guest-visible content of a disk (qcow2 or raw file, or an NBD export), over
  * its first `lengthBytes` (an NBD export is larger than the image written into it).
  */
-export async function diskContentSha256(host: LabHost, disk: GuestDisk, lengthBytes: number): Promise<string> {
+export async function diskContentSha256(
+  host: LabHost,
+  disk: GuestDisk,
+  lengthBytes: number,
+): Promise<string> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "vmp-sum-"));
   try {
     const raw = path.join(dir, "disk.raw");

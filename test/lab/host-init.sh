@@ -17,4 +17,4 @@ libvirtd --daemon --listen -p "$dir/libvirtd.pid" -f /etc/libvirt/libvirtd.conf
 /usr/sbin/sshd -f "$dir/ssh/sshd_config" -E "$dir/sshd.log"
 
 echo $$ >"$dir/anchor.pid"
-exec sleep infinity
+exec -a "vmplacement-lab-anchor $dir/" sleep infinity

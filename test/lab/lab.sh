@@ -64,7 +64,8 @@ lab_down() {
   if [[ -f $LAB_DIR/qsd.pid ]]; then
     kill_pids "$(cat "$LAB_DIR/qsd.pid")"
   fi
-  mapfile -t strays < <(pgrep -f "qemu-storage-daemon.*$LAB_DIR/" || true)
+  # Anything else that names the lab directory (daemons and anchors whose namespace is gone).
+  mapfile -t strays < <(pgrep -f -- "$LAB_DIR/" || true)
   kill_pids "${strays[@]}"
   ip link del "$BRIDGE" 2>/dev/null || true
   if [[ -d $LAB_DIR ]]; then

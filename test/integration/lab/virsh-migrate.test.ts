@@ -107,7 +107,11 @@ describe("lab: virsh live migration between hosts", function () {
         await virsh(host, "vol-delete", "--pool", "local", `${name}.qcow2`).catch(() => undefined);
     });
     await migrateAndVerify(name, image, disk, true);
-    assert.equal(await diskContentSha256(source, disk, image.sizeBytes), image.sha256, "the source copy is intact");
+    assert.equal(
+      await diskContentSha256(source, disk, image.sizeBytes),
+      image.sha256,
+      "the source copy is intact",
+    );
   });
 
   it("migrates a heartbeat guest on the shared pool without copying storage", async function () {

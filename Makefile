@@ -1,0 +1,55 @@
+# vmplacement: build, lab, toolchain and tests. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PULUMI_ENV := $(CURDIR)/scripts/pulumi-env.sh
+MOCHA := npx --no-install mocha
+
+.PHONY: help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-e2e demo clean
+
+help: ## list targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+deps: ## install Debian packages the lab and tests need (root)
+	scripts/install-system-deps.sh
+
+toolchain: ## build the pinned Pulumi CLI and language hosts into the cache (once per version)
+	scripts/install-pulumi.sh
+
+node_modules: package.json package-lock.json
+	npm ci
+	@touch node_modules
+
+build: node_modules ## compile TypeScript
+	npx --no-install tsc -p tsconfig.json
+
+lint: node_modules ## eslint and prettier
+	npx --no-install eslint .
+	npx --no-install prettier --check .
+
+lab-up: ## start the multi-host libvirt lab (root; harmless when already up)
+	test/lab/lab.sh up
+
+lab-down: ## remove every namespace, process, bridge and file of the lab
+	test/lab/lab.sh down
+
+lab-status:
+	test/lab/lab.sh status
+
+test: build ## the whole suite: unit, integration (real lab) and end-to-end (real Pulumi CLI)
+	source $(PULUMI_ENV) && $(MOCHA) 'build/test/unit/**/*.test.js' 'build/test/integration/**/*.test.js' 'build/test/e2e/**/*.test.js'
+
+test-unit: build
+	$(MOCHA) 'build/test/unit/**/*.test.js'
+
+test-integration: build
+	$(MOCHA) 'build/test/integration/**/*.test.js'
+
+test-e2e: build
+	source $(PULUMI_ENV) && $(MOCHA) 'build/test/e2e/**/*.test.js'
+
+demo: deps toolchain build lab-up ## set up everything and migrate a demo guest live between lab hosts
+	node build/test/lab/demo.js
+
+clean:
+	rm -rf build dist

@@ -1,0 +1,40 @@
+// Drives the real Pulumi CLI (from scripts/pulumi-env.sh) against a local file backend in a
+// throwaway workspace inside the repository, so programs resolve the repo's node_modules.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { run } from "../lab/run";
+
+const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
+
+export interface PulumiWorkspace {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  pulumi(args: string[], timeoutMs?: number): Promise<string>;
+  cleanup(): void;
+}
+
+/** A program directory with its own backend and PULUMI_HOME; `files` are written into it. */
+export function pulumiWorkspace(files: Record<string, string>): PulumiWorkspace {
+  const base = path.join(REPO_ROOT, ".pulumi-test");
+  mkdirSync(base, { recursive: true });
+  const root = mkdtempSync(path.join(base, "ws-"));
+  const dir = path.join(root, "program");
+  mkdirSync(dir);
+  mkdirSync(path.join(root, "backend"));
+  for (const [name, content] of Object.entries(files)) writeFileSync(path.join(dir, name), content);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PULUMI_HOME: path.join(root, "home"),
+    PULUMI_BACKEND_URL: `file://${path.join(root, "backend")}`,
+    PULUMI_CONFIG_PASSPHRASE: "lab-only-passphrase",
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+  };
+  return {
+    dir,
+    env,
+    pulumi: (args, timeoutMs = 300_000) =>
+      run("pulumi", [...args, "--non-interactive"], { cwd: dir, env, timeoutMs }),
+    cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
