@@ -1,0 +1,266 @@
+// Domains: lookup, XML, state, lifecycle, jobs and block jobs.
+import type { CallOptions } from "../rpc/connection";
+import type { RemoteProgram } from "../rpc/remote-program";
+import { uuidFromString, type Domain } from "./handles";
+import {
+  decodeTypedParams,
+  encodeTypedParams,
+  toNumber,
+  type TypedParamSpec,
+  type TypedParamValue,
+} from "./typed-params";
+import * as C from "./constants.gen";
+
+const STATE_NAMES: Record<number, DomainStateName> = {
+  [C.virDomainState.VIR_DOMAIN_NOSTATE]: "nostate",
+  [C.virDomainState.VIR_DOMAIN_RUNNING]: "running",
+  [C.virDomainState.VIR_DOMAIN_BLOCKED]: "blocked",
+  [C.virDomainState.VIR_DOMAIN_PAUSED]: "paused",
+  [C.virDomainState.VIR_DOMAIN_SHUTDOWN]: "shutdown",
+  [C.virDomainState.VIR_DOMAIN_SHUTOFF]: "shutoff",
+  [C.virDomainState.VIR_DOMAIN_CRASHED]: "crashed",
+  [C.virDomainState.VIR_DOMAIN_PMSUSPENDED]: "pmsuspended",
+};
+
+export type DomainStateName =
+  "nostate" | "running" | "blocked" | "paused" | "shutdown" | "shutoff" | "crashed" | "pmsuspended";
+
+export interface DomainInfo {
+  state: DomainStateName;
+  maxMemoryKiB: number;
+  memoryKiB: number;
+  vcpus: number;
+  cpuTimeNs: bigint;
+}
+
+const JOB_TYPES: Record<number, JobType> = {
+  [C.virDomainJobType.VIR_DOMAIN_JOB_NONE]: "none",
+  [C.virDomainJobType.VIR_DOMAIN_JOB_BOUNDED]: "bounded",
+  [C.virDomainJobType.VIR_DOMAIN_JOB_UNBOUNDED]: "unbounded",
+  [C.virDomainJobType.VIR_DOMAIN_JOB_COMPLETED]: "completed",
+  [C.virDomainJobType.VIR_DOMAIN_JOB_FAILED]: "failed",
+  [C.virDomainJobType.VIR_DOMAIN_JOB_CANCELLED]: "cancelled",
+};
+
+export type JobType = "none" | "bounded" | "unbounded" | "completed" | "failed" | "cancelled";
+
+/** virDomainGetJobStats, with the fields the migration engine watches named and typed. */
+export interface JobStats {
+  type: JobType;
+  operation?: number;
+  success?: boolean;
+  errorMessage?: string;
+  timeElapsedMs?: number;
+  timeRemainingMs?: number;
+  downtimeMs?: number;
+  setupTimeMs?: number;
+  dataTotal?: number;
+  dataProcessed?: number;
+  dataRemaining?: number;
+  memoryTotal?: number;
+  memoryProcessed?: number;
+  memoryRemaining?: number;
+  memoryBps?: number;
+  memoryDirtyRate?: number;
+  memoryIteration?: number;
+  memoryPostcopyRequests?: number;
+  diskTotal?: number;
+  diskProcessed?: number;
+  diskRemaining?: number;
+  diskBps?: number;
+  autoConvergeThrottle?: number;
+  /** Everything libvirt reported, by libvirt's field name. */
+  raw: Record<string, TypedParamValue>;
+}
+
+export function jobStatsFrom(type: number, raw: Record<string, TypedParamValue>): JobStats {
+  const n = (k: string) => toNumber(raw[k]);
+  return {
+    type: JOB_TYPES[type] ?? "none",
+    operation: n(C.VIR_DOMAIN_JOB_OPERATION),
+    success:
+      raw[C.VIR_DOMAIN_JOB_SUCCESS] === undefined
+        ? undefined
+        : Boolean(raw[C.VIR_DOMAIN_JOB_SUCCESS]),
+    errorMessage:
+      typeof raw[C.VIR_DOMAIN_JOB_ERRMSG] === "string"
+        ? (raw[C.VIR_DOMAIN_JOB_ERRMSG] as string)
+        : undefined,
+    timeElapsedMs: n(C.VIR_DOMAIN_JOB_TIME_ELAPSED),
+    timeRemainingMs: n(C.VIR_DOMAIN_JOB_TIME_REMAINING),
+    downtimeMs: n(C.VIR_DOMAIN_JOB_DOWNTIME),
+    setupTimeMs: n(C.VIR_DOMAIN_JOB_SETUP_TIME),
+    dataTotal: n(C.VIR_DOMAIN_JOB_DATA_TOTAL),
+    dataProcessed: n(C.VIR_DOMAIN_JOB_DATA_PROCESSED),
+    dataRemaining: n(C.VIR_DOMAIN_JOB_DATA_REMAINING),
+    memoryTotal: n(C.VIR_DOMAIN_JOB_MEMORY_TOTAL),
+    memoryProcessed: n(C.VIR_DOMAIN_JOB_MEMORY_PROCESSED),
+    memoryRemaining: n(C.VIR_DOMAIN_JOB_MEMORY_REMAINING),
+    memoryBps: n(C.VIR_DOMAIN_JOB_MEMORY_BPS),
+    memoryDirtyRate: n(C.VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE),
+    memoryIteration: n(C.VIR_DOMAIN_JOB_MEMORY_ITERATION),
+    memoryPostcopyRequests: n(C.VIR_DOMAIN_JOB_MEMORY_POSTCOPY_REQS),
+    diskTotal: n(C.VIR_DOMAIN_JOB_DISK_TOTAL),
+    diskProcessed: n(C.VIR_DOMAIN_JOB_DISK_PROCESSED),
+    diskRemaining: n(C.VIR_DOMAIN_JOB_DISK_REMAINING),
+    diskBps: n(C.VIR_DOMAIN_JOB_DISK_BPS),
+    autoConvergeThrottle: n(C.VIR_DOMAIN_JOB_AUTO_CONVERGE_THROTTLE),
+    raw,
+  };
+}
+
+export interface BlockJobInfo {
+  type: number;
+  bandwidth: number;
+  cur: number;
+  end: number;
+}
+
+export class DomainApi {
+  constructor(private readonly remote: RemoteProgram) {}
+
+  /** virConnectListAllDomains; flags from virConnectListAllDomainsFlags (0: all). */
+  async listAll(flags = 0): Promise<Domain[]> {
+    return (await this.remote.call("CONNECT_LIST_ALL_DOMAINS", { need_results: 1, flags })).domains;
+  }
+
+  async lookupByName(name: string): Promise<Domain> {
+    return (await this.remote.call("DOMAIN_LOOKUP_BY_NAME", { name })).dom;
+  }
+
+  async lookupByUuid(uuid: string | Buffer): Promise<Domain> {
+    return (
+      await this.remote.call("DOMAIN_LOOKUP_BY_UUID", {
+        uuid: typeof uuid === "string" ? uuidFromString(uuid) : uuid,
+      })
+    ).dom;
+  }
+
+  /** flags from virDomainXMLFlags, e.g. VIR_DOMAIN_XML_INACTIVE, VIR_DOMAIN_XML_MIGRATABLE. */
+  async xml(dom: Domain, flags = 0): Promise<string> {
+    return (await this.remote.call("DOMAIN_GET_XML_DESC", { dom, flags })).xml;
+  }
+
+  async info(dom: Domain): Promise<DomainInfo> {
+    const r = await this.remote.call("DOMAIN_GET_INFO", { dom });
+    return {
+      state: STATE_NAMES[r.state] ?? "nostate",
+      maxMemoryKiB: Number(r.maxMem),
+      memoryKiB: Number(r.memory),
+      vcpus: r.nrVirtCpu,
+      cpuTimeNs: r.cpuTime,
+    };
+  }
+
+  async state(dom: Domain): Promise<{ state: DomainStateName; reason: number }> {
+    const r = await this.remote.call("DOMAIN_GET_STATE", { dom, flags: 0 });
+    return { state: STATE_NAMES[r.state] ?? "nostate", reason: r.reason };
+  }
+
+  async isActive(dom: Domain): Promise<boolean> {
+    return (await this.remote.call("DOMAIN_IS_ACTIVE", { dom })).active !== 0;
+  }
+
+  async isPersistent(dom: Domain): Promise<boolean> {
+    return (await this.remote.call("DOMAIN_IS_PERSISTENT", { dom })).persistent !== 0;
+  }
+
+  /** flags from virDomainDefineFlags. */
+  async define(xml: string, flags = 0): Promise<Domain> {
+    return (await this.remote.call("DOMAIN_DEFINE_XML_FLAGS", { xml, flags })).dom;
+  }
+
+  /** flags from virDomainUndefineFlagsValues. */
+  async undefine(dom: Domain, flags = 0): Promise<void> {
+    await this.remote.call("DOMAIN_UNDEFINE_FLAGS", { dom, flags });
+  }
+
+  /** Starts a defined domain (virDomainCreateWithFlags). */
+  async start(dom: Domain, flags = 0): Promise<Domain> {
+    return (await this.remote.call("DOMAIN_CREATE_WITH_FLAGS", { dom, flags })).dom;
+  }
+
+  /** Asks the guest to shut down (flags from virDomainShutdownFlagValues). */
+  async shutdown(dom: Domain, flags = 0): Promise<void> {
+    await this.remote.call("DOMAIN_SHUTDOWN_FLAGS", { dom, flags });
+  }
+
+  /** Powers the domain off at once (flags from virDomainDestroyFlagsValues). */
+  async destroy(dom: Domain, flags = 0): Promise<void> {
+    await this.remote.call("DOMAIN_DESTROY_FLAGS", { dom, flags });
+  }
+
+  async jobInfo(dom: Domain) {
+    const r = await this.remote.call("DOMAIN_GET_JOB_INFO", { dom });
+    return {
+      type: JOB_TYPES[r.type] ?? "none",
+      timeElapsedMs: Number(r.timeElapsed),
+      dataTotal: Number(r.dataTotal),
+      dataProcessed: Number(r.dataProcessed),
+      dataRemaining: Number(r.dataRemaining),
+      memoryTotal: Number(r.memTotal),
+      memoryProcessed: Number(r.memProcessed),
+      memoryRemaining: Number(r.memRemaining),
+    };
+  }
+
+  /** The running job's statistics, or with `completed` those of the last finished job. */
+  async jobStats(
+    dom: Domain,
+    options: { completed?: boolean; keepCompleted?: boolean } & CallOptions = {},
+  ): Promise<JobStats> {
+    let flags = 0;
+    if (options.completed) flags |= C.virDomainGetJobStatsFlags.VIR_DOMAIN_JOB_STATS_COMPLETED;
+    if (options.keepCompleted)
+      flags |= C.virDomainGetJobStatsFlags.VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED;
+    const r = await this.remote.call("DOMAIN_GET_JOB_STATS", { dom, flags }, options);
+    return jobStatsFrom(r.type, decodeTypedParams(r.params));
+  }
+
+  /** Aborts the running job (a migration in pre-copy leaves the domain on the source). */
+  async abortJob(dom: Domain, flags = 0): Promise<void> {
+    if (flags) await this.remote.call("DOMAIN_ABORT_JOB_FLAGS", { dom, flags });
+    else await this.remote.call("DOMAIN_ABORT_JOB", { dom });
+  }
+
+  /** Copies a disk to `destinationXml` (a <disk>), live; flags from virDomainBlockCopyFlags. */
+  async blockCopy(
+    dom: Domain,
+    disk: string,
+    destinationXml: string,
+    params: TypedParamSpec[] = [],
+    flags = 0,
+  ): Promise<void> {
+    await this.remote.call("DOMAIN_BLOCK_COPY", {
+      dom,
+      path: disk,
+      destxml: destinationXml,
+      params: encodeTypedParams(params),
+      flags,
+    });
+  }
+
+  /** The block job on `disk`, or null when there is none. */
+  async blockJobInfo(dom: Domain, disk: string, flags = 0): Promise<BlockJobInfo | null> {
+    const r = await this.remote.call("DOMAIN_GET_BLOCK_JOB_INFO", { dom, path: disk, flags });
+    if (!r.found) return null;
+    return { type: r.type, bandwidth: Number(r.bandwidth), cur: Number(r.cur), end: Number(r.end) };
+  }
+
+  /** Ends the block job on `disk`; VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT switches to the copy. */
+  async blockJobAbort(dom: Domain, disk: string, flags = 0): Promise<void> {
+    await this.remote.call("DOMAIN_BLOCK_JOB_ABORT", { dom, path: disk, flags });
+  }
+
+  async blockInfo(
+    dom: Domain,
+    disk: string,
+  ): Promise<{ capacity: number; allocation: number; physical: number }> {
+    const r = await this.remote.call("DOMAIN_GET_BLOCK_INFO", { dom, path: disk, flags: 0 });
+    return {
+      capacity: Number(r.capacity),
+      allocation: Number(r.allocation),
+      physical: Number(r.physical),
+    };
+  }
+}
