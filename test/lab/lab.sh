@@ -253,9 +253,31 @@ lab_up() {
   log "lab up in $((SECONDS - started))s: $LAB_DIR/lab.json"
 }
 
+# Starts a host's libvirtd again (tests kill it); running guests survive, as on a real host.
+restart_libvirtd() {
+  local name=$1 i
+  for ((i = 1; i <= HOST_COUNT; i++)); do
+    [[ $(host_name "$i") == "$name" ]] || continue
+    local dir
+    dir=$(host_dir "$i")
+    if pid_alive "$dir/libvirtd.pid"; then
+      kill -KILL "$(cat "$dir/libvirtd.pid")"
+      sleep 0.2
+    fi
+    rm -f "$dir/libvirtd.pid"
+    nsenter -t "$(cat "$dir/anchor.pid")" -m -n -u -- \
+      libvirtd --daemon --listen -p "$dir/libvirtd.pid" -f /etc/libvirt/libvirtd.conf
+    wait_for_host "$i"
+    return 0
+  done
+  log "no lab host named $name"
+  return 1
+}
+
 case ${1:-} in
   up) lab_up ;;
+  restart-libvirtd) restart_libvirtd "${2:?host name}" ;;
   down) lab_down; log "lab down" ;;
   status) if lab_healthy; then echo up; else echo down; exit 1; fi ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|restart-libvirtd HOST" >&2; exit 2 ;;
 esac
