@@ -197,6 +197,8 @@ export class RpcConnection extends EventEmitter {
     this.stopKeepalive();
     this.lastReceived = Date.now();
     this.keepaliveTimer = setInterval(() => {
+      // While a slow stream consumer holds the socket paused, silence is ours, not the peer's.
+      if (this.socket.isPaused()) this.lastReceived = Date.now();
       const silentMs = Date.now() - this.lastReceived;
       if (silentMs >= intervalMs * count) {
         this.fail(

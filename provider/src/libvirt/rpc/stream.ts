@@ -1,7 +1,7 @@
 // A libvirt data stream (volume upload/download) as a node Duplex with backpressure.
-// Protocol: data travels as STREAM packets with status CONTINUE; the sender of the last byte
-// ends with an empty STREAM OK; the client then "finishes" with STREAM OK and the daemon
-// confirms with an empty STREAM OK. Status ERROR aborts.
+// Protocol: data travels as STREAM packets with status CONTINUE. The daemon marks the end of
+// its data with an empty CONTINUE packet. The client "finishes" with an empty STREAM OK (after
+// its last byte, for an upload) and the daemon confirms with an empty STREAM OK. ERROR aborts.
 import { Duplex } from "node:stream";
 import { MessageStatus, STREAM_CHUNK_BYTES } from "../protocol/packet";
 
@@ -18,6 +18,8 @@ export class RpcStream extends Duplex {
   private finished = false;
   private finishCallbacks: Array<(err?: Error | null) => void> = [];
   private paused = false;
+  /** The daemon sent the end of its data (download). */
+  private remoteEnded = false;
 
   constructor(private readonly io: StreamIo) {
     super({ allowHalfOpen: true });
@@ -72,24 +74,34 @@ export class RpcStream extends Duplex {
   /** A STREAM packet from the daemon. */
   receive(status: MessageStatus, data: Buffer, hole: boolean): void {
     if (hole) return; // sparse holes are only sent when asked for; we never ask
-    if (status === MessageStatus.Continue) {
-      if (data.length && !this.push(data) && !this.paused) {
+    if (status === MessageStatus.Continue && data.length > 0) {
+      if (!this.push(data) && !this.paused) {
         this.paused = true;
         this.io.pause();
       }
       return;
     }
-    if (this.finishCallbacks.length) {
+    if (status === MessageStatus.Ok && this.finishCallbacks.length) {
       // The daemon confirmed our finish.
       this.finished = true;
       const callbacks = this.finishCallbacks;
       this.finishCallbacks = [];
       for (const cb of callbacks) cb();
-      if (!this.readableEnded) this.push(null);
+      if (!this.remoteEnded) {
+        // An upload: there is nothing to read, so end the readable side and let it close.
+        this.push(null);
+        this.resume();
+      }
       return;
     }
-    // End of the daemon's data (download): finish, then end our writable side too.
+    // End of the daemon's data (download), an empty CONTINUE: finish, then end our writable side too.
+    this.remoteEnded = true;
     this.push(null);
+    if (this.paused) {
+      // No more data will come for this stream; the finish confirmation must get through.
+      this.paused = false;
+      this.io.resume();
+    }
     this.finish((err) => {
       if (err) this.destroy(err);
       else this.end();
