@@ -48,6 +48,7 @@ export type JobType = "none" | "bounded" | "unbounded" | "completed" | "failed" 
 export interface JobStats {
   type: JobType;
   operation?: number;
+  /** Set once the job has finished: true when it completed. */
   success?: boolean;
   errorMessage?: string;
   timeElapsedMs?: number;
@@ -73,15 +74,21 @@ export interface JobStats {
   raw: Record<string, TypedParamValue>;
 }
 
+/** Whether a finished job succeeded: libvirt says so explicitly only for some jobs (backup). */
+function jobSucceeded(type: JobType, raw: Record<string, TypedParamValue>): boolean | undefined {
+  if (raw[C.VIR_DOMAIN_JOB_SUCCESS] !== undefined) return Boolean(raw[C.VIR_DOMAIN_JOB_SUCCESS]);
+  if (type === "completed") return true;
+  if (type === "failed" || type === "cancelled") return false;
+  return undefined;
+}
+
 export function jobStatsFrom(type: number, raw: Record<string, TypedParamValue>): JobStats {
   const n = (k: string) => toNumber(raw[k]);
+  const jobType = JOB_TYPES[type] ?? "none";
   return {
-    type: JOB_TYPES[type] ?? "none",
+    type: jobType,
     operation: n(C.VIR_DOMAIN_JOB_OPERATION),
-    success:
-      raw[C.VIR_DOMAIN_JOB_SUCCESS] === undefined
-        ? undefined
-        : Boolean(raw[C.VIR_DOMAIN_JOB_SUCCESS]),
+    success: jobSucceeded(jobType, raw),
     errorMessage:
       typeof raw[C.VIR_DOMAIN_JOB_ERRMSG] === "string"
         ? (raw[C.VIR_DOMAIN_JOB_ERRMSG] as string)
