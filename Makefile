@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PULUMI_ENV := $(CURDIR)/scripts/pulumi-env.sh
 MOCHA := npx --no-install mocha
 
-.PHONY: gen-libvirt help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-e2e demo clean
+.PHONY: bench-libvirt gen-libvirt help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-e2e demo clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -56,3 +56,6 @@ clean:
 
 gen-libvirt: ## regenerate the libvirt protocol tables from the installed libvirt's source
 	node scripts/gen-libvirt.mjs "$$(scripts/fetch-libvirt-source.sh)"
+
+bench-libvirt: build ## calls/s of our libvirt client vs virsh (lab must be up)
+	node build/bench/libvirt-client.js
