@@ -4,7 +4,7 @@ set -euo pipefail
 
 PACKAGES=(
   qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients
-  openssh-server openssh-client nasm iproute2 jq util-linux procps
+  openssh-server openssh-client openssl nasm iproute2 jq util-linux procps
 )
 
 missing=()

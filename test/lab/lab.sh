@@ -74,13 +74,43 @@ lab_down() {
   fi
 }
 
+# A lab CA, one server certificate per host (IP and name in subjectAltName) and one client
+# certificate, for libvirt's TLS transport with client verification.
+make_ca() {
+  local dir=$LAB_DIR/tls
+  mkdir -p "$dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=vmplacement lab CA" \
+    -keyout "$dir/ca-key.pem" -out "$dir/ca.pem" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  issue_cert "$dir/client" "/O=vmplacement/CN=vmplacement-client" "extendedKeyUsage=clientAuth"
+}
+
+issue_cert() {
+  local out=$1 subject=$2 extra=$3 ext
+  ext=$(mktemp)
+  printf 'keyUsage=digitalSignature,keyEncipherment\n%s\n' "$extra" >"$ext"
+  openssl req -newkey rsa:2048 -nodes -subj "$subject" -keyout "$out-key.pem" -out "$out.csr" 2>/dev/null
+  openssl x509 -req -in "$out.csr" -CA "$LAB_DIR/tls/ca.pem" -CAkey "$LAB_DIR/tls/ca-key.pem" \
+    -CAcreateserial -days 30 -extfile "$ext" -out "$out.pem" 2>/dev/null
+  rm -f "$ext" "$out.csr"
+}
+
 write_libvirt_config() {
   local i=$1 dir
   dir=$(host_dir "$i")
   cp -a /etc/libvirt/. "$dir/etc/"
   rm -f "$dir"/etc/qemu/networks/autostart/*.xml
+  issue_cert "$dir/tls-server" "/O=vmplacement/CN=$(host_name "$i")" \
+    "extendedKeyUsage=serverAuth
+subjectAltName=IP:$(host_addr "$i"),DNS:$(host_name "$i")"
   cat >"$dir/etc/libvirtd.conf" <<CONF
-listen_tls = 0
+listen_tls = 1
+tls_port = "16514"
+ca_file = "$LAB_DIR/tls/ca.pem"
+cert_file = "$dir/tls-server.pem"
+key_file = "$dir/tls-server-key.pem"
+tls_no_verify_certificate = 0
+auth_tls = "none"
 listen_tcp = 1
 listen_addr = "$(host_addr "$i")"
 tcp_port = "16509"
@@ -204,6 +234,7 @@ write_description() {
       '{name: $name, address: $addr, migrationAddress: $addr, namespace: $ns, dir: $dir,
         anchorPid: ($anchor | tonumber),
         uris: {tcp: "qemu+tcp://\($addr)/system",
+               tls: "qemu+tls://\($addr)/system",
                ssh: "qemu+ssh://root@\($addr)/system"},
         labels: {rack: "lab"}}')")
   done
@@ -215,6 +246,8 @@ write_description() {
       pools: {local: {type: "dir", path: "/var/lib/libvirt/pools/local", shared: false},
               shared: {type: "nbd", shared: true, server: $baddr, port: $port,
                        exports: $exports, exportSize: $size, qmpSocket: "\($dir)/qsd.qmp"}},
+      tls: {ca: "\($dir)/tls/ca.pem", clientCert: "\($dir)/tls/client.pem",
+            clientKey: "\($dir)/tls/client-key.pem"},
       ssh: {user: "root", privateKey: "\($dir)/keys/id_ed25519",
             publicKey: "\($dir)/keys/id_ed25519.pub", knownHosts: "\($dir)/keys/known_hosts"},
       guests: {heartbeat: "\($dir)/guests/heartbeat.bin",
@@ -237,6 +270,8 @@ lab_up() {
   ssh-keygen -q -t ed25519 -N '' -C vmplacement-lab -f "$LAB_DIR/keys/id_ed25519"
   cp "$LAB_DIR/keys/id_ed25519.pub" "$LAB_DIR/keys/authorized_keys"
   : >"$LAB_DIR/keys/known_hosts"
+
+  make_ca
 
   ip link add "$BRIDGE" type bridge
   ip addr add "$(bridge_addr)/24" dev "$BRIDGE"

@@ -11,7 +11,7 @@ export interface LabHost {
   /** Root-namespace directory holding this host's private libvirt state. */
   dir: string;
   anchorPid: number;
-  uris: { tcp: string; ssh: string };
+  uris: { tcp: string; tls: string; ssh: string };
   labels: Record<string, string>;
 }
 
@@ -35,6 +35,7 @@ export interface LabDescription {
     shared: LabSharedPool;
   };
   ssh: { user: string; privateKey: string; publicKey: string; knownHosts: string };
+  tls: { ca: string; clientCert: string; clientKey: string };
   guests: Record<GuestKind, string>;
   churnRatesMiBps: Record<GuestKind, number>;
 }

@@ -4,9 +4,9 @@ import path from "node:path";
 import { LibvirtConnection, type ConnectOptions } from "../../../provider/src/libvirt";
 import type { LabDescription, LabHost } from "../../lab/lab";
 
-export type LabTransport = "tcp" | "ssh" | "unix";
+export type LabTransport = "tcp" | "tls" | "ssh" | "unix";
 
-/** ssh passes the key and known_hosts as content (as the provider does); the URI names neither. */
+/** ssh and tls pass keys, certificates and known_hosts as content (as the provider does), not paths. */
 export function connectTo(
   lab: LabDescription,
   host: LabHost,
@@ -16,6 +16,15 @@ export function connectTo(
   switch (transport) {
     case "tcp":
       return LibvirtConnection.open(host.uris.tcp, options);
+    case "tls":
+      return LibvirtConnection.open(host.uris.tls, {
+        tls: {
+          ca: readFileSync(lab.tls.ca, "utf8"),
+          cert: readFileSync(lab.tls.clientCert, "utf8"),
+          key: readFileSync(lab.tls.clientKey, "utf8"),
+        },
+        ...options,
+      });
     case "unix":
       return LibvirtConnection.open(
         `qemu+unix:///system?socket=${path.join(host.dir, "run", "libvirt-sock")}`,

@@ -102,7 +102,7 @@ export class TlsTransport implements Transport {
   ) {
     this.description = `tls ${host}:${port}`;
   }
-  connect(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Duplex> {
+  async connect(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Duplex> {
     const serverName = this.material.serverName ?? this.host;
     const socket = tls.connect({
       host: this.host,
@@ -114,6 +114,48 @@ export class TlsTransport implements Transport {
       rejectUnauthorized: this.material.verify ?? true,
       checkServerIdentity: (_host, cert) => tls.checkServerIdentity(serverName, cert),
     });
-    return waitForConnect(socket, "secureConnect", this.description, options);
+    const stream = await waitForConnect(socket, "secureConnect", this.description, options);
+    await this.readCertificateVerdict(socket, options.timeoutMs ?? 10_000);
+    return stream;
+  }
+
+  /**
+   * After the handshake the daemon checks our certificate and sends one byte, 1 when it
+   * accepts us; otherwise it hangs up.
+   */
+  private readCertificateVerdict(socket: tls.TLSSocket, timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const refuse = (why: string) => {
+        cleanup();
+        socket.destroy();
+        reject(
+          new LibvirtClientError(
+            "VMP_LIBVIRT_AUTH",
+            `${this.description} refused our TLS client certificate (${why}); check that the daemon's CA signed it and that its name is allowed`,
+          ),
+        );
+      };
+      const onReadable = () => {
+        const byte = socket.read(1) as Buffer | null;
+        if (byte === null) return;
+        cleanup();
+        if (byte[0] !== 1) return refuse(`verdict byte ${byte[0]}`);
+        resolve();
+      };
+      const onEnd = () => refuse("connection closed");
+      const timer = setTimeout(() => refuse(`no verdict within ${timeoutMs} ms`), timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        socket.off("readable", onReadable);
+        socket.off("end", onEnd);
+        socket.off("close", onEnd);
+        socket.off("error", onEnd);
+      };
+      socket.on("readable", onReadable);
+      socket.once("end", onEnd);
+      socket.once("close", onEnd);
+      socket.once("error", onEnd);
+      onReadable();
+    });
   }
 }
