@@ -67,7 +67,7 @@ function invalid(uri: string, why: string): LibvirtClientError {
 }
 
 export function parseLibvirtUri(uri: string): LibvirtUri {
-  const m = /^([a-z][a-z0-9-]*)(?:\+([a-z0-9]+))?:\/\/(.*)$/i.exec(uri);
+  const m = /^([a-z][a-z0-9-]*)(?:\+([a-z0-9-]+))?:\/\/(.*)$/i.exec(uri);
   if (!m) throw invalid(uri, "it does not start with driver[+transport]://");
   const [, driver, transportName] = m;
   let parsed: URL;

@@ -7,7 +7,7 @@ export class XdrWriter {
   private pos = 0;
 
   constructor(initialSize = 256) {
-    this.buf = Buffer.alloc(initialSize);
+    this.buf = Buffer.alloc(Math.max(initialSize, 16));
   }
 
   private reserve(n: number): void {

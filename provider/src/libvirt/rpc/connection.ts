@@ -269,6 +269,7 @@ export class RpcConnection extends EventEmitter {
   }
 
   private dispatch({ header, payload }: Packet): void {
+    if (this.closedError) return; // closed while handling an earlier packet of the same chunk
     if (header.program === KEEPALIVE_PROGRAM) {
       if (header.procedure === KEEPALIVE_PING) {
         this.sendPacket({
