@@ -101,8 +101,16 @@ write_libvirt_config() {
   cp -a /etc/libvirt/. "$dir/etc/"
   rm -f "$dir"/etc/qemu/networks/autostart/*.xml
   issue_cert "$dir/tls-server" "/O=vmplacement/CN=$(host_name "$i")" \
-    "extendedKeyUsage=serverAuth
+    "extendedKeyUsage=serverAuth,clientAuth
 subjectAltName=IP:$(host_addr "$i"),DNS:$(host_name "$i")"
+  # QEMU's migration TLS: the host's certificate serves both ends (server on the target,
+  # client on the source), signed by the lab CA.
+  mkdir -p "$dir/qemu-tls"
+  cp "$LAB_DIR/tls/ca.pem" "$dir/qemu-tls/ca-cert.pem"
+  for role in server client; do
+    cp "$dir/tls-server.pem" "$dir/qemu-tls/$role-cert.pem"
+    cp "$dir/tls-server-key.pem" "$dir/qemu-tls/$role-key.pem"
+  done
   cat >"$dir/etc/libvirtd.conf" <<CONF
 listen_tls = 1
 tls_port = "16514"
@@ -136,6 +144,8 @@ stdio_handler = "file"
 cgroup_controllers = [ ]
 namespaces = [ ]
 migration_address = "$(host_addr "$i")"
+migrate_tls_x509_cert_dir = "$dir/qemu-tls"
+migrate_tls_x509_verify = 1
 CONF
 }
 
