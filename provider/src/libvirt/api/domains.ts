@@ -259,6 +259,11 @@ export class DomainApi {
     await this.remote.call("DOMAIN_BLOCK_JOB_ABORT", { dom, path: disk, flags });
   }
 
+  /** Number of snapshots libvirt knows for the domain. */
+  async snapshotCount(dom: Domain): Promise<number> {
+    return (await this.remote.call("DOMAIN_SNAPSHOT_NUM", { dom, flags: 0 })).num;
+  }
+
   async blockInfo(
     dom: Domain,
     disk: string,

@@ -1,0 +1,30 @@
+// What every migration runner (live, offline, block copy) works with.
+import type { ConnectionPool } from "./connections";
+import type { RecordBuilder } from "./record";
+import type { DomainFacts, MigrationPlan, MigrationPolicy, MigrationProgress } from "./types";
+
+export interface RunContext {
+  plan: MigrationPlan;
+  facts: DomainFacts;
+  policy: MigrationPolicy;
+  pool: ConnectionPool;
+  record: RecordBuilder;
+  signal?: AbortSignal;
+  onProgress?: (p: MigrationProgress) => void;
+  log: (message: string) => void;
+  /** Job statistics are read no more often than this (at least 500 ms). */
+  pollIntervalMs: number;
+}
+
+/** Thrown inside runners to end with a given result; the executor turns it into a record. */
+export class RunFailure extends Error {
+  constructor(
+    readonly result: "failed" | "aborted" | "cancelled",
+    readonly category: "connection" | "libvirt" | "timeout" | "verification" | "cancelled",
+    message: string,
+    readonly finalHost: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

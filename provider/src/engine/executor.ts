@@ -1,0 +1,120 @@
+// The executor: the only part of the engine that changes hosts. It runs a plan in the mode the
+// planner chose, falls back to an offline move when the policy allows, and always returns (or
+// throws with) a truthful migration record.
+import { runBlockCopy } from "./block-copy";
+import type { ConnectionPool } from "./connections";
+import { RunFailure, type RunContext } from "./context";
+import { MigrationError } from "./errors";
+import type { MigrationLimiter } from "./limiter";
+import { runLive } from "./live";
+import { runOffline } from "./offline";
+import { RecordBuilder } from "./record";
+import type {
+  DomainFacts,
+  MigrationPlan,
+  MigrationPolicy,
+  MigrationProgress,
+  MigrationRecord,
+} from "./types";
+
+export interface ExecuteOptions {
+  pool: ConnectionPool;
+  policy: MigrationPolicy;
+  limiter?: MigrationLimiter;
+  signal?: AbortSignal;
+  onProgress?: (p: MigrationProgress) => void;
+  log?: (message: string) => void;
+  pollIntervalMs?: number;
+}
+
+const MIN_POLL_MS = 500;
+
+export async function executePlan(
+  plan: MigrationPlan,
+  facts: DomainFacts,
+  options: ExecuteOptions,
+): Promise<MigrationRecord> {
+  const record = new RecordBuilder(plan);
+  if (plan.blockers.length) {
+    const message = plan.blockers.map((b) => `${b.code}: ${b.message}`).join("; ");
+    throw new MigrationError(
+      "VMP_PLAN_BLOCKED",
+      message,
+      record.finish("failed", plan.from, { category: "blocked", message }),
+    );
+  }
+  if (plan.mode === "none") return record.finish("noop", plan.from);
+
+  const release = options.limiter
+    ? await options.limiter.acquire(plan.from, plan.to, { signal: options.signal })
+    : () => undefined;
+  const ctx: RunContext = {
+    plan,
+    facts,
+    policy: options.policy,
+    pool: options.pool,
+    record,
+    signal: options.signal,
+    onProgress: options.onProgress,
+    log: options.log ?? (() => undefined),
+    pollIntervalMs: Math.max(MIN_POLL_MS, options.pollIntervalMs ?? MIN_POLL_MS),
+  };
+  try {
+    const { finalHost } = await run(ctx);
+    return record.finish("succeeded", finalHost);
+  } catch (err) {
+    const failure =
+      err instanceof RunFailure
+        ? err
+        : new RunFailure("failed", "libvirt", (err as Error).message, "unknown", { cause: err });
+    const code =
+      failure.result === "cancelled"
+        ? "VMP_MIGRATION_CANCELLED"
+        : failure.result === "aborted"
+          ? "VMP_MIGRATION_ABORTED"
+          : failure.category === "verification"
+            ? "VMP_VERIFICATION_FAILED"
+            : "VMP_MIGRATION_FAILED";
+    throw new MigrationError(
+      code,
+      failure.message,
+      record.finish(failure.result, failure.finalHost, {
+        category: failure.category,
+        message: failure.message,
+      }),
+      { cause: failure.cause ?? err },
+    );
+  } finally {
+    release();
+  }
+}
+
+async function run(ctx: RunContext): Promise<{ finalHost: string }> {
+  switch (ctx.plan.mode) {
+    case "block-copy":
+      return runBlockCopy(ctx);
+    case "offline":
+      return runOffline(ctx);
+    case "live-shared":
+    case "live-copy-all":
+    case "live-copy-incremental":
+      try {
+        return await runLive(ctx);
+      } catch (err) {
+        // Step 4 of the ladder: pre-copy (and post-copy, if allowed) gave up with the domain
+        // still on the source; move it offline if the policy allows.
+        if (
+          !(err instanceof RunFailure) ||
+          err.result !== "aborted" ||
+          !ctx.policy.allowOfflineFallback
+        )
+          throw err;
+        ctx.record.fallbackUsed = true;
+        ctx.record.mode = "offline";
+        ctx.record.step("falling back to an offline move");
+        return runOffline(ctx);
+      }
+    case "none":
+      return { finalHost: ctx.plan.from };
+  }
+}

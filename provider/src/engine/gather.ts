@@ -1,0 +1,184 @@
+// Gathers the facts the planner needs, through the libvirt client. Reads only: nothing here
+// changes a host.
+import path from "node:path";
+import { constants as C, isNotFound, type Domain, type LibvirtConnection } from "../libvirt";
+import type { ConnectionPool } from "./connections";
+import { parseDomainXml } from "./domain-xml";
+import { parsePoolXml } from "./pool-xml";
+import type { DiskFacts, DomainFacts, HostFacts, PoolFacts } from "./types";
+
+export interface LocatedDomain {
+  host: string;
+  domain: Domain;
+  running: boolean;
+}
+
+/** Finds where a domain is: the host running it, else a host defining it; plus other definitions. */
+export async function locateDomain(
+  pool: ConnectionPool,
+  name: string,
+): Promise<{ found?: LocatedDomain; also: LocatedDomain[]; unreachable: Record<string, string> }> {
+  const hits: LocatedDomain[] = [];
+  const unreachable: Record<string, string> = {};
+  await Promise.all(
+    pool.hosts.map(async (h) => {
+      try {
+        const conn = await pool.get(h.name);
+        const domain = await conn.domains.lookupByName(name);
+        hits.push({ host: h.name, domain, running: await conn.domains.isActive(domain) });
+      } catch (err) {
+        if (!isNotFound(err)) unreachable[h.name] = (err as Error).message;
+      }
+    }),
+  );
+  hits.sort(
+    (a, b) =>
+      Number(b.running) - Number(a.running) ||
+      pool.hosts.findIndex((h) => h.name === a.host) -
+        pool.hosts.findIndex((h) => h.name === b.host),
+  );
+  return { found: hits[0], also: hits.slice(1), unreachable };
+}
+
+async function diskFacts(
+  conn: LibvirtConnection,
+  dom: Domain,
+  parsed: ReturnType<typeof parseDomainXml>["disks"][number],
+): Promise<DiskFacts> {
+  const facts: DiskFacts = {
+    target: parsed.target,
+    device: parsed.device,
+    sourceType: parsed.sourceType,
+    path: parsed.path,
+    network: parsed.network,
+    format: parsed.format,
+    readOnly: parsed.readOnly,
+    pool: parsed.pool,
+    capacityBytes: 0,
+    allocationBytes: 0,
+    backingChain: parsed.backingChain,
+  };
+  if (parsed.path) {
+    try {
+      const vol = await conn.storage.volByPath(parsed.path);
+      const info = await conn.storage.volInfo(vol);
+      return {
+        ...facts,
+        pool: vol.pool,
+        capacityBytes: info.capacity,
+        allocationBytes: info.allocation,
+      };
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+  if (parsed.path || parsed.network) {
+    const info = await conn.domains.blockInfo(dom, parsed.target).catch(() => undefined);
+    if (info)
+      return {
+        ...facts,
+        capacityBytes: info.capacity,
+        allocationBytes: parsed.network ? 0 : info.allocation,
+      };
+  }
+  return facts;
+}
+
+export async function gatherDomainFacts(
+  conn: LibvirtConnection,
+  host: string,
+  dom: Domain,
+): Promise<DomainFacts> {
+  const [xml, running, persistent, snapshotCount] = await Promise.all([
+    conn.domains.xml(dom, C.virDomainXMLFlags.VIR_DOMAIN_XML_MIGRATABLE),
+    conn.domains.isActive(dom),
+    conn.domains.isPersistent(dom),
+    conn.domains.snapshotCount(dom),
+  ]);
+  const parsed = parseDomainXml(xml);
+  const disks = await Promise.all(parsed.disks.map((d) => diskFacts(conn, dom, d)));
+  return {
+    name: parsed.name,
+    uuid: parsed.uuid,
+    host,
+    running,
+    persistent,
+    memoryBytes: parsed.memoryBytes,
+    vcpus: parsed.vcpus,
+    cpuXml: parsed.cpuXml,
+    virtType: parsed.virtType,
+    arch: parsed.arch,
+    machine: parsed.machine,
+    disks,
+    hostDevices: parsed.hostDevices,
+    snapshotCount,
+    xml,
+  };
+}
+
+async function poolFacts(conn: LibvirtConnection): Promise<Record<string, PoolFacts>> {
+  const pools = await conn.storage.listPools();
+  const out: Record<string, PoolFacts> = {};
+  await Promise.all(
+    pools.map(async (p) => {
+      const [xml, info] = await Promise.all([conn.storage.poolXml(p), conn.storage.poolInfo(p)]);
+      const parsed = parsePoolXml(xml);
+      const active = info.state === "running";
+      const volumes = active ? (await conn.storage.listVolumes(p)).map((v) => v.name) : [];
+      out[p.name] = {
+        name: p.name,
+        type: parsed.type,
+        active,
+        path: parsed.path,
+        sharedStorageKey: parsed.sharedStorageKey,
+        capacityBytes: info.capacity,
+        availableBytes: info.available,
+        volumes,
+      };
+    }),
+  );
+  return out;
+}
+
+/** Facts of one host; an unreachable host is reported as such rather than failing. */
+export async function gatherHostFacts(
+  pool: ConnectionPool,
+  name: string,
+  domain?: DomainFacts,
+): Promise<HostFacts | undefined> {
+  const inv = pool.host(name);
+  if (!inv) return undefined;
+  const base: HostFacts = {
+    name,
+    reachable: false,
+    uri: inv.peerUri ?? inv.uri,
+    migrationAddress: inv.migrationAddress,
+    freeMemoryBytes: 0,
+    pools: {},
+  };
+  let conn: LibvirtConnection;
+  try {
+    conn = await pool.get(name);
+  } catch (err) {
+    return { ...base, unreachableReason: (err as Error).message };
+  }
+  const [freeMemoryBytes, pools, cpuCompatible] = await Promise.all([
+    conn.host.freeMemory(),
+    poolFacts(conn),
+    domain?.cpuXml && /mode=['"]custom['"]/.test(domain.cpuXml)
+      ? conn.host
+          .compareHypervisorCpu(domain.cpuXml, {
+            arch: domain.arch,
+            virttype: domain.virtType,
+            machine: domain.machine,
+          })
+          .then((r) => r !== "incompatible")
+      : Promise.resolve(undefined),
+  ]);
+  return { ...base, reachable: true, freeMemoryBytes, pools, cpuCompatible };
+}
+
+/** Volume name of a disk path inside a pool directory. */
+export function volumeName(diskPath: string): string {
+  return path.basename(diskPath);
+}

@@ -1,0 +1,81 @@
+// The escalation ladder as a pure state machine: given what the job statistics show over time,
+// decide whether to wait, raise the allowed downtime, switch to post-copy, or abort.
+import type { MigrationPolicy } from "./types";
+import { downtimeSteps } from "./policy";
+
+export interface LadderState {
+  startedAtMs: number;
+  /** When the remaining bytes last shrank noticeably. */
+  lastProgressAtMs: number;
+  /** The least remaining bytes seen so far. */
+  bestRemaining: number;
+  /** Index into the downtime steps already applied (-1: none). */
+  downtimeStep: number;
+  postCopy: boolean;
+  aborting: boolean;
+}
+
+export interface LadderObservation {
+  nowMs: number;
+  remainingBytes: number;
+}
+
+export type LadderAction =
+  | { kind: "wait" }
+  | { kind: "raise-downtime"; downtimeMs: number; reason: string }
+  | { kind: "post-copy"; reason: string }
+  | { kind: "abort"; reason: string };
+
+/** Progress counts only when the remaining bytes shrink by at least this share. */
+const PROGRESS_FRACTION = 0.02;
+
+export function startLadder(nowMs: number): LadderState {
+  return {
+    startedAtMs: nowMs,
+    lastProgressAtMs: nowMs,
+    bestRemaining: Number.POSITIVE_INFINITY,
+    downtimeStep: -1,
+    postCopy: false,
+    aborting: false,
+  };
+}
+
+/** Returns the next state and the action to take for one observation. */
+export function decideEscalation(
+  state: LadderState,
+  obs: LadderObservation,
+  policy: MigrationPolicy,
+  completionTimeoutSeconds: number,
+): { state: LadderState; action: LadderAction } {
+  let next = { ...state };
+  if (obs.remainingBytes < state.bestRemaining * (1 - PROGRESS_FRACTION)) {
+    next = { ...next, bestRemaining: obs.remainingBytes, lastProgressAtMs: obs.nowMs };
+  }
+  // Once in post-copy the guest runs on the target: finishing is the only way forward.
+  if (next.postCopy || next.aborting) return { state: next, action: { kind: "wait" } };
+
+  const elapsedS = (obs.nowMs - next.startedAtMs) / 1000;
+  const stalledS = (obs.nowMs - next.lastProgressAtMs) / 1000;
+  const overdue = elapsedS >= completionTimeoutSeconds;
+  const stalled = stalledS >= policy.progressTimeoutSeconds;
+  if (!overdue && !stalled) return { state: next, action: { kind: "wait" } };
+
+  const steps = downtimeSteps(policy);
+  if (stalled && !overdue && next.downtimeStep + 1 < steps.length) {
+    const downtimeStep = next.downtimeStep + 1;
+    return {
+      state: { ...next, downtimeStep, lastProgressAtMs: obs.nowMs },
+      action: {
+        kind: "raise-downtime",
+        downtimeMs: steps[downtimeStep],
+        reason: `no progress for ${Math.round(stalledS)} s`,
+      },
+    };
+  }
+  const reason = overdue
+    ? `not finished after ${Math.round(elapsedS)} s (completion timeout ${completionTimeoutSeconds} s)`
+    : `no progress for ${Math.round(stalledS)} s at the highest allowed downtime`;
+  if (policy.allowPostCopy)
+    return { state: { ...next, postCopy: true }, action: { kind: "post-copy", reason } };
+  return { state: { ...next, aborting: true }, action: { kind: "abort", reason } };
+}

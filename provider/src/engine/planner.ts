@@ -1,0 +1,489 @@
+// The planner: pure functions from gathered facts and a policy to a migration plan. Preview
+// uses only this; nothing here talks to a host.
+import path from "node:path";
+import { completionTimeoutSeconds, downtimeSteps } from "./policy";
+import { rewriteDiskSources } from "./domain-xml";
+import type {
+  Blocker,
+  DiskFacts,
+  DiskPlacement,
+  DomainFacts,
+  EscalationStep,
+  HostFacts,
+  MigrationMode,
+  MigrationPlan,
+  MigrationPolicy,
+  PoolFacts,
+  Warning,
+} from "./types";
+
+const MiB = 1024 * 1024;
+/** Memory a target needs beyond the guest's own (QEMU and page tables). */
+const MEMORY_OVERHEAD_BYTES = 64 * MiB;
+/** Link speed assumed for estimates when the policy sets no bandwidth cap. */
+export const ASSUMED_LINK_MIBPS = 1024;
+
+export interface PlacementRequest {
+  domain: string;
+  /** Inventory name of the host the domain should run on. */
+  host: string;
+  /** Pool for every disk, unless `diskPools` names one for a disk. */
+  storagePool?: string;
+  diskPools?: Record<string, string>;
+}
+
+export interface PlanningFacts {
+  domain?: DomainFacts;
+  source?: HostFacts;
+  target?: HostFacts;
+  /** Measured link speed between the hosts, when known. */
+  linkMiBps?: number;
+}
+
+function blocker(code: string, message: string): Blocker {
+  return { code, message };
+}
+
+/** Disks whose content the plan must place: removable media without a file are skipped. */
+function placedDisks(domain: DomainFacts): DiskFacts[] {
+  return domain.disks.filter(
+    (d) =>
+      d.device === "disk" || d.device === "lun" || d.path !== undefined || d.network !== undefined,
+  );
+}
+
+function sameSharedStorage(a: PoolFacts | undefined, b: PoolFacts | undefined): boolean {
+  return !!a?.sharedStorageKey && a.sharedStorageKey === b?.sharedStorageKey;
+}
+
+interface DiskDecision {
+  placement?: DiskPlacement;
+  blockers: Blocker[];
+  warnings: Warning[];
+  incremental: boolean;
+}
+
+/** Where one disk goes and what must be copied for it. */
+export function placeDisk(
+  disk: DiskFacts,
+  req: PlacementRequest,
+  source: HostFacts,
+  target: HostFacts,
+  policy: MigrationPolicy,
+): DiskDecision {
+  const wanted = req.diskPools?.[disk.target] ?? req.storagePool ?? disk.pool;
+  const hostChange = source.name !== target.name;
+  const out: DiskDecision = { blockers: [], warnings: [], incremental: false };
+
+  if (disk.network) {
+    if (wanted !== undefined && wanted !== disk.pool) {
+      out.blockers.push(
+        blocker(
+          "DISK_ON_NETWORK_STORAGE",
+          `disk ${disk.target} is on network storage (${disk.network.protocol} ${disk.network.name}), which every host reaches; it cannot be moved into pool '${wanted}'. Remove the pool setting for ${disk.target}.`,
+        ),
+      );
+    }
+    out.placement = {
+      target: disk.target,
+      format: disk.format,
+      capacityBytes: disk.capacityBytes,
+      bytesToCopy: 0,
+      copy: false,
+    };
+    return out;
+  }
+  if (wanted === undefined) {
+    out.blockers.push(
+      blocker(
+        "DISK_NOT_IN_POOL",
+        `disk ${disk.target} (${disk.path ?? "no source"}) is not in a libvirt storage pool; set storagePool or disks.${disk.target} to a pool on ${target.name}.`,
+      ),
+    );
+    return out;
+  }
+  const targetPool = target.pools[wanted];
+  if (!targetPool) {
+    out.blockers.push(
+      blocker(
+        "POOL_MISSING",
+        `pool '${wanted}' does not exist on host ${target.name} (pools there: ${Object.keys(target.pools).join(", ") || "none"}); create it or choose another pool for disk ${disk.target}.`,
+      ),
+    );
+    return out;
+  }
+  if (!targetPool.active) {
+    out.blockers.push(
+      blocker(
+        "POOL_INACTIVE",
+        `pool '${wanted}' on host ${target.name} is not active; start it (virsh pool-start ${wanted}) before moving disk ${disk.target} there.`,
+      ),
+    );
+    return out;
+  }
+  const sourcePool = disk.pool ? source.pools[disk.pool] : undefined;
+  const poolChange = wanted !== disk.pool;
+  const shared = hostChange && !poolChange && sameSharedStorage(sourcePool, targetPool);
+  const copy = hostChange ? !shared : poolChange;
+  if (!copy) {
+    out.placement = {
+      target: disk.target,
+      pool: wanted,
+      sourcePath: disk.path,
+      targetPath: disk.path,
+      format: disk.format,
+      capacityBytes: disk.capacityBytes,
+      bytesToCopy: 0,
+      copy: false,
+    };
+    return out;
+  }
+  if (!targetPool.path) {
+    out.blockers.push(
+      blocker(
+        "POOL_NOT_FILE_BASED",
+        `pool '${wanted}' on ${target.name} is of type ${targetPool.type}, which has no directory to copy disk ${disk.target} into; choose a directory-backed pool.`,
+      ),
+    );
+    return out;
+  }
+  const volumeName = path.basename(disk.path ?? `${req.domain}-${disk.target}.${disk.format}`);
+  const targetPath = path.join(targetPool.path, volumeName);
+  const samePlace = !hostChange && targetPath === disk.path;
+  if (!samePlace && targetPool.volumes.includes(volumeName)) {
+    out.blockers.push(
+      blocker(
+        "VOLUME_EXISTS",
+        `pool '${wanted}' on ${target.name} already has a volume named ${volumeName}; remove it (virsh vol-delete --pool ${wanted} ${volumeName}) or rename disk ${disk.target}'s file.`,
+      ),
+    );
+  }
+  // Incremental copy needs the whole backing chain on the target already.
+  const chainOnTarget =
+    disk.backingChain.length > 0 &&
+    disk.backingChain.every((b) => targetPool.volumes.includes(path.basename(b)));
+  out.incremental = hostChange && policy.storageCopy !== "all" && chainOnTarget;
+  if (hostChange && policy.storageCopy === "incremental" && !chainOnTarget) {
+    out.warnings.push(
+      blocker(
+        "INCREMENTAL_UNAVAILABLE",
+        `disk ${disk.target} has no backing chain on ${target.name}; its whole content is copied.`,
+      ),
+    );
+  }
+  out.placement = {
+    target: disk.target,
+    pool: wanted,
+    sourcePath: disk.path,
+    targetPath,
+    format: disk.format,
+    capacityBytes: disk.capacityBytes,
+    bytesToCopy: Math.max(disk.allocationBytes, 0),
+    copy: true,
+  };
+  return out;
+}
+
+/** Blockers that stop the move before anything changes. */
+export function checkFeasibility(
+  req: PlacementRequest,
+  facts: PlanningFacts,
+  policy: MigrationPolicy,
+  mode: MigrationMode,
+  disks: DiskPlacement[],
+): Blocker[] {
+  const { domain, target, source } = facts;
+  const out: Blocker[] = [];
+  if (!domain || !source || !target) return out;
+  if (source.name === target.name && mode === "none") return out;
+  const live = mode.startsWith("live") || mode === "block-copy";
+  if (
+    target.name !== source.name &&
+    domain.running &&
+    target.freeMemoryBytes < domain.memoryBytes + MEMORY_OVERHEAD_BYTES
+  ) {
+    out.push(
+      blocker(
+        "INSUFFICIENT_MEMORY",
+        `host ${target.name} has ${Math.floor(target.freeMemoryBytes / MiB)} MiB free, but ${req.domain} needs ${Math.ceil((domain.memoryBytes + MEMORY_OVERHEAD_BYTES) / MiB)} MiB (${domain.memoryBytes / MiB} MiB of guest memory plus overhead); free memory there or choose another host.`,
+      ),
+    );
+  }
+  if (live && target.name !== source.name && target.cpuCompatible === false) {
+    out.push(
+      blocker(
+        "CPU_INCOMPATIBLE",
+        `the CPU of ${req.domain} does not run on host ${target.name}; use a CPU model both hosts support (e.g. a named model with fallback) or choose another host.`,
+      ),
+    );
+  }
+  if (live && domain.hostDevices.length > 0 && target.name !== source.name) {
+    out.push(
+      blocker(
+        "HOST_DEVICES_ATTACHED",
+        `${req.domain} has host devices attached (${domain.hostDevices.join(", ")}), which cannot move with it; detach them first.`,
+      ),
+    );
+  }
+  if (domain.snapshotCount > 0 && target.name !== source.name) {
+    out.push(
+      blocker(
+        "SNAPSHOTS_PRESENT",
+        `${req.domain} has ${domain.snapshotCount} snapshot(s); libvirt cannot migrate snapshot metadata. Delete or export the snapshots first.`,
+      ),
+    );
+  }
+  const perPool = new Map<string, number>();
+  for (const d of disks)
+    if (d.copy && d.pool) perPool.set(d.pool, (perPool.get(d.pool) ?? 0) + d.capacityBytes);
+  for (const [pool, bytes] of perPool) {
+    const available = target.pools[pool]?.availableBytes ?? 0;
+    if (bytes > available) {
+      out.push(
+        blocker(
+          "POOL_TOO_SMALL",
+          `pool '${pool}' on ${target.name} has ${Math.floor(available / MiB)} MiB available, but the disks moving there need up to ${Math.ceil(bytes / MiB)} MiB; free space or choose another pool.`,
+        ),
+      );
+    }
+  }
+  if (mode.startsWith("live") && !policy.allowLive) {
+    out.push(
+      blocker(
+        "LIVE_NOT_ALLOWED",
+        `the policy forbids live migration and offline fallback; allow one of them to move ${req.domain}.`,
+      ),
+    );
+  }
+  return out;
+}
+
+/** Chooses how the domain moves. */
+export function chooseMode(
+  facts: { domain: DomainFacts; source: HostFacts; target: HostFacts },
+  disks: DiskPlacement[],
+  incremental: boolean,
+  policy: MigrationPolicy,
+): MigrationMode {
+  const hostChange = facts.source.name !== facts.target.name;
+  const anyCopy = disks.some((d) => d.copy);
+  if (!hostChange) return anyCopy ? (facts.domain.running ? "block-copy" : "offline") : "none";
+  if (!facts.domain.running) return "offline";
+  if (!policy.allowLive) return policy.allowOfflineFallback ? "offline" : "live-shared";
+  if (!anyCopy) return "live-shared";
+  return incremental ? "live-copy-incremental" : "live-copy-all";
+}
+
+/** Estimated duration and downtime from the bytes, the link and the dirty rate. */
+export function estimateDuration(
+  bytes: { memory: number; disks: number },
+  linkMiBps: number,
+  dirtyRateBps: number | undefined,
+  policy: MigrationPolicy,
+): { durationSeconds: number; downtimeMs: number; converges: boolean } {
+  const link = linkMiBps * MiB;
+  const dirty = dirtyRateBps ?? 0;
+  const converges = dirty < link * 0.9;
+  // Pre-copy resends what the guest dirties meanwhile: a geometric series with ratio dirty/link.
+  const memorySeconds = converges
+    ? bytes.memory / link / (1 - dirty / link)
+    : (bytes.memory * 2) / link;
+  const durationSeconds = Math.ceil(bytes.disks / link + memorySeconds + 1);
+  const downtimeMs = dirty === 0 ? Math.min(50, policy.maxDowntimeMs) : policy.maxDowntimeMs;
+  return { durationSeconds, downtimeMs, converges };
+}
+
+function escalationSteps(mode: MigrationMode, policy: MigrationPolicy): EscalationStep[] {
+  if (!mode.startsWith("live")) return [];
+  const steps: EscalationStep[] = downtimeSteps(policy).map((d) => ({
+    kind: "raise-downtime",
+    downtimeMs: d,
+  }));
+  if (policy.allowPostCopy) steps.push({ kind: "post-copy" });
+  steps.push({ kind: "abort" });
+  if (policy.allowOfflineFallback) steps.push({ kind: "offline-fallback" });
+  return steps;
+}
+
+function migrationFlags(
+  mode: MigrationMode,
+  domain: DomainFacts,
+  policy: MigrationPolicy,
+): string[] {
+  if (!mode.startsWith("live")) return [];
+  const flags = ["VIR_MIGRATE_LIVE", "VIR_MIGRATE_ABORT_ON_ERROR"];
+  if (domain.persistent) flags.push("VIR_MIGRATE_PERSIST_DEST", "VIR_MIGRATE_UNDEFINE_SOURCE");
+  if (mode === "live-copy-all") flags.push("VIR_MIGRATE_NON_SHARED_DISK");
+  if (mode === "live-copy-incremental") flags.push("VIR_MIGRATE_NON_SHARED_INC");
+  if (policy.allowPostCopy) flags.push("VIR_MIGRATE_POSTCOPY");
+  if (policy.autoConverge) flags.push("VIR_MIGRATE_AUTO_CONVERGE");
+  if (policy.compression !== "none") flags.push("VIR_MIGRATE_COMPRESSED");
+  if (policy.parallelConnections > 1) flags.push("VIR_MIGRATE_PARALLEL");
+  if (policy.tls) flags.push("VIR_MIGRATE_TLS");
+  return flags;
+}
+
+/** The whole plan: what moves where, how, with which libvirt flags, and what may follow. */
+export function choosePlan(
+  req: PlacementRequest,
+  facts: PlanningFacts,
+  policy: MigrationPolicy,
+): MigrationPlan {
+  const from = facts.domain?.host ?? facts.source?.name ?? "unknown";
+  const base: MigrationPlan = {
+    domain: req.domain,
+    from,
+    to: req.host,
+    mode: "none",
+    flags: [],
+    params: {},
+    disks: [],
+    bytes: { memory: 0, disks: 0, total: 0 },
+    estimate: { durationSeconds: 0, downtimeMs: 0, linkMiBps: 0 },
+    escalation: [],
+    completionTimeoutSeconds: 0,
+    blockers: [],
+    warnings: [],
+  };
+  const { domain, source, target } = facts;
+  if (!domain)
+    return {
+      ...base,
+      blockers: [
+        blocker(
+          "DOMAIN_NOT_FOUND",
+          `domain '${req.domain}' was not found on any host of the inventory; check the name, or define it first.`,
+        ),
+      ],
+    };
+  if (!source?.reachable)
+    return {
+      ...base,
+      blockers: [
+        blocker(
+          "HOST_UNREACHABLE",
+          `source host ${from} is unreachable: ${source?.unreachableReason ?? "no connection"}.`,
+        ),
+      ],
+    };
+  if (!target)
+    return {
+      ...base,
+      blockers: [
+        blocker(
+          "HOST_UNKNOWN",
+          `host '${req.host}' is not in the provider's host inventory; add it to the provider configuration or choose one of the inventory's hosts.`,
+        ),
+      ],
+    };
+  if (!target.reachable)
+    return {
+      ...base,
+      blockers: [
+        blocker(
+          "HOST_UNREACHABLE",
+          `target host ${target.name} is unreachable: ${target.unreachableReason ?? "no connection"}.`,
+        ),
+      ],
+    };
+
+  const blockers: Blocker[] = [];
+  const warnings: Warning[] = [];
+  const disks: DiskPlacement[] = [];
+  let incremental = true;
+  let anyCopy = false;
+  for (const disk of placedDisks(domain)) {
+    const d = placeDisk(disk, req, source, target, policy);
+    blockers.push(...d.blockers);
+    warnings.push(...d.warnings);
+    if (d.placement) {
+      disks.push(d.placement);
+      if (d.placement.copy) {
+        anyCopy = true;
+        incremental &&= d.incremental;
+      }
+    }
+  }
+  for (const t of Object.keys(req.diskPools ?? {})) {
+    if (!domain.disks.some((d) => d.target === t))
+      blockers.push(
+        blocker(
+          "DISK_UNKNOWN",
+          `disks.${t}: ${req.domain} has no disk '${t}' (disks: ${domain.disks.map((d) => d.target).join(", ")}).`,
+        ),
+      );
+  }
+  const mode = chooseMode({ domain, source, target }, disks, anyCopy && incremental, policy);
+  blockers.push(...checkFeasibility(req, facts, policy, mode, disks));
+
+  const memory = mode.startsWith("live") ? domain.memoryBytes : 0;
+  const diskBytes = disks.reduce((sum, d) => sum + d.bytesToCopy, 0);
+  const linkMiBps = policy.bandwidthMiBps || facts.linkMiBps || ASSUMED_LINK_MIBPS;
+  const est = estimateDuration(
+    { memory, disks: diskBytes },
+    linkMiBps,
+    domain.dirtyRateBps,
+    policy,
+  );
+  if (mode.startsWith("live") && !est.converges) {
+    warnings.push(
+      blocker(
+        "PRECOPY_MAY_NOT_CONVERGE",
+        `${req.domain} dirties memory about as fast as the ${linkMiBps} MiB/s link carries it; pre-copy may not converge${policy.allowPostCopy ? " and will switch to post-copy" : ""}.`,
+      ),
+    );
+  }
+
+  const pathChanges = Object.fromEntries(
+    disks
+      .filter((d) => d.copy && d.targetPath && d.targetPath !== d.sourcePath)
+      .map((d) => [d.target, { path: d.targetPath! }]),
+  );
+  const rewritten = Object.keys(pathChanges).length
+    ? rewriteDiskSources(domain.xml, pathChanges)
+    : undefined;
+  const copied = disks.filter((d) => d.copy).map((d) => d.target);
+  const live = mode.startsWith("live");
+  return {
+    ...base,
+    from: source.name,
+    mode,
+    flags: migrationFlags(mode, domain, policy),
+    params: live
+      ? {
+          uri: `tcp://${target.migrationAddress}`,
+          ...(copied.length
+            ? { disksUri: `tcp://${target.migrationAddress}`, migrateDisks: copied }
+            : {}),
+          ...(policy.bandwidthMiBps ? { bandwidthMiBps: policy.bandwidthMiBps } : {}),
+          ...(policy.postcopyBandwidthMiBps
+            ? { postcopyBandwidthMiBps: policy.postcopyBandwidthMiBps }
+            : {}),
+          ...(policy.compression !== "none" ? { compression: [policy.compression] } : {}),
+          ...(policy.parallelConnections > 1
+            ? { parallelConnections: policy.parallelConnections }
+            : {}),
+          ...(rewritten
+            ? {
+                destinationXml: rewritten,
+                ...(domain.persistent ? { persistentXml: rewritten } : {}),
+              }
+            : {}),
+        }
+      : rewritten
+        ? { destinationXml: rewritten }
+        : {},
+    disks,
+    bytes: { memory, disks: diskBytes, total: memory + diskBytes },
+    estimate: {
+      durationSeconds: mode === "none" ? 0 : est.durationSeconds,
+      // Offline, the guest is down for the whole copy; a block copy pivots without a pause.
+      downtimeMs: live ? est.downtimeMs : mode === "offline" ? est.durationSeconds * 1000 : 0,
+      linkMiBps,
+    },
+    escalation: escalationSteps(mode, policy),
+    completionTimeoutSeconds: completionTimeoutSeconds(policy, memory + diskBytes),
+    blockers,
+    warnings,
+  };
+}

@@ -1,0 +1,47 @@
+// Builds the migration record as the executor goes.
+import type { MigrationMode, MigrationPlan, MigrationRecord, MigrationResult } from "./types";
+
+export class RecordBuilder {
+  private readonly started = Date.now();
+  readonly steps: string[] = [];
+  mode: MigrationMode;
+  postCopy = false;
+  fallbackUsed = false;
+  downtimeMs?: number;
+  bytesMoved?: number;
+  iterations?: number;
+
+  constructor(private readonly plan: MigrationPlan) {
+    this.mode = plan.mode;
+  }
+
+  step(text: string): void {
+    this.steps.push(`${new Date().toISOString()} ${text}`);
+  }
+
+  finish(
+    result: MigrationResult,
+    finalHost: string,
+    error?: { category: MigrationRecord["errorCategory"]; message: string },
+  ): MigrationRecord {
+    const finished = Date.now();
+    return {
+      domain: this.plan.domain,
+      from: this.plan.from,
+      to: this.plan.to,
+      finalHost,
+      mode: this.mode,
+      steps: [...this.steps],
+      startedAt: new Date(this.started).toISOString(),
+      finishedAt: new Date(finished).toISOString(),
+      durationMs: finished - this.started,
+      downtimeMs: this.downtimeMs,
+      bytesMoved: this.bytesMoved,
+      iterations: this.iterations,
+      postCopy: this.postCopy,
+      fallbackUsed: this.fallbackUsed,
+      result,
+      ...(error ? { errorCategory: error.category, error: error.message } : {}),
+    };
+  }
+}

@@ -1,0 +1,198 @@
+// The migration engine's vocabulary: facts gathered from hosts, the policy that constrains a
+// move, the plan the planner makes of both, and the record of what the executor did.
+
+/** One disk of a domain, as its XML and the storage layer describe it. */
+export interface DiskFacts {
+  /** Guest-visible target, e.g. "vda". */
+  target: string;
+  device: "disk" | "cdrom" | "floppy" | "lun";
+  /** "file" | "block" | "network" | "volume" | "dir" */
+  sourceType: string;
+  /** File or block device path on the host (file/block disks). */
+  path?: string;
+  /** Network disks: protocol and address; they live on storage every host reaches. */
+  network?: { protocol: string; name: string; hosts: Array<{ name: string; port?: number }> };
+  /** Image format: qcow2, raw, ... */
+  format: string;
+  readOnly: boolean;
+  /** The libvirt pool holding the volume, when the path belongs to one. */
+  pool?: string;
+  /** Guest-visible size and bytes actually allocated on the host. */
+  capacityBytes: number;
+  allocationBytes: number;
+  /** Backing files, nearest first (qcow2 overlays). */
+  backingChain: string[];
+}
+
+export interface DomainFacts {
+  name: string;
+  uuid: string;
+  host: string;
+  running: boolean;
+  persistent: boolean;
+  memoryBytes: number;
+  vcpus: number;
+  /** <cpu> element, for checking the CPU runs on the target. */
+  cpuXml?: string;
+  virtType: string;
+  arch: string;
+  machine?: string;
+  disks: DiskFacts[];
+  hostDevices: string[];
+  snapshotCount: number;
+  /** Measured memory dirty rate, when known (bytes/s). */
+  dirtyRateBps?: number;
+  /** The domain XML as libvirt gives it for migration (VIR_DOMAIN_XML_MIGRATABLE). */
+  xml: string;
+}
+
+export interface PoolFacts {
+  name: string;
+  /** libvirt pool type: dir, fs, netfs, logical, iscsi, iscsi-direct, rbd, ... */
+  type: string;
+  active: boolean;
+  /** Target directory for file-based pools. */
+  path?: string;
+  /** Identity of the backing storage when it is shared between hosts (e.g. "netfs:nfs1:/export"), else undefined. */
+  sharedStorageKey?: string;
+  capacityBytes: number;
+  availableBytes: number;
+  /** Volumes present, by name (for incremental copy: does the backing chain exist here?). */
+  volumes: string[];
+}
+
+export interface HostFacts {
+  name: string;
+  reachable: boolean;
+  /** Why the host could not be reached, when it could not. */
+  unreachableReason?: string;
+  /** libvirt URI the source daemon uses to reach this host (peer-to-peer). */
+  uri: string;
+  migrationAddress: string;
+  freeMemoryBytes: number;
+  /** Whether the domain's CPU runs on this host's hypervisor (undefined: not checked). */
+  cpuCompatible?: boolean;
+  pools: Record<string, PoolFacts>;
+}
+
+export type MigrationMode =
+  "live-shared" | "live-copy-all" | "live-copy-incremental" | "block-copy" | "offline" | "none";
+
+export interface MigrationPolicy {
+  allowLive: boolean;
+  allowPostCopy: boolean;
+  allowOfflineFallback: boolean;
+  /** Offline fallback may power the guest off hard when it ignores a graceful shutdown. */
+  allowForcedShutdown: boolean;
+  maxDowntimeMs: number;
+  /** Downtimes to step through when pre-copy stalls; the last is the most the policy allows. */
+  downtimeLadderMs: number[];
+  /** MiB/s; 0 = unlimited. */
+  bandwidthMiBps: number;
+  postcopyBandwidthMiBps: number;
+  compression: "none" | "xbzrle" | "mt";
+  parallelConnections: number;
+  tls: boolean;
+  autoConverge: boolean;
+  /** Seconds allowed per GiB of memory + disk to move, before post-copy or abort. */
+  completionTimeoutSecondsPerGiB: number;
+  /** Seconds without progress (remaining bytes not shrinking) before escalating. */
+  progressTimeoutSeconds: number;
+  storageCopy: "auto" | "all" | "incremental";
+  /** Remove source volumes after a verified storage move. */
+  removeSourceVolumes: boolean;
+  /** Seconds to wait for a guest to shut down gracefully in the offline fallback. */
+  shutdownTimeoutSeconds: number;
+}
+
+export interface DiskPlacement {
+  target: string;
+  /** Pool on the destination host; undefined for network disks that stay where they are. */
+  pool?: string;
+  sourcePath?: string;
+  targetPath?: string;
+  format: string;
+  capacityBytes: number;
+  /** Bytes that must cross the wire for this disk (0 on shared storage). */
+  bytesToCopy: number;
+  copy: boolean;
+}
+
+export type EscalationStep =
+  | { kind: "raise-downtime"; downtimeMs: number }
+  | { kind: "auto-converge" }
+  | { kind: "post-copy" }
+  | { kind: "abort" }
+  | { kind: "offline-fallback" };
+
+export interface Blocker {
+  code: string;
+  message: string;
+}
+
+export type Warning = Blocker;
+
+export interface MigrationPlan {
+  domain: string;
+  from: string;
+  to: string;
+  mode: MigrationMode;
+  /** libvirt migration flags by name. */
+  flags: string[];
+  params: {
+    uri?: string;
+    disksUri?: string;
+    migrateDisks?: string[];
+    bandwidthMiBps?: number;
+    postcopyBandwidthMiBps?: number;
+    compression?: string[];
+    parallelConnections?: number;
+    tlsDestination?: string;
+    destinationXml?: string;
+    persistentXml?: string;
+  };
+  disks: DiskPlacement[];
+  bytes: { memory: number; disks: number; total: number };
+  estimate: { durationSeconds: number; downtimeMs: number; linkMiBps: number };
+  escalation: EscalationStep[];
+  completionTimeoutSeconds: number;
+  blockers: Blocker[];
+  warnings: Warning[];
+}
+
+export type MigrationResult = "succeeded" | "failed" | "aborted" | "cancelled" | "noop";
+
+export interface MigrationRecord {
+  domain: string;
+  from: string;
+  to: string;
+  /** Where the domain runs after the attempt, verified. */
+  finalHost: string;
+  mode: MigrationMode;
+  steps: string[];
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  downtimeMs?: number;
+  bytesMoved?: number;
+  iterations?: number;
+  postCopy: boolean;
+  fallbackUsed: boolean;
+  result: MigrationResult;
+  errorCategory?: "blocked" | "connection" | "libvirt" | "timeout" | "verification" | "cancelled";
+  error?: string;
+}
+
+/** Progress reported while a migration runs (no more often than the executor polls). */
+export interface MigrationProgress {
+  domain: string;
+  phase: "precopy" | "postcopy" | "block-copy" | "offline-copy" | "verifying";
+  percent: number;
+  memoryProcessed: number;
+  memoryRemaining: number;
+  diskProcessed: number;
+  diskRemaining: number;
+  bandwidthBps: number;
+  dirtyRateBps: number;
+  iteration: number;
+}
