@@ -64,14 +64,15 @@ export type GuestDisk =
   | { kind: "file"; pathOnHost: string; format: "qcow2" | "raw" }
   | { kind: "nbd"; pool: LabSharedPool; exportName: string };
 
-/** Puts the image into a host's `local` pool as qcow2 and refreshes the pool. */
+/** Puts the image into a host's directory pool (default `local`) as qcow2 and refreshes the pool. */
 export async function placeInLocalPool(
   lab: LabDescription,
   host: LabHost,
   image: GuestImage,
   volume: string,
+  pool: "local" | "scratch" = "local",
 ): Promise<GuestDisk> {
-  const pathOnHost = path.join(lab.pools.local.path, volume);
+  const pathOnHost = path.join(lab.pools[pool].path, volume);
   await run("qemu-img", [
     "convert",
     "-f",
@@ -81,7 +82,7 @@ export async function placeInLocalPool(
     image.rawPath,
     hostPathFromRoot(host, pathOnHost),
   ]);
-  await virsh(host, "pool-refresh", "local");
+  await virsh(host, "pool-refresh", pool);
   return { kind: "file", pathOnHost, format: "qcow2" };
 }
 
@@ -226,5 +227,21 @@ export async function diskContentSha256(
     return sha256File(raw, lengthBytes);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Asserts the guest was not restarted by a move from `source` to `target`: the first counter
+ * on the target follows the last one on the source.
+ */
+export function assertHeartbeatContinues(source: LabHost, target: LabHost, domain: string): void {
+  const onSource = readHeartbeats(source, domain);
+  const onTarget = readHeartbeats(target, domain);
+  const last = onSource[onSource.length - 1];
+  if (!onTarget.length) throw new Error(`${domain} shows no heartbeat on ${target.name}`);
+  if (!(onTarget[0] > last && onTarget[0] - last <= 3)) {
+    throw new Error(
+      `${domain}'s heartbeat did not continue: ${source.name} ended at ${last}, ${target.name} began at ${onTarget[0]}`,
+    );
   }
 }

@@ -173,7 +173,7 @@ start_host() {
   local i=$1 ns dir
   ns=$(host_ns "$i")
   dir=$(host_dir "$i")
-  mkdir -p "$dir"/{run,lib,etc,log,cache,ssh} "$dir/lib/pools/local" "$dir/log/qemu"
+  mkdir -p "$dir"/{run,lib,etc,log,cache,ssh} "$dir/lib/pools/local" "$dir/lib/pools/scratch" "$dir/log/qemu"
   write_libvirt_config "$i"
   write_sshd_config "$i"
 
@@ -202,11 +202,14 @@ wait_for_host() {
   return 1
 }
 
-define_local_pool() {
-  local i=$1
-  virsh_on "$i" pool-define-as local dir --target /var/lib/libvirt/pools/local >/dev/null
-  virsh_on "$i" pool-start local >/dev/null
-  virsh_on "$i" pool-autostart local >/dev/null
+# Two local directory pools per host: `local`, and `scratch` for pool changes within a host.
+define_local_pools() {
+  local i=$1 pool
+  for pool in local scratch; do
+    virsh_on "$i" pool-define-as "$pool" dir --target "/var/lib/libvirt/pools/$pool" >/dev/null
+    virsh_on "$i" pool-start "$pool" >/dev/null
+    virsh_on "$i" pool-autostart "$pool" >/dev/null
+  done
 }
 
 start_shared_storage() {
@@ -254,6 +257,7 @@ write_description() {
     --argjson hosts "[$(IFS=,; echo "${hosts[*]}")]" --argjson exports "[$(IFS=,; echo "${exports[*]}")]" \
     '{dir: $dir, bridge: {name: $bridge, address: $baddr}, accel: $accel, hosts: $hosts,
       pools: {local: {type: "dir", path: "/var/lib/libvirt/pools/local", shared: false},
+              scratch: {type: "dir", path: "/var/lib/libvirt/pools/scratch", shared: false},
               shared: {type: "nbd", shared: true, server: $baddr, port: $port,
                        exports: $exports, exportSize: $size, qmpSocket: "\($dir)/qsd.qmp"}},
       tls: {ca: "\($dir)/tls/ca.pem", clientCert: "\($dir)/tls/client.pem",
@@ -292,7 +296,7 @@ lab_up() {
   for ((i = 1; i <= HOST_COUNT; i++)); do start_host "$i"; done
   for ((i = 1; i <= HOST_COUNT; i++)); do
     wait_for_host "$i"
-    define_local_pool "$i"
+    define_local_pools "$i"
   done
   write_description
   log "lab up in $((SECONDS - started))s: $LAB_DIR/lab.json"

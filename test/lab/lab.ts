@@ -32,6 +32,7 @@ export interface LabDescription {
   hosts: LabHost[];
   pools: {
     local: { type: "dir"; path: string; shared: false };
+    scratch: { type: "dir"; path: string; shared: false };
     shared: LabSharedPool;
   };
   ssh: { user: string; privateKey: string; publicKey: string; knownHosts: string };

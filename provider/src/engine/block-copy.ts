@@ -108,7 +108,7 @@ export async function runBlockCopy(ctx: RunContext): Promise<{ finalHost: string
     record.step("updated the persistent definition");
   }
   if (policy.removeSourceVolumes) {
-    const removed = await removeSourceVolumes(conn, copies);
+    const removed = await removeSourceVolumes(conn, copies, true);
     if (removed.length)
       record.step(`removed old volumes: ${removed.map((p) => path.basename(p)).join(", ")}`);
   }

@@ -165,17 +165,25 @@ export async function gatherHostFacts(
   const [freeMemoryBytes, pools, cpuCompatible] = await Promise.all([
     conn.host.freeMemory(),
     poolFacts(conn),
-    domain?.cpuXml && /mode=['"]custom['"]/.test(domain.cpuXml)
-      ? conn.host
-          .compareHypervisorCpu(domain.cpuXml, {
-            arch: domain.arch,
-            virttype: domain.virtType,
-            machine: domain.machine,
-          })
-          .then((r) => r !== "incompatible")
-      : Promise.resolve(undefined),
+    cpuRunsOn(conn, domain),
   ]);
   return { ...base, reachable: true, freeMemoryBytes, pools, cpuCompatible };
+}
+
+/** Whether the domain's custom CPU model runs on a host's hypervisor (undefined: not checkable). */
+export async function cpuRunsOn(
+  conn: LibvirtConnection,
+  domain: DomainFacts | undefined,
+): Promise<boolean | undefined> {
+  if (!domain?.cpuXml || !/mode=['"]custom['"]/.test(domain.cpuXml)) return undefined;
+  const result = await conn.host
+    .compareHypervisorCpu(domain.cpuXml, {
+      arch: domain.arch,
+      virttype: domain.virtType,
+      machine: domain.machine,
+    })
+    .catch(() => undefined);
+  return result === undefined ? undefined : result !== "incompatible";
 }
 
 /** Volume name of a disk path inside a pool directory. */

@@ -38,6 +38,9 @@ export async function planPlacement(
     gatherHostFacts(pool, facts.host, facts),
     req.host === facts.host ? undefined : gatherHostFacts(pool, req.host, facts),
   ]);
+  // A CPU check only means something if the CPU passes it where the guest runs now: with
+  // check='partial' a guest may run on a host that strict comparison calls incompatible.
+  if (source?.cpuCompatible === false && target) target.cpuCompatible = undefined;
   const plan = choosePlan(
     req,
     { domain: facts, source, target: req.host === facts.host ? source : target },

@@ -173,7 +173,7 @@ export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
       `verified: running on ${plan.to} only${facts.persistent ? ", persistent there, undefined on the source" : ""}`,
     );
     if (policy.removeSourceVolumes && plan.disks.some((d) => d.copy)) {
-      const removed = await removeSourceVolumes(src, plan.disks);
+      const removed = await removeSourceVolumes(src, plan.disks, false);
       if (removed.length) record.step(`removed source volumes: ${removed.join(", ")}`);
     }
     return { finalHost: plan.to };

@@ -134,7 +134,7 @@ export async function runOffline(ctx: RunContext): Promise<{ finalHost: string }
   }
   record.downtimeMs = wasRunning ? Date.now() - started : undefined;
   if (policy.removeSourceVolumes) {
-    const removed = await removeSourceVolumes(src, plan.disks);
+    const removed = await removeSourceVolumes(src, plan.disks, sameHost);
     if (removed.length) record.step(`removed source volumes: ${removed.join(", ")}`);
   }
   void facts;

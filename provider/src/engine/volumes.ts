@@ -36,10 +36,12 @@ export class CreatedVolumes {
 export async function removeSourceVolumes(
   conn: LibvirtConnection,
   disks: DiskPlacement[],
+  sameHost: boolean,
 ): Promise<string[]> {
   const removed: string[] = [];
   for (const d of disks) {
-    if (!d.copy || !d.sourcePath || d.sourcePath === d.targetPath) continue;
+    // On the same host, a disk whose path did not change has no separate source copy.
+    if (!d.copy || !d.sourcePath || (sameHost && d.sourcePath === d.targetPath)) continue;
     const vol = await conn.storage.volByPath(d.sourcePath);
     await conn.storage.deleteVol(vol);
     removed.push(d.sourcePath);

@@ -19,6 +19,7 @@ import {
   readHeartbeats,
   startGuest,
   waitForHeartbeat,
+  assertHeartbeatContinues,
   type GuestImage,
 } from "../../lab/guests";
 import { removeDomainEverywhere, runningDomains, virsh } from "../../lab/virsh";
@@ -86,14 +87,7 @@ for (const transport of ["tcp", "ssh"] as LabTransport[]) {
     }
 
     function assertContinues(name: string) {
-      const onSource = readHeartbeats(source, name);
-      const onTarget = readHeartbeats(target, name);
-      const last = onSource[onSource.length - 1];
-      assert.ok(onTarget.length > 0, "the guest runs on the target");
-      assert.ok(
-        onTarget[0] > last && onTarget[0] - last <= 3,
-        `heartbeat continues: source ended at ${last}, target began at ${onTarget[0]}`,
-      );
+      assertHeartbeatContinues(source, target, name);
     }
 
     it("migrates peer-to-peer with storage copy, reports completed job stats and emits events", async () => {

@@ -1,0 +1,86 @@
+// The engine wired to the lab: an inventory of lab hosts and guests placed for a test.
+import { randomBytes } from "node:crypto";
+import { ConnectionPool, DEFAULT_POLICY, type MigrationPolicy } from "../../../provider/src/engine";
+import type { LabDescription, LabHost } from "../../lab/lab";
+import {
+  buildGuestImage,
+  placeInLocalPool,
+  placeInSharedPool,
+  startGuest,
+  type GuestDisk,
+  type GuestImage,
+} from "../../lab/guests";
+import { removeDomainEverywhere, virsh } from "../../lab/virsh";
+
+export function labPool(lab: LabDescription): ConnectionPool {
+  return new ConnectionPool(
+    lab.hosts.map((h) => ({ name: h.name, uri: h.uris.tcp, migrationAddress: h.migrationAddress })),
+  );
+}
+
+export function policy(overrides: Partial<MigrationPolicy> = {}): MigrationPolicy {
+  return { ...DEFAULT_POLICY, ...overrides };
+}
+
+export interface TestGuest {
+  name: string;
+  image: GuestImage;
+  disk: GuestDisk;
+}
+
+/** Creates guests on lab hosts and removes them (and their volumes) afterwards. */
+export class GuestFactory {
+  private readonly names: string[] = [];
+  private readonly images: GuestImage[] = [];
+
+  constructor(private readonly lab: LabDescription) {}
+
+  name(prefix: string): string {
+    const name = `${prefix}-${randomBytes(3).toString("hex")}`;
+    this.names.push(name);
+    return name;
+  }
+
+  async local(
+    prefix: string,
+    host: LabHost,
+    options: { memoryMiB?: number; sizeMiB?: number; pool?: "local" | "scratch" } = {},
+  ): Promise<TestGuest> {
+    const name = this.name(prefix);
+    const image = buildGuestImage(this.lab, "heartbeat", options.sizeMiB ?? 64, 8);
+    this.images.push(image);
+    const disk = await placeInLocalPool(this.lab, host, image, `${name}.qcow2`, options.pool);
+    await startGuest(this.lab, host, { name, memoryMiB: options.memoryMiB ?? 256, disk });
+    return { name, image, disk };
+  }
+
+  async shared(
+    prefix: string,
+    host: LabHost,
+    exportIndex: number,
+    kind: "heartbeat" | "churn-fast" = "heartbeat",
+    memoryMiB = 256,
+  ): Promise<TestGuest> {
+    const name = this.name(prefix);
+    const image = buildGuestImage(this.lab, kind, 16, kind === "heartbeat" ? 2 : 0);
+    this.images.push(image);
+    const disk = await placeInSharedPool(
+      this.lab,
+      image,
+      this.lab.pools.shared.exports[exportIndex],
+    );
+    await startGuest(this.lab, host, { name, memoryMiB, disk });
+    return { name, image, disk };
+  }
+
+  async cleanup(): Promise<void> {
+    for (const name of this.names.splice(0)) {
+      await removeDomainEverywhere(this.lab.hosts, name);
+      for (const h of this.lab.hosts) {
+        for (const pool of ["local", "scratch"])
+          await virsh(h, "vol-delete", "--pool", pool, `${name}.qcow2`).catch(() => undefined);
+      }
+    }
+    for (const image of this.images.splice(0)) image.cleanup();
+  }
+}
