@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PULUMI_ENV := $(CURDIR)/scripts/pulumi-env.sh
 MOCHA := npx --no-install mocha
 
-.PHONY: bench-libvirt gen-libvirt help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-e2e demo clean
+.PHONY: bench-engine bench-libvirt gen-libvirt help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-e2e demo clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -59,3 +59,6 @@ gen-libvirt: ## regenerate the libvirt protocol tables from the installed libvir
 
 bench-libvirt: build ## calls/s of our libvirt client vs virsh (lab must be up)
 	node build/bench/libvirt-client.js
+
+bench-engine: build ## the engine vs plain virsh migrate, same flags (lab must be up)
+	node build/bench/engine.js
