@@ -106,6 +106,11 @@ export async function placeInSharedPool(
   return { kind: "nbd", pool, exportName };
 }
 
+/** Runs a command in a lab host's mount namespace (its private libvirt directories). */
+export function inHost(host: LabHost, command: string, args: string[]): Promise<string> {
+  return run("nsenter", ["-t", String(host.anchorPid), "-m", "--", command, ...args]);
+}
+
 function nbdUrl(pool: LabSharedPool, exportName: string): string {
   return `nbd://${pool.server}:${pool.port}/${exportName}`;
 }
@@ -217,13 +222,11 @@ export async function diskContentSha256(
   const dir = mkdtempSync(path.join(os.tmpdir(), "vmp-sum-"));
   try {
     const raw = path.join(dir, "disk.raw");
-    const source =
-      disk.kind === "file"
-        ? hostPathFromRoot(host, disk.pathOnHost)
-        : nbdUrl(disk.pool, disk.exportName);
+    const source = disk.kind === "file" ? disk.pathOnHost : nbdUrl(disk.pool, disk.exportName);
     const format = disk.kind === "file" ? disk.format : "raw";
-    // -U: read while a running guest holds the image lock; the guests never write their disk.
-    await run("qemu-img", ["convert", "-U", "-f", format, "-O", "raw", source, raw]);
+    // Inside the host's mount namespace, so backing files resolve as the host sees them;
+    // -U reads while a running guest holds the image lock (the guests never write their disk).
+    await inHost(host, "qemu-img", ["convert", "-U", "-f", format, "-O", "raw", source, raw]);
     return sha256File(raw, lengthBytes);
   } finally {
     rmSync(dir, { recursive: true, force: true });

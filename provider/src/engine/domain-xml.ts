@@ -43,7 +43,12 @@ export function escapeXml(s: string): string {
 }
 
 /** A libvirt storage volume definition, for virStorageVolCreateXML. */
-export function volumeXml(name: string, capacityBytes: number, format: string): string {
+export function volumeXml(
+  name: string,
+  capacityBytes: number,
+  format: string,
+  backing?: { path: string; format: string },
+): string {
   if (!Number.isSafeInteger(capacityBytes) || capacityBytes < 0) {
     throw new Error(`invalid volume capacity ${capacityBytes}`);
   }
@@ -55,6 +60,14 @@ export function volumeXml(name: string, capacityBytes: number, format: string): 
     "  <target>",
     `    <format type='${escapeXml(format)}'/>`,
     "  </target>",
+    ...(backing
+      ? [
+          "  <backingStore>",
+          `    <path>${escapeXml(backing.path)}</path>`,
+          `    <format type='${escapeXml(backing.format)}'/>`,
+          "  </backingStore>",
+        ]
+      : []),
     "</volume>",
     "",
   ].join("\n");

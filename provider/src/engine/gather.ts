@@ -89,13 +89,15 @@ export async function gatherDomainFacts(
   host: string,
   dom: Domain,
 ): Promise<DomainFacts> {
-  const [xml, running, persistent, snapshotCount] = await Promise.all([
+  // The migratable XML is what the target receives; only the full XML shows backing chains.
+  const [xml, fullXml, running, persistent, snapshotCount] = await Promise.all([
     conn.domains.xml(dom, C.virDomainXMLFlags.VIR_DOMAIN_XML_MIGRATABLE),
+    conn.domains.xml(dom),
     conn.domains.isActive(dom),
     conn.domains.isPersistent(dom),
     conn.domains.snapshotCount(dom),
   ]);
-  const parsed = parseDomainXml(xml);
+  const parsed = parseDomainXml(fullXml);
   const disks = await Promise.all(parsed.disks.map((d) => diskFacts(conn, dom, d)));
   return {
     name: parsed.name,

@@ -52,13 +52,13 @@ async function migrateAndSteer(
 
   let ladder = startLadder(Date.now());
   let abortedBy: "ladder" | "cancel" | undefined;
-  const onCancel = () => undefined;
-  ctx.signal?.addEventListener("abort", onCancel);
-  try {
-    while (!settled) {
-      await Promise.race([call, sleep(ctx.pollIntervalMs)]);
-      if (settled) break;
-      if (ctx.signal?.aborted && !abortedBy && !ladder.postCopy) {
+  let cancelNoted = false;
+  while (!settled) {
+    // A cancellation wakes the loop at once; otherwise poll at the configured interval.
+    await Promise.race([call, sleep(ctx.pollIntervalMs, abortedBy ? undefined : ctx.signal)]);
+    if (settled) break;
+    if (ctx.signal?.aborted && !abortedBy) {
+      if (!ladder.postCopy) {
         abortedBy = "cancel";
         record.step("cancelled: aborting the migration job; the domain stays on the source");
         await src.domains
@@ -66,35 +66,39 @@ async function migrateAndSteer(
           .catch((e) => ctx.log(`abort failed: ${(e as Error).message}`));
         continue;
       }
-      const stats = await src.domains.jobStats(dom).catch(() => undefined);
-      if (!stats || (stats.type !== "bounded" && stats.type !== "unbounded")) continue;
-      progressOf(ctx, stats, ladder.postCopy ? "postcopy" : "precopy");
-      if (abortedBy) continue;
-      const decision = decideEscalation(
-        ladder,
-        { nowMs: Date.now(), remainingBytes: stats.dataRemaining ?? 0 },
-        policy,
-        plan.completionTimeoutSeconds,
-      );
-      ladder = decision.state;
-      const action = decision.action;
-      if (action.kind === "raise-downtime") {
-        record.step(`raised max downtime to ${action.downtimeMs} ms (${action.reason})`);
-        await src.migration.setMaxDowntime(dom, action.downtimeMs);
-      } else if (action.kind === "post-copy") {
-        record.step(`switched to post-copy (${action.reason})`);
-        record.postCopy = true;
-        await src.migration.startPostCopy(dom);
-      } else if (action.kind === "abort") {
-        abortedBy = "ladder";
-        record.step(`aborted pre-copy (${action.reason}); the domain stays on the source`);
-        await src.domains
-          .abortJob(dom)
-          .catch((e) => ctx.log(`abort failed: ${(e as Error).message}`));
+      if (!cancelNoted) {
+        cancelNoted = true;
+        record.step(
+          "cancel requested during post-copy: the guest already runs on the target, finishing",
+        );
       }
     }
-  } finally {
-    ctx.signal?.removeEventListener("abort", onCancel);
+    const stats = await src.domains.jobStats(dom).catch(() => undefined);
+    if (!stats || (stats.type !== "bounded" && stats.type !== "unbounded")) continue;
+    progressOf(ctx, stats, ladder.postCopy ? "postcopy" : "precopy");
+    if (abortedBy) continue;
+    const decision = decideEscalation(
+      ladder,
+      { nowMs: Date.now(), remainingBytes: stats.dataRemaining ?? 0 },
+      policy,
+      plan.completionTimeoutSeconds,
+    );
+    ladder = decision.state;
+    const action = decision.action;
+    if (action.kind === "raise-downtime") {
+      record.step(`raised max downtime to ${action.downtimeMs} ms (${action.reason})`);
+      await src.migration.setMaxDowntime(dom, action.downtimeMs);
+    } else if (action.kind === "post-copy") {
+      record.step(`switched to post-copy (${action.reason})`);
+      record.postCopy = true;
+      await src.migration.startPostCopy(dom);
+    } else if (action.kind === "abort") {
+      abortedBy = "ladder";
+      record.step(`aborted pre-copy (${action.reason}); the domain stays on the source`);
+      await src.domains
+        .abortJob(dom)
+        .catch((e) => ctx.log(`abort failed: ${(e as Error).message}`));
+    }
   }
   return { error: await call, abortedBy };
 }

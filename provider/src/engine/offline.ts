@@ -64,7 +64,7 @@ async function copyVolumes(
 }
 
 export async function runOffline(ctx: RunContext): Promise<{ finalHost: string }> {
-  const { plan, record, policy, facts } = ctx;
+  const { plan, record, policy } = ctx;
   const src = await ctx.pool.get(plan.from);
   const dst = await ctx.pool.get(plan.to);
   const sameHost = plan.from === plan.to;
@@ -137,6 +137,5 @@ export async function runOffline(ctx: RunContext): Promise<{ finalHost: string }
     const removed = await removeSourceVolumes(src, plan.disks, sameHost);
     if (removed.length) record.step(`removed source volumes: ${removed.join(", ")}`);
   }
-  void facts;
   return { finalHost: plan.to };
 }

@@ -75,6 +75,25 @@ export function placeDisk(
   const hostChange = source.name !== target.name;
   const out: DiskDecision = { blockers: [], warnings: [], incremental: false };
 
+  if (disk.device === "cdrom" || disk.device === "floppy") {
+    if (hostChange && disk.path) {
+      out.warnings.push(
+        blocker(
+          "REMOVABLE_MEDIA",
+          `${disk.target} has ${disk.path} inserted; media is not copied, so the same path must exist on ${target.name} (or eject it first).`,
+        ),
+      );
+    }
+    out.placement = {
+      target: disk.target,
+      format: disk.format,
+      capacityBytes: disk.capacityBytes,
+      bytesToCopy: 0,
+      copy: false,
+    };
+    return out;
+  }
+
   if (disk.network) {
     if (wanted !== undefined && wanted !== disk.pool) {
       out.blockers.push(
@@ -180,6 +199,15 @@ export function placeDisk(
     capacityBytes: disk.capacityBytes,
     bytesToCopy: Math.max(disk.allocationBytes, 0),
     copy: true,
+    // Incremental: the target overlay sits on the backing file the target already has.
+    ...(out.incremental
+      ? {
+          backing: {
+            path: path.join(targetPool.path, path.basename(disk.backingChain[0])),
+            format: disk.format,
+          },
+        }
+      : {}),
   };
   return out;
 }

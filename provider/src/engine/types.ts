@@ -116,6 +116,8 @@ export interface DiskPlacement {
   /** Bytes that must cross the wire for this disk (0 on shared storage). */
   bytesToCopy: number;
   copy: boolean;
+  /** For an incremental copy: the backing file on the target the copied overlay sits on. */
+  backing?: { path: string; format: string };
 }
 
 export type EscalationStep =

@@ -14,7 +14,7 @@ export class CreatedVolumes {
       const pool = await conn.storage.poolByName(d.pool);
       const vol = await conn.storage.createVol(
         pool,
-        volumeXml(path.basename(d.targetPath), d.capacityBytes, d.format),
+        volumeXml(path.basename(d.targetPath), d.capacityBytes, d.format, d.backing),
       );
       this.created.push({ conn, vol });
     }

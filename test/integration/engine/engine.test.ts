@@ -82,6 +82,22 @@ describe("migration engine on the lab", function () {
     );
   });
 
+  it("copies only the top overlay when the backing chain is already on the target", async () => {
+    const g = await guests.overlay("eng-inc", h1, [h1, h2]);
+    const { plan, record } = await place(
+      pool,
+      { domain: g.name, host: h2.name, storagePool: "local" },
+      policy(),
+    );
+    assert.equal(plan.mode, "live-copy-incremental");
+    assert.ok(plan.flags.includes("VIR_MIGRATE_NON_SHARED_INC"));
+    assert.equal(record.result, "succeeded");
+    await runsOnlyOn(g.name, h2);
+    await waitForHeartbeat(h2, g.name, 1);
+    assertHeartbeatContinues(h1, h2, g.name);
+    assert.equal(await diskContentSha256(h2, g.disk, g.image.sizeBytes), g.image.sha256);
+  });
+
   it("moves a guest on shared storage live without copying its disk", async () => {
     const g = await guests.shared("eng-shared", h1, 4);
     const { plan, record } = await place(pool, { domain: g.name, host: h2.name }, policy());

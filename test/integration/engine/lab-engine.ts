@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { ConnectionPool, DEFAULT_POLICY, type MigrationPolicy } from "../../../provider/src/engine";
 import type { LabDescription, LabHost } from "../../lab/lab";
 import {
+  inHost,
   buildGuestImage,
   placeInLocalPool,
   placeInSharedPool,
@@ -54,6 +55,33 @@ export class GuestFactory {
     return { name, image, disk };
   }
 
+  /**
+   * A guest whose disk is a qcow2 overlay on a base image that `hosts` all have already: the
+   * case for incremental storage copy.
+   */
+  async overlay(prefix: string, source: LabHost, hosts: LabHost[]): Promise<TestGuest> {
+    const name = this.name(prefix);
+    const image = buildGuestImage(this.lab, "heartbeat", 32, 4);
+    this.images.push(image);
+    for (const h of hosts) await placeInLocalPool(this.lab, h, image, `${name}-base.qcow2`);
+    const dir = this.lab.pools.local.path;
+    await inHost(source, "qemu-img", [
+      "create",
+      "-q",
+      "-f",
+      "qcow2",
+      "-F",
+      "qcow2",
+      "-b",
+      `${dir}/${name}-base.qcow2`,
+      `${dir}/${name}.qcow2`,
+    ]);
+    await virsh(source, "pool-refresh", "local");
+    const disk: GuestDisk = { kind: "file", pathOnHost: `${dir}/${name}.qcow2`, format: "qcow2" };
+    await startGuest(this.lab, source, { name, memoryMiB: 256, disk });
+    return { name, image, disk };
+  }
+
   async shared(
     prefix: string,
     host: LabHost,
@@ -77,8 +105,11 @@ export class GuestFactory {
     for (const name of this.names.splice(0)) {
       await removeDomainEverywhere(this.lab.hosts, name);
       for (const h of this.lab.hosts) {
-        for (const pool of ["local", "scratch"])
-          await virsh(h, "vol-delete", "--pool", pool, `${name}.qcow2`).catch(() => undefined);
+        for (const pool of ["local", "scratch"]) {
+          for (const vol of [`${name}.qcow2`, `${name}-base.qcow2`]) {
+            await virsh(h, "vol-delete", "--pool", pool, vol).catch(() => undefined);
+          }
+        }
       }
     }
     for (const image of this.images.splice(0)) image.cleanup();

@@ -1,0 +1,1438 @@
+import assert from "node:assert/strict";
+import {
+  ASSUMED_LINK_MIBPS,
+  checkFeasibility,
+  chooseMode,
+  choosePlan,
+  estimateDuration,
+  placeDisk,
+} from "../../../provider/src/engine/planner";
+import { completionTimeoutSeconds, DEFAULT_POLICY } from "../../../provider/src/engine/policy";
+import type {
+  DiskPlacement,
+  EscalationStep,
+  MigrationMode,
+  MigrationPlan,
+  MigrationPolicy,
+} from "../../../provider/src/engine/types";
+import {
+  GiB,
+  MiB,
+  NFS_KEY,
+  SOURCE,
+  TARGET,
+  makeDisk,
+  makeDomain,
+  makeNetworkDisk,
+  makeNfsPool,
+  makePool,
+  makeScenario,
+  type Scenario,
+  type ScenarioOptions,
+} from "./fixtures";
+
+const F = {
+  LIVE: "VIR_MIGRATE_LIVE",
+  ABORT_ON_ERROR: "VIR_MIGRATE_ABORT_ON_ERROR",
+  PERSIST_DEST: "VIR_MIGRATE_PERSIST_DEST",
+  UNDEFINE_SOURCE: "VIR_MIGRATE_UNDEFINE_SOURCE",
+  NON_SHARED_DISK: "VIR_MIGRATE_NON_SHARED_DISK",
+  NON_SHARED_INC: "VIR_MIGRATE_NON_SHARED_INC",
+  POSTCOPY: "VIR_MIGRATE_POSTCOPY",
+  AUTO_CONVERGE: "VIR_MIGRATE_AUTO_CONVERGE",
+  COMPRESSED: "VIR_MIGRATE_COMPRESSED",
+  PARALLEL: "VIR_MIGRATE_PARALLEL",
+  TLS: "VIR_MIGRATE_TLS",
+} as const;
+
+/** The flags every live move of a persistent domain under the default policy carries. */
+const LIVE_BASE = [F.LIVE, F.ABORT_ON_ERROR, F.PERSIST_DEST, F.UNDEFINE_SOURCE, F.POSTCOPY];
+
+const TARGET_URI = "tcp://10.0.0.2";
+
+function planFor(s: Scenario): MigrationPlan {
+  return choosePlan(s.req, s.facts, s.policy);
+}
+
+function plan(options: ScenarioOptions = {}, tweak?: (s: Scenario) => void): MigrationPlan {
+  const s = makeScenario(options);
+  tweak?.(s);
+  return planFor(s);
+}
+
+const sorted = (xs: readonly string[]) => [...xs].sort();
+const codes = (p: { blockers: Array<{ code: string }> }) => p.blockers.map((b) => b.code);
+const warningCodes = (p: MigrationPlan) => p.warnings.map((w) => w.code);
+
+/** A domain on the shared NFS pool, both hosts mounting it. */
+const ON_NFS: ScenarioOptions = {
+  domain: { disks: [makeDisk({ pool: "nfs", path: "/pools/nfs/vm.qcow2" })] },
+  source: { nfs: true },
+  target: { nfs: true },
+};
+
+/** vda is an overlay on base.qcow2, which kvm2's local pool already holds. */
+const WITH_BASE_ON_TARGET: ScenarioOptions = {
+  domain: { disks: [makeDisk({ backingChain: ["/pools/local/base.qcow2"] })] },
+  target: { pools: { local: makePool("local", { volumes: ["base.qcow2"] }) } },
+};
+
+describe("planner", () => {
+  describe("placeDisk", () => {
+    interface Case {
+      name: string;
+      options?: ScenarioOptions;
+      tweak?: (s: Scenario) => void;
+      disk?: ReturnType<typeof makeDisk>;
+      blockers?: string[];
+      warnings?: string[];
+      incremental?: boolean;
+      placement?: Partial<DiskPlacement> | undefined;
+    }
+    const cases: Case[] = [
+      {
+        name: "host change, same pool name: copies the allocation to the same path",
+        placement: {
+          target: "vda",
+          pool: "local",
+          sourcePath: "/pools/local/vm.qcow2",
+          targetPath: "/pools/local/vm.qcow2",
+          format: "qcow2",
+          capacityBytes: 10 * GiB,
+          bytesToCopy: 2 * GiB,
+          copy: true,
+        },
+      },
+      {
+        name: "host change onto the same shared storage: no copy",
+        options: { source: { nfs: true }, target: { nfs: true } },
+        disk: makeDisk({ pool: "nfs", path: "/pools/nfs/vm.qcow2" }),
+        placement: {
+          pool: "nfs",
+          sourcePath: "/pools/nfs/vm.qcow2",
+          targetPath: "/pools/nfs/vm.qcow2",
+          bytesToCopy: 0,
+          copy: false,
+        },
+      },
+      {
+        name: "netfs pools with the same name but different exports: copy",
+        options: {
+          source: { nfs: true },
+          target: { pools: { nfs: makeNfsPool({ sharedStorageKey: "netfs:other:/export" }) } },
+        },
+        disk: makeDisk({ pool: "nfs", path: "/pools/nfs/vm.qcow2" }),
+        placement: { pool: "nfs", bytesToCopy: 2 * GiB, copy: true },
+      },
+      {
+        name: "same host, same pool: stays",
+        options: { sameHost: true },
+        placement: { pool: "local", targetPath: "/pools/local/vm.qcow2", copy: false },
+      },
+      {
+        name: "same host, another pool: copied into that pool's directory",
+        options: { sameHost: true, req: { storagePool: "scratch" } },
+        tweak: (s) => (s.facts.source!.pools.scratch = makePool("scratch")),
+        placement: {
+          pool: "scratch",
+          sourcePath: "/pools/local/vm.qcow2",
+          targetPath: "/pools/scratch/vm.qcow2",
+          bytesToCopy: 2 * GiB,
+          copy: true,
+        },
+      },
+      {
+        name: "network disk: never copied, no pool",
+        disk: makeNetworkDisk(),
+        placement: { target: "vdb", pool: undefined, bytesToCopy: 0, copy: false },
+      },
+      {
+        name: "network disk asked into a pool: blocked",
+        disk: makeNetworkDisk(),
+        options: { req: { diskPools: { vdb: "local" } } },
+        blockers: ["DISK_ON_NETWORK_STORAGE"],
+        placement: { copy: false, bytesToCopy: 0 },
+      },
+      {
+        name: "disk outside any pool and no pool asked: blocked",
+        disk: makeDisk({ pool: undefined, path: "/var/tmp/vm.qcow2" }),
+        blockers: ["DISK_NOT_IN_POOL"],
+        placement: undefined,
+      },
+      {
+        name: "disk outside any pool with storagePool: copied there",
+        disk: makeDisk({ pool: undefined, path: "/var/tmp/vm.qcow2" }),
+        options: { req: { storagePool: "local" } },
+        placement: { pool: "local", targetPath: "/pools/local/vm.qcow2", copy: true },
+      },
+      {
+        name: "diskPools wins over storagePool",
+        options: {
+          req: { storagePool: "nfs", diskPools: { vda: "local" } },
+          target: { nfs: true },
+        },
+        placement: { pool: "local", copy: true },
+      },
+      {
+        name: "pool without a directory: blocked",
+        options: {
+          req: { storagePool: "ceph" },
+          target: { pools: { ceph: makePool("ceph", { type: "rbd", path: undefined }) } },
+        },
+        blockers: ["POOL_NOT_FILE_BASED"],
+        placement: undefined,
+      },
+      {
+        name: "backing chain on the target: incremental",
+        options: WITH_BASE_ON_TARGET,
+        disk: makeDisk({ backingChain: ["/pools/local/base.qcow2"] }),
+        incremental: true,
+        placement: { copy: true },
+      },
+      {
+        name: "backing chain only partly on the target: full copy",
+        options: WITH_BASE_ON_TARGET,
+        disk: makeDisk({ backingChain: ["/pools/local/mid.qcow2", "/pools/local/base.qcow2"] }),
+        incremental: false,
+        placement: { copy: true },
+      },
+      {
+        name: "storageCopy all: full copy even with the chain on the target",
+        options: { ...WITH_BASE_ON_TARGET, policy: { storageCopy: "all" } },
+        disk: makeDisk({ backingChain: ["/pools/local/base.qcow2"] }),
+        incremental: false,
+      },
+      {
+        name: "storageCopy incremental without the chain: full copy and a warning",
+        options: { policy: { storageCopy: "incremental" } },
+        incremental: false,
+        warnings: ["INCREMENTAL_UNAVAILABLE"],
+      },
+      {
+        name: "same host: never incremental",
+        options: { ...WITH_BASE_ON_TARGET, sameHost: true, req: { storagePool: "scratch" } },
+        tweak: (s) =>
+          (s.facts.source!.pools.scratch = makePool("scratch", { volumes: ["base.qcow2"] })),
+        disk: makeDisk({ backingChain: ["/pools/local/base.qcow2"] }),
+        incremental: false,
+        placement: { copy: true },
+      },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        const s = makeScenario(c.options);
+        c.tweak?.(s);
+        const d = placeDisk(
+          c.disk ?? makeDisk(),
+          s.req,
+          s.facts.source!,
+          s.facts.target!,
+          s.policy,
+        );
+        assert.deepEqual(codes(d), c.blockers ?? []);
+        assert.deepEqual(
+          d.warnings.map((w) => w.code),
+          c.warnings ?? [],
+        );
+        if (c.incremental !== undefined) assert.equal(d.incremental, c.incremental);
+        if ("placement" in c) {
+          if (c.placement === undefined) {
+            assert.equal(d.placement, undefined);
+          } else {
+            assert.ok(d.placement, "a placement");
+            for (const [k, v] of Object.entries(c.placement)) {
+              assert.deepEqual(d.placement[k as keyof DiskPlacement], v, k);
+            }
+          }
+        }
+      });
+    }
+  });
+
+  describe("chooseMode", () => {
+    const copied: DiskPlacement = {
+      target: "vda",
+      pool: "local",
+      format: "qcow2",
+      capacityBytes: 10 * GiB,
+      bytesToCopy: 2 * GiB,
+      copy: true,
+    };
+    const kept: DiskPlacement = { ...copied, bytesToCopy: 0, copy: false };
+    interface Case {
+      name: string;
+      sameHost?: boolean;
+      running?: boolean;
+      disks: DiskPlacement[];
+      incremental?: boolean;
+      policy?: Partial<MigrationPolicy>;
+      mode: MigrationMode;
+    }
+    const cases: Case[] = [
+      { name: "host change with a copy", disks: [copied], mode: "live-copy-all" },
+      {
+        name: "host change, incremental",
+        disks: [copied],
+        incremental: true,
+        mode: "live-copy-incremental",
+      },
+      { name: "host change, nothing copied", disks: [kept], mode: "live-shared" },
+      { name: "host change, no disks", disks: [], mode: "live-shared" },
+      { name: "host change, shut off", running: false, disks: [copied], mode: "offline" },
+      {
+        name: "host change, shut off, nothing copied",
+        running: false,
+        disks: [kept],
+        mode: "offline",
+      },
+      {
+        name: "live forbidden, offline fallback allowed",
+        disks: [copied],
+        policy: { allowLive: false, allowOfflineFallback: true },
+        mode: "offline",
+      },
+      {
+        name: "live forbidden, no fallback: stays live (and checkFeasibility blocks it)",
+        disks: [kept],
+        policy: { allowLive: false, allowOfflineFallback: false },
+        mode: "live-shared",
+      },
+      { name: "same host, copy, running", sameHost: true, disks: [copied], mode: "block-copy" },
+      {
+        name: "same host, copy, shut off",
+        sameHost: true,
+        running: false,
+        disks: [copied],
+        mode: "offline",
+      },
+      { name: "same host, nothing copied", sameHost: true, disks: [kept], mode: "none" },
+      {
+        name: "same host, nothing copied, shut off",
+        sameHost: true,
+        running: false,
+        disks: [kept],
+        mode: "none",
+      },
+    ];
+    for (const c of cases) {
+      it(`${c.name} → ${c.mode}`, () => {
+        const s = makeScenario({
+          sameHost: c.sameHost,
+          domain: { running: c.running ?? true },
+          policy: c.policy,
+        });
+        const facts = { domain: s.facts.domain!, source: s.facts.source!, target: s.facts.target! };
+        assert.equal(chooseMode(facts, c.disks, c.incremental ?? false, s.policy), c.mode);
+      });
+    }
+  });
+
+  describe("choosePlan: mode, flags and params", () => {
+    interface Case {
+      name: string;
+      options?: ScenarioOptions;
+      tweak?: (s: Scenario) => void;
+      mode: MigrationMode;
+      flags: string[];
+      params?: MigrationPlan["params"];
+      bytes?: Partial<MigrationPlan["bytes"]>;
+      warnings?: string[];
+    }
+    const cases: Case[] = [
+      {
+        name: "host change with local storage: copy everything",
+        mode: "live-copy-all",
+        flags: [...LIVE_BASE, F.NON_SHARED_DISK],
+        params: { uri: TARGET_URI, disksUri: TARGET_URI, migrateDisks: ["vda"] },
+        bytes: { memory: GiB, disks: 2 * GiB, total: 3 * GiB },
+      },
+      {
+        name: "same shared netfs pool on both hosts: live over shared storage",
+        options: ON_NFS,
+        mode: "live-shared",
+        flags: LIVE_BASE,
+        params: { uri: TARGET_URI },
+        bytes: { memory: GiB, disks: 0, total: GiB },
+      },
+      {
+        name: "backing chain already on the target pool: incremental copy",
+        options: WITH_BASE_ON_TARGET,
+        mode: "live-copy-incremental",
+        flags: [...LIVE_BASE, F.NON_SHARED_INC],
+        params: { uri: TARGET_URI, disksUri: TARGET_URI, migrateDisks: ["vda"] },
+        bytes: { disks: 2 * GiB },
+      },
+      {
+        name: "storageCopy all: copies everything even with the chain on the target",
+        options: { ...WITH_BASE_ON_TARGET, policy: { storageCopy: "all" } },
+        mode: "live-copy-all",
+        flags: [...LIVE_BASE, F.NON_SHARED_DISK],
+      },
+      {
+        name: "one disk incremental, one not: the whole move copies everything",
+        options: {
+          ...WITH_BASE_ON_TARGET,
+          domain: {
+            disks: [
+              makeDisk({ backingChain: ["/pools/local/base.qcow2"] }),
+              makeDisk({ target: "vdb", path: "/pools/local/data.qcow2" }),
+            ],
+          },
+        },
+        mode: "live-copy-all",
+        flags: [...LIVE_BASE, F.NON_SHARED_DISK],
+        params: { uri: TARGET_URI, disksUri: TARGET_URI, migrateDisks: ["vda", "vdb"] },
+        bytes: { disks: 4 * GiB },
+      },
+      {
+        name: "network disk only: nothing to copy",
+        options: { domain: { disks: [makeNetworkDisk({ target: "vda" })] } },
+        mode: "live-shared",
+        flags: LIVE_BASE,
+        params: { uri: TARGET_URI },
+        bytes: { disks: 0 },
+      },
+      {
+        name: "file disk and network disk: only the file disk is copied",
+        options: { domain: { disks: [makeDisk(), makeNetworkDisk()] } },
+        mode: "live-copy-all",
+        flags: [...LIVE_BASE, F.NON_SHARED_DISK],
+        params: { uri: TARGET_URI, disksUri: TARGET_URI, migrateDisks: ["vda"] },
+        bytes: { disks: 2 * GiB },
+      },
+      {
+        name: "empty cdrom is not placed",
+        options: {
+          domain: {
+            disks: [
+              makeDisk(),
+              makeDisk({
+                target: "sda",
+                device: "cdrom",
+                path: undefined,
+                pool: undefined,
+                format: "raw",
+                readOnly: true,
+              }),
+            ],
+          },
+        },
+        mode: "live-copy-all",
+        flags: [...LIVE_BASE, F.NON_SHARED_DISK],
+        params: { uri: TARGET_URI, disksUri: TARGET_URI, migrateDisks: ["vda"] },
+      },
+      {
+        name: "same host, pool change, running: block copy",
+        options: { sameHost: true, req: { storagePool: "scratch" } },
+        tweak: (s) => (s.facts.source!.pools.scratch = makePool("scratch")),
+        mode: "block-copy",
+        flags: [],
+        bytes: { memory: 0, disks: 2 * GiB },
+      },
+      {
+        name: "same host, pool change, shut off: offline",
+        options: { sameHost: true, req: { storagePool: "scratch" }, domain: { running: false } },
+        tweak: (s) => (s.facts.source!.pools.scratch = makePool("scratch")),
+        mode: "offline",
+        flags: [],
+        bytes: { memory: 0, disks: 2 * GiB },
+      },
+      {
+        name: "same host, same pool: nothing to do",
+        options: { sameHost: true },
+        mode: "none",
+        flags: [],
+        params: {},
+        bytes: { memory: 0, disks: 0, total: 0 },
+      },
+      {
+        name: "same host, explicitly the same pool: nothing to do",
+        options: { sameHost: true, req: { storagePool: "local", diskPools: { vda: "local" } } },
+        mode: "none",
+        flags: [],
+        params: {},
+      },
+      {
+        name: "shut-off domain to another host: offline",
+        options: { domain: { running: false } },
+        mode: "offline",
+        flags: [],
+        params: {},
+        bytes: { memory: 0, disks: 2 * GiB, total: 2 * GiB },
+      },
+      {
+        name: "live forbidden, offline fallback allowed: offline",
+        options: { policy: { allowLive: false, allowOfflineFallback: true } },
+        mode: "offline",
+        flags: [],
+        params: {},
+        bytes: { memory: 0, disks: 2 * GiB },
+      },
+      {
+        name: "transient domain: not persisted on the target nor undefined on the source",
+        options: { domain: { persistent: false } },
+        mode: "live-copy-all",
+        flags: [F.LIVE, F.ABORT_ON_ERROR, F.NON_SHARED_DISK, F.POSTCOPY],
+      },
+      {
+        name: "post-copy forbidden: no POSTCOPY flag",
+        options: { policy: { allowPostCopy: false } },
+        mode: "live-copy-all",
+        flags: [F.LIVE, F.ABORT_ON_ERROR, F.PERSIST_DEST, F.UNDEFINE_SOURCE, F.NON_SHARED_DISK],
+      },
+      {
+        name: "tls",
+        options: { ...ON_NFS, policy: { tls: true } },
+        mode: "live-shared",
+        flags: [...LIVE_BASE, F.TLS],
+        params: { uri: TARGET_URI },
+      },
+      {
+        name: "xbzrle compression",
+        options: { ...ON_NFS, policy: { compression: "xbzrle" } },
+        mode: "live-shared",
+        flags: [...LIVE_BASE, F.COMPRESSED],
+        params: { uri: TARGET_URI, compression: ["xbzrle"] },
+      },
+      {
+        name: "multithreaded compression",
+        options: { ...ON_NFS, policy: { compression: "mt" } },
+        mode: "live-shared",
+        flags: [...LIVE_BASE, F.COMPRESSED],
+        params: { uri: TARGET_URI, compression: ["mt"] },
+      },
+      {
+        name: "parallel connections",
+        options: { ...ON_NFS, policy: { parallelConnections: 4 } },
+        mode: "live-shared",
+        flags: [...LIVE_BASE, F.PARALLEL],
+        params: { uri: TARGET_URI, parallelConnections: 4 },
+      },
+      {
+        name: "one connection is not parallel",
+        options: { ...ON_NFS, policy: { parallelConnections: 1 } },
+        mode: "live-shared",
+        flags: LIVE_BASE,
+        params: { uri: TARGET_URI },
+      },
+      {
+        name: "auto-converge",
+        options: { ...ON_NFS, policy: { autoConverge: true } },
+        mode: "live-shared",
+        flags: [...LIVE_BASE, F.AUTO_CONVERGE],
+        params: { uri: TARGET_URI },
+      },
+      {
+        name: "bandwidth caps",
+        options: { ...ON_NFS, policy: { bandwidthMiBps: 200, postcopyBandwidthMiBps: 100 } },
+        mode: "live-shared",
+        flags: LIVE_BASE,
+        params: { uri: TARGET_URI, bandwidthMiBps: 200, postcopyBandwidthMiBps: 100 },
+      },
+      {
+        name: "everything at once",
+        options: {
+          policy: {
+            tls: true,
+            compression: "mt",
+            parallelConnections: 2,
+            autoConverge: true,
+            bandwidthMiBps: 500,
+          },
+        },
+        mode: "live-copy-all",
+        flags: [...LIVE_BASE, F.NON_SHARED_DISK, F.TLS, F.COMPRESSED, F.PARALLEL, F.AUTO_CONVERGE],
+        params: {
+          uri: TARGET_URI,
+          disksUri: TARGET_URI,
+          migrateDisks: ["vda"],
+          bandwidthMiBps: 500,
+          compression: ["mt"],
+          parallelConnections: 2,
+        },
+      },
+      {
+        name: "policy flags do not apply to an offline move",
+        options: {
+          domain: { running: false },
+          policy: { tls: true, compression: "mt", parallelConnections: 4, bandwidthMiBps: 50 },
+        },
+        mode: "offline",
+        flags: [],
+        params: {},
+      },
+      {
+        name: "storageCopy incremental without the chain on the target: full copy, warned",
+        options: { policy: { storageCopy: "incremental" } },
+        mode: "live-copy-all",
+        flags: [...LIVE_BASE, F.NON_SHARED_DISK],
+        warnings: ["INCREMENTAL_UNAVAILABLE"],
+      },
+    ];
+    for (const c of cases) {
+      it(`${c.name} → ${c.mode}`, () => {
+        const p = plan(c.options, c.tweak);
+        assert.deepEqual(codes(p), []);
+        assert.equal(p.mode, c.mode);
+        assert.deepEqual(sorted(p.flags), sorted(c.flags));
+        if (c.params) assert.deepEqual(p.params, c.params);
+        for (const [k, v] of Object.entries(c.bytes ?? {})) {
+          assert.equal(p.bytes[k as keyof MigrationPlan["bytes"]], v, `bytes.${k}`);
+        }
+        assert.deepEqual(warningCodes(p), c.warnings ?? []);
+        assert.equal(p.bytes.total, p.bytes.memory + p.bytes.disks);
+      });
+    }
+
+    it("names the domain, the hosts and the link", () => {
+      const p = plan();
+      assert.equal(p.domain, "vm");
+      assert.equal(p.from, SOURCE);
+      assert.equal(p.to, TARGET);
+      assert.equal(p.estimate.linkMiBps, ASSUMED_LINK_MIBPS);
+      assert.equal(plan({}, (s) => (s.facts.linkMiBps = 100)).estimate.linkMiBps, 100);
+      assert.equal(
+        plan({ policy: { bandwidthMiBps: 50 } }, (s) => (s.facts.linkMiBps = 100)).estimate
+          .linkMiBps,
+        50,
+      );
+    });
+
+    it("has no duration for nothing to do, and an offline move's downtime is its duration", () => {
+      const none = plan({ sameHost: true });
+      assert.equal(none.estimate.durationSeconds, 0);
+      assert.equal(none.estimate.downtimeMs, 0);
+      const offline = plan({ domain: { running: false } });
+      assert.ok(offline.estimate.durationSeconds > 0);
+      assert.equal(offline.estimate.downtimeMs, offline.estimate.durationSeconds * 1000);
+      const block = plan({ sameHost: true, req: { storagePool: "scratch" } }, (s) => {
+        s.facts.source!.pools.scratch = makePool("scratch");
+      });
+      assert.equal(block.estimate.downtimeMs, 0);
+    });
+  });
+
+  describe("choosePlan: blockers", () => {
+    interface Case {
+      name: string;
+      options?: ScenarioOptions;
+      tweak?: (s: Scenario) => void;
+      codes: string[];
+      /** Strings the (first) blocker's message must contain: the value, and what to do. */
+      mentions?: string[];
+    }
+    const cases: Case[] = [
+      {
+        name: "no domain fact",
+        tweak: (s) => (s.facts.domain = undefined),
+        codes: ["DOMAIN_NOT_FOUND"],
+        mentions: ["'vm'", "check the name"],
+      },
+      {
+        name: "no target host",
+        options: { req: { host: "kvm9" } },
+        tweak: (s) => (s.facts.target = undefined),
+        codes: ["HOST_UNKNOWN"],
+        mentions: ["'kvm9'", "add it to the provider configuration"],
+      },
+      {
+        name: "target unreachable",
+        options: {
+          target: { reachable: false, unreachableReason: "ssh: connect to host kvm2: refused" },
+        },
+        codes: ["HOST_UNREACHABLE"],
+        mentions: ["target host kvm2", "ssh: connect to host kvm2: refused"],
+      },
+      {
+        name: "source unreachable",
+        options: { source: { reachable: false, unreachableReason: "timed out" } },
+        codes: ["HOST_UNREACHABLE"],
+        mentions: ["source host kvm1", "timed out"],
+      },
+      {
+        name: "pool missing on the target",
+        options: { req: { storagePool: "fast" }, target: { nfs: true } },
+        codes: ["POOL_MISSING"],
+        mentions: ["'fast'", "kvm2", "local, nfs", "create it or choose another pool", "vda"],
+      },
+      {
+        name: "pool missing on a target without pools",
+        options: { target: { pools: {} } },
+        codes: ["POOL_MISSING"],
+        mentions: ["'local'", "none"],
+      },
+      {
+        name: "pool inactive",
+        options: { target: { pools: { local: makePool("local", { active: false }) } } },
+        codes: ["POOL_INACTIVE"],
+        mentions: ["'local'", "kvm2", "virsh pool-start local"],
+      },
+      {
+        name: "pool too small for the disk's capacity",
+        options: {
+          target: { pools: { local: makePool("local", { availableBytes: 5 * GiB }) } },
+        },
+        codes: ["POOL_TOO_SMALL"],
+        mentions: ["'local'", "5120 MiB", "10240 MiB", "free space or choose another pool"],
+      },
+      {
+        name: "pool too small for two disks together",
+        options: {
+          domain: {
+            disks: [makeDisk(), makeDisk({ target: "vdb", path: "/pools/local/data.qcow2" })],
+          },
+          target: { pools: { local: makePool("local", { availableBytes: 15 * GiB }) } },
+        },
+        codes: ["POOL_TOO_SMALL"],
+        mentions: ["15360 MiB", "20480 MiB"],
+      },
+      {
+        name: "volume already on the target",
+        options: { target: { pools: { local: makePool("local", { volumes: ["vm.qcow2"] }) } } },
+        codes: ["VOLUME_EXISTS"],
+        mentions: ["vm.qcow2", "virsh vol-delete --pool local vm.qcow2"],
+      },
+      {
+        name: "not enough memory on the target",
+        options: { target: { freeMemoryBytes: GiB + 64 * MiB - 1 } },
+        codes: ["INSUFFICIENT_MEMORY"],
+        mentions: ["kvm2", "1087 MiB free", "1088 MiB", "free memory there or choose another host"],
+      },
+      {
+        name: "CPU incompatible",
+        options: { target: { cpuCompatible: false } },
+        codes: ["CPU_INCOMPATIBLE"],
+        mentions: ["kvm2", "use a CPU model both hosts support"],
+      },
+      {
+        name: "host devices attached",
+        options: { domain: { hostDevices: ["pci 0000:03:00.0", "usb 046d:c52b"] } },
+        codes: ["HOST_DEVICES_ATTACHED"],
+        mentions: ["pci 0000:03:00.0, usb 046d:c52b", "detach them first"],
+      },
+      {
+        name: "snapshots",
+        options: { domain: { snapshotCount: 2 } },
+        codes: ["SNAPSHOTS_PRESENT"],
+        mentions: ["2 snapshot(s)", "Delete or export the snapshots"],
+      },
+      {
+        name: "snapshots block an offline move to another host too",
+        options: { domain: { snapshotCount: 1, running: false } },
+        codes: ["SNAPSHOTS_PRESENT"],
+      },
+      {
+        name: "disk not in a pool",
+        options: { domain: { disks: [makeDisk({ pool: undefined, path: "/var/tmp/vm.qcow2" })] } },
+        codes: ["DISK_NOT_IN_POOL"],
+        mentions: ["vda", "/var/tmp/vm.qcow2", "set storagePool or disks.vda"],
+      },
+      {
+        name: "diskPools names a disk that does not exist",
+        options: { req: { diskPools: { vdz: "local" } } },
+        codes: ["DISK_UNKNOWN"],
+        mentions: ["disks.vdz", "disks: vda"],
+      },
+      {
+        name: "network disk asked into a pool",
+        options: {
+          domain: { disks: [makeDisk(), makeNetworkDisk()] },
+          req: { diskPools: { vdb: "local" } },
+        },
+        codes: ["DISK_ON_NETWORK_STORAGE"],
+        mentions: ["vdb", "rbd rbd/vm-data", "'local'", "Remove the pool setting for vdb"],
+      },
+      {
+        name: "pool without a directory",
+        options: {
+          req: { storagePool: "ceph" },
+          target: { pools: { ceph: makePool("ceph", { type: "rbd", path: undefined }) } },
+        },
+        codes: ["POOL_NOT_FILE_BASED"],
+        mentions: ["'ceph'", "rbd", "choose a directory-backed pool"],
+      },
+      {
+        name: "live forbidden without offline fallback",
+        options: { policy: { allowLive: false } },
+        codes: ["LIVE_NOT_ALLOWED"],
+        mentions: ["vm", "allow one of them"],
+      },
+      {
+        name: "several blockers at once, in a stable order",
+        options: {
+          domain: { snapshotCount: 1, hostDevices: ["pci 0000:03:00.0"] },
+          target: {
+            freeMemoryBytes: 0,
+            cpuCompatible: false,
+            pools: { local: makePool("local", { volumes: ["vm.qcow2"], availableBytes: 0 }) },
+          },
+        },
+        codes: [
+          "VOLUME_EXISTS",
+          "INSUFFICIENT_MEMORY",
+          "CPU_INCOMPATIBLE",
+          "HOST_DEVICES_ATTACHED",
+          "SNAPSHOTS_PRESENT",
+          "POOL_TOO_SMALL",
+        ],
+      },
+      // What does not block.
+      {
+        name: "exactly enough memory",
+        options: { target: { freeMemoryBytes: GiB + 64 * MiB } },
+        codes: [],
+      },
+      {
+        name: "little memory, shut-off domain",
+        options: { domain: { running: false }, target: { freeMemoryBytes: 0 } },
+        codes: [],
+      },
+      {
+        name: "little memory, same host",
+        options: {
+          sameHost: true,
+          req: { storagePool: "scratch" },
+          source: { freeMemoryBytes: 0 },
+        },
+        tweak: (s) => (s.facts.source!.pools.scratch = makePool("scratch")),
+        codes: [],
+      },
+      {
+        name: "CPU incompatible, offline move",
+        options: { domain: { running: false }, target: { cpuCompatible: false } },
+        codes: [],
+      },
+      { name: "CPU not checked", options: { target: { cpuCompatible: undefined } }, codes: [] },
+      {
+        name: "host devices, offline move",
+        options: { domain: { running: false, hostDevices: ["pci 0000:03:00.0"] } },
+        codes: [],
+      },
+      {
+        name: "snapshots, same host storage move",
+        options: { sameHost: true, req: { storagePool: "scratch" }, domain: { snapshotCount: 3 } },
+        tweak: (s) => (s.facts.source!.pools.scratch = makePool("scratch")),
+        codes: [],
+      },
+      {
+        name: "volume of the same name on shared storage (it is the disk itself)",
+        options: ON_NFS,
+        tweak: (s) => (s.facts.target!.pools.nfs.volumes = ["vm.qcow2"]),
+        codes: [],
+      },
+      {
+        name: "small pool, shared storage (nothing is copied)",
+        options: ON_NFS,
+        tweak: (s) => (s.facts.target!.pools.nfs.availableBytes = 0),
+        codes: [],
+      },
+      {
+        name: "network disk without a pool setting",
+        options: { domain: { disks: [makeDisk(), makeNetworkDisk()] } },
+        codes: [],
+      },
+      {
+        name: "per-disk override rescues a missing storagePool",
+        options: {
+          domain: {
+            disks: [makeDisk(), makeDisk({ target: "vdb", path: "/pools/local/data.qcow2" })],
+          },
+          req: { storagePool: "fast", diskPools: { vda: "local", vdb: "local" } },
+        },
+        codes: [],
+      },
+    ];
+    for (const c of cases) {
+      it(`${c.name} → ${c.codes.join(", ") || "no blocker"}`, () => {
+        const p = plan(c.options, c.tweak);
+        assert.deepEqual(codes(p), c.codes);
+        for (const m of c.mentions ?? []) {
+          assert.ok(
+            p.blockers[0].message.includes(m),
+            `message ${JSON.stringify(p.blockers[0].message)} lacks ${JSON.stringify(m)}`,
+          );
+        }
+      });
+    }
+
+    it("a blocked plan that fails before placement has no mode, flags or params", () => {
+      for (const tweak of [
+        (s: Scenario) => (s.facts.domain = undefined),
+        (s: Scenario) => (s.facts.target = undefined),
+        (s: Scenario) => (s.facts.target!.reachable = false),
+        (s: Scenario) => (s.facts.source = undefined),
+      ]) {
+        const p = plan({}, tweak);
+        assert.equal(p.blockers.length, 1);
+        assert.equal(p.mode, "none");
+        assert.deepEqual(p.flags, []);
+        assert.deepEqual(p.params, {});
+        assert.deepEqual(p.escalation, []);
+      }
+    });
+
+    it("per-disk pool override wins over storagePool", () => {
+      const p = plan({
+        domain: {
+          disks: [makeDisk(), makeDisk({ target: "vdb", path: "/pools/local/data.qcow2" })],
+        },
+        req: { storagePool: "scratch", diskPools: { vda: "local" } },
+        target: { pools: { local: makePool("local"), scratch: makePool("scratch") } },
+      });
+      assert.deepEqual(codes(p), []);
+      assert.deepEqual(
+        p.disks.map((d) => [d.target, d.pool, d.targetPath]),
+        [
+          ["vda", "local", "/pools/local/vm.qcow2"],
+          ["vdb", "scratch", "/pools/scratch/data.qcow2"],
+        ],
+      );
+    });
+  });
+
+  describe("checkFeasibility", () => {
+    const copied = (pool: string, capacityBytes: number): DiskPlacement => ({
+      target: "vda",
+      pool,
+      format: "qcow2",
+      capacityBytes,
+      bytesToCopy: 0,
+      copy: true,
+    });
+    interface Case {
+      name: string;
+      options?: ScenarioOptions;
+      tweak?: (s: Scenario) => void;
+      mode: MigrationMode;
+      disks?: DiskPlacement[];
+      codes: string[];
+    }
+    const cases: Case[] = [
+      { name: "nothing wrong", mode: "live-copy-all", disks: [copied("local", GiB)], codes: [] },
+      {
+        name: "missing facts: nothing to check here",
+        options: { domain: { snapshotCount: 1 } },
+        tweak: (s) => (s.facts.target = undefined),
+        mode: "live-shared",
+        codes: [],
+      },
+      {
+        name: "same host, nothing to do: no checks at all",
+        options: { sameHost: true, domain: { snapshotCount: 1 }, policy: { allowLive: false } },
+        mode: "none",
+        codes: [],
+      },
+      {
+        name: "CPU only matters live",
+        options: { target: { cpuCompatible: false } },
+        mode: "offline",
+        codes: [],
+      },
+      {
+        name: "CPU, live",
+        options: { target: { cpuCompatible: false } },
+        mode: "live-shared",
+        codes: ["CPU_INCOMPATIBLE"],
+      },
+      {
+        name: "host devices only matter live",
+        options: { domain: { hostDevices: ["pci 0000:03:00.0"] } },
+        mode: "offline",
+        codes: [],
+      },
+      {
+        name: "pool space is summed per pool, and a pool the target lacks has none",
+        mode: "live-copy-all",
+        disks: [copied("local", 600 * GiB), copied("local", 400 * GiB), copied("gone", 1)],
+        codes: ["POOL_TOO_SMALL", "POOL_TOO_SMALL"],
+      },
+      {
+        name: "disks not copied need no space",
+        mode: "live-shared",
+        disks: [{ ...copied("local", 2000 * GiB), copy: false }],
+        codes: [],
+      },
+      {
+        name: "live mode under a policy that forbids it",
+        options: { policy: { allowLive: false } },
+        mode: "live-copy-all",
+        codes: ["LIVE_NOT_ALLOWED"],
+      },
+    ];
+    for (const c of cases) {
+      it(`${c.name} → ${c.codes.join(", ") || "no blocker"}`, () => {
+        const s = makeScenario(c.options);
+        c.tweak?.(s);
+        const got = checkFeasibility(s.req, s.facts, s.policy, c.mode, c.disks ?? []);
+        assert.deepEqual(codes({ blockers: got }), c.codes);
+      });
+    }
+  });
+
+  describe("choosePlan: destination XML", () => {
+    interface Case {
+      name: string;
+      options?: ScenarioOptions;
+      tweak?: (s: Scenario) => void;
+      mode: MigrationMode;
+      /** Path the rewritten XML must point vda at; undefined: no destination XML. */
+      newPath?: string;
+      persistent?: boolean;
+    }
+    const cases: Case[] = [
+      {
+        name: "into a pool with another path on the target",
+        options: { target: { pools: { local: makePool("local", { path: "/srv/images" }) } } },
+        mode: "live-copy-all",
+        newPath: "/srv/images/vm.qcow2",
+        persistent: true,
+      },
+      {
+        name: "into another pool on the target",
+        options: {
+          req: { storagePool: "scratch" },
+          target: { pools: { scratch: makePool("scratch") } },
+        },
+        mode: "live-copy-all",
+        newPath: "/pools/scratch/vm.qcow2",
+        persistent: true,
+      },
+      {
+        name: "transient domain: destination XML only",
+        options: {
+          domain: { persistent: false },
+          target: { pools: { local: makePool("local", { path: "/srv/images" }) } },
+        },
+        mode: "live-copy-all",
+        newPath: "/srv/images/vm.qcow2",
+        persistent: false,
+      },
+      {
+        name: "block copy on the same host",
+        options: { sameHost: true, req: { storagePool: "scratch" } },
+        tweak: (s) => (s.facts.source!.pools.scratch = makePool("scratch")),
+        mode: "block-copy",
+        newPath: "/pools/scratch/vm.qcow2",
+        persistent: false,
+      },
+      {
+        name: "offline to another pool path",
+        options: {
+          domain: { running: false },
+          target: { pools: { local: makePool("local", { path: "/srv/images" }) } },
+        },
+        mode: "offline",
+        newPath: "/srv/images/vm.qcow2",
+        persistent: false,
+      },
+      { name: "same path on the target", mode: "live-copy-all" },
+      { name: "shared storage", options: ON_NFS, mode: "live-shared" },
+      { name: "shut off, same path", options: { domain: { running: false } }, mode: "offline" },
+      { name: "nothing to do", options: { sameHost: true }, mode: "none" },
+    ];
+    for (const c of cases) {
+      it(`${c.name}: ${c.newPath ? `vda → ${c.newPath}` : "no destination XML"}`, () => {
+        const p = plan(c.options, c.tweak);
+        assert.deepEqual(codes(p), []);
+        assert.equal(p.mode, c.mode);
+        if (!c.newPath) {
+          assert.equal(p.params.destinationXml, undefined);
+          assert.equal(p.params.persistentXml, undefined);
+          return;
+        }
+        const xml = p.params.destinationXml;
+        assert.ok(xml, "destination XML");
+        assert.ok(xml.includes(`<source file='${c.newPath}'/>`), xml);
+        assert.ok(!xml.includes("/pools/local/vm.qcow2"), xml);
+        assert.ok(xml.includes("<name>vm</name>"));
+        assert.ok(xml.includes("<source network='default'/>"), "the rest is untouched");
+        assert.equal(p.params.persistentXml, c.persistent ? xml : undefined);
+        assert.equal(p.disks[0].targetPath, c.newPath);
+      });
+    }
+
+    it("rewrites only the disks whose path changes", () => {
+      const p = plan({
+        domain: {
+          disks: [
+            makeDisk(),
+            makeDisk({ target: "vdb", path: "/pools/local/data.qcow2" }),
+            makeNetworkDisk({ target: "vdc" }),
+          ],
+        },
+        req: { diskPools: { vdb: "scratch" } },
+        target: { pools: { local: makePool("local"), scratch: makePool("scratch") } },
+      });
+      assert.deepEqual(codes(p), []);
+      const xml = p.params.destinationXml!;
+      assert.ok(xml.includes("<source file='/pools/local/vm.qcow2'/>"), xml);
+      assert.ok(xml.includes("<source file='/pools/scratch/data.qcow2'/>"), xml);
+      assert.ok(xml.includes("<source protocol='rbd' name='rbd/vm-data'>"), xml);
+    });
+
+    it("a disk that was not in a pool lands in the named pool's directory", () => {
+      const p = plan({
+        domain: { disks: [makeDisk({ pool: undefined, path: "/var/tmp/vm.qcow2" })] },
+        req: { storagePool: "local" },
+      });
+      assert.deepEqual(codes(p), []);
+      assert.ok(p.params.destinationXml?.includes("<source file='/pools/local/vm.qcow2'/>"));
+    });
+
+    it("the XML of the fixture is what the facts say", () => {
+      const d = makeDomain({ disks: [makeDisk(), makeNetworkDisk()] });
+      assert.ok(d.xml.includes("<source file='/pools/local/vm.qcow2'/>"));
+      assert.ok(d.xml.includes("<target dev='vdb' bus='virtio'/>"));
+      assert.ok(d.xml.includes("<memory unit='KiB'>1048576</memory>"));
+    });
+  });
+
+  describe("estimateDuration", () => {
+    const link = 1024; // MiB/s
+    const linkBps = link * MiB;
+    interface Case {
+      name: string;
+      bytes: { memory: number; disks: number };
+      linkMiBps?: number;
+      dirty?: number;
+      policy?: Partial<MigrationPolicy>;
+      converges: boolean;
+      durationSeconds?: number;
+      downtimeMs?: number;
+    }
+    const cases: Case[] = [
+      {
+        name: "no dirty rate known",
+        bytes: { memory: GiB, disks: 0 },
+        converges: true,
+        durationSeconds: 2,
+        downtimeMs: 50,
+      },
+      {
+        name: "no dirty rate, a small max downtime",
+        bytes: { memory: GiB, disks: 0 },
+        policy: { maxDowntimeMs: 20 },
+        converges: true,
+        downtimeMs: 20,
+      },
+      {
+        name: "zero dirty rate",
+        bytes: { memory: GiB, disks: 2 * GiB },
+        dirty: 0,
+        converges: true,
+        durationSeconds: 4,
+        downtimeMs: 50,
+      },
+      {
+        name: "half the link dirtied: memory sent twice",
+        bytes: { memory: GiB, disks: 0 },
+        dirty: linkBps / 2,
+        converges: true,
+        durationSeconds: 3,
+        downtimeMs: 300,
+      },
+      {
+        name: "just under 90% of the link",
+        bytes: { memory: GiB, disks: 0 },
+        dirty: linkBps * 0.89,
+        converges: true,
+        downtimeMs: 300,
+      },
+      {
+        name: "90% of the link",
+        bytes: { memory: GiB, disks: 0 },
+        dirty: linkBps * 0.9,
+        converges: false,
+        downtimeMs: 300,
+      },
+      {
+        name: "more than the link",
+        bytes: { memory: GiB, disks: 0 },
+        dirty: linkBps * 2,
+        converges: false,
+      },
+      {
+        name: "a slow link: the same dirty rate no longer converges",
+        bytes: { memory: GiB, disks: 0 },
+        linkMiBps: 100,
+        dirty: 95 * MiB,
+        converges: false,
+      },
+      {
+        name: "a slow link: disks take their time",
+        bytes: { memory: 0, disks: 10 * GiB },
+        linkMiBps: 100,
+        converges: true,
+        durationSeconds: Math.ceil((10 * 1024) / 100 + 1),
+      },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        const e = estimateDuration(c.bytes, c.linkMiBps ?? link, c.dirty, {
+          ...DEFAULT_POLICY,
+          ...c.policy,
+        });
+        const maxDowntime = c.policy?.maxDowntimeMs ?? DEFAULT_POLICY.maxDowntimeMs;
+        assert.equal(e.converges, c.converges);
+        assert.ok(e.downtimeMs <= maxDowntime, `downtime ${e.downtimeMs}`);
+        assert.ok(e.durationSeconds >= 1);
+        if (c.durationSeconds !== undefined) assert.equal(e.durationSeconds, c.durationSeconds);
+        if (c.downtimeMs !== undefined) assert.equal(e.downtimeMs, c.downtimeMs);
+      });
+    }
+
+    it("grows with the bytes to move", () => {
+      let last = 0;
+      for (const gib of [0, 1, 4, 16, 64]) {
+        const d = estimateDuration(
+          { memory: GiB, disks: gib * GiB },
+          link,
+          0,
+          DEFAULT_POLICY,
+        ).durationSeconds;
+        assert.ok(d > last, `${gib} GiB: ${d} s after ${last} s`);
+        last = d;
+      }
+    });
+
+    it("shrinks with the bandwidth", () => {
+      let last = Infinity;
+      for (const mibps of [10, 100, 1000, 10000]) {
+        const d = estimateDuration(
+          { memory: 4 * GiB, disks: 20 * GiB },
+          mibps,
+          undefined,
+          DEFAULT_POLICY,
+        ).durationSeconds;
+        assert.ok(d < last, `${mibps} MiB/s: ${d} s after ${last} s`);
+        last = d;
+      }
+    });
+
+    interface PlanCase {
+      name: string;
+      options?: ScenarioOptions;
+      linkMiBps?: number;
+      dirty: number;
+      warned: boolean;
+      link: number;
+    }
+    const planCases: PlanCase[] = [
+      { name: "assumed link, low dirty rate", dirty: 100 * MiB, warned: false, link: 1024 },
+      {
+        name: "assumed link, dirty rate at 90% of it",
+        dirty: 0.9 * 1024 * MiB,
+        warned: true,
+        link: 1024,
+      },
+      {
+        name: "policy bandwidth cap is the link",
+        options: { policy: { bandwidthMiBps: 100 } },
+        dirty: 95 * MiB,
+        warned: true,
+        link: 100,
+      },
+      {
+        name: "the cap wins over a measured link",
+        options: { policy: { bandwidthMiBps: 100 } },
+        linkMiBps: 10000,
+        dirty: 95 * MiB,
+        warned: true,
+        link: 100,
+      },
+      {
+        name: "measured link without a cap",
+        linkMiBps: 100,
+        dirty: 95 * MiB,
+        warned: true,
+        link: 100,
+      },
+      {
+        name: "offline moves do not pre-copy",
+        options: { domain: { running: false } },
+        dirty: 10 * 1024 * MiB,
+        warned: false,
+        link: 1024,
+      },
+    ];
+    for (const c of planCases) {
+      it(`choosePlan: ${c.name} → ${c.warned ? "" : "no "}PRECOPY_MAY_NOT_CONVERGE`, () => {
+        const p = plan(
+          { ...c.options, domain: { ...c.options?.domain, dirtyRateBps: c.dirty } },
+          (s) => (s.facts.linkMiBps = c.linkMiBps),
+        );
+        assert.equal(p.estimate.linkMiBps, c.link);
+        assert.deepEqual(warningCodes(p), c.warned ? ["PRECOPY_MAY_NOT_CONVERGE"] : []);
+        if (c.warned) {
+          assert.ok(p.warnings[0].message.includes(`${c.link} MiB/s`));
+          assert.ok(p.warnings[0].message.includes("switch to post-copy"));
+        }
+      });
+    }
+
+    it("choosePlan: the warning does not promise post-copy when the policy forbids it", () => {
+      const p = plan({ policy: { allowPostCopy: false }, domain: { dirtyRateBps: 2 * GiB } });
+      assert.deepEqual(warningCodes(p), ["PRECOPY_MAY_NOT_CONVERGE"]);
+      assert.ok(!p.warnings[0].message.includes("post-copy"));
+    });
+  });
+
+  describe("choosePlan: escalation and completion timeout", () => {
+    const raise = (downtimeMs: number): EscalationStep => ({ kind: "raise-downtime", downtimeMs });
+    const postCopy: EscalationStep = { kind: "post-copy" };
+    const abort: EscalationStep = { kind: "abort" };
+    const offline: EscalationStep = { kind: "offline-fallback" };
+    interface Case {
+      name: string;
+      options?: ScenarioOptions;
+      tweak?: (s: Scenario) => void;
+      mode?: MigrationMode;
+      steps: EscalationStep[];
+    }
+    const cases: Case[] = [
+      {
+        name: "default policy",
+        steps: [raise(500), raise(1000), postCopy, abort],
+      },
+      {
+        name: "default policy, shared storage",
+        options: ON_NFS,
+        mode: "live-shared",
+        steps: [raise(500), raise(1000), postCopy, abort],
+      },
+      {
+        name: "no post-copy, offline fallback",
+        options: { policy: { allowPostCopy: false, allowOfflineFallback: true } },
+        steps: [raise(500), raise(1000), abort, offline],
+      },
+      {
+        name: "post-copy and offline fallback",
+        options: { policy: { allowOfflineFallback: true } },
+        steps: [raise(500), raise(1000), postCopy, abort, offline],
+      },
+      {
+        name: "no post-copy, no fallback",
+        options: { policy: { allowPostCopy: false } },
+        steps: [raise(500), raise(1000), abort],
+      },
+      {
+        name: "max downtime already at the top of the ladder",
+        options: { policy: { maxDowntimeMs: 1000 } },
+        steps: [postCopy, abort],
+      },
+      {
+        name: "ladder unsorted, with duplicates and values below the maximum",
+        options: { policy: { downtimeLadderMs: [2000, 100, 500, 300, 500] } },
+        steps: [raise(500), raise(2000), postCopy, abort],
+      },
+      {
+        name: "empty ladder",
+        options: { policy: { downtimeLadderMs: [] } },
+        steps: [postCopy, abort],
+      },
+      {
+        name: "offline move",
+        options: { domain: { running: false } },
+        mode: "offline",
+        steps: [],
+      },
+      {
+        name: "offline through the fallback policy",
+        options: { policy: { allowLive: false, allowOfflineFallback: true } },
+        mode: "offline",
+        steps: [],
+      },
+      {
+        name: "block copy",
+        options: { sameHost: true, req: { storagePool: "scratch" } },
+        tweak: (s) => (s.facts.source!.pools.scratch = makePool("scratch")),
+        mode: "block-copy",
+        steps: [],
+      },
+      { name: "nothing to do", options: { sameHost: true }, mode: "none", steps: [] },
+    ];
+    for (const c of cases) {
+      it(`${c.name} → ${c.steps.map((s) => ("downtimeMs" in s ? s.downtimeMs : s.kind)).join(", ") || "no steps"}`, () => {
+        const p = plan(c.options, c.tweak);
+        assert.equal(p.mode, c.mode ?? "live-copy-all");
+        assert.deepEqual(p.escalation, c.steps);
+      });
+    }
+
+    interface TimeoutCase {
+      name: string;
+      options?: ScenarioOptions;
+      totalBytes: number;
+      seconds: number;
+    }
+    const timeouts: TimeoutCase[] = [
+      { name: "1 GiB memory + 2 GiB disk", totalBytes: 3 * GiB, seconds: 180 },
+      {
+        name: "1 GiB memory on shared storage",
+        options: ON_NFS,
+        totalBytes: GiB,
+        seconds: 60,
+      },
+      {
+        name: "small guest on shared storage: at least 30 s",
+        options: { ...ON_NFS, domain: { ...ON_NFS.domain, memoryBytes: 256 * MiB } },
+        totalBytes: 256 * MiB,
+        seconds: 30,
+      },
+      {
+        name: "big disk",
+        options: {
+          domain: { disks: [makeDisk({ allocationBytes: 100 * GiB, capacityBytes: 200 * GiB })] },
+        },
+        totalBytes: 101 * GiB,
+        seconds: 6060,
+      },
+      {
+        name: "a slower allowance per GiB",
+        options: { policy: { completionTimeoutSecondsPerGiB: 120 } },
+        totalBytes: 3 * GiB,
+        seconds: 360,
+      },
+      {
+        name: "offline: disk bytes only",
+        options: { domain: { running: false } },
+        totalBytes: 2 * GiB,
+        seconds: 120,
+      },
+      { name: "nothing to do", options: { sameHost: true }, totalBytes: 0, seconds: 30 },
+    ];
+    for (const c of timeouts) {
+      it(`completion timeout, ${c.name} → ${c.seconds} s`, () => {
+        const p = plan(c.options);
+        assert.equal(p.bytes.total, c.totalBytes);
+        assert.equal(p.completionTimeoutSeconds, c.seconds);
+        const policy = makeScenario(c.options).policy;
+        assert.equal(p.completionTimeoutSeconds, completionTimeoutSeconds(policy, p.bytes.total));
+      });
+    }
+
+    it("completionTimeoutSeconds is at least 30 and proportional to the bytes", () => {
+      const rows: Array<[number, number]> = [
+        [0, 30],
+        [1, 30],
+        [GiB / 2, 30],
+        [GiB, 60],
+        [GiB + 1, 61],
+        [10 * GiB, 600],
+        [1024 * GiB, 61440],
+      ];
+      for (const [bytes, seconds] of rows) {
+        assert.equal(completionTimeoutSeconds(DEFAULT_POLICY, bytes), seconds, `${bytes} bytes`);
+      }
+      const a = completionTimeoutSeconds(DEFAULT_POLICY, 5 * GiB);
+      const b = completionTimeoutSeconds(DEFAULT_POLICY, 10 * GiB);
+      assert.equal(b, 2 * a);
+    });
+  });
+
+  it("fixtures: hosts share the NFS export", () => {
+    const s = makeScenario(ON_NFS);
+    assert.equal(s.facts.source!.pools.nfs.sharedStorageKey, NFS_KEY);
+    assert.equal(s.facts.target!.pools.nfs.sharedStorageKey, NFS_KEY);
+  });
+});
