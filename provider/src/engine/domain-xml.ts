@@ -246,6 +246,7 @@ function parseDisk(disk: XmlNode, index: number): ParsedDisk {
     readOnly: has(disk, "readonly"),
     shareable: has(disk, "shareable"),
     backingChain: [],
+    backingFormats: [],
   };
   const bus = attr(child(disk, "target"), "bus");
   if (bus !== undefined) parsed.bus = bus;
@@ -275,7 +276,10 @@ function parseDisk(disk: XmlNode, index: number): ParsedDisk {
   for (let bs = child(disk, "backingStore"); bs; bs = child(bs, "backingStore")) {
     const bsSource = child(bs, "source");
     const p = attr(bsSource, "file") ?? attr(bsSource, "dev");
-    if (p !== undefined) parsed.backingChain.push(p);
+    if (p !== undefined) {
+      parsed.backingChain.push(p);
+      parsed.backingFormats.push(attr(child(bs, "format"), "type") ?? "raw");
+    }
   }
   return parsed;
 }

@@ -57,6 +57,7 @@ async function diskFacts(
     capacityBytes: 0,
     allocationBytes: 0,
     backingChain: parsed.backingChain,
+    backingFormats: parsed.backingFormats,
   };
   if (parsed.path) {
     try {

@@ -48,7 +48,11 @@ export function decideEscalation(
   completionTimeoutSeconds: number,
 ): { state: LadderState; action: LadderAction } {
   let next = { ...state };
-  if (obs.remainingBytes < state.bestRemaining * (1 - PROGRESS_FRACTION)) {
+  // Zero remaining means the job has not sized itself yet, not that it is done.
+  if (
+    obs.remainingBytes > 0 &&
+    obs.remainingBytes < state.bestRemaining * (1 - PROGRESS_FRACTION)
+  ) {
     next = { ...next, bestRemaining: obs.remainingBytes, lastProgressAtMs: obs.nowMs };
   }
   // Once in post-copy the guest runs on the target: finishing is the only way forward.

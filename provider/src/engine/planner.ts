@@ -95,11 +95,13 @@ export function placeDisk(
   }
 
   if (disk.network) {
-    if (wanted !== undefined && wanted !== disk.pool) {
+    // The domain-wide storagePool is for disks in pools; only a per-disk setting names this one.
+    const explicit = req.diskPools?.[disk.target];
+    if (explicit !== undefined && explicit !== disk.pool) {
       out.blockers.push(
         blocker(
           "DISK_ON_NETWORK_STORAGE",
-          `disk ${disk.target} is on network storage (${disk.network.protocol} ${disk.network.name}), which every host reaches; it cannot be moved into pool '${wanted}'. Remove the pool setting for ${disk.target}.`,
+          `disk ${disk.target} is on network storage (${disk.network.protocol} ${disk.network.name}), which every host reaches; it cannot be moved into pool '${explicit}'. Remove disks.${disk.target}.`,
         ),
       );
     }
@@ -142,8 +144,9 @@ export function placeDisk(
   }
   const sourcePool = disk.pool ? source.pools[disk.pool] : undefined;
   const poolChange = wanted !== disk.pool;
-  const shared = hostChange && !poolChange && sameSharedStorage(sourcePool, targetPool);
-  const copy = hostChange ? !shared : poolChange;
+  // The same shared storage under another pool name on the target needs no copy either.
+  const shared = sameSharedStorage(sourcePool, targetPool);
+  const copy = !shared && (hostChange || poolChange);
   if (!copy) {
     out.placement = {
       target: disk.target,
@@ -204,7 +207,7 @@ export function placeDisk(
       ? {
           backing: {
             path: path.join(targetPool.path, path.basename(disk.backingChain[0])),
-            format: disk.format,
+            format: disk.backingFormats[0] ?? "raw",
           },
         }
       : {}),
@@ -275,7 +278,7 @@ export function checkFeasibility(
       );
     }
   }
-  if (mode.startsWith("live") && !policy.allowLive) {
+  if ((mode.startsWith("live") || mode === "block-copy") && !policy.allowLive) {
     out.push(
       blocker(
         "LIVE_NOT_ALLOWED",
@@ -295,7 +298,12 @@ export function chooseMode(
 ): MigrationMode {
   const hostChange = facts.source.name !== facts.target.name;
   const anyCopy = disks.some((d) => d.copy);
-  if (!hostChange) return anyCopy ? (facts.domain.running ? "block-copy" : "offline") : "none";
+  if (!hostChange) {
+    if (!anyCopy) return "none";
+    if (!facts.domain.running) return "offline";
+    // A block copy is a live operation too; without it, only an offline move is left.
+    return policy.allowLive || !policy.allowOfflineFallback ? "block-copy" : "offline";
+  }
   if (!facts.domain.running) return "offline";
   if (!policy.allowLive) return policy.allowOfflineFallback ? "offline" : "live-shared";
   if (!anyCopy) return "live-shared";
@@ -312,10 +320,10 @@ export function estimateDuration(
   const link = linkMiBps * MiB;
   const dirty = dirtyRateBps ?? 0;
   const converges = dirty < link * 0.9;
-  // Pre-copy resends what the guest dirties meanwhile: a geometric series with ratio dirty/link.
-  const memorySeconds = converges
-    ? bytes.memory / link / (1 - dirty / link)
-    : (bytes.memory * 2) / link;
+  // Pre-copy resends what the guest dirties meanwhile: a geometric series with ratio
+  // dirty/link, capped where the ladder takes over (post-copy or abort).
+  const ratio = Math.min(dirty / link, 0.9);
+  const memorySeconds = bytes.memory / link / (1 - ratio);
   const durationSeconds = Math.ceil(bytes.disks / link + memorySeconds + 1);
   const downtimeMs = dirty === 0 ? Math.min(50, policy.maxDowntimeMs) : policy.maxDowntimeMs;
   return { durationSeconds, downtimeMs, converges };

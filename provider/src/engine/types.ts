@@ -20,8 +20,9 @@ export interface DiskFacts {
   /** Guest-visible size and bytes actually allocated on the host. */
   capacityBytes: number;
   allocationBytes: number;
-  /** Backing files, nearest first (qcow2 overlays). */
+  /** Backing files, nearest first (qcow2 overlays), and their image formats. */
   backingChain: string[];
+  backingFormats: string[];
 }
 
 export interface DomainFacts {

@@ -193,6 +193,7 @@ describe("domain XML", () => {
           "/var/lib/libvirt/images/base-app.qcow2",
           "/var/lib/libvirt/images/base-os.raw",
         ],
+        backingFormats: ["qcow2", "raw"],
       });
     });
 
@@ -207,6 +208,7 @@ describe("domain XML", () => {
         readOnly: false,
         shareable: false,
         backingChain: [],
+        backingFormats: [],
       });
     });
 
@@ -221,6 +223,7 @@ describe("domain XML", () => {
         readOnly: false,
         shareable: true,
         backingChain: [],
+        backingFormats: [],
       });
     });
 
@@ -234,6 +237,7 @@ describe("domain XML", () => {
         readOnly: true,
         shareable: false,
         backingChain: [],
+        backingFormats: [],
       });
     });
 
@@ -249,6 +253,7 @@ describe("domain XML", () => {
         readOnly: false,
         shareable: false,
         backingChain: [],
+        backingFormats: [],
       });
     });
 
@@ -344,6 +349,7 @@ describe("domain XML", () => {
         ...before.disks[0],
         path: "/pools/fast/web-1.qcow2",
         backingChain: [],
+        backingFormats: [],
       });
       assert.deepEqual(d.disks[1], {
         ...before.disks[1],

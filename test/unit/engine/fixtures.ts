@@ -23,7 +23,10 @@ export const NFS_KEY = "netfs:nas:/export";
 const ADDRESSES: Record<string, string> = { kvm1: "10.0.0.1", kvm2: "10.0.0.2" };
 
 export function makeDisk(overrides: Partial<DiskFacts> = {}): DiskFacts {
+  // Backing files named *.raw are raw images; the rest qcow2, unless the test says otherwise.
+  const chain = overrides.backingChain ?? [];
   return {
+    backingFormats: chain.map((b) => (b.endsWith(".raw") ? "raw" : "qcow2")),
     target: "vda",
     device: "disk",
     sourceType: "file",
@@ -50,6 +53,7 @@ export function makeNetworkDisk(overrides: Partial<DiskFacts> = {}): DiskFacts {
     capacityBytes: 20 * GiB,
     allocationBytes: 0,
     backingChain: [],
+    backingFormats: [],
     ...overrides,
   };
 }
@@ -70,9 +74,9 @@ function diskXml(d: DiskFacts): string {
     if (d.path) lines.push(`      <source file='${d.path}'/>`);
     let indent = "      ";
     const closes: string[] = [];
-    for (const b of d.backingChain) {
+    for (const [i, b] of d.backingChain.entries()) {
       lines.push(`${indent}<backingStore type='file'>`);
-      lines.push(`${indent}  <format type='qcow2'/>`);
+      lines.push(`${indent}  <format type='${d.backingFormats[i] ?? "qcow2"}'/>`);
       lines.push(`${indent}  <source file='${b}'/>`);
       closes.unshift(`${indent}</backingStore>`);
       indent += "  ";

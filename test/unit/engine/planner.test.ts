@@ -187,7 +187,51 @@ describe("planner", () => {
         options: WITH_BASE_ON_TARGET,
         disk: makeDisk({ backingChain: ["/pools/local/base.qcow2"] }),
         incremental: true,
-        placement: { copy: true },
+        placement: {
+          copy: true,
+          bytesToCopy: 2 * GiB,
+          backing: { path: "/pools/local/base.qcow2", format: "qcow2" },
+        },
+      },
+      {
+        name: "incremental into a pool with another path: the overlay sits on the target's base",
+        options: {
+          target: {
+            pools: { local: makePool("local", { path: "/srv/images", volumes: ["base.qcow2"] }) },
+          },
+        },
+        disk: makeDisk({ backingChain: ["/pools/local/base.qcow2"] }),
+        incremental: true,
+        placement: {
+          targetPath: "/srv/images/vm.qcow2",
+          backing: { path: "/srv/images/base.qcow2", format: "qcow2" },
+        },
+      },
+      {
+        name: "full copy: no backing for the target volume",
+        placement: { copy: true, backing: undefined },
+      },
+      {
+        name: "cdrom with media, host change: not copied, warned",
+        disk: makeDisk({
+          target: "sda",
+          device: "cdrom",
+          path: "/isos/install.iso",
+          pool: undefined,
+        }),
+        warnings: ["REMOVABLE_MEDIA"],
+        placement: { target: "sda", pool: undefined, bytesToCopy: 0, copy: false },
+      },
+      {
+        name: "cdrom with media, same host: not copied, no warning",
+        options: { sameHost: true, req: { storagePool: "local" } },
+        disk: makeDisk({
+          target: "sda",
+          device: "cdrom",
+          path: "/isos/install.iso",
+          pool: undefined,
+        }),
+        placement: { bytesToCopy: 0, copy: false },
       },
       {
         name: "backing chain only partly on the target: full copy",
@@ -401,7 +445,7 @@ describe("planner", () => {
         bytes: { disks: 2 * GiB },
       },
       {
-        name: "empty cdrom is not placed",
+        name: "empty cdrom is not copied",
         options: {
           domain: {
             disks: [
@@ -420,6 +464,29 @@ describe("planner", () => {
         mode: "live-copy-all",
         flags: [...LIVE_BASE, F.NON_SHARED_DISK],
         params: { uri: TARGET_URI, disksUri: TARGET_URI, migrateDisks: ["vda"] },
+      },
+      {
+        name: "cdrom with media to another host: not copied, warned",
+        options: {
+          domain: {
+            disks: [
+              makeDisk(),
+              makeDisk({
+                target: "sda",
+                device: "cdrom",
+                path: "/isos/install.iso",
+                pool: undefined,
+                format: "raw",
+                readOnly: true,
+              }),
+            ],
+          },
+        },
+        mode: "live-copy-all",
+        flags: [...LIVE_BASE, F.NON_SHARED_DISK],
+        params: { uri: TARGET_URI, disksUri: TARGET_URI, migrateDisks: ["vda"] },
+        bytes: { disks: 2 * GiB },
+        warnings: ["REMOVABLE_MEDIA"],
       },
       {
         name: "same host, pool change, running: block copy",
@@ -740,7 +807,7 @@ describe("planner", () => {
           req: { diskPools: { vdb: "local" } },
         },
         codes: ["DISK_ON_NETWORK_STORAGE"],
-        mentions: ["vdb", "rbd rbd/vm-data", "'local'", "Remove the pool setting for vdb"],
+        mentions: ["vdb", "rbd rbd/vm-data", "'local'", "Remove disks.vdb"],
       },
       {
         name: "pool without a directory",

@@ -1,0 +1,76 @@
+// Pulumi's wire conventions inside protobuf Structs: secrets are wrapped in a signature object,
+// unknown values (during preview) are a sentinel string.
+export const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+export type Plain = null | boolean | number | string | Plain[] | { [key: string]: Plain };
+
+function isSecret(v: unknown): v is { value: Plain } {
+  return (
+    !!v &&
+    typeof v === "object" &&
+    !Array.isArray(v) &&
+    (v as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG
+  );
+}
+
+export interface Unwrapped {
+  value: Plain;
+  /** Top-level property names that held secrets (anywhere inside). */
+  secrets: Set<string>;
+  /** Top-level property names whose value is not known yet (preview). */
+  unknowns: Set<string>;
+}
+
+function strip(v: unknown, found: { secret: boolean; unknown: boolean }): Plain {
+  if (isSecret(v)) {
+    found.secret = true;
+    return strip(v.value, found);
+  }
+  if (v === UNKNOWN) {
+    found.unknown = true;
+    return null;
+  }
+  if (Array.isArray(v)) return v.map((x) => strip(x, found));
+  if (v && typeof v === "object") {
+    const out: Record<string, Plain> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = strip(x, found);
+    return out;
+  }
+  return (v ?? null) as Plain;
+}
+
+/** Plain values of a property map, with which top-level properties were secret or unknown. */
+export function unwrapProperties(props: Record<string, unknown> | undefined): Unwrapped {
+  const value: Record<string, Plain> = {};
+  const secrets = new Set<string>();
+  const unknowns = new Set<string>();
+  for (const [k, v] of Object.entries(props ?? {})) {
+    const found = { secret: false, unknown: false };
+    value[k] = strip(v, found);
+    if (found.secret) secrets.add(k);
+    if (found.unknown) unknowns.add(k);
+  }
+  return { value, secrets, unknowns };
+}
+
+export function secret(value: Plain): Record<string, Plain> {
+  return { [SECRET_SIG_KEY]: SECRET_SIG, value };
+}
+
+/** Wraps the named top-level properties as secrets. */
+export function wrapSecrets(
+  props: Record<string, Plain>,
+  names: Iterable<string>,
+): Record<string, Plain> {
+  const out = { ...props };
+  for (const n of names)
+    if (n in out && out[n] !== null && out[n] !== undefined) out[n] = secret(out[n]);
+  return out;
+}
+
+/** Removes undefined values, which protobuf Structs cannot carry. */
+export function compact<T extends Record<string, unknown>>(o: T): Record<string, Plain> {
+  return JSON.parse(JSON.stringify(o)) as Record<string, Plain>;
+}
