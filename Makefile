@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PULUMI_ENV := $(CURDIR)/scripts/pulumi-env.sh
 MOCHA := npx --no-install mocha
 
-.PHONY: bench-engine bench-libvirt gen-libvirt help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-e2e demo clean
+.PHONY: bench-engine bench-libvirt gen-libvirt gen-sdk check-sdk help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-e2e demo clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -62,3 +62,9 @@ bench-libvirt: build ## calls/s of our libvirt client vs virsh (lab must be up)
 
 bench-engine: build ## the engine vs plain virsh migrate, same flags (lab must be up)
 	node build/bench/engine.js
+
+gen-sdk: ## regenerate the nodejs, python and go SDKs in sdk/ from schema.json
+	scripts/gen-sdk.sh
+
+check-sdk: ## fail when sdk/ differs from what schema.json generates
+	scripts/check-sdk.sh

@@ -5,6 +5,8 @@ export interface RunOptions {
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Append standard error to the output (tools that print diagnostics there). */
+  withStderr?: boolean;
 }
 
 export function run(file: string, args: string[], options: RunOptions = {}): Promise<string> {
@@ -22,7 +24,7 @@ export function run(file: string, args: string[], options: RunOptions = {}): Pro
         if (err) {
           reject(new Error(`${file} ${args.join(" ")} failed: ${stderr.trim() || err.message}`));
         } else {
-          resolve(stdout);
+          resolve(options.withStderr ? stdout + stderr : stdout);
         }
       },
     );

@@ -10,6 +10,8 @@ export interface PulumiWorkspace {
   dir: string;
   env: NodeJS.ProcessEnv;
   pulumi(args: string[], timeoutMs?: number): Promise<string>;
+  /** Like pulumi(), with the diagnostics the CLI prints to standard error appended. */
+  pulumiWithDiagnostics(args: string[], timeoutMs?: number): Promise<string>;
   cleanup(): void;
 }
 
@@ -35,6 +37,8 @@ export function pulumiWorkspace(files: Record<string, string>): PulumiWorkspace 
     env,
     pulumi: (args, timeoutMs = 300_000) =>
       run("pulumi", [...args, "--non-interactive"], { cwd: dir, env, timeoutMs }),
+    pulumiWithDiagnostics: (args, timeoutMs = 300_000) =>
+      run("pulumi", [...args, "--non-interactive"], { cwd: dir, env, timeoutMs, withStderr: true }),
     cleanup: () => rmSync(root, { recursive: true, force: true }),
   };
 }

@@ -1,0 +1,129 @@
+// MigrationPolicy: how a VM may move. Pure: validates and normalizes its inputs into `spec`,
+// which VmPlacement resources consume. Nothing here touches a host.
+import { z } from "zod";
+import { DEFAULT_POLICY, type MigrationPolicy } from "../engine";
+
+export const MIGRATION_POLICY_TOKEN = "vmplacement:index:MigrationPolicy";
+
+const positiveInt = (what: string) =>
+  z.number({ error: `${what} must be a number` }).int(`${what} must be a whole number`);
+
+/** Inputs as users write them; every field optional, defaults from DEFAULT_POLICY. */
+export const policyInputs = z
+  .object({
+    allowLive: z.boolean(),
+    allowPostCopy: z.boolean(),
+    allowOfflineFallback: z.boolean(),
+    allowForcedShutdown: z.boolean(),
+    maxDowntimeMs: positiveInt("maxDowntimeMs")
+      .min(1, "maxDowntimeMs must be at least 1 ms")
+      .max(
+        60_000,
+        "maxDowntimeMs above 60000 ms is not a live migration; use the offline fallback instead",
+      ),
+    downtimeLadderMs: z
+      .array(positiveInt("downtimeLadderMs entries").min(1).max(60_000))
+      .max(10, "downtimeLadderMs takes at most 10 steps"),
+    bandwidthMiBps: positiveInt("bandwidthMiBps").min(
+      0,
+      "bandwidthMiBps must be 0 (unlimited) or more",
+    ),
+    postcopyBandwidthMiBps: positiveInt("postcopyBandwidthMiBps").min(
+      0,
+      "postcopyBandwidthMiBps must be 0 (unlimited) or more",
+    ),
+    compression: z.enum(["none", "xbzrle", "mt"], {
+      error: "compression must be one of none, xbzrle, mt",
+    }),
+    parallelConnections: positiveInt("parallelConnections")
+      .min(1, "parallelConnections must be at least 1")
+      .max(64, "parallelConnections must be at most 64"),
+    tls: z.boolean(),
+    autoConverge: z.boolean(),
+    completionTimeoutSecondsPerGiB: positiveInt("completionTimeoutSecondsPerGiB").min(
+      1,
+      "completionTimeoutSecondsPerGiB must be at least 1",
+    ),
+    progressTimeoutSeconds: positiveInt("progressTimeoutSeconds").min(
+      1,
+      "progressTimeoutSeconds must be at least 1",
+    ),
+    storageCopy: z.enum(["auto", "all", "incremental"], {
+      error: "storageCopy must be one of auto, all, incremental",
+    }),
+    removeSourceVolumes: z.boolean(),
+    shutdownTimeoutSeconds: positiveInt("shutdownTimeoutSeconds").min(
+      1,
+      "shutdownTimeoutSeconds must be at least 1",
+    ),
+  })
+  .partial()
+  .strict();
+
+export type PolicyInputs = z.infer<typeof policyInputs>;
+
+export interface CheckFailure {
+  property: string;
+  reason: string;
+}
+
+export function zodFailures(err: z.ZodError, prefix = ""): CheckFailure[] {
+  return err.issues.map((i) => {
+    const property =
+      prefix +
+      i.path
+        .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+        .join("")
+        .replace(/^\./, "");
+    const reason =
+      i.code === "unrecognized_keys"
+        ? `unknown propert${i.keys.length > 1 ? "ies" : "y"} ${i.keys.join(", ")}; see the MigrationPolicy documentation for the accepted names`
+        : i.message;
+    return { property: property || prefix.replace(/\.$/, "") || "(inputs)", reason };
+  });
+}
+
+/** The normalized policy: defaults filled in, and cross-field rules checked. */
+export function normalizePolicy(
+  inputs: PolicyInputs,
+  base: MigrationPolicy = DEFAULT_POLICY,
+): { spec?: MigrationPolicy; failures: CheckFailure[] } {
+  const spec: MigrationPolicy = { ...base, ...inputs };
+  if (inputs.maxDowntimeMs !== undefined && inputs.downtimeLadderMs === undefined) {
+    spec.downtimeLadderMs = base.downtimeLadderMs.filter((d) => d >= spec.maxDowntimeMs);
+    if (!spec.downtimeLadderMs.includes(spec.maxDowntimeMs))
+      spec.downtimeLadderMs.unshift(spec.maxDowntimeMs);
+  }
+  const failures: CheckFailure[] = [];
+  if (!spec.allowLive && !spec.allowOfflineFallback) {
+    failures.push({
+      property: "allowLive",
+      reason:
+        "allowLive is false and allowOfflineFallback is false: no way to move a VM is left; allow one of them",
+    });
+  }
+  if (spec.downtimeLadderMs.some((d, i, a) => i > 0 && d <= a[i - 1])) {
+    failures.push({
+      property: "downtimeLadderMs",
+      reason: `downtimeLadderMs must increase step by step (got ${spec.downtimeLadderMs.join(", ")})`,
+    });
+  }
+  if (spec.compression !== "none" && spec.parallelConnections > 1 && spec.compression === "mt") {
+    failures.push({
+      property: "compression",
+      reason:
+        "compression 'mt' cannot be combined with parallelConnections > 1 (QEMU refuses it); use xbzrle or one connection",
+    });
+  }
+  return failures.length ? { failures } : { spec, failures };
+}
+
+export function checkPolicy(
+  news: unknown,
+  base?: MigrationPolicy,
+): { inputs?: PolicyInputs; spec?: MigrationPolicy; failures: CheckFailure[] } {
+  const parsed = policyInputs.safeParse(news ?? {});
+  if (!parsed.success) return { failures: zodFailures(parsed.error) };
+  const { spec, failures } = normalizePolicy(parsed.data, base);
+  return { inputs: parsed.data, spec, failures };
+}

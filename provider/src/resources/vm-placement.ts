@@ -1,0 +1,205 @@
+// VmPlacement: where a VM runs and which pools its disks live in. A host or pool change is an
+// update carried out by the migration engine; only a different domain is a replacement.
+import { z } from "zod";
+import {
+  executePlan,
+  planPlacement,
+  type MigrationPlan,
+  type MigrationPolicy,
+  type MigrationProgress,
+  type MigrationRecord,
+  type PlacementRequest,
+} from "../engine";
+import { gatherDomainFacts, locateDomain } from "../engine/gather";
+import type { ProviderRuntime } from "../server/config";
+import { checkPolicy, zodFailures, type CheckFailure } from "./migration-policy";
+
+export const VM_PLACEMENT_TOKEN = "vmplacement:index:VmPlacement";
+
+export const placementInputs = z
+  .object({
+    domain: z
+      .string({ error: "domain (the libvirt domain name) is required" })
+      .min(1, "domain must not be empty"),
+    host: z
+      .string({ error: "host (an inventory host name) is required" })
+      .min(1, "host must not be empty"),
+    storagePool: z
+      .string()
+      .min(1, "storagePool must not be empty; leave it out to keep disks in their pools")
+      .optional(),
+    disks: z.record(z.string(), z.string().min(1)).optional(),
+    policy: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export type PlacementInputs = z.infer<typeof placementInputs>;
+
+export interface DiskState {
+  target: string;
+  pool: string | null;
+  path: string | null;
+  capacityBytes: number;
+}
+
+export interface PlacementOutputs extends PlacementInputs {
+  currentHost: string;
+  currentDisks: DiskState[];
+  plannedMigration: PlannedMigrationOutput | null;
+  lastMigration: MigrationRecord | null;
+  migrationCount: number;
+}
+
+export interface PlannedMigrationOutput {
+  mode: string;
+  from: string;
+  to: string;
+  bytesToMove: number;
+  estimatedSeconds: number;
+  estimatedDowntimeMs: number;
+  escalation: string[];
+  warnings: string[];
+  summary: string;
+}
+
+export function checkPlacement(
+  news: unknown,
+  runtime: ProviderRuntime | undefined,
+): { inputs?: PlacementInputs; failures: CheckFailure[] } {
+  const parsed = placementInputs.safeParse(news ?? {});
+  if (!parsed.success) return { failures: zodFailures(parsed.error) };
+  const failures: CheckFailure[] = [];
+  const inputs = parsed.data;
+  if (runtime && !runtime.hostNames.includes(inputs.host)) {
+    failures.push({
+      property: "host",
+      reason: `host '${inputs.host}' is not in the provider's inventory (hosts: ${runtime.hostNames.join(", ")}); add it to the provider's hosts or use one of them`,
+    });
+  }
+  if (inputs.policy) {
+    failures.push(
+      ...checkPolicy(inputs.policy).failures.map((f) => ({
+        ...f,
+        property: `policy.${f.property}`,
+      })),
+    );
+  }
+  return { inputs, failures };
+}
+
+function policyFor(inputs: PlacementInputs, runtime: ProviderRuntime): MigrationPolicy {
+  return inputs.policy
+    ? (checkPolicy(inputs.policy, runtime.defaultPolicy).spec ?? runtime.defaultPolicy)
+    : runtime.defaultPolicy;
+}
+
+function request(inputs: PlacementInputs): PlacementRequest {
+  return {
+    domain: inputs.domain,
+    host: inputs.host,
+    storagePool: inputs.storagePool,
+    diskPools: inputs.disks,
+  };
+}
+
+const MiB = 1024 * 1024;
+
+export function describePlan(plan: MigrationPlan): PlannedMigrationOutput {
+  const summary =
+    plan.mode === "none"
+      ? `${plan.domain}: stays on ${plan.from}`
+      : `${plan.domain}: ${plan.from} -> ${plan.to}, ${plan.mode}, ${Math.round(plan.bytes.total / MiB)} MiB, ~${plan.estimate.durationSeconds} s, downtime ~${plan.estimate.downtimeMs} ms` +
+        (plan.blockers.length ? `; BLOCKED: ${plan.blockers.map((b) => b.code).join(", ")}` : "");
+  return {
+    mode: plan.mode,
+    from: plan.from,
+    to: plan.to,
+    bytesToMove: plan.bytes.total,
+    estimatedSeconds: plan.estimate.durationSeconds,
+    estimatedDowntimeMs: plan.estimate.downtimeMs,
+    escalation: plan.escalation.map((s) =>
+      s.kind === "raise-downtime" ? `raise-downtime ${s.downtimeMs} ms` : s.kind,
+    ),
+    warnings: plan.warnings.map((w) => `${w.code}: ${w.message}`),
+    summary,
+  };
+}
+
+export class PlacementBlockedError extends Error {}
+
+/** Where the domain is now, as outputs; undefined when no inventory host has it. */
+export async function observe(
+  runtime: ProviderRuntime,
+  domain: string,
+): Promise<{ currentHost: string; currentDisks: DiskState[] } | undefined> {
+  const located = await locateDomain(runtime.pool, domain);
+  if (!located.found) return undefined;
+  const conn = await runtime.pool.get(located.found.host);
+  const facts = await gatherDomainFacts(conn, located.found.host, located.found.domain);
+  return {
+    currentHost: located.found.host,
+    currentDisks: facts.disks
+      .filter((d) => d.device === "disk" || d.device === "lun")
+      .map((d) => ({
+        target: d.target,
+        pool: d.pool ?? null,
+        path: d.path ?? null,
+        capacityBytes: d.capacityBytes,
+      })),
+  };
+}
+
+export interface ApplyOptions {
+  preview: boolean;
+  signal?: AbortSignal;
+  onProgress?: (p: MigrationProgress) => void;
+  previous?: Partial<PlacementOutputs>;
+}
+
+/** Create and Update: plan, and unless previewing, carry the plan out and report where the VM is. */
+export async function applyPlacement(
+  runtime: ProviderRuntime,
+  inputs: PlacementInputs,
+  options: ApplyOptions,
+): Promise<PlacementOutputs> {
+  const policy = policyFor(inputs, runtime);
+  const { plan, facts } = await planPlacement(runtime.pool, request(inputs), policy);
+  if (plan.blockers.length) {
+    throw new PlacementBlockedError(
+      `cannot place ${inputs.domain} on ${inputs.host}: ${plan.blockers.map((b) => `${b.code}: ${b.message}`).join("; ")}`,
+    );
+  }
+  const base = {
+    ...inputs,
+    lastMigration: options.previous?.lastMigration ?? null,
+    migrationCount: options.previous?.migrationCount ?? 0,
+  };
+  if (options.preview) {
+    return {
+      ...base,
+      currentHost: facts!.host,
+      currentDisks: [],
+      plannedMigration: describePlan(plan),
+    };
+  }
+  let record: MigrationRecord | undefined;
+  if (plan.mode !== "none") {
+    record = await executePlan(plan, facts!, {
+      pool: runtime.pool,
+      policy,
+      limiter: runtime.limiter,
+      signal: options.signal,
+      onProgress: options.onProgress,
+    });
+  }
+  const now = await observe(runtime, inputs.domain);
+  if (!now)
+    throw new Error(`${inputs.domain} is on no inventory host after the move; check the hosts`);
+  return {
+    ...base,
+    ...now,
+    plannedMigration: null,
+    lastMigration: record ?? base.lastMigration,
+    migrationCount: base.migrationCount + (record?.result === "succeeded" ? 1 : 0),
+  };
+}

@@ -1,0 +1,146 @@
+// Provider configuration: the host inventory, credentials (secrets), concurrency limits and the
+// default policy; validated into Check-style failures with property paths.
+import { z } from "zod";
+import { parseLibvirtUri, type ConnectOptions } from "../libvirt";
+import { ConnectionPool, DEFAULT_POLICY, MigrationLimiter, type MigrationPolicy } from "../engine";
+import { checkPolicy, zodFailures, type CheckFailure } from "../resources/migration-policy";
+
+const hostSchema = z
+  .object({
+    name: z.string().min(1, "a host needs a name"),
+    uri: z.string().min(1, "a host needs a libvirt uri, e.g. qemu+ssh://root@10.0.0.5/system"),
+    migrationAddress: z.string().min(1, "a host needs the address migration streams are sent to"),
+    peerUri: z.string().optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    hosts: z.array(hostSchema).min(1, "hosts must list at least one libvirt host"),
+    sshPrivateKey: z.string().optional(),
+    sshKnownHosts: z.string().optional(),
+    sshInsecureIgnoreHostKeys: z.boolean().optional(),
+    tlsCaCert: z.string().optional(),
+    tlsClientCert: z.string().optional(),
+    tlsClientKey: z.string().optional(),
+    maxMigrationsPerHostOutbound: z.number().int().min(1).optional(),
+    maxMigrationsPerHostInbound: z.number().int().min(1).optional(),
+    maxMigrationsTotal: z.number().int().min(1).optional(),
+    defaultPolicy: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export type ProviderConfigInputs = z.infer<typeof configSchema>;
+
+export interface ProviderRuntime {
+  pool: ConnectionPool;
+  limiter: MigrationLimiter;
+  defaultPolicy: MigrationPolicy;
+  hostNames: string[];
+}
+
+/** Config values arrive as JSON strings when set with `pulumi config set`; objects otherwise. */
+export function decodeConfigValues(raw: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const name = key.replace(/^vmplacement:(config:)?/, "");
+    if (
+      typeof value === "string" &&
+      /^[[{]|^(true|false|\d+)$/.test(value.trim()) &&
+      name !== "sshPrivateKey" &&
+      name !== "sshKnownHosts"
+    ) {
+      try {
+        out[name] = JSON.parse(value);
+        continue;
+      } catch {
+        // not JSON: keep the string
+      }
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+export function checkConfig(raw: Record<string, unknown>): {
+  config?: ProviderConfigInputs;
+  policy?: MigrationPolicy;
+  failures: CheckFailure[];
+} {
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) return { failures: zodFailures(parsed.error) };
+  const config = parsed.data;
+  const failures: CheckFailure[] = [];
+  const names = new Set<string>();
+  config.hosts.forEach((h, i) => {
+    if (names.has(h.name))
+      failures.push({
+        property: `hosts[${i}].name`,
+        reason: `host name '${h.name}' appears twice; names must be unique`,
+      });
+    names.add(h.name);
+    for (const [field, uri] of [
+      ["uri", h.uri],
+      ["peerUri", h.peerUri],
+    ] as const) {
+      if (!uri) continue;
+      try {
+        const u = parseLibvirtUri(uri);
+        if (
+          u.transport === "ssh" &&
+          !config.sshKnownHosts &&
+          !config.sshInsecureIgnoreHostKeys &&
+          !u.params.knownHosts &&
+          u.params.knownHostsVerify === "normal"
+        ) {
+          failures.push({
+            property: "sshKnownHosts",
+            reason: `host ${h.name} is reached over ssh, so sshKnownHosts (the hosts' public keys, known_hosts format) is required to verify it; set sshInsecureIgnoreHostKeys only for throwaway labs`,
+          });
+        }
+      } catch (err) {
+        failures.push({ property: `hosts[${i}].${field}`, reason: (err as Error).message });
+      }
+    }
+  });
+  const policy = checkPolicy(config.defaultPolicy ?? {});
+  failures.push(...policy.failures.map((f) => ({ ...f, property: `defaultPolicy.${f.property}` })));
+  return { config, policy: policy.spec, failures: dedupe(failures) };
+}
+
+function dedupe(failures: CheckFailure[]): CheckFailure[] {
+  const seen = new Set<string>();
+  return failures.filter(
+    (f) => !seen.has(f.property + f.reason) && seen.add(f.property + f.reason),
+  );
+}
+
+export function buildRuntime(
+  config: ProviderConfigInputs,
+  policy: MigrationPolicy | undefined,
+): ProviderRuntime {
+  const options: ConnectOptions = {
+    sshPrivateKey: config.sshPrivateKey,
+    sshKnownHosts: config.sshKnownHosts,
+    sshInsecureIgnoreHostKeys: config.sshInsecureIgnoreHostKeys,
+    tls: config.tlsCaCert
+      ? { ca: config.tlsCaCert, cert: config.tlsClientCert, key: config.tlsClientKey }
+      : undefined,
+  };
+  const pool = new ConnectionPool(
+    config.hosts.map((h) => ({ ...h })),
+    options,
+  );
+  const limiter = new MigrationLimiter({
+    perHostOutbound: config.maxMigrationsPerHostOutbound ?? 1,
+    perHostInbound: config.maxMigrationsPerHostInbound ?? 1,
+    global: config.maxMigrationsTotal ?? 4,
+  });
+  return {
+    pool,
+    limiter,
+    defaultPolicy: policy ?? DEFAULT_POLICY,
+    hostNames: config.hosts.map((h) => h.name),
+  };
+}

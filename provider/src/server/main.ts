@@ -1,0 +1,34 @@
+// The plugin process: serves the ResourceProvider protocol on a local port and prints the port,
+// as the Pulumi engine expects; older engines pass their own address as the first argument.
+import * as grpc from "@grpc/grpc-js";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { ResourceProviderService } from "@pulumi/pulumi/proto/provider_grpc_pb";
+import { VmPlacementProvider } from "./provider-server";
+
+const REPO_ROOT = path.resolve(__dirname, "..", "..", "..", "..");
+
+function main(): void {
+  const schema = readFileSync(path.join(REPO_ROOT, "schema.json"), "utf8");
+  const provider = new VmPlacementProvider(schema);
+  const engineAddress = process.argv.slice(2).find((a) => !a.startsWith("-"));
+  if (engineAddress) provider.engineLog.connect(engineAddress);
+
+  const server = new grpc.Server({ "grpc.max_receive_message_length": 400 * 1024 * 1024 });
+  server.addService(
+    ResourceProviderService as unknown as grpc.ServiceDefinition,
+    provider.service(),
+  );
+  server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, port) => {
+    if (err) {
+      process.stderr.write(`cannot listen: ${err.message}\n`);
+      process.exit(1);
+    }
+    process.stdout.write(`${port}\n`);
+  });
+  const stop = () => server.tryShutdown(() => process.exit(0));
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+main();

@@ -1,0 +1,353 @@
+// The ResourceProvider gRPC service: Pulumi's provider protocol on the proto stubs that
+// @pulumi/pulumi ships. Handlers unwrap secrets and unknowns, call the resource controllers,
+// and map failures to Check failures or gRPC errors the engine shows to users.
+import * as grpc from "@grpc/grpc-js";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import * as emptyPb from "google-protobuf/google/protobuf/empty_pb";
+import * as structPb from "google-protobuf/google/protobuf/struct_pb";
+import * as pluginPb from "@pulumi/pulumi/proto/plugin_pb";
+import * as pb from "@pulumi/pulumi/proto/provider_pb";
+import { MigrationError } from "../engine";
+import {
+  MIGRATION_POLICY_TOKEN,
+  checkPolicy,
+  type CheckFailure,
+} from "../resources/migration-policy";
+import {
+  VM_PLACEMENT_TOKEN,
+  applyPlacement,
+  checkPlacement,
+  observe,
+  PlacementBlockedError,
+  type PlacementInputs,
+  type PlacementOutputs,
+} from "../resources/vm-placement";
+import { buildRuntime, checkConfig, decodeConfigValues, type ProviderRuntime } from "./config";
+import { EngineLog } from "./engine-log";
+import { compact, unwrapProperties, type Plain } from "./values";
+
+type Call<Req> = grpc.ServerUnaryCall<Req, unknown>;
+type Callback = grpc.sendUnaryData<unknown>;
+
+const REPO_ROOT = path.resolve(__dirname, "..", "..", "..", "..");
+export const PROVIDER_VERSION: string = JSON.parse(
+  readFileSync(path.join(REPO_ROOT, "package.json"), "utf8"),
+).version;
+
+function typeOf(urn: string): string {
+  // urn:pulumi:stack::project::type::name (the type may carry parent types joined by '$')
+  const parts = urn.split("::");
+  return (parts[2] ?? "").split("$").pop() ?? "";
+}
+
+function struct(obj: Record<string, unknown>): structPb.Struct {
+  return structPb.Struct.fromJavaScript(compact(obj) as Record<string, structPb.JavaScriptValue>);
+}
+
+function failuresOf(failures: CheckFailure[]): pb.CheckFailure[] {
+  return failures.map((f) => {
+    const cf = new pb.CheckFailure();
+    cf.setProperty(f.property);
+    cf.setReason(f.reason);
+    return cf;
+  });
+}
+
+function grpcError(err: unknown): grpc.ServiceError {
+  const message = err instanceof Error ? err.message : String(err);
+  const code =
+    err instanceof PlacementBlockedError
+      ? grpc.status.FAILED_PRECONDITION
+      : err instanceof MigrationError && err.code === "VMP_MIGRATION_CANCELLED"
+        ? grpc.status.CANCELLED
+        : grpc.status.UNKNOWN;
+  return Object.assign(new Error(message), {
+    code,
+    details: message,
+    metadata: new grpc.Metadata(),
+  }) as grpc.ServiceError;
+}
+
+/** Runs a handler, turning thrown errors into gRPC errors. */
+function handle<Req>(fn: (call: Call<Req>) => Promise<unknown>) {
+  return (call: Call<Req>, callback: Callback) => {
+    fn(call).then(
+      (resp) => callback(null, resp),
+      (err) => callback(grpcError(err)),
+    );
+  };
+}
+
+export class VmPlacementProvider {
+  private runtime: ProviderRuntime | undefined;
+  private readonly cancel = new AbortController();
+  readonly engineLog = new EngineLog();
+
+  constructor(private readonly schema: string) {}
+
+  private requireRuntime(): ProviderRuntime {
+    if (!this.runtime)
+      throw new Error(
+        "the vmplacement provider is not configured: set vmplacement:hosts in the stack configuration",
+      );
+    return this.runtime;
+  }
+
+  service(): grpc.UntypedServiceImplementation {
+    return {
+      handshake: handle<pb.ProviderHandshakeRequest>(async (call) => {
+        this.engineLog.connect(call.request.getEngineAddress());
+        const resp = new pb.ProviderHandshakeResponse();
+        resp.setAcceptSecrets(true);
+        resp.setAcceptResources(false);
+        resp.setAcceptOutputs(false);
+        return resp;
+      }),
+      getPluginInfo: handle(async () => {
+        const info = new pluginPb.PluginInfo();
+        info.setVersion(PROVIDER_VERSION);
+        return info;
+      }),
+      getSchema: handle(async () => {
+        const resp = new pb.GetSchemaResponse();
+        resp.setSchema(this.schema);
+        return resp;
+      }),
+      checkConfig: handle<pb.CheckRequest>(async (call) => {
+        const news = call.request.getNews()?.toJavaScript() ?? {};
+        const { failures } = checkConfig(
+          decodeConfigValues(unwrapProperties(news).value as Record<string, unknown>),
+        );
+        const resp = new pb.CheckResponse();
+        resp.setInputs(call.request.getNews());
+        resp.setFailuresList(failuresOf(failures));
+        return resp;
+      }),
+      diffConfig: handle<pb.DiffRequest>(async (call) => {
+        const olds = JSON.stringify(unwrapProperties(call.request.getOlds()?.toJavaScript()).value);
+        const news = JSON.stringify(unwrapProperties(call.request.getNews()?.toJavaScript()).value);
+        const resp = new pb.DiffResponse();
+        resp.setChanges(
+          olds === news
+            ? pb.DiffResponse.DiffChanges.DIFF_NONE
+            : pb.DiffResponse.DiffChanges.DIFF_SOME,
+        );
+        return resp;
+      }),
+      configure: handle<pb.ConfigureRequest>(async (call) => {
+        const args = call.request.getArgs()?.toJavaScript();
+        const raw: Record<string, unknown> = args
+          ? (unwrapProperties(args).value as Record<string, unknown>)
+          : Object.fromEntries(call.request.getVariablesMap().entries());
+        const { config, policy, failures } = checkConfig(decodeConfigValues(raw));
+        if (!config || failures.length)
+          throw new Error(
+            `invalid provider configuration: ${failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`,
+          );
+        await this.runtime?.pool.closeAll();
+        this.runtime = buildRuntime(config, policy);
+        const resp = new pb.ConfigureResponse();
+        resp.setAcceptsecrets(true);
+        resp.setSupportspreview(true);
+        resp.setAcceptresources(false);
+        resp.setAcceptoutputs(false);
+        return resp;
+      }),
+      check: handle<pb.CheckRequest>(async (call) => {
+        const type = typeOf(call.request.getUrn());
+        const news = unwrapProperties(call.request.getNews()?.toJavaScript());
+        let failures: CheckFailure[];
+        if (type === MIGRATION_POLICY_TOKEN) failures = checkPolicy(news.value).failures;
+        else if (type === VM_PLACEMENT_TOKEN)
+          failures = checkPlacement(news.value, this.runtime).failures;
+        else failures = [{ property: "", reason: `unknown resource type ${type}` }];
+        // Values not known yet (preview) are checked again once they are.
+        failures = failures.filter((f) => !news.unknowns.has(f.property.split(/[.[]/)[0]));
+        const resp = new pb.CheckResponse();
+        resp.setInputs(call.request.getNews());
+        resp.setFailuresList(failuresOf(failures));
+        return resp;
+      }),
+      diff: handle<pb.DiffRequest>(async (call) => this.diff(call.request)),
+      create: handle<pb.CreateRequest>(async (call) => {
+        const type = typeOf(call.request.getUrn());
+        const props = unwrapProperties(call.request.getProperties()?.toJavaScript());
+        const resp = new pb.CreateResponse();
+        if (type === MIGRATION_POLICY_TOKEN) {
+          const { spec } = checkPolicy(props.value);
+          resp.setId(call.request.getUrn().split("::").pop() ?? "policy");
+          resp.setProperties(struct({ ...(props.value as object), spec: spec ?? null }));
+          return resp;
+        }
+        const outs = await this.place(
+          call.request.getUrn(),
+          props.value as PlacementInputs,
+          call.request.getPreview(),
+          undefined,
+        );
+        resp.setId(outs.domain);
+        resp.setProperties(struct(outs as unknown as Record<string, unknown>));
+        return resp;
+      }),
+      update: handle<pb.UpdateRequest>(async (call) => {
+        const type = typeOf(call.request.getUrn());
+        const news = unwrapProperties(call.request.getNews()?.toJavaScript());
+        const olds = unwrapProperties(call.request.getOlds()?.toJavaScript())
+          .value as Partial<PlacementOutputs>;
+        const resp = new pb.UpdateResponse();
+        if (type === MIGRATION_POLICY_TOKEN) {
+          resp.setProperties(
+            struct({ ...(news.value as object), spec: checkPolicy(news.value).spec ?? null }),
+          );
+          return resp;
+        }
+        const outs = await this.place(
+          call.request.getUrn(),
+          news.value as PlacementInputs,
+          call.request.getPreview(),
+          olds,
+        );
+        resp.setProperties(struct(outs as unknown as Record<string, unknown>));
+        return resp;
+      }),
+      read: handle<pb.ReadRequest>(async (call) => {
+        const type = typeOf(call.request.getUrn());
+        const props = unwrapProperties(call.request.getProperties()?.toJavaScript())
+          .value as Partial<PlacementOutputs>;
+        const inputs = unwrapProperties(call.request.getInputs()?.toJavaScript())
+          .value as Partial<PlacementInputs>;
+        const resp = new pb.ReadResponse();
+        if (type === MIGRATION_POLICY_TOKEN) {
+          resp.setId(call.request.getId());
+          resp.setProperties(call.request.getProperties());
+          resp.setInputs(call.request.getInputs());
+          return resp;
+        }
+        const domain = call.request.getId();
+        const now = await observe(this.requireRuntime(), domain);
+        if (!now) return resp; // gone: an empty id tells the engine so
+        const knownInputs: PlacementInputs = Object.keys(inputs).length
+          ? (inputs as PlacementInputs)
+          : { domain, host: now.currentHost };
+        resp.setId(domain);
+        resp.setProperties(
+          struct({
+            lastMigration: null,
+            migrationCount: 0,
+            plannedMigration: null,
+            ...props,
+            ...knownInputs,
+            ...now,
+          }),
+        );
+        resp.setInputs(struct(knownInputs));
+        return resp;
+      }),
+      delete: handle(async () => new emptyPb.Empty()),
+      cancel: handle(async () => {
+        this.cancel.abort();
+        return new emptyPb.Empty();
+      }),
+      getMapping: handle(async () => new pb.GetMappingResponse()),
+      getMappings: handle(async () => new pb.GetMappingsResponse()),
+      parameterize: handle(async () => {
+        throw Object.assign(new Error("vmplacement does not take parameters"), {
+          code: grpc.status.UNIMPLEMENTED,
+        });
+      }),
+      invoke: handle(async () => {
+        throw new Error("vmplacement has no functions");
+      }),
+      attach: handle(async () => new emptyPb.Empty()),
+    };
+  }
+
+  private diff(req: pb.DiffRequest): pb.DiffResponse {
+    const type = typeOf(req.getUrn());
+    const olds = unwrapProperties(req.getOlds()?.toJavaScript()).value as Record<string, Plain>;
+    const news = unwrapProperties(req.getNews()?.toJavaScript());
+    const n = news.value as Record<string, Plain>;
+    const changed: string[] = [];
+    const replaces: string[] = [];
+    const same = (a: unknown, b: unknown) =>
+      JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+    if (type === VM_PLACEMENT_TOKEN) {
+      if (!same(olds.domain, n.domain)) replaces.push("domain");
+      // Compare with where the VM really is (refresh records moves made outside Pulumi).
+      if (
+        news.unknowns.has("host") ||
+        !same(olds.currentHost ?? olds.host, n.host) ||
+        !same(olds.host, n.host)
+      )
+        changed.push("host");
+      for (const key of ["storagePool", "disks", "policy"])
+        if (news.unknowns.has(key) || !same(olds[key], n[key])) changed.push(key);
+      const current = (olds.currentDisks as Array<{ pool: string | null }> | undefined) ?? [];
+      if (
+        n.storagePool &&
+        current.some((d) => d.pool !== null && d.pool !== n.storagePool) &&
+        !changed.includes("storagePool")
+      )
+        changed.push("storagePool");
+    } else {
+      for (const key of new Set([...Object.keys(olds), ...Object.keys(n)]))
+        if (key !== "spec" && !same(olds[key], n[key])) changed.push(key);
+    }
+    const resp = new pb.DiffResponse();
+    const all = [...new Set([...replaces, ...changed])];
+    resp.setChanges(
+      all.length ? pb.DiffResponse.DiffChanges.DIFF_SOME : pb.DiffResponse.DiffChanges.DIFF_NONE,
+    );
+    resp.setDiffsList(all);
+    resp.setReplacesList(replaces);
+    resp.setHasdetaileddiff(true);
+    const detailed = resp.getDetaileddiffMap();
+    for (const key of all) {
+      const pd = new pb.PropertyDiff();
+      pd.setKind(
+        replaces.includes(key) ? pb.PropertyDiff.Kind.UPDATE_REPLACE : pb.PropertyDiff.Kind.UPDATE,
+      );
+      pd.setInputdiff(true);
+      detailed.set(key, pd);
+    }
+    return resp;
+  }
+
+  private async place(
+    urn: string,
+    inputs: PlacementInputs,
+    preview: boolean,
+    previous: Partial<PlacementOutputs> | undefined,
+  ): Promise<PlacementOutputs> {
+    const runtime = this.requireRuntime();
+    const outs = await applyPlacement(runtime, inputs, {
+      preview,
+      previous,
+      signal: this.cancel.signal,
+      onProgress: (p) => {
+        const line = `${p.phase} ${p.percent}%: memory ${Math.round(p.memoryProcessed / 1048576)}/${Math.round((p.memoryProcessed + p.memoryRemaining) / 1048576)} MiB, disk ${Math.round(p.diskProcessed / 1048576)} MiB, ${Math.round(p.bandwidthBps / 1048576)} MiB/s, iteration ${p.iteration}`;
+        void this.engineLog.log("info", line, urn, true);
+      },
+    }).catch(async (err) => {
+      if (err instanceof MigrationError)
+        await this.engineLog.log(
+          "error",
+          `${inputs.domain}: ${err.record.result} (${err.record.steps.length} steps); ${err.message}`,
+          urn,
+        );
+      throw err;
+    });
+    if (preview && outs.plannedMigration)
+      await this.engineLog.log("info", outs.plannedMigration.summary, urn);
+    if (!preview && outs.lastMigration && outs.lastMigration !== previous?.lastMigration) {
+      const r = outs.lastMigration;
+      await this.engineLog.log(
+        "info",
+        `${r.domain}: ${r.from} -> ${r.finalHost} ${r.result} (${r.mode}${r.postCopy ? ", post-copy" : ""}${r.fallbackUsed ? ", offline fallback" : ""}) in ${r.durationMs} ms, downtime ${r.downtimeMs ?? "n/a"} ms`,
+        urn,
+      );
+    }
+    return outs;
+  }
+}

@@ -1,0 +1,87 @@
+// The provider through the real Pulumi CLI on the lab: adopt a running VM, preview a move
+// (nothing changes), move it live with `up`, `up` again is a no-op, destroy leaves it running.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
+import { assertHeartbeatContinues, waitForHeartbeat } from "../lab/guests";
+import { runningDomains } from "../lab/virsh";
+import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
+import { pulumiWorkspace, type PulumiWorkspace } from "../support/pulumi-cli";
+
+const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
+const PROGRAM = path.join(REPO_ROOT, "test", "e2e", "programs", "placement");
+
+function stackConfig(lab: LabDescription, domain: string, host: string): string {
+  const hosts = lab.hosts
+    .map(
+      (h) =>
+        `    - name: ${h.name}\n      uri: ${h.uris.tcp}\n      migrationAddress: ${h.migrationAddress}`,
+    )
+    .join("\n");
+  return `config:\n  placement:domain: ${domain}\n  placement:host: ${host}\n  placement:pool: local\n  vmplacement:hosts:\n${hosts}\n`;
+}
+
+describe("provider e2e: VmPlacement through the Pulumi CLI", function () {
+  let lab: LabDescription;
+  let h1: LabHost;
+  let h2: LabHost;
+  let guests: GuestFactory;
+  let guest: TestGuest;
+  let ws: PulumiWorkspace;
+
+  before(async () => {
+    lab = loadLab();
+    [h1, h2] = lab.hosts;
+    guests = new GuestFactory(lab);
+    guest = await guests.local("e2e", h1, { memoryMiB: 256 });
+    ws = pulumiWorkspace({
+      "Pulumi.yaml": `name: placement\nruntime: nodejs\nplugins:\n  providers:\n    - name: vmplacement\n      path: ${path.join(REPO_ROOT, "provider", "bin")}\n`,
+      "index.ts": readFileSync(path.join(PROGRAM, "index.ts"), "utf8"),
+      "Pulumi.e2e.yaml": stackConfig(lab, guest.name, h1.name),
+    });
+    await ws.pulumi(["stack", "init", "e2e"]);
+  });
+  after(async () => {
+    await guests?.cleanup();
+    ws?.cleanup();
+  });
+
+  const outputs = async () => JSON.parse(await ws.pulumi(["stack", "output", "--json"]));
+
+  it("adopts the running VM where it is", async () => {
+    await ws.pulumi(["up", "--yes", "--skip-preview"]);
+    const out = await outputs();
+    assert.equal(out.currentHost, h1.name);
+    assert.equal(out.migrationCount, 0);
+  });
+
+  it("previews a move to another host without changing anything", async () => {
+    await ws.pulumi(["config", "set", "host", h2.name]);
+    const preview = await ws.pulumiWithDiagnostics(["preview", "--diff"]);
+    assert.match(preview, new RegExp(`${guest.name}: ${h1.name} -> ${h2.name}, live-copy-all`));
+    assert.ok((await runningDomains(h1)).includes(guest.name), "still on the source after preview");
+  });
+
+  it("moves it live with up, and records the migration", async () => {
+    await ws.pulumi(["up", "--yes", "--skip-preview"]);
+    const out = await outputs();
+    assert.equal(out.currentHost, h2.name);
+    assert.equal(out.migrationCount, 1);
+    assert.equal(out.lastMigration.result, "succeeded");
+    assert.equal(out.lastMigration.mode, "live-copy-all");
+    for (const h of lab.hosts)
+      assert.equal((await runningDomains(h)).includes(guest.name), h === h2);
+    await waitForHeartbeat(h2, guest.name, 1);
+    assertHeartbeatContinues(h1, h2, guest.name);
+  });
+
+  it("finds nothing to do on a second up", async () => {
+    await ws.pulumi(["preview", "--expect-no-changes"]);
+  });
+
+  it("leaves the VM running on destroy", async () => {
+    await ws.pulumi(["destroy", "--yes", "--skip-preview"]);
+    assert.ok((await runningDomains(h2)).includes(guest.name));
+  });
+});
