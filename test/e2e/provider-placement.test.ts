@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
 import { assertHeartbeatContinues, waitForHeartbeat } from "../lab/guests";
-import { runningDomains } from "../lab/virsh";
+import { runningDomains, virsh } from "../lab/virsh";
 import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
 import { pulumiWorkspace, type PulumiWorkspace } from "../support/pulumi-cli";
 
@@ -48,6 +48,13 @@ describe("provider e2e: VmPlacement through the Pulumi CLI", function () {
   });
 
   const outputs = async () => JSON.parse(await ws.pulumi(["stack", "output", "--json"]));
+  /** The VmPlacement's state (refresh updates resource state, not stack outputs). */
+  const placementState = async () => {
+    const state = JSON.parse(await ws.pulumi(["stack", "export"]));
+    return state.deployment.resources.find(
+      (r: { type: string }) => r.type === "vmplacement:index:VmPlacement",
+    );
+  };
 
   it("adopts the running VM where it is", async () => {
     await ws.pulumi(["up", "--yes", "--skip-preview"]);
@@ -78,6 +85,72 @@ describe("provider e2e: VmPlacement through the Pulumi CLI", function () {
 
   it("finds nothing to do on a second up", async () => {
     await ws.pulumi(["preview", "--expect-no-changes"]);
+  });
+
+  it("refresh sees a move made outside Pulumi, and up moves the VM back", async () => {
+    await virsh(
+      h2,
+      "migrate",
+      "--live",
+      "--p2p",
+      "--persistent",
+      "--undefinesource",
+      "--copy-storage-all",
+      "--migrateuri",
+      `tcp://${h1.migrationAddress}`,
+      "--disks-uri",
+      `tcp://${h1.migrationAddress}`,
+      guest.name,
+      h1.uris.tcp,
+    );
+    // virsh leaves the source copy behind; the planner would (rightly) refuse to overwrite it.
+    await virsh(h2, "vol-delete", "--pool", "local", `${guest.name}.qcow2`);
+    await ws.pulumi(["refresh", "--yes", "--skip-preview"]);
+    assert.equal((await placementState()).outputs.currentHost, h1.name);
+    const preview = await ws.pulumiWithDiagnostics(["preview", "--diff"]);
+    assert.match(preview, new RegExp(`${guest.name}: ${h1.name} -> ${h2.name}`));
+    await ws.pulumi(["up", "--yes", "--skip-preview"]);
+    const out = await outputs();
+    assert.equal(out.currentHost, h2.name);
+    assert.equal(out.migrationCount, 2);
+    for (const h of lab.hosts)
+      assert.equal((await runningDomains(h)).includes(guest.name), h === h2);
+  });
+
+  it("imports an existing placement by domain name", async () => {
+    await ws.pulumi(["stack", "init", "imported"]);
+    await ws.pulumi(["config", "set", "domain", guest.name]);
+    await ws.pulumi(["config", "set", "host", h2.name]);
+    await ws.pulumi([
+      "config",
+      "set",
+      "--path",
+      "vmplacement:hosts",
+      JSON.stringify(
+        lab.hosts.map((h) => ({
+          name: h.name,
+          uri: h.uris.tcp,
+          migrationAddress: h.migrationAddress,
+        })),
+      ),
+    ]);
+    await ws.pulumi([
+      "import",
+      "vmplacement:index:VmPlacement",
+      "vm",
+      guest.name,
+      "--yes",
+      "--generate-code=false",
+    ]);
+    const state = JSON.parse(await ws.pulumi(["stack", "export"]));
+    const imported = state.deployment.resources.find(
+      (r: { type: string }) => r.type === "vmplacement:index:VmPlacement",
+    );
+    assert.equal(imported.id, guest.name);
+    assert.equal(imported.outputs.currentHost, h2.name);
+    await ws.pulumi(["preview", "--expect-no-changes"]);
+    await ws.pulumi(["stack", "rm", "--yes", "--force"]);
+    await ws.pulumi(["stack", "select", "e2e"]);
   });
 
   it("leaves the VM running on destroy", async () => {

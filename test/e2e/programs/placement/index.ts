@@ -33,6 +33,9 @@ const vm = new VmPlacement("vm", {
   domain: config.require("domain"),
   host: config.require("host"),
   ...(config.get("pool") ? { storagePool: config.get("pool")! } : {}),
+  ...(config.getObject("policy")
+    ? { policy: config.getObject<Record<string, unknown>>("policy")! }
+    : {}),
 });
 
 export const currentHost = vm.currentHost;
