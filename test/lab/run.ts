@@ -22,7 +22,11 @@ export function run(file: string, args: string[], options: RunOptions = {}): Pro
       },
       (err, stdout, stderr) => {
         if (err) {
-          reject(new Error(`${file} ${args.join(" ")} failed: ${stderr.trim() || err.message}`));
+          // Tools like the Pulumi CLI print the reason of a failure on stdout.
+          const output = [stderr.trim() || err.message, stdout.trim().slice(-4000)]
+            .filter(Boolean)
+            .join("\n");
+          reject(new Error(`${file} ${args.join(" ")} failed: ${output}`));
         } else {
           resolve(options.withStderr ? stdout + stderr : stdout);
         }

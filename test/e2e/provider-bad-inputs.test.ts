@@ -1,0 +1,128 @@
+// Bad inputs fail at preview with a message that names the property, the value and what to do,
+// and nothing changes on the hosts.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
+import { runningDomains } from "../lab/virsh";
+import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
+import { pulumiWorkspace, type PulumiWorkspace } from "../support/pulumi-cli";
+
+const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
+const PROGRAM = path.join(REPO_ROOT, "test", "e2e", "programs", "placement");
+
+interface HostEntry {
+  name: string;
+  uri: string;
+  migrationAddress: string;
+}
+
+describe("provider e2e: bad inputs fail at preview and change nothing", function () {
+  let lab: LabDescription;
+  let h1: LabHost;
+  let guests: GuestFactory;
+  let guest: TestGuest;
+  let ws: PulumiWorkspace;
+  let hosts: HostEntry[];
+
+  before(async () => {
+    lab = loadLab();
+    [h1] = lab.hosts;
+    hosts = lab.hosts.map((h) => ({
+      name: h.name,
+      uri: h.uris.tcp,
+      migrationAddress: h.migrationAddress,
+    }));
+    guests = new GuestFactory(lab);
+    guest = await guests.local("e2e-bad", h1, { memoryMiB: 128, sizeMiB: 16 });
+    ws = pulumiWorkspace({
+      "Pulumi.yaml": `name: placement\nruntime: nodejs\nplugins:\n  providers:\n    - name: vmplacement\n      path: ${path.join(REPO_ROOT, "provider", "bin")}\n`,
+      "index.ts": readFileSync(path.join(PROGRAM, "index.ts"), "utf8"),
+    });
+    await ws.pulumi(["stack", "init", "bad"]);
+  });
+  after(async () => {
+    await guests?.cleanup();
+    ws?.cleanup();
+  });
+
+  async function previewWith(config: Record<string, unknown>): Promise<string> {
+    const base: Record<string, unknown> = {
+      domain: guest.name,
+      host: h1.name,
+      pool: "local",
+      "vmplacement:hosts": hosts,
+    };
+    const all = { ...base, ...config };
+    await ws.pulumi(["config", "rm-all", "--yes"]).catch(() => undefined);
+    // Structured values are written as JSON; the program and the provider parse them.
+    for (const [key, value] of Object.entries(all)) {
+      await ws.pulumi([
+        "config",
+        "set",
+        key,
+        typeof value === "string" ? value : JSON.stringify(value),
+      ]);
+    }
+    const err = await ws.pulumiWithDiagnostics(["preview"]).then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
+    assert.ok(err, "preview should fail");
+    assert.ok((await runningDomains(h1)).includes(guest.name), "nothing changed");
+    return err;
+  }
+
+  const cases: Array<{ name: string; config: Record<string, unknown>; expect: RegExp[] }> = [
+    {
+      name: "unknown host",
+      config: { host: "h99" },
+      expect: [/host 'h99' is not in the provider's inventory/, /hosts: h1, h2/],
+    },
+    {
+      name: "unknown pool",
+      config: { host: "h2", pool: "nope" },
+      expect: [/POOL_MISSING/, /pool 'nope' does not exist on host h2/],
+    },
+    {
+      name: "unknown domain",
+      config: { domain: "no-such-vm" },
+      expect: [/DOMAIN_NOT_FOUND/, /no-such-vm/],
+    },
+    {
+      name: "invalid policy value",
+      config: { policy: { maxDowntimeMs: -5 } },
+      expect: [/policy\.maxDowntimeMs/, /at least 1 ms/],
+    },
+    {
+      name: "unknown policy property",
+      config: { policy: { maxDowntime: 300 } },
+      expect: [/unknown property maxDowntime/],
+    },
+    {
+      name: "malformed libvirt URI",
+      config: {
+        "vmplacement:hosts": [{ ...hostsPlaceholder(), uri: "qemu+carrier-pigeon://h/system" }],
+      },
+      expect: [/hosts\[0\]\.uri/, /unsupported transport 'carrier-pigeon'/],
+    },
+    {
+      name: "ssh host without known_hosts",
+      config: {
+        "vmplacement:hosts": [{ ...hostsPlaceholder(), uri: "qemu+ssh://root@10.0.0.1/system" }],
+      },
+      expect: [/sshKnownHosts/, /required to verify it/],
+    },
+  ];
+
+  function hostsPlaceholder(): HostEntry {
+    return { name: "h1", uri: "", migrationAddress: "10.0.0.1" };
+  }
+
+  for (const c of cases) {
+    it(`rejects ${c.name}`, async () => {
+      const out = await previewWith(c.config);
+      for (const re of c.expect) assert.match(out, re);
+    });
+  }
+});
