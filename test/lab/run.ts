@@ -7,11 +7,13 @@ export interface RunOptions {
   cwd?: string;
   /** Append standard error to the output (tools that print diagnostics there). */
   withStderr?: boolean;
+  /** Written to the command's standard input (secrets go here, never into arguments). */
+  input?: string;
 }
 
 export function run(file: string, args: string[], options: RunOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       file,
       args,
       {
@@ -32,5 +34,6 @@ export function run(file: string, args: string[], options: RunOptions = {}): Pro
         }
       },
     );
+    if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }

@@ -10,6 +10,8 @@ export interface PulumiWorkspace {
   dir: string;
   env: NodeJS.ProcessEnv;
   pulumi(args: string[], timeoutMs?: number): Promise<string>;
+  /** Sets a secret config value through standard input, so it never appears in arguments. */
+  setSecret(key: string, value: string): Promise<string>;
   /** Like pulumi(), with the diagnostics the CLI prints to standard error appended. */
   pulumiWithDiagnostics(args: string[], timeoutMs?: number): Promise<string>;
   cleanup(): void;
@@ -37,6 +39,12 @@ export function pulumiWorkspace(files: Record<string, string>): PulumiWorkspace 
     env,
     pulumi: (args, timeoutMs = 300_000) =>
       run("pulumi", [...args, "--non-interactive"], { cwd: dir, env, timeoutMs }),
+    setSecret: (key, value) =>
+      run("pulumi", ["config", "set", "--secret", key, "--non-interactive"], {
+        cwd: dir,
+        env,
+        input: value,
+      }),
     pulumiWithDiagnostics: (args, timeoutMs = 300_000) =>
       run("pulumi", [...args, "--non-interactive"], { cwd: dir, env, timeoutMs, withStderr: true }),
     cleanup: () => rmSync(root, { recursive: true, force: true }),
