@@ -48,8 +48,8 @@ test-integration: build
 test-e2e: build
 	source $(PULUMI_ENV) && $(MOCHA) 'build/test/e2e/**/*.test.js'
 
-demo: deps toolchain build lab-up ## set up everything and migrate a demo guest live between lab hosts
-	node build/test/lab/demo.js
+demo: deps toolchain node_modules build lab-up ## set up everything, place three lab VMs with Pulumi, move one live
+	scripts/demo.sh
 
 clean:
 	rm -rf build dist

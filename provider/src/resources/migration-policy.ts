@@ -77,7 +77,7 @@ export function zodFailures(err: z.ZodError, prefix = ""): CheckFailure[] {
         .replace(/^\./, "");
     const reason =
       i.code === "unrecognized_keys"
-        ? `unknown propert${i.keys.length > 1 ? "ies" : "y"} ${i.keys.join(", ")}; see the MigrationPolicy documentation for the accepted names`
+        ? `unknown propert${i.keys.length > 1 ? "ies" : "y"} ${i.keys.join(", ")}; check its spelling against the schema's documented names`
         : i.message;
     return { property: property || prefix.replace(/\.$/, "") || "(inputs)", reason };
   });

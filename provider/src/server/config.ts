@@ -45,6 +45,8 @@ export function decodeConfigValues(raw: Record<string, unknown>): Record<string,
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
     const name = key.replace(/^vmplacement:(config:)?/, "");
+    // Set by the engine and SDKs on every provider, not configuration of ours.
+    if (name === "version" || name === "pluginDownloadURL") continue;
     if (
       typeof value === "string" &&
       /^[[{]|^(true|false|\d+)$/.test(value.trim()) &&

@@ -1,0 +1,23 @@
+// The README's main command: the TypeScript example places three lab VMs through the generated
+// SDK (ssh transport, explicit provider, a MigrationPolicy), then moves one live.
+import assert from "node:assert/strict";
+import path from "node:path";
+import { run } from "../lab/run";
+
+const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
+
+describe("demo: the TypeScript example on the lab", function () {
+  it("places three VMs, previews a move, moves one live and prints its record", async () => {
+    const out = await run(path.join(REPO_ROOT, "scripts", "demo.sh"), [], {
+      timeoutMs: 600_000,
+      withStderr: true,
+    });
+    assert.match(out, /demo-1: h\d -> h\d, live-copy-all, \d+ MiB/, "the preview shows the plan");
+    const record = JSON.parse(
+      out.slice(out.lastIndexOf("== the migration record") + "== the migration record".length),
+    );
+    assert.equal(record.result, "succeeded");
+    assert.equal(record.domain, "demo-1");
+    assert.ok(record.downtimeMs >= 0);
+  });
+});
