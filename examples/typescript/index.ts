@@ -41,6 +41,7 @@ const policy = new vmplacement.MigrationPolicy(
     allowPostCopy: true,
     allowOfflineFallback: false,
     completionTimeoutSecondsPerGiB: 60,
+    bandwidthMiBps: config.getNumber("bandwidthMiBps") ?? 0,
   },
   { provider },
 );

@@ -17,13 +17,19 @@ export interface PulumiWorkspace {
   cleanup(): void;
 }
 
-/** A program directory with its own backend and PULUMI_HOME; `files` are written into it. */
-export function pulumiWorkspace(files: Record<string, string>): PulumiWorkspace {
+/**
+ * A program directory with its own backend and PULUMI_HOME; `files` are written into it. With
+ * `programDir`, an existing program (e.g. an example) is used in place instead.
+ */
+export function pulumiWorkspace(
+  files: Record<string, string>,
+  options: { programDir?: string } = {},
+): PulumiWorkspace {
   const base = path.join(REPO_ROOT, ".pulumi-test");
   mkdirSync(base, { recursive: true });
   const root = mkdtempSync(path.join(base, "ws-"));
-  const dir = path.join(root, "program");
-  mkdirSync(dir);
+  const dir = options.programDir ?? path.join(root, "program");
+  mkdirSync(dir, { recursive: true });
   mkdirSync(path.join(root, "backend"));
   for (const [name, content] of Object.entries(files)) writeFileSync(path.join(dir, name), content);
   const env: NodeJS.ProcessEnv = {

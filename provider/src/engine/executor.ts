@@ -48,6 +48,7 @@ export async function executePlan(
   const release = options.limiter
     ? await options.limiter.acquire(plan.from, plan.to, { signal: options.signal })
     : () => undefined;
+  record.begin();
   const ctx: RunContext = {
     plan,
     facts,

@@ -2,7 +2,7 @@
 import type { MigrationMode, MigrationPlan, MigrationRecord, MigrationResult } from "./types";
 
 export class RecordBuilder {
-  private readonly started = Date.now();
+  private started = Date.now();
   readonly steps: string[] = [];
   mode: MigrationMode;
   postCopy = false;
@@ -13,6 +13,13 @@ export class RecordBuilder {
 
   constructor(private readonly plan: MigrationPlan) {
     this.mode = plan.mode;
+  }
+
+  /** The move itself starts now (after waiting for a migration slot, which is noted). */
+  begin(): void {
+    const waited = Date.now() - this.started;
+    if (waited >= 1000) this.step(`waited ${Math.round(waited / 1000)} s for a migration slot`);
+    this.started = Date.now();
   }
 
   step(text: string): void {

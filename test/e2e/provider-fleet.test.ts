@@ -1,0 +1,141 @@
+// The TypeScript example as a fleet: six VMs moving in one update respect the per-host limits;
+// a pool change within a host; cancelling `pulumi up` mid-migration leaves every VM on exactly
+// one host, and a later `up` completes the move.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
+import { runningDomains, virsh } from "../lab/virsh";
+import { GuestFactory } from "../integration/engine/lab-engine";
+import { pulumiWorkspace, type PulumiWorkspace } from "../support/pulumi-cli";
+
+const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
+const EXAMPLE = path.join(REPO_ROOT, "examples", "typescript");
+
+interface Record_ {
+  from: string;
+  to: string;
+  startedAt: string;
+  finishedAt: string;
+  result: string;
+}
+
+/** No two intervals of migrations sharing a key (source or target host) overlap. */
+function assertNoOverlap(records: Record_[], key: (r: Record_) => string, what: string): void {
+  const byKey = new Map<string, Record_[]>();
+  for (const r of records) byKey.set(key(r), [...(byKey.get(key(r)) ?? []), r]);
+  for (const [k, rs] of byKey) {
+    const sorted = rs.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+    for (let i = 1; i < sorted.length; i++) {
+      assert.ok(
+        sorted[i].startedAt >= sorted[i - 1].finishedAt,
+        `two ${what} migrations at once on ${k}: ${JSON.stringify(sorted.slice(i - 1, i + 1))}`,
+      );
+    }
+  }
+}
+
+describe("provider e2e: a fleet through the TypeScript example", function () {
+  let lab: LabDescription;
+  let guests: GuestFactory;
+  let ws: PulumiWorkspace;
+  const names: string[] = [];
+  let home: LabHost[];
+
+  before(async () => {
+    lab = loadLab();
+    guests = new GuestFactory(lab);
+    home = [lab.hosts[0], lab.hosts[0], lab.hosts[1], lab.hosts[1], lab.hosts[2], lab.hosts[2]];
+    for (const [i, host] of home.entries())
+      names.push((await guests.local(`fleet${i}`, host, { memoryMiB: 128, sizeMiB: 16 })).name);
+    ws = pulumiWorkspace({}, { programDir: EXAMPLE });
+    await ws.pulumi(["stack", "init", "fleet"]);
+    await ws.pulumi([
+      "config",
+      "set",
+      "vms",
+      JSON.stringify(Object.fromEntries(names.map((n, i) => [n, home[i].name]))),
+    ]);
+    await ws.pulumi(["up", "--yes", "--skip-preview"]);
+  });
+  after(async () => {
+    await ws?.pulumi(["stack", "rm", "--yes", "--force"]).catch(() => undefined);
+    ws?.cleanup();
+    await guests?.cleanup();
+  });
+
+  const where = async () =>
+    JSON.parse(await ws.pulumi(["stack", "output", "where", "--json"])) as Record<string, string>;
+
+  it("moves six VMs in one update, never two out of or into one host at a time", async () => {
+    // Rotate: every VM moves to the next host.
+    const next = (h: LabHost) => lab.hosts[(lab.hosts.indexOf(h) + 1) % lab.hosts.length].name;
+    await ws.pulumi([
+      "config",
+      "set",
+      "vms",
+      JSON.stringify(Object.fromEntries(names.map((n, i) => [n, next(home[i])]))),
+    ]);
+    await ws.pulumi(["up", "--yes", "--skip-preview"], 900_000);
+    const now = await where();
+    for (const [i, n] of names.entries()) assert.equal(now[n], next(home[i]));
+    const records = Object.values(
+      JSON.parse(await ws.pulumi(["stack", "output", "lastMigrations", "--json"])),
+    ) as Record_[];
+    assert.equal(records.length, 6);
+    for (const r of records) assert.equal(r.result, "succeeded");
+    assertNoOverlap(records, (r) => r.from, "outbound");
+    assertNoOverlap(records, (r) => r.to, "inbound");
+    for (const n of names) {
+      const on = await Promise.all(
+        lab.hosts.map(async (h) => (await runningDomains(h)).includes(n)),
+      );
+      assert.equal(on.filter(Boolean).length, 1, `${n} runs on exactly one host`);
+    }
+  });
+
+  it("changes a VM's pool within its host", async () => {
+    await ws.pulumi(["config", "set", "pools", JSON.stringify({ [names[0]]: "scratch" })]);
+    await ws.pulumi(["up", "--yes", "--skip-preview"]);
+    const record = JSON.parse(await ws.pulumi(["stack", "output", "lastMigrations", "--json"]))[
+      names[0]
+    ];
+    assert.equal(record.mode, "block-copy");
+    assert.equal(record.result, "succeeded");
+    const host = lab.hosts.find((h) => h.name === (record.to as string))!;
+    assert.match(await virsh(host, "domblklist", names[0]), /pools\/scratch\//);
+  });
+
+  it("cancelling pulumi up mid-migration leaves the VM on one host; a later up completes", async () => {
+    const vm = names[1];
+    const from = (await where())[vm];
+    const to = lab.hosts.find((h) => h.name !== from)!.name;
+    const source = lab.hosts.find((h) => h.name === from)!;
+    await ws.pulumi(["config", "set", "bandwidthMiBps", "2"]);
+    await ws.pulumi(["config", "set", "--path", `vms.${vm}`, to]);
+    const up = spawn("pulumi", ["up", "--yes", "--skip-preview", "--non-interactive"], {
+      cwd: ws.dir,
+      env: ws.env,
+      stdio: "ignore",
+    });
+    const exited = new Promise<number | null>((resolve) => up.on("exit", (code) => resolve(code)));
+    for (let i = 0; i < 150; i++) {
+      const job = await virsh(source, "domjobinfo", vm).catch(() => "");
+      if (/Job type:\s+Unbounded/.test(job)) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    up.kill("SIGINT");
+    const code = await exited;
+    assert.notEqual(code, 0, "the cancelled update fails");
+    const on = await Promise.all(
+      lab.hosts.map(async (h) => (await runningDomains(h)).includes(vm)),
+    );
+    assert.equal(on.filter(Boolean).length, 1, `${vm} runs on exactly one host`);
+    assert.ok((await runningDomains(source)).includes(vm), `${vm} stays on ${from}`);
+
+    await ws.pulumi(["config", "set", "bandwidthMiBps", "0"]);
+    await ws.pulumi(["cancel", "--yes"]).catch(() => undefined);
+    await ws.pulumi(["up", "--yes", "--skip-preview"]);
+    assert.equal((await where())[vm], to);
+  });
+});
