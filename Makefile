@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PULUMI_ENV := $(CURDIR)/scripts/pulumi-env.sh
 MOCHA := npx --no-install mocha
 
-.PHONY: bench-engine bench-libvirt gen-libvirt gen-sdk check-sdk help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-e2e demo clean
+.PHONY: dist install bench-engine bench-libvirt gen-libvirt gen-sdk check-sdk help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-e2e demo clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -68,3 +68,9 @@ gen-sdk: ## regenerate the nodejs, python and go SDKs in sdk/ from schema.json
 
 check-sdk: ## fail when sdk/ differs from what schema.json generates
 	scripts/check-sdk.sh
+
+dist: build ## plugin tarball for `pulumi plugin install resource vmplacement <version> --file ...`
+	scripts/dist.sh
+
+install: dist ## install the plugin where the Pulumi CLI finds it (PULUMI_HOME)
+	source $(PULUMI_ENV) && pulumi plugin install resource vmplacement "$$(node -p "require('./package.json').version")" --file "$$(ls -t dist/pulumi-resource-vmplacement-v*.tar.gz | head -1)"
