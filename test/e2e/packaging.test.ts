@@ -6,7 +6,7 @@ import path from "node:path";
 import { loadLab } from "../lab/lab";
 import { run } from "../lab/run";
 import { GuestFactory } from "../integration/engine/lab-engine";
-import { pulumiWorkspace } from "../support/pulumi-cli";
+import { labHosts, placementWorkspace } from "./placement-workspace";
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
 
@@ -18,13 +18,7 @@ describe("packaging: the plugin tarball", function () {
       await run(path.join(REPO_ROOT, "scripts", "dist.sh"), [], { timeoutMs: 300_000 })
     ).trim();
     const version = JSON.parse(readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")).version;
-    const ws = pulumiWorkspace({
-      "Pulumi.yaml": "name: placement\nruntime: nodejs\n",
-      "index.ts": readFileSync(
-        path.join(REPO_ROOT, "test", "e2e", "programs", "placement", "index.ts"),
-        "utf8",
-      ),
-    });
+    const ws = placementWorkspace({}, { pluginPath: false });
     try {
       await ws.pulumi(["plugin", "install", "resource", "vmplacement", version, "--file", tarball]);
       assert.match(
@@ -35,18 +29,7 @@ describe("packaging: the plugin tarball", function () {
       await ws.pulumi(["stack", "init", "pkg"]);
       await ws.pulumi(["config", "set", "domain", g.name]);
       await ws.pulumi(["config", "set", "host", lab.hosts[0].name]);
-      await ws.pulumi([
-        "config",
-        "set",
-        "vmplacement:hosts",
-        JSON.stringify(
-          lab.hosts.map((h) => ({
-            name: h.name,
-            uri: h.uris.tcp,
-            migrationAddress: h.migrationAddress,
-          })),
-        ),
-      ]);
+      await ws.pulumi(["config", "set", "vmplacement:hosts", JSON.stringify(labHosts(lab))]);
       await ws.pulumi(["up", "--yes", "--skip-preview"]);
       assert.equal(
         JSON.parse(await ws.pulumi(["stack", "output", "currentHost", "--json"])),

@@ -1,15 +1,11 @@
 // Bad inputs fail at preview with a message that names the property, the value and what to do,
 // and nothing changes on the hosts.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
 import { runningDomains } from "../lab/virsh";
 import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
-import { pulumiWorkspace, type PulumiWorkspace } from "../support/pulumi-cli";
-
-const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
-const PROGRAM = path.join(REPO_ROOT, "test", "e2e", "programs", "placement");
+import type { PulumiWorkspace } from "../support/pulumi-cli";
+import { labHosts, placementWorkspace } from "./placement-workspace";
 
 interface HostEntry {
   name: string;
@@ -28,17 +24,10 @@ describe("provider e2e: bad inputs fail at preview and change nothing", function
   before(async () => {
     lab = loadLab();
     [h1] = lab.hosts;
-    hosts = lab.hosts.map((h) => ({
-      name: h.name,
-      uri: h.uris.tcp,
-      migrationAddress: h.migrationAddress,
-    }));
+    hosts = labHosts(lab);
     guests = new GuestFactory(lab);
     guest = await guests.local("e2e-bad", h1, { memoryMiB: 128, sizeMiB: 16 });
-    ws = pulumiWorkspace({
-      "Pulumi.yaml": `name: placement\nruntime: nodejs\nplugins:\n  providers:\n    - name: vmplacement\n      path: ${path.join(REPO_ROOT, "provider", "bin")}\n`,
-      "index.ts": readFileSync(path.join(PROGRAM, "index.ts"), "utf8"),
-    });
+    ws = placementWorkspace();
     await ws.pulumi(["stack", "init", "bad"]);
   });
   after(async () => {

@@ -1,16 +1,12 @@
 // The provider through the real Pulumi CLI on the lab: adopt a running VM, preview a move
 // (nothing changes), move it live with `up`, `up` again is a no-op, destroy leaves it running.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
 import { assertHeartbeatContinues, waitForHeartbeat } from "../lab/guests";
 import { runningDomains, virsh } from "../lab/virsh";
 import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
-import { pulumiWorkspace, type PulumiWorkspace } from "../support/pulumi-cli";
-
-const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
-const PROGRAM = path.join(REPO_ROOT, "test", "e2e", "programs", "placement");
+import type { PulumiWorkspace } from "../support/pulumi-cli";
+import { labHosts, placementWorkspace } from "./placement-workspace";
 
 function stackConfig(lab: LabDescription, domain: string, host: string): string {
   const hosts = lab.hosts
@@ -35,11 +31,7 @@ describe("provider e2e: VmPlacement through the Pulumi CLI", function () {
     [h1, h2] = lab.hosts;
     guests = new GuestFactory(lab);
     guest = await guests.local("e2e", h1, { memoryMiB: 256 });
-    ws = pulumiWorkspace({
-      "Pulumi.yaml": `name: placement\nruntime: nodejs\nplugins:\n  providers:\n    - name: vmplacement\n      path: ${path.join(REPO_ROOT, "provider", "bin")}\n`,
-      "index.ts": readFileSync(path.join(PROGRAM, "index.ts"), "utf8"),
-      "Pulumi.e2e.yaml": stackConfig(lab, guest.name, h1.name),
-    });
+    ws = placementWorkspace({ "Pulumi.e2e.yaml": stackConfig(lab, guest.name, h1.name) });
     await ws.pulumi(["stack", "init", "e2e"]);
   });
   after(async () => {
@@ -126,13 +118,7 @@ describe("provider e2e: VmPlacement through the Pulumi CLI", function () {
       "set",
       "--path",
       "vmplacement:hosts",
-      JSON.stringify(
-        lab.hosts.map((h) => ({
-          name: h.name,
-          uri: h.uris.tcp,
-          migrationAddress: h.migrationAddress,
-        })),
-      ),
+      JSON.stringify(labHosts(lab)),
     ]);
     await ws.pulumi([
       "import",

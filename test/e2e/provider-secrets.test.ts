@@ -5,10 +5,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
 import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
-import { pulumiWorkspace, type PulumiWorkspace } from "../support/pulumi-cli";
-
-const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
-const PROGRAM = path.join(REPO_ROOT, "test", "e2e", "programs", "placement");
+import type { PulumiWorkspace } from "../support/pulumi-cli";
+import { labHosts, placementWorkspace } from "./placement-workspace";
 
 describe("provider e2e: ssh credentials stay secret", function () {
   let lab: LabDescription;
@@ -24,17 +22,9 @@ describe("provider e2e: ssh credentials stay secret", function () {
     privateKey = readFileSync(lab.ssh.privateKey, "utf8");
     guests = new GuestFactory(lab);
     guest = await guests.local("e2e-ssh", h1, { memoryMiB: 128, sizeMiB: 16 });
-    ws = pulumiWorkspace({
-      "Pulumi.yaml": `name: placement\nruntime: nodejs\nplugins:\n  providers:\n    - name: vmplacement\n      path: ${path.join(REPO_ROOT, "provider", "bin")}\n`,
-      "index.ts": readFileSync(path.join(PROGRAM, "index.ts"), "utf8"),
-    });
+    ws = placementWorkspace();
     await ws.pulumi(["stack", "init", "ssh"]);
-    const hosts = lab.hosts.map((h) => ({
-      name: h.name,
-      uri: h.uris.ssh,
-      peerUri: h.uris.tcp,
-      migrationAddress: h.migrationAddress,
-    }));
+    const hosts = labHosts(lab, "ssh");
     await ws.pulumi(["config", "set", "domain", guest.name]);
     await ws.pulumi(["config", "set", "host", h1.name]);
     await ws.pulumi(["config", "set", "vmplacement:hosts", JSON.stringify(hosts)]);

@@ -1,6 +1,7 @@
 // Storage pools and volumes, including volume upload and download through libvirt streams.
 import type { Readable, Writable } from "node:stream";
 import type { RemoteProgram } from "../rpc/remote-program";
+import type { RpcStream } from "../rpc/stream";
 import type { StoragePool, StorageVol } from "./handles";
 
 const POOL_STATES = ["inactive", "building", "running", "degraded", "inaccessible"] as const;
@@ -92,26 +93,21 @@ export class StorageApi {
   }
 
   /** Uploads into a volume: write the bytes to `stream` and end it; `done` resolves when libvirt has them all. */
-  async upload(
-    vol: StorageVol,
-    options: { offset?: number; length?: number; flags?: number } = {},
-  ): Promise<VolumeTransfer<Writable>> {
-    const { reply, stream } = this.remote.callWithStream("STORAGE_VOL_UPLOAD", {
-      vol,
-      offset: BigInt(options.offset ?? 0),
-      length: BigInt(options.length ?? 0),
-      flags: options.flags ?? 0,
-    });
-    await reply;
-    return { stream, done: streamDone(stream) };
+  upload(vol: StorageVol, options: TransferOptions = {}): Promise<VolumeTransfer<Writable>> {
+    return this.transfer("STORAGE_VOL_UPLOAD", vol, options);
   }
 
   /** Downloads a volume: read the bytes from `stream`; `done` resolves once libvirt confirmed the end. */
-  async download(
+  download(vol: StorageVol, options: TransferOptions = {}): Promise<VolumeTransfer<Readable>> {
+    return this.transfer("STORAGE_VOL_DOWNLOAD", vol, options);
+  }
+
+  private async transfer(
+    proc: "STORAGE_VOL_UPLOAD" | "STORAGE_VOL_DOWNLOAD",
     vol: StorageVol,
-    options: { offset?: number; length?: number; flags?: number } = {},
-  ): Promise<VolumeTransfer<Readable>> {
-    const { reply, stream } = this.remote.callWithStream("STORAGE_VOL_DOWNLOAD", {
+    options: TransferOptions,
+  ): Promise<VolumeTransfer<RpcStream>> {
+    const { reply, stream } = this.remote.callWithStream(proc, {
       vol,
       offset: BigInt(options.offset ?? 0),
       length: BigInt(options.length ?? 0),
@@ -120,6 +116,13 @@ export class StorageApi {
     await reply;
     return { stream, done: streamDone(stream) };
   }
+}
+
+/** A byte range of the volume (length 0: to the end); flags from virStorageVol{Upload,Download}Flags. */
+export interface TransferOptions {
+  offset?: number;
+  length?: number;
+  flags?: number;
 }
 
 function streamDone(stream: Readable | Writable): Promise<void> {
