@@ -283,13 +283,17 @@ export class VmPlacementProvider {
         changed.push("host");
       for (const key of ["storagePool", "disks", "policy"])
         if (news.unknowns.has(key) || !same(olds[key], n[key])) changed.push(key);
-      const current = (olds.currentDisks as Array<{ pool: string | null }> | undefined) ?? [];
+      // A disk found in another pool than its placement asks for (moved outside Pulumi) is drift.
+      const current =
+        (olds.currentDisks as Array<{ target: string; pool: string | null }> | undefined) ?? [];
+      const wanted = (target: string) =>
+        (n.disks as Record<string, string> | null)?.[target] ?? (n.storagePool as string | null);
       if (
-        n.storagePool &&
-        current.some((d) => d.pool !== null && d.pool !== n.storagePool) &&
+        current.some((d) => d.pool !== null && wanted(d.target) && d.pool !== wanted(d.target)) &&
         !changed.includes("storagePool")
-      )
+      ) {
         changed.push("storagePool");
+      }
     } else {
       for (const key of new Set([...Object.keys(olds), ...Object.keys(n)]))
         if (key !== "spec" && !same(olds[key], n[key])) changed.push(key);
