@@ -1,6 +1,5 @@
 // Gathers the facts the planner needs, through the libvirt client. Reads only: nothing here
 // changes a host.
-import path from "node:path";
 import { constants as C, isNotFound, type Domain, type LibvirtConnection } from "../libvirt";
 import type { ConnectionPool } from "./connections";
 import { parseDomainXml } from "./domain-xml";
@@ -187,9 +186,4 @@ export async function cpuRunsOn(
     })
     .catch(() => undefined);
   return result === undefined ? undefined : result !== "incompatible";
-}
-
-/** Volume name of a disk path inside a pool directory. */
-export function volumeName(diskPath: string): string {
-  return path.basename(diskPath);
 }
