@@ -13,9 +13,9 @@ describe("demo: the TypeScript example on the lab", function () {
       withStderr: true,
     });
     assert.match(out, /demo-1: h\d -> h\d, live-copy-all, \d+ MiB/, "the preview shows the plan");
-    const record = JSON.parse(
-      out.slice(out.lastIndexOf("== the migration record") + "== the migration record".length),
-    );
+    // The record is the JSON object printed after the marker (diagnostics may follow it).
+    const tail = out.slice(out.lastIndexOf("== the migration record"));
+    const record = JSON.parse(tail.slice(tail.indexOf("{"), tail.indexOf("\n}") + 2));
     assert.equal(record.result, "succeeded");
     assert.equal(record.domain, "demo-1");
     assert.ok(record.downtimeMs >= 0);
