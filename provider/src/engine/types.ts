@@ -1,3 +1,5 @@
+import type { MigrationParams } from "../libvirt";
+
 // The migration engine's vocabulary: facts gathered from hosts, the policy that constrains a
 // move, the plan the planner makes of both, and the record of what the executor did.
 
@@ -142,18 +144,8 @@ export interface MigrationPlan {
   mode: MigrationMode;
   /** libvirt migration flags by name. */
   flags: string[];
-  params: {
-    uri?: string;
-    disksUri?: string;
-    migrateDisks?: string[];
-    bandwidthMiBps?: number;
-    postcopyBandwidthMiBps?: number;
-    compression?: string[];
-    parallelConnections?: number;
-    tlsDestination?: string;
-    destinationXml?: string;
-    persistentXml?: string;
-  };
+  /** The typed parameters of the libvirt migration call, exactly as the executor passes them. */
+  params: MigrationParams;
   disks: DiskPlacement[];
   bytes: { memory: number; disks: number; total: number };
   estimate: { durationSeconds: number; downtimeMs: number; linkMiBps: number };
