@@ -4,6 +4,7 @@ import path from "node:path";
 import { constants as C } from "../libvirt";
 import { RunFailure, type RunContext } from "./context";
 import { rewriteDiskSources } from "./domain-xml";
+import { stopCause } from "./errors";
 import { CreatedVolumes, removeSourceVolumes } from "./volumes";
 import { sleep } from "./where";
 
@@ -35,13 +36,15 @@ export async function runBlockCopy(ctx: RunContext): Promise<{ finalHost: string
       );
       record.step(`block copy of ${d.target} into pool ${d.pool} started`);
       for (;;) {
-        if (ctx.signal?.aborted)
+        if (ctx.signal?.aborted) {
+          const stop = stopCause(ctx.signal);
           throw new RunFailure(
             "cancelled",
-            "cancelled",
-            `pool change of ${plan.domain} was cancelled; its disks stay where they were`,
+            stop.category,
+            `pool change of ${plan.domain} ${stop.phrase}; its disks stay where they were`,
             plan.from,
           );
+        }
         const job = await conn.domains.blockJobInfo(dom, d.target);
         if (!job) throw new Error(`the block copy of ${d.target} ended unexpectedly`);
         ctx.onProgress?.({

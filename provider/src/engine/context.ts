@@ -1,7 +1,13 @@
 // What every migration runner (live, offline, block copy) works with.
 import type { ConnectionPool } from "./connections";
 import type { RecordBuilder } from "./record";
-import type { DomainFacts, MigrationPlan, MigrationPolicy, MigrationProgress } from "./types";
+import type {
+  DomainFacts,
+  MigrationPlan,
+  MigrationPolicy,
+  MigrationProgress,
+  MigrationRecord,
+} from "./types";
 
 export interface RunContext {
   plan: MigrationPlan;
@@ -20,7 +26,7 @@ export interface RunContext {
 export class RunFailure extends Error {
   constructor(
     readonly result: "failed" | "aborted" | "cancelled",
-    readonly category: "connection" | "libvirt" | "timeout" | "verification" | "cancelled",
+    readonly category: Exclude<NonNullable<MigrationRecord["errorCategory"]>, "blocked">,
     message: string,
     readonly finalHost: string,
     options?: { cause?: unknown },

@@ -6,6 +6,7 @@ export type EngineErrorCode =
   | "VMP_MIGRATION_FAILED"
   | "VMP_MIGRATION_ABORTED"
   | "VMP_MIGRATION_CANCELLED"
+  | "VMP_MIGRATION_TIMED_OUT"
   | "VMP_VERIFICATION_FAILED";
 
 export class MigrationError extends Error {
@@ -18,4 +19,28 @@ export class MigrationError extends Error {
     super(message, options);
     this.name = "MigrationError";
   }
+}
+
+/**
+ * The abort reason a caller gives when its own time limit for the operation passed (for the
+ * provider: the resource's customTimeouts). The engine stops the way it does on a cancel, and
+ * says which limit it was.
+ */
+export class DeadlineExceeded extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DeadlineExceeded";
+  }
+}
+
+/** Why a run was told to stop, as the engine words it in steps and messages. */
+export function stopCause(signal: AbortSignal | undefined): {
+  category: "cancelled" | "deadline";
+  /** Completes "migration of vm ..." */
+  phrase: string;
+} {
+  const reason: unknown = signal?.reason;
+  return reason instanceof DeadlineExceeded
+    ? { category: "deadline", phrase: `was stopped because ${reason.message}` }
+    : { category: "cancelled", phrase: "was cancelled" };
 }

@@ -69,13 +69,15 @@ export async function executePlan(
         ? err
         : new RunFailure("failed", "libvirt", (err as Error).message, "unknown", { cause: err });
     const code =
-      failure.result === "cancelled"
-        ? "VMP_MIGRATION_CANCELLED"
-        : failure.result === "aborted"
-          ? "VMP_MIGRATION_ABORTED"
-          : failure.category === "verification"
-            ? "VMP_VERIFICATION_FAILED"
-            : "VMP_MIGRATION_FAILED";
+      failure.category === "deadline"
+        ? "VMP_MIGRATION_TIMED_OUT"
+        : failure.result === "cancelled"
+          ? "VMP_MIGRATION_CANCELLED"
+          : failure.result === "aborted"
+            ? "VMP_MIGRATION_ABORTED"
+            : failure.category === "verification"
+              ? "VMP_VERIFICATION_FAILED"
+              : "VMP_MIGRATION_FAILED";
     throw new MigrationError(
       code,
       failure.message,

@@ -7,7 +7,7 @@ import type { DomainFacts, MigrationPlan, MigrationPolicy, MigrationRecord } fro
 
 export { ConnectionPool, type InventoryHost } from "./connections";
 export { MigrationLimiter, type LimiterLimits } from "./limiter";
-export { MigrationError } from "./errors";
+export { DeadlineExceeded, MigrationError } from "./errors";
 export { executePlan, type ExecuteOptions } from "./executor";
 export { DEFAULT_POLICY } from "./policy";
 export { choosePlan, type PlacementRequest } from "./planner";

@@ -39,8 +39,13 @@ function checkLimits(limits: LimiterLimits): LimiterLimits {
   return { ...limits };
 }
 
-function abortError(from: string, to: string): Error {
-  const error = new Error(`migration ${from} -> ${to} was cancelled while queued`);
+function abortError(from: string, to: string, reason: unknown): Error {
+  // A caller's own reason (e.g. its deadline) says more than "cancelled".
+  const error = new Error(
+    reason instanceof Error && reason.name !== "AbortError"
+      ? `migration ${from} -> ${to} stopped while queued: ${reason.message}`
+      : `migration ${from} -> ${to} was cancelled while queued`,
+  );
   error.name = "AbortError";
   return error;
 }
@@ -66,7 +71,7 @@ export class MigrationLimiter {
    */
   acquire(from: string, to: string, options?: { signal?: AbortSignal }): Promise<() => void> {
     const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(abortError(from, to));
+    if (signal?.aborted) return Promise.reject(abortError(from, to, signal.reason));
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { from, to, resolve, reject, detach: () => {} };
       if (signal) {
@@ -76,7 +81,7 @@ export class MigrationLimiter {
           this.queue.splice(index, 1);
           waiter.detach();
           // Waiters hold nothing, so leaving the queue cannot let anyone else run.
-          reject(abortError(from, to));
+          reject(abortError(from, to, signal.reason));
         };
         signal.addEventListener("abort", onAbort, { once: true });
         waiter.detach = () => signal.removeEventListener("abort", onAbort);

@@ -8,6 +8,7 @@ import {
   type MigrateFlagName,
 } from "../libvirt";
 import { RunFailure, type RunContext } from "./context";
+import { stopCause } from "./errors";
 import { decideEscalation, startLadder } from "./ladder";
 import { CreatedVolumes, removeSourceVolumes } from "./volumes";
 import { presence, sleep } from "./where";
@@ -60,7 +61,9 @@ async function migrateAndSteer(
     if (ctx.signal?.aborted && !abortedBy) {
       if (!ladder.postCopy) {
         abortedBy = "cancel";
-        record.step("cancelled: aborting the migration job; the domain stays on the source");
+        record.step(
+          `${plan.domain} ${stopCause(ctx.signal).phrase}: aborting the migration job; the domain stays on the source`,
+        );
         await src.domains
           .abortJob(dom)
           .catch((e) => ctx.log(`abort failed: ${(e as Error).message}`));
@@ -195,14 +198,16 @@ export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
       `rolled back: ${plan.domain} keeps running on ${plan.from}${removed.length ? `; removed ${removed.length} target volume(s)` : ""}`,
     );
     const message = (err as Error)?.message ?? String(err);
-    if (outcome.abortedBy === "cancel")
+    if (outcome.abortedBy === "cancel") {
+      const stop = stopCause(ctx.signal);
       throw new RunFailure(
         "cancelled",
-        "cancelled",
-        `migration of ${plan.domain} was cancelled; it keeps running on ${plan.from}`,
+        stop.category,
+        `migration of ${plan.domain} ${stop.phrase}; it keeps running on ${plan.from}`,
         plan.from,
         { cause: err },
       );
+    }
     if (outcome.abortedBy === "ladder")
       throw new RunFailure(
         "aborted",

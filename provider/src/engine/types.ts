@@ -174,7 +174,8 @@ export interface MigrationRecord {
   postCopy: boolean;
   fallbackUsed: boolean;
   result: MigrationResult;
-  errorCategory?: "blocked" | "connection" | "libvirt" | "timeout" | "verification" | "cancelled";
+  errorCategory?:
+    "blocked" | "connection" | "libvirt" | "timeout" | "verification" | "cancelled" | "deadline";
   error?: string;
 }
 

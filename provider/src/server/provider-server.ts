@@ -24,6 +24,7 @@ import {
   type PlacementOutputs,
 } from "../resources/vm-placement";
 import { buildRuntime, checkConfig, decodeConfigValues, type ProviderRuntime } from "./config";
+import { operationSignal } from "./deadline";
 import { EngineLog } from "./engine-log";
 import { compact, unwrapProperties, type Plain } from "./values";
 
@@ -61,7 +62,9 @@ function grpcError(err: unknown): grpc.ServiceError {
       ? grpc.status.FAILED_PRECONDITION
       : err instanceof MigrationError && err.code === "VMP_MIGRATION_CANCELLED"
         ? grpc.status.CANCELLED
-        : grpc.status.UNKNOWN;
+        : err instanceof MigrationError && err.code === "VMP_MIGRATION_TIMED_OUT"
+          ? grpc.status.DEADLINE_EXCEEDED
+          : grpc.status.UNKNOWN;
   return Object.assign(new Error(message), {
     code,
     details: message,
@@ -180,12 +183,11 @@ export class VmPlacementProvider {
           resp.setProperties(struct({ ...(props.value as object), spec: spec ?? null }));
           return resp;
         }
-        const outs = await this.place(
-          call.request.getUrn(),
-          props.value as PlacementInputs,
-          call.request.getPreview(),
-          undefined,
-        );
+        const outs = await this.place(call.request.getUrn(), props.value as PlacementInputs, {
+          preview: call.request.getPreview(),
+          timeoutSeconds: call.request.getTimeout(),
+          operation: "create",
+        });
         resp.setId(outs.domain);
         resp.setProperties(struct(outs as unknown as Record<string, unknown>));
         return resp;
@@ -202,12 +204,12 @@ export class VmPlacementProvider {
           );
           return resp;
         }
-        const outs = await this.place(
-          call.request.getUrn(),
-          news.value as PlacementInputs,
-          call.request.getPreview(),
-          olds,
-        );
+        const outs = await this.place(call.request.getUrn(), news.value as PlacementInputs, {
+          preview: call.request.getPreview(),
+          timeoutSeconds: call.request.getTimeout(),
+          operation: "update",
+          previous: olds,
+        });
         resp.setProperties(struct(outs as unknown as Record<string, unknown>));
         return resp;
       }),
@@ -321,27 +323,35 @@ export class VmPlacementProvider {
   private async place(
     urn: string,
     inputs: PlacementInputs,
-    preview: boolean,
-    previous: Partial<PlacementOutputs> | undefined,
+    options: {
+      preview: boolean;
+      timeoutSeconds: number;
+      operation: "create" | "update";
+      previous?: Partial<PlacementOutputs>;
+    },
   ): Promise<PlacementOutputs> {
+    const { preview, previous } = options;
     const runtime = this.requireRuntime();
+    const stop = operationSignal(this.cancel.signal, options.timeoutSeconds, options.operation);
     const outs = await applyPlacement(runtime, inputs, {
       preview,
       previous,
-      signal: this.cancel.signal,
+      signal: stop.signal,
       onProgress: (p) => {
         const line = `${p.phase} ${p.percent}%: memory ${Math.round(p.memoryProcessed / 1048576)}/${Math.round((p.memoryProcessed + p.memoryRemaining) / 1048576)} MiB, disk ${Math.round(p.diskProcessed / 1048576)} MiB, ${Math.round(p.bandwidthBps / 1048576)} MiB/s, iteration ${p.iteration}`;
         void this.engineLog.log("info", line, urn, true);
       },
-    }).catch(async (err) => {
-      if (err instanceof MigrationError)
-        await this.engineLog.log(
-          "error",
-          `${inputs.domain}: ${err.record.result} (${err.record.steps.length} steps); ${err.message}`,
-          urn,
-        );
-      throw err;
-    });
+    })
+      .catch(async (err) => {
+        if (err instanceof MigrationError)
+          await this.engineLog.log(
+            "error",
+            `${inputs.domain}: ${err.record.result} (${err.record.steps.length} steps); ${err.message}`,
+            urn,
+          );
+        throw err;
+      })
+      .finally(stop.done);
     if (preview && outs.plannedMigration)
       await this.engineLog.log("info", outs.plannedMigration.summary, urn);
     if (!preview && outs.lastMigration && outs.lastMigration !== previous?.lastMigration) {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { MigrationLimiter, type LimiterLimits } from "../../../provider/src/engine/limiter";
+import { DeadlineExceeded } from "../../../provider/src/engine/errors";
 
 /** Lets every pending promise callback run. */
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -136,6 +137,21 @@ describe("MigrationLimiter", () => {
     const late = run("h2");
     await Promise.all([...backlog, late]);
     assert.deepEqual(served, ["h1", "h2", "h1", "h1"]);
+  });
+
+  it("says why a queued acquire stopped when the signal carries a reason", async () => {
+    const limiter = new MigrationLimiter(limits(1, 1, 1));
+    const holder = await limiter.acquire("h1", "h2");
+    const controller = new AbortController();
+    const queued = track(limiter.acquire("h1", "h3", { signal: controller.signal }));
+    await flush();
+    controller.abort(new DeadlineExceeded("the update timeout of 5 s passed"));
+    await flush();
+    assert.match(
+      queued.error()!.message,
+      /h1 -> h3 stopped while queued: the update timeout of 5 s passed/,
+    );
+    holder();
   });
 
   it("rejects a queued acquire when its signal aborts, and frees nothing", async () => {
