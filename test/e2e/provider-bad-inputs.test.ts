@@ -2,7 +2,7 @@
 // and nothing changes on the hosts.
 import assert from "node:assert/strict";
 import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
-import { runningDomains } from "../lab/virsh";
+import { runningDomains, virsh } from "../lab/virsh";
 import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
 import type { PulumiWorkspace } from "../support/pulumi-cli";
 import { labHosts, placementWorkspace } from "./placement-workspace";
@@ -16,17 +16,25 @@ interface HostEntry {
 describe("provider e2e: bad inputs fail at preview and change nothing", function () {
   let lab: LabDescription;
   let h1: LabHost;
+  let h2: LabHost;
   let guests: GuestFactory;
   let guest: TestGuest;
+  /** Needs more memory than h2 has free (QEMU allocates guest memory lazily, so it runs on h1). */
+  let bigGuest: TestGuest;
   let ws: PulumiWorkspace;
   let hosts: HostEntry[];
 
   before(async () => {
     lab = loadLab();
-    [h1] = lab.hosts;
+    [h1, h2] = lab.hosts;
     hosts = labHosts(lab);
     guests = new GuestFactory(lab);
     guest = await guests.local("e2e-bad", h1, { memoryMiB: 128, sizeMiB: 16 });
+    const freeKiB = Number(/Total:\s+(\d+) KiB/.exec(await virsh(h2, "freecell"))![1]);
+    bigGuest = await guests.local("e2e-big", h1, {
+      memoryMiB: Math.ceil(freeKiB / 1024) + 512,
+      sizeMiB: 16,
+    });
     ws = placementWorkspace();
     await ws.pulumi(["stack", "init", "bad"]);
   });
@@ -58,11 +66,16 @@ describe("provider e2e: bad inputs fail at preview and change nothing", function
       (e: Error) => e.message,
     );
     assert.ok(err, "preview should fail");
-    assert.ok((await runningDomains(h1)).includes(guest.name), "nothing changed");
+    const running = await runningDomains(h1);
+    for (const g of [guest, bigGuest]) assert.ok(running.includes(g.name), "nothing changed");
     return err;
   }
 
-  const cases: Array<{ name: string; config: Record<string, unknown>; expect: RegExp[] }> = [
+  const cases: Array<{
+    name: string;
+    config: Record<string, unknown> | (() => Record<string, unknown>);
+    expect: RegExp[];
+  }> = [
     {
       name: "unknown host",
       config: { host: "h99" },
@@ -77,6 +90,11 @@ describe("provider e2e: bad inputs fail at preview and change nothing", function
       name: "unknown domain",
       config: { domain: "no-such-vm" },
       expect: [/DOMAIN_NOT_FOUND/, /no-such-vm/],
+    },
+    {
+      name: "a target without enough free memory",
+      config: () => ({ domain: bigGuest.name, host: "h2" }),
+      expect: [/INSUFFICIENT_MEMORY/, /host h2 has \d+ MiB free, but .* needs \d+ MiB/],
     },
     {
       name: "invalid policy value",
@@ -110,7 +128,7 @@ describe("provider e2e: bad inputs fail at preview and change nothing", function
 
   for (const c of cases) {
     it(`rejects ${c.name}`, async () => {
-      const out = await previewWith(c.config);
+      const out = await previewWith(typeof c.config === "function" ? c.config() : c.config);
       for (const re of c.expect) assert.match(out, re);
     });
   }

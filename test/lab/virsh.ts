@@ -22,6 +22,19 @@ export async function definedDomains(host: LabHost): Promise<string[]> {
     .filter(Boolean);
 }
 
+/** The names of the hosts where `domain` is running (a VM that is never lost: exactly one). */
+export async function hostsRunning(hosts: LabHost[], domain: string): Promise<string[]> {
+  const on = await Promise.all(hosts.map(async (h) => (await runningDomains(h)).includes(domain)));
+  return hosts.filter((_, i) => on[i]).map((h) => h.name);
+}
+
+export function volumeExists(host: LabHost, pool: string, volume: string): Promise<boolean> {
+  return virsh(host, "vol-info", "--pool", pool, volume).then(
+    () => true,
+    () => false,
+  );
+}
+
 /** Parses `virsh domjobinfo` output into a key → value map (values keep their units). */
 export function parseJobInfo(text: string): Record<string, string> {
   const info: Record<string, string> = {};

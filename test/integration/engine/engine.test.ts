@@ -15,7 +15,7 @@ import {
   readHeartbeats,
   waitForHeartbeat,
 } from "../../lab/guests";
-import { definedDomains, runningDomains, virsh } from "../../lab/virsh";
+import { definedDomains, runningDomains, virsh, volumeExists } from "../../lab/virsh";
 import { GuestFactory, labPool, policy } from "./lab-engine";
 
 describe("migration engine on the lab", function () {
@@ -42,13 +42,6 @@ describe("migration engine on the lab", function () {
         `${name} running on ${h.name}`,
       );
     }
-  }
-
-  async function volumeExists(host: LabHost, poolName: string, volume: string): Promise<boolean> {
-    return virsh(host, "vol-info", "--pool", poolName, volume).then(
-      () => true,
-      () => false,
-    );
   }
 
   it("moves a guest live with storage copy, verifies it and removes the source volume", async () => {

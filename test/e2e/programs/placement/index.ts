@@ -1,5 +1,7 @@
-// E2E test program: one VmPlacement, driven by stack config. Registers the resource by token,
-// so the test exercises the provider without depending on the generated SDK.
+// E2E test program: one VmPlacement, driven by stack config. Registers resources by token, so
+// the test exercises the provider without depending on the generated SDK. `policy` goes into the
+// placement as written (to test its checks); `policyResource` makes a MigrationPolicy and passes
+// its spec; `updateTimeout` sets the placement's customTimeouts.
 import * as pulumi from "@pulumi/pulumi";
 
 const config = new pulumi.Config();
@@ -29,14 +31,30 @@ class VmPlacement extends pulumi.CustomResource {
   }
 }
 
-const vm = new VmPlacement("vm", {
-  domain: config.require("domain"),
-  host: config.require("host"),
-  ...(config.get("pool") ? { storagePool: config.get("pool")! } : {}),
-  ...(config.getObject("policy")
-    ? { policy: config.getObject<Record<string, unknown>>("policy")! }
-    : {}),
-});
+class MigrationPolicy extends pulumi.CustomResource {
+  declare readonly spec: pulumi.Output<Record<string, unknown>>;
+  constructor(name: string, args: Record<string, unknown>) {
+    super("vmplacement:index:MigrationPolicy", name, { ...args, spec: undefined });
+  }
+}
+
+const policyArgs = config.getObject<Record<string, unknown>>("policyResource");
+const policy = policyArgs ? new MigrationPolicy("policy", policyArgs).spec : undefined;
+const updateTimeout = config.get("updateTimeout");
+
+const vm = new VmPlacement(
+  "vm",
+  {
+    domain: config.require("domain"),
+    host: config.require("host"),
+    ...(config.get("pool") ? { storagePool: config.get("pool")! } : {}),
+    ...(config.getObject("policy")
+      ? { policy: config.getObject<Record<string, unknown>>("policy")! }
+      : {}),
+    ...(policy ? { policy } : {}),
+  },
+  updateTimeout ? { customTimeouts: { update: updateTimeout } } : {},
+);
 
 export const currentHost = vm.currentHost;
 export const lastMigration = vm.lastMigration;

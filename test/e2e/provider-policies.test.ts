@@ -1,0 +1,99 @@
+// MigrationPolicy and customTimeouts through the real CLI: a churning VM that pre-copy cannot
+// move is switched to post-copy and arrives; an update that runs past its customTimeouts is
+// stopped with the VM still on its source, and a later `up` completes the move.
+import assert from "node:assert/strict";
+import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
+import { assertHeartbeatContinues, readHeartbeats, waitForHeartbeat } from "../lab/guests";
+import { hostsRunning, volumeExists } from "../lab/virsh";
+import { GuestFactory } from "../integration/engine/lab-engine";
+import type { PulumiWorkspace } from "../support/pulumi-cli";
+import { labHosts, placementWorkspace } from "./placement-workspace";
+
+describe("provider e2e: migration policies and customTimeouts", function () {
+  let lab: LabDescription;
+  let h1: LabHost;
+  let h2: LabHost;
+  let guests: GuestFactory;
+  let ws: PulumiWorkspace;
+
+  before(async () => {
+    lab = loadLab();
+    [h1, h2] = lab.hosts;
+    guests = new GuestFactory(lab);
+    ws = placementWorkspace();
+  });
+  after(async () => {
+    await guests?.cleanup();
+    ws?.cleanup();
+  });
+
+  /** A new stack placing `domain` on h1 (adopted where it runs) with the given config. */
+  async function stack(name: string, domain: string, config: Record<string, unknown>) {
+    await ws.pulumi(["stack", "init", name]);
+    const all = { domain, host: h1.name, "vmplacement:hosts": labHosts(lab), ...config };
+    for (const [key, value] of Object.entries(all))
+      await ws.pulumi([
+        "config",
+        "set",
+        key,
+        typeof value === "string" ? value : JSON.stringify(value),
+      ]);
+    await ws.pulumi(["up", "--yes", "--skip-preview"]);
+  }
+  const lastMigration = async () =>
+    JSON.parse(await ws.pulumi(["stack", "output", "lastMigration", "--json"]));
+
+  it("moves a churning VM under a post-copy MigrationPolicy", async () => {
+    const g = await guests.shared("e2e-pc", h1, 2, "churn-fast", 512);
+    // 40 MiB/s is slower than the guest dirties memory: pre-copy cannot converge.
+    await stack("postcopy", g.name, {
+      policyResource: {
+        allowPostCopy: true,
+        bandwidthMiBps: 40,
+        progressTimeoutSeconds: 3,
+        completionTimeoutSecondsPerGiB: 10,
+        downtimeLadderMs: [300, 400],
+      },
+    });
+    await ws.pulumi(["config", "set", "host", h2.name]);
+    await ws.pulumi(["up", "--yes", "--skip-preview"], 600_000);
+    const record = await lastMigration();
+    assert.equal(record.result, "succeeded", JSON.stringify(record));
+    assert.equal(record.postCopy, true, record.steps.join("\n"));
+    assert.equal(record.finalHost, h2.name);
+    assert.deepEqual(await hostsRunning(lab.hosts, g.name), [h2.name]);
+    await waitForHeartbeat(h2, g.name, 1);
+    assertHeartbeatContinues(h1, h2, g.name);
+  });
+
+  it("stops an update that runs past customTimeouts.update; the VM stays, a later up moves it", async () => {
+    const g = await guests.local("e2e-to", h1, { memoryMiB: 512 });
+    // At 5 MiB/s the move needs minutes; the update may take 5 s.
+    await stack("timeouts", g.name, {
+      pool: "local",
+      policyResource: { bandwidthMiBps: 5 },
+      updateTimeout: "5s",
+    });
+    await ws.pulumi(["config", "set", "host", h2.name]);
+    const failure = await ws.pulumiWithDiagnostics(["up", "--yes", "--skip-preview"]).then(
+      () => "",
+      (e: Error) => e.message,
+    );
+    assert.match(failure, /update timeout of 5 s \(customTimeouts\.update\) passed/);
+    assert.match(failure, new RegExp(`keeps running on ${h1.name}`));
+    assert.deepEqual(await hostsRunning(lab.hosts, g.name), [h1.name]);
+    assert.equal(
+      await volumeExists(h2, "local", `${g.name}.qcow2`),
+      false,
+      "target volume removed",
+    );
+    const last = readHeartbeats(h1, g.name).pop()!;
+    await waitForHeartbeat(h1, g.name, last + 2);
+
+    await ws.pulumi(["config", "rm", "updateTimeout"]);
+    await ws.pulumi(["config", "set", "policyResource", JSON.stringify({ bandwidthMiBps: 0 })]);
+    await ws.pulumi(["up", "--yes", "--skip-preview"]);
+    assert.equal((await lastMigration()).finalHost, h2.name);
+    assert.deepEqual(await hostsRunning(lab.hosts, g.name), [h2.name]);
+  });
+});
