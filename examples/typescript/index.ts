@@ -1,37 +1,13 @@
 // Places three lab VMs under one migration policy. The placements come from stack config
 // (`vms`: VM name -> host, optionally `pools`: VM name -> storage pool); changing one and running
 // `pulumi up` migrates that VM live. Hosts are read from the lab description, never hard-coded.
-import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import * as vmplacement from "../../sdk/nodejs";
-
-interface LabHost {
-  name: string;
-  address: string;
-  migrationAddress: string;
-  uris: { tcp: string; ssh: string };
-}
+import { labProvider, readLab } from "../lab-provider";
 
 const config = new pulumi.Config();
-const labDir = process.env.VMP_LAB_DIR ?? "/var/lib/vmplacement-lab";
-const lab = JSON.parse(readFileSync(`${labDir}/lab.json`, "utf8")) as {
-  hosts: LabHost[];
-  ssh: { privateKey: string; knownHosts: string };
-};
-
-// The lab's hosts over ssh, with host keys verified; daemons reach each other over tcp.
-const provider = new vmplacement.Provider("lab", {
-  hosts: lab.hosts.map((h) => ({
-    name: h.name,
-    uri: h.uris.ssh,
-    peerUri: h.uris.tcp,
-    migrationAddress: h.migrationAddress,
-  })),
-  sshPrivateKey: pulumi.secret(readFileSync(lab.ssh.privateKey, "utf8")),
-  sshKnownHosts: readFileSync(lab.ssh.knownHosts, "utf8"),
-  maxMigrationsPerHostOutbound: 1,
-  maxMigrationsPerHostInbound: 1,
-});
+// One migration out of and into each host at a time.
+const provider = labProvider("lab", readLab(), { outbound: 1, inbound: 1 });
 
 const policy = new vmplacement.MigrationPolicy(
   "standard",
