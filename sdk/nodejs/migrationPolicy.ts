@@ -77,6 +77,10 @@ export class MigrationPolicy extends pulumi.CustomResource {
      */
     declare public readonly maxDowntimeMs: pulumi.Output<number | undefined>;
     /**
+     * Whom to tell when a move starts and ends. Kept secret: URLs and headers often carry tokens.
+     */
+    declare public readonly notify: pulumi.Output<outputs.Webhook | undefined>;
+    /**
      * Parallel migration connections (multifd); 1 is a single stream.
      */
     declare public readonly parallelConnections: pulumi.Output<number | undefined>;
@@ -130,6 +134,7 @@ export class MigrationPolicy extends pulumi.CustomResource {
             resourceInputs["compression"] = args?.compression;
             resourceInputs["downtimeLadderMs"] = args?.downtimeLadderMs;
             resourceInputs["maxDowntimeMs"] = args?.maxDowntimeMs;
+            resourceInputs["notify"] = args?.notify ? pulumi.secret(args.notify) : undefined;
             resourceInputs["parallelConnections"] = args?.parallelConnections;
             resourceInputs["postcopyBandwidthMiBps"] = args?.postcopyBandwidthMiBps;
             resourceInputs["progressTimeoutSeconds"] = args?.progressTimeoutSeconds;
@@ -149,6 +154,7 @@ export class MigrationPolicy extends pulumi.CustomResource {
             resourceInputs["compression"] = undefined /*out*/;
             resourceInputs["downtimeLadderMs"] = undefined /*out*/;
             resourceInputs["maxDowntimeMs"] = undefined /*out*/;
+            resourceInputs["notify"] = undefined /*out*/;
             resourceInputs["parallelConnections"] = undefined /*out*/;
             resourceInputs["postcopyBandwidthMiBps"] = undefined /*out*/;
             resourceInputs["progressTimeoutSeconds"] = undefined /*out*/;
@@ -159,6 +165,8 @@ export class MigrationPolicy extends pulumi.CustomResource {
             resourceInputs["tls"] = undefined /*out*/;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
+        const secretOpts = { additionalSecretOutputs: ["notify"] };
+        opts = pulumi.mergeOptions(opts, secretOpts);
         super(MigrationPolicy.__pulumiType, name, resourceInputs, opts);
     }
 }
@@ -207,6 +215,10 @@ export interface MigrationPolicyArgs {
      * Longest pause allowed at switch-over, in milliseconds. Default 300.
      */
     maxDowntimeMs?: pulumi.Input<number | undefined>;
+    /**
+     * Whom to tell when a move starts and ends. Kept secret: URLs and headers often carry tokens.
+     */
+    notify?: pulumi.Input<inputs.WebhookArgs | undefined>;
     /**
      * Parallel migration connections (multifd); 1 is a single stream.
      */

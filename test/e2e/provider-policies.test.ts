@@ -1,7 +1,10 @@
 // MigrationPolicy and customTimeouts through the real CLI: a churning VM that pre-copy cannot
 // move is switched to post-copy and arrives; an update that runs past its customTimeouts is
-// stopped with the VM still on its source, and a later `up` completes the move.
+// stopped with the VM still on its source, and a later `up` completes the move; the policy's
+// webhook hears when a move starts and ends, and its token stays secret.
 import assert from "node:assert/strict";
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
 import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
 import { assertHeartbeatContinues, readHeartbeats, waitForHeartbeat } from "../lab/guests";
 import { hostsRunning, volumeExists } from "../lab/virsh";
@@ -29,7 +32,7 @@ describe("provider e2e: migration policies and customTimeouts", function () {
 
   /** A new stack placing `domain` on h1 (adopted where it runs) with the given config. */
   async function stack(name: string, domain: string, config: Record<string, unknown>) {
-    await ws.pulumi(["stack", "init", name]);
+    await ws.pulumi(["stack", "select", "--create", name]);
     const all = { domain, host: h1.name, "vmplacement:hosts": labHosts(lab), ...config };
     for (const [key, value] of Object.entries(all))
       await ws.pulumi([
@@ -95,5 +98,54 @@ describe("provider e2e: migration policies and customTimeouts", function () {
     await ws.pulumi(["up", "--yes", "--skip-preview"]);
     assert.equal((await lastMigration()).finalHost, h2.name);
     assert.deepEqual(await hostsRunning(lab.hosts, g.name), [h2.name]);
+  });
+
+  it("notifies the policy's webhook when a move starts and ends, keeping its token secret", async () => {
+    const heard: Array<{ headers: IncomingHttpHeaders; body: Record<string, unknown> }> = [];
+    const server = createServer((req, res) => {
+      let data = "";
+      req.on("data", (c) => (data += c));
+      req.on("end", () => {
+        heard.push({ headers: req.headers, body: JSON.parse(data) });
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const token = "Bearer webhook-t0ken-4e1f";
+    try {
+      const g = await guests.local("e2e-hook", h1, { memoryMiB: 128, sizeMiB: 16 });
+      await ws.pulumi(["stack", "init", "webhook"]);
+      await ws.setSecret("webhookToken", token);
+      await stack("webhook", g.name, {
+        pool: "local",
+        policyResource: {},
+        webhookUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/migrations`,
+      });
+      assert.equal(heard.length, 0, "adopting a VM where it runs is no move");
+      await ws.pulumi(["config", "set", "host", h2.name]);
+      await ws.pulumi(["up", "--yes", "--skip-preview"]);
+
+      assert.deepEqual(
+        heard.map((h) => h.body.event),
+        ["started", "succeeded"],
+      );
+      for (const h of heard) assert.equal(h.headers.authorization, token);
+      const [started, done] = heard.map((h) => h.body);
+      assert.equal(started.domain, g.name);
+      assert.equal(started.from, h1.name);
+      assert.equal(started.to, h2.name);
+      assert.match(started.summary as string, new RegExp(`${g.name}: h1 -> h2`));
+      const record = done.record as Record<string, unknown>;
+      assert.equal(record.result, "succeeded");
+      assert.equal(record.finalHost, h2.name);
+      const exported = await ws.pulumi(["stack", "export"]);
+      assert.doesNotMatch(exported, /webhook-t0ken/, "the token never appears in plain state");
+      // Inputs are recorded as the program gave them (the generated SDKs make `notify` secret;
+      // this program registers by token and does not); every output keeps the webhook secret.
+      for (const r of JSON.parse(exported).deployment.resources as Array<{ outputs?: unknown }>)
+        assert.doesNotMatch(JSON.stringify(r.outputs ?? {}), /\/migrations/, "no plain URL");
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

@@ -2,6 +2,7 @@
 // which VmPlacement resources consume. Nothing here touches a host.
 import { z } from "zod";
 import { DEFAULT_POLICY, type MigrationPolicy } from "../engine";
+import { normalizeWebhook, webhookInputs, type WebhookSettings } from "./webhook";
 
 export const MIGRATION_POLICY_TOKEN = "vmplacement:index:MigrationPolicy";
 
@@ -56,11 +57,15 @@ export const policyInputs = z
       1,
       "shutdownTimeoutSeconds must be at least 1",
     ),
+    notify: webhookInputs,
   })
   .partial()
   .strict();
 
 export type PolicyInputs = z.infer<typeof policyInputs>;
+
+/** The normalized policy: what the engine follows, plus whom to tell about moves. */
+export type PolicySpec = MigrationPolicy & { notify?: WebhookSettings };
 
 export interface CheckFailure {
   property: string;
@@ -86,9 +91,14 @@ export function zodFailures(err: z.ZodError, prefix = ""): CheckFailure[] {
 /** The normalized policy: defaults filled in, and cross-field rules checked. */
 export function normalizePolicy(
   inputs: PolicyInputs,
-  base: MigrationPolicy = DEFAULT_POLICY,
-): { spec?: MigrationPolicy; failures: CheckFailure[] } {
-  const spec: MigrationPolicy = { ...base, ...inputs };
+  base: PolicySpec = DEFAULT_POLICY,
+): { spec?: PolicySpec; failures: CheckFailure[] } {
+  const spec: PolicySpec = {
+    ...base,
+    ...inputs,
+    notify: inputs.notify ? normalizeWebhook(inputs.notify) : base.notify,
+  };
+  if (!spec.notify) delete spec.notify;
   if (inputs.maxDowntimeMs !== undefined && inputs.downtimeLadderMs === undefined) {
     spec.downtimeLadderMs = base.downtimeLadderMs.filter((d) => d >= spec.maxDowntimeMs);
     if (!spec.downtimeLadderMs.includes(spec.maxDowntimeMs))
@@ -120,8 +130,8 @@ export function normalizePolicy(
 
 export function checkPolicy(
   news: unknown,
-  base?: MigrationPolicy,
-): { inputs?: PolicyInputs; spec?: MigrationPolicy; failures: CheckFailure[] } {
+  base?: PolicySpec,
+): { inputs?: PolicyInputs; spec?: PolicySpec; failures: CheckFailure[] } {
   const parsed = policyInputs.safeParse(news ?? {});
   if (!parsed.success) return { failures: zodFailures(parsed.error) };
   const { spec, failures } = normalizePolicy(parsed.data, base);

@@ -3,16 +3,17 @@
 import { z } from "zod";
 import {
   executePlan,
+  MigrationError,
   planPlacement,
   type MigrationPlan,
-  type MigrationPolicy,
   type MigrationProgress,
   type MigrationRecord,
   type PlacementRequest,
 } from "../engine";
 import { gatherDomainFacts, locateDomain } from "../engine/gather";
 import type { ProviderRuntime } from "../server/config";
-import { checkPolicy, zodFailures, type CheckFailure } from "./migration-policy";
+import { checkPolicy, zodFailures, type CheckFailure, type PolicySpec } from "./migration-policy";
+import { notifyWebhook, type WebhookEvent } from "./webhook";
 
 export const VM_PLACEMENT_TOKEN = "vmplacement:index:VmPlacement";
 
@@ -87,7 +88,7 @@ export function checkPlacement(
   return { inputs, failures };
 }
 
-function policyFor(inputs: PlacementInputs, runtime: ProviderRuntime): MigrationPolicy {
+function policyFor(inputs: PlacementInputs, runtime: ProviderRuntime): PolicySpec {
   return inputs.policy
     ? (checkPolicy(inputs.policy, runtime.defaultPolicy).spec ?? runtime.defaultPolicy)
     : runtime.defaultPolicy;
@@ -154,6 +155,8 @@ export interface ApplyOptions {
   signal?: AbortSignal;
   onProgress?: (p: MigrationProgress) => void;
   previous?: Partial<PlacementOutputs>;
+  /** Problems worth a warning that do not fail the placement (an unreachable webhook). */
+  warn?: (message: string) => void;
 }
 
 /** Create and Update: plan, and unless previewing, carry the plan out and report where the VM is. */
@@ -184,13 +187,37 @@ export async function applyPlacement(
   }
   let record: MigrationRecord | undefined;
   if (plan.mode !== "none") {
-    record = await executePlan(plan, facts!, {
-      pool: runtime.pool,
-      policy,
-      limiter: runtime.limiter,
-      signal: options.signal,
-      onProgress: options.onProgress,
-    });
+    const summary = describePlan(plan).summary;
+    const notify = (event: WebhookEvent, extra: { record?: MigrationRecord; error?: string }) =>
+      notifyWebhook(policy.notify, {
+        event,
+        domain: plan.domain,
+        from: plan.from,
+        to: plan.to,
+        mode: plan.mode,
+        summary,
+        ...extra,
+      }).then(
+        (d) => d.problem && options.warn?.(`${plan.domain}: ${event} not notified: ${d.problem}`),
+      );
+    // Not awaited before the move starts: a slow webhook must not hold up the migration.
+    const started = notify("started", {});
+    try {
+      record = await executePlan(plan, facts!, {
+        pool: runtime.pool,
+        policy,
+        limiter: runtime.limiter,
+        signal: options.signal,
+        onProgress: options.onProgress,
+      });
+    } catch (err) {
+      await started;
+      if (err instanceof MigrationError)
+        await notify("failed", { record: err.record, error: err.message });
+      throw err;
+    }
+    await started;
+    await notify("succeeded", { record });
   }
   const now = await observe(runtime, inputs.domain);
   if (!now)

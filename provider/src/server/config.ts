@@ -2,8 +2,13 @@
 // default policy; validated into Check-style failures with property paths.
 import { z } from "zod";
 import { parseLibvirtUri, type ConnectOptions } from "../libvirt";
-import { ConnectionPool, DEFAULT_POLICY, MigrationLimiter, type MigrationPolicy } from "../engine";
-import { checkPolicy, zodFailures, type CheckFailure } from "../resources/migration-policy";
+import { ConnectionPool, DEFAULT_POLICY, MigrationLimiter } from "../engine";
+import {
+  checkPolicy,
+  zodFailures,
+  type CheckFailure,
+  type PolicySpec,
+} from "../resources/migration-policy";
 
 const hostSchema = z
   .object({
@@ -36,7 +41,7 @@ export type ProviderConfigInputs = z.infer<typeof configSchema>;
 export interface ProviderRuntime {
   pool: ConnectionPool;
   limiter: MigrationLimiter;
-  defaultPolicy: MigrationPolicy;
+  defaultPolicy: PolicySpec;
   hostNames: string[];
 }
 
@@ -67,7 +72,7 @@ export function decodeConfigValues(raw: Record<string, unknown>): Record<string,
 
 export function checkConfig(raw: Record<string, unknown>): {
   config?: ProviderConfigInputs;
-  policy?: MigrationPolicy;
+  policy?: PolicySpec;
   failures: CheckFailure[];
 } {
   const parsed = configSchema.safeParse(raw);
@@ -120,7 +125,7 @@ function dedupe(failures: CheckFailure[]): CheckFailure[] {
 
 export function buildRuntime(
   config: ProviderConfigInputs,
-  policy: MigrationPolicy | undefined,
+  policy: PolicySpec | undefined,
 ): ProviderRuntime {
   const options: ConnectOptions = {
     sshPrivateKey: config.sshPrivateKey,

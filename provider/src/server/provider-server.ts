@@ -26,7 +26,7 @@ import {
 import { buildRuntime, checkConfig, decodeConfigValues, type ProviderRuntime } from "./config";
 import { operationSignal } from "./deadline";
 import { EngineLog } from "./engine-log";
-import { compact, unwrapProperties, type Plain } from "./values";
+import { compact, secret, unwrapProperties, wrapSecrets, type Plain } from "./values";
 
 type Call<Req> = grpc.ServerUnaryCall<Req, unknown>;
 type Callback = grpc.sendUnaryData<unknown>;
@@ -44,6 +44,20 @@ function typeOf(urn: string): string {
 
 function struct(obj: Record<string, unknown>): structPb.Struct {
   return structPb.Struct.fromJavaScript(compact(obj) as Record<string, structPb.JavaScriptValue>);
+}
+
+/** A MigrationPolicy's state: its inputs and the normalized spec; webhook settings stay secret. */
+function policyState(inputs: Plain): Record<string, Plain> {
+  const spec = checkPolicy(inputs).spec;
+  const specState = spec ? compact(spec as unknown as Record<string, unknown>) : null;
+  if (specState?.notify) specState.notify = secret(specState.notify);
+  const state = { ...(inputs as Record<string, Plain>), spec: specState };
+  return wrapSecrets(state, ["notify"]);
+}
+
+/** Outputs that echo inputs stay secret where the inputs were. */
+function keepSecrets(outs: PlacementOutputs, secrets: Set<string>): Record<string, Plain> {
+  return wrapSecrets(compact(outs as unknown as Record<string, unknown>), secrets);
 }
 
 function failuresOf(failures: CheckFailure[]): pb.CheckFailure[] {
@@ -178,9 +192,8 @@ export class VmPlacementProvider {
         const props = unwrapProperties(call.request.getProperties()?.toJavaScript());
         const resp = new pb.CreateResponse();
         if (type === MIGRATION_POLICY_TOKEN) {
-          const { spec } = checkPolicy(props.value);
           resp.setId(call.request.getUrn().split("::").pop() ?? "policy");
-          resp.setProperties(struct({ ...(props.value as object), spec: spec ?? null }));
+          resp.setProperties(struct(policyState(props.value)));
           return resp;
         }
         const outs = await this.place(call.request.getUrn(), props.value as PlacementInputs, {
@@ -189,7 +202,7 @@ export class VmPlacementProvider {
           operation: "create",
         });
         resp.setId(outs.domain);
-        resp.setProperties(struct(outs as unknown as Record<string, unknown>));
+        resp.setProperties(struct(keepSecrets(outs, props.secrets)));
         return resp;
       }),
       update: handle<pb.UpdateRequest>(async (call) => {
@@ -199,9 +212,7 @@ export class VmPlacementProvider {
           .value as Partial<PlacementOutputs>;
         const resp = new pb.UpdateResponse();
         if (type === MIGRATION_POLICY_TOKEN) {
-          resp.setProperties(
-            struct({ ...(news.value as object), spec: checkPolicy(news.value).spec ?? null }),
-          );
+          resp.setProperties(struct(policyState(news.value)));
           return resp;
         }
         const outs = await this.place(call.request.getUrn(), news.value as PlacementInputs, {
@@ -210,15 +221,15 @@ export class VmPlacementProvider {
           operation: "update",
           previous: olds,
         });
-        resp.setProperties(struct(outs as unknown as Record<string, unknown>));
+        resp.setProperties(struct(keepSecrets(outs, news.secrets)));
         return resp;
       }),
       read: handle<pb.ReadRequest>(async (call) => {
         const type = typeOf(call.request.getUrn());
-        const props = unwrapProperties(call.request.getProperties()?.toJavaScript())
-          .value as Partial<PlacementOutputs>;
-        const inputs = unwrapProperties(call.request.getInputs()?.toJavaScript())
-          .value as Partial<PlacementInputs>;
+        const state = unwrapProperties(call.request.getProperties()?.toJavaScript());
+        const given = unwrapProperties(call.request.getInputs()?.toJavaScript());
+        const props = state.value as Partial<PlacementOutputs>;
+        const inputs = given.value as Partial<PlacementInputs>;
         const resp = new pb.ReadResponse();
         if (type === MIGRATION_POLICY_TOKEN) {
           resp.setId(call.request.getId());
@@ -232,18 +243,24 @@ export class VmPlacementProvider {
         const knownInputs: PlacementInputs = Object.keys(inputs).length
           ? (inputs as PlacementInputs)
           : { domain, host: now.currentHost };
+        const secrets = new Set([...state.secrets, ...given.secrets]);
         resp.setId(domain);
         resp.setProperties(
-          struct({
-            lastMigration: null,
-            migrationCount: 0,
-            plannedMigration: null,
-            ...props,
-            ...knownInputs,
-            ...now,
-          }),
+          struct(
+            keepSecrets(
+              {
+                lastMigration: null,
+                migrationCount: 0,
+                plannedMigration: null,
+                ...props,
+                ...knownInputs,
+                ...now,
+              } as PlacementOutputs,
+              secrets,
+            ),
+          ),
         );
-        resp.setInputs(struct(knownInputs));
+        resp.setInputs(struct(wrapSecrets(compact(knownInputs), secrets)));
         return resp;
       }),
       delete: handle(async () => new emptyPb.Empty()),
@@ -337,6 +354,7 @@ export class VmPlacementProvider {
       preview,
       previous,
       signal: stop.signal,
+      warn: (message) => void this.engineLog.log("warning", message, urn),
       onProgress: (p) => {
         const line = `${p.phase} ${p.percent}%: memory ${Math.round(p.memoryProcessed / 1048576)}/${Math.round((p.memoryProcessed + p.memoryRemaining) / 1048576)} MiB, disk ${Math.round(p.diskProcessed / 1048576)} MiB, ${Math.round(p.bandwidthBps / 1048576)} MiB/s, iteration ${p.iteration}`;
         void this.engineLog.log("info", line, urn, true);

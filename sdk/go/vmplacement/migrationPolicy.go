@@ -35,6 +35,8 @@ type MigrationPolicy struct {
 	DowntimeLadderMs pulumi.IntArrayOutput `pulumi:"downtimeLadderMs"`
 	// Longest pause allowed at switch-over, in milliseconds. Default 300.
 	MaxDowntimeMs pulumi.IntPtrOutput `pulumi:"maxDowntimeMs"`
+	// Whom to tell when a move starts and ends. Kept secret: URLs and headers often carry tokens.
+	Notify WebhookPtrOutput `pulumi:"notify"`
 	// Parallel migration connections (multifd); 1 is a single stream.
 	ParallelConnections pulumi.IntPtrOutput `pulumi:"parallelConnections"`
 	// Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
@@ -60,6 +62,13 @@ func NewMigrationPolicy(ctx *pulumi.Context,
 		args = &MigrationPolicyArgs{}
 	}
 
+	if args.Notify != nil {
+		args.Notify = pulumi.ToSecret(args.Notify).(WebhookPtrInput)
+	}
+	secrets := pulumi.AdditionalSecretOutputs([]string{
+		"notify",
+	})
+	opts = append(opts, secrets)
 	opts = internal.PkgResourceDefaultOpts(opts)
 	var resource MigrationPolicy
 	err := ctx.RegisterResource("vmplacement:index:MigrationPolicy", name, args, &resource, opts...)
@@ -113,6 +122,8 @@ type migrationPolicyArgs struct {
 	DowntimeLadderMs []int `pulumi:"downtimeLadderMs"`
 	// Longest pause allowed at switch-over, in milliseconds. Default 300.
 	MaxDowntimeMs *int `pulumi:"maxDowntimeMs"`
+	// Whom to tell when a move starts and ends. Kept secret: URLs and headers often carry tokens.
+	Notify *Webhook `pulumi:"notify"`
 	// Parallel migration connections (multifd); 1 is a single stream.
 	ParallelConnections *int `pulumi:"parallelConnections"`
 	// Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
@@ -151,6 +162,8 @@ type MigrationPolicyArgs struct {
 	DowntimeLadderMs pulumi.IntArrayInput
 	// Longest pause allowed at switch-over, in milliseconds. Default 300.
 	MaxDowntimeMs pulumi.IntPtrInput
+	// Whom to tell when a move starts and ends. Kept secret: URLs and headers often carry tokens.
+	Notify WebhookPtrInput
 	// Parallel migration connections (multifd); 1 is a single stream.
 	ParallelConnections pulumi.IntPtrInput
 	// Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
@@ -252,6 +265,11 @@ func (o MigrationPolicyOutput) DowntimeLadderMs() pulumi.IntArrayOutput {
 // Longest pause allowed at switch-over, in milliseconds. Default 300.
 func (o MigrationPolicyOutput) MaxDowntimeMs() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *MigrationPolicy) pulumi.IntPtrOutput { return v.MaxDowntimeMs }).(pulumi.IntPtrOutput)
+}
+
+// Whom to tell when a move starts and ends. Kept secret: URLs and headers often carry tokens.
+func (o MigrationPolicyOutput) Notify() WebhookPtrOutput {
+	return o.ApplyT(func(v *MigrationPolicy) WebhookPtrOutput { return v.Notify }).(WebhookPtrOutput)
 }
 
 // Parallel migration connections (multifd); 1 is a single stream.

@@ -678,6 +678,8 @@ type PolicySpec struct {
 	DowntimeLadderMs []int `pulumi:"downtimeLadderMs"`
 	// Longest pause allowed at switch-over, in milliseconds. Default 300.
 	MaxDowntimeMs *int `pulumi:"maxDowntimeMs"`
+	// The notification webhook, if any (a secret).
+	Notify *Webhook `pulumi:"notify"`
 	// Parallel migration connections (multifd); 1 is a single stream.
 	ParallelConnections *int `pulumi:"parallelConnections"`
 	// Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
@@ -727,6 +729,8 @@ type PolicySpecArgs struct {
 	DowntimeLadderMs pulumi.IntArrayInput `pulumi:"downtimeLadderMs"`
 	// Longest pause allowed at switch-over, in milliseconds. Default 300.
 	MaxDowntimeMs pulumi.IntPtrInput `pulumi:"maxDowntimeMs"`
+	// The notification webhook, if any (a secret).
+	Notify WebhookPtrInput `pulumi:"notify"`
 	// Parallel migration connections (multifd); 1 is a single stream.
 	ParallelConnections pulumi.IntPtrInput `pulumi:"parallelConnections"`
 	// Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
@@ -869,6 +873,11 @@ func (o PolicySpecOutput) DowntimeLadderMs() pulumi.IntArrayOutput {
 // Longest pause allowed at switch-over, in milliseconds. Default 300.
 func (o PolicySpecOutput) MaxDowntimeMs() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v PolicySpec) *int { return v.MaxDowntimeMs }).(pulumi.IntPtrOutput)
+}
+
+// The notification webhook, if any (a secret).
+func (o PolicySpecOutput) Notify() WebhookPtrOutput {
+	return o.ApplyT(func(v PolicySpec) *Webhook { return v.Notify }).(WebhookPtrOutput)
 }
 
 // Parallel migration connections (multifd); 1 is a single stream.
@@ -1030,6 +1039,16 @@ func (o PolicySpecPtrOutput) MaxDowntimeMs() pulumi.IntPtrOutput {
 	}).(pulumi.IntPtrOutput)
 }
 
+// The notification webhook, if any (a secret).
+func (o PolicySpecPtrOutput) Notify() WebhookPtrOutput {
+	return o.ApplyT(func(v *PolicySpec) *Webhook {
+		if v == nil {
+			return nil
+		}
+		return v.Notify
+	}).(WebhookPtrOutput)
+}
+
 // Parallel migration connections (multifd); 1 is a single stream.
 func (o PolicySpecPtrOutput) ParallelConnections() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *PolicySpec) *int {
@@ -1100,11 +1119,191 @@ func (o PolicySpecPtrOutput) Tls() pulumi.BoolPtrOutput {
 	}).(pulumi.BoolPtrOutput)
 }
 
+// A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
+type Webhook struct {
+	// Which events to send: started, succeeded, failed (default: all).
+	Events []string `pulumi:"events"`
+	// Extra request headers, e.g. Authorization.
+	Headers map[string]string `pulumi:"headers"`
+	// http:// or https:// URL to POST to.
+	Url string `pulumi:"url"`
+}
+
+// WebhookInput is an input type that accepts WebhookArgs and WebhookOutput values.
+// You can construct a concrete instance of `WebhookInput` via:
+//
+//	WebhookArgs{...}
+type WebhookInput interface {
+	pulumi.Input
+
+	ToWebhookOutput() WebhookOutput
+	ToWebhookOutputWithContext(context.Context) WebhookOutput
+}
+
+// A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
+type WebhookArgs struct {
+	// Which events to send: started, succeeded, failed (default: all).
+	Events pulumi.StringArrayInput `pulumi:"events"`
+	// Extra request headers, e.g. Authorization.
+	Headers pulumi.StringMapInput `pulumi:"headers"`
+	// http:// or https:// URL to POST to.
+	Url pulumi.StringInput `pulumi:"url"`
+}
+
+func (WebhookArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*Webhook)(nil)).Elem()
+}
+
+func (i WebhookArgs) ToWebhookOutput() WebhookOutput {
+	return i.ToWebhookOutputWithContext(context.Background())
+}
+
+func (i WebhookArgs) ToWebhookOutputWithContext(ctx context.Context) WebhookOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(WebhookOutput)
+}
+
+func (i WebhookArgs) ToWebhookPtrOutput() WebhookPtrOutput {
+	return i.ToWebhookPtrOutputWithContext(context.Background())
+}
+
+func (i WebhookArgs) ToWebhookPtrOutputWithContext(ctx context.Context) WebhookPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(WebhookOutput).ToWebhookPtrOutputWithContext(ctx)
+}
+
+// WebhookPtrInput is an input type that accepts WebhookArgs, WebhookPtr and WebhookPtrOutput values.
+// You can construct a concrete instance of `WebhookPtrInput` via:
+//
+//	        WebhookArgs{...}
+//
+//	or:
+//
+//	        nil
+type WebhookPtrInput interface {
+	pulumi.Input
+
+	ToWebhookPtrOutput() WebhookPtrOutput
+	ToWebhookPtrOutputWithContext(context.Context) WebhookPtrOutput
+}
+
+type webhookPtrType WebhookArgs
+
+func WebhookPtr(v *WebhookArgs) WebhookPtrInput {
+	return (*webhookPtrType)(v)
+}
+
+func (*webhookPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**Webhook)(nil)).Elem()
+}
+
+func (i *webhookPtrType) ToWebhookPtrOutput() WebhookPtrOutput {
+	return i.ToWebhookPtrOutputWithContext(context.Background())
+}
+
+func (i *webhookPtrType) ToWebhookPtrOutputWithContext(ctx context.Context) WebhookPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(WebhookPtrOutput)
+}
+
+// A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
+type WebhookOutput struct{ *pulumi.OutputState }
+
+func (WebhookOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*Webhook)(nil)).Elem()
+}
+
+func (o WebhookOutput) ToWebhookOutput() WebhookOutput {
+	return o
+}
+
+func (o WebhookOutput) ToWebhookOutputWithContext(ctx context.Context) WebhookOutput {
+	return o
+}
+
+func (o WebhookOutput) ToWebhookPtrOutput() WebhookPtrOutput {
+	return o.ToWebhookPtrOutputWithContext(context.Background())
+}
+
+func (o WebhookOutput) ToWebhookPtrOutputWithContext(ctx context.Context) WebhookPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v Webhook) *Webhook {
+		return &v
+	}).(WebhookPtrOutput)
+}
+
+// Which events to send: started, succeeded, failed (default: all).
+func (o WebhookOutput) Events() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v Webhook) []string { return v.Events }).(pulumi.StringArrayOutput)
+}
+
+// Extra request headers, e.g. Authorization.
+func (o WebhookOutput) Headers() pulumi.StringMapOutput {
+	return o.ApplyT(func(v Webhook) map[string]string { return v.Headers }).(pulumi.StringMapOutput)
+}
+
+// http:// or https:// URL to POST to.
+func (o WebhookOutput) Url() pulumi.StringOutput {
+	return o.ApplyT(func(v Webhook) string { return v.Url }).(pulumi.StringOutput)
+}
+
+type WebhookPtrOutput struct{ *pulumi.OutputState }
+
+func (WebhookPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**Webhook)(nil)).Elem()
+}
+
+func (o WebhookPtrOutput) ToWebhookPtrOutput() WebhookPtrOutput {
+	return o
+}
+
+func (o WebhookPtrOutput) ToWebhookPtrOutputWithContext(ctx context.Context) WebhookPtrOutput {
+	return o
+}
+
+func (o WebhookPtrOutput) Elem() WebhookOutput {
+	return o.ApplyT(func(v *Webhook) Webhook {
+		if v != nil {
+			return *v
+		}
+		var ret Webhook
+		return ret
+	}).(WebhookOutput)
+}
+
+// Which events to send: started, succeeded, failed (default: all).
+func (o WebhookPtrOutput) Events() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *Webhook) []string {
+		if v == nil {
+			return nil
+		}
+		return v.Events
+	}).(pulumi.StringArrayOutput)
+}
+
+// Extra request headers, e.g. Authorization.
+func (o WebhookPtrOutput) Headers() pulumi.StringMapOutput {
+	return o.ApplyT(func(v *Webhook) map[string]string {
+		if v == nil {
+			return nil
+		}
+		return v.Headers
+	}).(pulumi.StringMapOutput)
+}
+
+// http:// or https:// URL to POST to.
+func (o WebhookPtrOutput) Url() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Webhook) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Url
+	}).(pulumi.StringPtrOutput)
+}
+
 func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*HostInput)(nil)).Elem(), HostArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*HostArrayInput)(nil)).Elem(), HostArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicySpecInput)(nil)).Elem(), PolicySpecArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicySpecPtrInput)(nil)).Elem(), PolicySpecArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*WebhookInput)(nil)).Elem(), WebhookArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*WebhookPtrInput)(nil)).Elem(), WebhookArgs{})
 	pulumi.RegisterOutputType(DiskStateOutput{})
 	pulumi.RegisterOutputType(DiskStateArrayOutput{})
 	pulumi.RegisterOutputType(HostOutput{})
@@ -1115,4 +1314,6 @@ func init() {
 	pulumi.RegisterOutputType(PlannedMigrationPtrOutput{})
 	pulumi.RegisterOutputType(PolicySpecOutput{})
 	pulumi.RegisterOutputType(PolicySpecPtrOutput{})
+	pulumi.RegisterOutputType(WebhookOutput{})
+	pulumi.RegisterOutputType(WebhookPtrOutput{})
 }

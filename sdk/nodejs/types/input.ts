@@ -76,6 +76,10 @@ export interface PolicySpecArgs {
      */
     maxDowntimeMs?: pulumi.Input<number | undefined>;
     /**
+     * The notification webhook, if any (a secret).
+     */
+    notify?: pulumi.Input<inputs.WebhookArgs | undefined>;
+    /**
      * Parallel migration connections (multifd); 1 is a single stream.
      */
     parallelConnections?: pulumi.Input<number | undefined>;
@@ -103,4 +107,22 @@ export interface PolicySpecArgs {
      * Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
      */
     tls?: pulumi.Input<boolean | undefined>;
+}
+
+/**
+ * A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
+ */
+export interface WebhookArgs {
+    /**
+     * Which events to send: started, succeeded, failed (default: all).
+     */
+    events?: pulumi.Input<pulumi.Input<string>[] | undefined>;
+    /**
+     * Extra request headers, e.g. Authorization.
+     */
+    headers?: pulumi.Input<{[key: string]: pulumi.Input<string>} | undefined>;
+    /**
+     * http:// or https:// URL to POST to.
+     */
+    url: pulumi.Input<string>;
 }

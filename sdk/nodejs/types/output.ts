@@ -121,6 +121,10 @@ export interface PolicySpec {
      */
     maxDowntimeMs?: number;
     /**
+     * The notification webhook, if any (a secret).
+     */
+    notify?: outputs.Webhook;
+    /**
      * Parallel migration connections (multifd); 1 is a single stream.
      */
     parallelConnections?: number;
@@ -148,5 +152,23 @@ export interface PolicySpec {
      * Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
      */
     tls?: boolean;
+}
+
+/**
+ * A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
+ */
+export interface Webhook {
+    /**
+     * Which events to send: started, succeeded, failed (default: all).
+     */
+    events?: string[];
+    /**
+     * Extra request headers, e.g. Authorization.
+     */
+    headers?: {[key: string]: string};
+    /**
+     * http:// or https:// URL to POST to.
+     */
+    url: string;
 }
 

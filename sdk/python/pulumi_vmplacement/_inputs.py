@@ -19,6 +19,8 @@ __all__ = [
     'HostArgsDict',
     'PolicySpecArgs',
     'PolicySpecArgsDict',
+    'WebhookArgs',
+    'WebhookArgsDict',
 ]
 
 class HostArgsDict(TypedDict):
@@ -176,6 +178,10 @@ class PolicySpecArgsDict(TypedDict):
     """
     Longest pause allowed at switch-over, in milliseconds. Default 300.
     """
+    notify: NotRequired[pulumi.Input[Optional['WebhookArgsDict']]]
+    """
+    The notification webhook, if any (a secret).
+    """
     parallel_connections: NotRequired[pulumi.Input[Optional[_builtins.int]]]
     """
     Parallel migration connections (multifd); 1 is a single stream.
@@ -218,6 +224,7 @@ class PolicySpecArgs:
                  compression: pulumi.Input[Optional[_builtins.str]] = None,
                  downtime_ladder_ms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.int]]]] = None,
                  max_downtime_ms: pulumi.Input[Optional[_builtins.int]] = None,
+                 notify: pulumi.Input[Optional['WebhookArgs']] = None,
                  parallel_connections: pulumi.Input[Optional[_builtins.int]] = None,
                  postcopy_bandwidth_mi_bps: pulumi.Input[Optional[_builtins.int]] = None,
                  progress_timeout_seconds: pulumi.Input[Optional[_builtins.int]] = None,
@@ -238,6 +245,7 @@ class PolicySpecArgs:
         :param pulumi.Input[_builtins.str] compression: Compression of migration data: none, xbzrle or mt.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.int]]] downtime_ladder_ms: Downtimes to step through, in increasing order, when pre-copy stops making progress.
         :param pulumi.Input[_builtins.int] max_downtime_ms: Longest pause allowed at switch-over, in milliseconds. Default 300.
+        :param pulumi.Input['WebhookArgs'] notify: The notification webhook, if any (a secret).
         :param pulumi.Input[_builtins.int] parallel_connections: Parallel migration connections (multifd); 1 is a single stream.
         :param pulumi.Input[_builtins.int] postcopy_bandwidth_mi_bps: Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
         :param pulumi.Input[_builtins.int] progress_timeout_seconds: Seconds without progress before raising the allowed downtime or escalating further.
@@ -266,6 +274,8 @@ class PolicySpecArgs:
             pulumi.set(__self__, "downtime_ladder_ms", downtime_ladder_ms)
         if max_downtime_ms is not None:
             pulumi.set(__self__, "max_downtime_ms", max_downtime_ms)
+        if notify is not None:
+            pulumi.set(__self__, "notify", notify)
         if parallel_connections is not None:
             pulumi.set(__self__, "parallel_connections", parallel_connections)
         if postcopy_bandwidth_mi_bps is not None:
@@ -402,6 +412,18 @@ class PolicySpecArgs:
         pulumi.set(self, "max_downtime_ms", value)
 
     @_builtins.property
+    @pulumi.getter
+    def notify(self) -> pulumi.Input[Optional['WebhookArgs']]:
+        """
+        The notification webhook, if any (a secret).
+        """
+        return pulumi.get(self, "notify")
+
+    @notify.setter
+    def notify(self, value: pulumi.Input[Optional['WebhookArgs']]):
+        pulumi.set(self, "notify", value)
+
+    @_builtins.property
     @pulumi.getter(name="parallelConnections")
     def parallel_connections(self) -> pulumi.Input[Optional[_builtins.int]]:
         """
@@ -484,5 +506,78 @@ class PolicySpecArgs:
     @tls.setter
     def tls(self, value: pulumi.Input[Optional[_builtins.bool]]):
         pulumi.set(self, "tls", value)
+
+
+class WebhookArgsDict(TypedDict):
+    """
+    A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
+    """
+    url: pulumi.Input[_builtins.str]
+    """
+    http:// or https:// URL to POST to.
+    """
+    events: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]]
+    """
+    Which events to send: started, succeeded, failed (default: all).
+    """
+    headers: NotRequired[pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]]
+    """
+    Extra request headers, e.g. Authorization.
+    """
+
+@pulumi.input_type
+class WebhookArgs:
+    def __init__(__self__, *,
+                 url: pulumi.Input[_builtins.str],
+                 events: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 headers: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None):
+        """
+        A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
+
+        :param pulumi.Input[_builtins.str] url: http:// or https:// URL to POST to.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] events: Which events to send: started, succeeded, failed (default: all).
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] headers: Extra request headers, e.g. Authorization.
+        """
+        pulumi.set(__self__, "url", url)
+        if events is not None:
+            pulumi.set(__self__, "events", events)
+        if headers is not None:
+            pulumi.set(__self__, "headers", headers)
+
+    @_builtins.property
+    @pulumi.getter
+    def url(self) -> pulumi.Input[_builtins.str]:
+        """
+        http:// or https:// URL to POST to.
+        """
+        return pulumi.get(self, "url")
+
+    @url.setter
+    def url(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "url", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def events(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Which events to send: started, succeeded, failed (default: all).
+        """
+        return pulumi.get(self, "events")
+
+    @events.setter
+    def events(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "events", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def headers(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        Extra request headers, e.g. Authorization.
+        """
+        return pulumi.get(self, "headers")
+
+    @headers.setter
+    def headers(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "headers", value)
 
 

@@ -14,6 +14,7 @@ else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
 from . import outputs
+from ._inputs import *
 
 __all__ = ['MigrationPolicyArgs', 'MigrationPolicy']
 
@@ -30,6 +31,7 @@ class MigrationPolicyArgs:
                  compression: pulumi.Input[Optional[_builtins.str]] = None,
                  downtime_ladder_ms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.int]]]] = None,
                  max_downtime_ms: pulumi.Input[Optional[_builtins.int]] = None,
+                 notify: pulumi.Input[Optional['WebhookArgs']] = None,
                  parallel_connections: pulumi.Input[Optional[_builtins.int]] = None,
                  postcopy_bandwidth_mi_bps: pulumi.Input[Optional[_builtins.int]] = None,
                  progress_timeout_seconds: pulumi.Input[Optional[_builtins.int]] = None,
@@ -50,6 +52,7 @@ class MigrationPolicyArgs:
         :param pulumi.Input[_builtins.str] compression: Compression of migration data: none, xbzrle or mt.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.int]]] downtime_ladder_ms: Downtimes to step through, in increasing order, when pre-copy stops making progress.
         :param pulumi.Input[_builtins.int] max_downtime_ms: Longest pause allowed at switch-over, in milliseconds. Default 300.
+        :param pulumi.Input['WebhookArgs'] notify: Whom to tell when a move starts and ends. Kept secret: URLs and headers often carry tokens.
         :param pulumi.Input[_builtins.int] parallel_connections: Parallel migration connections (multifd); 1 is a single stream.
         :param pulumi.Input[_builtins.int] postcopy_bandwidth_mi_bps: Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
         :param pulumi.Input[_builtins.int] progress_timeout_seconds: Seconds without progress before raising the allowed downtime or escalating further.
@@ -78,6 +81,8 @@ class MigrationPolicyArgs:
             pulumi.set(__self__, "downtime_ladder_ms", downtime_ladder_ms)
         if max_downtime_ms is not None:
             pulumi.set(__self__, "max_downtime_ms", max_downtime_ms)
+        if notify is not None:
+            pulumi.set(__self__, "notify", notify)
         if parallel_connections is not None:
             pulumi.set(__self__, "parallel_connections", parallel_connections)
         if postcopy_bandwidth_mi_bps is not None:
@@ -214,6 +219,18 @@ class MigrationPolicyArgs:
         pulumi.set(self, "max_downtime_ms", value)
 
     @_builtins.property
+    @pulumi.getter
+    def notify(self) -> pulumi.Input[Optional['WebhookArgs']]:
+        """
+        Whom to tell when a move starts and ends. Kept secret: URLs and headers often carry tokens.
+        """
+        return pulumi.get(self, "notify")
+
+    @notify.setter
+    def notify(self, value: pulumi.Input[Optional['WebhookArgs']]):
+        pulumi.set(self, "notify", value)
+
+    @_builtins.property
     @pulumi.getter(name="parallelConnections")
     def parallel_connections(self) -> pulumi.Input[Optional[_builtins.int]]:
         """
@@ -314,6 +331,7 @@ class MigrationPolicy(pulumi.CustomResource):
                  compression: pulumi.Input[Optional[_builtins.str]] = None,
                  downtime_ladder_ms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.int]]]] = None,
                  max_downtime_ms: pulumi.Input[Optional[_builtins.int]] = None,
+                 notify: pulumi.Input[Optional[Union['WebhookArgs', 'WebhookArgsDict']]] = None,
                  parallel_connections: pulumi.Input[Optional[_builtins.int]] = None,
                  postcopy_bandwidth_mi_bps: pulumi.Input[Optional[_builtins.int]] = None,
                  progress_timeout_seconds: pulumi.Input[Optional[_builtins.int]] = None,
@@ -337,6 +355,7 @@ class MigrationPolicy(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] compression: Compression of migration data: none, xbzrle or mt.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.int]]] downtime_ladder_ms: Downtimes to step through, in increasing order, when pre-copy stops making progress.
         :param pulumi.Input[_builtins.int] max_downtime_ms: Longest pause allowed at switch-over, in milliseconds. Default 300.
+        :param pulumi.Input[Union['WebhookArgs', 'WebhookArgsDict']] notify: Whom to tell when a move starts and ends. Kept secret: URLs and headers often carry tokens.
         :param pulumi.Input[_builtins.int] parallel_connections: Parallel migration connections (multifd); 1 is a single stream.
         :param pulumi.Input[_builtins.int] postcopy_bandwidth_mi_bps: Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
         :param pulumi.Input[_builtins.int] progress_timeout_seconds: Seconds without progress before raising the allowed downtime or escalating further.
@@ -379,6 +398,7 @@ class MigrationPolicy(pulumi.CustomResource):
                  compression: pulumi.Input[Optional[_builtins.str]] = None,
                  downtime_ladder_ms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.int]]]] = None,
                  max_downtime_ms: pulumi.Input[Optional[_builtins.int]] = None,
+                 notify: pulumi.Input[Optional[Union['WebhookArgs', 'WebhookArgsDict']]] = None,
                  parallel_connections: pulumi.Input[Optional[_builtins.int]] = None,
                  postcopy_bandwidth_mi_bps: pulumi.Input[Optional[_builtins.int]] = None,
                  progress_timeout_seconds: pulumi.Input[Optional[_builtins.int]] = None,
@@ -405,6 +425,7 @@ class MigrationPolicy(pulumi.CustomResource):
             __props__.__dict__["compression"] = compression
             __props__.__dict__["downtime_ladder_ms"] = downtime_ladder_ms
             __props__.__dict__["max_downtime_ms"] = max_downtime_ms
+            __props__.__dict__["notify"] = None if notify is None else pulumi.Output.secret(notify)
             __props__.__dict__["parallel_connections"] = parallel_connections
             __props__.__dict__["postcopy_bandwidth_mi_bps"] = postcopy_bandwidth_mi_bps
             __props__.__dict__["progress_timeout_seconds"] = progress_timeout_seconds
@@ -413,6 +434,8 @@ class MigrationPolicy(pulumi.CustomResource):
             __props__.__dict__["storage_copy"] = storage_copy
             __props__.__dict__["tls"] = tls
             __props__.__dict__["spec"] = None
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["notify"])
+        opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         super(MigrationPolicy, __self__).__init__(
             'vmplacement:index:MigrationPolicy',
             resource_name,
@@ -445,6 +468,7 @@ class MigrationPolicy(pulumi.CustomResource):
         __props__.__dict__["compression"] = None
         __props__.__dict__["downtime_ladder_ms"] = None
         __props__.__dict__["max_downtime_ms"] = None
+        __props__.__dict__["notify"] = None
         __props__.__dict__["parallel_connections"] = None
         __props__.__dict__["postcopy_bandwidth_mi_bps"] = None
         __props__.__dict__["progress_timeout_seconds"] = None
@@ -534,6 +558,14 @@ class MigrationPolicy(pulumi.CustomResource):
         Longest pause allowed at switch-over, in milliseconds. Default 300.
         """
         return pulumi.get(self, "max_downtime_ms")
+
+    @_builtins.property
+    @pulumi.getter
+    def notify(self) -> pulumi.Output[Optional['outputs.Webhook']]:
+        """
+        Whom to tell when a move starts and ends. Kept secret: URLs and headers often carry tokens.
+        """
+        return pulumi.get(self, "notify")
 
     @_builtins.property
     @pulumi.getter(name="parallelConnections")

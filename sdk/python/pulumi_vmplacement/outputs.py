@@ -13,6 +13,7 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
+from . import outputs
 
 __all__ = [
     'DiskState',
@@ -20,6 +21,7 @@ __all__ = [
     'MigrationRecord',
     'PlannedMigration',
     'PolicySpec',
+    'Webhook',
 ]
 
 @pulumi.output_type
@@ -492,6 +494,7 @@ class PolicySpec(dict):
                  compression: Optional[_builtins.str] = None,
                  downtime_ladder_ms: Optional[Sequence[_builtins.int]] = None,
                  max_downtime_ms: Optional[_builtins.int] = None,
+                 notify: Optional['outputs.Webhook'] = None,
                  parallel_connections: Optional[_builtins.int] = None,
                  postcopy_bandwidth_mi_bps: Optional[_builtins.int] = None,
                  progress_timeout_seconds: Optional[_builtins.int] = None,
@@ -512,6 +515,7 @@ class PolicySpec(dict):
         :param _builtins.str compression: Compression of migration data: none, xbzrle or mt.
         :param Sequence[_builtins.int] downtime_ladder_ms: Downtimes to step through, in increasing order, when pre-copy stops making progress.
         :param _builtins.int max_downtime_ms: Longest pause allowed at switch-over, in milliseconds. Default 300.
+        :param 'Webhook' notify: The notification webhook, if any (a secret).
         :param _builtins.int parallel_connections: Parallel migration connections (multifd); 1 is a single stream.
         :param _builtins.int postcopy_bandwidth_mi_bps: Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
         :param _builtins.int progress_timeout_seconds: Seconds without progress before raising the allowed downtime or escalating further.
@@ -540,6 +544,8 @@ class PolicySpec(dict):
             pulumi.set(__self__, "downtime_ladder_ms", downtime_ladder_ms)
         if max_downtime_ms is not None:
             pulumi.set(__self__, "max_downtime_ms", max_downtime_ms)
+        if notify is not None:
+            pulumi.set(__self__, "notify", notify)
         if parallel_connections is not None:
             pulumi.set(__self__, "parallel_connections", parallel_connections)
         if postcopy_bandwidth_mi_bps is not None:
@@ -636,6 +642,14 @@ class PolicySpec(dict):
         return pulumi.get(self, "max_downtime_ms")
 
     @_builtins.property
+    @pulumi.getter
+    def notify(self) -> Optional['outputs.Webhook']:
+        """
+        The notification webhook, if any (a secret).
+        """
+        return pulumi.get(self, "notify")
+
+    @_builtins.property
     @pulumi.getter(name="parallelConnections")
     def parallel_connections(self) -> Optional[_builtins.int]:
         """
@@ -690,5 +704,52 @@ class PolicySpec(dict):
         Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
         """
         return pulumi.get(self, "tls")
+
+
+@pulumi.output_type
+class Webhook(dict):
+    """
+    A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
+    """
+    def __init__(__self__, *,
+                 url: _builtins.str,
+                 events: Optional[Sequence[_builtins.str]] = None,
+                 headers: Optional[Mapping[str, _builtins.str]] = None):
+        """
+        A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
+
+        :param _builtins.str url: http:// or https:// URL to POST to.
+        :param Sequence[_builtins.str] events: Which events to send: started, succeeded, failed (default: all).
+        :param Mapping[str, _builtins.str] headers: Extra request headers, e.g. Authorization.
+        """
+        pulumi.set(__self__, "url", url)
+        if events is not None:
+            pulumi.set(__self__, "events", events)
+        if headers is not None:
+            pulumi.set(__self__, "headers", headers)
+
+    @_builtins.property
+    @pulumi.getter
+    def url(self) -> _builtins.str:
+        """
+        http:// or https:// URL to POST to.
+        """
+        return pulumi.get(self, "url")
+
+    @_builtins.property
+    @pulumi.getter
+    def events(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        Which events to send: started, succeeded, failed (default: all).
+        """
+        return pulumi.get(self, "events")
+
+    @_builtins.property
+    @pulumi.getter
+    def headers(self) -> Optional[Mapping[str, _builtins.str]]:
+        """
+        Extra request headers, e.g. Authorization.
+        """
+        return pulumi.get(self, "headers")
 
 

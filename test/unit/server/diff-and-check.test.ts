@@ -11,21 +11,29 @@ import { secret, UNKNOWN, unwrapProperties } from "../../../provider/src/server/
 
 const URN = "urn:pulumi:s::p::vmplacement:index:VmPlacement::vm";
 
+/** Calls one handler of the provider's gRPC service directly. */
+function callService<Resp>(method: string, request: unknown): Promise<Resp> {
+  const handler = new VmPlacementProvider("{}").service()[method] as (
+    call: unknown,
+    cb: (err: unknown, r: Resp) => void,
+  ) => void;
+  return new Promise((resolve, reject) =>
+    handler({ request }, (err, r) => (err ? reject(err) : resolve(r))),
+  );
+}
+
+const toStruct = (o: Record<string, unknown>) =>
+  structPb.Struct.fromJavaScript(o as Record<string, structPb.JavaScriptValue>);
+
 function diff(
   olds: Record<string, unknown>,
   news: Record<string, unknown>,
 ): Promise<pb.DiffResponse> {
   const req = new pb.DiffRequest();
   req.setUrn(URN);
-  req.setOlds(structPb.Struct.fromJavaScript(olds as Record<string, structPb.JavaScriptValue>));
-  req.setNews(structPb.Struct.fromJavaScript(news as Record<string, structPb.JavaScriptValue>));
-  const handler = new VmPlacementProvider("{}").service().diff as (
-    call: unknown,
-    cb: (err: unknown, r: pb.DiffResponse) => void,
-  ) => void;
-  return new Promise((resolve, reject) =>
-    handler({ request: req }, (err, r) => (err ? reject(err) : resolve(r))),
-  );
+  req.setOlds(toStruct(olds));
+  req.setNews(toStruct(news));
+  return callService("diff", req);
 }
 
 describe("provider diff", () => {
@@ -125,6 +133,41 @@ describe("provider check", () => {
     });
     assert.equal(twice.failures[0].property, "hosts[1].name");
     assert.equal(checkConfig({}).failures[0].property, "hosts");
+  });
+});
+
+describe("MigrationPolicy webhook settings", () => {
+  it("checks the URL and the events, naming the property", () => {
+    const badUrl = checkPolicy({ notify: { url: "ftp://hooks.example.com/x" } }).failures;
+    assert.equal(badUrl[0].property, "notify.url");
+    assert.match(badUrl[0].reason, /must be an http:\/\/ or https:\/\/ URL/);
+    const badEvent = checkPolicy({ notify: { url: "https://h/x", events: ["moved"] } }).failures;
+    assert.equal(badEvent[0].property, "notify.events[0]");
+    assert.match(badEvent[0].reason, /one of started, succeeded, failed/);
+  });
+
+  it("normalizes to all events and no extra headers", () => {
+    assert.deepEqual(checkPolicy({ notify: { url: "https://h/x" } }).spec?.notify, {
+      url: "https://h/x",
+      headers: {},
+      events: ["started", "succeeded", "failed"],
+    });
+    assert.equal(checkPolicy({}).spec?.notify, undefined);
+  });
+
+  it("keeps the webhook secret in the policy's state, even when given in plain text", async () => {
+    const req = new pb.CreateRequest();
+    req.setUrn("urn:pulumi:s::p::vmplacement:index:MigrationPolicy::standard");
+    req.setProperties(toStruct({ maxDowntimeMs: 300, notify: { url: "https://h/x?token=abc" } }));
+    const resp = await callService<pb.CreateResponse>("create", req);
+    const state = resp.getProperties()!.toJavaScript() as Record<string, Record<string, unknown>>;
+    const notify = { url: "https://h/x?token=abc" };
+    assert.deepEqual(state.notify, secret(notify));
+    assert.deepEqual(
+      state.spec.notify,
+      secret({ ...notify, headers: {}, events: ["started", "succeeded", "failed"] }),
+    );
+    assert.equal(state.spec.maxDowntimeMs, 300);
   });
 });
 

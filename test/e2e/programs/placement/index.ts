@@ -33,13 +33,20 @@ class VmPlacement extends pulumi.CustomResource {
 
 class MigrationPolicy extends pulumi.CustomResource {
   declare readonly spec: pulumi.Output<Record<string, unknown>>;
-  constructor(name: string, args: Record<string, unknown>) {
+  constructor(name: string, args: Record<string, pulumi.Input<unknown>>) {
     super("vmplacement:index:MigrationPolicy", name, { ...args, spec: undefined });
   }
 }
 
+// `webhookUrl` (with the secret `webhookToken` as its Authorization header) adds a webhook.
+const webhookUrl = config.get("webhookUrl");
+const notify = webhookUrl
+  ? { url: webhookUrl, headers: { authorization: config.requireSecret("webhookToken") } }
+  : undefined;
 const policyArgs = config.getObject<Record<string, unknown>>("policyResource");
-const policy = policyArgs ? new MigrationPolicy("policy", policyArgs).spec : undefined;
+const policy = policyArgs
+  ? new MigrationPolicy("policy", { ...policyArgs, ...(notify ? { notify } : {}) }).spec
+  : undefined;
 const updateTimeout = config.get("updateTimeout");
 
 const vm = new VmPlacement(
