@@ -63,6 +63,17 @@ interface DiskDecision {
   incremental: boolean;
 }
 
+/** A disk that is not copied and keeps its source (removable media, network storage). */
+function stays(disk: DiskFacts): DiskPlacement {
+  return {
+    target: disk.target,
+    format: disk.format,
+    capacityBytes: disk.capacityBytes,
+    bytesToCopy: 0,
+    copy: false,
+  };
+}
+
 /** Where one disk goes and what must be copied for it. */
 export function placeDisk(
   disk: DiskFacts,
@@ -84,13 +95,7 @@ export function placeDisk(
         ),
       );
     }
-    out.placement = {
-      target: disk.target,
-      format: disk.format,
-      capacityBytes: disk.capacityBytes,
-      bytesToCopy: 0,
-      copy: false,
-    };
+    out.placement = stays(disk);
     return out;
   }
 
@@ -105,13 +110,7 @@ export function placeDisk(
         ),
       );
     }
-    out.placement = {
-      target: disk.target,
-      format: disk.format,
-      capacityBytes: disk.capacityBytes,
-      bytesToCopy: 0,
-      copy: false,
-    };
+    out.placement = stays(disk);
     return out;
   }
   if (wanted === undefined) {
