@@ -1,0 +1,38 @@
+// Benchmark program: one VmPlacement per entry of config `vms` (VM name -> host), disks in
+// `pool` when set. The default provider takes its hosts and limits from the stack's
+// vmplacement:* config. Resources are registered by token, so the program can be copied into a
+// throwaway workspace without the generated SDK next to it.
+import * as pulumi from "@pulumi/pulumi";
+
+const config = new pulumi.Config();
+
+class VmPlacement extends pulumi.CustomResource {
+  declare readonly currentHost: pulumi.Output<string>;
+  declare readonly lastMigration: pulumi.Output<Record<string, unknown> | undefined>;
+  constructor(name: string, args: Record<string, pulumi.Input<unknown>>) {
+    super("vmplacement:index:VmPlacement", name, {
+      ...args,
+      currentHost: undefined,
+      currentDisks: undefined,
+      plannedMigration: undefined,
+      lastMigration: undefined,
+      migrationCount: undefined,
+    });
+  }
+}
+
+const vms = config.requireObject<Record<string, string>>("vms");
+const pool = config.get("pool");
+
+const placements = Object.entries(vms).map(
+  ([vm, host]) =>
+    [
+      vm,
+      new VmPlacement(vm, { domain: vm, host, ...(pool ? { storagePool: pool } : {}) }),
+    ] as const,
+);
+
+export const where = Object.fromEntries(placements.map(([vm, p]) => [vm, p.currentHost]));
+export const lastMigrations = Object.fromEntries(
+  placements.map(([vm, p]) => [vm, p.lastMigration]),
+);

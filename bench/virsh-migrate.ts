@@ -1,0 +1,50 @@
+// Plain `virsh migrate` with the flags of the engine's live-copy-all plan under the default
+// policy (provider/src/engine/planner.ts migrationFlags and params; the client adds PEER2PEER):
+// LIVE, ABORT_ON_ERROR, PERSIST_DEST, UNDEFINE_SOURCE, NON_SHARED_DISK, POSTCOPY, with the
+// migration and disk streams sent to the target's migration address. virsh talks to libvirtd
+// over tcp, as the benchmark's provider does.
+import type { LabHost } from "../test/lab/lab";
+import { completedMigrationStats, virsh } from "../test/lab/virsh";
+
+export function virshMigrateArgs(domain: string, target: LabHost, disks = ["vda"]): string[] {
+  const stream = `tcp://${target.migrationAddress}`;
+  return [
+    "migrate",
+    "--live",
+    "--p2p",
+    "--persistent",
+    "--undefinesource",
+    "--abort-on-error",
+    "--postcopy",
+    "--copy-storage-all",
+    "--migrate-disks",
+    disks.join(","),
+    "--disks-uri",
+    stream,
+    "--migrateuri",
+    stream,
+    domain,
+    target.uris.tcp,
+  ];
+}
+
+/** One timed migration; downtime from the target's completed-job statistics. */
+export async function virshMigrate(
+  source: LabHost,
+  target: LabHost,
+  domain: string,
+): Promise<{ wallMs: number; downtimeMs: number }> {
+  const started = Date.now();
+  await virsh(source, ...virshMigrateArgs(domain, target));
+  const wallMs = Date.now() - started;
+  const stats = await completedMigrationStats(target, domain);
+  return { wallMs, downtimeMs: stats.downtimeMs };
+}
+
+/**
+ * virsh leaves the source copy of a copied disk behind (the provider removes it as part of its
+ * move); the benchmarks remove it outside the timing, as bench/engine.ts does.
+ */
+export async function removeLeftoverVolume(source: LabHost, domain: string): Promise<void> {
+  await virsh(source, "vol-delete", "--pool", "local", `${domain}.qcow2`).catch(() => undefined);
+}
