@@ -436,6 +436,23 @@ describe("libvirt RPC connection", () => {
   });
 
   describe("streams", () => {
+    /** Starts a volume upload or download, and has the daemon accept the call. */
+    async function openStream(
+      procedure: "STORAGE_VOL_UPLOAD" | "STORAGE_VOL_DOWNLOAD",
+      length = 0n,
+    ) {
+      const { reply, stream } = remote.callWithStream(procedure, {
+        vol: volume,
+        offset: 0n,
+        length,
+        flags: 0,
+      });
+      const call = await daemon.nextCall();
+      daemon.reply(call);
+      await reply;
+      return { stream, call };
+    }
+
     it("uploads in STREAM packets and finishes only when the daemon confirms", async () => {
       const data = Buffer.alloc(600 * 1024);
       for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
@@ -491,15 +508,7 @@ describe("libvirt RPC connection", () => {
 
     it("closes an upload stream once the daemon confirmed its finish", async () => {
       // StorageApi.upload's `done` waits for the stream's "close".
-      const { reply, stream } = remote.callWithStream("STORAGE_VOL_UPLOAD", {
-        vol: volume,
-        offset: 0n,
-        length: 4n,
-        flags: 0,
-      });
-      const call = await daemon.nextCall();
-      daemon.reply(call);
-      await reply;
+      const { stream, call } = await openStream("STORAGE_VOL_UPLOAD", 4n);
       const closed = once(stream, "close");
       stream.end(Buffer.from("data"));
       await daemon.next(
@@ -513,15 +522,7 @@ describe("libvirt RPC connection", () => {
     });
 
     it("fails an upload whose finish the daemon rejects", async () => {
-      const { reply, stream } = remote.callWithStream("STORAGE_VOL_UPLOAD", {
-        vol: volume,
-        offset: 0n,
-        length: 4n,
-        flags: 0,
-      });
-      const call = await daemon.nextCall();
-      daemon.reply(call);
-      await reply;
+      const { stream, call } = await openStream("STORAGE_VOL_UPLOAD", 4n);
       const failed = once(stream, "error");
       stream.end(Buffer.from("data"));
       await daemon.next(
@@ -542,16 +543,8 @@ describe("libvirt RPC connection", () => {
       ["an empty STREAM OK", MessageStatus.Ok],
     ] as const) {
       it(`downloads until ${eofName}, then finishes and closes on the daemon's confirmation`, async () => {
-        const { reply, stream } = remote.callWithStream("STORAGE_VOL_DOWNLOAD", {
-          vol: volume,
-          offset: 0n,
-          length: 0n,
-          flags: 0,
-        });
-        const call = await daemon.nextCall();
+        const { stream, call } = await openStream("STORAGE_VOL_DOWNLOAD");
         assert.equal(call.header.procedure, PROCEDURES.STORAGE_VOL_DOWNLOAD.number);
-        daemon.reply(call);
-        await reply;
 
         const received: Buffer[] = [];
         stream.on("data", (chunk: Buffer) => received.push(chunk));
@@ -583,15 +576,7 @@ describe("libvirt RPC connection", () => {
     }
 
     it("pauses the socket while a download's reader lags, and resumes when it reads", async () => {
-      const { reply, stream } = remote.callWithStream("STORAGE_VOL_DOWNLOAD", {
-        vol: volume,
-        offset: 0n,
-        length: 0n,
-        flags: 0,
-      });
-      const call = await daemon.nextCall();
-      daemon.reply(call);
-      await reply;
+      const { stream, call } = await openStream("STORAGE_VOL_DOWNLOAD");
       daemon.stream(call, MessageStatus.Continue, Buffer.alloc(64 * 1024, 1));
       await sleep(10);
       assert.equal(client.isPaused(), true, "the socket is paused while nobody reads");
@@ -607,15 +592,7 @@ describe("libvirt RPC connection", () => {
     });
 
     it("does not count a socket paused by a slow reader as a silent daemon", async () => {
-      const { reply, stream } = remote.callWithStream("STORAGE_VOL_DOWNLOAD", {
-        vol: volume,
-        offset: 0n,
-        length: 0n,
-        flags: 0,
-      });
-      const call = await daemon.nextCall();
-      daemon.reply(call);
-      await reply;
+      const { stream, call } = await openStream("STORAGE_VOL_DOWNLOAD");
       daemon.stream(call, MessageStatus.Continue, Buffer.alloc(64 * 1024, 1));
       await sleep(10);
       assert.equal(client.isPaused(), true);
@@ -631,15 +608,7 @@ describe("libvirt RPC connection", () => {
     });
 
     it("fails a download when the daemon aborts it with a STREAM error", async () => {
-      const { reply, stream } = remote.callWithStream("STORAGE_VOL_DOWNLOAD", {
-        vol: volume,
-        offset: 0n,
-        length: 0n,
-        flags: 0,
-      });
-      const call = await daemon.nextCall();
-      daemon.reply(call);
-      await reply;
+      const { stream, call } = await openStream("STORAGE_VOL_DOWNLOAD");
       stream.resume();
       const failed = once(stream, "error");
       daemon.stream(call, MessageStatus.Continue, Buffer.alloc(10));
@@ -652,15 +621,7 @@ describe("libvirt RPC connection", () => {
     });
 
     it("aborts with an empty STREAM error when the client destroys the stream", async () => {
-      const { reply, stream } = remote.callWithStream("STORAGE_VOL_UPLOAD", {
-        vol: volume,
-        offset: 0n,
-        length: 0n,
-        flags: 0,
-      });
-      const call = await daemon.nextCall();
-      daemon.reply(call);
-      await reply;
+      const { stream, call } = await openStream("STORAGE_VOL_UPLOAD");
       stream.destroy();
       const abort = await daemon.nextStream();
       assert.equal(abort.header.status, MessageStatus.Error);
@@ -669,14 +630,7 @@ describe("libvirt RPC connection", () => {
     });
 
     it("fails open streams when the connection closes", async () => {
-      const { reply, stream } = remote.callWithStream("STORAGE_VOL_DOWNLOAD", {
-        vol: volume,
-        offset: 0n,
-        length: 0n,
-        flags: 0,
-      });
-      daemon.reply(await daemon.nextCall());
-      await reply;
+      const { stream } = await openStream("STORAGE_VOL_DOWNLOAD");
       const failed = once(stream, "error");
       daemon.socket.end();
       const [err] = (await failed) as [LibvirtClientError];
