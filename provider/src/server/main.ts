@@ -26,7 +26,16 @@ function main(): void {
     }
     process.stdout.write(`${port}\n`);
   });
-  const stop = () => server.tryShutdown(() => process.exit(0));
+  // The engine asks a plugin to exit with SIGINT once it is done with it, and kills it 5 s later:
+  // sessions the engine left open must not hold the exit up (a graceful gRPC shutdown waits for
+  // them), while a migration still running gets those seconds to roll back to its source.
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    server.forceShutdown();
+    void provider.shutdown(3000).finally(() => process.exit(0));
+  };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
 }

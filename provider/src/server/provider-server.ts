@@ -99,9 +99,23 @@ function handle<Req>(fn: (call: Call<Req>) => Promise<unknown>) {
 export class VmPlacementProvider {
   private runtime: ProviderRuntime | undefined;
   private readonly cancel = new AbortController();
+  /** Placements in flight, so a shutdown can let them roll back first. */
+  private readonly inFlight = new Set<Promise<unknown>>();
   readonly engineLog = new EngineLog();
 
   constructor(private readonly schema: string) {}
+
+  /**
+   * For the plugin's exit: cancels what still runs (a migration rolls back to its source), waits
+   * for it up to `graceMs`, and closes the libvirt connections.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    this.cancel.abort();
+    const settled = Promise.allSettled([...this.inFlight]);
+    await Promise.race([settled, new Promise((r) => setTimeout(r, graceMs).unref())]);
+    await this.runtime?.pool.closeAll().catch(() => undefined);
+    this.engineLog.close();
+  }
 
   private requireRuntime(): ProviderRuntime {
     if (!this.runtime)
@@ -350,7 +364,7 @@ export class VmPlacementProvider {
     const { preview, previous } = options;
     const runtime = this.requireRuntime();
     const stop = operationSignal(this.cancel.signal, options.timeoutSeconds, options.operation);
-    const outs = await applyPlacement(runtime, inputs, {
+    const work = applyPlacement(runtime, inputs, {
       preview,
       previous,
       signal: stop.signal,
@@ -370,6 +384,8 @@ export class VmPlacementProvider {
         throw err;
       })
       .finally(stop.done);
+    this.inFlight.add(work);
+    const outs = await work.finally(() => this.inFlight.delete(work));
     if (preview && outs.plannedMigration)
       await this.engineLog.log("info", outs.plannedMigration.summary, urn);
     if (!preview && outs.lastMigration && outs.lastMigration !== previous?.lastMigration) {
