@@ -103,7 +103,7 @@ export async function benchOneMigration(ctx: BenchContext, runs: number): Promis
         "record_ms = the provider's migration record (slot granted -> verified, source volume removed)",
         "virsh_ms = the `virsh migrate` command alone; its leftover source volume is removed outside the timing",
         "downtime: provider from its migration record (pulumi stack output), virsh from domjobinfo --completed",
-        "the CLI stops the provider plugin with SIGINT and kills it 5 s later if it has not exited: an up whose up_minus_noop_ms exceeds record_ms by ~5 s paid that wait (see raw runs)",
+        "up_minus_noop_ms - record_ms: the provider's work around the migration (facts, plan, limiter, observing the result)",
       ],
       raw: { vm, pulumi, virsh: plain },
     };

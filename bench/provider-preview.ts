@@ -98,7 +98,7 @@ export async function benchPreview(
         `domains are persistent and shut off (16 MiB, 1 MiB qcow2 each), so moves plan as offline moves; every third placement names another host`,
         "the provider reaches libvirtd over tcp; preview = `pulumi preview --diff`, up = `pulumi up --yes --skip-preview`",
         "plans / moves: plan summaries the provider printed; in a new stack every placement is a create and is planned, in an existing one only the changed placements",
-        "wall_ms: median (min-max) over runs; other tests on the lab make single runs noisy, and a run may include the CLI's 5 s wait for the provider plugin to exit after SIGINT",
+        "wall_ms: median (min-max) over runs; other tests on the lab make single runs noisy",
         "conns_ours: new TCP connections to libvirtd/sshd opened by the measured pulumi process tree (its own group id), counted by nftables in the root namespace; by host for the first run, totals per run; expected: one pooled connection per host",
         "conns_daemon_side_per_run: the same counted by nftables inside each host's namespace, from any client in the root namespace (other tests on the lab included)",
       ],

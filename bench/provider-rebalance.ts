@@ -159,7 +159,6 @@ export async function benchRebalance(
         "wall_ms for pulumi = `pulumi up --yes --skip-preview`, including the CLI's fixed cost; noop_up_ms = the same command right after, with nothing to do",
         "migrations_span_ms / peak_concurrent / sum_of_moves_ms: from the provider's migration records (for virsh: the loop and its commands)",
         "virsh leftover source volumes are removed after the loop, outside the timing",
-        "a pulumi wall_ms may include the CLI's 5 s wait for the provider plugin to exit after SIGINT (up_minus_noop_ms - migrations_span_ms ~5 s)",
       ],
       raw,
     };
