@@ -155,7 +155,7 @@ export async function benchRebalance(
         `guests: ${MEMORY_MIB} MiB, ${DISK_MIB} MiB qcow2 in the local pool (disks copied), ${PER_HOST} per host at the start`,
         "both sides reach libvirtd over tcp; virsh uses the flags of the provider's live-copy-all plan",
         "rounds run in table order, each rotating the fleet once more; after the virsh round the stack is refreshed (untimed)",
-        "the guests spin on their vCPU; 12 of them keep a 2-core machine busy, which slows the CLI's fixed cost (noop_up_ms) more than the migrations",
+        "the guests halt between timer ticks, so 12 of them leave the 2-core machine mostly idle",
         "wall_ms for pulumi = `pulumi up --yes --skip-preview`, including the CLI's fixed cost; noop_up_ms = the same command right after, with nothing to do",
         "migrations_span_ms / peak_concurrent / sum_of_moves_ms: from the provider's migration records (for virsh: the loop and its commands)",
         "virsh leftover source volumes are removed after the loop, outside the timing",
