@@ -1,7 +1,7 @@
 // MigrationPolicy and customTimeouts through the real CLI: a churning VM that pre-copy cannot
 // move is switched to post-copy and arrives; an update that runs past its customTimeouts is
-// stopped with the VM still on its source, and a later `up` completes the move; the policy's
-// webhook hears when a move starts and ends, and its token stays secret.
+// stopped with the VM still on its source (the webhook hears it failed), and a later `up`
+// completes the move; the policy's webhook hears when a move starts and ends, its token secret.
 import assert from "node:assert/strict";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -11,6 +11,30 @@ import { hostsRunning, volumeExists } from "../lab/virsh";
 import { GuestFactory } from "../integration/engine/lab-engine";
 import type { PulumiWorkspace } from "../support/pulumi-cli";
 import { labHosts, placementWorkspace } from "./placement-workspace";
+
+interface Heard {
+  headers: IncomingHttpHeaders;
+  body: Record<string, unknown>;
+}
+
+/** A webhook receiver on loopback that records what it hears. */
+async function webhookReceiver(): Promise<{ url: string; heard: Heard[]; close(): Promise<void> }> {
+  const heard: Heard[] = [];
+  const server = createServer((req, res) => {
+    let data = "";
+    req.on("data", (c) => (data += c));
+    req.on("end", () => {
+      heard.push({ headers: req.headers, body: JSON.parse(data) });
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/migrations`,
+    heard,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
 
 describe("provider e2e: migration policies and customTimeouts", function () {
   let lab: LabDescription;
@@ -71,46 +95,50 @@ describe("provider e2e: migration policies and customTimeouts", function () {
 
   it("stops an update that runs past customTimeouts.update; the VM stays, a later up moves it", async () => {
     const g = await guests.local("e2e-to", h1, { memoryMiB: 512 });
-    // At 5 MiB/s the move needs minutes; the update may take 5 s.
-    await stack("timeouts", g.name, {
-      pool: "local",
-      policyResource: { bandwidthMiBps: 5 },
-      updateTimeout: "5s",
-    });
-    await ws.pulumi(["config", "set", "host", h2.name]);
-    const failure = await ws.pulumiWithDiagnostics(["up", "--yes", "--skip-preview"]).then(
-      () => "",
-      (e: Error) => e.message,
-    );
-    assert.match(failure, /update timeout of 5 s \(customTimeouts\.update\) passed/);
-    assert.match(failure, new RegExp(`keeps running on ${h1.name}`));
-    assert.deepEqual(await hostsRunning(lab.hosts, g.name), [h1.name]);
-    assert.equal(
-      await volumeExists(h2, "local", `${g.name}.qcow2`),
-      false,
-      "target volume removed",
-    );
-    const last = readHeartbeats(h1, g.name).pop()!;
-    await waitForHeartbeat(h1, g.name, last + 2);
+    const webhook = await webhookReceiver();
+    try {
+      // At 5 MiB/s the move needs minutes; the update may take 5 s.
+      await ws.pulumi(["stack", "init", "timeouts"]);
+      await ws.setSecret("webhookToken", "Bearer t");
+      await stack("timeouts", g.name, {
+        pool: "local",
+        policyResource: { bandwidthMiBps: 5 },
+        updateTimeout: "5s",
+        webhookUrl: webhook.url,
+      });
+      await ws.pulumi(["config", "set", "host", h2.name]);
+      const failure = await ws.pulumiWithDiagnostics(["up", "--yes", "--skip-preview"]).then(
+        () => "",
+        (e: Error) => e.message,
+      );
+      assert.match(failure, /update timeout of 5 s \(customTimeouts\.update\) passed/);
+      assert.match(failure, new RegExp(`keeps running on ${h1.name}`));
+      assert.deepEqual(await hostsRunning(lab.hosts, g.name), [h1.name]);
+      const leftover = await volumeExists(h2, "local", `${g.name}.qcow2`);
+      assert.equal(leftover, false, "target volume removed");
+      const last = readHeartbeats(h1, g.name).pop()!;
+      await waitForHeartbeat(h1, g.name, last + 2);
+      assert.deepEqual(
+        webhook.heard.map((h) => h.body.event),
+        ["started", "failed"],
+      );
+      const failed = webhook.heard[1].body;
+      assert.match(failed.error as string, /customTimeouts\.update/);
+      assert.equal((failed.record as Record<string, unknown>).errorCategory, "deadline");
 
-    await ws.pulumi(["config", "rm", "updateTimeout"]);
-    await ws.pulumi(["config", "set", "policyResource", JSON.stringify({ bandwidthMiBps: 0 })]);
-    await ws.pulumi(["up", "--yes", "--skip-preview"]);
-    assert.equal((await lastMigration()).finalHost, h2.name);
-    assert.deepEqual(await hostsRunning(lab.hosts, g.name), [h2.name]);
+      await ws.pulumi(["config", "rm", "updateTimeout"]);
+      await ws.pulumi(["config", "set", "policyResource", JSON.stringify({ bandwidthMiBps: 0 })]);
+      await ws.pulumi(["up", "--yes", "--skip-preview"]);
+      assert.equal((await lastMigration()).finalHost, h2.name);
+      assert.deepEqual(await hostsRunning(lab.hosts, g.name), [h2.name]);
+    } finally {
+      await webhook.close();
+    }
   });
 
   it("notifies the policy's webhook when a move starts and ends, keeping its token secret", async () => {
-    const heard: Array<{ headers: IncomingHttpHeaders; body: Record<string, unknown> }> = [];
-    const server = createServer((req, res) => {
-      let data = "";
-      req.on("data", (c) => (data += c));
-      req.on("end", () => {
-        heard.push({ headers: req.headers, body: JSON.parse(data) });
-        res.end();
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const webhook = await webhookReceiver();
+    const heard = webhook.heard;
     const token = "Bearer webhook-t0ken-4e1f";
     try {
       const g = await guests.local("e2e-hook", h1, { memoryMiB: 128, sizeMiB: 16 });
@@ -119,7 +147,7 @@ describe("provider e2e: migration policies and customTimeouts", function () {
       await stack("webhook", g.name, {
         pool: "local",
         policyResource: {},
-        webhookUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/migrations`,
+        webhookUrl: webhook.url,
       });
       assert.equal(heard.length, 0, "adopting a VM where it runs is no move");
       await ws.pulumi(["config", "set", "host", h2.name]);
@@ -145,7 +173,7 @@ describe("provider e2e: migration policies and customTimeouts", function () {
       for (const r of JSON.parse(exported).deployment.resources as Array<{ outputs?: unknown }>)
         assert.doesNotMatch(JSON.stringify(r.outputs ?? {}), /\/migrations/, "no plain URL");
     } finally {
-      await new Promise<void>((r) => server.close(() => r()));
+      await webhook.close();
     }
   });
 });

@@ -159,6 +159,41 @@ export interface ApplyOptions {
   warn?: (message: string) => void;
 }
 
+/** Runs a move, telling the policy's webhook (if any) when it starts and how it ended. */
+async function withNotifications(
+  plan: MigrationPlan,
+  policy: PolicySpec,
+  warn: ((message: string) => void) | undefined,
+  move: () => Promise<MigrationRecord>,
+): Promise<MigrationRecord> {
+  const summary = describePlan(plan).summary;
+  const notify = (event: WebhookEvent, extra: { record?: MigrationRecord; error?: string }) =>
+    notifyWebhook(policy.notify, {
+      event,
+      domain: plan.domain,
+      from: plan.from,
+      to: plan.to,
+      mode: plan.mode,
+      summary,
+      ...extra,
+    }).then((d) => d.problem && warn?.(`${plan.domain}: ${event} not notified: ${d.problem}`));
+  // Not awaited before the move starts: a slow webhook must not hold up the migration.
+  const started = notify("started", {});
+  try {
+    const record = await move();
+    await started;
+    await notify("succeeded", { record });
+    return record;
+  } catch (err) {
+    await started;
+    await notify("failed", {
+      record: err instanceof MigrationError ? err.record : undefined,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    throw err;
+  }
+}
+
 /** Create and Update: plan, and unless previewing, carry the plan out and report where the VM is. */
 export async function applyPlacement(
   runtime: ProviderRuntime,
@@ -187,37 +222,15 @@ export async function applyPlacement(
   }
   let record: MigrationRecord | undefined;
   if (plan.mode !== "none") {
-    const summary = describePlan(plan).summary;
-    const notify = (event: WebhookEvent, extra: { record?: MigrationRecord; error?: string }) =>
-      notifyWebhook(policy.notify, {
-        event,
-        domain: plan.domain,
-        from: plan.from,
-        to: plan.to,
-        mode: plan.mode,
-        summary,
-        ...extra,
-      }).then(
-        (d) => d.problem && options.warn?.(`${plan.domain}: ${event} not notified: ${d.problem}`),
-      );
-    // Not awaited before the move starts: a slow webhook must not hold up the migration.
-    const started = notify("started", {});
-    try {
-      record = await executePlan(plan, facts!, {
+    record = await withNotifications(plan, policy, options.warn, () =>
+      executePlan(plan, facts!, {
         pool: runtime.pool,
         policy,
         limiter: runtime.limiter,
         signal: options.signal,
         onProgress: options.onProgress,
-      });
-    } catch (err) {
-      await started;
-      if (err instanceof MigrationError)
-        await notify("failed", { record: err.record, error: err.message });
-      throw err;
-    }
-    await started;
-    await notify("succeeded", { record });
+      }),
+    );
   }
   const now = await observe(runtime, inputs.domain);
   if (!now)
