@@ -3,10 +3,12 @@
 //   node build/bench/engine.js [runs per tool]          (the lab must be up)
 import { place, type PlacementRequest } from "../provider/src/engine";
 import { loadLab, type LabHost } from "../test/lab/lab";
-import { completedMigrationStats, virsh } from "../test/lab/virsh";
+import { virsh } from "../test/lab/virsh";
 import { GuestFactory, labPool, policy } from "../test/integration/engine/lab-engine";
 import type { MigrationPolicy } from "../provider/src/engine";
 import { printTable, writeResults, type Row } from "./report";
+import { median, spread } from "./stats";
+import { removeLeftoverVolume, virshMigrate, virshMigrateArgs } from "./virsh-migrate";
 
 interface Scenario {
   name: string;
@@ -40,25 +42,6 @@ const SCENARIOS: Scenario[] = [
   },
 ];
 
-/** The virsh equivalent of the engine's live plan flags. */
-function virshArgs(name: string, target: LabHost, copy: boolean, bandwidth?: number): string[] {
-  return [
-    "migrate",
-    "--live",
-    "--p2p",
-    "--persistent",
-    "--undefinesource",
-    "--abort-on-error",
-    "--postcopy",
-    ...(copy ? ["--copy-storage-all", "--disks-uri", `tcp://${target.migrationAddress}`] : []),
-    ...(bandwidth ? ["--bandwidth", String(bandwidth)] : []),
-    "--migrateuri",
-    `tcp://${target.migrationAddress}`,
-    name,
-    target.uris.tcp,
-  ];
-}
-
 async function engineRun(
   pool: ReturnType<typeof labPool>,
   req: PlacementRequest,
@@ -74,19 +57,10 @@ async function engineRun(
 }
 
 async function virshRun(source: LabHost, target: LabHost, name: string, copy: boolean) {
-  const started = Date.now();
-  await virsh(source, ...virshArgs(name, target, copy));
-  const wallMs = Date.now() - started;
-  const stats = await completedMigrationStats(target, name);
-  // virsh leaves the source copy of a copied disk behind; remove it outside the timing.
-  if (copy)
-    await virsh(source, "vol-delete", "--pool", "local", `${name}.qcow2`).catch(() => undefined);
-  return { wallMs, downtimeMs: stats.downtimeMs };
+  const result = await virshMigrate(source, target, name, copy ? { copyDisks: ["vda"] } : {});
+  if (copy) await removeLeftoverVolume(source, name);
+  return result;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-/** "median (min-max)": downtime varies with where the last pre-copy pass ends. */
-const spread = (xs: number[]) => `${median(xs)} (${Math.min(...xs)}-${Math.max(...xs)})`;
 
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 5);
@@ -139,7 +113,7 @@ async function main(): Promise<void> {
     const started = Date.now();
     const migrating = virsh(
       h1,
-      ...virshArgs(g.name, h2, false, 40).filter((a) => a !== "--postcopy"),
+      ...virshMigrateArgs(g.name, h2, { bandwidthMiBps: 40 }).filter((a) => a !== "--postcopy"),
     ).then(
       () => "completed",
       () => `did not finish within ${deadlineS} s (aborted)`,
@@ -152,7 +126,7 @@ async function main(): Promise<void> {
     clearTimeout(deadline);
     const virshMs = Date.now() - started;
     if ((await virsh(h2, "list", "--name")).includes(g.name))
-      await virsh(h2, ...virshArgs(g.name, h1, false));
+      await virsh(h2, ...virshMigrateArgs(g.name, h1));
     const engine = await engineRun(
       pool,
       { domain: g.name, host: h2.name },

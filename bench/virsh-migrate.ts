@@ -1,12 +1,16 @@
-// Plain `virsh migrate` with the flags of the engine's live-copy-all plan under the default
-// policy (provider/src/engine/planner.ts migrationFlags and params; the client adds PEER2PEER):
-// LIVE, ABORT_ON_ERROR, PERSIST_DEST, UNDEFINE_SOURCE, NON_SHARED_DISK, POSTCOPY, with the
-// migration and disk streams sent to the target's migration address. virsh talks to libvirtd
+// Plain `virsh migrate` with the flags of the engine's live plans under the default policy
+// (provider/src/engine/planner.ts migrationFlags and params; the client adds PEER2PEER):
+// LIVE, ABORT_ON_ERROR, PERSIST_DEST, UNDEFINE_SOURCE, POSTCOPY, and NON_SHARED_DISK when disks
+// are copied, with the migration and disk streams sent to the target's migration address. virsh talks to libvirtd
 // over tcp, as the benchmark's provider does.
 import type { LabHost } from "../test/lab/lab";
 import { completedMigrationStats, virsh } from "../test/lab/virsh";
 
-export function virshMigrateArgs(domain: string, target: LabHost, disks = ["vda"]): string[] {
+export function virshMigrateArgs(
+  domain: string,
+  target: LabHost,
+  options: { copyDisks?: string[]; bandwidthMiBps?: number } = {},
+): string[] {
   const stream = `tcp://${target.migrationAddress}`;
   return [
     "migrate",
@@ -16,11 +20,16 @@ export function virshMigrateArgs(domain: string, target: LabHost, disks = ["vda"
     "--undefinesource",
     "--abort-on-error",
     "--postcopy",
-    "--copy-storage-all",
-    "--migrate-disks",
-    disks.join(","),
-    "--disks-uri",
-    stream,
+    ...(options.copyDisks
+      ? [
+          "--copy-storage-all",
+          "--migrate-disks",
+          options.copyDisks.join(","),
+          "--disks-uri",
+          stream,
+        ]
+      : []),
+    ...(options.bandwidthMiBps ? ["--bandwidth", String(options.bandwidthMiBps)] : []),
     "--migrateuri",
     stream,
     domain,
@@ -33,9 +42,10 @@ export async function virshMigrate(
   source: LabHost,
   target: LabHost,
   domain: string,
+  options: Parameters<typeof virshMigrateArgs>[2] = { copyDisks: ["vda"] },
 ): Promise<{ wallMs: number; downtimeMs: number }> {
   const started = Date.now();
-  await virsh(source, ...virshMigrateArgs(domain, target));
+  await virsh(source, ...virshMigrateArgs(domain, target, options));
   const wallMs = Date.now() - started;
   const stats = await completedMigrationStats(target, domain);
   return { wallMs, downtimeMs: stats.downtimeMs };
