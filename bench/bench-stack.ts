@@ -140,8 +140,8 @@ export class BenchStack {
     await this.ws.pulumi(["refresh", "--yes", "--skip-preview"]);
   }
 
-  async lastMigrations(): Promise<Record<string, MigrationRecordOutput | null>> {
-    return JSON.parse(await this.ws.pulumi(["stack", "output", "lastMigrations", "--json"]));
+  lastMigrations(): Promise<Record<string, MigrationRecordOutput | null>> {
+    return this.ws.output("lastMigrations");
   }
 
   /** Drops the stack and its workspace; the VMs stay where they are. */

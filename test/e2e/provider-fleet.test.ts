@@ -64,8 +64,7 @@ describe("provider e2e: a fleet through the TypeScript example", function () {
     await guests?.cleanup();
   });
 
-  const where = async () =>
-    JSON.parse(await ws.pulumi(["stack", "output", "where", "--json"])) as Record<string, string>;
+  const where = async () => ws.output<Record<string, string>>("where");
 
   it("moves six VMs in one update, never two out of or into one host at a time", async () => {
     // Rotate: every VM moves to the next host.
@@ -79,9 +78,7 @@ describe("provider e2e: a fleet through the TypeScript example", function () {
     await ws.pulumi(["up", "--yes", "--skip-preview"], 900_000);
     const now = await where();
     for (const [i, n] of names.entries()) assert.equal(now[n], next(home[i]));
-    const records = Object.values(
-      JSON.parse(await ws.pulumi(["stack", "output", "lastMigrations", "--json"])),
-    ) as Record_[];
+    const records = Object.values(await ws.output<Record<string, Record_>>("lastMigrations"));
     assert.equal(records.length, 6);
     for (const r of records) assert.equal(r.result, "succeeded");
     assertNoOverlap(records, (r) => r.from, "outbound");
@@ -94,7 +91,7 @@ describe("provider e2e: a fleet through the TypeScript example", function () {
   it("changes a VM's pool within its host", async () => {
     await ws.pulumi(["config", "set", "pools", JSON.stringify({ [names[0]]: "scratch" })]);
     await ws.pulumi(["up", "--yes", "--skip-preview"]);
-    const record = JSON.parse(await ws.pulumi(["stack", "output", "lastMigrations", "--json"]))[
+    const record = (await ws.output<Record<string, Record<string, unknown>>>("lastMigrations"))[
       names[0]
     ];
     assert.equal(record.mode, "block-copy");

@@ -39,7 +39,12 @@ describe("provider e2e: VmPlacement through the Pulumi CLI", function () {
     ws?.cleanup();
   });
 
-  const outputs = async () => JSON.parse(await ws.pulumi(["stack", "output", "--json"]));
+  const outputs = () =>
+    ws.output<{
+      currentHost: string;
+      migrationCount: number;
+      lastMigration: { result: string; mode: string };
+    }>();
   /** The VmPlacement's state (refresh updates resource state, not stack outputs). */
   const placementState = async () => {
     const state = JSON.parse(await ws.pulumi(["stack", "export"]));

@@ -68,7 +68,7 @@ describe("provider e2e: migration policies and customTimeouts", function () {
     await ws.pulumi(["up", "--yes", "--skip-preview"]);
   }
   const lastMigration = async () =>
-    JSON.parse(await ws.pulumi(["stack", "output", "lastMigration", "--json"]));
+    ws.output<Record<string, unknown> & { steps: string[] }>("lastMigration");
 
   it("moves a churning VM under a post-copy MigrationPolicy", async () => {
     const g = await guests.shared("e2e-pc", h1, 2, "churn-fast", 512);

@@ -29,7 +29,7 @@ describe("pulumi toolchain", function () {
     await ws.pulumi(["stack", "init", "smoke"]);
     await ws.pulumi(["config", "set", "who", "vmplacement"]);
     await ws.pulumi(["up", "--yes", "--skip-preview"]);
-    const outputs = JSON.parse(await ws.pulumi(["stack", "output", "--json"]));
+    const outputs = await ws.output<Record<string, unknown>>();
     assert.deepEqual(outputs, { greeting: "hello vmplacement", stack: "smoke" });
     await ws.pulumi(["destroy", "--yes"]);
     await ws.pulumi(["stack", "rm", "--yes"]);

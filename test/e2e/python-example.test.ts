@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
 import { run } from "../lab/run";
-import { runningDomains } from "../lab/virsh";
+import { hostsRunning } from "../lab/virsh";
 import { GuestFactory } from "../integration/engine/lab-engine";
 import { pulumiWorkspace, type PulumiWorkspace } from "../support/pulumi-cli";
 
@@ -56,20 +56,13 @@ describe("python example: the generated Python SDK through the Pulumi CLI", func
   const plan = (hosts: string[]) => Object.fromEntries(names.map((n, i) => [n, hosts[i]]));
   const place = (hosts: string[]) =>
     ws.pulumi(["config", "set", "vms", JSON.stringify(plan(hosts))]);
-  const output = async (name: string) =>
-    JSON.parse(await ws.pulumi(["stack", "output", name, "--json"]));
-  const hostsRunning = async (vm: string) =>
-    (
-      await Promise.all(
-        lab.hosts.map(async (h) => ((await runningDomains(h)).includes(vm) ? h.name : "")),
-      )
-    ).filter(Boolean);
+  const where = () => ws.output<Record<string, string>>("where");
 
   it("adopts the VMs where they run, keeping the ssh key out of the state", async () => {
     const hosts = home.map((h) => h.name);
     await place(hosts);
     await ws.pulumi(["up", "--yes", "--skip-preview"]);
-    assert.deepEqual(await output("where"), plan(hosts));
+    assert.deepEqual(await where(), plan(hosts));
     const keyBody = readFileSync(lab.ssh.privateKey, "utf8").split("\n")[1];
     const state = await ws.pulumi(["stack", "export"]);
     assert.ok(!state.includes(keyBody), "the private key is stored encrypted");
@@ -81,18 +74,18 @@ describe("python example: the generated Python SDK through the Pulumi CLI", func
     const hosts = [to, ...home.slice(1).map((h) => h.name)];
     await place(hosts);
     await ws.pulumi(["up", "--yes", "--skip-preview"]);
-    assert.deepEqual(await output("where"), plan(hosts), "only that VM moves");
-    const record = (await output("lastMigrations"))[vm];
+    assert.deepEqual(await where(), plan(hosts), "only that VM moves");
+    const record = (await ws.output<Record<string, Record<string, string>>>("lastMigrations"))[vm];
     assert.equal(record.result, "succeeded");
     assert.equal(record.from, home[0].name);
     assert.equal(record.to, to);
     assert.match(record.mode, /^live-/);
-    assert.deepEqual(await hostsRunning(vm), [to], `${vm} runs on ${to} only`);
+    assert.deepEqual(await hostsRunning(lab.hosts, vm), [to], `${vm} runs on ${to} only`);
   });
 
   it("destroy leaves every VM running where it was placed", async () => {
-    const placed = await output("where");
+    const placed = await where();
     await ws.pulumi(["destroy", "--yes", "--skip-preview"]);
-    for (const vm of names) assert.deepEqual(await hostsRunning(vm), [placed[vm]]);
+    for (const vm of names) assert.deepEqual(await hostsRunning(lab.hosts, vm), [placed[vm]]);
   });
 });

@@ -34,8 +34,7 @@ describe("rebalance example: evacuate a host by changing placements", function (
     await guests?.cleanup();
   });
 
-  const where = async () =>
-    JSON.parse(await ws.pulumi(["stack", "output", "where", "--json"])) as Record<string, string>;
+  const where = async () => ws.output<Record<string, string>>("where");
   async function assertEachOnOneHost(expected: Record<string, string>): Promise<void> {
     for (const [vm, host] of Object.entries(expected))
       assert.deepEqual(await hostsRunning(lab.hosts, vm), [host], `${vm} runs only on ${host}`);

@@ -10,6 +10,8 @@ export interface PulumiWorkspace {
   dir: string;
   env: NodeJS.ProcessEnv;
   pulumi(args: string[], timeoutMs?: number): Promise<string>;
+  /** A stack output (all of them without a name), parsed from `pulumi stack output --json`. */
+  output<T = unknown>(name?: string): Promise<T>;
   /** Sets a secret config value through standard input, so it never appears in arguments. */
   setSecret(key: string, value: string): Promise<string>;
   /** Like pulumi(), with the diagnostics the CLI prints to standard error appended. */
@@ -40,11 +42,14 @@ export function pulumiWorkspace(
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
   };
+  const pulumi = (args: string[], timeoutMs = 300_000) =>
+    run("pulumi", [...args, "--non-interactive"], { cwd: dir, env, timeoutMs });
   return {
     dir,
     env,
-    pulumi: (args, timeoutMs = 300_000) =>
-      run("pulumi", [...args, "--non-interactive"], { cwd: dir, env, timeoutMs }),
+    pulumi,
+    output: async (name) =>
+      JSON.parse(await pulumi(["stack", "output", ...(name ? [name] : []), "--json"])),
     setSecret: (key, value) =>
       run("pulumi", ["config", "set", "--secret", key, "--non-interactive"], {
         cwd: dir,
