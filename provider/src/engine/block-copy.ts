@@ -1,103 +1,146 @@
-// Same-host pool change of a running domain: copy each disk live into its new pool with a
-// block copy, pivot to the copy, then make the persistent definition follow.
+// Same-host pool change of a running domain: mirror every moving disk into its new pool with a
+// block copy, and pivot only once all mirrors are in sync, so the disks move together. The
+// persistent definition is rewritten last, to exactly the disks the running domain then uses.
 import path from "node:path";
-import { constants as C } from "../libvirt";
+import { constants as C, type Domain, type LibvirtConnection } from "../libvirt";
 import { RunFailure, type RunContext } from "./context";
-import { rewriteDiskSources } from "./domain-xml";
-import { stopCause } from "./errors";
+import { blockCopyDestinationXml, parseDomainXml, rewriteDiskSources } from "./domain-xml";
+import { describeError, stopCause } from "./errors";
+import type { DiskPlacement } from "./types";
 import { CreatedVolumes, removeSourceVolumes } from "./volumes";
 import { sleep } from "./where";
 
-export async function runBlockCopy(ctx: RunContext): Promise<{ finalHost: string }> {
-  const { plan, record, policy, facts } = ctx;
-  const conn = await ctx.pool.get(plan.from);
-  const dom = await conn.domains.lookupByName(plan.domain);
-  const volumes = new CreatedVolumes();
-  const copies = plan.disks.filter((d) => d.copy && d.targetPath);
-  const pivoted: string[] = [];
-  try {
-    await volumes.createFor(conn, copies);
-    for (const d of copies) {
-      await conn.domains.blockCopy(
-        dom,
-        d.target,
-        `<disk type='file'><driver type='${d.format}'/><source file='${d.targetPath}'/></disk>`,
-        policy.bandwidthMiBps
-          ? [
-              {
-                name: C.VIR_DOMAIN_BLOCK_COPY_BANDWIDTH,
-                type: "ullong",
-                value: policy.bandwidthMiBps * 1024 * 1024,
-              },
-            ]
-          : [],
-        C.virDomainBlockCopyFlags.VIR_DOMAIN_BLOCK_COPY_REUSE_EXT |
-          C.virDomainBlockCopyFlags.VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB,
+/** Starts a mirror for each disk and waits until all are in sync (or throws). */
+async function mirrorAll(
+  ctx: RunContext,
+  conn: LibvirtConnection,
+  dom: Domain,
+  copies: DiskPlacement[],
+  started: string[],
+): Promise<void> {
+  const { plan, policy, record } = ctx;
+  for (const d of copies) {
+    await conn.domains.blockCopy(
+      dom,
+      d.target,
+      blockCopyDestinationXml(d.targetPath!, d.format),
+      policy.bandwidthMiBps
+        ? [
+            {
+              name: C.VIR_DOMAIN_BLOCK_COPY_BANDWIDTH,
+              type: "ullong",
+              value: policy.bandwidthMiBps * 1024 * 1024,
+            },
+          ]
+        : [],
+      C.virDomainBlockCopyFlags.VIR_DOMAIN_BLOCK_COPY_REUSE_EXT |
+        C.virDomainBlockCopyFlags.VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB,
+    );
+    started.push(d.target);
+    record.step(`block copy of ${d.target} into pool ${d.pool} started`);
+  }
+  for (;;) {
+    if (ctx.signal?.aborted) {
+      const stop = stopCause(ctx.signal);
+      throw new RunFailure(
+        "cancelled",
+        stop.category,
+        `pool change of ${plan.domain} ${stop.phrase}; its disks stay where they were`,
+        plan.from,
       );
-      record.step(`block copy of ${d.target} into pool ${d.pool} started`);
-      for (;;) {
-        if (ctx.signal?.aborted) {
-          const stop = stopCause(ctx.signal);
-          throw new RunFailure(
-            "cancelled",
-            stop.category,
-            `pool change of ${plan.domain} ${stop.phrase}; its disks stay where they were`,
-            plan.from,
-          );
-        }
-        const job = await conn.domains.blockJobInfo(dom, d.target);
-        if (!job) throw new Error(`the block copy of ${d.target} ended unexpectedly`);
-        ctx.onProgress?.({
-          domain: plan.domain,
-          phase: "block-copy",
-          percent: job.end ? Math.round((job.cur / job.end) * 100) : 0,
-          memoryProcessed: 0,
-          memoryRemaining: 0,
-          diskProcessed: job.cur,
-          diskRemaining: job.end - job.cur,
-          bandwidthBps: job.bandwidth,
-          dirtyRateBps: 0,
-          iteration: 0,
-        });
-        if (job.end > 0 && job.cur === job.end) break;
-        await sleep(ctx.pollIntervalMs);
-      }
+    }
+    const jobs = await Promise.all(copies.map((d) => conn.domains.blockJobInfo(dom, d.target)));
+    const gone = copies.find((_, i) => !jobs[i]);
+    if (gone) throw new Error(`the block copy of ${gone.target} ended unexpectedly`);
+    const cur = jobs.reduce((sum, j) => sum + j!.cur, 0);
+    const end = jobs.reduce((sum, j) => sum + j!.end, 0);
+    ctx.onProgress?.({
+      domain: plan.domain,
+      phase: "block-copy",
+      percent: end ? Math.round((cur / end) * 100) : 0,
+      memoryProcessed: 0,
+      memoryRemaining: 0,
+      diskProcessed: cur,
+      diskRemaining: end - cur,
+      bandwidthBps: jobs.reduce((sum, j) => sum + j!.bandwidth, 0),
+      dirtyRateBps: 0,
+      iteration: 0,
+    });
+    if (jobs.every((j) => j!.end > 0 && j!.cur === j!.end)) return;
+    await sleep(ctx.pollIntervalMs, ctx.signal);
+  }
+}
+
+/** Pivots each mirror; stops at the first that fails. Returns that error, if any. */
+async function pivotAll(
+  ctx: RunContext,
+  conn: LibvirtConnection,
+  dom: Domain,
+  copies: DiskPlacement[],
+): Promise<unknown> {
+  for (const d of copies) {
+    try {
       await conn.domains.blockJobAbort(
         dom,
         d.target,
         C.virDomainBlockJobAbortFlags.VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT,
       );
       while (await conn.domains.blockJobInfo(dom, d.target)) await sleep(100);
-      pivoted.push(d.target);
-      record.step(`pivoted ${d.target} to ${d.targetPath}`);
+      ctx.record.step(`pivoted ${d.target} to ${d.targetPath}`);
+    } catch (err) {
+      return err;
     }
+  }
+  return undefined;
+}
+
+/** Cancels the mirrors still running (the guest keeps using the original volumes). */
+async function cancelMirrors(conn: LibvirtConnection, dom: Domain, targets: string[]) {
+  for (const t of targets) {
+    if (await conn.domains.blockJobInfo(dom, t).catch(() => null))
+      await conn.domains.blockJobAbort(dom, t).catch(() => undefined);
+  }
+}
+
+export async function runBlockCopy(ctx: RunContext): Promise<{ finalHost: string }> {
+  const { plan, record, policy, facts } = ctx;
+  const conn = await ctx.pool.get(plan.from);
+  const dom = await conn.domains.lookupByName(plan.domain);
+  const volumes = new CreatedVolumes(ctx.pool, facts.uuid);
+  const copies = plan.disks.filter((d) => d.copy && d.targetPath);
+  const started: string[] = [];
+  try {
+    await volumes.createFor(plan.from, copies);
+    await mirrorAll(ctx, conn, dom, copies, started);
   } catch (err) {
-    for (const d of copies) {
-      if (!pivoted.includes(d.target))
-        await conn.domains.blockJobAbort(dom, d.target).catch(() => undefined);
-    }
-    if (pivoted.length === 0) await volumes.removeAll();
+    await cancelMirrors(conn, dom, started);
+    const { left } = await volumes.removeAll();
+    if (left.length)
+      record.step(`could not remove ${left.join(", ")} now (the next run removes them)`);
     if (err instanceof RunFailure) throw err;
     throw new RunFailure(
       "failed",
       "libvirt",
-      `pool change of ${plan.domain} failed: ${(err as Error).message}${pivoted.length ? `; disks ${pivoted.join(", ")} already moved` : "; its disks stay where they were"}`,
+      `pool change of ${plan.domain} failed: ${describeError(err)}; its disks stay where they were`,
       plan.from,
       { cause: err },
     );
   }
-  // Verify the running definition uses the copies, then make the persistent one follow.
-  const liveXml = await conn.domains.xml(dom);
-  for (const d of copies) {
-    if (!liveXml.includes(`'${d.targetPath}'`))
-      throw new RunFailure(
-        "failed",
-        "verification",
-        `after the pivot ${d.target} of ${plan.domain} does not use ${d.targetPath}`,
-        plan.from,
-      );
-  }
-  if (facts.persistent) {
+
+  const pivotError = await pivotAll(ctx, conn, dom, copies);
+  if (pivotError)
+    await cancelMirrors(
+      conn,
+      dom,
+      copies.map((d) => d.target),
+    );
+  // What the running domain really uses now decides the persistent definition and the volumes.
+  const live = parseDomainXml(await conn.domains.xml(dom)).disks;
+  const moved = copies.filter(
+    (d) => live.find((l) => l.target === d.target)?.path === d.targetPath,
+  );
+  const movedNames = new Set(moved.map((d) => path.basename(d.targetPath!)));
+  if (facts.persistent && moved.length) {
     const inactive = await conn.domains.xml(
       dom,
       C.virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE | C.virDomainXMLFlags.VIR_DOMAIN_XML_SECURE,
@@ -105,15 +148,27 @@ export async function runBlockCopy(ctx: RunContext): Promise<{ finalHost: string
     await conn.domains.define(
       rewriteDiskSources(
         inactive,
-        Object.fromEntries(copies.map((d) => [d.target, { path: d.targetPath! }])),
+        Object.fromEntries(moved.map((d) => [d.target, { path: d.targetPath! }])),
       ),
     );
-    record.step("updated the persistent definition");
+    record.step(`updated the persistent definition (${moved.map((d) => d.target).join(", ")})`);
   }
+  await volumes.settle((volume) => movedNames.has(volume));
   if (policy.removeSourceVolumes) {
-    const removed = await removeSourceVolumes(conn, copies, true);
+    const removed = await removeSourceVolumes(conn, moved, true);
     if (removed.length)
       record.step(`removed old volumes: ${removed.map((p) => path.basename(p)).join(", ")}`);
+  }
+  if (moved.length < copies.length) {
+    const stayed = copies.filter((d) => !moved.includes(d)).map((d) => d.target);
+    throw new RunFailure(
+      "failed",
+      pivotError ? "libvirt" : "verification",
+      `pool change of ${plan.domain} did not complete: ${pivotError ? describeError(pivotError) : "the running domain does not use every copy after the pivot"}; ` +
+        `${moved.length ? `disks ${moved.map((d) => d.target).join(", ")} moved, ` : ""}disks ${stayed.join(", ")} stayed where they were, and the persistent definition matches what runs. Run the update again to move the rest.`,
+      plan.from,
+      { cause: pivotError },
+    );
   }
   return { finalHost: plan.from };
 }

@@ -25,18 +25,29 @@ export class ConnectionPool {
     return this.hosts.find((h) => h.name === name);
   }
 
-  /** The connection to `name`, opening (or reopening) it when needed. */
+  /**
+   * The connection to `name`, opening (or reopening) it when needed. Concurrent callers share
+   * one open; a caller that waited for an open that failed gets its error.
+   */
   async get(name: string): Promise<LibvirtConnection> {
     const host = this.host(name);
     if (!host) throw new Error(`host '${name}' is not in the inventory`);
-    const existing = this.open.get(name);
-    if (existing) {
-      const conn = await existing.catch(() => undefined);
-      if (conn && !conn.closed) return conn;
+    for (;;) {
+      const existing = this.open.get(name);
+      if (!existing) break;
+      const conn = await existing;
+      if (!conn.closed) return conn;
+      // Closed: replace it, unless another caller already did while we waited.
+      if (this.open.get(name) === existing) {
+        this.open.delete(name);
+        break;
+      }
     }
     const opening = LibvirtConnection.open(host.uri, this.options);
     this.open.set(name, opening);
-    opening.catch(() => this.open.delete(name));
+    opening.catch(() => {
+      if (this.open.get(name) === opening) this.open.delete(name);
+    });
     return opening;
   }
 

@@ -26,7 +26,7 @@ export interface RunContext {
 export class RunFailure extends Error {
   constructor(
     readonly result: "failed" | "aborted" | "cancelled",
-    readonly category: Exclude<NonNullable<MigrationRecord["errorCategory"]>, "blocked">,
+    readonly category: NonNullable<MigrationRecord["errorCategory"]>,
     message: string,
     readonly finalHost: string,
     options?: { cause?: unknown },

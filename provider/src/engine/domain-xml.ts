@@ -42,6 +42,11 @@ export function escapeXml(s: string): string {
     .replace(/'/g, "&apos;");
 }
 
+/** The destination of a block copy into a file (virDomainBlockCopy's destxml). */
+export function blockCopyDestinationXml(filePath: string, format: string): string {
+  return `<disk type='file'><driver type='${escapeXml(format)}'/><source file='${escapeXml(filePath)}'/></disk>`;
+}
+
 /** A libvirt storage volume definition, for virStorageVolCreateXML. */
 export function volumeXml(
   name: string,

@@ -1,4 +1,5 @@
 // Engine errors: a stable code, a message that says what to do, and the migration record.
+import { findLibvirtError } from "../libvirt";
 import type { MigrationRecord } from "./types";
 
 export type EngineErrorCode =
@@ -43,4 +44,11 @@ export function stopCause(signal: AbortSignal | undefined): {
   return reason instanceof DeadlineExceeded
     ? { category: "deadline", phrase: `was stopped because ${reason.message}` }
     : { category: "cancelled", phrase: "was cancelled" };
+}
+
+/** An error as one line; libvirt errors keep libvirt's code name and message. */
+export function describeError(err: unknown): string {
+  const libvirt = findLibvirtError(err);
+  if (libvirt) return `${libvirt.codeName}: ${libvirt.message}`;
+  return err instanceof Error ? err.message : String(err);
 }

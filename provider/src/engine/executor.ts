@@ -4,11 +4,12 @@
 import { runBlockCopy } from "./block-copy";
 import type { ConnectionPool } from "./connections";
 import { RunFailure, type RunContext } from "./context";
-import { MigrationError } from "./errors";
+import { describeError, MigrationError, stopCause } from "./errors";
 import type { MigrationLimiter } from "./limiter";
 import { runLive } from "./live";
 import { runOffline } from "./offline";
 import { RecordBuilder } from "./record";
+import { removeLeftovers } from "./volumes";
 import type {
   DomainFacts,
   MigrationPlan,
@@ -43,12 +44,12 @@ export async function executePlan(
       record.finish("failed", plan.from, { category: "blocked", message }),
     );
   }
-  if (plan.mode === "none") return record.finish("noop", plan.from);
+  if (plan.mode === "none") {
+    await cleanUpLeftovers(options.pool, plan, record);
+    return record.finish("noop", plan.from);
+  }
 
-  const release = options.limiter
-    ? await options.limiter.acquire(plan.from, plan.to, { signal: options.signal })
-    : () => undefined;
-  record.begin();
+  let release: () => void = () => undefined;
   const ctx: RunContext = {
     plan,
     facts,
@@ -61,13 +62,29 @@ export async function executePlan(
     pollIntervalMs: Math.max(MIN_POLL_MS, options.pollIntervalMs ?? MIN_POLL_MS),
   };
   try {
+    if (options.limiter) {
+      release = await options.limiter
+        .acquire(plan.from, plan.to, { signal: options.signal })
+        .catch((err: unknown) => {
+          const stop = stopCause(options.signal);
+          throw new RunFailure(
+            "cancelled",
+            stop.category,
+            `migration of ${plan.domain} ${stop.phrase} while waiting for a migration slot (${(err as Error).message}); it keeps running on ${plan.from}`,
+            plan.from,
+            { cause: err },
+          );
+        });
+    }
+    record.begin();
+    await cleanUpLeftovers(options.pool, plan, record);
     const { finalHost } = await run(ctx);
     return record.finish("succeeded", finalHost);
   } catch (err) {
     const failure =
       err instanceof RunFailure
         ? err
-        : new RunFailure("failed", "libvirt", (err as Error).message, "unknown", { cause: err });
+        : new RunFailure("failed", "libvirt", describeError(err), "unknown", { cause: err });
     const code =
       failure.category === "deadline"
         ? "VMP_MIGRATION_TIMED_OUT"
@@ -92,6 +109,18 @@ export async function executePlan(
   }
 }
 
+/** Removes what earlier attempts of this domain left behind, before anything new is made. */
+async function cleanUpLeftovers(
+  pool: ConnectionPool,
+  plan: MigrationPlan,
+  record: RecordBuilder,
+): Promise<void> {
+  if (!plan.leftovers.length) return;
+  const removed = await removeLeftovers(pool, plan.leftovers);
+  if (removed.length)
+    record.step(`removed what an earlier attempt left behind: ${removed.join(", ")}`);
+}
+
 async function run(ctx: RunContext): Promise<{ finalHost: string }> {
   switch (ctx.plan.mode) {
     case "block-copy":
@@ -106,10 +135,11 @@ async function run(ctx: RunContext): Promise<{ finalHost: string }> {
       } catch (err) {
         // Step 4 of the ladder: pre-copy (and post-copy, if allowed) gave up with the domain
         // still on the source; move it offline if the policy allows.
+        // The plan leaves the fallback out where it cannot work (transient domain, backing chain).
         if (
           !(err instanceof RunFailure) ||
           err.result !== "aborted" ||
-          !ctx.policy.allowOfflineFallback
+          !ctx.plan.escalation.some((s) => s.kind === "offline-fallback")
         )
           throw err;
         ctx.record.fallbackUsed = true;

@@ -12,11 +12,17 @@ export interface LocatedDomain {
   running: boolean;
 }
 
+export interface Location {
+  /** The host running the domain, else the one defining it; undefined: no host has it. */
+  found?: LocatedDomain;
+  /** Other hosts that define (or run) a domain of the same name. */
+  also: LocatedDomain[];
+  /** Hosts that did not answer, with why. */
+  unreachable: Record<string, string>;
+}
+
 /** Finds where a domain is: the host running it, else a host defining it; plus other definitions. */
-export async function locateDomain(
-  pool: ConnectionPool,
-  name: string,
-): Promise<{ found?: LocatedDomain; also: LocatedDomain[]; unreachable: Record<string, string> }> {
+export async function locateDomain(pool: ConnectionPool, name: string): Promise<Location> {
   const hits: LocatedDomain[] = [];
   const unreachable: Record<string, string> = {};
   await Promise.all(
@@ -37,6 +43,41 @@ export async function locateDomain(
         pool.hosts.findIndex((h) => h.name === b.host),
   );
   return { found: hits[0], also: hits.slice(1), unreachable };
+}
+
+/** The inventory hosts that did not answer, as "h1 (why); h2 (why)". */
+export function describeUnreachable(unreachable: Record<string, string>): string {
+  return Object.entries(unreachable)
+    .map(([host, why]) => `${host} (${why})`)
+    .join("; ");
+}
+
+/**
+ * Where the domain is, when the hosts that answered can tell. A domain running on a host that
+ * answered is there; otherwise a host that did not answer may be running it, so "defined, shut
+ * off" or "nowhere" is only an answer once every inventory host has answered.
+ */
+export function settledLocation(name: string, located: Location): LocatedDomain | undefined {
+  if (located.found?.running) return located.found;
+  if (Object.keys(located.unreachable).length)
+    throw new LocationUnknownError(name, located.unreachable, located.found);
+  return located.found;
+}
+
+export class LocationUnknownError extends Error {
+  readonly code = "VMP_LOCATION_UNKNOWN";
+  constructor(
+    domain: string,
+    readonly unreachable: Record<string, string>,
+    definedOn?: LocatedDomain,
+  ) {
+    super(
+      `cannot tell where ${domain} runs: inventory host(s) ${describeUnreachable(unreachable)} did not answer` +
+        `${definedOn ? `, and it is only defined (not running) on ${definedOn.host}` : ", and no other host has it"}. ` +
+        "Bring those hosts (their libvirtd) back or remove them from the provider's hosts, then run this again; the placement is kept as it was.",
+    );
+    this.name = "LocationUnknownError";
+  }
 }
 
 async function diskFacts(

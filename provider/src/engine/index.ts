@@ -1,13 +1,21 @@
 // The migration engine: gather facts, plan (pure), execute (side effects).
 import type { ConnectionPool } from "./connections";
 import { executePlan, type ExecuteOptions } from "./executor";
-import { gatherDomainFacts, gatherHostFacts, locateDomain } from "./gather";
-import { choosePlan, type PlacementRequest } from "./planner";
+import {
+  gatherDomainFacts,
+  gatherHostFacts,
+  locateDomain,
+  LocationUnknownError,
+  settledLocation,
+  type LocatedDomain,
+} from "./gather";
+import { blockedPlan, choosePlan, type PlacementRequest } from "./planner";
 import type { DomainFacts, MigrationPlan, MigrationPolicy, MigrationRecord } from "./types";
 
 export { ConnectionPool, type InventoryHost } from "./connections";
 export { MigrationLimiter, type LimiterLimits } from "./limiter";
 export { DeadlineExceeded, MigrationError } from "./errors";
+export { LocationUnknownError } from "./gather";
 export { executePlan, type ExecuteOptions } from "./executor";
 export { DEFAULT_POLICY } from "./policy";
 export { choosePlan, type PlacementRequest } from "./planner";
@@ -25,16 +33,34 @@ export async function planPlacement(
   policy: MigrationPolicy,
 ): Promise<PlannedMove> {
   const located = await locateDomain(pool, req.domain);
-  if (!located.found) {
-    const unreachable = Object.entries(located.unreachable);
-    const plan = choosePlan(req, {}, policy);
-    if (unreachable.length) {
-      plan.blockers[0].message += ` (unreachable hosts: ${unreachable.map(([h, why]) => `${h}: ${why}`).join("; ")})`;
-    }
-    return { plan };
+  let found: LocatedDomain | undefined;
+  try {
+    found = settledLocation(req.domain, located);
+  } catch (err) {
+    if (!(err instanceof LocationUnknownError)) throw err;
+    return {
+      plan: blockedPlan(req, located.found?.host ?? "unknown", [
+        { code: "HOST_UNREACHABLE", message: err.message },
+      ]),
+    };
   }
-  const sourceConn = await pool.get(located.found.host);
-  const facts = await gatherDomainFacts(sourceConn, located.found.host, located.found.domain);
+  if (!found) return { plan: choosePlan(req, {}, policy) };
+  if (located.also.length) {
+    // Two copies of one VM: moving either could lose the other's data or run it twice.
+    const where = [found, ...located.also]
+      .map((l) => `${l.host} (${l.running ? "running" : "defined, shut off"})`)
+      .join(", ");
+    return {
+      plan: blockedPlan(req, found.host, [
+        {
+          code: "DEFINED_ON_SEVERAL_HOSTS",
+          message: `${req.domain} is defined on more than one host: ${where}. Decide which copy is the VM, remove the other (virsh undefine on that host, after checking its disks), then run this again; neither copy is touched until then.`,
+        },
+      ]),
+    };
+  }
+  const sourceConn = await pool.get(found.host);
+  const facts = await gatherDomainFacts(sourceConn, found.host, found.domain);
   const [source, target] = await Promise.all([
     gatherHostFacts(pool, facts.host, facts),
     req.host === facts.host ? undefined : gatherHostFacts(pool, req.host, facts),
@@ -47,12 +73,6 @@ export async function planPlacement(
     { domain: facts, source, target: req.host === facts.host ? source : target },
     policy,
   );
-  for (const other of located.also) {
-    plan.warnings.push({
-      code: "DEFINED_ON_SEVERAL_HOSTS",
-      message: `${req.domain} is also defined on ${other.host}${other.running ? " and running there" : ""}; the copy ${located.found.running ? "running" : "defined"} on ${located.found.host} is the one managed.`,
-    });
-  }
   return { plan, facts };
 }
 

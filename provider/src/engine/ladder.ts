@@ -13,17 +13,22 @@ export interface LadderState {
   downtimeStep: number;
   postCopy: boolean;
   aborting: boolean;
+  /** Post-copy is due but the job is still copying disks, where QEMU refuses it. */
+  postCopyDeferred: boolean;
 }
 
 export interface LadderObservation {
   nowMs: number;
   remainingBytes: number;
+  /** Whether the job is in a phase that accepts post-copy (memory migration has begun). */
+  postCopyPossible: boolean;
 }
 
 export type LadderAction =
   | { kind: "wait" }
   | { kind: "raise-downtime"; downtimeMs: number; reason: string }
   | { kind: "post-copy"; reason: string }
+  | { kind: "defer-post-copy"; reason: string }
   | { kind: "abort"; reason: string };
 
 /** Progress counts only when the remaining bytes shrink by at least this share. */
@@ -37,6 +42,7 @@ export function startLadder(nowMs: number): LadderState {
     downtimeStep: -1,
     postCopy: false,
     aborting: false,
+    postCopyDeferred: false,
   };
 }
 
@@ -79,7 +85,23 @@ export function decideEscalation(
   const reason = overdue
     ? `not finished after ${Math.round(elapsedS)} s (completion timeout ${completionTimeoutSeconds} s)`
     : `no progress for ${Math.round(stalledS)} s at the highest allowed downtime`;
-  if (policy.allowPostCopy)
-    return { state: { ...next, postCopy: true }, action: { kind: "post-copy", reason } };
+  if (policy.allowPostCopy && obs.postCopyPossible)
+    return {
+      state: { ...next, postCopy: true, postCopyDeferred: false },
+      action: { kind: "post-copy", reason },
+    };
+  // Still copying disks: post-copy must wait for memory migration, unless the copy is stuck.
+  if (policy.allowPostCopy && !stalled) {
+    if (next.postCopyDeferred) return { state: next, action: { kind: "wait" } };
+    return {
+      state: { ...next, postCopyDeferred: true },
+      action: { kind: "defer-post-copy", reason },
+    };
+  }
   return { state: { ...next, aborting: true }, action: { kind: "abort", reason } };
+}
+
+/** Undoes a switch to post-copy that libvirt refused, so the ladder asks again later. */
+export function postCopyRefused(state: LadderState): LadderState {
+  return { ...state, postCopy: false };
 }

@@ -1,17 +1,17 @@
 // Live migration: peer-to-peer pre-copy (with storage copy when disks are not shared), watched
 // through job statistics and escalated along the policy's ladder; verified before success.
 import {
-  findLibvirtError,
   isConnectionClosed,
+  isNotFound,
   type JobStats,
   type LibvirtConnection,
   type MigrateFlagName,
 } from "../libvirt";
 import { RunFailure, type RunContext } from "./context";
-import { stopCause } from "./errors";
-import { decideEscalation, startLadder } from "./ladder";
+import { describeError, stopCause } from "./errors";
+import { decideEscalation, postCopyRefused, startLadder } from "./ladder";
 import { CreatedVolumes, removeSourceVolumes } from "./volumes";
-import { presence, sleep } from "./where";
+import { presence, sleep, type Presence } from "./where";
 
 function progressOf(ctx: RunContext, stats: JobStats, phase: "precopy" | "postcopy") {
   const total = stats.dataTotal ?? 0;
@@ -29,6 +29,25 @@ function progressOf(ctx: RunContext, stats: JobStats, phase: "precopy" | "postco
   });
 }
 
+/** A steering call that fails is noted; the job goes on and the loop keeps watching it. */
+async function steer(ctx: RunContext, what: string, call: () => Promise<void>): Promise<boolean> {
+  try {
+    await call();
+    return true;
+  } catch (err) {
+    ctx.record.step(`${what} failed (${describeError(err)}); still watching the job`);
+    return false;
+  }
+}
+
+/** QEMU accepts post-copy only once memory migration has begun (not during the disk copy). */
+function memoryMigrationBegun(stats: JobStats): boolean {
+  return (stats.memoryProcessed ?? 0) > 0 || (stats.memoryIteration ?? 0) > 0;
+}
+
+/** Post-copy refused this often (in a phase that should accept it) ends in an abort. */
+const MAX_POSTCOPY_REFUSALS = 3;
+
 /** Runs the migration call and steers it until it settles; returns its error, if any. */
 async function migrateAndSteer(
   ctx: RunContext,
@@ -37,7 +56,9 @@ async function migrateAndSteer(
   const { plan, policy, record } = ctx;
   const dom = await src.domains.lookupByName(plan.domain);
   const target = ctx.pool.host(plan.to)!;
-  await src.migration.setMaxDowntime(dom, policy.maxDowntimeMs);
+  await steer(ctx, `setting the max downtime to ${policy.maxDowntimeMs} ms`, () =>
+    src.migration.setMaxDowntime(dom, policy.maxDowntimeMs),
+  );
 
   let settled = false;
   const call = src.migration
@@ -54,6 +75,8 @@ async function migrateAndSteer(
   let ladder = startLadder(Date.now());
   let abortedBy: "ladder" | "cancel" | undefined;
   let cancelNoted = false;
+  let postCopyRefusals = 0;
+  const abort = () => steer(ctx, "aborting the migration job", () => src.domains.abortJob(dom));
   while (!settled) {
     // A cancellation wakes the loop at once; otherwise poll at the configured interval.
     await Promise.race([call, sleep(ctx.pollIntervalMs, abortedBy ? undefined : ctx.signal)]);
@@ -64,9 +87,7 @@ async function migrateAndSteer(
         record.step(
           `${plan.domain} ${stopCause(ctx.signal).phrase}: aborting the migration job; the domain stays on the source`,
         );
-        await src.domains
-          .abortJob(dom)
-          .catch((e) => ctx.log(`abort failed: ${(e as Error).message}`));
+        await abort();
         continue;
       }
       if (!cancelNoted) {
@@ -82,28 +103,78 @@ async function migrateAndSteer(
     if (abortedBy) continue;
     const decision = decideEscalation(
       ladder,
-      { nowMs: Date.now(), remainingBytes: stats.dataRemaining ?? 0 },
+      {
+        nowMs: Date.now(),
+        remainingBytes: stats.dataRemaining ?? 0,
+        postCopyPossible: memoryMigrationBegun(stats),
+      },
       policy,
       plan.completionTimeoutSeconds,
     );
     ladder = decision.state;
     const action = decision.action;
     if (action.kind === "raise-downtime") {
-      record.step(`raised max downtime to ${action.downtimeMs} ms (${action.reason})`);
-      await src.migration.setMaxDowntime(dom, action.downtimeMs);
+      record.step(`raising the max downtime to ${action.downtimeMs} ms (${action.reason})`);
+      await steer(ctx, `raising the max downtime to ${action.downtimeMs} ms`, () =>
+        src.migration.setMaxDowntime(dom, action.downtimeMs),
+      );
+    } else if (action.kind === "defer-post-copy") {
+      record.step(
+        `post-copy is due (${action.reason}), but the job is still copying disks; it starts once memory migration begins`,
+      );
     } else if (action.kind === "post-copy") {
-      record.step(`switched to post-copy (${action.reason})`);
-      record.postCopy = true;
-      await src.migration.startPostCopy(dom);
+      if (await steer(ctx, "switching to post-copy", () => src.migration.startPostCopy(dom))) {
+        record.step(`switched to post-copy (${action.reason})`);
+        record.postCopy = true;
+      } else {
+        ladder = postCopyRefused(ladder);
+        if (++postCopyRefusals >= MAX_POSTCOPY_REFUSALS) {
+          abortedBy = "ladder";
+          record.step(
+            `libvirt refused post-copy ${postCopyRefusals} times: aborting pre-copy; the domain stays on the source`,
+          );
+          await abort();
+        }
+      }
     } else if (action.kind === "abort") {
       abortedBy = "ladder";
-      record.step(`aborted pre-copy (${action.reason}); the domain stays on the source`);
-      await src.domains
-        .abortJob(dom)
-        .catch((e) => ctx.log(`abort failed: ${(e as Error).message}`));
+      record.step(`aborting pre-copy (${action.reason}); the domain stays on the source`);
+      await abort();
     }
   }
-  return { error: await call, abortedBy };
+  const error = await call;
+  if (error !== undefined) await settleJob(ctx);
+  return { error, abortedBy };
+}
+
+/** How long a failed call waits for the source's job to end (e.g. while its daemon restarts). */
+const SETTLE_TIMEOUT_MS = 90_000;
+
+/**
+ * The call failed, but the job may still run inside the source daemon (a peer-to-peer migration
+ * outlives the client's connection): wait, over fresh connections, until it has ended.
+ */
+async function settleJob(ctx: RunContext): Promise<void> {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  let noted = false;
+  while (Date.now() < deadline) {
+    try {
+      const src = await ctx.pool.get(ctx.plan.from);
+      const dom = await src.domains.lookupByName(ctx.plan.domain);
+      const job = await src.domains.jobInfo(dom);
+      if (job.type !== "bounded" && job.type !== "unbounded") return;
+    } catch (err) {
+      if (isNotFound(err)) return;
+      if (!noted) {
+        noted = true;
+        ctx.record.step(
+          `waiting for ${ctx.plan.from} to answer, to see how the job ended (${describeError(err)})`,
+        );
+      }
+    }
+    await sleep(1000);
+  }
+  ctx.record.step(`${ctx.plan.from} did not answer within ${SETTLE_TIMEOUT_MS / 1000} s`);
 }
 
 /** Completed-job statistics: the target keeps them after pre-copy, the source's event after post-copy. */
@@ -118,93 +189,77 @@ async function completedStats(
 }
 
 export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
-  const { plan, policy, record, facts } = ctx;
-  const src = await ctx.pool.get(plan.from);
-  const dst = await ctx.pool.get(plan.to);
-  const volumes = new CreatedVolumes();
-  await volumes.createFor(dst, plan.disks);
-  if (plan.disks.some((d) => d.copy))
-    record.step(
-      `created target volumes in ${[...new Set(plan.disks.filter((d) => d.copy).map((d) => d.pool))].join(", ")} on ${plan.to}`,
-    );
-
+  const { plan, record, facts } = ctx;
+  const volumes = new CreatedVolumes(ctx.pool, facts.uuid);
   let completedEvent: JobStats | undefined;
   let iterations = 0;
-  const dom = await src.domains.lookupByName(plan.domain);
-  const unsubscribe = await Promise.all([
-    src.events.onJobCompleted(dom, (e) => (completedEvent = e.stats)),
-    src.events.onMigrationIteration(dom, (e) => (iterations = Math.max(iterations, e.iteration))),
-  ]);
   let outcome: Awaited<ReturnType<typeof migrateAndSteer>>;
   try {
-    outcome = await migrateAndSteer(ctx, src);
-  } finally {
-    await Promise.all(unsubscribe.map((u) => u().catch(() => undefined)));
+    const src = await ctx.pool.get(plan.from);
+    await volumes.createFor(plan.to, plan.disks);
+    if (plan.disks.some((d) => d.copy))
+      record.step(
+        `created target volumes in ${[...new Set(plan.disks.filter((d) => d.copy).map((d) => d.pool))].join(", ")} on ${plan.to}`,
+      );
+    const dom = await src.domains.lookupByName(plan.domain);
+    const unsubscribe = await Promise.all([
+      src.events.onJobCompleted(dom, (e) => (completedEvent = e.stats)),
+      src.events.onMigrationIteration(dom, (e) => (iterations = Math.max(iterations, e.iteration))),
+    ]);
+    try {
+      outcome = await migrateAndSteer(ctx, src);
+    } finally {
+      await Promise.all(unsubscribe.map((u) => u().catch(() => undefined)));
+    }
+  } catch (err) {
+    // Nothing was started (or the source could not be reached to start it): undo the volumes.
+    outcome = { error: err };
   }
 
   const [onSource, onTarget] = await Promise.all([
-    presence(src, plan.domain),
-    presence(dst, plan.domain),
+    presenceVia(ctx, plan.from),
+    presenceVia(ctx, plan.to),
   ]);
-  if (!outcome.error) {
-    // Success is verified, never assumed.
-    if (!onTarget.running)
-      throw new RunFailure(
-        "failed",
-        "verification",
-        `libvirt reported the migration done, but ${plan.domain} is not running on ${plan.to} (state ${onTarget.state ?? "undefined"})`,
-        onSource.running ? plan.from : "unknown",
-      );
-    if (onSource.running)
-      throw new RunFailure(
-        "failed",
-        "verification",
-        `${plan.domain} still runs on ${plan.from} after migrating to ${plan.to}`,
-        "unknown",
-      );
-    if (facts.persistent && (!onTarget.persistent || onSource.defined)) {
-      throw new RunFailure(
-        "failed",
-        "verification",
-        `${plan.domain} should be defined on ${plan.to} only (target persistent: ${onTarget.persistent}, still defined on source: ${onSource.defined})`,
-        plan.to,
-      );
-    }
-    const stats = await completedStats(dst, plan.domain, completedEvent);
-    record.downtimeMs = stats?.downtimeMs;
-    record.bytesMoved =
-      stats?.dataProcessed ??
-      (stats ? (stats.memoryProcessed ?? 0) + (stats.diskProcessed ?? 0) : undefined);
-    record.iterations = stats?.memoryIteration ?? (iterations || undefined);
+  if (!outcome.error)
+    return verifyMoved(ctx, volumes, onSource, onTarget, completedEvent, iterations);
+
+  const err = outcome.error;
+  const sourceRuns = onSource?.running === true;
+  const targetRuns = onTarget?.running === true;
+  if (targetRuns && onSource && !onSource.running) {
+    // The switch-over happened before the error (e.g. a late confirmation failure): it moved.
     record.step(
-      `verified: running on ${plan.to} only${facts.persistent ? ", persistent there, undefined on the source" : ""}`,
+      `libvirt reported an error after switch-over (${describeError(err)}); ${plan.domain} runs on ${plan.to}`,
     );
-    if (policy.removeSourceVolumes && plan.disks.some((d) => d.copy)) {
-      const removed = await removeSourceVolumes(src, plan.disks, false);
-      if (removed.length) record.step(`removed source volumes: ${removed.join(", ")}`);
-    }
+    await volumes.keep();
     return { finalHost: plan.to };
   }
-
-  // Failed: leave the domain running on exactly one host, and remove what this attempt made.
-  const err = outcome.error;
-  if (onSource.running && !onTarget.running) {
-    if (onTarget.defined) {
-      const dom = await dst.domains.lookupByName(plan.domain).catch(() => undefined);
-      if (dom) await dst.domains.undefine(dom).catch(() => undefined);
+  if (!targetRuns && (sourceRuns || !onSource)) {
+    // Failed before the switch-over: leave the domain where it runs, remove what this attempt made.
+    if (onTarget?.defined) {
+      const conn = await ctx.pool.get(plan.to).catch(() => undefined);
+      const dom = await conn?.domains.lookupByName(plan.domain).catch(() => undefined);
+      if (conn && dom) await conn.domains.undefine(dom).catch(() => undefined);
     }
-    const removed = await volumes.removeAll();
+    const { removed, left } = await volumes.removeAll();
     record.step(
-      `rolled back: ${plan.domain} keeps running on ${plan.from}${removed.length ? `; removed ${removed.length} target volume(s)` : ""}`,
+      `rolled back: ${plan.domain} ${sourceRuns ? "keeps running" : "was left running (its host does not answer)"} on ${plan.from}` +
+        (removed.length ? `; removed target volume(s) ${removed.join(", ")}` : "") +
+        (left.length
+          ? `; could not remove ${left.join(", ")} now (the next run removes them)`
+          : ""),
     );
-    const message = (err as Error)?.message ?? String(err);
+    const where = sourceRuns ? plan.from : "unknown";
+    const keeps = sourceRuns
+      ? `it keeps running on ${plan.from}`
+      : `${plan.from} does not answer; libvirt leaves guests running when its daemon goes, so it should still run there`;
     if (outcome.abortedBy === "cancel") {
       const stop = stopCause(ctx.signal);
       throw new RunFailure(
         "cancelled",
         stop.category,
-        `migration of ${plan.domain} ${stop.phrase}; it keeps running on ${plan.from}`,
-        plan.from,
+        `migration of ${plan.domain} ${stop.phrase}; ${keeps}`,
+        where,
         { cause: err },
       );
     }
@@ -212,31 +267,84 @@ export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
       throw new RunFailure(
         "aborted",
         "timeout",
-        `migration of ${plan.domain} did not converge within the policy and was aborted; it keeps running on ${plan.from}`,
-        plan.from,
+        `migration of ${plan.domain} did not converge within the policy and was aborted; ${keeps}`,
+        where,
         { cause: err },
       );
     throw new RunFailure(
       "failed",
-      isConnectionClosed(err) ? "connection" : "libvirt",
-      `migration of ${plan.domain} to ${plan.to} failed: ${message}; it keeps running on ${plan.from}`,
-      plan.from,
+      isConnectionClosed(err) || !onSource || !onTarget ? "connection" : "libvirt",
+      `migration of ${plan.domain} to ${plan.to} failed: ${describeError(err)}; ${keeps}`,
+      where,
       { cause: err },
     );
   }
-  if (onTarget.running && !onSource.running) {
-    // The switch-over happened before the error (e.g. a late confirmation failure): it moved.
-    record.step(
-      `libvirt reported an error after switch-over (${(err as Error)?.message}); ${plan.domain} runs on ${plan.to}`,
-    );
-    return { finalHost: plan.to };
-  }
-  const libvirtErr = findLibvirtError(err);
   throw new RunFailure(
     "failed",
     "verification",
-    `migration of ${plan.domain} failed (${libvirtErr?.message ?? (err as Error)?.message}) and left it ${onSource.running && onTarget.running ? "running on both hosts" : "running on neither host (post-copy failure: it is paused on the target; recover with virsh migrate --postcopy-resume)"}; not touching it further`,
+    `migration of ${plan.domain} failed (${describeError(err)}) and left it ${sourceRuns && targetRuns ? "running on both hosts" : targetRuns ? `running on ${plan.to}, while ${plan.from} does not answer` : "running on neither host (post-copy failure: it is paused on the target; recover with virsh migrate --postcopy-resume)"}; not touching it further`,
     "unknown",
     { cause: err },
   );
+}
+
+/** Where the domain is on `host`; undefined when the host does not answer. */
+async function presenceVia(ctx: RunContext, host: string): Promise<Presence | undefined> {
+  try {
+    return await presence(await ctx.pool.get(host), ctx.plan.domain);
+  } catch {
+    return undefined;
+  }
+}
+
+/** libvirt said the migration succeeded: verify it, never assume it. */
+async function verifyMoved(
+  ctx: RunContext,
+  volumes: CreatedVolumes,
+  onSource: Presence | undefined,
+  onTarget: Presence | undefined,
+  completedEvent: JobStats | undefined,
+  iterations: number,
+): Promise<{ finalHost: string }> {
+  const { plan, policy, record, facts } = ctx;
+  if (!onTarget?.running)
+    throw new RunFailure(
+      "failed",
+      "verification",
+      `libvirt reported the migration done, but ${plan.domain} is not running on ${plan.to} (${onTarget ? `state ${onTarget.state ?? "undefined"}` : "the host does not answer"})`,
+      onSource?.running ? plan.from : "unknown",
+    );
+  if (!onSource || onSource.running)
+    throw new RunFailure(
+      "failed",
+      "verification",
+      onSource
+        ? `${plan.domain} still runs on ${plan.from} after migrating to ${plan.to}`
+        : `${plan.domain} runs on ${plan.to}, but ${plan.from} does not answer to confirm it stopped there`,
+      "unknown",
+    );
+  if (facts.persistent && (!onTarget.persistent || onSource.defined)) {
+    throw new RunFailure(
+      "failed",
+      "verification",
+      `${plan.domain} should be defined on ${plan.to} only (target persistent: ${onTarget.persistent}, still defined on source: ${onSource.defined})`,
+      plan.to,
+    );
+  }
+  await volumes.keep();
+  const dst = await ctx.pool.get(plan.to);
+  const stats = await completedStats(dst, plan.domain, completedEvent);
+  record.downtimeMs = stats?.downtimeMs;
+  record.bytesMoved =
+    stats?.dataProcessed ??
+    (stats ? (stats.memoryProcessed ?? 0) + (stats.diskProcessed ?? 0) : undefined);
+  record.iterations = stats?.memoryIteration ?? (iterations || undefined);
+  record.step(
+    `verified: running on ${plan.to} only${facts.persistent ? ", persistent there, undefined on the source" : ""}`,
+  );
+  if (policy.removeSourceVolumes && plan.disks.some((d) => d.copy)) {
+    const removed = await removeSourceVolumes(await ctx.pool.get(plan.from), plan.disks, false);
+    if (removed.length) record.step(`removed source volumes: ${removed.join(", ")}`);
+  }
+  return { finalHost: plan.to };
 }

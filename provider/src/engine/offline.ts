@@ -1,22 +1,37 @@
 // Offline move: shut the guest down (forcing only if the policy allows), copy its volumes
 // through libvirt streams, define and start it on the target, verify, then forget the source.
+// Until the target copy starts (the switch-over) a cancel or a failure puts the VM back on the
+// source with nothing left on the target; after it, the move finishes.
 import { pipeline } from "node:stream/promises";
 import { constants as C, type LibvirtConnection } from "../libvirt";
 import { RunFailure, type RunContext } from "./context";
 import { rewriteDiskSources } from "./domain-xml";
+import { describeError, stopCause } from "./errors";
 import { CreatedVolumes, removeSourceVolumes } from "./volumes";
 import { presence, sleep } from "./where";
 
+/** Thrown inside the run when a cancel (or customTimeouts) stops it before the switch-over. */
+class Stopped extends Error {}
+
+function throwIfStopped(ctx: RunContext, where: string): void {
+  if (ctx.signal?.aborted) throw new Stopped(where);
+}
+
+/** Asks the guest to shut down and waits (a cancel ends the wait with Stopped). */
 async function shutDown(ctx: RunContext, src: LibvirtConnection): Promise<void> {
   const { plan, policy, record } = ctx;
   const dom = await src.domains.lookupByName(plan.domain);
   record.step(`asked ${plan.domain} to shut down`);
-  await src.domains.shutdown(dom).catch(() => undefined);
+  await src.domains
+    .shutdown(dom)
+    .catch((err) => record.step(`the shutdown request failed (${describeError(err)})`));
   const deadline = Date.now() + policy.shutdownTimeoutSeconds * 1000;
   while (Date.now() < deadline) {
     if ((await src.domains.state(dom)).state === "shutoff") return;
-    await sleep(500);
+    throwIfStopped(ctx, "while waiting for the guest to shut down");
+    await sleep(500, ctx.signal);
   }
+  throwIfStopped(ctx, "while waiting for the guest to shut down");
   if (!policy.allowForcedShutdown) {
     throw new RunFailure(
       "failed",
@@ -36,39 +51,77 @@ async function copyVolumes(
 ): Promise<void> {
   for (const d of ctx.plan.disks) {
     if (!d.copy || !d.sourcePath || !d.targetPath) continue;
+    throwIfStopped(ctx, `before copying ${d.target}`);
     const from = await src.storage.volByPath(d.sourcePath);
     const to = await dst.storage.volByPath(d.targetPath);
     const download = await src.storage.download(from);
     const upload = await dst.storage.upload(to);
+    const started = Date.now();
     let moved = 0;
     download.stream.on("data", (chunk: Buffer) => {
       moved += chunk.length;
       ctx.onProgress?.({
         domain: ctx.plan.domain,
         phase: "offline-copy",
-        percent: d.bytesToCopy ? Math.min(100, Math.round((moved / d.capacityBytes) * 100)) : 0,
+        percent: d.capacityBytes ? Math.min(100, Math.round((moved / d.capacityBytes) * 100)) : 0,
         memoryProcessed: 0,
         memoryRemaining: 0,
         diskProcessed: moved,
         diskRemaining: Math.max(0, d.capacityBytes - moved),
-        bandwidthBps: 0,
+        bandwidthBps: Math.round((moved * 1000) / Math.max(1, Date.now() - started)),
         dirtyRateBps: 0,
         iteration: 0,
       });
     });
-    await pipeline(download.stream, upload.stream);
-    await Promise.all([download.done, upload.done]);
+    try {
+      await pipeline(download.stream, upload.stream, { signal: ctx.signal });
+      await Promise.all([download.done, upload.done]);
+    } catch (err) {
+      download.stream.destroy();
+      upload.stream.destroy();
+      throwIfStopped(ctx, `while copying ${d.target}`);
+      throw err;
+    }
     ctx.record.bytesMoved = (ctx.record.bytesMoved ?? 0) + moved;
     ctx.record.step(`copied ${d.target} (${moved} bytes) to ${d.targetPath} on ${ctx.plan.to}`);
   }
 }
 
+/**
+ * Removes the copy from the target. Returns false when it cannot be confirmed stopped: then the
+ * source must not be restarted, or the VM could run twice.
+ */
+async function removeTargetCopy(ctx: RunContext): Promise<boolean> {
+  const { plan } = ctx;
+  try {
+    const dst = await ctx.pool.get(plan.to);
+    const now = await presence(dst, plan.domain);
+    if (!now.defined) return true;
+    const dom = await dst.domains.lookupByName(plan.domain);
+    if (now.running) await dst.domains.destroy(dom);
+    if ((await presence(dst, plan.domain)).running) return false;
+    await dst.domains.undefine(dom);
+    return true;
+  } catch (err) {
+    ctx.record.step(
+      `could not confirm ${plan.domain} is stopped on ${plan.to}: ${describeError(err)}`,
+    );
+    return false;
+  }
+}
+
 export async function runOffline(ctx: RunContext): Promise<{ finalHost: string }> {
-  const { plan, record, policy } = ctx;
+  const { plan, record, policy, facts } = ctx;
   const src = await ctx.pool.get(plan.from);
-  const dst = await ctx.pool.get(plan.to);
   const sameHost = plan.from === plan.to;
   const wasRunning = (await presence(src, plan.domain)).running;
+  if (!facts.persistent)
+    throw new RunFailure(
+      "failed",
+      "blocked",
+      `${plan.domain} is a transient domain: shutting it down for an offline move would delete its definition. Define it persistently (virsh define) or allow a live move.`,
+      plan.from,
+    );
   const dom = await src.domains.lookupByName(plan.domain);
   const inactiveXml = await src.domains.xml(
     dom,
@@ -83,59 +136,104 @@ export async function runOffline(ctx: RunContext): Promise<{ finalHost: string }
     ? rewriteDiskSources(inactiveXml, changes)
     : inactiveXml;
 
-  if (wasRunning) await shutDown(ctx, src);
-  const started = Date.now();
-  const volumes = new CreatedVolumes();
-  let definedOnTarget = false;
+  // Downtime counts from the shutdown request: the guest stops serving from then on.
+  const downSince = Date.now();
+  const volumes = new CreatedVolumes(ctx.pool, facts.uuid);
+  let shutDownBySelf = false;
   try {
-    await volumes.createFor(dst, plan.disks);
+    throwIfStopped(ctx, "before the shutdown");
+    if (wasRunning) {
+      shutDownBySelf = true;
+      await shutDown(ctx, src);
+    }
+    const dst = await ctx.pool.get(plan.to);
+    await volumes.createFor(plan.to, plan.disks);
     await copyVolumes(ctx, src, dst);
+    throwIfStopped(ctx, "before the switch-over");
     if (!sameHost) {
       await dst.domains.define(targetXml);
-      definedOnTarget = true;
       record.step(`defined ${plan.domain} on ${plan.to}`);
     } else {
       await src.domains.define(targetXml);
       record.step(`redefined ${plan.domain} with its disks in the new pool(s)`);
     }
     if (wasRunning) {
-      const onTarget = await dst.domains.lookupByName(plan.domain);
-      await dst.domains.start(onTarget);
+      // The switch-over: from here on the move finishes, cancelled or not.
+      await dst.domains.start(await dst.domains.lookupByName(plan.domain));
       record.step(`started ${plan.domain} on ${plan.to}`);
       const state = await presence(dst, plan.domain);
       if (!state.running)
         throw new Error(`${plan.domain} did not start on ${plan.to} (state ${state.state})`);
     }
   } catch (err) {
-    // Roll back: the source definition and volumes are untouched; restart it there.
-    if (definedOnTarget) {
-      const onTarget = await dst.domains.lookupByName(plan.domain).catch(() => undefined);
-      if (onTarget) {
-        await dst.domains.destroy(onTarget).catch(() => undefined);
-        await dst.domains.undefine(onTarget).catch(() => undefined);
-      }
-    }
-    if (sameHost) await src.domains.define(inactiveXml).catch(() => undefined);
-    await volumes.removeAll();
-    if (wasRunning)
-      await src.domains.start(await src.domains.lookupByName(plan.domain)).catch(() => undefined);
-    record.step(`rolled back: ${plan.domain} ${wasRunning ? "restarted" : "left"} on ${plan.from}`);
-    throw new RunFailure(
-      "failed",
-      "libvirt",
-      `offline move of ${plan.domain} failed: ${(err as Error).message}; it is back on ${plan.from}`,
-      plan.from,
-      { cause: err },
-    );
+    return rollBack(ctx, err, {
+      volumes,
+      inactiveXml,
+      sameHost,
+      restart: wasRunning && shutDownBySelf,
+    });
   }
+  if (ctx.signal?.aborted)
+    record.step(`${stopCause(ctx.signal).phrase} after the switch-over: the move was finished`);
   if (!sameHost) {
     await src.domains.undefine(dom);
     record.step(`undefined ${plan.domain} on ${plan.from}`);
   }
-  record.downtimeMs = wasRunning ? Date.now() - started : undefined;
+  await volumes.keep();
+  record.downtimeMs = wasRunning ? Date.now() - downSince : undefined;
   if (policy.removeSourceVolumes) {
     const removed = await removeSourceVolumes(src, plan.disks, sameHost);
     if (removed.length) record.step(`removed source volumes: ${removed.join(", ")}`);
   }
   return { finalHost: plan.to };
+}
+
+/** Puts the VM back on the source: target copy confirmed gone first, then the source restarted. */
+async function rollBack(
+  ctx: RunContext,
+  err: unknown,
+  state: { volumes: CreatedVolumes; inactiveXml: string; sameHost: boolean; restart: boolean },
+): Promise<never> {
+  const { plan, record } = ctx;
+  const stopped = err instanceof Stopped;
+  const src = await ctx.pool.get(plan.from);
+  if (!state.sameHost && !(await removeTargetCopy(ctx))) {
+    throw new RunFailure(
+      "failed",
+      "verification",
+      `offline move of ${plan.domain} failed (${describeError(err)}), and its copy on ${plan.to} could not be confirmed stopped; it was not restarted on ${plan.from}, so that it cannot run twice. Check ${plan.to}, then run this again.`,
+      "unknown",
+      { cause: err },
+    );
+  }
+  if (state.sameHost) await src.domains.define(state.inactiveXml).catch(() => undefined);
+  const { removed, left } = await state.volumes.removeAll();
+  let outcome = "left as it was";
+  if (state.restart) {
+    const wasOff = !(await presence(src, plan.domain)).running;
+    if (wasOff) await src.domains.start(await src.domains.lookupByName(plan.domain));
+    outcome = wasOff ? "restarted" : "kept running";
+  }
+  record.step(
+    `rolled back: ${plan.domain} ${outcome} on ${plan.from}` +
+      (removed.length ? `; removed ${removed.join(", ")}` : "") +
+      (left.length ? `; could not remove ${left.join(", ")} now (the next run removes them)` : ""),
+  );
+  if (err instanceof RunFailure) throw err;
+  if (stopped) {
+    const stop = stopCause(ctx.signal);
+    throw new RunFailure(
+      "cancelled",
+      stop.category,
+      `offline move of ${plan.domain} ${stop.phrase} (${err.message}, before the switch-over); it is back on ${plan.from} and nothing of it is left on ${plan.to}`,
+      plan.from,
+    );
+  }
+  throw new RunFailure(
+    "failed",
+    "libvirt",
+    `offline move of ${plan.domain} failed: ${describeError(err)}; it is back on ${plan.from}`,
+    plan.from,
+    { cause: err },
+  );
 }

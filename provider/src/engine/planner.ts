@@ -14,8 +14,10 @@ import type {
   MigrationPlan,
   MigrationPolicy,
   PoolFacts,
+  VolumeRef,
   Warning,
 } from "./types";
+import { markedVolume } from "./volume-markers";
 
 const MiB = 1024 * 1024;
 /** Memory a target needs beyond the guest's own (QEMU and page tables). */
@@ -81,6 +83,7 @@ export function placeDisk(
   source: HostFacts,
   target: HostFacts,
   policy: MigrationPolicy,
+  leftovers: VolumeRef[] = [],
 ): DiskDecision {
   const wanted = req.diskPools?.[disk.target] ?? req.storagePool ?? disk.pool;
   const hostChange = source.name !== target.name;
@@ -171,7 +174,10 @@ export function placeDisk(
   const volumeName = path.basename(disk.path ?? `${req.domain}-${disk.target}.${disk.format}`);
   const targetPath = path.join(targetPool.path, volumeName);
   const samePlace = !hostChange && targetPath === disk.path;
-  if (!samePlace && targetPool.volumes.includes(volumeName)) {
+  const leftover = leftovers.some(
+    (l) => l.host === target.name && l.pool === wanted && l.volume === volumeName,
+  );
+  if (!samePlace && !leftover && targetPool.volumes.includes(volumeName)) {
     out.blockers.push(
       blocker(
         "VOLUME_EXISTS",
@@ -212,6 +218,33 @@ export function placeDisk(
       : {}),
   };
   return out;
+}
+
+/**
+ * Volumes earlier attempts of this domain left on these hosts, found by their ownership markers:
+ * marked volumes the domain does not use, then every marker (a new attempt makes its own).
+ */
+export function findLeftovers(domain: DomainFacts, hosts: HostFacts[]): VolumeRef[] {
+  const inUse = new Set(domain.disks.map((d) => d.path).filter((p) => p !== undefined));
+  const volumes: VolumeRef[] = [];
+  const markers: VolumeRef[] = [];
+  const seen = new Set<string>();
+  for (const host of hosts) {
+    if (seen.has(host.name)) continue;
+    seen.add(host.name);
+    for (const pool of Object.values(host.pools)) {
+      for (const name of pool.volumes) {
+        const volume = markedVolume(name, domain.uuid);
+        if (volume === undefined) continue;
+        const used =
+          host.name === domain.host && !!pool.path && inUse.has(path.join(pool.path, volume));
+        if (!used && pool.volumes.includes(volume))
+          volumes.push({ host: host.name, pool: pool.name, volume });
+        markers.push({ host: host.name, pool: pool.name, volume: name });
+      }
+    }
+  }
+  return [...volumes, ...markers];
 }
 
 /** Blockers that stop the move before anything changes. */
@@ -328,7 +361,41 @@ export function estimateDuration(
   return { durationSeconds, downtimeMs, converges };
 }
 
-function escalationSteps(mode: MigrationMode, policy: MigrationPolicy): EscalationStep[] {
+/**
+ * Why an offline move of this domain cannot work, if it cannot: a transient domain loses its
+ * definition when shut down; an offline copy is the top layer only, so a qcow2 overlay needs its
+ * whole backing chain on the target at the path its header names.
+ */
+export function offlineObstacle(
+  domain: DomainFacts,
+  disks: DiskPlacement[],
+  target: HostFacts,
+): string | undefined {
+  if (!domain.persistent)
+    return `${domain.name} is transient (not defined persistently): shutting it down would delete it. Define it persistently (virsh define) first.`;
+  for (const d of disks) {
+    const facts = domain.disks.find((f) => f.target === d.target);
+    if (!d.copy || !facts?.backingChain.length) continue;
+    const missing = facts.backingChain.filter(
+      (b) =>
+        !Object.values(target.pools).some(
+          (p) =>
+            p.path !== undefined &&
+            path.join(p.path, path.basename(b)) === b &&
+            p.volumes.includes(path.basename(b)),
+        ),
+    );
+    if (missing.length || d.targetPath === undefined)
+      return `disk ${d.target} is a qcow2 overlay whose backing file(s) ${missing.join(", ")} are not on ${target.name} at the same path; an offline copy moves the top layer only. Put the backing chain on ${target.name} first, or move it live with storageCopy "all".`;
+  }
+  return undefined;
+}
+
+function escalationSteps(
+  mode: MigrationMode,
+  policy: MigrationPolicy,
+  offlinePossible: boolean,
+): EscalationStep[] {
   if (!mode.startsWith("live")) return [];
   const steps: EscalationStep[] = downtimeSteps(policy).map((d) => ({
     kind: "raise-downtime",
@@ -336,7 +403,7 @@ function escalationSteps(mode: MigrationMode, policy: MigrationPolicy): Escalati
   }));
   if (policy.allowPostCopy) steps.push({ kind: "post-copy" });
   steps.push({ kind: "abort" });
-  if (policy.allowOfflineFallback) steps.push({ kind: "offline-fallback" });
+  if (policy.allowOfflineFallback && offlinePossible) steps.push({ kind: "offline-fallback" });
   return steps;
 }
 
@@ -358,14 +425,8 @@ function migrationFlags(
   return flags;
 }
 
-/** The whole plan: what moves where, how, with which libvirt flags, and what may follow. */
-export function choosePlan(
-  req: PlacementRequest,
-  facts: PlanningFacts,
-  policy: MigrationPolicy,
-): MigrationPlan {
-  const from = facts.domain?.host ?? facts.source?.name ?? "unknown";
-  const base: MigrationPlan = {
+function emptyPlan(req: PlacementRequest, from: string): MigrationPlan {
+  return {
     domain: req.domain,
     from,
     to: req.host,
@@ -379,7 +440,27 @@ export function choosePlan(
     completionTimeoutSeconds: 0,
     blockers: [],
     warnings: [],
+    leftovers: [],
   };
+}
+
+/** A plan that moves nothing, for a placement that cannot even be planned. */
+export function blockedPlan(
+  req: PlacementRequest,
+  from: string,
+  blockers: Blocker[],
+): MigrationPlan {
+  return { ...emptyPlan(req, from), blockers };
+}
+
+/** The whole plan: what moves where, how, with which libvirt flags, and what may follow. */
+export function choosePlan(
+  req: PlacementRequest,
+  facts: PlanningFacts,
+  policy: MigrationPolicy,
+): MigrationPlan {
+  const from = facts.domain?.host ?? facts.source?.name ?? "unknown";
+  const base = emptyPlan(req, from);
   const { domain, source, target } = facts;
   if (!domain)
     return {
@@ -427,8 +508,9 @@ export function choosePlan(
   const disks: DiskPlacement[] = [];
   let incremental = true;
   let anyCopy = false;
+  const leftovers = findLeftovers(domain, [source, target]);
   for (const disk of placedDisks(domain)) {
-    const d = placeDisk(disk, req, source, target, policy);
+    const d = placeDisk(disk, req, source, target, policy, leftovers);
     blockers.push(...d.blockers);
     warnings.push(...d.warnings);
     if (d.placement) {
@@ -450,6 +532,17 @@ export function choosePlan(
   }
   const mode = chooseMode({ domain, source, target }, disks, anyCopy && incremental, policy);
   blockers.push(...checkFeasibility(req, facts, policy, mode, disks));
+
+  const offlineWhyNot =
+    mode === "offline" || (mode.startsWith("live") && policy.allowOfflineFallback)
+      ? offlineObstacle(domain, disks, target)
+      : undefined;
+  if (offlineWhyNot && mode === "offline")
+    blockers.push(blocker("OFFLINE_MOVE_IMPOSSIBLE", offlineWhyNot));
+  else if (offlineWhyNot)
+    warnings.push(
+      blocker("OFFLINE_FALLBACK_UNAVAILABLE", `the offline fallback is left out: ${offlineWhyNot}`),
+    );
 
   const memory = mode.startsWith("live") ? domain.memoryBytes : 0;
   const diskBytes = disks.reduce((sum, d) => sum + d.bytesToCopy, 0);
@@ -516,9 +609,10 @@ export function choosePlan(
       downtimeMs: live ? est.downtimeMs : mode === "offline" ? est.durationSeconds * 1000 : 0,
       linkMiBps,
     },
-    escalation: escalationSteps(mode, policy),
+    escalation: escalationSteps(mode, policy, !offlineWhyNot),
     completionTimeoutSeconds: completionTimeoutSeconds(policy, memory + diskBytes),
     blockers,
     warnings,
+    leftovers,
   };
 }

@@ -137,6 +137,13 @@ export interface Blocker {
 
 export type Warning = Blocker;
 
+/** A volume in a pool on a host. */
+export interface VolumeRef {
+  host: string;
+  pool: string;
+  volume: string;
+}
+
 export interface MigrationPlan {
   domain: string;
   from: string;
@@ -153,6 +160,8 @@ export interface MigrationPlan {
   completionTimeoutSeconds: number;
   blockers: Blocker[];
   warnings: Warning[];
+  /** What earlier attempts of this domain left behind (found by their ownership markers); removed before the move. */
+  leftovers: VolumeRef[];
 }
 
 export type MigrationResult = "succeeded" | "failed" | "aborted" | "cancelled" | "noop";

@@ -1,35 +1,111 @@
-// Target volumes the executor creates, so a failed move can remove exactly what it made.
+// Volumes the executor creates on a target, and the leftovers of earlier attempts it removes.
+// Every volume it creates gets an ownership marker first: an empty volume beside it whose name
+// carries the domain's UUID. A later run (even after this process was killed) can then tell a
+// leftover of its own failed attempt from a volume somebody else made, and never touches those.
 import path from "node:path";
-import type { LibvirtConnection, StorageVol } from "../libvirt";
+import { isNotFound, type LibvirtConnection, type StoragePool } from "../libvirt";
+import type { ConnectionPool } from "./connections";
 import { volumeXml } from "./domain-xml";
-import type { DiskPlacement } from "./types";
+import { ownerMarkerName } from "./volume-markers";
+import type { DiskPlacement, VolumeRef } from "./types";
+
+async function deleteIfPresent(
+  conn: LibvirtConnection,
+  pool: StoragePool,
+  name: string,
+): Promise<boolean> {
+  try {
+    await conn.storage.deleteVol(await conn.storage.volByName(pool, name));
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+async function exists(conn: LibvirtConnection, pool: StoragePool, name: string): Promise<boolean> {
+  try {
+    await conn.storage.volByName(pool, name);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+const describe = (v: VolumeRef) => `${v.pool}/${v.volume} on ${v.host}`;
 
 export class CreatedVolumes {
-  private readonly created: Array<{ conn: LibvirtConnection; vol: StorageVol }> = [];
+  private readonly created: VolumeRef[] = [];
 
-  /** Creates the volume each copied disk lands in. */
-  async createFor(conn: LibvirtConnection, disks: DiskPlacement[]): Promise<void> {
+  constructor(
+    private readonly pool: ConnectionPool,
+    private readonly domainUuid: string,
+  ) {}
+
+  /** Creates, on `host`, the volume each copied disk lands in, each after its marker. */
+  async createFor(host: string, disks: DiskPlacement[]): Promise<void> {
+    const conn = await this.pool.get(host);
     for (const d of disks) {
       if (!d.copy || !d.pool || !d.targetPath) continue;
       const pool = await conn.storage.poolByName(d.pool);
-      const vol = await conn.storage.createVol(
-        pool,
-        volumeXml(path.basename(d.targetPath), d.capacityBytes, d.format, d.backing),
-      );
-      this.created.push({ conn, vol });
+      const volume = path.basename(d.targetPath);
+      const ref = { host, pool: d.pool, volume };
+      const marker = ownerMarkerName(volume, this.domainUuid);
+      // A marker left by an earlier attempt is ours already.
+      if (!(await exists(conn, pool, marker)))
+        await conn.storage.createVol(pool, volumeXml(marker, 0, "raw"));
+      this.created.push(ref);
+      await conn.storage.createVol(pool, volumeXml(volume, d.capacityBytes, d.format, d.backing));
     }
   }
 
-  async removeAll(): Promise<string[]> {
-    const removed: string[] = [];
-    for (const { conn, vol } of this.created.splice(0)) {
-      await conn.storage.deleteVol(vol).then(
-        () => removed.push(vol.key),
-        () => undefined,
-      );
-    }
-    return removed;
+  /**
+   * Rolls back: removes the volumes this attempt made, then their markers. What cannot be removed
+   * now (host unreachable) keeps its marker, so the next run removes it.
+   */
+  removeAll(): Promise<{ removed: string[]; left: string[] }> {
+    return this.settle(() => false);
   }
+
+  /** After a verified move the volumes are the domain's disks: only their markers go. */
+  async keep(): Promise<void> {
+    await this.settle(() => true);
+  }
+
+  /** Keeps the volumes `kept` names (dropping their markers) and removes the others. */
+  async settle(kept: (volume: string) => boolean): Promise<{ removed: string[]; left: string[] }> {
+    const removed: string[] = [];
+    const left: string[] = [];
+    for (const ref of this.created.splice(0)) {
+      const keep = kept(ref.volume);
+      try {
+        const conn = await this.pool.get(ref.host);
+        const pool = await conn.storage.poolByName(ref.pool);
+        if (!keep) await deleteIfPresent(conn, pool, ref.volume);
+        await deleteIfPresent(conn, pool, ownerMarkerName(ref.volume, this.domainUuid));
+        if (!keep) removed.push(describe(ref));
+      } catch (err) {
+        // A marker left now is removed by the next run's planning, with its volume if unused.
+        if (!keep) left.push(`${describe(ref)} (${(err as Error).message})`);
+      }
+    }
+    return { removed, left };
+  }
+}
+
+/** Removes what the planner found left over by earlier attempts (volumes before markers). */
+export async function removeLeftovers(
+  pool: ConnectionPool,
+  leftovers: VolumeRef[],
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const ref of leftovers) {
+    const conn = await pool.get(ref.host);
+    if (await deleteIfPresent(conn, await conn.storage.poolByName(ref.pool), ref.volume))
+      removed.push(describe(ref));
+  }
+  return removed;
 }
 
 /** Deletes the source copies of moved disks (only ever after the move was verified). */

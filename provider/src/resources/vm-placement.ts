@@ -10,7 +10,7 @@ import {
   type MigrationRecord,
   type PlacementRequest,
 } from "../engine";
-import { gatherDomainFacts, locateDomain } from "../engine/gather";
+import { gatherDomainFacts, locateDomain, settledLocation } from "../engine/gather";
 import type { ProviderRuntime } from "../server/config";
 import { checkPolicy, zodFailures, type CheckFailure, type PolicySpec } from "./migration-policy";
 import { notifyWebhook, type WebhookEvent } from "./webhook";
@@ -128,17 +128,33 @@ export function describePlan(plan: MigrationPlan): PlannedMigrationOutput {
 
 export class PlacementBlockedError extends Error {}
 
-/** Where the domain is now, as outputs; undefined when no inventory host has it. */
+/**
+ * A move that failed after it started: `outputs` say where the VM is now and carry the failed
+ * attempt's record, so the state keeps the placement and shows what happened.
+ */
+export class PlacementFailedError extends Error {
+  constructor(
+    readonly cause: MigrationError,
+    readonly outputs: PlacementOutputs,
+  ) {
+    super(cause.message);
+  }
+}
+
+/**
+ * Where the domain is now, as outputs; undefined only when every inventory host answered that it
+ * has no such domain. Throws (LocationUnknownError) when unreachable hosts leave it open.
+ */
 export async function observe(
   runtime: ProviderRuntime,
   domain: string,
 ): Promise<{ currentHost: string; currentDisks: DiskState[] } | undefined> {
-  const located = await locateDomain(runtime.pool, domain);
-  if (!located.found) return undefined;
-  const conn = await runtime.pool.get(located.found.host);
-  const facts = await gatherDomainFacts(conn, located.found.host, located.found.domain);
+  const found = settledLocation(domain, await locateDomain(runtime.pool, domain));
+  if (!found) return undefined;
+  const conn = await runtime.pool.get(found.host);
+  const facts = await gatherDomainFacts(conn, found.host, found.domain);
   return {
-    currentHost: located.found.host,
+    currentHost: found.host,
     currentDisks: facts.disks
       .filter((d) => d.device === "disk" || d.device === "lun")
       .map((d) => ({
@@ -221,16 +237,31 @@ export async function applyPlacement(
     };
   }
   let record: MigrationRecord | undefined;
-  if (plan.mode !== "none") {
-    record = await withNotifications(plan, policy, options.warn, () =>
-      executePlan(plan, facts!, {
-        pool: runtime.pool,
-        policy,
-        limiter: runtime.limiter,
-        signal: options.signal,
-        onProgress: options.onProgress,
-      }),
-    );
+  if (plan.mode === "none" && plan.leftovers.length) {
+    // Nothing moves, but an earlier attempt left volumes (or markers) behind: remove them.
+    await executePlan(plan, facts!, { pool: runtime.pool, policy });
+  } else if (plan.mode !== "none") {
+    try {
+      record = await withNotifications(plan, policy, options.warn, () =>
+        executePlan(plan, facts!, {
+          pool: runtime.pool,
+          policy,
+          limiter: runtime.limiter,
+          signal: options.signal,
+          onProgress: options.onProgress,
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof MigrationError)) throw err;
+      const now = await observe(runtime, inputs.domain).catch(() => undefined);
+      throw new PlacementFailedError(err, {
+        ...base,
+        currentHost: now?.currentHost ?? options.previous?.currentHost ?? plan.from,
+        currentDisks: now?.currentDisks ?? options.previous?.currentDisks ?? [],
+        plannedMigration: null,
+        lastMigration: err.record,
+      });
+    }
   }
   const now = await observe(runtime, inputs.domain);
   if (!now)

@@ -4,11 +4,13 @@
 import * as grpc from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import * as anyPb from "google-protobuf/google/protobuf/any_pb";
 import * as emptyPb from "google-protobuf/google/protobuf/empty_pb";
 import * as structPb from "google-protobuf/google/protobuf/struct_pb";
 import * as pluginPb from "@pulumi/pulumi/proto/plugin_pb";
 import * as pb from "@pulumi/pulumi/proto/provider_pb";
-import { MigrationError } from "../engine";
+import * as statusPb from "@pulumi/pulumi/proto/status_pb";
+import { LocationUnknownError, MigrationError } from "../engine";
 import {
   MIGRATION_POLICY_TOKEN,
   checkPolicy,
@@ -20,6 +22,7 @@ import {
   checkPlacement,
   observe,
   PlacementBlockedError,
+  PlacementFailedError,
   type PlacementInputs,
   type PlacementOutputs,
 } from "../resources/vm-placement";
@@ -69,20 +72,57 @@ function failuresOf(failures: CheckFailure[]): pb.CheckFailure[] {
   });
 }
 
-function grpcError(err: unknown): grpc.ServiceError {
+/**
+ * A Create or Update that failed after it had a resource to report: the engine keeps `state`
+ * (with the failed attempt's record) and retries the update on the next run, as Pulumi's
+ * partial-failure protocol asks (ErrorResourceInitFailed in the gRPC status details).
+ */
+class PartialFailure extends Error {
+  constructor(
+    readonly cause: unknown,
+    readonly id: string,
+    readonly state: Record<string, Plain>,
+    readonly inputs: Record<string, Plain>,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+function statusDetails(err: PartialFailure, code: grpc.status): grpc.Metadata {
+  const detail = new pb.ErrorResourceInitFailed();
+  detail.setId(err.id);
+  detail.setProperties(struct(err.state));
+  detail.setInputs(struct(err.inputs));
+  detail.setReasonsList([err.message]);
+  const any = new anyPb.Any();
+  any.pack(detail.serializeBinary(), "pulumirpc.ErrorResourceInitFailed");
+  const status = new statusPb.Status();
+  status.setCode(code);
+  status.setMessage(err.message);
+  status.addDetails(any);
+  const metadata = new grpc.Metadata();
+  metadata.add("grpc-status-details-bin", Buffer.from(status.serializeBinary()));
+  return metadata;
+}
+
+function grpcError(failure: unknown): grpc.ServiceError {
+  const err = failure instanceof PartialFailure ? failure.cause : failure;
   const message = err instanceof Error ? err.message : String(err);
   const code =
     err instanceof PlacementBlockedError
       ? grpc.status.FAILED_PRECONDITION
-      : err instanceof MigrationError && err.code === "VMP_MIGRATION_CANCELLED"
-        ? grpc.status.CANCELLED
-        : err instanceof MigrationError && err.code === "VMP_MIGRATION_TIMED_OUT"
-          ? grpc.status.DEADLINE_EXCEEDED
-          : grpc.status.UNKNOWN;
+      : err instanceof LocationUnknownError
+        ? grpc.status.UNAVAILABLE
+        : err instanceof MigrationError && err.code === "VMP_MIGRATION_CANCELLED"
+          ? grpc.status.CANCELLED
+          : err instanceof MigrationError && err.code === "VMP_MIGRATION_TIMED_OUT"
+            ? grpc.status.DEADLINE_EXCEEDED
+            : grpc.status.UNKNOWN;
   return Object.assign(new Error(message), {
     code,
     details: message,
-    metadata: new grpc.Metadata(),
+    metadata:
+      failure instanceof PartialFailure ? statusDetails(failure, code) : new grpc.Metadata(),
   }) as grpc.ServiceError;
 }
 
@@ -214,6 +254,7 @@ export class VmPlacementProvider {
           preview: call.request.getPreview(),
           timeoutSeconds: call.request.getTimeout(),
           operation: "create",
+          secrets: props.secrets,
         });
         resp.setId(outs.domain);
         resp.setProperties(struct(keepSecrets(outs, props.secrets)));
@@ -234,6 +275,7 @@ export class VmPlacementProvider {
           timeoutSeconds: call.request.getTimeout(),
           operation: "update",
           previous: olds,
+          secrets: news.secrets,
         });
         resp.setProperties(struct(keepSecrets(outs, news.secrets)));
         return resp;
@@ -359,8 +401,11 @@ export class VmPlacementProvider {
       timeoutSeconds: number;
       operation: "create" | "update";
       previous?: Partial<PlacementOutputs>;
+      /** Input properties that were secrets, so the failed attempt's state keeps them secret. */
+      secrets: Set<string>;
     },
   ): Promise<PlacementOutputs> {
+    const { secrets } = options;
     const { preview, previous } = options;
     const runtime = this.requireRuntime();
     const stop = operationSignal(this.cancel.signal, options.timeoutSeconds, options.operation);
@@ -374,14 +419,21 @@ export class VmPlacementProvider {
         void this.engineLog.log("info", line, urn, true);
       },
     })
-      .catch(async (err) => {
-        if (err instanceof MigrationError)
-          await this.engineLog.log(
-            "error",
-            `${inputs.domain}: ${err.record.result} (${err.record.steps.length} steps); ${err.message}`,
-            urn,
-          );
-        throw err;
+      .catch(async (err: unknown) => {
+        if (!(err instanceof PlacementFailedError)) throw err;
+        const { record } = err.cause;
+        await this.engineLog.log(
+          "error",
+          `${inputs.domain}: ${record.result} (${record.steps.length} steps); ${err.message}`,
+          urn,
+        );
+        // The state keeps the placement, where the VM really is, and the failed attempt.
+        throw new PartialFailure(
+          err.cause,
+          inputs.domain,
+          keepSecrets(err.outputs, secrets),
+          wrapSecrets(compact(inputs as unknown as Record<string, unknown>), secrets),
+        );
       })
       .finally(stop.done);
     this.inFlight.add(work);

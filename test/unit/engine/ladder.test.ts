@@ -27,11 +27,17 @@ function run(
   samples: Obs[],
   policy: MigrationPolicy,
   completionTimeoutSeconds: number,
+  memoryFromMs = 0,
 ): { actions: Array<[number, LadderAction]>; state: LadderState } {
   let state = startLadder(0);
   const actions: Array<[number, LadderAction]> = [];
   for (const [nowMs, remainingBytes] of samples) {
-    const d = decideEscalation(state, { nowMs, remainingBytes }, policy, completionTimeoutSeconds);
+    const d = decideEscalation(
+      state,
+      { nowMs, remainingBytes, postCopyPossible: nowMs >= memoryFromMs },
+      policy,
+      completionTimeoutSeconds,
+    );
     state = d.state;
     actions.push([nowMs, d.action]);
   }
@@ -48,6 +54,8 @@ interface Case {
   /** Completion timeout in seconds (600 unless given). */
   timeout?: number;
   samples: Obs[];
+  /** Memory migration (and so post-copy) begins at this time; before it, disks are copied. */
+  memoryFromMs?: number;
   /** The actions other than "wait", by sample time. */
   expect: Record<number, string>;
   final?: Partial<LadderState>;
@@ -78,6 +86,29 @@ const cases: Case[] = [
     policy: { allowPostCopy: false, allowOfflineFallback: true },
     samples: every(1000, 40_000, FLAT),
     expect: { 10_000: "raise-downtime 500", 20_000: "raise-downtime 1000", 30_000: "abort" },
+  },
+  {
+    name: "overdue while disks copy: post-copy is deferred once, then starts with memory migration",
+    timeout: 5,
+    memoryFromMs: 12_000,
+    samples: every(1000, 20_000, STEADY),
+    expect: { 5000: "defer-post-copy", 12_000: "post-copy" },
+    final: { postCopy: true, postCopyDeferred: false, aborting: false },
+  },
+  {
+    name: "disk copy stuck past the highest downtime: abort, since post-copy cannot start",
+    memoryFromMs: 1_000_000,
+    samples: every(1000, 40_000, FLAT),
+    expect: { 10_000: "raise-downtime 500", 20_000: "raise-downtime 1000", 30_000: "abort" },
+    final: { postCopy: false, aborting: true },
+  },
+  {
+    name: "overdue while disks copy, then the copy sticks: deferred, then aborted",
+    timeout: 5,
+    memoryFromMs: 1_000_000,
+    samples: every(1000, 30_000, (t) => (t <= 8000 ? STEADY(t) : STEADY(8000))),
+    expect: { 5000: "defer-post-copy", 18_000: "abort" },
+    final: { postCopy: false, aborting: true },
   },
   {
     name: "stall with no downtime steps above the maximum: post-copy at once",
@@ -212,7 +243,7 @@ describe("ladder", () => {
     for (const c of cases) {
       it(c.name, () => {
         const policy = { ...DEFAULT_POLICY, ...c.policy };
-        const { actions, state } = run(c.samples, policy, c.timeout ?? 600);
+        const { actions, state } = run(c.samples, policy, c.timeout ?? 600, c.memoryFromMs);
         const got = Object.fromEntries(
           actions.filter(([, a]) => a.kind !== "wait").map(([t, a]) => [t, label(a)]),
         );
@@ -246,7 +277,7 @@ describe("ladder", () => {
       const before = { ...state };
       const d = decideEscalation(
         state,
-        { nowMs: 10_000, remainingBytes: 1000 },
+        { nowMs: 10_000, remainingBytes: 1000, postCopyPossible: true },
         DEFAULT_POLICY,
         600,
       );
@@ -254,7 +285,7 @@ describe("ladder", () => {
       assert.notEqual(d.state, state);
       const stalled = decideEscalation(
         d.state,
-        { nowMs: 20_000, remainingBytes: 1000 },
+        { nowMs: 20_000, remainingBytes: 1000, postCopyPossible: true },
         DEFAULT_POLICY,
         600,
       );
@@ -272,7 +303,12 @@ describe("ladder", () => {
         [3000, 900],
         [4000, 950],
       ] as Obs[]) {
-        state = decideEscalation(state, { nowMs, remainingBytes }, DEFAULT_POLICY, 600).state;
+        state = decideEscalation(
+          state,
+          { nowMs, remainingBytes, postCopyPossible: true },
+          DEFAULT_POLICY,
+          600,
+        ).state;
         seen.push([state.bestRemaining, state.lastProgressAtMs]);
       }
       assert.deepEqual(seen, [
@@ -293,6 +329,7 @@ describe("ladder", () => {
         downtimeStep: -1,
         postCopy: false,
         aborting: false,
+        postCopyDeferred: false,
       });
     });
 
@@ -300,7 +337,12 @@ describe("ladder", () => {
       let state = startLadder(50_000);
       const kinds: string[] = [];
       for (const t of [50_000, 55_000, 59_999, 60_000]) {
-        const d = decideEscalation(state, { nowMs: t, remainingBytes: 1000 }, DEFAULT_POLICY, 600);
+        const d = decideEscalation(
+          state,
+          { nowMs: t, remainingBytes: 1000, postCopyPossible: true },
+          DEFAULT_POLICY,
+          600,
+        );
         state = d.state;
         kinds.push(label(d.action));
       }

@@ -19,7 +19,12 @@ describe("planner and ladder regressions", () => {
       [13_000, GiB],
     ];
     for (const [nowMs, remainingBytes] of samples) {
-      const d = decideEscalation(state, { nowMs, remainingBytes }, DEFAULT_POLICY, 600);
+      const d = decideEscalation(
+        state,
+        { nowMs, remainingBytes, postCopyPossible: true },
+        DEFAULT_POLICY,
+        600,
+      );
       assert.equal(d.action.kind, "wait", `at ${nowMs} ms`);
       state = d.state;
     }
