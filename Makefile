@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PULUMI_ENV := $(CURDIR)/scripts/pulumi-env.sh
 MOCHA := npx --no-install mocha
 
-.PHONY: dist install bench-engine bench-provider bench-libvirt gen-libvirt gen-sdk check-sdk help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-e2e demo clean
+.PHONY: dist install bench-engine bench-provider bench-libvirt gen-libvirt gen-sdk check-sdk help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-faults test-e2e demo clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -36,14 +36,17 @@ lab-down: ## remove every namespace, process, bridge and file of the lab
 lab-status:
 	test/lab/lab.sh status
 
-test: build ## the whole suite: unit, integration (real lab) and end-to-end (real Pulumi CLI)
-	source $(PULUMI_ENV) && $(MOCHA) 'build/test/unit/**/*.test.js' 'build/test/integration/**/*.test.js' 'build/test/e2e/**/*.test.js'
+test: build ## the whole suite: unit, integration (real lab), faults (real lab) and end-to-end (real Pulumi CLI)
+	source $(PULUMI_ENV) && $(MOCHA) 'build/test/unit/**/*.test.js' 'build/test/integration/**/*.test.js' 'build/test/faults/**/*.test.js' 'build/test/e2e/**/*.test.js'
 
 test-unit: build
 	$(MOCHA) 'build/test/unit/**/*.test.js'
 
 test-integration: build
 	$(MOCHA) 'build/test/integration/**/*.test.js'
+
+test-faults: build ## faults injected into real moves on the lab, each followed by the invariants (lab must be up)
+	source $(PULUMI_ENV) && $(MOCHA) 'build/test/faults/**/*.test.js'
 
 test-e2e: build
 	source $(PULUMI_ENV) && $(MOCHA) 'build/test/e2e/**/*.test.js'

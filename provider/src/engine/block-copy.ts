@@ -19,7 +19,18 @@ async function mirrorAll(
   started: string[],
 ): Promise<void> {
   const { plan, policy, record } = ctx;
+  const live = parseDomainXml(await conn.domains.xml(dom)).disks;
   for (const d of copies) {
+    if (await conn.domains.blockJobInfo(dom, d.target)) {
+      // A mirror an earlier attempt started (its process was killed) still runs: end it first.
+      if (live.find((l) => l.target === d.target)?.mirrorPath !== d.targetPath)
+        throw new Error(
+          `disk ${d.target} already has a block job that this provider did not start; wait for it to end or end it (virsh blockjob ${plan.domain} ${d.target} --abort)`,
+        );
+      await conn.domains.blockJobAbort(dom, d.target);
+      while (await conn.domains.blockJobInfo(dom, d.target)) await sleep(100);
+      record.step(`ended the block copy of ${d.target} an earlier attempt left running`);
+    }
     await conn.domains.blockCopy(
       dom,
       d.target,

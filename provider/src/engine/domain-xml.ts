@@ -14,6 +14,8 @@ export interface ParsedDisk extends Omit<DiskFacts, "capacityBytes" | "allocatio
   volume?: string;
   /** <shareable/> present. */
   shareable: boolean;
+  /** The file a running block copy mirrors this disk into (live XML only). */
+  mirrorPath?: string;
 }
 
 export interface ParsedDomain extends Pick<
@@ -277,6 +279,9 @@ function parseDisk(disk: XmlNode, index: number): ParsedDisk {
       }),
     };
   }
+  const mirror = child(disk, "mirror");
+  const mirrorPath = attr(mirror, "file") ?? attr(child(mirror, "source"), "file");
+  if (mirrorPath !== undefined) parsed.mirrorPath = mirrorPath;
   // Backing chain, nearest first; an empty <backingStore/> ends it.
   for (let bs = child(disk, "backingStore"); bs; bs = child(bs, "backingStore")) {
     const bsSource = child(bs, "source");

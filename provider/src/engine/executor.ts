@@ -115,6 +115,14 @@ async function cleanUpLeftovers(
   plan: MigrationPlan,
   record: RecordBuilder,
 ): Promise<void> {
+  for (const host of plan.staleIncoming) {
+    const conn = await pool.get(host);
+    const dom = await conn.domains.lookupByName(plan.domain);
+    await conn.domains.destroy(dom);
+    record.step(
+      `removed a half-received copy of ${plan.domain} an earlier attempt left on ${host}`,
+    );
+  }
   if (!plan.leftovers.length) return;
   const removed = await removeLeftovers(pool, plan.leftovers);
   if (removed.length)

@@ -10,6 +10,8 @@ export interface LocatedDomain {
   host: string;
   domain: Domain;
   running: boolean;
+  /** Paused as the receiving end of a migration (the guest has not run here). */
+  incoming: boolean;
 }
 
 export interface Location {
@@ -30,7 +32,10 @@ export async function locateDomain(pool: ConnectionPool, name: string): Promise<
       try {
         const conn = await pool.get(h.name);
         const domain = await conn.domains.lookupByName(name);
-        hits.push({ host: h.name, domain, running: await conn.domains.isActive(domain) });
+        const { state, reason } = await conn.domains.state(domain);
+        const incoming =
+          state === "paused" && reason === C.virDomainPausedReason.VIR_DOMAIN_PAUSED_MIGRATION;
+        hits.push({ host: h.name, domain, running: state !== "shutoff", incoming });
       } catch (err) {
         if (!isNotFound(err)) unreachable[h.name] = (err as Error).message;
       }
@@ -38,6 +43,7 @@ export async function locateDomain(pool: ConnectionPool, name: string): Promise<
   );
   hits.sort(
     (a, b) =>
+      Number(b.running && !b.incoming) - Number(a.running && !a.incoming) ||
       Number(b.running) - Number(a.running) ||
       pool.hosts.findIndex((h) => h.name === a.host) -
         pool.hosts.findIndex((h) => h.name === b.host),

@@ -45,9 +45,11 @@ export async function planPlacement(
     };
   }
   if (!found) return { plan: choosePlan(req, {}, policy) };
-  if (located.also.length) {
+  const staleIncoming = await staleIncomingCopies(pool, found, located.also);
+  const others = located.also.filter((l) => !staleIncoming.includes(l.host));
+  if (others.length) {
     // Two copies of one VM: moving either could lose the other's data or run it twice.
-    const where = [found, ...located.also]
+    const where = [found, ...others]
       .map((l) => `${l.host} (${l.running ? "running" : "defined, shut off"})`)
       .join(", ");
     return {
@@ -73,7 +75,24 @@ export async function planPlacement(
     { domain: facts, source, target: req.host === facts.host ? source : target },
     policy,
   );
+  plan.staleIncoming = staleIncoming;
   return { plan, facts };
+}
+
+/**
+ * Hosts holding a half-received copy of the domain from a migration that ended without a
+ * switch-over (its process or a daemon was killed): paused as incoming, while the domain runs on
+ * `found` with no migration job. Such a copy never ran; it is removed before the next move.
+ */
+async function staleIncomingCopies(
+  pool: ConnectionPool,
+  found: LocatedDomain,
+  also: LocatedDomain[],
+): Promise<string[]> {
+  const incoming = also.filter((l) => l.incoming);
+  if (!incoming.length || !found.running || found.incoming) return [];
+  const job = await (await pool.get(found.host)).domains.jobInfo(found.domain);
+  return job.type === "none" ? incoming.map((l) => l.host) : [];
 }
 
 /** Plans and carries out one placement. */

@@ -114,10 +114,12 @@ async function migrateAndSteer(
     ladder = decision.state;
     const action = decision.action;
     if (action.kind === "raise-downtime") {
-      record.step(`raising the max downtime to ${action.downtimeMs} ms (${action.reason})`);
-      await steer(ctx, `raising the max downtime to ${action.downtimeMs} ms`, () =>
-        src.migration.setMaxDowntime(dom, action.downtimeMs),
-      );
+      if (
+        await steer(ctx, `raising the max downtime to ${action.downtimeMs} ms`, () =>
+          src.migration.setMaxDowntime(dom, action.downtimeMs),
+        )
+      )
+        record.step(`raised max downtime to ${action.downtimeMs} ms (${action.reason})`);
     } else if (action.kind === "defer-post-copy") {
       record.step(
         `post-copy is due (${action.reason}), but the job is still copying disks; it starts once memory migration begins`,
@@ -225,7 +227,8 @@ export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
 
   const err = outcome.error;
   const sourceRuns = onSource?.running === true;
-  const targetRuns = onTarget?.running === true;
+  // An incoming domain paused for a migration that never switched over does not count as running.
+  const targetRuns = onTarget?.running === true && !onTarget.incoming;
   if (targetRuns && onSource && !onSource.running) {
     // The switch-over happened before the error (e.g. a late confirmation failure): it moved.
     record.step(
@@ -237,9 +240,14 @@ export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
   if (!targetRuns && (sourceRuns || !onSource)) {
     // Failed before the switch-over: leave the domain where it runs, remove what this attempt made.
     if (onTarget?.defined) {
+      // The half-received copy on the target (the guest never ran there): remove it.
       const conn = await ctx.pool.get(plan.to).catch(() => undefined);
       const dom = await conn?.domains.lookupByName(plan.domain).catch(() => undefined);
-      if (conn && dom) await conn.domains.undefine(dom).catch(() => undefined);
+      if (conn && dom) {
+        if (onTarget.running) await conn.domains.destroy(dom).catch(() => undefined);
+        if (onTarget.persistent) await conn.domains.undefine(dom).catch(() => undefined);
+        record.step(`removed the incomplete incoming copy of ${plan.domain} on ${plan.to}`);
+      }
     }
     const { removed, left } = await volumes.removeAll();
     record.step(

@@ -140,6 +140,7 @@ export async function runOffline(ctx: RunContext): Promise<{ finalHost: string }
   const downSince = Date.now();
   const volumes = new CreatedVolumes(ctx.pool, facts.uuid);
   let shutDownBySelf = false;
+  let definedOnTarget = false;
   try {
     throwIfStopped(ctx, "before the shutdown");
     if (wasRunning) {
@@ -151,6 +152,7 @@ export async function runOffline(ctx: RunContext): Promise<{ finalHost: string }
     await copyVolumes(ctx, src, dst);
     throwIfStopped(ctx, "before the switch-over");
     if (!sameHost) {
+      definedOnTarget = true;
       await dst.domains.define(targetXml);
       record.step(`defined ${plan.domain} on ${plan.to}`);
     } else {
@@ -170,6 +172,7 @@ export async function runOffline(ctx: RunContext): Promise<{ finalHost: string }
       volumes,
       inactiveXml,
       sameHost,
+      definedOnTarget,
       restart: wasRunning && shutDownBySelf,
     });
   }
@@ -192,12 +195,19 @@ export async function runOffline(ctx: RunContext): Promise<{ finalHost: string }
 async function rollBack(
   ctx: RunContext,
   err: unknown,
-  state: { volumes: CreatedVolumes; inactiveXml: string; sameHost: boolean; restart: boolean },
+  state: {
+    volumes: CreatedVolumes;
+    inactiveXml: string;
+    sameHost: boolean;
+    /** A define on the target was attempted: the copy there must be confirmed gone. */
+    definedOnTarget: boolean;
+    restart: boolean;
+  },
 ): Promise<never> {
   const { plan, record } = ctx;
   const stopped = err instanceof Stopped;
   const src = await ctx.pool.get(plan.from);
-  if (!state.sameHost && !(await removeTargetCopy(ctx))) {
+  if (!state.sameHost && state.definedOnTarget && !(await removeTargetCopy(ctx))) {
     throw new RunFailure(
       "failed",
       "verification",

@@ -441,6 +441,7 @@ function emptyPlan(req: PlacementRequest, from: string): MigrationPlan {
     blockers: [],
     warnings: [],
     leftovers: [],
+    staleIncoming: [],
   };
 }
 

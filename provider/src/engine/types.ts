@@ -162,6 +162,8 @@ export interface MigrationPlan {
   warnings: Warning[];
   /** What earlier attempts of this domain left behind (found by their ownership markers); removed before the move. */
   leftovers: VolumeRef[];
+  /** Hosts with a half-received incoming copy of the domain (it never ran there); removed first. */
+  staleIncoming: string[];
 }
 
 export type MigrationResult = "succeeded" | "failed" | "aborted" | "cancelled" | "noop";

@@ -1,11 +1,13 @@
 // Where a domain is on a host right now: the facts verification and rollback decide on.
-import { isNotFound, type LibvirtConnection } from "../libvirt";
+import { constants as C, isNotFound, type LibvirtConnection } from "../libvirt";
 
 export interface Presence {
   defined: boolean;
   running: boolean;
   persistent: boolean;
   state?: string;
+  /** Paused as the receiving end of a migration that never switched over (guest never ran here). */
+  incoming: boolean;
 }
 
 export async function presence(conn: LibvirtConnection, name: string): Promise<Presence> {
@@ -20,15 +22,25 @@ export async function presence(conn: LibvirtConnection, name: string): Promise<P
       running: state.state === "running" || state.state === "paused" || state.state === "blocked",
       persistent,
       state: state.state,
+      incoming:
+        state.state === "paused" &&
+        state.reason === C.virDomainPausedReason.VIR_DOMAIN_PAUSED_MIGRATION,
     };
   } catch (err) {
-    if (isNotFound(err)) return { defined: false, running: false, persistent: false };
+    if (isNotFound(err))
+      return { defined: false, running: false, persistent: false, incoming: false };
     throw err;
   }
 }
 
+/** Waits `ms`, or less when `signal` aborts; leaves no listener behind either way. */
 export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+    const done = () => {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
   });

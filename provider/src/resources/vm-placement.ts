@@ -237,7 +237,7 @@ export async function applyPlacement(
     };
   }
   let record: MigrationRecord | undefined;
-  if (plan.mode === "none" && plan.leftovers.length) {
+  if (plan.mode === "none" && (plan.leftovers.length || plan.staleIncoming.length)) {
     // Nothing moves, but an earlier attempt left volumes (or markers) behind: remove them.
     await executePlan(plan, facts!, { pool: runtime.pool, policy });
   } else if (plan.mode !== "none") {

@@ -1,7 +1,7 @@
 // The engine wired to the lab: an inventory of lab hosts and guests placed for a test.
 import { randomBytes } from "node:crypto";
 import { ConnectionPool, DEFAULT_POLICY, type MigrationPolicy } from "../../../provider/src/engine";
-import type { LabDescription, LabHost } from "../../lab/lab";
+import type { GuestKind, LabDescription, LabHost } from "../../lab/lab";
 import {
   inHost,
   buildGuestImage,
@@ -45,10 +45,22 @@ export class GuestFactory {
   async local(
     prefix: string,
     host: LabHost,
-    options: { memoryMiB?: number; sizeMiB?: number; pool?: "local" | "scratch" } = {},
+    options: {
+      memoryMiB?: number;
+      sizeMiB?: number;
+      /** Random (incompressible) data on the disk, after the boot sector. */
+      randomMiB?: number;
+      pool?: "local" | "scratch";
+      kind?: GuestKind;
+    } = {},
   ): Promise<TestGuest> {
     const name = this.name(prefix);
-    const image = buildGuestImage(this.lab, "heartbeat", options.sizeMiB ?? 64, 8);
+    const image = buildGuestImage(
+      this.lab,
+      options.kind ?? "heartbeat",
+      options.sizeMiB ?? 64,
+      options.randomMiB ?? 8,
+    );
     this.images.push(image);
     const disk = await placeInLocalPool(this.lab, host, image, `${name}.qcow2`, options.pool);
     await startGuest(this.lab, host, { name, memoryMiB: options.memoryMiB ?? 256, disk });
@@ -86,7 +98,7 @@ export class GuestFactory {
     prefix: string,
     host: LabHost,
     exportIndex: number,
-    kind: "heartbeat" | "churn-fast" = "heartbeat",
+    kind: GuestKind = "heartbeat",
     memoryMiB = 256,
   ): Promise<TestGuest> {
     const name = this.name(prefix);
@@ -106,8 +118,12 @@ export class GuestFactory {
       await removeDomainEverywhere(this.lab.hosts, name);
       for (const h of this.lab.hosts) {
         for (const pool of ["local", "scratch"]) {
-          for (const vol of [`${name}.qcow2`, `${name}-base.qcow2`]) {
-            await virsh(h, "vol-delete", "--pool", pool, vol).catch(() => undefined);
+          await virsh(h, "pool-refresh", pool).catch(() => undefined);
+          const vols = await virsh(h, "vol-list", "--pool", pool, "--name").catch(() => "");
+          // The guest's volumes, its base image, and any ownership marker the engine left.
+          for (const vol of vols.split("\n").map((v) => v.trim())) {
+            if (vol.startsWith(`${name}.`) || vol.startsWith(`${name}-base.`))
+              await virsh(h, "vol-delete", "--pool", pool, vol).catch(() => undefined);
           }
         }
       }

@@ -1,0 +1,428 @@
+// Faults injected into real moves on the lab, through the engine, in every mode and in the phase
+// where each matters. After each fault: the VM runs on exactly one host, its heartbeat never
+// restarted (live modes), its disk is unchanged, and after the repair the same placement
+// converges with nothing left over on any host.
+import assert from "node:assert/strict";
+import {
+  DeadlineExceeded,
+  MigrationError,
+  place,
+  type ConnectionPool,
+  type MigrationPolicy,
+  type MigrationProgress,
+  type MigrationRecord,
+  type PlacementRequest,
+} from "../../provider/src/engine";
+import { GuestFactory, labPool, policy, type TestGuest } from "../integration/engine/lab-engine";
+import {
+  cutLink,
+  killLibvirtd,
+  killQemu,
+  repairAll,
+  restartLibvirtd,
+  restoreLink,
+} from "../lab/faults";
+import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
+import { virsh } from "../lab/virsh";
+import { recordFault, writeFaultTable } from "./fault-results";
+import { before as snapshot, checkInvariants, leftovers } from "./invariants";
+
+type Phase =
+  | "before start"
+  | "storage copy"
+  | "memory pre-copy"
+  | "post-copy"
+  | "block copy"
+  | "shutdown wait"
+  | "offline copy";
+
+interface Ctx {
+  lab: LabDescription;
+  h1: LabHost;
+  h2: LabHost;
+  g: TestGuest;
+  abort: AbortController;
+}
+
+interface FaultCase {
+  fault: string;
+  mode: string;
+  phase: Phase;
+  guest(f: GuestFactory, h1: LabHost): Promise<TestGuest>;
+  /** Where the placement asks the VM to be: another host, or another pool on the same host. */
+  target: "other host" | "scratch pool";
+  policy: Partial<MigrationPolicy>;
+  /** Policy of the converging run after the repair (default policy when omitted). */
+  converge?: Partial<MigrationPolicy>;
+  inject(c: Ctx): Promise<void>;
+  /**
+   * The attempt's result and whether the VM is back where it started; undefined where either
+   * outcome is right (a brief link cut: TCP may carry the move through, or keepalive ends it).
+   */
+  expect?: { result: MigrationRecord["result"]; category?: string; onSource: boolean };
+  /** The guest keeps running through the fault (no restart); false for offline rollbacks. */
+  live: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function inPhase(phase: Phase, p: MigrationProgress): boolean {
+  switch (phase) {
+    case "storage copy":
+      return p.phase === "precopy" && p.diskProcessed > 0 && p.memoryProcessed === 0;
+    case "memory pre-copy":
+      return p.phase === "precopy" && p.memoryProcessed > 0;
+    case "post-copy":
+      return p.phase === "postcopy";
+    case "block copy":
+      return p.phase === "block-copy" && p.diskProcessed > 0;
+    case "offline copy":
+      return p.phase === "offline-copy" && p.diskProcessed > 0;
+    default:
+      return false;
+  }
+}
+
+// Guests: a local disk with 32 MiB of random data copies for seconds at 4 MiB/s; the churn
+// guests never converge at that bandwidth, so pre-copy lasts until the fault.
+const localDisk = (f: GuestFactory, h: LabHost) =>
+  f.local("flt", h, { randomMiB: 32, memoryMiB: 128 });
+const localChurn = (f: GuestFactory, h: LabHost) =>
+  f.local("flt", h, { kind: "churn-moderate", memoryMiB: 256 });
+const sharedChurn = (f: GuestFactory, h: LabHost) => f.shared("flt", h, 3, "churn-fast", 512);
+const overlayDisk = (f: GuestFactory, h: LabHost, lab: LabDescription) =>
+  f.overlay("flt", h, lab.hosts.slice(0, 2));
+
+const slowCopy: Partial<MigrationPolicy> = {
+  bandwidthMiBps: 4,
+  allowPostCopy: false,
+  progressTimeoutSeconds: 300,
+  completionTimeoutSecondsPerGiB: 3000,
+};
+const neverConverges: Partial<MigrationPolicy> = { ...slowCopy, bandwidthMiBps: 8 };
+const earlyPostCopy: Partial<MigrationPolicy> = {
+  bandwidthMiBps: 8,
+  allowPostCopy: true,
+  progressTimeoutSeconds: 2,
+  downtimeLadderMs: [300],
+};
+const offline: Partial<MigrationPolicy> = {
+  allowLive: false,
+  allowOfflineFallback: true,
+  allowForcedShutdown: true,
+  shutdownTimeoutSeconds: 1,
+};
+
+// Faults, each undone by repairAll() after the attempt unless it repairs itself.
+const killTargetDaemon = async (c: Ctx) => killLibvirtd(c.h2);
+/** The target's link goes down for 10 s, then comes back (TCP may carry on, or keepalive ends the job). */
+const cutTargetBriefly = async (c: Ctx) => {
+  await cutLink(c.h2);
+  await sleep(10_000);
+  await restoreLink(c.h2);
+};
+const killIncoming = async (c: Ctx) => {
+  assert.ok((await killQemu(c.h2, c.g.name)) > 0, "an incoming QEMU to kill");
+};
+/** The source's daemon dies and comes back a few seconds later, while the engine waits. */
+const bounceSourceDaemon = async (c: Ctx) => {
+  killLibvirtd(c.h1);
+  await sleep(3000);
+  await restartLibvirtd(c.h1);
+};
+const cutSourceBriefly = async (c: Ctx) => {
+  await cutLink(c.h1);
+  await sleep(8000);
+  await restoreLink(c.h1);
+};
+const cancel = async (c: Ctx) => c.abort.abort();
+const deadline = async (c: Ctx) =>
+  c.abort.abort(new DeadlineExceeded("the update timeout of 5 s (customTimeouts.update) passed"));
+
+const back = (result: MigrationRecord["result"], category?: string) => ({
+  result,
+  category,
+  onSource: true,
+});
+
+const CASES: FaultCase[] = [
+  // live-copy-all
+  ...(
+    [
+      ["target libvirtd killed", killTargetDaemon, back("failed")],
+      ["target link cut for 10 s", cutTargetBriefly, undefined],
+      ["incoming QEMU killed", killIncoming, back("failed")],
+      ["source libvirtd killed, restarted after 3 s", bounceSourceDaemon, back("failed")],
+      ["cancel (SIGINT)", cancel, back("cancelled", "cancelled")],
+      ["customTimeouts deadline", deadline, back("cancelled", "deadline")],
+    ] as const
+  ).map(([fault, inject, expect]): FaultCase => ({
+    fault,
+    mode: "live-copy-all",
+    phase: "storage copy",
+    guest: localDisk,
+    target: "other host",
+    policy: slowCopy,
+    inject,
+    expect,
+    live: true,
+  })),
+  ...(
+    [
+      ["target libvirtd killed", killTargetDaemon, back("failed")],
+      ["incoming QEMU killed", killIncoming, back("failed")],
+      ["source libvirtd killed, restarted after 3 s", bounceSourceDaemon, back("failed")],
+      ["source link cut for 8 s", cutSourceBriefly, back("failed")],
+      ["cancel (SIGINT)", cancel, back("cancelled", "cancelled")],
+    ] as const
+  ).map(([fault, inject, expect]): FaultCase => ({
+    fault,
+    mode: "live-copy-all",
+    phase: "memory pre-copy",
+    guest: localChurn,
+    target: "other host",
+    policy: neverConverges,
+    inject,
+    expect,
+    live: true,
+  })),
+  {
+    fault: "target libvirtd down",
+    mode: "live-copy-all",
+    phase: "before start",
+    guest: localDisk,
+    target: "other host",
+    policy: {},
+    inject: killTargetDaemon,
+    expect: back("failed", "blocked"),
+    live: true,
+  },
+  {
+    fault: "target link cut",
+    mode: "live-copy-all",
+    phase: "before start",
+    guest: localDisk,
+    target: "other host",
+    policy: {},
+    inject: (c) => cutLink(c.h2),
+    expect: back("failed", "blocked"),
+    live: true,
+  },
+  // live-shared
+  ...(
+    [
+      ["target libvirtd killed", killTargetDaemon, back("failed")],
+      ["target link cut for 10 s", cutTargetBriefly, undefined],
+      ["incoming QEMU killed", killIncoming, back("failed")],
+      ["source libvirtd killed, restarted after 3 s", bounceSourceDaemon, back("failed")],
+      ["cancel (SIGINT)", cancel, back("cancelled", "cancelled")],
+    ] as const
+  ).map(([fault, inject, expect]): FaultCase => ({
+    fault,
+    mode: "live-shared",
+    phase: "memory pre-copy",
+    guest: sharedChurn,
+    target: "other host",
+    policy: neverConverges,
+    inject,
+    expect,
+    live: true,
+  })),
+  {
+    fault: "cancel (SIGINT)",
+    mode: "live-shared",
+    phase: "post-copy",
+    guest: sharedChurn,
+    target: "other host",
+    policy: earlyPostCopy,
+    inject: cancel,
+    expect: { result: "succeeded", onSource: false },
+    live: true,
+  },
+  // live-copy-incremental
+  ...(
+    [
+      ["target libvirtd killed", killTargetDaemon, back("failed")],
+      ["target link cut for 10 s", cutTargetBriefly, undefined],
+      ["cancel (SIGINT)", cancel, back("cancelled", "cancelled")],
+    ] as const
+  ).map(([fault, inject, expect]): FaultCase => ({
+    fault,
+    mode: "live-copy-incremental",
+    phase: "memory pre-copy",
+    guest: (f, h) => overlayDisk(f, h, loadLab()),
+    target: "other host",
+    policy: { ...neverConverges, storageCopy: "incremental" },
+    inject,
+    expect,
+    live: true,
+  })),
+  // block-copy (same host, pool change)
+  ...(
+    [
+      ["cancel (SIGINT)", cancel, back("cancelled", "cancelled")],
+      ["libvirtd killed, restarted after 3 s", bounceSourceDaemon, back("failed")],
+      ["host link cut for 8 s", cutSourceBriefly, back("failed")],
+    ] as const
+  ).map(([fault, inject, expect]): FaultCase => ({
+    fault,
+    mode: "block-copy",
+    phase: "block copy",
+    guest: localDisk,
+    target: "scratch pool",
+    policy: { bandwidthMiBps: 4 },
+    inject,
+    expect,
+    live: true,
+  })),
+  // offline
+  {
+    fault: "cancel (SIGINT); guest ignores ACPI",
+    mode: "offline",
+    phase: "shutdown wait",
+    guest: localDisk,
+    target: "other host",
+    policy: { ...offline, allowForcedShutdown: false, shutdownTimeoutSeconds: 30 },
+    converge: offline,
+    inject: cancel,
+    expect: back("cancelled", "cancelled"),
+    live: true,
+  },
+  {
+    fault: "guest ignores ACPI, forced shutdown not allowed",
+    mode: "offline",
+    phase: "shutdown wait",
+    guest: localDisk,
+    target: "other host",
+    policy: { ...offline, allowForcedShutdown: false, shutdownTimeoutSeconds: 2 },
+    converge: offline,
+    inject: async () => undefined,
+    expect: back("failed", "timeout"),
+    live: true,
+  },
+  ...(
+    [
+      ["target libvirtd killed", killTargetDaemon, back("failed")],
+      ["target link cut for 10 s", cutTargetBriefly, undefined],
+      ["cancel (SIGINT)", cancel, back("cancelled", "cancelled")],
+    ] as const
+  ).map(([fault, inject, expect]): FaultCase => ({
+    fault,
+    mode: "offline",
+    phase: "offline copy",
+    guest: localDisk,
+    target: "other host",
+    policy: offline,
+    converge: offline,
+    inject,
+    expect,
+    live: false,
+  })),
+];
+
+describe("fault tier: injected faults through the engine on the lab", function () {
+  let lab: LabDescription;
+  let h1: LabHost;
+  let h2: LabHost;
+  let pool: ConnectionPool;
+  let guests: GuestFactory;
+
+  before(() => {
+    lab = loadLab();
+    [h1, h2] = lab.hosts;
+    pool = labPool(lab);
+    guests = new GuestFactory(lab);
+  });
+  after(() => pool.closeAll());
+  afterEach(async () => {
+    await repairAll();
+    await guests.cleanup();
+  });
+
+  async function attempt(
+    req: PlacementRequest,
+    p: MigrationPolicy,
+    options: { signal?: AbortSignal; onProgress?: (p: MigrationProgress) => void } = {},
+  ): Promise<MigrationRecord> {
+    return place(pool, req, p, options).then(
+      (r) => r.record,
+      (err: unknown) => {
+        if (err instanceof MigrationError) return err.record;
+        throw err;
+      },
+    );
+  }
+
+  for (const c of CASES) {
+    it(`${c.mode}, ${c.phase}: ${c.fault}`, async () => {
+      const g = await c.guest(guests, h1);
+      const was = snapshot(h1, g);
+      const req: PlacementRequest =
+        c.target === "scratch pool"
+          ? { domain: g.name, host: h1.name, storagePool: "scratch" }
+          : {
+              domain: g.name,
+              host: h2.name,
+              ...(g.disk.kind === "file" ? { storagePool: "local" } : {}),
+            };
+      const ctx: Ctx = { lab, h1, h2, g, abort: new AbortController() };
+      let injected: Promise<void> | undefined;
+      const inject = () => (injected ??= c.inject(ctx));
+      if (c.phase === "before start") await inject();
+      const timer = c.phase === "shutdown wait" ? setTimeout(() => void inject(), 1500) : undefined;
+      const record = await attempt(req, policy(c.policy), {
+        signal: ctx.abort.signal,
+        onProgress: (p) => {
+          if (!injected && inPhase(c.phase, p)) void inject();
+        },
+      });
+      clearTimeout(timer);
+      assert.ok(injected, `the fault was never injected: ${record.steps.join("\n")}`);
+      await injected;
+      const steps = record.steps.join("\n");
+      const expected = c.expect ?? {
+        result: record.result === "succeeded" ? "succeeded" : "failed",
+        onSource: record.result !== "succeeded",
+      };
+      assert.equal(record.result, expected.result, `${record.error ?? ""}\n${steps}`);
+      if (c.expect?.category) assert.equal(record.errorCategory, c.expect.category, steps);
+
+      await repairAll();
+      const after = await checkInvariants(lab, g, was, c.live);
+      const expectedHost = expected.onSource ? h1.name : req.host;
+      assert.equal(after.host, expectedHost, steps);
+
+      const repaired = Date.now();
+      const now = snapshot(
+        lab.hosts.find((h) => h.name === after.host)!,
+        g,
+      );
+      const again = await attempt(req, policy(c.converge ?? {}));
+      assert.ok(
+        again.result === "succeeded" || again.result === "noop",
+        `converging run: ${again.result} ${again.error ?? ""}\n${again.steps.join("\n")}`,
+      );
+      const final = await checkInvariants(lab, g, now, !c.converge?.allowOfflineFallback);
+      assert.equal(final.host, req.host);
+      if (c.target === "scratch pool") assert.match(await diskPath(g), /pools\/scratch\//);
+      const left = await leftovers(lab, g);
+      assert.deepEqual(left, [], "nothing left over on any host");
+      recordFault({
+        fault: c.fault,
+        mode: c.mode,
+        phase: c.phase,
+        result: `${record.result}${record.errorCategory ? ` (${record.errorCategory})` : ""}`,
+        ranOn: `${after.host} only`,
+        heartbeat: after.heartbeat,
+        checksum: after.checksum,
+        state: "engine record",
+        leftovers: "none after converge",
+        convergeSeconds: Math.round((Date.now() - repaired) / 100) / 10,
+      });
+    });
+  }
+
+  const diskPath = (g: TestGuest) => virsh(h1, "domblklist", g.name);
+});
+
+after(() => writeFaultTable());

@@ -1,0 +1,107 @@
+// The invariants every fault test checks, over the lab as it really is: the VM runs on exactly
+// one host, its heartbeat never restarted (live moves), every disk's guest-visible content equals
+// its checksum from before the move, and nothing of it is left over on any host.
+import assert from "node:assert/strict";
+import type { TestGuest } from "../integration/engine/lab-engine";
+import type { LabDescription, LabHost } from "../lab/lab";
+import { diskContentSha256, readHeartbeats, waitForHeartbeat, type GuestDisk } from "../lab/guests";
+import { hostsRunning, virsh } from "../lab/virsh";
+
+export interface Before {
+  host: LabHost;
+  lastBeat: number;
+}
+
+export function before(host: LabHost, g: TestGuest): Before {
+  const beats = readHeartbeats(host, g.name);
+  return { host, lastBeat: beats.length ? beats[beats.length - 1] : -1 };
+}
+
+/** The disk the domain uses on `host`, as the checksum helper reads it. */
+async function diskOn(host: LabHost, g: TestGuest): Promise<GuestDisk> {
+  if (g.disk.kind === "nbd") return g.disk;
+  const list = await virsh(host, "domblklist", "--details", g.name);
+  const line = list
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .find((cols) => cols[2] === "vda");
+  assert.ok(line?.[3], `${g.name} on ${host.name} has no vda: ${list}`);
+  return { kind: "file", pathOnHost: line[3], format: "qcow2" };
+}
+
+export interface Observed {
+  host: string;
+  heartbeat: string;
+  checksum: string;
+}
+
+/**
+ * Checks where the VM runs, its heartbeat and its disk. `live`: the guest must never have
+ * restarted (a live move, or a failed attempt that left it where it ran).
+ */
+export async function checkInvariants(
+  lab: LabDescription,
+  g: TestGuest,
+  was: Before,
+  live: boolean,
+): Promise<Observed> {
+  const running = await hostsRunning(lab.hosts, g.name);
+  assert.equal(
+    running.length,
+    1,
+    `${g.name} runs on exactly one host, not [${running.join(", ")}]`,
+  );
+  const host = lab.hosts.find((h) => h.name === running[0])!;
+  let heartbeat = "restarted (offline)";
+  if (live) {
+    if (host === was.host) {
+      await waitForHeartbeat(host, g.name, was.lastBeat + 2);
+      const beats = readHeartbeats(host, g.name);
+      for (let i = 1; i < beats.length; i++)
+        assert.ok(
+          beats[i] > beats[i - 1],
+          `${g.name}'s heartbeat went back on ${host.name}: ${beats[i - 1]} -> ${beats[i]}`,
+        );
+    } else {
+      const onSource = readHeartbeats(was.host, g.name);
+      await waitForHeartbeat(host, g.name, onSource[onSource.length - 1] + 2);
+      const onTarget = readHeartbeats(host, g.name);
+      assert.ok(
+        onTarget[0] > onSource[onSource.length - 1] &&
+          onTarget[0] - onSource[onSource.length - 1] <= 3,
+        `${g.name}'s heartbeat did not continue: ${was.host.name} ended at ${onSource.at(-1)}, ${host.name} began at ${onTarget[0]}`,
+      );
+    }
+    heartbeat = "continued";
+  } else {
+    await waitForHeartbeat(host, g.name, 1);
+  }
+  const sum = await diskContentSha256(host, await diskOn(host, g), g.image.sizeBytes);
+  assert.equal(sum, g.image.sha256, `${g.name}'s disk content changed`);
+  return { host: host.name, heartbeat, checksum: "equal" };
+}
+
+/**
+ * Volumes of the guest that should not be there: ownership markers anywhere, and any volume of
+ * the guest other than the disk it uses (and its base image, which the test placed itself).
+ */
+export async function leftovers(lab: LabDescription, g: TestGuest): Promise<string[]> {
+  const running = await hostsRunning(lab.hosts, g.name);
+  const host = lab.hosts.find((h) => h.name === running[0]);
+  const disk = host ? await diskOn(host, g) : undefined;
+  const inUse = disk?.kind === "file" ? disk.pathOnHost : undefined;
+  const out: string[] = [];
+  for (const h of lab.hosts) {
+    for (const pool of ["local", "scratch"]) {
+      await virsh(h, "pool-refresh", pool);
+      const lines = await virsh(h, "vol-list", "--pool", pool);
+      for (const [name, volPath] of lines.split("\n").map((l) => l.trim().split(/\s+/))) {
+        if (!name) continue;
+        const ours = name.startsWith(`${g.name}.`);
+        if (name.includes(".vmplacement-") && ours) out.push(`${h.name}:${pool}/${name}`);
+        else if (ours && !(h === host && volPath === inUse)) out.push(`${h.name}:${pool}/${name}`);
+      }
+    }
+  }
+  return out;
+}

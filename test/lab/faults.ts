@@ -1,0 +1,71 @@
+// Fault primitives for the lab: kill and restart a host's libvirtd, kill a guest's QEMU on one
+// host, cut a host's link to the bridge and restore it. Every fault is undone by `repairAll`, so
+// a failing test never leaves the lab broken for the next one.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import type { LabHost } from "./lab";
+import { run } from "./run";
+
+const LAB_SH = path.resolve(__dirname, "..", "..", "..", "test", "lab", "lab.sh");
+
+function libvirtdPid(host: LabHost): number | undefined {
+  try {
+    return Number(readFileSync(path.join(host.dir, "libvirtd.pid"), "utf8").trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const cut = new Set<LabHost>();
+const killed = new Set<LabHost>();
+
+/** SIGKILLs the host's libvirtd; its guests keep running, as on a real host. */
+export function killLibvirtd(host: LabHost): void {
+  const pid = libvirtdPid(host);
+  if (pid === undefined) throw new Error(`${host.name} has no libvirtd pid file`);
+  process.kill(pid, "SIGKILL");
+  killed.add(host);
+}
+
+/** Starts the host's libvirtd again (it re-attaches the guests that still run). */
+export async function restartLibvirtd(host: LabHost): Promise<void> {
+  await run("bash", [LAB_SH, "restart-libvirtd", host.name], { timeoutMs: 60_000 });
+  killed.delete(host);
+}
+
+/** Takes the host's link to the bridge down: nothing reaches it, nothing leaves it. */
+export async function cutLink(host: LabHost): Promise<void> {
+  await run("ip", ["link", "set", host.namespace, "down"]);
+  cut.add(host);
+}
+
+export async function restoreLink(host: LabHost): Promise<void> {
+  await run("ip", ["link", "set", host.namespace, "up"]);
+  cut.delete(host);
+}
+
+/** The pids of `domain`'s QEMU processes inside the host's namespace. */
+async function qemuPids(host: LabHost, domain: string): Promise<number[]> {
+  const inNamespace = new Set(
+    (await run("ip", ["netns", "pids", host.namespace])).split(/\s+/).filter(Boolean).map(Number),
+  );
+  const matching = await run("pgrep", ["-f", `guest=${domain},`]).catch(() => "");
+  return matching
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => inNamespace.has(pid));
+}
+
+/** SIGKILLs the guest's QEMU on this host (the incoming one on a target). Returns how many. */
+export async function killQemu(host: LabHost, domain: string): Promise<number> {
+  const pids = await qemuPids(host, domain);
+  for (const pid of pids) process.kill(pid, "SIGKILL");
+  return pids.length;
+}
+
+/** Undoes every fault still in place: links up, daemons running. */
+export async function repairAll(): Promise<void> {
+  for (const host of [...cut]) await restoreLink(host);
+  for (const host of [...killed]) await restartLibvirtd(host);
+}
