@@ -114,11 +114,14 @@ describe("provider e2e: a fleet through the TypeScript example", function () {
       stdio: "ignore",
     });
     const exited = new Promise<number | null>((resolve) => up.on("exit", (code) => resolve(code)));
-    for (let i = 0; i < 150; i++) {
+    let running = false;
+    for (let i = 0; i < 150 && !running; i++) {
       const job = await virsh(source, "domjobinfo", vm).catch(() => "");
-      if (/Job type:\s+Unbounded/.test(job)) break;
-      await new Promise((r) => setTimeout(r, 200));
+      running = /Job type:\s+Unbounded/.test(job);
+      if (!running) await new Promise((r) => setTimeout(r, 200));
     }
+    if (!running) up.kill("SIGKILL");
+    assert.ok(running, `the migration of ${vm} was never seen running on ${from}`);
     up.kill("SIGINT");
     const code = await exited;
     assert.notEqual(code, 0, "the cancelled update fails");

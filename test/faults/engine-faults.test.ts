@@ -15,6 +15,10 @@ import {
 } from "../../provider/src/engine";
 import { GuestFactory, labPool, policy, type TestGuest } from "../integration/engine/lab-engine";
 import {
+  createTinyPool,
+  fillPool,
+  removeTinyPools,
+  unfillPool,
   cutLink,
   killLibvirtd,
   killQemu,
@@ -51,6 +55,8 @@ interface FaultCase {
   guest(f: GuestFactory, h1: LabHost): Promise<TestGuest>;
   /** Where the placement asks the VM to be: another host, or another pool on the same host. */
   target: "other host" | "scratch pool";
+  /** The pool on the other host (default "local"), made first when it is "tiny". */
+  pool?: "local" | "tiny";
   policy: Partial<MigrationPolicy>;
   /** Policy of the converging run after the repair (default policy when omitted). */
   converge?: Partial<MigrationPolicy>;
@@ -91,7 +97,7 @@ const localChurn = (f: GuestFactory, h: LabHost) =>
   f.local("flt", h, { kind: "churn-moderate", memoryMiB: 256 });
 const sharedChurn = (f: GuestFactory, h: LabHost) => f.shared("flt", h, 3, "churn-fast", 512);
 const overlayDisk = (f: GuestFactory, h: LabHost, lab: LabDescription) =>
-  f.overlay("flt", h, lab.hosts.slice(0, 2));
+  f.overlay("flt", h, lab.hosts.slice(0, 2), "churn-moderate");
 
 const slowCopy: Partial<MigrationPolicy> = {
   bandwidthMiBps: 4,
@@ -102,10 +108,14 @@ const slowCopy: Partial<MigrationPolicy> = {
 const neverConverges: Partial<MigrationPolicy> = { ...slowCopy, bandwidthMiBps: 8 };
 const earlyPostCopy: Partial<MigrationPolicy> = {
   bandwidthMiBps: 8,
+  // Slow enough that post-copy lasts long enough to be seen (and cancelled).
+  postcopyBandwidthMiBps: 16,
   allowPostCopy: true,
   progressTimeoutSeconds: 2,
   downtimeLadderMs: [300],
 };
+/** A brief link cut may leave the job running: it must still end, through post-copy. */
+const cutPolicy: Partial<MigrationPolicy> = { ...earlyPostCopy, progressTimeoutSeconds: 20 };
 const offline: Partial<MigrationPolicy> = {
   allowLive: false,
   allowOfflineFallback: true,
@@ -120,6 +130,12 @@ const cutTargetBriefly = async (c: Ctx) => {
   await cutLink(c.h2);
   await sleep(10_000);
   await restoreLink(c.h2);
+};
+/** The target's daemon dies and comes back 3 s later (as a service manager restarts it). */
+const bounceTargetDaemon = async (c: Ctx) => {
+  killLibvirtd(c.h2);
+  await sleep(3000);
+  await restartLibvirtd(c.h2);
 };
 const killIncoming = async (c: Ctx) => {
   assert.ok((await killQemu(c.h2, c.g.name)) > 0, "an incoming QEMU to kill");
@@ -138,6 +154,9 @@ const cutSourceBriefly = async (c: Ctx) => {
 const cancel = async (c: Ctx) => c.abort.abort();
 const deadline = async (c: Ctx) =>
   c.abort.abort(new DeadlineExceeded("the update timeout of 5 s (customTimeouts.update) passed"));
+
+const briefCut = (inject: (c: Ctx) => Promise<void>) =>
+  inject === cutTargetBriefly || inject === cutSourceBriefly;
 
 const back = (result: MigrationRecord["result"], category?: string) => ({
   result,
@@ -169,10 +188,10 @@ const CASES: FaultCase[] = [
   })),
   ...(
     [
-      ["target libvirtd killed", killTargetDaemon, back("failed")],
+      ["target libvirtd killed, restarted after 3 s", bounceTargetDaemon, back("failed")],
       ["incoming QEMU killed", killIncoming, back("failed")],
       ["source libvirtd killed, restarted after 3 s", bounceSourceDaemon, back("failed")],
-      ["source link cut for 8 s", cutSourceBriefly, back("failed")],
+      ["source link cut for 8 s", cutSourceBriefly, undefined],
       ["cancel (SIGINT)", cancel, back("cancelled", "cancelled")],
     ] as const
   ).map(([fault, inject, expect]): FaultCase => ({
@@ -181,11 +200,23 @@ const CASES: FaultCase[] = [
     phase: "memory pre-copy",
     guest: localChurn,
     target: "other host",
-    policy: neverConverges,
+    policy: briefCut(inject) ? cutPolicy : neverConverges,
     inject,
     expect,
     live: true,
   })),
+  {
+    fault: "target pool fills up",
+    mode: "live-copy-all",
+    phase: "storage copy",
+    guest: localDisk,
+    target: "other host",
+    pool: "tiny",
+    policy: slowCopy,
+    inject: (c) => fillPool(c.h2, "tiny", 4),
+    expect: back("failed"),
+    live: true,
+  },
   {
     fault: "target libvirtd down",
     mode: "live-copy-all",
@@ -211,7 +242,7 @@ const CASES: FaultCase[] = [
   // live-shared
   ...(
     [
-      ["target libvirtd killed", killTargetDaemon, back("failed")],
+      ["target libvirtd killed, restarted after 3 s", bounceTargetDaemon, back("failed")],
       ["target link cut for 10 s", cutTargetBriefly, undefined],
       ["incoming QEMU killed", killIncoming, back("failed")],
       ["source libvirtd killed, restarted after 3 s", bounceSourceDaemon, back("failed")],
@@ -223,7 +254,7 @@ const CASES: FaultCase[] = [
     phase: "memory pre-copy",
     guest: sharedChurn,
     target: "other host",
-    policy: neverConverges,
+    policy: briefCut(inject) ? cutPolicy : neverConverges,
     inject,
     expect,
     live: true,
@@ -242,7 +273,7 @@ const CASES: FaultCase[] = [
   // live-copy-incremental
   ...(
     [
-      ["target libvirtd killed", killTargetDaemon, back("failed")],
+      ["target libvirtd killed, restarted after 3 s", bounceTargetDaemon, back("failed")],
       ["target link cut for 10 s", cutTargetBriefly, undefined],
       ["cancel (SIGINT)", cancel, back("cancelled", "cancelled")],
     ] as const
@@ -252,7 +283,7 @@ const CASES: FaultCase[] = [
     phase: "memory pre-copy",
     guest: (f, h) => overlayDisk(f, h, loadLab()),
     target: "other host",
-    policy: { ...neverConverges, storageCopy: "incremental" },
+    policy: { ...(briefCut(inject) ? cutPolicy : neverConverges), storageCopy: "incremental" },
     inject,
     expect,
     live: true,
@@ -337,6 +368,7 @@ describe("fault tier: injected faults through the engine on the lab", function (
   afterEach(async () => {
     await repairAll();
     await guests.cleanup();
+    await removeTinyPools();
   });
 
   async function attempt(
@@ -363,8 +395,9 @@ describe("fault tier: injected faults through the engine on the lab", function (
           : {
               domain: g.name,
               host: h2.name,
-              ...(g.disk.kind === "file" ? { storagePool: "local" } : {}),
+              ...(g.disk.kind === "file" ? { storagePool: c.pool ?? "local" } : {}),
             };
+      if (c.pool === "tiny") await createTinyPool(h2, "tiny", 96);
       const ctx: Ctx = { lab, h1, h2, g, abort: new AbortController() };
       let injected: Promise<void> | undefined;
       const inject = () => (injected ??= c.inject(ctx));
@@ -388,6 +421,7 @@ describe("fault tier: injected faults through the engine on the lab", function (
       if (c.expect?.category) assert.equal(record.errorCategory, c.expect.category, steps);
 
       await repairAll();
+      if (c.pool === "tiny") await unfillPool(h2, "tiny");
       const after = await checkInvariants(lab, g, was, c.live);
       const expectedHost = expected.onSource ? h1.name : req.host;
       assert.equal(after.host, expectedHost, steps);

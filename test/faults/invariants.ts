@@ -92,7 +92,8 @@ export async function leftovers(lab: LabDescription, g: TestGuest): Promise<stri
   const inUse = disk?.kind === "file" ? disk.pathOnHost : undefined;
   const out: string[] = [];
   for (const h of lab.hosts) {
-    for (const pool of ["local", "scratch"]) {
+    const pools = (await virsh(h, "pool-list", "--name")).split("\n").map((p) => p.trim());
+    for (const pool of pools.filter(Boolean)) {
       await virsh(h, "pool-refresh", pool);
       const lines = await virsh(h, "vol-list", "--pool", pool);
       for (const [name, volPath] of lines.split("\n").map((l) => l.trim().split(/\s+/))) {

@@ -69,3 +69,47 @@ export async function repairAll(): Promise<void> {
   for (const host of [...cut]) await restoreLink(host);
   for (const host of [...killed]) await restartLibvirtd(host);
 }
+
+const tinyPools = new Map<string, { host: LabHost; name: string }>();
+
+function inHostNs(host: LabHost, command: string, args: string[]): Promise<string> {
+  return run("nsenter", ["-t", String(host.anchorPid), "-m", "--", command, ...args]);
+}
+
+/** A directory pool on a size-limited filesystem (tmpfs in the host's mount namespace). */
+export async function createTinyPool(host: LabHost, name: string, sizeMiB: number): Promise<void> {
+  const dir = `/var/lib/libvirt/pools/${name}`;
+  await inHostNs(host, "mkdir", ["-p", dir]);
+  await inHostNs(host, "mount", ["-t", "tmpfs", "-o", `size=${sizeMiB}m`, "tmpfs", dir]);
+  tinyPools.set(`${host.name}/${name}`, { host, name });
+  const virsh = (...args: string[]) => run("virsh", ["-q", "-c", host.uris.tcp, ...args]);
+  await virsh("pool-define-as", name, "dir", "--target", dir);
+  await virsh("pool-start", name);
+}
+
+/** Fills the pool's filesystem until `leaveMiB` are left (another tenant's data, say). */
+export async function fillPool(host: LabHost, name: string, leaveMiB: number): Promise<void> {
+  const dir = `/var/lib/libvirt/pools/${name}`;
+  const df = await inHostNs(host, "df", ["--output=avail", "-m", dir]);
+  const avail = Number(df.trim().split("\n").pop());
+  await inHostNs(host, "fallocate", ["-l", `${Math.max(1, avail - leaveMiB)}M`, `${dir}/filler`]);
+}
+
+export async function unfillPool(host: LabHost, name: string): Promise<void> {
+  await inHostNs(host, "rm", ["-f", `/var/lib/libvirt/pools/${name}/filler`]);
+  await run("virsh", ["-q", "-c", host.uris.tcp, "pool-refresh", name]).catch(() => "");
+}
+
+/** Removes every tiny pool (its volumes go with the filesystem). */
+export async function removeTinyPools(): Promise<void> {
+  for (const [key, { host, name }] of [...tinyPools]) {
+    const virsh = (...args: string[]) =>
+      run("virsh", ["-q", "-c", host.uris.tcp, ...args]).catch(() => "");
+    await virsh("pool-destroy", name);
+    await virsh("pool-undefine", name);
+    const dir = `/var/lib/libvirt/pools/${name}`;
+    await inHostNs(host, "umount", [dir]).catch(() => "");
+    await inHostNs(host, "rmdir", [dir]).catch(() => "");
+    tinyPools.delete(key);
+  }
+}

@@ -7,7 +7,7 @@ import { RunFailure, type RunContext } from "./context";
 import { blockCopyDestinationXml, parseDomainXml, rewriteDiskSources } from "./domain-xml";
 import { describeError, stopCause } from "./errors";
 import type { DiskPlacement } from "./types";
-import { CreatedVolumes, removeSourceVolumes } from "./volumes";
+import { CreatedVolumes, removeSourceVolumes, SourceMarks } from "./volumes";
 import { sleep } from "./where";
 
 /** Starts a mirror for each disk and waits until all are in sync (or throws). */
@@ -114,6 +114,15 @@ async function cancelMirrors(conn: LibvirtConnection, dom: Domain, targets: stri
 }
 
 export async function runBlockCopy(ctx: RunContext): Promise<{ finalHost: string }> {
+  const sources = new SourceMarks(ctx.pool, ctx.facts.uuid);
+  try {
+    return await copyAndPivot(ctx, sources);
+  } finally {
+    await sources.clear();
+  }
+}
+
+async function copyAndPivot(ctx: RunContext, sources: SourceMarks): Promise<{ finalHost: string }> {
   const { plan, record, policy, facts } = ctx;
   const conn = await ctx.pool.get(plan.from);
   const dom = await conn.domains.lookupByName(plan.domain);
@@ -121,6 +130,7 @@ export async function runBlockCopy(ctx: RunContext): Promise<{ finalHost: string
   const copies = plan.disks.filter((d) => d.copy && d.targetPath);
   const started: string[] = [];
   try {
+    await sources.mark(plan.from, copies);
     await volumes.createFor(plan.from, copies);
     await mirrorAll(ctx, conn, dom, copies, started);
   } catch (err) {

@@ -1,5 +1,7 @@
 // Gathers the facts the planner needs, through the libvirt client. Reads only: nothing here
 // changes a host.
+import { createHash } from "node:crypto";
+import path from "node:path";
 import { constants as C, isNotFound, type Domain, type LibvirtConnection } from "../libvirt";
 import type { ConnectionPool } from "./connections";
 import { parseDomainXml } from "./domain-xml";
@@ -86,6 +88,34 @@ export class LocationUnknownError extends Error {
   }
 }
 
+/** Bytes of a volume's head hashed for its identity: the qcow2 header and first tables. */
+const IDENTITY_HEAD_BYTES = 1024 * 1024;
+
+/**
+ * A volume's identity: capacity, allocation and a hash of its head, so a base image of the same
+ * name on another host is known to be the same image (not merely the same file name).
+ */
+export async function volumeIdentity(
+  conn: LibvirtConnection,
+  filePath: string,
+): Promise<string | undefined> {
+  try {
+    const vol = await conn.storage.volByPath(filePath);
+    const info = await conn.storage.volInfo(vol);
+    const { stream, done } = await conn.storage.download(vol, {
+      offset: 0,
+      length: Math.min(IDENTITY_HEAD_BYTES, info.allocation || IDENTITY_HEAD_BYTES),
+    });
+    const hash = createHash("sha256");
+    for await (const chunk of stream) hash.update(chunk as Buffer);
+    await done;
+    return `${info.capacity}:${hash.digest("hex").slice(0, 32)}`;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
 async function diskFacts(
   conn: LibvirtConnection,
   dom: Domain,
@@ -104,6 +134,13 @@ async function diskFacts(
     allocationBytes: 0,
     backingChain: parsed.backingChain,
     backingFormats: parsed.backingFormats,
+    ...(parsed.backingChain.length
+      ? {
+          backingIdentities: await Promise.all(
+            parsed.backingChain.map(async (b) => (await volumeIdentity(conn, b)) ?? "unknown"),
+          ),
+        }
+      : {}),
   };
   if (parsed.path) {
     try {
@@ -144,6 +181,15 @@ export async function gatherDomainFacts(
     conn.domains.isPersistent(dom),
     conn.domains.snapshotCount(dom),
   ]);
+  // The definition a cold boot uses may name other files than the running domain (a pivot whose
+  // definition update was cut short); both count as in use.
+  const inactiveXml =
+    running && persistent
+      ? await conn.domains.xml(dom, C.virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE)
+      : fullXml;
+  const persistentDiskPaths = parseDomainXml(inactiveXml)
+    .disks.map((d) => d.path)
+    .filter((p): p is string => p !== undefined);
   const parsed = parseDomainXml(fullXml);
   const disks = await Promise.all(parsed.disks.map((d) => diskFacts(conn, dom, d)));
   return {
@@ -162,6 +208,7 @@ export async function gatherDomainFacts(
     hostDevices: parsed.hostDevices,
     snapshotCount,
     xml,
+    persistentDiskPaths,
   };
 }
 
@@ -216,7 +263,26 @@ export async function gatherHostFacts(
     poolFacts(conn),
     cpuRunsOn(conn, domain),
   ]);
-  return { ...base, reachable: true, freeMemoryBytes, pools, cpuCompatible };
+  const volumeIdentities = await backingIdentitiesOn(conn, pools, domain);
+  return { ...base, reachable: true, freeMemoryBytes, pools, cpuCompatible, volumeIdentities };
+}
+
+/** Identities of the files on this host that stand where the domain's backing chains would. */
+async function backingIdentitiesOn(
+  conn: LibvirtConnection,
+  pools: Record<string, PoolFacts>,
+  domain: DomainFacts | undefined,
+): Promise<Record<string, string>> {
+  const names = new Set(domain?.disks.flatMap((d) => d.backingChain.map((b) => path.basename(b))));
+  const paths = Object.values(pools).flatMap((p) =>
+    p.path ? [...names].filter((n) => p.volumes.includes(n)).map((n) => path.join(p.path!, n)) : [],
+  );
+  const out: Record<string, string> = {};
+  for (const p of paths) {
+    const id = await volumeIdentity(conn, p);
+    if (id) out[p] = id;
+  }
+  return out;
 }
 
 /** Whether the domain's custom CPU model runs on a host's hypervisor (undefined: not checkable). */

@@ -10,7 +10,13 @@ import {
   type LocatedDomain,
 } from "./gather";
 import { blockedPlan, choosePlan, type PlacementRequest } from "./planner";
-import type { DomainFacts, MigrationPlan, MigrationPolicy, MigrationRecord } from "./types";
+import type {
+  DomainFacts,
+  HostFacts,
+  MigrationPlan,
+  MigrationPolicy,
+  MigrationRecord,
+} from "./types";
 
 export { ConnectionPool, type InventoryHost } from "./connections";
 export { MigrationLimiter, type LimiterLimits } from "./limiter";
@@ -46,10 +52,10 @@ export async function planPlacement(
   }
   if (!found) return { plan: choosePlan(req, {}, policy) };
   const staleIncoming = await staleIncomingCopies(pool, found, located.also);
-  const others = located.also.filter((l) => !staleIncoming.includes(l.host));
-  if (others.length) {
+  const copies = located.also.filter((l) => !staleIncoming.includes(l.host));
+  if (copies.length) {
     // Two copies of one VM: moving either could lose the other's data or run it twice.
-    const where = [found, ...others]
+    const where = [found, ...copies]
       .map((l) => `${l.host} (${l.running ? "running" : "defined, shut off"})`)
       .join(", ");
     return {
@@ -63,16 +69,25 @@ export async function planPlacement(
   }
   const sourceConn = await pool.get(found.host);
   const facts = await gatherDomainFacts(sourceConn, found.host, found.domain);
-  const [source, target] = await Promise.all([
+  const otherHosts = [...new Set(req.alsoLookOn ?? [])].filter(
+    (h) => h !== facts.host && h !== req.host && pool.host(h),
+  );
+  const [source, target, ...others] = await Promise.all([
     gatherHostFacts(pool, facts.host, facts),
     req.host === facts.host ? undefined : gatherHostFacts(pool, req.host, facts),
+    ...otherHosts.map((h) => gatherHostFacts(pool, h)),
   ]);
   // A CPU check only means something if the CPU passes it where the guest runs now: with
   // check='partial' a guest may run on a host that strict comparison calls incompatible.
   if (source?.cpuCompatible === false && target) target.cpuCompatible = undefined;
   const plan = choosePlan(
     req,
-    { domain: facts, source, target: req.host === facts.host ? source : target },
+    {
+      domain: facts,
+      source,
+      target: req.host === facts.host ? source : target,
+      others: others.filter((h): h is HostFacts => !!h?.reachable),
+    },
     policy,
   );
   plan.staleIncoming = staleIncoming;

@@ -10,7 +10,7 @@ import {
 import { RunFailure, type RunContext } from "./context";
 import { describeError, stopCause } from "./errors";
 import { decideEscalation, postCopyRefused, startLadder } from "./ladder";
-import { CreatedVolumes, removeSourceVolumes } from "./volumes";
+import { CreatedVolumes, removeSourceVolumes, SourceMarks } from "./volumes";
 import { presence, sleep, type Presence } from "./where";
 
 function progressOf(ctx: RunContext, stats: JobStats, phase: "precopy" | "postcopy") {
@@ -193,11 +193,13 @@ async function completedStats(
 export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
   const { plan, record, facts } = ctx;
   const volumes = new CreatedVolumes(ctx.pool, facts.uuid);
+  const sources = new SourceMarks(ctx.pool, facts.uuid);
   let completedEvent: JobStats | undefined;
   let iterations = 0;
   let outcome: Awaited<ReturnType<typeof migrateAndSteer>>;
   try {
     const src = await ctx.pool.get(plan.from);
+    await sources.mark(plan.from, plan.disks);
     await volumes.createFor(plan.to, plan.disks);
     if (plan.disks.some((d) => d.copy))
       record.step(
@@ -222,10 +224,48 @@ export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
     presenceVia(ctx, plan.from),
     presenceVia(ctx, plan.to),
   ]);
+  try {
+    return await decide(ctx, outcome, { volumes, onSource, onTarget, completedEvent, iterations });
+  } finally {
+    await sources.clear();
+  }
+}
+
+/** Decides how the attempt ended from where the domain is now, and cleans up accordingly. */
+async function decide(
+  ctx: RunContext,
+  outcome: Awaited<ReturnType<typeof migrateAndSteer>>,
+  seen: {
+    volumes: CreatedVolumes;
+    onSource: Presence | undefined;
+    onTarget: Presence | undefined;
+    completedEvent: JobStats | undefined;
+    iterations: number;
+  },
+): Promise<{ finalHost: string }> {
+  const { plan, record } = ctx;
+  const { volumes, onSource } = seen;
+  let { onTarget } = seen;
   if (!outcome.error)
-    return verifyMoved(ctx, volumes, onSource, onTarget, completedEvent, iterations);
+    return verifyMoved(ctx, volumes, onSource, onTarget, seen.completedEvent, seen.iterations);
 
   const err = outcome.error;
+  if (onSource?.running && !onTarget) {
+    // The target does not answer. If its daemon died after starting the guest there, it resumes
+    // that copy when it comes back: wait for it, so the copy can be stopped before we return.
+    record.step(`waiting for ${plan.to} to answer, to remove what the attempt left there`);
+    onTarget = await waitForPresence(ctx, plan.to);
+  }
+  if (onSource?.state === "running" && onTarget?.state === "running") {
+    // Both run: libvirt resumed the source because the move was never confirmed, while the
+    // target had already started the guest. The source is the VM (the record and the state say
+    // so); the target copy goes, with what it did since the switch-over.
+    await stopTargetCopy(ctx);
+    record.step(
+      `${plan.domain} ran on both hosts after the failure (libvirt resumed it on ${plan.from}, the move was never confirmed, while ${plan.to} had started it too): stopped the copy on ${plan.to}; what it did since the switch-over is lost`,
+    );
+    onTarget = await presenceVia(ctx, plan.to);
+  }
   const sourceRuns = onSource?.running === true;
   // An incoming domain paused for a migration that never switched over does not count as running.
   const targetRuns = onTarget?.running === true && !onTarget.incoming;
@@ -241,13 +281,8 @@ export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
     // Failed before the switch-over: leave the domain where it runs, remove what this attempt made.
     if (onTarget?.defined) {
       // The half-received copy on the target (the guest never ran there): remove it.
-      const conn = await ctx.pool.get(plan.to).catch(() => undefined);
-      const dom = await conn?.domains.lookupByName(plan.domain).catch(() => undefined);
-      if (conn && dom) {
-        if (onTarget.running) await conn.domains.destroy(dom).catch(() => undefined);
-        if (onTarget.persistent) await conn.domains.undefine(dom).catch(() => undefined);
+      if (await stopTargetCopy(ctx))
         record.step(`removed the incomplete incoming copy of ${plan.domain} on ${plan.to}`);
-      }
     }
     const { removed, left } = await volumes.removeAll();
     record.step(
@@ -294,6 +329,32 @@ export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
     "unknown",
     { cause: err },
   );
+}
+
+/** Stops and forgets the domain's copy on the target; false when the target does not answer. */
+async function stopTargetCopy(ctx: RunContext): Promise<boolean> {
+  try {
+    const conn = await ctx.pool.get(ctx.plan.to);
+    const dom = await conn.domains.lookupByName(ctx.plan.domain);
+    const now = await presence(conn, ctx.plan.domain);
+    if (now.running) await conn.domains.destroy(dom);
+    if (now.persistent) await conn.domains.undefine(dom);
+    return true;
+  } catch (err) {
+    return isNotFound(err);
+  }
+}
+
+/** Waits (bounded, like settling a job) until `host` answers; undefined when it never does. */
+async function waitForPresence(ctx: RunContext, host: string): Promise<Presence | undefined> {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const seen = await presenceVia(ctx, host);
+    if (seen) return seen;
+    await sleep(1000);
+  }
+  ctx.record.step(`${host} did not answer within ${SETTLE_TIMEOUT_MS / 1000} s`);
+  return undefined;
 }
 
 /** Where the domain is on `host`; undefined when the host does not answer. */

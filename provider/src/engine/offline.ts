@@ -7,7 +7,7 @@ import { constants as C, type LibvirtConnection } from "../libvirt";
 import { RunFailure, type RunContext } from "./context";
 import { rewriteDiskSources } from "./domain-xml";
 import { describeError, stopCause } from "./errors";
-import { CreatedVolumes, removeSourceVolumes } from "./volumes";
+import { CreatedVolumes, removeSourceVolumes, SourceMarks } from "./volumes";
 import { presence, sleep } from "./where";
 
 /** Thrown inside the run when a cancel (or customTimeouts) stops it before the switch-over. */
@@ -111,6 +111,15 @@ async function removeTargetCopy(ctx: RunContext): Promise<boolean> {
 }
 
 export async function runOffline(ctx: RunContext): Promise<{ finalHost: string }> {
+  const sources = new SourceMarks(ctx.pool, ctx.facts.uuid);
+  try {
+    return await moveOffline(ctx, sources);
+  } finally {
+    await sources.clear();
+  }
+}
+
+async function moveOffline(ctx: RunContext, sources: SourceMarks): Promise<{ finalHost: string }> {
   const { plan, record, policy, facts } = ctx;
   const src = await ctx.pool.get(plan.from);
   const sameHost = plan.from === plan.to;
@@ -143,6 +152,7 @@ export async function runOffline(ctx: RunContext): Promise<{ finalHost: string }
   let definedOnTarget = false;
   try {
     throwIfStopped(ctx, "before the shutdown");
+    await sources.mark(plan.from, plan.disks);
     if (wasRunning) {
       shutDownBySelf = true;
       await shutDown(ctx, src);

@@ -17,7 +17,7 @@ import type {
   VolumeRef,
   Warning,
 } from "./types";
-import { markedVolume } from "./volume-markers";
+import { parseMarker } from "./volume-markers";
 
 const MiB = 1024 * 1024;
 /** Memory a target needs beyond the guest's own (QEMU and page tables). */
@@ -32,6 +32,8 @@ export interface PlacementRequest {
   /** Pool for every disk, unless `diskPools` names one for a disk. */
   storagePool?: string;
   diskPools?: Record<string, string>;
+  /** Hosts besides the source and the target to look for leftovers of earlier attempts on. */
+  alsoLookOn?: string[];
 }
 
 export interface PlanningFacts {
@@ -40,6 +42,8 @@ export interface PlanningFacts {
   target?: HostFacts;
   /** Measured link speed between the hosts, when known. */
   linkMiBps?: number;
+  /** Other hosts to look for leftovers on (where the state last saw the domain). */
+  others?: HostFacts[];
 }
 
 function blocker(code: string, message: string): Blocker {
@@ -63,6 +67,20 @@ interface DiskDecision {
   blockers: Blocker[];
   warnings: Warning[];
   incremental: boolean;
+}
+
+/**
+ * Whether the file at `targetPath` on `target` is the image whose identity the source reported.
+ * Without identities on either side (facts built by hand) the name is all there is to go by.
+ */
+function sameImage(
+  sourceIdentity: string | undefined,
+  target: HostFacts,
+  targetPath: string,
+): boolean {
+  const there = target.volumeIdentities?.[targetPath];
+  if (sourceIdentity === undefined && there === undefined) return true;
+  return sourceIdentity !== undefined && sourceIdentity !== "unknown" && sourceIdentity === there;
 }
 
 /** A disk that is not copied and keeps its source (removable media, network storage). */
@@ -185,12 +203,31 @@ export function placeDisk(
       ),
     );
   }
-  // Incremental copy needs the whole backing chain on the target already.
-  const chainOnTarget =
+  // Incremental copy needs the whole backing chain on the target already: the same images, not
+  // only files of the same names.
+  const namesOnTarget =
     disk.backingChain.length > 0 &&
     disk.backingChain.every((b) => targetPool.volumes.includes(path.basename(b)));
+  const differing = namesOnTarget
+    ? disk.backingChain.filter(
+        (b, i) =>
+          !sameImage(
+            disk.backingIdentities?.[i],
+            target,
+            path.join(targetPool.path!, path.basename(b)),
+          ),
+      )
+    : [];
+  const chainOnTarget = namesOnTarget && differing.length === 0;
   out.incremental = hostChange && policy.storageCopy !== "all" && chainOnTarget;
-  if (hostChange && policy.storageCopy === "incremental" && !chainOnTarget) {
+  if (hostChange && policy.storageCopy !== "all" && differing.length) {
+    out.warnings.push(
+      blocker(
+        "BACKING_FILE_DIFFERS",
+        `disk ${disk.target}: ${differing.map((b) => path.basename(b)).join(", ")} on ${target.name} is not the same image as on ${source.name} (size or content differ); its whole content is copied.`,
+      ),
+    );
+  } else if (hostChange && policy.storageCopy === "incremental" && !chainOnTarget) {
     out.warnings.push(
       blocker(
         "INCREMENTAL_UNAVAILABLE",
@@ -221,11 +258,20 @@ export function placeDisk(
 }
 
 /**
- * Volumes earlier attempts of this domain left on these hosts, found by their ownership markers:
- * marked volumes the domain does not use, then every marker (a new attempt makes its own).
+ * What earlier attempts of this domain left on these hosts, found by their markers: volumes it
+ * created that the domain does not use, old source copies of a move that finished without
+ * cleaning up (when the policy removes source volumes), then every marker (a new attempt makes
+ * its own). A volume without this domain's marker is never listed.
  */
-export function findLeftovers(domain: DomainFacts, hosts: HostFacts[]): VolumeRef[] {
-  const inUse = new Set(domain.disks.map((d) => d.path).filter((p) => p !== undefined));
+export function findLeftovers(
+  domain: DomainFacts,
+  hosts: HostFacts[],
+  policy: MigrationPolicy,
+): VolumeRef[] {
+  const inUse = new Set([
+    ...domain.disks.map((d) => d.path).filter((p) => p !== undefined),
+    ...(domain.persistentDiskPaths ?? []),
+  ]);
   const volumes: VolumeRef[] = [];
   const markers: VolumeRef[] = [];
   const seen = new Set<string>();
@@ -234,12 +280,15 @@ export function findLeftovers(domain: DomainFacts, hosts: HostFacts[]): VolumeRe
     seen.add(host.name);
     for (const pool of Object.values(host.pools)) {
       for (const name of pool.volumes) {
-        const volume = markedVolume(name, domain.uuid);
-        if (volume === undefined) continue;
+        const marker = parseMarker(name, domain.uuid);
+        if (!marker) continue;
         const used =
-          host.name === domain.host && !!pool.path && inUse.has(path.join(pool.path, volume));
-        if (!used && pool.volumes.includes(volume))
-          volumes.push({ host: host.name, pool: pool.name, volume });
+          host.name === domain.host &&
+          !!pool.path &&
+          inUse.has(path.join(pool.path, marker.volume));
+        const remove = marker.kind === "created" || policy.removeSourceVolumes;
+        if (!used && remove && pool.volumes.includes(marker.volume))
+          volumes.push({ host: host.name, pool: pool.name, volume: marker.volume });
         markers.push({ host: host.name, pool: pool.name, volume: name });
       }
     }
@@ -377,16 +426,17 @@ export function offlineObstacle(
     const facts = domain.disks.find((f) => f.target === d.target);
     if (!d.copy || !facts?.backingChain.length) continue;
     const missing = facts.backingChain.filter(
-      (b) =>
+      (b, i) =>
         !Object.values(target.pools).some(
           (p) =>
             p.path !== undefined &&
             path.join(p.path, path.basename(b)) === b &&
-            p.volumes.includes(path.basename(b)),
+            p.volumes.includes(path.basename(b)) &&
+            (target.name === domain.host || sameImage(facts.backingIdentities?.[i], target, b)),
         ),
     );
     if (missing.length || d.targetPath === undefined)
-      return `disk ${d.target} is a qcow2 overlay whose backing file(s) ${missing.join(", ")} are not on ${target.name} at the same path; an offline copy moves the top layer only. Put the backing chain on ${target.name} first, or move it live with storageCopy "all".`;
+      return `disk ${d.target} is a qcow2 overlay whose backing file(s) ${missing.join(", ")} are not on ${target.name} at the same path (the same image); an offline copy moves the top layer only. Put the backing chain on ${target.name} first, or move it live with storageCopy "all".`;
   }
   return undefined;
 }
@@ -509,7 +559,7 @@ export function choosePlan(
   const disks: DiskPlacement[] = [];
   let incremental = true;
   let anyCopy = false;
-  const leftovers = findLeftovers(domain, [source, target]);
+  const leftovers = findLeftovers(domain, [source, target, ...(facts.others ?? [])], policy);
   for (const disk of placedDisks(domain)) {
     const d = placeDisk(disk, req, source, target, policy, leftovers);
     blockers.push(...d.blockers);

@@ -25,6 +25,8 @@ export interface DiskFacts {
   /** Backing files, nearest first (qcow2 overlays), and their image formats. */
   backingChain: string[];
   backingFormats: string[];
+  /** Identity of each backing file (size and a hash of its head), as on this host. */
+  backingIdentities?: string[];
 }
 
 export interface DomainFacts {
@@ -47,6 +49,8 @@ export interface DomainFacts {
   dirtyRateBps?: number;
   /** The domain XML as libvirt gives it for migration (VIR_DOMAIN_XML_MIGRATABLE). */
   xml: string;
+  /** Disk files the persistent definition names (what a cold boot would use), when known. */
+  persistentDiskPaths?: string[];
 }
 
 export interface PoolFacts {
@@ -76,6 +80,8 @@ export interface HostFacts {
   /** Whether the domain's CPU runs on this host's hypervisor (undefined: not checked). */
   cpuCompatible?: boolean;
   pools: Record<string, PoolFacts>;
+  /** Identities of files here that a domain's backing chain names, by path (see DiskFacts). */
+  volumeIdentities?: Record<string, string>;
 }
 
 export type MigrationMode =

@@ -6,7 +6,7 @@ import path from "node:path";
 import { isNotFound, type LibvirtConnection, type StoragePool } from "../libvirt";
 import type { ConnectionPool } from "./connections";
 import { volumeXml } from "./domain-xml";
-import { ownerMarkerName } from "./volume-markers";
+import { movingMarkerName, ownerMarkerName } from "./volume-markers";
 import type { DiskPlacement, VolumeRef } from "./types";
 
 async function deleteIfPresent(
@@ -91,6 +91,44 @@ export class CreatedVolumes {
       }
     }
     return { removed, left };
+  }
+}
+
+/**
+ * Marks the source volumes of the disks a move copies as "moving", so that if this process dies
+ * after the move finished, the next run knows the old copies are to be removed.
+ */
+export class SourceMarks {
+  private readonly refs: VolumeRef[] = [];
+
+  constructor(
+    private readonly pool: ConnectionPool,
+    private readonly domainUuid: string,
+  ) {}
+
+  async mark(host: string, disks: DiskPlacement[]): Promise<void> {
+    const conn = await this.pool.get(host);
+    for (const d of disks) {
+      if (!d.copy || !d.sourcePath || d.sourcePath === d.targetPath) continue;
+      const vol = await conn.storage.volByPath(d.sourcePath);
+      const pool = await conn.storage.poolByName(vol.pool);
+      const marker = movingMarkerName(vol.name, this.domainUuid);
+      if (!(await exists(conn, pool, marker)))
+        await conn.storage.createVol(pool, volumeXml(marker, 0, "raw"));
+      this.refs.push({ host, pool: vol.pool, volume: marker });
+    }
+  }
+
+  /** The move settled (either way): the markers go; one left now is removed by the next run. */
+  async clear(): Promise<void> {
+    for (const ref of this.refs.splice(0)) {
+      try {
+        const conn = await this.pool.get(ref.host);
+        await deleteIfPresent(conn, await conn.storage.poolByName(ref.pool), ref.volume);
+      } catch {
+        // Left for the next run's planning.
+      }
+    }
   }
 }
 

@@ -94,12 +94,15 @@ function policyFor(inputs: PlacementInputs, runtime: ProviderRuntime): PolicySpe
     : runtime.defaultPolicy;
 }
 
-function request(inputs: PlacementInputs): PlacementRequest {
+function request(inputs: PlacementInputs, previous?: Partial<PlacementOutputs>): PlacementRequest {
   return {
     domain: inputs.domain,
     host: inputs.host,
     storagePool: inputs.storagePool,
     diskPools: inputs.disks,
+    // Where the state last saw it: a move that finished after this process was killed may have
+    // left its old copy there.
+    alsoLookOn: [previous?.currentHost, previous?.host].filter((h): h is string => !!h),
   };
 }
 
@@ -217,7 +220,11 @@ export async function applyPlacement(
   options: ApplyOptions,
 ): Promise<PlacementOutputs> {
   const policy = policyFor(inputs, runtime);
-  const { plan, facts } = await planPlacement(runtime.pool, request(inputs), policy);
+  const { plan, facts } = await planPlacement(
+    runtime.pool,
+    request(inputs, options.previous),
+    policy,
+  );
   if (plan.blockers.length) {
     throw new PlacementBlockedError(
       `cannot place ${inputs.domain} on ${inputs.host}: ${plan.blockers.map((b) => `${b.code}: ${b.message}`).join("; ")}`,

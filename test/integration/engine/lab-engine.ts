@@ -71,9 +71,14 @@ export class GuestFactory {
    * A guest whose disk is a qcow2 overlay on a base image that `hosts` all have already: the
    * case for incremental storage copy.
    */
-  async overlay(prefix: string, source: LabHost, hosts: LabHost[]): Promise<TestGuest> {
+  async overlay(
+    prefix: string,
+    source: LabHost,
+    hosts: LabHost[],
+    kind: GuestKind = "heartbeat",
+  ): Promise<TestGuest> {
     const name = this.name(prefix);
-    const image = buildGuestImage(this.lab, "heartbeat", 32, 4);
+    const image = buildGuestImage(this.lab, kind, 32, 4);
     this.images.push(image);
     for (const h of hosts) await placeInLocalPool(this.lab, h, image, `${name}-base.qcow2`);
     const dir = this.lab.pools.local.path;

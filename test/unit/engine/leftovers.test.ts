@@ -3,7 +3,11 @@
 import assert from "node:assert/strict";
 import { LocationUnknownError, settledLocation } from "../../../provider/src/engine/gather";
 import { choosePlan, findLeftovers, offlineObstacle } from "../../../provider/src/engine/planner";
-import { markedVolume, ownerMarkerName } from "../../../provider/src/engine/volume-markers";
+import {
+  movingMarkerName,
+  ownerMarkerName,
+  parseMarker,
+} from "../../../provider/src/engine/volume-markers";
 import type { Domain } from "../../../provider/src/libvirt";
 import { makeDisk, makeDomain, makeHost, makePool, makeScenario, SOURCE, TARGET } from "./fixtures";
 
@@ -14,10 +18,14 @@ describe("ownership markers", () => {
   it("name the volume and the domain, and are recognised only for that domain", () => {
     const marker = ownerMarkerName("vm.qcow2", UUID);
     assert.equal(marker, `vm.qcow2.vmplacement-${UUID}`);
-    assert.equal(markedVolume(marker, UUID), "vm.qcow2");
-    assert.equal(markedVolume(marker, OTHER_UUID), undefined);
-    assert.equal(markedVolume("vm.qcow2", UUID), undefined);
-    assert.equal(markedVolume(`.vmplacement-${UUID}`, UUID), undefined);
+    assert.deepEqual(parseMarker(marker, UUID), { volume: "vm.qcow2", kind: "created" });
+    assert.deepEqual(parseMarker(movingMarkerName("vm.qcow2", UUID), UUID), {
+      volume: "vm.qcow2",
+      kind: "moving",
+    });
+    assert.equal(parseMarker(marker, OTHER_UUID), undefined);
+    assert.equal(parseMarker("vm.qcow2", UUID), undefined);
+    assert.equal(parseMarker(`.vmplacement-${UUID}`, UUID), undefined);
   });
 });
 
@@ -30,7 +38,7 @@ describe("findLeftovers", () => {
         },
       },
     });
-    assert.deepEqual(findLeftovers(s.facts.domain!, [s.facts.source!, s.facts.target!]), [
+    assert.deepEqual(findLeftovers(s.facts.domain!, [s.facts.source!, s.facts.target!], s.policy), [
       { host: TARGET, pool: "local", volume: "vm.qcow2" },
       { host: TARGET, pool: "local", volume: ownerMarkerName("vm.qcow2", UUID) },
     ]);
@@ -46,7 +54,10 @@ describe("findLeftovers", () => {
         },
       },
     });
-    assert.deepEqual(findLeftovers(s.facts.domain!, [s.facts.source!, s.facts.target!]), []);
+    assert.deepEqual(
+      findLeftovers(s.facts.domain!, [s.facts.source!, s.facts.target!], s.policy),
+      [],
+    );
   });
 
   it("keeps a marked volume the domain uses (the move finished), removing only the marker", () => {
@@ -57,8 +68,32 @@ describe("findLeftovers", () => {
         },
       },
     });
-    assert.deepEqual(findLeftovers(s.facts.domain!, [s.facts.source!, s.facts.target!]), [
+    assert.deepEqual(findLeftovers(s.facts.domain!, [s.facts.source!, s.facts.target!], s.policy), [
       { host: SOURCE, pool: "local", volume: ownerMarkerName("vm.qcow2", UUID) },
+    ]);
+  });
+
+  it("removes the old source copy of a move that finished without us, if the policy says so", () => {
+    const volumes = ["vm.qcow2", movingMarkerName("vm.qcow2", UUID)];
+    // The domain now runs on kvm2 with its disk there; kvm1 still has the old copy and its marker.
+    const s = makeScenario({
+      domain: { host: TARGET },
+      source: { name: TARGET },
+      target: { pools: { local: makePool("local", { volumes }) } },
+    });
+    const old = makeHost(SOURCE, { pools: { local: makePool("local", { volumes }) } });
+    const domain = s.facts.domain!;
+    assert.deepEqual(findLeftovers(domain, [old], s.policy), [
+      { host: SOURCE, pool: "local", volume: "vm.qcow2" },
+      { host: SOURCE, pool: "local", volume: movingMarkerName("vm.qcow2", UUID) },
+    ]);
+    assert.deepEqual(findLeftovers(domain, [old], { ...s.policy, removeSourceVolumes: false }), [
+      { host: SOURCE, pool: "local", volume: movingMarkerName("vm.qcow2", UUID) },
+    ]);
+    // Where the domain still runs on it (the move failed), the volume is its disk: marker only.
+    const failed = makeScenario({ source: { pools: { local: makePool("local", { volumes }) } } });
+    assert.deepEqual(findLeftovers(failed.facts.domain!, [failed.facts.source!], failed.policy), [
+      { host: SOURCE, pool: "local", volume: movingMarkerName("vm.qcow2", UUID) },
     ]);
   });
 
@@ -156,5 +191,40 @@ describe("settledLocation", () => {
 
   it("says gone only when every host answered", () => {
     assert.equal(settledLocation("vm", { also: [], unreachable: {} }), undefined);
+  });
+});
+
+describe("backing chain identity", () => {
+  const disks = [
+    makeDisk({ backingChain: ["/pools/local/base.qcow2"], backingIdentities: ["1024:aa"] }),
+  ];
+  const withBase = (identity: string | undefined) =>
+    makeScenario({
+      domain: { disks },
+      target: {
+        pools: { local: makePool("local", { volumes: ["base.qcow2"] }) },
+        volumeIdentities: identity ? { "/pools/local/base.qcow2": identity } : {},
+      },
+    });
+
+  it("copies incrementally onto the same image", () => {
+    const s = withBase("1024:aa");
+    assert.equal(choosePlan(s.req, s.facts, s.policy).mode, "live-copy-incremental");
+  });
+
+  it("copies everything when a file of the same name is another image, and says why", () => {
+    for (const identity of ["1024:bb", "2048:aa", undefined]) {
+      const s = withBase(identity);
+      const plan = choosePlan(s.req, s.facts, s.policy);
+      assert.equal(plan.mode, "live-copy-all", String(identity));
+      assert.ok(
+        plan.warnings.some(
+          (w) =>
+            w.code === "BACKING_FILE_DIFFERS" &&
+            /base.qcow2 on kvm2 is not the same image/.test(w.message),
+        ),
+        JSON.stringify(plan.warnings),
+      );
+    }
   });
 });

@@ -1,0 +1,290 @@
+// Faults injected while the real Pulumi CLI drives the provider: a host down during refresh and
+// preview, the target's daemon killed mid-copy during `up`, the whole `pulumi` process tree
+// killed mid-migration, and a webhook that never answers. After each: the VM runs on one host
+// with its heartbeat and disk intact, the state still holds the placement (with the failed
+// attempt's record where there was one), and refresh + up converge with nothing left over.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
+import { cutLink, killLibvirtd, repairAll, restartLibvirtd } from "../lab/faults";
+import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
+import { virsh } from "../lab/virsh";
+import { labHosts, placementWorkspace } from "../e2e/placement-workspace";
+import type { PulumiWorkspace } from "../support/pulumi-cli";
+import { recordFault } from "./fault-results";
+import { before as snapshot, checkInvariants, leftovers } from "./invariants";
+
+interface PlacementState {
+  inputs: { host: string };
+  outputs: {
+    currentHost: string;
+    lastMigration?: { result: string; errorCategory?: string; steps: string[] };
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("fault tier: injected faults through the Pulumi CLI", function () {
+  let lab: LabDescription;
+  let h1: LabHost;
+  let h2: LabHost;
+  let guests: GuestFactory;
+  let ws: PulumiWorkspace;
+
+  before(() => {
+    lab = loadLab();
+    [h1, h2] = lab.hosts;
+    guests = new GuestFactory(lab);
+    ws = placementWorkspace();
+  });
+  afterEach(async () => {
+    await repairAll();
+    await guests.cleanup();
+  });
+  after(() => ws?.cleanup());
+
+  /** A new stack adopting `g` on h1, with a slow storage copy so a fault lands mid-copy. */
+  async function adopt(name: string, g: TestGuest, config: Record<string, unknown> = {}) {
+    await ws.pulumi(["stack", "select", "--create", name]);
+    const all = {
+      domain: g.name,
+      host: h1.name,
+      pool: "local",
+      "vmplacement:hosts": labHosts(lab),
+      policy: { bandwidthMiBps: 2 },
+      ...config,
+    };
+    for (const [key, value] of Object.entries(all))
+      await ws.pulumi([
+        "config",
+        "set",
+        key,
+        typeof value === "string" ? value : JSON.stringify(value),
+      ]);
+    await ws.pulumi(["up", "--yes", "--skip-preview"]);
+  }
+
+  async function placementState(): Promise<PlacementState> {
+    const state = JSON.parse(await ws.pulumi(["stack", "export"]));
+    const r = state.deployment.resources.find(
+      (x: { type: string }) => x.type === "vmplacement:index:VmPlacement",
+    );
+    assert.ok(r, "the state still holds the placement");
+    return r as PlacementState;
+  }
+
+  /** Starts `pulumi up` in its own process group; resolves with its exit code and output. */
+  function upInBackground() {
+    let output = "";
+    const child = spawn("pulumi", ["up", "--yes", "--skip-preview", "--non-interactive"], {
+      cwd: ws.dir,
+      env: ws.env,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<{ code: number | null; output: string }>((resolve) =>
+      child.on("exit", (code) => resolve({ code, output })),
+    );
+    return { child, exited };
+  }
+
+  /** Waits until the domain's migration job runs on the source (bounded). */
+  async function migrationRunning(domain: string): Promise<void> {
+    for (let i = 0; i < 300; i++) {
+      if (/Job type:\s+Unbounded/.test(await virsh(h1, "domjobinfo", domain).catch(() => "")))
+        return;
+      await sleep(200);
+    }
+    throw new Error(`the migration of ${domain} was never seen running on ${h1.name}`);
+  }
+
+  /** Waits until no migration job runs for the domain on any host (bounded). */
+  async function jobsSettled(domain: string): Promise<void> {
+    for (let i = 0; i < 300; i++) {
+      const jobs = await Promise.all(
+        lab.hosts.map((h) => virsh(h, "domjobinfo", domain).catch(() => "")),
+      );
+      if (!jobs.some((j) => /Job type:\s+(Unbounded|Bounded)/.test(j))) return;
+      await sleep(500);
+    }
+    throw new Error(`the migration of ${domain} never settled`);
+  }
+
+  /** refresh then up converge to h2 with nothing left over; returns the seconds it took. */
+  async function converge(g: TestGuest, from: string, live: boolean): Promise<number> {
+    const started = Date.now();
+    const where = snapshot(
+      lab.hosts.find((h) => h.name === from)!,
+      g,
+    );
+    await ws.pulumi(["refresh", "--yes", "--skip-preview"]);
+    await ws.pulumi(["up", "--yes", "--skip-preview"]);
+    const seconds = Math.round((Date.now() - started) / 100) / 10;
+    const final = await checkInvariants(lab, g, where, live);
+    assert.equal(final.host, h2.name);
+    const state = await placementState();
+    assert.equal(state.outputs.currentHost, h2.name);
+    assert.deepEqual(await leftovers(lab, g), [], "nothing left over on any host");
+    await ws.pulumi(["preview", "--expect-no-changes"]);
+    return seconds;
+  }
+
+  it("refresh and preview with the VM's host down fail naming it, and keep the placement", async () => {
+    const g = await guests.local("cli-refresh", h1);
+    await adopt("refresh-down", g);
+    killLibvirtd(h1);
+    const refresh = await ws.pulumi(["refresh", "--yes", "--skip-preview"]).catch((e: Error) => e);
+    assert.ok(refresh instanceof Error, "refresh fails while h1 does not answer");
+    assert.match(refresh.message, /cannot tell where .* runs: inventory host\(s\) h1 \(/);
+    await ws.pulumi(["config", "set", "host", h2.name]);
+    const preview = await ws.pulumi(["preview"]).catch((e: Error) => e);
+    assert.ok(preview instanceof Error, "preview fails while h1 does not answer");
+    assert.match(preview.message, /HOST_UNREACHABLE/);
+    const state = await placementState();
+    assert.equal(state.outputs.currentHost, h1.name);
+    const was = snapshot(h1, g);
+    await restartLibvirtd(h1);
+    const after = await checkInvariants(lab, g, was, true);
+    const seconds = await converge(g, h1.name, true);
+    recordFault({
+      fault: "VM's host libvirtd down during refresh and preview",
+      mode: "live-copy-all",
+      phase: "refresh / preview",
+      result: "refresh and preview failed naming h1",
+      ranOn: `${after.host} only`,
+      heartbeat: after.heartbeat,
+      checksum: after.checksum,
+      state: "placement kept",
+      leftovers: "none after converge",
+      convergeSeconds: seconds,
+    });
+  });
+
+  it("preview with the target unreachable fails naming it, and changes nothing", async () => {
+    const g = await guests.local("cli-preview", h1);
+    await adopt("preview-cut", g);
+    await ws.pulumi(["config", "set", "host", h2.name]);
+    const was = snapshot(h1, g);
+    await cutLink(h2);
+    const preview = await ws.pulumi(["preview"]).catch((e: Error) => e);
+    assert.ok(preview instanceof Error, "preview fails while h2 is cut off");
+    assert.match(preview.message, /HOST_UNREACHABLE: target host h2 is unreachable/);
+    await repairAll();
+    const after = await checkInvariants(lab, g, was, true);
+    assert.equal(after.host, h1.name);
+    assert.equal((await placementState()).outputs.currentHost, h1.name);
+    const seconds = await converge(g, h1.name, true);
+    recordFault({
+      fault: "target link cut during preview",
+      mode: "live-copy-all",
+      phase: "preview",
+      result: "preview failed naming h2",
+      ranOn: `${after.host} only`,
+      heartbeat: after.heartbeat,
+      checksum: after.checksum,
+      state: "placement kept",
+      leftovers: "none after converge",
+      convergeSeconds: seconds,
+    });
+  });
+
+  it("up with the target's libvirtd killed mid-copy fails, keeps the placement with the failed record, and converges", async () => {
+    const g = await guests.local("cli-target", h1, { randomMiB: 32 });
+    await adopt("target-killed", g);
+    await ws.pulumi(["config", "set", "host", h2.name]);
+    const was = snapshot(h1, g);
+    const up = upInBackground();
+    await migrationRunning(g.name);
+    killLibvirtd(h2);
+    const { code, output } = await up.exited;
+    assert.notEqual(code, 0, "the update fails");
+    assert.match(output, /migration of .* failed/);
+    const state = await placementState();
+    assert.equal(state.outputs.currentHost, h1.name, "the state says where it really runs");
+    assert.equal(state.outputs.lastMigration?.result, "failed", "the failed attempt is recorded");
+    await repairAll();
+    const after = await checkInvariants(lab, g, was, true);
+    assert.equal(after.host, h1.name);
+    const seconds = await converge(g, h1.name, true);
+    recordFault({
+      fault: "target libvirtd killed during pulumi up",
+      mode: "live-copy-all",
+      phase: "storage copy",
+      result: `up failed; state: ${state.outputs.lastMigration?.result} (${state.outputs.lastMigration?.errorCategory})`,
+      ranOn: `${after.host} only`,
+      heartbeat: after.heartbeat,
+      checksum: after.checksum,
+      state: "placement kept, failed record",
+      leftovers: "none after converge",
+      convergeSeconds: seconds,
+    });
+  });
+
+  it("SIGKILL of the whole pulumi tree mid-migration: cancel, refresh and up converge", async () => {
+    const g = await guests.local("cli-kill", h1, { randomMiB: 16 });
+    await adopt("killed", g);
+    await ws.pulumi(["config", "set", "host", h2.name]);
+    const was = snapshot(h1, g);
+    const up = upInBackground();
+    await migrationRunning(g.name);
+    process.kill(-up.child.pid!, "SIGKILL");
+    await up.exited;
+    // A peer-to-peer migration runs inside the source daemon: let it settle, then look.
+    await jobsSettled(g.name);
+    const after = await checkInvariants(lab, g, was, true);
+    assert.ok((await placementState()).outputs.currentHost, "the state still holds the placement");
+    await ws.pulumi(["cancel", "--yes"]).catch(() => undefined);
+    const seconds = await converge(g, after.host, true);
+    recordFault({
+      fault: "SIGKILL of the pulumi process tree",
+      mode: "live-copy-all",
+      phase: "storage copy",
+      result: "CLI killed; the move went on in libvirtd",
+      ranOn: `${after.host} only`,
+      heartbeat: after.heartbeat,
+      checksum: after.checksum,
+      state: "placement kept",
+      leftovers: "none after converge",
+      convergeSeconds: seconds,
+    });
+  });
+
+  it("a webhook that never answers does not hold the move up or fail it", async () => {
+    const hanging: Server = createServer(() => undefined);
+    await new Promise<void>((r) => hanging.listen(0, "127.0.0.1", r));
+    try {
+      const g = await guests.local("cli-hook", h1);
+      const url = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/never`;
+      await ws.pulumi(["stack", "select", "--create", "hook"]);
+      await ws.setSecret("webhookToken", "Bearer never");
+      await adopt("hook", g, { policy: {}, policyResource: {}, webhookUrl: url });
+      await ws.pulumi(["config", "set", "host", h2.name]);
+      const was = snapshot(h1, g);
+      const out = await ws.pulumiWithDiagnostics(["up", "--yes", "--skip-preview"]);
+      assert.match(out, /not notified: .*127\.0\.0\.1/);
+      const after = await checkInvariants(lab, g, was, true);
+      assert.equal(after.host, h2.name);
+      assert.equal((await placementState()).outputs.lastMigration?.result, "succeeded");
+      assert.deepEqual(await leftovers(lab, g), []);
+      recordFault({
+        fault: "webhook never answers",
+        mode: "live-copy-all",
+        phase: "start and end notifications",
+        result: "succeeded, with a warning",
+        ranOn: `${after.host} only`,
+        heartbeat: after.heartbeat,
+        checksum: after.checksum,
+        state: "placement updated",
+        leftovers: "none",
+        convergeSeconds: 0,
+      });
+    } finally {
+      hanging.closeAllConnections();
+      await new Promise<void>((r) => hanging.close(() => r()));
+    }
+  });
+});
