@@ -115,7 +115,11 @@ const earlyPostCopy: Partial<MigrationPolicy> = {
   downtimeLadderMs: [300],
 };
 /** A brief link cut may leave the job running: it must still end, through post-copy. */
-const cutPolicy: Partial<MigrationPolicy> = { ...earlyPostCopy, progressTimeoutSeconds: 20 };
+const cutPolicy: Partial<MigrationPolicy> = {
+  ...earlyPostCopy,
+  postcopyBandwidthMiBps: 0,
+  progressTimeoutSeconds: 5,
+};
 const offline: Partial<MigrationPolicy> = {
   allowLive: false,
   allowOfflineFallback: true,

@@ -1,6 +1,8 @@
 // Gathers the facts the planner needs, through the libvirt client. Reads only: nothing here
 // changes a host.
 import { createHash } from "node:crypto";
+import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import path from "node:path";
 import { constants as C, isNotFound, type Domain, type LibvirtConnection } from "../libvirt";
 import type { ConnectionPool } from "./connections";
@@ -107,7 +109,15 @@ export async function volumeIdentity(
       length: Math.min(IDENTITY_HEAD_BYTES, info.allocation || IDENTITY_HEAD_BYTES),
     });
     const hash = createHash("sha256");
-    for await (const chunk of stream) hash.update(chunk as Buffer);
+    await pipeline(
+      stream,
+      new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          hash.update(chunk);
+          callback();
+        },
+      }),
+    );
     await done;
     return `${info.capacity}:${hash.digest("hex").slice(0, 32)}`;
   } catch (err) {

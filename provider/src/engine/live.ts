@@ -3,13 +3,14 @@
 import {
   isConnectionClosed,
   isNotFound,
+  type Domain,
   type JobStats,
   type LibvirtConnection,
   type MigrateFlagName,
 } from "../libvirt";
 import { RunFailure, type RunContext } from "./context";
 import { describeError, stopCause } from "./errors";
-import { decideEscalation, postCopyRefused, startLadder } from "./ladder";
+import { decideEscalation, postCopyRefused, startLadder, type LadderState } from "./ladder";
 import { CreatedVolumes, removeSourceVolumes, SourceMarks } from "./volumes";
 import { presence, sleep, type Presence } from "./where";
 
@@ -48,6 +49,14 @@ function memoryMigrationBegun(stats: JobStats): boolean {
 /** Post-copy refused this often (in a phase that should accept it) ends in an abort. */
 const MAX_POSTCOPY_REFUSALS = 3;
 
+/** What the steering loop has done to a job so far; survives a reconnect to the source. */
+interface Steering {
+  ladder: LadderState;
+  abortedBy?: "ladder" | "cancel";
+  cancelNoted: boolean;
+  postCopyRefusals: number;
+}
+
 /** Runs the migration call and steers it until it settles; returns its error, if any. */
 async function migrateAndSteer(
   ctx: RunContext,
@@ -71,27 +80,47 @@ async function migrateAndSteer(
   record.step(
     `started ${plan.mode} migration ${plan.from} -> ${plan.to} (${plan.flags.join(" ")})`,
   );
+  const state: Steering = {
+    ladder: startLadder(Date.now()),
+    cancelNoted: false,
+    postCopyRefusals: 0,
+  };
+  await steerJob(ctx, src, dom, state, () => settled, call);
+  const error = await call;
+  if (error !== undefined) await followJob(ctx, state);
+  return { error, abortedBy: state.abortedBy };
+}
 
-  let ladder = startLadder(Date.now());
-  let abortedBy: "ladder" | "cancel" | undefined;
-  let cancelNoted = false;
-  let postCopyRefusals = 0;
+/**
+ * Watches the job on `src` and climbs the ladder until `ended()` says the job is over. A steering
+ * call that fails is noted and the watch goes on: the job is never left to itself.
+ */
+async function steerJob(
+  ctx: RunContext,
+  src: LibvirtConnection,
+  dom: Domain,
+  state: Steering,
+  ended: () => boolean | Promise<boolean>,
+  wake?: Promise<unknown>,
+): Promise<void> {
+  const { plan, policy, record } = ctx;
   const abort = () => steer(ctx, "aborting the migration job", () => src.domains.abortJob(dom));
-  while (!settled) {
+  for (;;) {
     // A cancellation wakes the loop at once; otherwise poll at the configured interval.
-    await Promise.race([call, sleep(ctx.pollIntervalMs, abortedBy ? undefined : ctx.signal)]);
-    if (settled) break;
-    if (ctx.signal?.aborted && !abortedBy) {
-      if (!ladder.postCopy) {
-        abortedBy = "cancel";
+    const nap = sleep(ctx.pollIntervalMs, state.abortedBy ? undefined : ctx.signal);
+    await (wake ? Promise.race([wake, nap]) : nap);
+    if (await ended()) return;
+    if (ctx.signal?.aborted && !state.abortedBy) {
+      if (!state.ladder.postCopy) {
+        state.abortedBy = "cancel";
         record.step(
           `${plan.domain} ${stopCause(ctx.signal).phrase}: aborting the migration job; the domain stays on the source`,
         );
         await abort();
         continue;
       }
-      if (!cancelNoted) {
-        cancelNoted = true;
+      if (!state.cancelNoted) {
+        state.cancelNoted = true;
         record.step(
           "cancel requested during post-copy: the guest already runs on the target, finishing",
         );
@@ -99,10 +128,10 @@ async function migrateAndSteer(
     }
     const stats = await src.domains.jobStats(dom).catch(() => undefined);
     if (!stats || (stats.type !== "bounded" && stats.type !== "unbounded")) continue;
-    progressOf(ctx, stats, ladder.postCopy ? "postcopy" : "precopy");
-    if (abortedBy) continue;
+    progressOf(ctx, stats, state.ladder.postCopy ? "postcopy" : "precopy");
+    if (state.abortedBy) continue;
     const decision = decideEscalation(
-      ladder,
+      state.ladder,
       {
         nowMs: Date.now(),
         remainingBytes: stats.dataRemaining ?? 0,
@@ -111,7 +140,7 @@ async function migrateAndSteer(
       policy,
       plan.completionTimeoutSeconds,
     );
-    ladder = decision.state;
+    state.ladder = decision.state;
     const action = decision.action;
     if (action.kind === "raise-downtime") {
       if (
@@ -129,42 +158,50 @@ async function migrateAndSteer(
         record.step(`switched to post-copy (${action.reason})`);
         record.postCopy = true;
       } else {
-        ladder = postCopyRefused(ladder);
-        if (++postCopyRefusals >= MAX_POSTCOPY_REFUSALS) {
-          abortedBy = "ladder";
+        state.ladder = postCopyRefused(state.ladder);
+        if (++state.postCopyRefusals >= MAX_POSTCOPY_REFUSALS) {
+          state.abortedBy = "ladder";
           record.step(
-            `libvirt refused post-copy ${postCopyRefusals} times: aborting pre-copy; the domain stays on the source`,
+            `libvirt refused post-copy ${state.postCopyRefusals} times: aborting pre-copy; the domain stays on the source`,
           );
           await abort();
         }
       }
     } else if (action.kind === "abort") {
-      abortedBy = "ladder";
+      state.abortedBy = "ladder";
       record.step(`aborting pre-copy (${action.reason}); the domain stays on the source`);
       await abort();
     }
   }
-  const error = await call;
-  if (error !== undefined) await settleJob(ctx);
-  return { error, abortedBy };
 }
 
-/** How long a failed call waits for the source's job to end (e.g. while its daemon restarts). */
+/** How long the source may stay silent while the engine waits to see how its job ended. */
 const SETTLE_TIMEOUT_MS = 90_000;
 
 /**
  * The call failed, but the job may still run inside the source daemon (a peer-to-peer migration
- * outlives the client's connection): wait, over fresh connections, until it has ended.
+ * outlives the client's connection). Over fresh connections, follow it to its end and keep
+ * steering it; give up only when the source stays silent for SETTLE_TIMEOUT_MS.
  */
-async function settleJob(ctx: RunContext): Promise<void> {
-  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+async function followJob(ctx: RunContext, state: Steering): Promise<void> {
+  let deadline = Date.now() + SETTLE_TIMEOUT_MS;
   let noted = false;
+  let reattached = false;
   while (Date.now() < deadline) {
     try {
       const src = await ctx.pool.get(ctx.plan.from);
       const dom = await src.domains.lookupByName(ctx.plan.domain);
-      const job = await src.domains.jobInfo(dom);
-      if (job.type !== "bounded" && job.type !== "unbounded") return;
+      const active = async () => {
+        const job = await src.domains.jobInfo(dom);
+        return job.type === "bounded" || job.type === "unbounded";
+      };
+      if (!(await active())) return;
+      if (!reattached) {
+        reattached = true;
+        ctx.record.step(`the migration job still runs on ${ctx.plan.from}: watching it again`);
+      }
+      await steerJob(ctx, src, dom, state, async () => src.closed || !(await active()));
+      deadline = Date.now() + SETTLE_TIMEOUT_MS;
     } catch (err) {
       if (isNotFound(err)) return;
       if (!noted) {
@@ -173,8 +210,8 @@ async function settleJob(ctx: RunContext): Promise<void> {
           `waiting for ${ctx.plan.from} to answer, to see how the job ended (${describeError(err)})`,
         );
       }
+      await sleep(1000);
     }
-    await sleep(1000);
   }
   ctx.record.step(`${ctx.plan.from} did not answer within ${SETTLE_TIMEOUT_MS / 1000} s`);
 }
@@ -274,8 +311,8 @@ async function decide(
     record.step(
       `libvirt reported an error after switch-over (${describeError(err)}); ${plan.domain} runs on ${plan.to}`,
     );
-    await volumes.keep();
-    return { finalHost: plan.to };
+    // Verified like any move, and the old source volumes go as the policy says.
+    return verifyMoved(ctx, volumes, onSource, onTarget, seen.completedEvent, seen.iterations);
   }
   if (!targetRuns && (sourceRuns || !onSource)) {
     // Failed before the switch-over: leave the domain where it runs, remove what this attempt made.

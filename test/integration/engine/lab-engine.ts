@@ -124,9 +124,9 @@ export class GuestFactory {
       for (const h of this.lab.hosts) {
         for (const pool of ["local", "scratch"]) {
           await virsh(h, "pool-refresh", pool).catch(() => undefined);
-          const vols = await virsh(h, "vol-list", "--pool", pool, "--name").catch(() => "");
+          const vols = await virsh(h, "vol-list", "--pool", pool).catch(() => "");
           // The guest's volumes, its base image, and any ownership marker the engine left.
-          for (const vol of vols.split("\n").map((v) => v.trim())) {
+          for (const vol of vols.split("\n").map((v) => v.trim().split(/\s+/)[0])) {
             if (vol.startsWith(`${name}.`) || vol.startsWith(`${name}-base.`))
               await virsh(h, "vol-delete", "--pool", pool, vol).catch(() => undefined);
           }
