@@ -382,15 +382,20 @@ async function stopTargetCopy(ctx: RunContext): Promise<boolean> {
   }
 }
 
-/** Waits (bounded, like settling a job) until `host` answers; undefined when it never does. */
+/** How long a failed move waits for a silent target, to stop a copy its daemon may resume. */
+const TARGET_WAIT_MS = 30_000;
+
+/** Waits (bounded) until `host` answers; undefined when it never does. */
 async function waitForPresence(ctx: RunContext, host: string): Promise<Presence | undefined> {
-  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  const deadline = Date.now() + TARGET_WAIT_MS;
   while (Date.now() < deadline) {
     const seen = await presenceVia(ctx, host);
     if (seen) return seen;
     await sleep(1000);
   }
-  ctx.record.step(`${host} did not answer within ${SETTLE_TIMEOUT_MS / 1000} s`);
+  ctx.record.step(
+    `${host} did not answer within ${TARGET_WAIT_MS / 1000} s; the next run removes what is left there`,
+  );
   return undefined;
 }
 
