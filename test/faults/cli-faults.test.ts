@@ -5,11 +5,13 @@
 // attempt's record where there was one), and refresh + up converge with nothing left over.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
 import { cutLink, killLibvirtd, repairAll, restartLibvirtd } from "../lab/faults";
 import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
+import { run } from "../lab/run";
 import { virsh } from "../lab/virsh";
 import { labHosts, placementWorkspace } from "../e2e/placement-workspace";
 import type { PulumiWorkspace } from "../support/pulumi-cli";
@@ -42,6 +44,16 @@ function recordCliFault(
     checksum: after.checksum,
     ...rest,
   });
+}
+
+/** `pid` and all its descendants, collected before any of them is killed. */
+async function processTree(pid: number): Promise<number[]> {
+  const children = (await run("ps", ["-o", "pid=", "--ppid", String(pid)]).catch(() => ""))
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
+  const below = await Promise.all(children.map(processTree));
+  return [pid, ...below.flat()];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -144,13 +156,13 @@ describe("fault tier: injected faults through the Pulumi CLI", function () {
       g,
     );
     await ws.pulumi(["refresh", "--yes", "--skip-preview"]);
-    await ws.pulumi(["up", "--yes", "--skip-preview"]);
+    const up = await ws.pulumiWithDiagnostics(["up", "--yes", "--skip-preview", "--diff"]);
     const seconds = Math.round((Date.now() - started) / 100) / 10;
     const final = await checkInvariants(lab, g, where, live);
     assert.equal(final.host, h2.name);
     const state = await placementState();
     assert.equal(state.outputs.currentHost, h2.name);
-    assert.deepEqual(await leftovers(lab, g), [], "nothing left over on any host");
+    assert.deepEqual(await leftovers(lab, g), [], `nothing left over on any host after:\n${up}`);
     return seconds;
   }
 
@@ -242,8 +254,22 @@ describe("fault tier: injected faults through the Pulumi CLI", function () {
     const was = snapshot(h1, g);
     const up = upInBackground();
     await migrationRunning(g.name);
-    process.kill(-up.child.pid!, "SIGKILL");
+    // The CLI, its language host and the provider plugin (which has its own process group).
+    const tree = await processTree(up.child.pid!);
+    assert.ok(tree.length >= 2, `the pulumi tree has the CLI and its plugins: ${tree.join(" ")}`);
+    for (const pid of tree) process.kill(pid, "SIGKILL");
     await up.exited;
+    const alive = () =>
+      tree.filter((pid) => {
+        try {
+          process.kill(pid, 0);
+          return !/^Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1] ?? "");
+        } catch {
+          return false;
+        }
+      });
+    for (let i = 0; i < 50 && alive().length; i++) await sleep(100);
+    assert.deepEqual(alive(), [], "every process of the pulumi tree is gone");
     // A peer-to-peer migration runs inside the source daemon: let it settle, then look.
     await jobsSettled(g.name);
     const after = await checkInvariants(lab, g, was, true);

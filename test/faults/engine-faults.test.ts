@@ -208,6 +208,24 @@ const CASES: FaultCase[] = [
     live: true,
   })),
   {
+    // Post-copy comes due while the disks still copy (QEMU refuses it then): the ladder defers
+    // it, and aborts if the copy is stuck; the job is steered to its end either way.
+    fault: "target link cut for 10 s, post-copy due during the disk copy",
+    mode: "live-copy-all",
+    phase: "storage copy",
+    guest: localDisk,
+    target: "other host",
+    policy: {
+      bandwidthMiBps: 4,
+      allowPostCopy: true,
+      progressTimeoutSeconds: 4,
+      downtimeLadderMs: [300],
+      completionTimeoutSecondsPerGiB: 1,
+    },
+    inject: cutTargetBriefly,
+    live: true,
+  },
+  {
     fault: "target pool fills up",
     mode: "live-copy-all",
     phase: "storage copy",
@@ -402,8 +420,10 @@ describe("fault tier: injected faults through the engine on the lab", function (
       assert.ok(injected, `the fault was never injected: ${record.steps.join("\n")}`);
       await injected;
       const steps = record.steps.join("\n");
+      // Without an expectation either end is right: moved, or failed/aborted back on the source.
+      if (!c.expect) assert.ok(["succeeded", "failed", "aborted"].includes(record.result), steps);
       const expected = c.expect ?? {
-        result: record.result === "succeeded" ? "succeeded" : "failed",
+        result: record.result,
         onSource: record.result !== "succeeded",
       };
       assert.equal(record.result, expected.result, `${record.error ?? ""}\n${steps}`);

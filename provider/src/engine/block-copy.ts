@@ -130,7 +130,7 @@ async function copyAndPivot(ctx: RunContext, sources: SourceMarks): Promise<{ fi
   const copies = plan.disks.filter((d) => d.copy && d.targetPath);
   const started: string[] = [];
   try {
-    await sources.mark(plan.from, copies);
+    await sources.mark(plan.from, copies, true);
     await volumes.createFor(plan.from, copies);
     await mirrorAll(ctx, conn, dom, copies, started);
   } catch (err) {

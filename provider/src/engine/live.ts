@@ -236,7 +236,7 @@ export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
   let outcome: Awaited<ReturnType<typeof migrateAndSteer>>;
   try {
     const src = await ctx.pool.get(plan.from);
-    await sources.mark(plan.from, plan.disks);
+    await sources.mark(plan.from, plan.disks, false);
     await volumes.createFor(plan.to, plan.disks);
     if (plan.disks.some((d) => d.copy))
       record.step(

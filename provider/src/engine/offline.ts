@@ -152,7 +152,7 @@ async function moveOffline(ctx: RunContext, sources: SourceMarks): Promise<{ fin
   let definedOnTarget = false;
   try {
     throwIfStopped(ctx, "before the shutdown");
-    await sources.mark(plan.from, plan.disks);
+    await sources.mark(plan.from, plan.disks, sameHost);
     if (wasRunning) {
       shutDownBySelf = true;
       await shutDown(ctx, src);

@@ -106,10 +106,11 @@ export class SourceMarks {
     private readonly domainUuid: string,
   ) {}
 
-  async mark(host: string, disks: DiskPlacement[]): Promise<void> {
+  /** `sameHost`: a pool change within the host, where a disk whose path stays has no old copy. */
+  async mark(host: string, disks: DiskPlacement[], sameHost: boolean): Promise<void> {
     const conn = await this.pool.get(host);
     for (const d of disks) {
-      if (!d.copy || !d.sourcePath || d.sourcePath === d.targetPath) continue;
+      if (!d.copy || !d.sourcePath || (sameHost && d.sourcePath === d.targetPath)) continue;
       const vol = await conn.storage.volByPath(d.sourcePath);
       const pool = await conn.storage.poolByName(vol.pool);
       const marker = movingMarkerName(vol.name, this.domainUuid);

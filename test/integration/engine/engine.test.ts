@@ -1,6 +1,9 @@
 // The migration engine on the real lab: every mode, the escalation ladder, rollback,
 // cancellation and blockers, with the guest's heartbeat and disk content checked each time.
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import {
   MigrationError,
   place,
@@ -264,6 +267,37 @@ describe("migration engine on the lab", function () {
     assert.equal(noHost.plan.blockers[0].code, "HOST_UNKNOWN");
     await runsOnlyOn(g.name, h1);
     assert.equal(await volumeExists(h2, "local", `${g.name}.qcow2`), false);
+  });
+
+  it("refuses a domain defined on two hosts, naming both, and touches neither", async () => {
+    const g = await guests.local("eng-twice", h1, { memoryMiB: 128, sizeMiB: 16 });
+    // The same definition on h2 as well (shut off there): two copies of one VM.
+    const dir = mkdtempSync(path.join(os.tmpdir(), "vmp-twice-"));
+    try {
+      const file = path.join(dir, "domain.xml");
+      writeFileSync(file, await virsh(h1, "dumpxml", "--inactive", g.name));
+      await virsh(h2, "define", file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const { plan } = await planPlacement(
+      pool,
+      { domain: g.name, host: h2.name, storagePool: "local" },
+      policy(),
+    );
+    assert.deepEqual(
+      plan.blockers.map((b) => b.code),
+      ["DEFINED_ON_SEVERAL_HOSTS"],
+    );
+    assert.match(plan.blockers[0].message, /h1 \(running\), h2 \(defined, shut off\)/);
+    const err = await place(
+      pool,
+      { domain: g.name, host: h2.name, storagePool: "local" },
+      policy(),
+    ).catch((e) => e);
+    assert.equal(err.code, "VMP_PLAN_BLOCKED");
+    await runsOnlyOn(g.name, h1);
+    assert.ok((await definedDomains(h2)).includes(g.name), "the copy on h2 is left alone");
   });
 
   it("refuses to move a guest to a host without enough free memory", async () => {
