@@ -368,11 +368,12 @@ describe("fault tier: injected faults through the engine on the lab", function (
   before(() => {
     lab = loadLab();
     [h1, h2] = lab.hosts;
-    pool = labPool(lab);
     guests = new GuestFactory(lab);
   });
-  after(() => pool.closeAll());
+  // A fresh pool per case, as each provider run has: one case's faults never reach the next.
+  beforeEach(() => (pool = labPool(lab)));
   afterEach(async () => {
+    await pool.closeAll();
     await repairAll();
     await guests.cleanup();
     await removeTinyPools();
