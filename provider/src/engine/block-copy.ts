@@ -7,7 +7,7 @@ import { RunFailure, type RunContext } from "./context";
 import { blockCopyDestinationXml, parseDomainXml, rewriteDiskSources } from "./domain-xml";
 import { describeError, stopCause } from "./errors";
 import type { DiskPlacement } from "./types";
-import { CreatedVolumes, removeSourceVolumes, SourceMarks } from "./volumes";
+import { CreatedVolumes, removeSourceVolumes, withSourceMarks, type SourceMarks } from "./volumes";
 import { sleep } from "./where";
 
 /** Starts a mirror for each disk and waits until all are in sync (or throws). */
@@ -114,12 +114,7 @@ async function cancelMirrors(conn: LibvirtConnection, dom: Domain, targets: stri
 }
 
 export async function runBlockCopy(ctx: RunContext): Promise<{ finalHost: string }> {
-  const sources = new SourceMarks(ctx.pool, ctx.facts.uuid);
-  try {
-    return await copyAndPivot(ctx, sources);
-  } finally {
-    await sources.clear();
-  }
+  return withSourceMarks(ctx, (sources) => copyAndPivot(ctx, sources));
 }
 
 async function copyAndPivot(ctx: RunContext, sources: SourceMarks): Promise<{ finalHost: string }> {

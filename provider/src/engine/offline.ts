@@ -7,7 +7,7 @@ import { constants as C, type LibvirtConnection } from "../libvirt";
 import { RunFailure, type RunContext } from "./context";
 import { rewriteDiskSources } from "./domain-xml";
 import { describeError, stopCause } from "./errors";
-import { CreatedVolumes, removeSourceVolumes, SourceMarks } from "./volumes";
+import { CreatedVolumes, removeSourceVolumes, withSourceMarks, type SourceMarks } from "./volumes";
 import { presence, sleep } from "./where";
 
 /** Thrown inside the run when a cancel (or customTimeouts) stops it before the switch-over. */
@@ -111,12 +111,7 @@ async function removeTargetCopy(ctx: RunContext): Promise<boolean> {
 }
 
 export async function runOffline(ctx: RunContext): Promise<{ finalHost: string }> {
-  const sources = new SourceMarks(ctx.pool, ctx.facts.uuid);
-  try {
-    return await moveOffline(ctx, sources);
-  } finally {
-    await sources.clear();
-  }
+  return withSourceMarks(ctx, (sources) => moveOffline(ctx, sources));
 }
 
 async function moveOffline(ctx: RunContext, sources: SourceMarks): Promise<{ finalHost: string }> {

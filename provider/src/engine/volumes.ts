@@ -33,6 +33,16 @@ async function exists(conn: LibvirtConnection, pool: StoragePool, name: string):
   }
 }
 
+/** Writes an (empty) marker volume; one left by an earlier attempt is ours already. */
+async function ensureMarker(
+  conn: LibvirtConnection,
+  pool: StoragePool,
+  name: string,
+): Promise<void> {
+  if (!(await exists(conn, pool, name)))
+    await conn.storage.createVol(pool, volumeXml(name, 0, "raw"));
+}
+
 const describe = (v: VolumeRef) => `${v.pool}/${v.volume} on ${v.host}`;
 
 export class CreatedVolumes {
@@ -52,9 +62,7 @@ export class CreatedVolumes {
       const volume = path.basename(d.targetPath);
       const ref = { host, pool: d.pool, volume };
       const marker = ownerMarkerName(volume, this.domainUuid);
-      // A marker left by an earlier attempt is ours already.
-      if (!(await exists(conn, pool, marker)))
-        await conn.storage.createVol(pool, volumeXml(marker, 0, "raw"));
+      await ensureMarker(conn, pool, marker);
       this.created.push(ref);
       await conn.storage.createVol(pool, volumeXml(volume, d.capacityBytes, d.format, d.backing));
     }
@@ -114,8 +122,7 @@ export class SourceMarks {
       const vol = await conn.storage.volByPath(d.sourcePath);
       const pool = await conn.storage.poolByName(vol.pool);
       const marker = movingMarkerName(vol.name, this.domainUuid);
-      if (!(await exists(conn, pool, marker)))
-        await conn.storage.createVol(pool, volumeXml(marker, 0, "raw"));
+      await ensureMarker(conn, pool, marker);
       this.refs.push({ host, pool: vol.pool, volume: marker });
     }
   }
@@ -130,6 +137,19 @@ export class SourceMarks {
         // Left for the next run's planning.
       }
     }
+  }
+}
+
+/** Runs a move with source marks that are cleared however it ends. */
+export async function withSourceMarks<T>(
+  ctx: { pool: ConnectionPool; facts: { uuid: string } },
+  move: (sources: SourceMarks) => Promise<T>,
+): Promise<T> {
+  const sources = new SourceMarks(ctx.pool, ctx.facts.uuid);
+  try {
+    return await move(sources);
+  } finally {
+    await sources.clear();
   }
 }
 
