@@ -629,6 +629,21 @@ describe("libvirt RPC connection", () => {
       assert.equal(abort.payload.length, 0);
     });
 
+    it("keeps the socket flowing for other calls when data arrives for a destroyed download", async () => {
+      // A cancelled copy destroys its download while the daemon still has data in flight; those
+      // packets must not pause the shared socket, or every later call on it (the rollback's) hangs.
+      const { stream, call } = await openStream("STORAGE_VOL_DOWNLOAD");
+      stream.destroy();
+      await daemon.nextStream(); // the abort
+      for (let i = 0; i < 4; i++)
+        daemon.stream(call, MessageStatus.Continue, Buffer.alloc(64 * 1024, i));
+      await sleep(20);
+      assert.equal(client.isPaused(), false, "the socket is not paused for a destroyed stream");
+      const later = remote.call("DOMAIN_LOOKUP_BY_NAME", { name: "vm1" });
+      daemon.reply(await daemon.nextCall(), lookupRet("vm1", 7));
+      await later;
+    });
+
     it("fails open streams when the connection closes", async () => {
       const { stream } = await openStream("STORAGE_VOL_DOWNLOAD");
       const failed = once(stream, "error");

@@ -74,6 +74,9 @@ export class RpcStream extends Duplex {
   /** A STREAM packet from the daemon. */
   receive(status: MessageStatus, data: Buffer, hole: boolean): void {
     if (hole) return; // sparse holes are only sent when asked for; we never ask
+    // Data still in flight after we aborted: drop it. Pausing for it would stall the whole
+    // socket, and with it every later call on this connection.
+    if (this.destroyed) return;
     if (status === MessageStatus.Continue && data.length > 0) {
       if (!this.push(data) && !this.paused) {
         this.paused = true;
