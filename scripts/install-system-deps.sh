@@ -5,6 +5,7 @@ set -euo pipefail
 PACKAGES=(
   qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients
   openssh-server openssh-client openssl nasm iproute2 jq util-linux procps
+  ovmf gnu-efi binutils mtools  # the UEFI lab guest (test/lab/guest/uefi-guest.c)
   python3 python3-venv  # the Python example's virtualenv (scripts/install-python-env.sh)
 )
 

@@ -90,13 +90,24 @@ export async function createTinyPool(host: LabHost, name: string, sizeMiB: numbe
 /** Fills the pool's filesystem until `leaveMiB` are left (another tenant's data, say). */
 export async function fillPool(host: LabHost, name: string, leaveMiB: number): Promise<void> {
   const dir = `/var/lib/libvirt/pools/${name}`;
-  const df = await inHostNs(host, "df", ["--output=avail", "-m", dir]);
-  const avail = Number(df.trim().split("\n").pop());
-  await inHostNs(host, "fallocate", ["-l", `${Math.max(1, avail - leaveMiB)}M`, `${dir}/filler`]);
+  // A copy may be writing into the pool meanwhile: what df saw can be gone by the time the
+  // filler is allocated, so fill in steps until at most `leaveMiB` is free.
+  for (let step = 0; step < 8; step++) {
+    const df = await inHostNs(host, "df", ["--output=avail", "-m", dir]);
+    const avail = Number(df.trim().split("\n").pop());
+    if (avail <= leaveMiB) return;
+    await inHostNs(host, "fallocate", [
+      "-l",
+      `${avail - leaveMiB}M`,
+      `${dir}/filler-${step}`,
+    ]).catch((err: Error) => {
+      if (!/No space left/.test(err.message)) throw err;
+    });
+  }
 }
 
 export async function unfillPool(host: LabHost, name: string): Promise<void> {
-  await inHostNs(host, "rm", ["-f", `/var/lib/libvirt/pools/${name}/filler`]);
+  await inHostNs(host, "sh", ["-c", `rm -f /var/lib/libvirt/pools/${name}/filler-*`]);
   await run("virsh", ["-q", "-c", host.uris.tcp, "pool-refresh", name]).catch(() => "");
 }
 

@@ -2,6 +2,8 @@
 // random data, domain XML for them, and the serial heartbeat that proves continuity.
 import { createHash, randomBytes } from "node:crypto";
 import {
+  copyFileSync,
+  statSync,
   mkdtempSync,
   openSync,
   readFileSync,
@@ -119,6 +121,57 @@ export interface GuestDomain {
   name: string;
   memoryMiB: number;
   disk: GuestDisk;
+  /** Boots the UEFI guest with OVMF and an NVRAM file made from the firmware's template. */
+  uefi?: boolean;
+}
+
+/** The UEFI guest's FAT disk (guest/uefi-guest.c as its boot loader), copied for one guest. */
+export function buildUefiGuestImage(lab: LabDescription): GuestImage {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "vmp-uefi-"));
+  const rawPath = path.join(dir, "uefi.raw");
+  copyFileSync(lab.uefi.image, rawPath);
+  return {
+    rawPath,
+    sha256: sha256File(rawPath),
+    sizeBytes: statSync(rawPath).size,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Where libvirt keeps a domain's NVRAM by default, as the host sees it. */
+export function nvramPathOnHost(name: string): string {
+  return `/var/lib/libvirt/qemu/nvram/${name}_VARS.fd`;
+}
+
+/** Whether `host` holds the domain's NVRAM file at libvirt's default place. */
+export function nvramExists(host: LabHost, name: string): boolean {
+  return existsSync(hostPathFromRoot(host, nvramPathOnHost(name)));
+}
+
+/** Waits until the UEFI guest on `host` has printed boot count `count`. */
+export async function waitForBootCount(
+  host: LabHost,
+  domain: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!readBootCounts(host, domain).includes(count)) {
+    if (Date.now() > deadline)
+      throw new Error(
+        `${domain} on ${host.name} printed boot counts [${readBootCounts(host, domain).join(", ")}], not ${count}`,
+      );
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The boot counters the UEFI guest printed from its NVRAM ("BOOT xxxxxxxx"), in order. */
+export function readBootCounts(host: LabHost, domain: string): number[] {
+  const file = hostPathFromRoot(host, serialLogOnHost(domain));
+  if (!existsSync(file)) return [];
+  return [...readFileSync(file, "latin1").matchAll(/^BOOT ([0-9A-F]{8})$/gm)].map((m) =>
+    parseInt(m[1], 16),
+  );
 }
 
 export function serialLogOnHost(name: string): string {
@@ -140,11 +193,21 @@ export function domainXml(lab: LabDescription, guest: GuestDomain): string {
       </source>
       <target dev='vda' bus='virtio'/>
     </disk>`;
-  return `<domain type='${lab.accel === "kvm" ? "kvm" : "qemu"}'>
+  // OVMF runs its first code from flash, which KVM can only execute with read-only memory
+  // slots; some nested hypervisors (this lab's among them) lack those, so UEFI guests use TCG.
+  const type = lab.accel === "kvm" && !guest.uefi ? "kvm" : "qemu";
+  const os = guest.uefi
+    ? `<os><type arch='x86_64' machine='q35'>hvm</type>
+    <loader readonly='yes' type='pflash'>${lab.uefi.loader}</loader>
+    <nvram template='${lab.uefi.varsTemplate}'>${nvramPathOnHost(guest.name)}</nvram>
+    <boot dev='hd'/></os>
+  <features><acpi/></features>`
+    : `<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>`;
+  return `<domain type='${type}'>
   <name>${guest.name}</name>
   <memory unit='MiB'>${guest.memoryMiB}</memory>
   <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  ${os}
   <on_poweroff>destroy</on_poweroff>
   <devices>
     ${disk}

@@ -235,6 +235,26 @@ build_guests() {
     nasm -f bin -DPAGES_PER_TICK=$((rate * 1406 / 100)) -DWSET_MIB=256 \
       -o "$LAB_DIR/guests/$name.bin" "$SCRIPT_DIR/guest/guest.asm"
   done
+  build_uefi_guest
+}
+
+# The UEFI guest (guest/uefi-guest.c) as \EFI\BOOT\BOOTX64.EFI on an 8 MiB FAT disk image.
+build_uefi_guest() {
+  local out="$LAB_DIR/guests/uefi" efi=/usr/include/efi
+  mkdir -p "$out"
+  gcc -I"$efi" -I"$efi/x86_64" -fpic -ffreestanding -fno-stack-protector -fno-stack-check \
+    -fshort-wchar -mno-red-zone -maccumulate-outgoing-args -Wall -O2 \
+    -c "$SCRIPT_DIR/guest/uefi-guest.c" -o "$out/guest.o"
+  ld -shared -Bsymbolic -nostdlib -znocombreloc -L/usr/lib -T/usr/lib/elf_x86_64_efi.lds \
+    /usr/lib/crt0-efi-x86_64.o "$out/guest.o" -o "$out/guest.so" -lgnuefi -lefi
+  objcopy -j .text -j .sdata -j .data -j .rodata -j .dynamic -j .dynsym -j .rel -j .rela \
+    -j '.rel.*' -j '.rela.*' -j .reloc --target efi-app-x86_64 --subsystem=10 \
+    "$out/guest.so" "$out/BOOTX64.EFI"
+  rm -f "$out/disk.img"
+  truncate -s 8M "$out/disk.img"
+  mformat -i "$out/disk.img" -h 1 -t 512 -s 32 ::
+  mmd -i "$out/disk.img" ::/EFI ::/EFI/BOOT
+  mcopy -i "$out/disk.img" "$out/BOOTX64.EFI" ::/EFI/BOOT/
 }
 
 write_description() {
@@ -267,6 +287,8 @@ write_description() {
       guests: {heartbeat: "\($dir)/guests/heartbeat.bin",
                "churn-moderate": "\($dir)/guests/churn-moderate.bin",
                "churn-fast": "\($dir)/guests/churn-fast.bin"},
+      uefi: {image: "\($dir)/guests/uefi/disk.img", loader: "/usr/share/OVMF/OVMF_CODE_4M.fd",
+             varsTemplate: "/usr/share/OVMF/OVMF_VARS_4M.fd"},
       churnRatesMiBps: {heartbeat: 0, "churn-moderate": 20, "churn-fast": 200}}' \
     >"$LAB_DIR/lab.json.tmp"
   mv "$LAB_DIR/lab.json.tmp" "$LAB_DIR/lab.json"

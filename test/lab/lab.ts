@@ -38,6 +38,8 @@ export interface LabDescription {
   ssh: { user: string; privateKey: string; publicKey: string; knownHosts: string };
   tls: { ca: string; clientCert: string; clientKey: string };
   guests: Record<GuestKind, string>;
+  /** The UEFI guest's disk image and the OVMF firmware and NVRAM template it boots with. */
+  uefi: { image: string; loader: string; varsTemplate: string };
   churnRatesMiBps: Record<GuestKind, number>;
 }
 

@@ -67,6 +67,6 @@ export async function completedMigrationStats(
 export async function removeDomainEverywhere(hosts: LabHost[], domain: string): Promise<void> {
   for (const host of hosts) {
     await virsh(host, "destroy", domain).catch(() => undefined);
-    await virsh(host, "undefine", domain).catch(() => undefined);
+    await virsh(host, "undefine", "--nvram", domain).catch(() => undefined);
   }
 }

@@ -20,7 +20,7 @@ export interface ParsedDisk extends Omit<DiskFacts, "capacityBytes" | "allocatio
 
 export interface ParsedDomain extends Pick<
   DomainFacts,
-  "name" | "uuid" | "virtType" | "arch" | "machine" | "memoryBytes" | "vcpus" | "cpuXml"
+  "name" | "uuid" | "virtType" | "arch" | "machine" | "memoryBytes" | "vcpus" | "cpuXml" | "nvram"
 > {
   disks: ParsedDisk[];
   /** One short description per host device passed through, e.g. "pci 0000:03:00.0". */
@@ -323,6 +323,8 @@ export function parseDomainXml(xml: string): ParsedDomain {
   };
   const machine = attr(osType, "machine");
   if (machine !== undefined) parsed.machine = machine;
+  const nvram = text(child(child(domain, "os"), "nvram"));
+  if (nvram) parsed.nvram = nvram;
   const cpu = findElements(locateElements(xml), ["domain", "cpu"])[0];
   if (cpu) parsed.cpuXml = xml.slice(cpu.start, cpu.end);
   return parsed;

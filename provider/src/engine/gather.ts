@@ -214,6 +214,7 @@ export async function gatherDomainFacts(
     virtType: parsed.virtType,
     arch: parsed.arch,
     machine: parsed.machine,
+    nvram: parsed.nvram,
     disks,
     hostDevices: parsed.hostDevices,
     snapshotCount,

@@ -12,7 +12,7 @@ import { RunFailure, type RunContext } from "./context";
 import { describeError, stopCause } from "./errors";
 import { decideEscalation, postCopyRefused, startLadder, type LadderState } from "./ladder";
 import { CreatedVolumes, removeSourceVolumes, SourceMarks } from "./volumes";
-import { presence, sleep, type Presence } from "./where";
+import { presence, sleep, undefineWithNvram, type Presence } from "./where";
 
 function progressOf(ctx: RunContext, stats: JobStats, phase: "precopy" | "postcopy") {
   const total = stats.dataTotal ?? 0;
@@ -321,6 +321,7 @@ async function decide(
       if (await stopTargetCopy(ctx))
         record.step(`removed the incomplete incoming copy of ${plan.domain} on ${plan.to}`);
     }
+    if (ctx.facts.nvram) await removeIncomingNvram(ctx);
     const { removed, left } = await volumes.removeAll();
     record.step(
       `rolled back: ${plan.domain} ${sourceRuns ? "keeps running" : "was left running (its host does not answer)"} on ${plan.from}` +
@@ -368,6 +369,24 @@ async function decide(
   );
 }
 
+/**
+ * A failed incoming migration leaves the NVRAM file libvirt made for it on the target (seen with
+ * libvirt 9.0), where a later cold start would pick it up instead of the source's variables.
+ * libvirt removes NVRAM files only with a definition, so define the domain there (not started)
+ * and undefine it with its NVRAM. Skipped when the target holds a definition of it.
+ */
+async function removeIncomingNvram(ctx: RunContext): Promise<void> {
+  const { plan, facts, record } = ctx;
+  try {
+    const dst = await ctx.pool.get(plan.to);
+    if ((await presence(dst, plan.domain)).defined) return;
+    await undefineWithNvram(dst, await dst.domains.define(facts.xml));
+    record.step(`removed the NVRAM file ${facts.nvram} the attempt left on ${plan.to}`);
+  } catch (err) {
+    record.step(`could not remove NVRAM file ${facts.nvram} on ${plan.to}: ${describeError(err)}`);
+  }
+}
+
 /** Stops and forgets the domain's copy on the target; false when the target does not answer. */
 async function stopTargetCopy(ctx: RunContext): Promise<boolean> {
   try {
@@ -375,7 +394,7 @@ async function stopTargetCopy(ctx: RunContext): Promise<boolean> {
     const dom = await conn.domains.lookupByName(ctx.plan.domain);
     const now = await presence(conn, ctx.plan.domain);
     if (now.running) await conn.domains.destroy(dom);
-    if (now.persistent) await conn.domains.undefine(dom);
+    if (now.persistent) await undefineWithNvram(conn, dom);
     return true;
   } catch (err) {
     return isNotFound(err);
@@ -434,7 +453,8 @@ async function verifyMoved(
         : `${plan.domain} runs on ${plan.to}, but ${plan.from} does not answer to confirm it stopped there`,
       "unknown",
     );
-  if (facts.persistent && (!onTarget.persistent || onSource.defined)) {
+  const sourceLeftForUs = Boolean(facts.nvram) && onSource.defined;
+  if (facts.persistent && (!onTarget.persistent || (onSource.defined && !sourceLeftForUs))) {
     throw new RunFailure(
       "failed",
       "verification",
@@ -443,6 +463,11 @@ async function verifyMoved(
     );
   }
   await volumes.keep();
+  if (sourceLeftForUs) {
+    const src = await ctx.pool.get(plan.from);
+    await undefineWithNvram(src, await src.domains.lookupByName(plan.domain));
+    record.step(`undefined ${plan.domain} on ${plan.from} with its NVRAM (${facts.nvram})`);
+  }
   const dst = await ctx.pool.get(plan.to);
   const stats = await completedStats(dst, plan.domain, completedEvent);
   record.downtimeMs = stats?.downtimeMs;

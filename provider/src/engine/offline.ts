@@ -8,7 +8,7 @@ import { RunFailure, type RunContext } from "./context";
 import { rewriteDiskSources } from "./domain-xml";
 import { describeError, stopCause } from "./errors";
 import { CreatedVolumes, removeSourceVolumes, withSourceMarks, type SourceMarks } from "./volumes";
-import { presence, sleep } from "./where";
+import { presence, sleep, undefineWithNvram, undefineKeepingNvram } from "./where";
 
 /** Thrown inside the run when a cancel (or customTimeouts) stops it before the switch-over. */
 class Stopped extends Error {}
@@ -100,7 +100,7 @@ async function removeTargetCopy(ctx: RunContext): Promise<boolean> {
     const dom = await dst.domains.lookupByName(plan.domain);
     if (now.running) await dst.domains.destroy(dom);
     if ((await presence(dst, plan.domain)).running) return false;
-    await dst.domains.undefine(dom);
+    await undefineWithNvram(dst, dom);
     return true;
   } catch (err) {
     ctx.record.step(
@@ -184,7 +184,7 @@ async function moveOffline(ctx: RunContext, sources: SourceMarks): Promise<{ fin
   if (ctx.signal?.aborted)
     record.step(`${stopCause(ctx.signal).phrase} after the switch-over: the move was finished`);
   if (!sameHost) {
-    await src.domains.undefine(dom);
+    await undefineKeepingNvram(src, dom);
     record.step(`undefined ${plan.domain} on ${plan.from}`);
   }
   await volumes.keep();

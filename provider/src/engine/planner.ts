@@ -422,6 +422,10 @@ export function offlineObstacle(
 ): string | undefined {
   if (!domain.persistent)
     return `${domain.name} is transient (not defined persistently): shutting it down would delete it. Define it persistently (virsh define) first.`;
+  // A live move carries NVRAM (QEMU sends the flash with memory); a stopped domain's file
+  // would have to be copied outside libvirt's storage APIs, which vmplacement does not do.
+  if (domain.nvram && target.name !== domain.host)
+    return `${domain.name} keeps its UEFI variables in ${domain.nvram}, which an offline move to another host would not carry (the target would start from the firmware's template). Move it live (allowLive), with the domain running.`;
   for (const d of disks) {
     const facts = domain.disks.find((f) => f.target === d.target);
     if (!d.copy || !facts?.backingChain.length) continue;
@@ -464,7 +468,10 @@ function migrationFlags(
 ): string[] {
   if (!mode.startsWith("live")) return [];
   const flags = ["VIR_MIGRATE_LIVE", "VIR_MIGRATE_ABORT_ON_ERROR"];
-  if (domain.persistent) flags.push("VIR_MIGRATE_PERSIST_DEST", "VIR_MIGRATE_UNDEFINE_SOURCE");
+  if (domain.persistent) flags.push("VIR_MIGRATE_PERSIST_DEST");
+  // libvirt's undefine-source keeps the NVRAM file; the executor undefines a UEFI source itself,
+  // NVRAM included, once the target is verified.
+  if (domain.persistent && !domain.nvram) flags.push("VIR_MIGRATE_UNDEFINE_SOURCE");
   if (mode === "live-copy-all") flags.push("VIR_MIGRATE_NON_SHARED_DISK");
   if (mode === "live-copy-incremental") flags.push("VIR_MIGRATE_NON_SHARED_INC");
   if (policy.allowPostCopy) flags.push("VIR_MIGRATE_POSTCOPY");

@@ -42,6 +42,8 @@ export interface DomainFacts {
   virtType: string;
   arch: string;
   machine?: string;
+  /** The UEFI variable store (<os><nvram>), a file on the domain's host. */
+  nvram?: string;
   disks: DiskFacts[];
   hostDevices: string[];
   snapshotCount: number;

@@ -1,5 +1,5 @@
 // Where a domain is on a host right now: the facts verification and rollback decide on.
-import { constants as C, isNotFound, type LibvirtConnection } from "../libvirt";
+import { constants as C, isNotFound, type Domain, type LibvirtConnection } from "../libvirt";
 
 export interface Presence {
   defined: boolean;
@@ -44,3 +44,19 @@ export const sleep = (ms: number, signal?: AbortSignal) =>
     const t = setTimeout(done, ms);
     signal?.addEventListener("abort", done, { once: true });
   });
+
+const { VIR_DOMAIN_UNDEFINE_NVRAM, VIR_DOMAIN_UNDEFINE_KEEP_NVRAM } =
+  C.virDomainUndefineFlagsValues;
+
+/**
+ * Undefines a copy whose NVRAM is not needed: a target copy the engine made, or a source whose
+ * move to a verified target carried the NVRAM. libvirt refuses a plain undefine with NVRAM.
+ */
+export function undefineWithNvram(conn: LibvirtConnection, dom: Domain): Promise<void> {
+  return conn.domains.undefine(dom, VIR_DOMAIN_UNDEFINE_NVRAM);
+}
+
+/** Undefines a source whose NVRAM did not move with it: the file stays (the only copy). */
+export function undefineKeepingNvram(conn: LibvirtConnection, dom: Domain): Promise<void> {
+  return conn.domains.undefine(dom, VIR_DOMAIN_UNDEFINE_KEEP_NVRAM);
+}

@@ -15,7 +15,9 @@ import { loadLab, type LabDescription, type LabHost } from "../../lab/lab";
 import {
   assertHeartbeatContinues,
   diskContentSha256,
+  nvramExists,
   readHeartbeats,
+  waitForBootCount,
   waitForHeartbeat,
 } from "../../lab/guests";
 import { definedDomains, runningDomains, virsh, volumeExists } from "../../lab/virsh";
@@ -241,6 +243,62 @@ describe("migration engine on the lab", function () {
     assert.equal(await diskContentSha256(h1, g.disk, g.image.sizeBytes), g.image.sha256);
     const last = readHeartbeats(h1, g.name).pop()!;
     await waitForHeartbeat(h1, g.name, last + 3);
+  });
+
+  it("moves a UEFI guest live with its NVRAM, and refuses an offline move that would lose it", async () => {
+    const g = await guests.uefi("eng-uefi", h1);
+    await waitForBootCount(h1, g.name, 1);
+    const offline = await planPlacement(
+      pool,
+      { domain: g.name, host: h2.name, storagePool: "local" },
+      policy({ allowLive: false, allowOfflineFallback: true, allowForcedShutdown: true }),
+    );
+    assert.deepEqual(
+      offline.plan.blockers.map((b) => b.code),
+      ["OFFLINE_MOVE_IMPOSSIBLE"],
+    );
+    assert.match(
+      offline.plan.blockers[0].message,
+      /UEFI variables in \/var\/lib\/libvirt\/qemu\/nvram/,
+    );
+    const { record } = await place(
+      pool,
+      { domain: g.name, host: h2.name, storagePool: "local" },
+      policy(),
+    );
+    assert.equal(record.result, "succeeded");
+    await runsOnlyOn(g.name, h2);
+    await waitForHeartbeat(h2, g.name, 1);
+    assertHeartbeatContinues(h1, h2, g.name);
+    assert.equal(nvramExists(h1, g.name), false, "no NVRAM file left on the source");
+    // A cold boot on the target finds the boot count the guest kept on the source.
+    await virsh(h2, "destroy", g.name);
+    await virsh(h2, "start", g.name);
+    await waitForBootCount(h2, g.name, 2);
+  });
+
+  it("rolls a cancelled UEFI move back without leaving an NVRAM file on the target", async () => {
+    const g = await guests.uefi("eng-uefi-rb", h1);
+    await waitForBootCount(h1, g.name, 1);
+    const abort = new AbortController();
+    const err = await place(
+      pool,
+      { domain: g.name, host: h2.name, storagePool: "local" },
+      policy({ bandwidthMiBps: 1, allowPostCopy: false }),
+      {
+        signal: abort.signal,
+        onProgress: (p) => {
+          if (p.diskProcessed > 0 && nvramExists(h2, g.name)) abort.abort();
+        },
+      },
+    ).catch((e: unknown) => e);
+    assert.ok(err instanceof MigrationError, String(err));
+    assert.equal(err.record.result, "cancelled");
+    await runsOnlyOn(g.name, h1);
+    assert.ok(nvramExists(h1, g.name), "the source keeps its NVRAM");
+    assert.equal(nvramExists(h2, g.name), false, "no NVRAM file left on the target");
+    assert.equal(await volumeExists(h2, "local", `${g.name}.qcow2`), false);
+    assert.deepEqual(await definedDomains(h2).then((d) => d.includes(g.name)), false);
   });
 
   it("finds blockers before anything changes", async () => {

@@ -5,6 +5,7 @@ import type { GuestKind, LabDescription, LabHost } from "../../lab/lab";
 import {
   inHost,
   buildGuestImage,
+  buildUefiGuestImage,
   placeInLocalPool,
   placeInSharedPool,
   startGuest,
@@ -64,6 +65,16 @@ export class GuestFactory {
     this.images.push(image);
     const disk = await placeInLocalPool(this.lab, host, image, `${name}.qcow2`, options.pool);
     await startGuest(this.lab, host, { name, memoryMiB: options.memoryMiB ?? 256, disk });
+    return { name, image, disk };
+  }
+
+  /** The UEFI guest (OVMF, NVRAM with a boot counter) on a local disk of `host`. */
+  async uefi(prefix: string, host: LabHost): Promise<TestGuest> {
+    const name = this.name(prefix);
+    const image = buildUefiGuestImage(this.lab);
+    this.images.push(image);
+    const disk = await placeInLocalPool(this.lab, host, image, `${name}.qcow2`);
+    await startGuest(this.lab, host, { name, memoryMiB: 128, disk, uefi: true });
     return { name, image, disk };
   }
 

@@ -170,6 +170,15 @@ describe("domain XML", () => {
       assert.equal(d.vcpus, 2);
       assert.equal(d.cpuXml, CPU_XML);
       assert.equal(d.hasGraphics, false);
+      assert.equal(d.nvram, undefined);
+    });
+
+    it("reads a UEFI domain's NVRAM file", () => {
+      const uefi = DOMAIN.replace(
+        "</os>",
+        "<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader><nvram template='/usr/share/OVMF/OVMF_VARS_4M.fd'>/var/lib/libvirt/qemu/nvram/web-1_VARS.fd</nvram></os>",
+      );
+      assert.equal(parseDomainXml(uefi).nvram, "/var/lib/libvirt/qemu/nvram/web-1_VARS.fd");
     });
 
     it("reads every device disk, and nothing outside <devices> or in comments", () => {

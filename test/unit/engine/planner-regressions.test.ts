@@ -94,4 +94,27 @@ describe("planner and ladder regressions", () => {
       ["LIVE_NOT_ALLOWED"],
     );
   });
+
+  it("a UEFI domain moves to another host live only: offline would not carry its NVRAM", () => {
+    const nvram = "/var/lib/libvirt/qemu/nvram/vm_VARS.fd";
+    const stopped = makeScenario({ domain: { running: false, nvram } });
+    const plan = choosePlan(stopped.req, stopped.facts, stopped.policy);
+    assert.deepEqual(
+      plan.blockers.map((b) => b.code),
+      ["OFFLINE_MOVE_IMPOSSIBLE"],
+    );
+    assert.match(
+      plan.blockers[0].message,
+      /UEFI variables in \/var\/lib\/libvirt\/qemu\/nvram\/vm_VARS\.fd.*Move it live/,
+    );
+    const running = makeScenario({ domain: { nvram } });
+    assert.deepEqual(choosePlan(running.req, running.facts, running.policy).blockers, []);
+    const samePool = makeScenario({
+      sameHost: true,
+      domain: { running: false, nvram },
+      req: { storagePool: "scratch" },
+      source: { pools: { scratch: makePool("scratch", { path: "/pools/scratch" }) } },
+    });
+    assert.equal(choosePlan(samePool.req, samePool.facts, samePool.policy).mode, "offline");
+  });
 });

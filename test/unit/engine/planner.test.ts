@@ -542,6 +542,12 @@ describe("planner", () => {
         flags: [F.LIVE, F.ABORT_ON_ERROR, F.NON_SHARED_DISK, F.POSTCOPY],
       },
       {
+        name: "UEFI domain: persisted on the target, the source left for the executor (NVRAM)",
+        options: { domain: { nvram: "/var/lib/libvirt/qemu/nvram/vm_VARS.fd" } },
+        mode: "live-copy-all",
+        flags: [F.LIVE, F.ABORT_ON_ERROR, F.PERSIST_DEST, F.NON_SHARED_DISK, F.POSTCOPY],
+      },
+      {
         name: "post-copy forbidden: no POSTCOPY flag",
         options: { policy: { allowPostCopy: false } },
         mode: "live-copy-all",
