@@ -167,11 +167,7 @@ export async function waitForBootCount(
 
 /** The boot counters the UEFI guest printed from its NVRAM ("BOOT xxxxxxxx"), in order. */
 export function readBootCounts(host: LabHost, domain: string): number[] {
-  const file = hostPathFromRoot(host, serialLogOnHost(domain));
-  if (!existsSync(file)) return [];
-  return [...readFileSync(file, "latin1").matchAll(/^BOOT ([0-9A-F]{8})$/gm)].map((m) =>
-    parseInt(m[1], 16),
-  );
+  return serialCounters(host, domain, "BOOT");
 }
 
 export function serialLogOnHost(name: string): string {
@@ -242,14 +238,20 @@ export async function startGuest(
 
 /** Heartbeat counters from complete serial lines ("HB xxxxxxxx"), in order. */
 export function readHeartbeats(host: LabHost, domain: string): number[] {
+  return serialCounters(host, domain, "HB");
+}
+
+/** The hex counters of the guest's complete serial lines "<label> xxxxxxxx", in order. */
+function serialCounters(host: LabHost, domain: string, label: string): number[] {
   const file = hostPathFromRoot(host, serialLogOnHost(domain));
   if (!existsSync(file)) return [];
-  const beats: number[] = [];
-  for (const line of readFileSync(file, "latin1").split("\n")) {
-    const m = /^HB ([0-9A-F]{8})$/.exec(line);
-    if (m) beats.push(parseInt(m[1], 16));
+  const line = new RegExp(`^${label} ([0-9A-F]{8})$`);
+  const counters: number[] = [];
+  for (const text of readFileSync(file, "latin1").split("\n")) {
+    const m = line.exec(text);
+    if (m) counters.push(parseInt(m[1], 16));
   }
-  return beats;
+  return counters;
 }
 
 /** Waits until the guest's serial log on `host` shows a counter of at least `atLeast`. */
