@@ -90,13 +90,14 @@ describe("fault tier: injected faults through the Pulumi CLI", function () {
       policy: { bandwidthMiBps: 2 },
       ...config,
     };
-    for (const [key, value] of Object.entries(all))
-      await ws.pulumi([
-        "config",
-        "set",
-        key,
-        typeof value === "string" ? value : JSON.stringify(value),
-      ]);
+    await ws.pulumi([
+      "config",
+      "set-all",
+      ...Object.entries(all).flatMap(([key, value]) => [
+        "--plaintext",
+        `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`,
+      ]),
+    ]);
     await ws.pulumi(["up", "--yes", "--skip-preview"]);
   }
 
@@ -155,8 +156,14 @@ describe("fault tier: injected faults through the Pulumi CLI", function () {
       lab.hosts.find((h) => h.name === from)!,
       g,
     );
+    // The fault is repaired: the move no longer needs the slow copy that let it land mid-copy.
+    await ws.pulumi(["config", "set", "policy", "{}"]);
     await ws.pulumi(["refresh", "--yes", "--skip-preview"]);
-    const up = await ws.pulumiWithDiagnostics(["up", "--yes", "--skip-preview", "--diff"]);
+    const up = await ws
+      .pulumiWithDiagnostics(["up", "--yes", "--skip-preview", "--diff"])
+      .catch(async (err: Error) => {
+        throw new Error(`${err.message}\nthe lab when it failed: ${await labPicture(g)}`);
+      });
     const seconds = Math.round((Date.now() - started) / 100) / 10;
     const final = await checkInvariants(lab, g, where, live);
     assert.equal(final.host, h2.name);
@@ -164,6 +171,18 @@ describe("fault tier: injected faults through the Pulumi CLI", function () {
     assert.equal(state.outputs.currentHost, h2.name);
     assert.deepEqual(await leftovers(lab, g), [], `nothing left over on any host after:\n${up}`);
     return seconds;
+  }
+
+  /** Where the domain is defined and in which state, and what is left over: for failures. */
+  async function labPicture(g: TestGuest): Promise<string> {
+    const states = await Promise.all(
+      lab.hosts.map(
+        async (h) =>
+          `${h.name}: ${(await virsh(h, "domstate", g.name).catch(() => "not defined")).trim()}`,
+      ),
+    );
+    const left = await leftovers(lab, g).catch((e: Error) => [e.message]);
+    return `${states.join(", ")}; leftovers: ${left.join(", ") || "none"}`;
   }
 
   it("refresh and preview with a host down or cut off fail naming it, and keep the placement", async () => {

@@ -29,7 +29,7 @@ import {
 import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
 import { virsh } from "../lab/virsh";
 import { recordFault, writeFaultTable } from "./fault-results";
-import { before as snapshot, checkInvariants, leftovers } from "./invariants";
+import { before as snapshot, checkInvariants, checkStopped, leftovers } from "./invariants";
 
 type Phase =
   | "before start"
@@ -68,6 +68,8 @@ interface FaultCase {
   expect?: { result: MigrationRecord["result"]; category?: string; onSource: boolean };
   /** The guest keeps running through the fault (no restart); false for offline rollbacks. */
   live: boolean;
+  /** The fault stops the guest itself: it is then checked shut off with its disk intact. */
+  stopsGuest?: true;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -144,6 +146,10 @@ const bounceTargetDaemon = async (c: Ctx) => {
 const killIncoming = async (c: Ctx) => {
   assert.ok((await killQemu(c.h2, c.g.name)) > 0, "an incoming QEMU to kill");
 };
+/** The outgoing QEMU dies (OOM killer, crash): the guest is gone, nothing may start it twice. */
+const killOutgoing = async (c: Ctx) => {
+  assert.ok((await killQemu(c.h1, c.g.name)) > 0, "an outgoing QEMU to kill");
+};
 /** The source's daemon dies and comes back a few seconds later, while the engine waits. */
 const bounceSourceDaemon = async (c: Ctx) => {
   killLibvirtd(c.h1);
@@ -161,6 +167,9 @@ const deadline = async (c: Ctx) =>
 
 const briefCut = (inject: (c: Ctx) => Promise<void>) =>
   inject === cutTargetBriefly || inject === cutSourceBriefly;
+/** Faults after which both daemons answer when the engine rolls back: it must leave nothing. */
+const bothAnswerAtRollback = (inject: (c: Ctx) => Promise<void>) =>
+  [cancel, deadline, killIncoming, killOutgoing, bounceTargetDaemon].includes(inject);
 
 const back = (result: MigrationRecord["result"], category?: string) => ({
   result,
@@ -226,6 +235,30 @@ const CASES: FaultCase[] = [
     live: true,
   },
   {
+    fault: "outgoing QEMU killed",
+    mode: "live-copy-all",
+    phase: "storage copy",
+    guest: localDisk,
+    target: "other host",
+    policy: slowCopy,
+    inject: killOutgoing,
+    expect: back("failed", "libvirt"),
+    live: false,
+    stopsGuest: true,
+  },
+  {
+    // TCG guest with an NVRAM variable store: a failed incoming move leaves a file libvirt made.
+    fault: "UEFI guest: target libvirtd killed, restarted after 3 s",
+    mode: "live-copy-all",
+    phase: "storage copy",
+    guest: (f, h) => f.uefi("flt-uefi", h),
+    target: "other host",
+    policy: { ...slowCopy, bandwidthMiBps: 1 },
+    inject: bounceTargetDaemon,
+    expect: back("failed"),
+    live: true,
+  },
+  {
     fault: "target pool fills up",
     mode: "live-copy-all",
     phase: "storage copy",
@@ -271,9 +304,10 @@ const CASES: FaultCase[] = [
     fault: "cancel (SIGINT)",
     mode: "live-shared",
     phase: "post-copy",
-    guest: sharedChurn,
+    guest: (f, h) => f.shared("flt", h, 3, "churn-fast", 256),
     target: "other host",
-    policy: earlyPostCopy,
+    // The first pass takes seconds; post-copy still lasts long enough to be cancelled in.
+    policy: { ...earlyPostCopy, bandwidthMiBps: 32, postcopyBandwidthMiBps: 24 },
     inject: cancel,
     expect: { result: "succeeded", onSource: false },
     live: true,
@@ -429,12 +463,18 @@ describe("fault tier: injected faults through the engine on the lab", function (
       };
       assert.equal(record.result, expected.result, `${record.error ?? ""}\n${steps}`);
       if (c.expect?.category) assert.equal(record.errorCategory, c.expect.category, steps);
+      // Both daemons answer throughout: the engine must see the guest stopped, not wait for them.
+      if (c.stopsGuest) assert.doesNotMatch(steps, /waiting for|did not answer/);
 
       await repairAll();
       if (c.pool === "tiny") await unfillPool(h2, "tiny");
-      const after = await checkInvariants(lab, g, was, c.live);
+      const after = c.stopsGuest
+        ? await checkStopped(lab, g, h1)
+        : await checkInvariants(lab, g, was, c.live);
       const expectedHost = expected.onSource ? h1.name : req.host;
       assert.equal(after.host, expectedHost, steps);
+      if (bothAnswerAtRollback(c.inject))
+        assert.deepEqual(await leftovers(lab, g), [], `the rollback left nothing:\n${steps}`);
 
       const repaired = Date.now();
       const now = snapshot(
@@ -446,7 +486,14 @@ describe("fault tier: injected faults through the engine on the lab", function (
         again.result === "succeeded" || again.result === "noop",
         `converging run: ${again.result} ${again.error ?? ""}\n${again.steps.join("\n")}`,
       );
-      const final = await checkInvariants(lab, g, now, !c.converge?.allowOfflineFallback);
+      // A stopped guest moves offline and stays stopped: the engine starts only what ran.
+      const final = c.stopsGuest
+        ? await checkStopped(
+            lab,
+            g,
+            lab.hosts.find((h) => h.name === req.host)!,
+          )
+        : await checkInvariants(lab, g, now, !c.converge?.allowOfflineFallback);
       assert.equal(final.host, req.host);
       if (c.target === "scratch pool") assert.match(await diskPath(g), /pools\/scratch\//);
       const left = await leftovers(lab, g);
@@ -456,7 +503,7 @@ describe("fault tier: injected faults through the engine on the lab", function (
         mode: c.mode,
         phase: c.phase,
         result: `${record.result}${record.errorCategory ? ` (${record.errorCategory})` : ""}`,
-        ranOn: `${after.host} only`,
+        ranOn: c.stopsGuest ? `nowhere (shut off on ${after.host})` : `${after.host} only`,
         heartbeat: after.heartbeat,
         checksum: after.checksum,
         state: "engine record",

@@ -4,8 +4,15 @@
 import assert from "node:assert/strict";
 import type { TestGuest } from "../integration/engine/lab-engine";
 import type { LabDescription, LabHost } from "../lab/lab";
-import { diskContentSha256, readHeartbeats, waitForHeartbeat, type GuestDisk } from "../lab/guests";
-import { hostsRunning, virsh } from "../lab/virsh";
+import {
+  diskContentSha256,
+  nvramExists,
+  nvramPathOnHost,
+  readHeartbeats,
+  waitForHeartbeat,
+  type GuestDisk,
+} from "../lab/guests";
+import { definedDomains, hostsRunning, virsh } from "../lab/virsh";
 
 export interface Before {
   host: LabHost;
@@ -81,17 +88,50 @@ export async function checkInvariants(
   return { host: host.name, heartbeat, checksum: "equal" };
 }
 
+/** The names of the hosts where `domain` is defined (running or not). */
+async function hostsDefining(hosts: LabHost[], domain: string): Promise<string[]> {
+  const on = await Promise.all(hosts.map(async (h) => (await definedDomains(h)).includes(domain)));
+  return hosts.filter((_, i) => on[i]).map((h) => h.name);
+}
+
+/**
+ * For a fault that stops the guest itself (its QEMU killed): it runs nowhere, is defined on
+ * `host` only, and its disk there is unchanged.
+ */
+export async function checkStopped(
+  lab: LabDescription,
+  g: TestGuest,
+  host: LabHost,
+): Promise<Observed> {
+  assert.deepEqual(await hostsRunning(lab.hosts, g.name), [], `${g.name} runs nowhere`);
+  assert.deepEqual(
+    await hostsDefining(lab.hosts, g.name),
+    [host.name],
+    `defined on ${host.name} only`,
+  );
+  const sum = await diskContentSha256(host, await diskOn(host, g), g.image.sizeBytes);
+  assert.equal(sum, g.image.sha256, `${g.name}'s disk content changed`);
+  return { host: host.name, heartbeat: "stopped by the fault", checksum: "equal" };
+}
+
 /**
  * Volumes of the guest that should not be there: ownership markers anywhere, and any volume of
- * the guest other than the disk it uses (and its base image, which the test placed itself).
+ * the guest other than the disk it uses (and its base image, which the test placed itself); and
+ * an NVRAM file on a host that does not define the guest.
  */
 export async function leftovers(lab: LabDescription, g: TestGuest): Promise<string[]> {
+  // The host whose definition uses the disk: where it runs, else where it is defined.
   const running = await hostsRunning(lab.hosts, g.name);
-  const host = lab.hosts.find((h) => h.name === running[0]);
+  const defined = running.length ? running : await hostsDefining(lab.hosts, g.name);
+  const host = lab.hosts.find((h) => h.name === defined[0]);
   const disk = host ? await diskOn(host, g) : undefined;
   const inUse = disk?.kind === "file" ? disk.pathOnHost : undefined;
   const out: string[] = [];
+  const definedOn = await hostsDefining(lab.hosts, g.name);
   for (const h of lab.hosts) {
+    // A UEFI guest's variable store belongs beside its definition only.
+    if (!definedOn.includes(h.name) && nvramExists(h, g.name))
+      out.push(`${h.name}:${nvramPathOnHost(g.name)}`);
     const pools = (await virsh(h, "pool-list", "--name")).split("\n").map((p) => p.trim());
     for (const pool of pools.filter(Boolean)) {
       await virsh(h, "pool-refresh", pool);

@@ -25,7 +25,16 @@ export function run(file: string, args: string[], options: RunOptions = {}): Pro
       (err, stdout, stderr) => {
         if (err) {
           // Tools like the Pulumi CLI print the reason of a failure on stdout.
-          const output = [stderr.trim() || err.message, stdout.trim().slice(-4000)]
+          // The error lines come last too: a long output's tail may not reach back to them.
+          const errorLines = `${stdout}\n${stderr}`
+            .split("\n")
+            .filter((line) => /\berror\b/i.test(line))
+            .slice(-10);
+          const output = [
+            stderr.trim() || err.message,
+            stdout.trim().slice(-4000),
+            errorLines.length ? `error lines:\n${errorLines.join("\n")}` : "",
+          ]
             .filter(Boolean)
             .join("\n");
           reject(new Error(`${file} ${args.join(" ")} failed: ${output}`));

@@ -192,6 +192,8 @@ async function followJob(ctx: RunContext, state: Steering): Promise<void> {
       const src = await ctx.pool.get(ctx.plan.from);
       const dom = await src.domains.lookupByName(ctx.plan.domain);
       const active = async () => {
+        // A domain that stopped (its QEMU ended) has no job; libvirt refuses to report one.
+        if (!(await src.domains.isActive(dom))) return false;
         const job = await src.domains.jobInfo(dom);
         return job.type === "bounded" || job.type === "unbounded";
       };
@@ -287,9 +289,10 @@ async function decide(
     return verifyMoved(ctx, volumes, onSource, onTarget, seen.completedEvent, seen.iterations);
 
   const err = outcome.error;
-  if (onSource?.running && !onTarget) {
+  if (onSource && !onTarget) {
     // The target does not answer. If its daemon died after starting the guest there, it resumes
-    // that copy when it comes back: wait for it, so the copy can be stopped before we return.
+    // that copy when it comes back: wait for it, so the copy can be stopped before we return (or,
+    // with the source stopped, to learn whether the switch-over happened).
     record.step(`waiting for ${plan.to} to answer, to remove what the attempt left there`);
     onTarget = await waitForPresence(ctx, plan.to);
   }
@@ -314,21 +317,26 @@ async function decide(
     // Verified like any move, and the old source volumes go as the policy says.
     return verifyMoved(ctx, volumes, onSource, onTarget, seen.completedEvent, seen.iterations);
   }
+  if (onTarget && !targetRuns && onSource && !sourceRuns) {
+    // The source's QEMU ended before the switch-over (killed, crashed, or the guest powered off):
+    // nothing runs. Its disks on the source are as it left them; starting it is not ours to do.
+    const rolledBack = await rollBackTarget(ctx, volumes, onTarget);
+    record.step(
+      `${plan.domain} stopped on ${plan.from} during the move (state ${onSource.state ?? "shut off"}); ${rolledBack}`,
+    );
+    throw new RunFailure(
+      "failed",
+      "libvirt",
+      `migration of ${plan.domain} to ${plan.to} failed: ${describeError(err)}; its QEMU on ${plan.from} ended during the move (killed, crashed or the guest powered off), so it is shut off there with its disks untouched and was not started anywhere. Start it with virsh start, or run the update again to move it offline`,
+      plan.from,
+      { cause: err },
+    );
+  }
   if (!targetRuns && (sourceRuns || !onSource)) {
     // Failed before the switch-over: leave the domain where it runs, remove what this attempt made.
-    if (onTarget?.defined) {
-      // The half-received copy on the target (the guest never ran there): remove it.
-      if (await stopTargetCopy(ctx))
-        record.step(`removed the incomplete incoming copy of ${plan.domain} on ${plan.to}`);
-    }
-    if (ctx.facts.nvram) await removeIncomingNvram(ctx);
-    const { removed, left } = await volumes.removeAll();
+    const rolledBack = await rollBackTarget(ctx, volumes, onTarget);
     record.step(
-      `rolled back: ${plan.domain} ${sourceRuns ? "keeps running" : "was left running (its host does not answer)"} on ${plan.from}` +
-        (removed.length ? `; removed target volume(s) ${removed.join(", ")}` : "") +
-        (left.length
-          ? `; could not remove ${left.join(", ")} now (the next run removes them)`
-          : ""),
+      `rolled back: ${plan.domain} ${sourceRuns ? "keeps running" : "was left running (its host does not answer)"} on ${plan.from}; ${rolledBack}`,
     );
     const where = sourceRuns ? plan.from : "unknown";
     const keeps = sourceRuns
@@ -363,10 +371,30 @@ async function decide(
   throw new RunFailure(
     "failed",
     "verification",
-    `migration of ${plan.domain} failed (${describeError(err)}) and left it ${sourceRuns && targetRuns ? "running on both hosts" : targetRuns ? `running on ${plan.to}, while ${plan.from} does not answer` : "running on neither host (post-copy failure: it is paused on the target; recover with virsh migrate --postcopy-resume)"}; not touching it further`,
+    `migration of ${plan.domain} failed (${describeError(err)}) and left it ${sourceRuns ? "running on both hosts" : targetRuns ? `running on ${plan.to}, while ${plan.from} does not answer` : `stopped on ${plan.from}, while ${plan.to} does not answer (it may have switched over)`}; not touching it further`,
     "unknown",
     { cause: err },
   );
+}
+
+/**
+ * Removes what a failed attempt made on the target (the guest never ran there): the incoming
+ * copy, a leaked NVRAM file, the volumes. Says what it did, for the record.
+ */
+async function rollBackTarget(
+  ctx: RunContext,
+  volumes: CreatedVolumes,
+  onTarget: Presence | undefined,
+): Promise<string> {
+  const { plan } = ctx;
+  const done: string[] = [];
+  if (onTarget?.defined && (await stopTargetCopy(ctx)))
+    done.push(`removed the incomplete incoming copy on ${plan.to}`);
+  if (ctx.facts.nvram) await removeIncomingNvram(ctx);
+  const { removed, left } = await volumes.removeAll();
+  if (removed.length) done.push(`removed target volume(s) ${removed.join(", ")}`);
+  if (left.length) done.push(`could not remove ${left.join(", ")} now (the next run removes them)`);
+  return done.join("; ") || "nothing was left on the target";
 }
 
 /**
