@@ -38,7 +38,8 @@ type Phase =
   | "post-copy"
   | "block copy"
   | "shutdown wait"
-  | "offline copy";
+  | "offline copy"
+  | "after switch-over";
 
 interface Ctx {
   lab: LabDescription;
@@ -86,6 +87,8 @@ function inPhase(phase: Phase, p: MigrationProgress): boolean {
       return p.phase === "block-copy" && p.diskProcessed > 0;
     case "offline copy":
       return p.phase === "offline-copy" && p.diskProcessed > 0;
+    case "after switch-over":
+      return p.phase === "verifying";
     default:
       return false;
   }
@@ -258,6 +261,26 @@ const CASES: FaultCase[] = [
     expect: back("failed"),
     live: true,
   },
+  // The job ended; the source's daemon goes before the engine could confirm the guest left it.
+  ...(
+    [
+      ["source libvirtd killed, restarted after 3 s", localDisk],
+      [
+        "UEFI guest: source libvirtd killed, restarted after 3 s",
+        (f: GuestFactory, h: LabHost) => f.uefi("flt-uefi", h),
+      ],
+    ] as const
+  ).map(([fault, guest]): FaultCase => ({
+    fault,
+    mode: "live-copy-all",
+    phase: "after switch-over",
+    guest,
+    target: "other host",
+    policy: { bandwidthMiBps: 32 },
+    inject: bounceSourceDaemon,
+    expect: { result: "succeeded", onSource: false },
+    live: true,
+  })),
   {
     fault: "target pool fills up",
     mode: "live-copy-all",

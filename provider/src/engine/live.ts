@@ -30,6 +30,22 @@ function progressOf(ctx: RunContext, stats: JobStats, phase: "precopy" | "postco
   });
 }
 
+/** The job ended without an error: what follows is verification. */
+function reportVerifying(ctx: RunContext): void {
+  ctx.onProgress?.({
+    domain: ctx.plan.domain,
+    phase: "verifying",
+    percent: 100,
+    memoryProcessed: 0,
+    memoryRemaining: 0,
+    diskProcessed: 0,
+    diskRemaining: 0,
+    bandwidthBps: 0,
+    dirtyRateBps: 0,
+    iteration: 0,
+  });
+}
+
 /** A steering call that fails is noted; the job goes on and the loop keeps watching it. */
 async function steer(ctx: RunContext, what: string, call: () => Promise<void>): Promise<boolean> {
   try {
@@ -259,6 +275,7 @@ export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
     outcome = { error: err };
   }
 
+  if (!outcome.error) reportVerifying(ctx);
   const [onSource, onTarget] = await Promise.all([
     presenceVia(ctx, plan.from),
     presenceVia(ctx, plan.to),
@@ -283,10 +300,16 @@ async function decide(
   },
 ): Promise<{ finalHost: string }> {
   const { plan, record } = ctx;
-  const { volumes, onSource } = seen;
-  let { onTarget } = seen;
-  if (!outcome.error)
+  const { volumes } = seen;
+  let { onSource, onTarget } = seen;
+  if (!outcome.error) {
+    if (!onSource && onTarget?.running) {
+      // Its daemon went away after the switch-over: only it can confirm the source stopped.
+      record.step(`waiting for ${plan.from} to answer, to verify the move`);
+      onSource = await waitForPresence(ctx, plan.from, "the move cannot be verified");
+    }
     return verifyMoved(ctx, volumes, onSource, onTarget, seen.completedEvent, seen.iterations);
+  }
 
   const err = outcome.error;
   if (onSource && !onTarget) {
@@ -294,7 +317,7 @@ async function decide(
     // that copy when it comes back: wait for it, so the copy can be stopped before we return (or,
     // with the source stopped, to learn whether the switch-over happened).
     record.step(`waiting for ${plan.to} to answer, to remove what the attempt left there`);
-    onTarget = await waitForPresence(ctx, plan.to);
+    onTarget = await waitForPresence(ctx, plan.to, "the next run removes what is left there");
   }
   if (onSource?.state === "running" && onTarget?.state === "running") {
     // Both run: libvirt resumed the source because the move was never confirmed, while the
@@ -429,20 +452,25 @@ async function stopTargetCopy(ctx: RunContext): Promise<boolean> {
   }
 }
 
-/** How long a failed move waits for a silent target, to stop a copy its daemon may resume. */
-const TARGET_WAIT_MS = 30_000;
+/**
+ * How long the engine waits for a silent host whose answer it needs: a failed move's target (to
+ * stop a copy its daemon may resume), or a moved domain's source (to confirm it stopped there).
+ */
+const SILENT_HOST_WAIT_MS = 30_000;
 
-/** Waits (bounded) until `host` answers; undefined when it never does. */
-async function waitForPresence(ctx: RunContext, host: string): Promise<Presence | undefined> {
-  const deadline = Date.now() + TARGET_WAIT_MS;
+/** Waits (bounded) until `host` answers; undefined when it never does (`unanswered` says so). */
+async function waitForPresence(
+  ctx: RunContext,
+  host: string,
+  unanswered: string,
+): Promise<Presence | undefined> {
+  const deadline = Date.now() + SILENT_HOST_WAIT_MS;
   while (Date.now() < deadline) {
     const seen = await presenceVia(ctx, host);
     if (seen) return seen;
     await sleep(1000);
   }
-  ctx.record.step(
-    `${host} did not answer within ${TARGET_WAIT_MS / 1000} s; the next run removes what is left there`,
-  );
+  ctx.record.step(`${host} did not answer within ${SILENT_HOST_WAIT_MS / 1000} s; ${unanswered}`);
   return undefined;
 }
 
