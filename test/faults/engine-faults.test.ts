@@ -125,6 +125,16 @@ const cutPolicy: Partial<MigrationPolicy> = {
   postcopyBandwidthMiBps: 0,
   progressTimeoutSeconds: 5,
 };
+/** Pre-copy gives up quickly (no post-copy), so the ladder's last step, the offline move, runs. */
+const fallsBackOffline: Partial<MigrationPolicy> = {
+  bandwidthMiBps: 16,
+  allowPostCopy: false,
+  progressTimeoutSeconds: 2,
+  downtimeLadderMs: [300],
+  allowOfflineFallback: true,
+  allowForcedShutdown: true,
+  shutdownTimeoutSeconds: 1,
+};
 const offline: Partial<MigrationPolicy> = {
   allowLive: false,
   allowOfflineFallback: true,
@@ -370,6 +380,23 @@ const CASES: FaultCase[] = [
     expect,
     live: true,
   })),
+  // the offline fallback, after pre-copy gave up
+  ...(
+    [
+      ["target libvirtd killed", killTargetDaemon, back("failed")],
+      ["cancel (SIGINT)", cancel, back("cancelled", "cancelled")],
+    ] as const
+  ).map(([fault, inject, expect]): FaultCase => ({
+    fault,
+    mode: "offline fallback",
+    phase: "offline copy",
+    guest: (f, h) => f.local("flt", h, { kind: "churn-moderate", memoryMiB: 128, randomMiB: 32 }),
+    target: "other host",
+    policy: fallsBackOffline,
+    inject,
+    expect,
+    live: false,
+  })),
   // offline
   {
     fault: "cancel (SIGINT); guest ignores ACPI",
@@ -441,7 +468,8 @@ describe("fault tier: injected faults through the engine on the lab", function (
     p: MigrationPolicy,
     options: { signal?: AbortSignal; onProgress?: (p: MigrationProgress) => void } = {},
   ): Promise<MigrationRecord> {
-    return place(pool, req, p, options).then(
+    // Waits for silent hosts are as bounded as in production, only shorter.
+    return place(pool, req, p, { ...options, silentHostWaitMs: 8000 }).then(
       (r) => r.record,
       (err: unknown) => {
         if (err instanceof MigrationError) return err.record;
@@ -486,6 +514,7 @@ describe("fault tier: injected faults through the engine on the lab", function (
       };
       assert.equal(record.result, expected.result, `${record.error ?? ""}\n${steps}`);
       if (c.expect?.category) assert.equal(record.errorCategory, c.expect.category, steps);
+      if (c.mode === "offline fallback") assert.ok(record.fallbackUsed, steps);
       // Both daemons answer throughout: the engine must see the guest stopped, not wait for them.
       if (c.stopsGuest) assert.doesNotMatch(steps, /waiting for|did not answer/);
 

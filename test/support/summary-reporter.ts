@@ -8,13 +8,18 @@ const SLOWEST_SHOWN = 6;
 class SummaryReporter extends Mocha.reporters.Spec {
   constructor(runner: Mocha.Runner, options?: Mocha.MochaOptions) {
     super(runner, options);
+    // Wall time per file, hooks included (where a lab guest or a stack is set up).
     const secondsByFile = new Map<string, number>();
-    const add = (test: Mocha.Test) => {
-      const file = path.basename(test.file ?? "?");
-      secondsByFile.set(file, (secondsByFile.get(file) ?? 0) + (test.duration ?? 0) / 1000);
-    };
-    runner.on(Mocha.Runner.constants.EVENT_TEST_PASS, add);
-    runner.on(Mocha.Runner.constants.EVENT_TEST_FAIL, add);
+    const startedAt = new Map<Mocha.Suite, number>();
+    runner.on(Mocha.Runner.constants.EVENT_SUITE_BEGIN, (suite: Mocha.Suite) => {
+      if (suite.file && suite.parent?.root) startedAt.set(suite, Date.now());
+    });
+    runner.on(Mocha.Runner.constants.EVENT_SUITE_END, (suite: Mocha.Suite) => {
+      const began = startedAt.get(suite);
+      if (began === undefined || !suite.file) return;
+      const file = path.basename(suite.file);
+      secondsByFile.set(file, (secondsByFile.get(file) ?? 0) + (Date.now() - began) / 1000);
+    });
     runner.once(Mocha.Runner.constants.EVENT_RUN_END, () => {
       const { passes, failures, pending } = runner.stats ?? { passes: 0, failures: 0, pending: 0 };
       const slowest = [...secondsByFile]

@@ -20,6 +20,11 @@ export interface RunContext {
   log: (message: string) => void;
   /** Job statistics are read no more often than this (at least 500 ms). */
   pollIntervalMs: number;
+  /**
+   * How long to wait for a silent host whose answer the outcome needs: a failed move's target (to
+   * stop a copy its daemon may resume), or a moved domain's source (to confirm it stopped there).
+   */
+  silentHostWaitMs: number;
 }
 
 /** Thrown inside runners to end with a given result; the executor turns it into a record. */

@@ -26,9 +26,12 @@ export interface ExecuteOptions {
   onProgress?: (p: MigrationProgress) => void;
   log?: (message: string) => void;
   pollIntervalMs?: number;
+  /** How long to wait for a silent host whose answer the outcome needs (default 30 s). */
+  silentHostWaitMs?: number;
 }
 
 const MIN_POLL_MS = 500;
+const SILENT_HOST_WAIT_MS = 30_000;
 
 export async function executePlan(
   plan: MigrationPlan,
@@ -60,6 +63,7 @@ export async function executePlan(
     onProgress: options.onProgress,
     log: options.log ?? (() => undefined),
     pollIntervalMs: Math.max(MIN_POLL_MS, options.pollIntervalMs ?? MIN_POLL_MS),
+    silentHostWaitMs: options.silentHostWaitMs ?? SILENT_HOST_WAIT_MS,
   };
   try {
     if (options.limiter) {

@@ -452,25 +452,19 @@ async function stopTargetCopy(ctx: RunContext): Promise<boolean> {
   }
 }
 
-/**
- * How long the engine waits for a silent host whose answer it needs: a failed move's target (to
- * stop a copy its daemon may resume), or a moved domain's source (to confirm it stopped there).
- */
-const SILENT_HOST_WAIT_MS = 30_000;
-
 /** Waits (bounded) until `host` answers; undefined when it never does (`unanswered` says so). */
 async function waitForPresence(
   ctx: RunContext,
   host: string,
   unanswered: string,
 ): Promise<Presence | undefined> {
-  const deadline = Date.now() + SILENT_HOST_WAIT_MS;
+  const deadline = Date.now() + ctx.silentHostWaitMs;
   while (Date.now() < deadline) {
     const seen = await presenceVia(ctx, host);
     if (seen) return seen;
     await sleep(1000);
   }
-  ctx.record.step(`${host} did not answer within ${SILENT_HOST_WAIT_MS / 1000} s; ${unanswered}`);
+  ctx.record.step(`${host} did not answer within ${ctx.silentHostWaitMs / 1000} s; ${unanswered}`);
   return undefined;
 }
 
