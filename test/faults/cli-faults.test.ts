@@ -308,8 +308,18 @@ describe("fault tier: injected faults through the Pulumi CLI", function () {
     );
   });
 
-  it("a webhook that never answers does not hold the move up or fail it", async () => {
-    const hanging: Server = createServer(() => undefined);
+  it("a webhook that never answers the start notification does not hold the move up or fail it", async () => {
+    // It hangs on "started" (every attempt times out) and answers the rest, which must still come.
+    const received: string[] = [];
+    const hanging: Server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (d: Buffer) => (body += d.toString()));
+      req.on("end", () => {
+        const { event } = JSON.parse(body) as { event: string };
+        received.push(event);
+        if (event !== "started") res.writeHead(204).end();
+      });
+    });
     await new Promise<void>((r) => hanging.listen(0, "127.0.0.1", r));
     try {
       const g = await guests.local("cli-hook", h1);
@@ -320,13 +330,14 @@ describe("fault tier: injected faults through the Pulumi CLI", function () {
       await ws.pulumi(["config", "set", "host", h2.name]);
       const was = snapshot(h1, g);
       const out = await ws.pulumiWithDiagnostics(["up", "--yes", "--skip-preview"]);
-      assert.match(out, /not notified: .*127\.0\.0\.1/);
+      assert.match(out, /started not notified: .*127\.0\.0\.1/);
+      assert.ok(received.includes("succeeded"), `the end was notified: ${received.join(", ")}`);
       const after = await checkInvariants(lab, g, was, true);
       assert.equal(after.host, h2.name);
       assert.equal((await placementState()).outputs.lastMigration?.result, "succeeded");
       assert.deepEqual(await leftovers(lab, g), []);
       recordCliFault(
-        "webhook never answers",
+        "webhook never answers the start notification",
         "start and end notifications",
         "succeeded, with a warning",
         after,

@@ -65,8 +65,10 @@ export async function completedMigrationStats(
 
 /** Stops and forgets a domain on every given host, wherever it is; missing is fine. */
 export async function removeDomainEverywhere(hosts: LabHost[], domain: string): Promise<void> {
-  for (const host of hosts) {
-    await virsh(host, "destroy", domain).catch(() => undefined);
-    await virsh(host, "undefine", "--nvram", domain).catch(() => undefined);
-  }
+  await Promise.all(
+    hosts.map(async (host) => {
+      await virsh(host, "destroy", domain).catch(() => undefined);
+      await virsh(host, "undefine", "--nvram", domain).catch(() => undefined);
+    }),
+  );
 }

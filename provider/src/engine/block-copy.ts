@@ -171,9 +171,10 @@ async function copyAndPivot(ctx: RunContext, sources: SourceMarks): Promise<{ fi
   }
   await volumes.settle((volume) => movedNames.has(volume));
   if (policy.removeSourceVolumes) {
-    const removed = await removeSourceVolumes(conn, moved, true);
+    const { removed, left } = await removeSourceVolumes(ctx.pool, plan.from, moved, true, sources);
     if (removed.length)
       record.step(`removed old volumes: ${removed.map((p) => path.basename(p)).join(", ")}`);
+    if (left) record.step(left);
   }
   if (moved.length < copies.length) {
     const stayed = copies.filter((d) => !moved.includes(d)).map((d) => d.target);

@@ -39,3 +39,19 @@ export class RunFailure extends Error {
     super(message, options);
   }
 }
+
+/** Reports a phase of a move that has no job statistics of its own (the figures are zero). */
+export function reportPhase(ctx: RunContext, phase: "verifying" | "cleanup"): void {
+  ctx.onProgress?.({
+    domain: ctx.plan.domain,
+    phase,
+    percent: 100,
+    memoryProcessed: 0,
+    memoryRemaining: 0,
+    diskProcessed: 0,
+    diskRemaining: 0,
+    bandwidthBps: 0,
+    dirtyRateBps: 0,
+    iteration: 0,
+  });
+}

@@ -8,7 +8,7 @@ import {
   type LibvirtConnection,
   type MigrateFlagName,
 } from "../libvirt";
-import { RunFailure, type RunContext } from "./context";
+import { reportPhase, RunFailure, type RunContext } from "./context";
 import { describeError, stopCause } from "./errors";
 import { decideEscalation, postCopyRefused, startLadder, type LadderState } from "./ladder";
 import { CreatedVolumes, removeSourceVolumes, SourceMarks } from "./volumes";
@@ -27,22 +27,6 @@ function progressOf(ctx: RunContext, stats: JobStats, phase: "precopy" | "postco
     bandwidthBps: stats.memoryBps ?? stats.diskBps ?? 0,
     dirtyRateBps: stats.memoryDirtyRate ?? 0,
     iteration: stats.memoryIteration ?? 0,
-  });
-}
-
-/** The job ended without an error: what follows is verification. */
-function reportVerifying(ctx: RunContext): void {
-  ctx.onProgress?.({
-    domain: ctx.plan.domain,
-    phase: "verifying",
-    percent: 100,
-    memoryProcessed: 0,
-    memoryRemaining: 0,
-    diskProcessed: 0,
-    diskRemaining: 0,
-    bandwidthBps: 0,
-    dirtyRateBps: 0,
-    iteration: 0,
   });
 }
 
@@ -275,29 +259,40 @@ export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
     outcome = { error: err };
   }
 
-  if (!outcome.error) reportVerifying(ctx);
+  if (!outcome.error) reportPhase(ctx, "verifying");
   const [onSource, onTarget] = await Promise.all([
     presenceVia(ctx, plan.from),
     presenceVia(ctx, plan.to),
   ]);
   try {
-    return await decide(ctx, outcome, { volumes, onSource, onTarget, completedEvent, iterations });
+    return await decide(ctx, outcome, {
+      volumes,
+      sources,
+      onSource,
+      onTarget,
+      completedEvent,
+      iterations,
+    });
   } finally {
     await sources.clear();
   }
+}
+
+/** What an attempt made and saw, for deciding how it ended. */
+interface Seen {
+  volumes: CreatedVolumes;
+  sources: SourceMarks;
+  onSource: Presence | undefined;
+  onTarget: Presence | undefined;
+  completedEvent: JobStats | undefined;
+  iterations: number;
 }
 
 /** Decides how the attempt ended from where the domain is now, and cleans up accordingly. */
 async function decide(
   ctx: RunContext,
   outcome: Awaited<ReturnType<typeof migrateAndSteer>>,
-  seen: {
-    volumes: CreatedVolumes;
-    onSource: Presence | undefined;
-    onTarget: Presence | undefined;
-    completedEvent: JobStats | undefined;
-    iterations: number;
-  },
+  seen: Seen,
 ): Promise<{ finalHost: string }> {
   const { plan, record } = ctx;
   const { volumes } = seen;
@@ -308,7 +303,7 @@ async function decide(
       record.step(`waiting for ${plan.from} to answer, to verify the move`);
       onSource = await waitForPresence(ctx, plan.from, "the move cannot be verified");
     }
-    return verifyMoved(ctx, volumes, onSource, onTarget, seen.completedEvent, seen.iterations);
+    return verifyMoved(ctx, { ...seen, onSource, onTarget });
   }
 
   const err = outcome.error;
@@ -338,7 +333,7 @@ async function decide(
       `libvirt reported an error after switch-over (${describeError(err)}); ${plan.domain} runs on ${plan.to}`,
     );
     // Verified like any move, and the old source volumes go as the policy says.
-    return verifyMoved(ctx, volumes, onSource, onTarget, seen.completedEvent, seen.iterations);
+    return verifyMoved(ctx, { ...seen, onSource, onTarget });
   }
   if (onTarget && !targetRuns && onSource && !sourceRuns) {
     // The source's QEMU ended before the switch-over (killed, crashed, or the guest powered off):
@@ -478,15 +473,9 @@ async function presenceVia(ctx: RunContext, host: string): Promise<Presence | un
 }
 
 /** libvirt said the migration succeeded: verify it, never assume it. */
-async function verifyMoved(
-  ctx: RunContext,
-  volumes: CreatedVolumes,
-  onSource: Presence | undefined,
-  onTarget: Presence | undefined,
-  completedEvent: JobStats | undefined,
-  iterations: number,
-): Promise<{ finalHost: string }> {
+async function verifyMoved(ctx: RunContext, seen: Seen): Promise<{ finalHost: string }> {
   const { plan, policy, record, facts } = ctx;
+  const { volumes, sources, onSource, onTarget, completedEvent, iterations } = seen;
   if (!onTarget?.running)
     throw new RunFailure(
       "failed",
@@ -536,8 +525,16 @@ async function verifyMoved(
     `verified: running on ${plan.to} only${facts.persistent ? ", persistent there, undefined on the source" : ""}`,
   );
   if (policy.removeSourceVolumes && plan.disks.some((d) => d.copy)) {
-    const removed = await removeSourceVolumes(await ctx.pool.get(plan.from), plan.disks, false);
+    reportPhase(ctx, "cleanup");
+    const { removed, left } = await removeSourceVolumes(
+      ctx.pool,
+      plan.from,
+      plan.disks,
+      false,
+      sources,
+    );
     if (removed.length) record.step(`removed source volumes: ${removed.join(", ")}`);
+    if (left) record.step(left);
   }
   return { finalHost: plan.to };
 }

@@ -4,7 +4,7 @@
 // source with nothing left on the target; after it, the move finishes.
 import { pipeline } from "node:stream/promises";
 import { constants as C, type LibvirtConnection } from "../libvirt";
-import { RunFailure, type RunContext } from "./context";
+import { reportPhase, RunFailure, type RunContext } from "./context";
 import { rewriteDiskSources } from "./domain-xml";
 import { describeError, stopCause } from "./errors";
 import { CreatedVolumes, removeSourceVolumes, withSourceMarks, type SourceMarks } from "./volumes";
@@ -190,8 +190,16 @@ async function moveOffline(ctx: RunContext, sources: SourceMarks): Promise<{ fin
   await volumes.keep();
   record.downtimeMs = wasRunning ? Date.now() - downSince : undefined;
   if (policy.removeSourceVolumes) {
-    const removed = await removeSourceVolumes(src, plan.disks, sameHost);
+    reportPhase(ctx, "cleanup");
+    const { removed, left } = await removeSourceVolumes(
+      ctx.pool,
+      plan.from,
+      plan.disks,
+      sameHost,
+      sources,
+    );
     if (removed.length) record.step(`removed source volumes: ${removed.join(", ")}`);
+    if (left) record.step(left);
   }
   return { finalHost: plan.to };
 }

@@ -201,7 +201,7 @@ export interface MigrationRecord {
 /** Progress reported while a migration runs (no more often than the executor polls). */
 export interface MigrationProgress {
   domain: string;
-  phase: "precopy" | "postcopy" | "block-copy" | "offline-copy" | "verifying";
+  phase: "precopy" | "postcopy" | "block-copy" | "offline-copy" | "verifying" | "cleanup";
   percent: number;
   memoryProcessed: number;
   memoryRemaining: number;

@@ -5,6 +5,7 @@
 import path from "node:path";
 import { isNotFound, type LibvirtConnection, type StoragePool } from "../libvirt";
 import type { ConnectionPool } from "./connections";
+import { describeError } from "./errors";
 import { volumeXml } from "./domain-xml";
 import { movingMarkerName, ownerMarkerName } from "./volume-markers";
 import type { DiskPlacement, VolumeRef } from "./types";
@@ -127,6 +128,11 @@ export class SourceMarks {
     }
   }
 
+  /** The old copies could not all be removed: their markers stay, so the next run removes them. */
+  keepForNextRun(): void {
+    this.refs.splice(0);
+  }
+
   /** The move settled (either way): the markers go; one left now is removed by the next run. */
   async clear(): Promise<void> {
     for (const ref of this.refs.splice(0)) {
@@ -167,19 +173,34 @@ export async function removeLeftovers(
   return removed;
 }
 
-/** Deletes the source copies of moved disks (only ever after the move was verified). */
+/**
+ * Deletes the source copies of moved disks, only ever after the move was verified. The move has
+ * happened whatever this meets: a failure is reported (`left`), never thrown, and the copies
+ * left keep their "moving" markers so that the next run removes them.
+ */
 export async function removeSourceVolumes(
-  conn: LibvirtConnection,
+  pool: ConnectionPool,
+  host: string,
   disks: DiskPlacement[],
   sameHost: boolean,
-): Promise<string[]> {
+  sources: SourceMarks,
+): Promise<{ removed: string[]; left?: string }> {
   const removed: string[] = [];
-  for (const d of disks) {
-    // On the same host, a disk whose path did not change has no separate source copy.
-    if (!d.copy || !d.sourcePath || (sameHost && d.sourcePath === d.targetPath)) continue;
-    const vol = await conn.storage.volByPath(d.sourcePath);
-    await conn.storage.deleteVol(vol);
-    removed.push(d.sourcePath);
+  try {
+    const conn = await pool.get(host);
+    for (const d of disks) {
+      // On the same host, a disk whose path did not change has no separate source copy.
+      if (!d.copy || !d.sourcePath || (sameHost && d.sourcePath === d.targetPath)) continue;
+      const vol = await conn.storage.volByPath(d.sourcePath);
+      await conn.storage.deleteVol(vol);
+      removed.push(d.sourcePath);
+    }
+    return { removed };
+  } catch (err) {
+    sources.keepForNextRun();
+    return {
+      removed,
+      left: `could not remove the old source volume(s) on ${host} now (${describeError(err)}); the next run removes them`,
+    };
   }
-  return removed;
 }

@@ -100,9 +100,12 @@ function request(inputs: PlacementInputs, previous?: Partial<PlacementOutputs>):
     host: inputs.host,
     storagePool: inputs.storagePool,
     diskPools: inputs.disks,
-    // Where the state last saw it: a move that finished after this process was killed may have
-    // left its old copy there.
-    alsoLookOn: [previous?.currentHost, previous?.host].filter((h): h is string => !!h),
+    // Where the state last saw it (a move that finished after this process was killed may have
+    // left its old copy there), and the last move's source (whose old copies a verified move
+    // could not remove when that host stopped answering).
+    alsoLookOn: [previous?.currentHost, previous?.host, previous?.lastMigration?.from].filter(
+      (h): h is string => !!h,
+    ),
   };
 }
 

@@ -132,8 +132,12 @@ export class GuestFactory {
   async cleanup(): Promise<void> {
     for (const name of this.names.splice(0)) {
       await removeDomainEverywhere(this.lab.hosts, name);
-      for (const h of this.lab.hosts) {
-        for (const pool of ["local", "scratch"]) {
+      // Hosts and pools are independent: cleaned side by side.
+      const pools = this.lab.hosts.flatMap((h) =>
+        ["local", "scratch"].map((pool) => ({ h, pool })),
+      );
+      await Promise.all(
+        pools.map(async ({ h, pool }) => {
           await virsh(h, "pool-refresh", pool).catch(() => undefined);
           const vols = await virsh(h, "vol-list", "--pool", pool).catch(() => "");
           // The guest's volumes, its base image, and any ownership marker the engine left.
@@ -141,8 +145,8 @@ export class GuestFactory {
             if (vol.startsWith(`${name}.`) || vol.startsWith(`${name}-base.`))
               await virsh(h, "vol-delete", "--pool", pool, vol).catch(() => undefined);
           }
-        }
-      }
+        }),
+      );
     }
     for (const image of this.images.splice(0)) image.cleanup();
   }
