@@ -267,7 +267,7 @@ describe("fault tier: injected faults through the Pulumi CLI", function () {
   });
 
   it("SIGKILL of the whole pulumi tree mid-migration: cancel, refresh and up converge", async () => {
-    const g = await guests.local("cli-kill", h1, { randomMiB: 16 });
+    const g = await guests.local("cli-kill", h1, { randomMiB: 8 });
     await adopt("killed", g);
     await ws.pulumi(["config", "set", "host", h2.name]);
     const was = snapshot(h1, g);

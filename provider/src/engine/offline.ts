@@ -7,6 +7,7 @@ import { constants as C, type LibvirtConnection } from "../libvirt";
 import { reportPhase, RunFailure, type RunContext } from "./context";
 import { rewriteDiskSources } from "./domain-xml";
 import { describeError, stopCause } from "./errors";
+import { copyNvram, removeNvramFile } from "./nvram";
 import { CreatedVolumes, removeSourceVolumes, withSourceMarks, type SourceMarks } from "./volumes";
 import { presence, sleep, undefineWithNvram, undefineKeepingNvram } from "./where";
 
@@ -145,6 +146,8 @@ async function moveOffline(ctx: RunContext, sources: SourceMarks): Promise<{ fin
   const volumes = new CreatedVolumes(ctx.pool, facts.uuid);
   let shutDownBySelf = false;
   let definedOnTarget = false;
+  const carriesNvram = !sameHost && Boolean(facts.nvram);
+  let nvramCopied = false;
   try {
     throwIfStopped(ctx, "before the shutdown");
     await sources.mark(plan.from, plan.disks, sameHost);
@@ -155,6 +158,11 @@ async function moveOffline(ctx: RunContext, sources: SourceMarks): Promise<{ fin
     const dst = await ctx.pool.get(plan.to);
     await volumes.createFor(plan.to, plan.disks);
     await copyVolumes(ctx, src, dst);
+    if (carriesNvram) {
+      nvramCopied = true;
+      const bytes = await copyNvram(src, dst, facts.nvram!, ctx.signal);
+      record.step(`copied the NVRAM ${facts.nvram} (${bytes} bytes) to ${plan.to}`);
+    }
     throwIfStopped(ctx, "before the switch-over");
     if (!sameHost) {
       definedOnTarget = true;
@@ -178,14 +186,18 @@ async function moveOffline(ctx: RunContext, sources: SourceMarks): Promise<{ fin
       inactiveXml,
       sameHost,
       definedOnTarget,
+      nvramCopied,
       restart: wasRunning && shutDownBySelf,
     });
   }
   if (ctx.signal?.aborted)
     record.step(`${stopCause(ctx.signal).phrase} after the switch-over: the move was finished`);
   if (!sameHost) {
-    await undefineKeepingNvram(src, dom);
-    record.step(`undefined ${plan.domain} on ${plan.from}`);
+    // The NVRAM went with it (copied): the source's file goes with the source's definition.
+    await (carriesNvram ? undefineWithNvram : undefineKeepingNvram)(src, dom);
+    record.step(
+      `undefined ${plan.domain} on ${plan.from}${carriesNvram ? ` with its NVRAM ${facts.nvram}` : ""}`,
+    );
   }
   await volumes.keep();
   record.downtimeMs = wasRunning ? Date.now() - downSince : undefined;
@@ -214,6 +226,8 @@ async function rollBack(
     sameHost: boolean;
     /** A define on the target was attempted: the copy there must be confirmed gone. */
     definedOnTarget: boolean;
+    /** The NVRAM file was (being) copied to the target. */
+    nvramCopied: boolean;
     restart: boolean;
   },
 ): Promise<never> {
@@ -231,6 +245,15 @@ async function rollBack(
   }
   if (state.sameHost) await src.domains.define(state.inactiveXml).catch(() => undefined);
   const { removed, left } = await state.volumes.removeAll();
+  // Copied but never defined there (a definition's undefine above took it with it).
+  if (state.nvramCopied && !state.definedOnTarget) {
+    try {
+      if (await removeNvramFile(await ctx.pool.get(plan.to), ctx.facts.nvram!))
+        removed.push(`NVRAM ${ctx.facts.nvram} on ${plan.to}`);
+    } catch (nvramErr) {
+      left.push(`NVRAM ${ctx.facts.nvram} on ${plan.to} (${describeError(nvramErr)})`);
+    }
+  }
   let outcome = "left as it was";
   if (state.restart) {
     const wasOff = !(await presence(src, plan.domain)).running;

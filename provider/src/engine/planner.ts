@@ -422,10 +422,7 @@ export function offlineObstacle(
 ): string | undefined {
   if (!domain.persistent)
     return `${domain.name} is transient (not defined persistently): shutting it down would delete it. Define it persistently (virsh define) first.`;
-  // A live move carries NVRAM (QEMU sends the flash with memory); a stopped domain's file
-  // would have to be copied outside libvirt's storage APIs, which vmplacement does not do.
-  if (domain.nvram && target.name !== domain.host)
-    return `${domain.name} keeps its UEFI variables in ${domain.nvram}, which an offline move to another host would not carry (the target would start from the firmware's template). Move it live (allowLive), with the domain running.`;
+  // UEFI variables move either way: with memory (live), or copied as a file (offline).
   for (const d of disks) {
     const facts = domain.disks.find((f) => f.target === d.target);
     if (!d.copy || !facts?.backingChain.length) continue;

@@ -94,7 +94,11 @@ function policyFor(inputs: PlacementInputs, runtime: ProviderRuntime): PolicySpe
     : runtime.defaultPolicy;
 }
 
-function request(inputs: PlacementInputs, previous?: Partial<PlacementOutputs>): PlacementRequest {
+/** The engine's request for a placement, given what the state last recorded of it. */
+export function placementRequest(
+  inputs: PlacementInputs,
+  previous?: Partial<PlacementOutputs>,
+): PlacementRequest {
   return {
     domain: inputs.domain,
     host: inputs.host,
@@ -225,7 +229,7 @@ export async function applyPlacement(
   const policy = policyFor(inputs, runtime);
   const { plan, facts } = await planPlacement(
     runtime.pool,
-    request(inputs, options.previous),
+    placementRequest(inputs, options.previous),
     policy,
   );
   if (plan.blockers.length) {

@@ -95,18 +95,12 @@ describe("planner and ladder regressions", () => {
     );
   });
 
-  it("a UEFI domain moves to another host live only: offline would not carry its NVRAM", () => {
+  it("a UEFI domain moves to another host live or offline (its NVRAM file is copied)", () => {
     const nvram = "/var/lib/libvirt/qemu/nvram/vm_VARS.fd";
     const stopped = makeScenario({ domain: { running: false, nvram } });
     const plan = choosePlan(stopped.req, stopped.facts, stopped.policy);
-    assert.deepEqual(
-      plan.blockers.map((b) => b.code),
-      ["OFFLINE_MOVE_IMPOSSIBLE"],
-    );
-    assert.match(
-      plan.blockers[0].message,
-      /UEFI variables in \/var\/lib\/libvirt\/qemu\/nvram\/vm_VARS\.fd.*Move it live/,
-    );
+    assert.deepEqual(plan.blockers, []);
+    assert.equal(plan.mode, "offline");
     const running = makeScenario({ domain: { nvram } });
     assert.deepEqual(choosePlan(running.req, running.facts, running.policy).blockers, []);
     const samePool = makeScenario({

@@ -52,6 +52,15 @@ export class StorageApi {
     };
   }
 
+  /** Starts a transient pool (gone from libvirt once destroyed; its files stay). */
+  async createPool(xml: string, flags = 0): Promise<StoragePool> {
+    return (await this.remote.call("STORAGE_POOL_CREATE_XML", { xml, flags })).pool;
+  }
+
+  async destroyPool(pool: StoragePool): Promise<void> {
+    await this.remote.call("STORAGE_POOL_DESTROY", { pool });
+  }
+
   async refreshPool(pool: StoragePool): Promise<void> {
     await this.remote.call("STORAGE_POOL_REFRESH", { pool, flags: 0 });
   }
