@@ -224,6 +224,41 @@ export class DomainApi {
     return jobStatsFrom(r.type, decodeTypedParams(r.params));
   }
 
+  /**
+   * Starts QEMU's dirty-rate calculation over `seconds` (virDomainStartDirtyRateCalc); the result
+   * arrives in the domain's `dirtyrate.*` statistics once measured.
+   */
+  async startDirtyRateCalc(
+    dom: Domain,
+    seconds: number,
+    mode: "page-sampling" | "dirty-bitmap" | "dirty-ring" = "page-sampling",
+  ): Promise<void> {
+    const modes = C.virDomainDirtyRateCalcFlags;
+    const flags = {
+      "page-sampling": modes.VIR_DOMAIN_DIRTYRATE_MODE_PAGE_SAMPLING,
+      "dirty-bitmap": modes.VIR_DOMAIN_DIRTYRATE_MODE_DIRTY_BITMAP,
+      "dirty-ring": modes.VIR_DOMAIN_DIRTYRATE_MODE_DIRTY_RING,
+    }[mode];
+    await this.remote.call("DOMAIN_START_DIRTY_RATE_CALC", { dom, seconds, flags });
+  }
+
+  /**
+   * Statistics of the given groups (virDomainStatsTypes bits) for `doms`, one flat record of
+   * typed parameters per domain (virConnectGetAllDomainStats with a domain list).
+   */
+  async stats(
+    doms: Domain[],
+    groups: number,
+    options: CallOptions = {},
+  ): Promise<Array<{ dom: Domain; params: Record<string, TypedParamValue> }>> {
+    const r = await this.remote.call(
+      "CONNECT_GET_ALL_DOMAIN_STATS",
+      { doms, stats: groups, flags: 0 },
+      options,
+    );
+    return r.retStats.map((rec) => ({ dom: rec.dom, params: decodeTypedParams(rec.params) }));
+  }
+
   /** Aborts the running job (a migration in pre-copy leaves the domain on the source). */
   async abortJob(dom: Domain, flags = 0): Promise<void> {
     if (flags) await this.remote.call("DOMAIN_ABORT_JOB_FLAGS", { dom, flags });

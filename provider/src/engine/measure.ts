@@ -1,0 +1,80 @@
+// Measured guest facts for a forecast: how fast the guest dirties memory (QEMU's dirty-rate
+// calculation) and how much memory its QEMU really holds (resident set), both read through the
+// domain statistics. Bounded: a calculation that does not finish in time gives no figure.
+import { constants as C, type Domain, type LibvirtConnection } from "../libvirt";
+import { describeError } from "./errors";
+import { sleep } from "./where";
+
+const MiB = 1024 * 1024;
+const KiB = 1024;
+const POLL_MS = 200;
+
+export interface MeasuredMemory {
+  /** Bytes per second dirtied over the window; undefined when QEMU could not measure it. */
+  dirtyRateBps?: number;
+  /** Bytes QEMU holds for the guest (balloon.rss); undefined when not reported. */
+  residentBytes?: number;
+  /** Why the dirty rate is missing, for the plan to say. */
+  dirtyRateProblem?: string;
+}
+
+const { VIR_DOMAIN_STATS_DIRTYRATE, VIR_DOMAIN_STATS_BALLOON } = C.virDomainStatsTypes;
+const { VIR_DOMAIN_DIRTYRATE_MEASURED } = C.virDomainDirtyRateStatus;
+
+async function startCalc(conn: LibvirtConnection, dom: Domain, seconds: number): Promise<void> {
+  // The dirty bitmap counts every dirtied page; sampling (QEMU's default) works where it cannot.
+  try {
+    await conn.domains.startDirtyRateCalc(dom, seconds, "dirty-bitmap");
+  } catch {
+    await conn.domains.startDirtyRateCalc(dom, seconds, "page-sampling");
+  }
+}
+
+/** Measures the running domain's dirty rate over `seconds` and reads its resident memory. */
+export async function measureMemory(
+  conn: LibvirtConnection,
+  dom: Domain,
+  seconds: number,
+  signal?: AbortSignal,
+): Promise<MeasuredMemory> {
+  try {
+    await startCalc(conn, dom, seconds);
+  } catch (err) {
+    return { ...(await resident(conn, dom)), dirtyRateProblem: describeError(err) };
+  }
+  // The result is there after the window; allow as long again (and a little) to report it.
+  const waitSeconds = seconds * 2 + 2;
+  const deadline = Date.now() + waitSeconds * 1000;
+  await sleep(seconds * 1000, signal);
+  while (!signal?.aborted && Date.now() < deadline) {
+    const [stats] = await conn.domains.stats(
+      [dom],
+      VIR_DOMAIN_STATS_DIRTYRATE | VIR_DOMAIN_STATS_BALLOON,
+    );
+    const p = stats?.params ?? {};
+    if (Number(p["dirtyrate.calc_status"]) === VIR_DOMAIN_DIRTYRATE_MEASURED) {
+      const rate = Number(p["dirtyrate.megabytes_per_second"]);
+      return {
+        dirtyRateBps: Number.isFinite(rate) ? rate * MiB : undefined,
+        residentBytes: residentFrom(p),
+      };
+    }
+    await sleep(POLL_MS, signal);
+  }
+  return {
+    ...(await resident(conn, dom)),
+    dirtyRateProblem: signal?.aborted
+      ? "cancelled"
+      : `QEMU did not report a dirty rate within ${waitSeconds} s`,
+  };
+}
+
+function residentFrom(p: Record<string, unknown>): number | undefined {
+  const rss = Number(p["balloon.rss"]);
+  return Number.isFinite(rss) && rss > 0 ? rss * KiB : undefined;
+}
+
+async function resident(conn: LibvirtConnection, dom: Domain): Promise<MeasuredMemory> {
+  const [stats] = await conn.domains.stats([dom], VIR_DOMAIN_STATS_BALLOON).catch(() => []);
+  return { residentBytes: stats ? residentFrom(stats.params) : undefined };
+}

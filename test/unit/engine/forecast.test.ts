@@ -1,0 +1,93 @@
+// The convergence model against hand-computed cases: pass counts, durations and downtimes follow
+// from memory, dirty rate and link; the verdict picks the escalation the policy allows.
+import assert from "node:assert/strict";
+import { forecastLiveMove, type ForecastInput } from "../../../provider/src/engine/forecast";
+import { DEFAULT_POLICY } from "../../../provider/src/engine/policy";
+import type { MigrationPolicy } from "../../../provider/src/engine/types";
+
+const MiB = 1024 * 1024;
+const policy = (p: Partial<MigrationPolicy> = {}): MigrationPolicy => ({ ...DEFAULT_POLICY, ...p });
+const guest = (g: Partial<ForecastInput>): ForecastInput => ({
+  memoryBytes: 512 * MiB,
+  dirtyRateBps: 0,
+  diskBytes: 0,
+  linkBps: 1024 * MiB,
+  ...g,
+});
+const near = (actual: number, expected: number, what: string) =>
+  assert.ok(Math.abs(actual - expected) < 1e-6, `${what}: ${actual}, expected ${expected}`);
+
+describe("convergence forecast", () => {
+  it("an idle guest converges in one pass: duration is its memory and disks over the link", () => {
+    const f = forecastLiveMove(guest({ diskBytes: 1024 * MiB }), policy());
+    assert.equal(f.verdict, "converges");
+    assert.equal(f.escalation, "none");
+    assert.equal(f.passes, 1);
+    near(f.durationSeconds, 1 + 0.5, "seconds");
+    assert.equal(f.downtimeMs, 1);
+    assert.equal(f.memoryBytesSent, 512 * MiB);
+  });
+
+  it("a guest dirtying less than the link converges after a few shrinking passes", () => {
+    // 512 MiB at 1 GiB/s: 0.5 s, meanwhile 10 MiB dirtied; 10 MiB takes ~9.8 ms and fits 300 ms.
+    const f = forecastLiveMove(guest({ dirtyRateBps: 20 * MiB }), policy());
+    assert.equal(f.verdict, "converges");
+    assert.equal(f.passes, 1);
+    near(f.memoryBytesSent, 522 * MiB, "bytes");
+    assert.equal(f.downtimeMs, 10);
+    // At 40 MiB/s the same guest needs passes of 12.8 s, 6.4 s, 3.2 s ... until 12 MiB is left.
+    const slow = forecastLiveMove(guest({ dirtyRateBps: 20 * MiB, linkBps: 40 * MiB }), policy());
+    assert.equal(slow.verdict, "converges");
+    assert.equal(slow.passes, 6);
+    assert.ok(slow.downtimeMs <= 300, `downtime ${slow.downtimeMs}`);
+  });
+
+  it("converging only at a raised downtime costs the ladder's waits", () => {
+    // It dirties faster than the link, so every pass resends its whole 60 MiB working set:
+    // 600 ms at 100 MiB/s, which only the ladder's 1000 ms step allows.
+    const input = guest({
+      memoryBytes: 256 * MiB,
+      dirtyRateBps: 120 * MiB,
+      workingSetBytes: 60 * MiB,
+      linkBps: 100 * MiB,
+    });
+    const f = forecastLiveMove(input, policy({ progressTimeoutSeconds: 10 }));
+    assert.equal(f.verdict, "converges");
+    assert.equal(f.downtimeMs, 600);
+    // Two raises (500, then 1000 ms) after 10 s of stall each.
+    assert.ok(f.durationSeconds > 20, `seconds ${f.durationSeconds}`);
+  });
+
+  it("a guest outrunning the link needs post-copy right after the first pass", () => {
+    // The issue's lab case: 512 MiB, churning a 64 MiB working set at 200 MiB/s, 40 MiB/s cap.
+    const f = forecastLiveMove(
+      guest({ dirtyRateBps: 200 * MiB, workingSetBytes: 64 * MiB, linkBps: 40 * MiB }),
+      policy(),
+    );
+    assert.equal(f.verdict, "needs-post-copy");
+    assert.equal(f.escalation, "post-copy-after-first-pass");
+    near(f.durationSeconds, 12.8 + 1.6, "seconds");
+    assert.equal(f.memoryBytesSent, 576 * MiB);
+    assert.equal(f.downtimeMs, 50);
+  });
+
+  it("without post-copy, auto-converge throttles the guest until pre-copy converges", () => {
+    const input = guest({ dirtyRateBps: 200 * MiB, workingSetBytes: 64 * MiB, linkBps: 40 * MiB });
+    const f = forecastLiveMove(input, policy({ allowPostCopy: false, autoConverge: true }));
+    assert.equal(f.verdict, "needs-auto-converge");
+    assert.equal(f.escalation, "auto-converge");
+    assert.ok(f.passes > 1 && f.passes < 30, `passes ${f.passes}`);
+    assert.ok(f.downtimeMs <= 1000, `downtime ${f.downtimeMs}`);
+  });
+
+  it("with neither, it cannot move live within the policy", () => {
+    const input = guest({ dirtyRateBps: 200 * MiB, linkBps: 40 * MiB });
+    const f = forecastLiveMove(input, policy({ allowPostCopy: false, autoConverge: false }));
+    assert.equal(f.verdict, "cannot-move-live");
+    assert.equal(f.durationSeconds, Number.POSITIVE_INFINITY);
+  });
+
+  it("refuses a link rate that is not positive", () => {
+    assert.throws(() => forecastLiveMove(guest({ linkBps: 0 }), policy()), /link rate/);
+  });
+});
