@@ -16,6 +16,9 @@ async function deleteIfPresent(
   name: string,
 ): Promise<boolean> {
   try {
+    // A daemon that just restarted may not have listed the pool's files yet: "not found" must
+    // mean the file is gone, or a volume would outlive the marker that makes it ours.
+    await conn.storage.refreshPool(pool);
     await conn.storage.deleteVol(await conn.storage.volByName(pool, name));
     return true;
   } catch (err) {
