@@ -11,6 +11,7 @@ import {
 import { reportPhase, RunFailure, type RunContext } from "./context";
 import { describeError, stopCause } from "./errors";
 import { decideEscalation, postCopyRefused, startLadder, type LadderState } from "./ladder";
+import { removeNvramFile } from "./nvram";
 import { CreatedVolumes, removeSourceVolumes, SourceMarks } from "./volumes";
 import { presence, sleep, undefineWithNvram, type Presence } from "./where";
 
@@ -418,16 +419,15 @@ async function rollBackTarget(
 /**
  * A failed incoming migration leaves the NVRAM file libvirt made for it on the target (seen with
  * libvirt 9.0), where a later cold start would pick it up instead of the source's variables.
- * libvirt removes NVRAM files only with a definition, so define the domain there (not started)
- * and undefine it with its NVRAM. Skipped when the target holds a definition of it.
+ * Skipped when the target holds a definition of it (the file is that definition's).
  */
 async function removeIncomingNvram(ctx: RunContext): Promise<void> {
   const { plan, facts, record } = ctx;
   try {
     const dst = await ctx.pool.get(plan.to);
     if ((await presence(dst, plan.domain)).defined) return;
-    await undefineWithNvram(dst, await dst.domains.define(facts.xml));
-    record.step(`removed the NVRAM file ${facts.nvram} the attempt left on ${plan.to}`);
+    if (await removeNvramFile(dst, facts.nvram!))
+      record.step(`removed the NVRAM file ${facts.nvram} the attempt left on ${plan.to}`);
   } catch (err) {
     record.step(`could not remove NVRAM file ${facts.nvram} on ${plan.to}: ${describeError(err)}`);
   }

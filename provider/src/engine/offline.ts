@@ -245,7 +245,7 @@ async function rollBack(
   }
   if (state.sameHost) await src.domains.define(state.inactiveXml).catch(() => undefined);
   const { removed, left } = await state.volumes.removeAll();
-  // Copied but never defined there (a definition's undefine above took it with it).
+  // Copied but never defined there; with a definition, removeTargetCopy's undefine took it.
   if (state.nvramCopied && !state.definedOnTarget) {
     try {
       if (await removeNvramFile(await ctx.pool.get(plan.to), ctx.facts.nvram!))
