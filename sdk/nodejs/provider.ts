@@ -40,6 +40,7 @@ export class Provider extends pulumi.ProviderResource {
                 throw new Error("Missing required property 'hosts'");
             }
             resourceInputs["defaultPolicy"] = pulumi.output(args?.defaultPolicy).apply(JSON.stringify);
+            resourceInputs["dirtyRateSampleSeconds"] = pulumi.output((args?.dirtyRateSampleSeconds) ?? 1).apply(JSON.stringify);
             resourceInputs["hosts"] = pulumi.output(args?.hosts).apply(JSON.stringify);
             resourceInputs["maxMigrationsPerHostInbound"] = pulumi.output(args?.maxMigrationsPerHostInbound).apply(JSON.stringify);
             resourceInputs["maxMigrationsPerHostOutbound"] = pulumi.output(args?.maxMigrationsPerHostOutbound).apply(JSON.stringify);
@@ -64,6 +65,10 @@ export interface ProviderArgs {
      * Policy for placements that name none.
      */
     defaultPolicy?: pulumi.Input<inputs.PolicySpecArgs | undefined>;
+    /**
+     * Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
+     */
+    dirtyRateSampleSeconds?: pulumi.Input<number | undefined>;
     /**
      * The libvirt hosts VMs may be placed on.
      */

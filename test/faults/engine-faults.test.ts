@@ -79,7 +79,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function inPhase(phase: Phase, p: MigrationProgress): boolean {
   switch (phase) {
     case "storage copy":
-      return p.phase === "precopy" && p.diskProcessed > 0 && p.memoryProcessed === 0;
+      return p.phase === "disk-copy" && p.diskProcessed > 0;
     case "memory pre-copy":
       return p.phase === "precopy" && p.memoryProcessed > 0;
     case "post-copy":

@@ -3,7 +3,7 @@
 // persistent definition is rewritten last, to exactly the disks the running domain then uses.
 import path from "node:path";
 import { constants as C, type Domain, type LibvirtConnection } from "../libvirt";
-import { RunFailure, type RunContext } from "./context";
+import { RateMeter, RunFailure, secondsLeft, type RunContext } from "./context";
 import { blockCopyDestinationXml, parseDomainXml, rewriteDiskSources } from "./domain-xml";
 import { describeError, stopCause } from "./errors";
 import type { DiskPlacement } from "./types";
@@ -50,6 +50,7 @@ async function mirrorAll(
     started.push(d.target);
     record.step(`block copy of ${d.target} into pool ${d.pool} started`);
   }
+  const meter = new RateMeter();
   for (;;) {
     if (ctx.signal?.aborted) {
       const stop = stopCause(ctx.signal);
@@ -65,15 +66,18 @@ async function mirrorAll(
     if (gone) throw new Error(`the block copy of ${gone.target} ended unexpectedly`);
     const cur = jobs.reduce((sum, j) => sum + j!.cur, 0);
     const end = jobs.reduce((sum, j) => sum + j!.end, 0);
+    // The jobs' own bandwidth field is the limit set on them; the real rate is measured.
+    const bps = meter.sample(cur);
     ctx.onProgress?.({
       domain: plan.domain,
       phase: "block-copy",
       percent: end ? Math.round((cur / end) * 100) : 0,
+      secondsLeft: secondsLeft(end - cur, bps),
       memoryProcessed: 0,
       memoryRemaining: 0,
       diskProcessed: cur,
       diskRemaining: end - cur,
-      bandwidthBps: jobs.reduce((sum, j) => sum + j!.bandwidth, 0),
+      bandwidthBps: bps,
       dirtyRateBps: 0,
       iteration: 0,
     });

@@ -55,3 +55,28 @@ export function reportPhase(ctx: RunContext, phase: "verifying" | "cleanup"): vo
     iteration: 0,
   });
 }
+
+/** The rate a copy really runs at, from how much it has done over time (not a configured limit). */
+export class RateMeter {
+  private readonly startedAt = Date.now();
+  private last?: { at: number; done: number };
+  private bps = 0;
+
+  /** Records `done` bytes so far; returns bytes per second over the last interval. */
+  sample(done: number): number {
+    const now = Date.now();
+    if (!this.last) {
+      this.bps = now > this.startedAt ? (done * 1000) / (now - this.startedAt) : 0;
+      this.last = { at: now, done };
+    } else if (now - this.last.at >= 500) {
+      this.bps = ((done - this.last.done) * 1000) / (now - this.last.at);
+      this.last = { at: now, done };
+    }
+    return Math.max(0, Math.round(this.bps));
+  }
+}
+
+/** Seconds left for `remaining` bytes at `bps`, when the rate says anything. */
+export function secondsLeft(remaining: number, bps: number): number | undefined {
+  return bps > 0 && remaining >= 0 ? Math.ceil(remaining / bps) : undefined;
+}

@@ -147,3 +147,35 @@ export function forecastLiveMove(input: ForecastInput, policy: MigrationPolicy):
     diskBytes: input.diskBytes,
   };
 }
+
+/** What the job statistics of a running pre-copy show, for judging it again mid-move. */
+export interface RunningPrecopy {
+  /** Memory pass under way (QEMU counts from 1: the first pass). */
+  iteration: number;
+  memoryRemainingBytes: number;
+  dirtyRateBps: number;
+  bandwidthBps: number;
+}
+
+/**
+ * Whether a running pre-copy will still converge, judged from its live statistics with the same
+ * model as the plan: what remains, at the rate the guest dirties now and the link carries now,
+ * within the downtimes the ladder still has. Unknown during the first pass (no resend rate yet).
+ */
+export function judgeRunningPrecopy(
+  run: RunningPrecopy,
+  policy: MigrationPolicy,
+  currentDowntimeMs: number,
+): "converging" | "not-converging" | "unknown" {
+  if (run.iteration < 2 || !(run.bandwidthBps > 0)) return "unknown";
+  const verdict = forecastLiveMove(
+    {
+      memoryBytes: Math.max(1, run.memoryRemainingBytes),
+      dirtyRateBps: run.dirtyRateBps,
+      diskBytes: 0,
+      linkBps: run.bandwidthBps,
+    },
+    { ...policy, maxDowntimeMs: currentDowntimeMs, allowPostCopy: false, autoConverge: false },
+  ).verdict;
+  return verdict === "converges" ? "converging" : "not-converging";
+}

@@ -126,6 +126,28 @@ export async function volumeIdentity(
   }
 }
 
+/** Identities of a disk's backing files, and the bytes they hold together (a full copy moves them). */
+async function backingFacts(
+  conn: LibvirtConnection,
+  chain: string[],
+): Promise<Pick<DiskFacts, "backingIdentities" | "backingAllocationBytes">> {
+  const each = await Promise.all(
+    chain.map(async (b) => {
+      const identity = (await volumeIdentity(conn, b)) ?? "unknown";
+      const allocation = await conn.storage
+        .volByPath(b)
+        .then((v) => conn.storage.volInfo(v))
+        .then((i) => i.allocation)
+        .catch(() => 0);
+      return { identity, allocation };
+    }),
+  );
+  return {
+    backingIdentities: each.map((e) => e.identity),
+    backingAllocationBytes: each.reduce((sum, e) => sum + e.allocation, 0),
+  };
+}
+
 async function diskFacts(
   conn: LibvirtConnection,
   dom: Domain,
@@ -144,13 +166,7 @@ async function diskFacts(
     allocationBytes: 0,
     backingChain: parsed.backingChain,
     backingFormats: parsed.backingFormats,
-    ...(parsed.backingChain.length
-      ? {
-          backingIdentities: await Promise.all(
-            parsed.backingChain.map(async (b) => (await volumeIdentity(conn, b)) ?? "unknown"),
-          ),
-        }
-      : {}),
+    ...(parsed.backingChain.length ? await backingFacts(conn, parsed.backingChain) : {}),
   };
   if (parsed.path) {
     try {

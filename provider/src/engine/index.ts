@@ -9,6 +9,8 @@ import {
   settledLocation,
   type LocatedDomain,
 } from "./gather";
+import type { LinkFacts, MeasuredLink } from "./link";
+import { MeasureGate, measureMemory } from "./measure";
 import { blockedPlan, choosePlan, type PlacementRequest } from "./planner";
 import type {
   DomainFacts,
@@ -25,6 +27,8 @@ export { LocationUnknownError } from "./gather";
 export { executePlan, type ExecuteOptions } from "./executor";
 export { DEFAULT_POLICY } from "./policy";
 export { choosePlan, type PlacementRequest } from "./planner";
+export { MeasureGate } from "./measure";
+export type { MeasuredLink } from "./link";
 export type * from "./types";
 
 export interface PlannedMove {
@@ -32,11 +36,25 @@ export interface PlannedMove {
   facts?: DomainFacts;
 }
 
+export interface PlanOptions {
+  /** Seconds over which a moving guest's dirty rate is measured (0: not measured; default 1). */
+  measureSeconds?: number;
+  /** Shared by the placements of one run, to bound measurements per host. */
+  measureGate?: MeasureGate;
+  /** Link rates earlier moves measured (from the state and this run). */
+  measuredLinks?: MeasuredLink[];
+  signal?: AbortSignal;
+}
+
+const DEFAULT_MEASURE_SECONDS = 1;
+const defaultGate = new MeasureGate();
+
 /** Gathers what the planner needs for one placement and plans it; changes nothing. */
 export async function planPlacement(
   pool: ConnectionPool,
   req: PlacementRequest,
   policy: MigrationPolicy,
+  options: PlanOptions = {},
 ): Promise<PlannedMove> {
   const located = await locateDomain(pool, req.domain);
   let found: LocatedDomain | undefined;
@@ -69,6 +87,16 @@ export async function planPlacement(
   }
   const sourceConn = await pool.get(found.host);
   const facts = await gatherDomainFacts(sourceConn, found.host, found.domain);
+  const seconds = options.measureSeconds ?? DEFAULT_MEASURE_SECONDS;
+  // Only a live move to another host needs to know how fast the guest dirties memory.
+  if (facts.running && req.host !== facts.host && policy.allowLive && seconds > 0) {
+    const measured = await (options.measureGate ?? defaultGate).run(found.host, () =>
+      measureMemory(sourceConn, found.domain, seconds, options.signal),
+    );
+    facts.dirtyRateBps = measured.dirtyRateBps;
+    facts.residentBytes = measured.residentBytes;
+    facts.memoryMeasurement = { windowSeconds: seconds, problem: measured.dirtyRateProblem };
+  }
   const otherHosts = [...new Set(req.alsoLookOn ?? [])].filter(
     (h) => h !== facts.host && h !== req.host && pool.host(h),
   );
@@ -87,11 +115,27 @@ export async function planPlacement(
       source,
       target: req.host === facts.host ? source : target,
       others: others.filter((h): h is HostFacts => !!h?.reachable),
+      link: linkFacts(pool, facts.host, req.host, options.measuredLinks),
     },
     policy,
   );
   plan.staleIncoming = staleIncoming;
   return { plan, facts };
+}
+
+function linkFacts(
+  pool: ConnectionPool,
+  from: string,
+  to: string,
+  measured: MeasuredLink[] | undefined,
+): LinkFacts {
+  return {
+    inventory: {
+      source: pool.host(from)?.migrationLinkMiBps,
+      target: pool.host(to)?.migrationLinkMiBps,
+    },
+    measured,
+  };
 }
 
 /**
@@ -115,9 +159,9 @@ export async function place(
   pool: ConnectionPool,
   req: PlacementRequest,
   policy: MigrationPolicy,
-  options: Omit<ExecuteOptions, "pool" | "policy"> = {},
+  options: Omit<ExecuteOptions, "pool" | "policy"> & PlanOptions = {},
 ): Promise<{ plan: MigrationPlan; record: MigrationRecord }> {
-  const { plan, facts } = await planPlacement(pool, req, policy);
+  const { plan, facts } = await planPlacement(pool, req, policy, options);
   const record = await executePlan(plan, facts!, { ...options, pool, policy });
   return { plan, record };
 }

@@ -8,25 +8,30 @@ import {
   type LibvirtConnection,
   type MigrateFlagName,
 } from "../libvirt";
-import { reportPhase, RunFailure, type RunContext } from "./context";
+import { reportPhase, RunFailure, secondsLeft, type RunContext } from "./context";
 import { describeError, stopCause } from "./errors";
 import { decideEscalation, postCopyRefused, startLadder, type LadderState } from "./ladder";
 import { removeNvramFile } from "./nvram";
 import { CreatedVolumes, removeSourceVolumes, SourceMarks } from "./volumes";
 import { presence, sleep, undefineWithNvram, type Presence } from "./where";
 
-function progressOf(ctx: RunContext, stats: JobStats, phase: "precopy" | "postcopy") {
+function progressOf(ctx: RunContext, stats: JobStats, postCopy: boolean) {
   const total = stats.dataTotal ?? 0;
+  const memoryBegun = memoryMigrationBegun(stats);
+  // Before memory migration begins, a storage copy is what the job is doing.
+  const copyingDisks = !postCopy && !memoryBegun && (stats.diskTotal ?? 0) > 0;
+  const bps = copyingDisks ? (stats.diskBps ?? 0) : (stats.memoryBps ?? stats.diskBps ?? 0);
   ctx.onProgress?.({
     domain: ctx.plan.domain,
-    phase,
+    phase: postCopy ? "postcopy" : copyingDisks ? "disk-copy" : "precopy",
     percent: total ? Math.min(100, Math.round(((stats.dataProcessed ?? 0) / total) * 100)) : 0,
+    secondsLeft: secondsLeft(stats.dataRemaining ?? 0, bps),
     memoryProcessed: stats.memoryProcessed ?? 0,
     memoryRemaining: stats.memoryRemaining ?? 0,
     diskProcessed: stats.diskProcessed ?? 0,
     diskRemaining: stats.diskRemaining ?? 0,
-    bandwidthBps: stats.memoryBps ?? stats.diskBps ?? 0,
-    dirtyRateBps: stats.memoryDirtyRate ?? 0,
+    bandwidthBps: bps,
+    dirtyRateBps: stats.memoryDirtyRateBps ?? 0,
     iteration: stats.memoryIteration ?? 0,
   });
 }
@@ -40,6 +45,17 @@ async function steer(ctx: RunContext, what: string, call: () => Promise<void>): 
     ctx.record.step(`${what} failed (${describeError(err)}); still watching the job`);
     return false;
   }
+}
+
+/** The memory pass's figures for judging convergence, once QEMU reports them. */
+function runningPrecopy(stats: JobStats) {
+  if (stats.memoryIteration === undefined || stats.memoryRemaining === undefined) return undefined;
+  return {
+    iteration: stats.memoryIteration,
+    memoryRemainingBytes: stats.memoryRemaining,
+    dirtyRateBps: stats.memoryDirtyRateBps ?? 0,
+    bandwidthBps: stats.memoryBps ?? 0,
+  };
 }
 
 /** QEMU accepts post-copy only once memory migration has begun (not during the disk copy). */
@@ -129,7 +145,7 @@ async function steerJob(
     }
     const stats = await src.domains.jobStats(dom).catch(() => undefined);
     if (!stats || (stats.type !== "bounded" && stats.type !== "unbounded")) continue;
-    progressOf(ctx, stats, state.ladder.postCopy ? "postcopy" : "precopy");
+    progressOf(ctx, stats, state.ladder.postCopy);
     if (state.abortedBy) continue;
     const decision = decideEscalation(
       state.ladder,
@@ -137,9 +153,11 @@ async function steerJob(
         nowMs: Date.now(),
         remainingBytes: stats.dataRemaining ?? 0,
         postCopyPossible: memoryMigrationBegun(stats),
+        memory: runningPrecopy(stats),
       },
       policy,
       plan.completionTimeoutSeconds,
+      plan.forecast.escalation,
     );
     state.ladder = decision.state;
     const action = decision.action;
@@ -217,6 +235,15 @@ async function followJob(ctx: RunContext, state: Steering): Promise<void> {
     }
   }
   ctx.record.step(`${ctx.plan.from} did not answer within ${SETTLE_TIMEOUT_MS / 1000} s`);
+}
+
+/** A move must send this much memory for its rate to say something about the link. */
+const LINK_SAMPLE_BYTES = 64 * 1024 * 1024;
+
+/** The rate an uncapped move reached, from QEMU's own throughput figure (setup excluded). */
+function reachedLinkMiBps(stats: JobStats | undefined): number | undefined {
+  if (!stats?.memoryBps || (stats.memoryProcessed ?? 0) < LINK_SAMPLE_BYTES) return undefined;
+  return Math.round(stats.memoryBps / (1024 * 1024));
 }
 
 /** Completed-job statistics: the target keeps them after pre-copy, the source's event after post-copy. */
@@ -521,6 +548,10 @@ async function verifyMoved(ctx: RunContext, seen: Seen): Promise<{ finalHost: st
     stats?.dataProcessed ??
     (stats ? (stats.memoryProcessed ?? 0) + (stats.diskProcessed ?? 0) : undefined);
   record.iterations = stats?.memoryIteration ?? (iterations || undefined);
+  // A capped rate says what the cap was, not what the link carries.
+  const capped =
+    policy.bandwidthMiBps > 0 || (record.postCopy && policy.postcopyBandwidthMiBps > 0);
+  record.linkMiBps = capped ? undefined : reachedLinkMiBps(stats);
   record.step(
     `verified: running on ${plan.to} only${facts.persistent ? ", persistent there, undefined on the source" : ""}`,
   );

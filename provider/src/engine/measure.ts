@@ -78,3 +78,29 @@ async function resident(conn: LibvirtConnection, dom: Domain): Promise<MeasuredM
   const [stats] = await conn.domains.stats([dom], VIR_DOMAIN_STATS_BALLOON).catch(() => []);
   return { residentBytes: stats ? residentFrom(stats.params) : undefined };
 }
+
+/**
+ * Bounds how many guests of one host are measured at once: QEMU computes each dirty rate
+ * itself, so a preview of many placements must not start them all on one host together.
+ */
+export class MeasureGate {
+  private readonly running = new Map<string, number>();
+  private readonly waiting = new Map<string, Array<() => void>>();
+
+  constructor(private readonly perHost = 4) {}
+
+  async run<T>(host: string, work: () => Promise<T>): Promise<T> {
+    if ((this.running.get(host) ?? 0) >= this.perHost)
+      await new Promise<void>((resolve) =>
+        this.waiting.set(host, [...(this.waiting.get(host) ?? []), resolve]),
+      );
+    this.running.set(host, (this.running.get(host) ?? 0) + 1);
+    try {
+      return await work();
+    } finally {
+      this.running.set(host, (this.running.get(host) ?? 1) - 1);
+      const next = this.waiting.get(host)?.shift();
+      next?.();
+    }
+  }
+}

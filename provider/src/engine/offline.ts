@@ -4,7 +4,7 @@
 // source with nothing left on the target; after it, the move finishes.
 import { pipeline } from "node:stream/promises";
 import { constants as C, type LibvirtConnection } from "../libvirt";
-import { reportPhase, RunFailure, type RunContext } from "./context";
+import { RateMeter, reportPhase, RunFailure, secondsLeft, type RunContext } from "./context";
 import { rewriteDiskSources } from "./domain-xml";
 import { describeError, stopCause } from "./errors";
 import { copyNvram, removeNvramFile } from "./nvram";
@@ -57,19 +57,26 @@ async function copyVolumes(
     const to = await dst.storage.volByPath(d.targetPath);
     const download = await src.storage.download(from);
     const upload = await dst.storage.upload(to);
-    const started = Date.now();
+    const meter = new RateMeter();
     let moved = 0;
+    let reportedAt = 0;
     download.stream.on("data", (chunk: Buffer) => {
       moved += chunk.length;
+      // Reported at the poll interval, not per chunk.
+      if (Date.now() - reportedAt < ctx.pollIntervalMs) return;
+      reportedAt = Date.now();
+      const bps = meter.sample(moved);
+      const remaining = Math.max(0, d.capacityBytes - moved);
       ctx.onProgress?.({
         domain: ctx.plan.domain,
         phase: "offline-copy",
         percent: d.capacityBytes ? Math.min(100, Math.round((moved / d.capacityBytes) * 100)) : 0,
+        secondsLeft: secondsLeft(remaining, bps),
         memoryProcessed: 0,
         memoryRemaining: 0,
         diskProcessed: moved,
-        diskRemaining: Math.max(0, d.capacityBytes - moved),
-        bandwidthBps: Math.round((moved * 1000) / Math.max(1, Date.now() - started)),
+        diskRemaining: remaining,
+        bandwidthBps: bps,
         dirtyRateBps: 0,
         iteration: 0,
       });

@@ -3,6 +3,8 @@
 import path from "node:path";
 import { completionTimeoutSeconds, downtimeSteps } from "./policy";
 import { rewriteDiskSources } from "./domain-xml";
+import { chooseLink, type LinkFacts } from "./link";
+import { forecastPlan } from "./plan-forecast";
 import type {
   Blocker,
   DiskFacts,
@@ -13,6 +15,7 @@ import type {
   MigrationMode,
   MigrationPlan,
   MigrationPolicy,
+  PlanForecast,
   PoolFacts,
   VolumeRef,
   Warning,
@@ -22,8 +25,6 @@ import { parseMarker } from "./volume-markers";
 const MiB = 1024 * 1024;
 /** Memory a target needs beyond the guest's own (QEMU and page tables). */
 const MEMORY_OVERHEAD_BYTES = 64 * MiB;
-/** Link speed assumed for estimates when the policy sets no bandwidth cap. */
-export const ASSUMED_LINK_MIBPS = 1024;
 
 export interface PlacementRequest {
   domain: string;
@@ -40,8 +41,8 @@ export interface PlanningFacts {
   domain?: DomainFacts;
   source?: HostFacts;
   target?: HostFacts;
-  /** Measured link speed between the hosts, when known. */
-  linkMiBps?: number;
+  /** What is known of the link between the hosts: stated in the inventory, measured before. */
+  link?: LinkFacts;
   /** Other hosts to look for leftovers on (where the state last saw the domain). */
   others?: HostFacts[];
 }
@@ -92,6 +93,16 @@ function stays(disk: DiskFacts): DiskPlacement {
     bytesToCopy: 0,
     copy: false,
   };
+}
+
+/**
+ * Bytes a storage copy of the disk moves: its allocation, plus its backing files' when the whole
+ * chain is copied (flattened into one image, so never more than the guest sees).
+ */
+function copiedBytes(disk: DiskFacts, topLayerOnly: boolean): number {
+  const top = Math.max(disk.allocationBytes, 0);
+  if (topLayerOnly || !disk.backingAllocationBytes) return top;
+  return Math.min(top + disk.backingAllocationBytes, Math.max(disk.capacityBytes, top));
 }
 
 /** Where one disk goes and what must be copied for it. */
@@ -242,7 +253,10 @@ export function placeDisk(
     targetPath,
     format: disk.format,
     capacityBytes: disk.capacityBytes,
-    bytesToCopy: Math.max(disk.allocationBytes, 0),
+    bytesToCopy: copiedBytes(disk, out.incremental),
+    ...(!out.incremental && disk.backingAllocationBytes
+      ? { backingBytes: copiedBytes(disk, false) - copiedBytes(disk, true) }
+      : {}),
     copy: true,
     // Incremental: the target overlay sits on the backing file the target already has.
     ...(out.incremental
@@ -391,25 +405,6 @@ export function chooseMode(
   return incremental ? "live-copy-incremental" : "live-copy-all";
 }
 
-/** Estimated duration and downtime from the bytes, the link and the dirty rate. */
-export function estimateDuration(
-  bytes: { memory: number; disks: number },
-  linkMiBps: number,
-  dirtyRateBps: number | undefined,
-  policy: MigrationPolicy,
-): { durationSeconds: number; downtimeMs: number; converges: boolean } {
-  const link = linkMiBps * MiB;
-  const dirty = dirtyRateBps ?? 0;
-  const converges = dirty < link * 0.9;
-  // Pre-copy resends what the guest dirties meanwhile: a geometric series with ratio
-  // dirty/link, capped where the ladder takes over (post-copy or abort).
-  const ratio = Math.min(dirty / link, 0.9);
-  const memorySeconds = bytes.memory / link / (1 - ratio);
-  const durationSeconds = Math.ceil(bytes.disks / link + memorySeconds + 1);
-  const downtimeMs = dirty === 0 ? Math.min(50, policy.maxDowntimeMs) : policy.maxDowntimeMs;
-  return { durationSeconds, downtimeMs, converges };
-}
-
 /**
  * Why an offline move of this domain cannot work, if it cannot: a transient domain loses its
  * definition when shut down; an offline copy is the top layer only, so a qcow2 overlay needs its
@@ -446,13 +441,16 @@ function escalationSteps(
   mode: MigrationMode,
   policy: MigrationPolicy,
   offlinePossible: boolean,
+  forecast: PlanForecast,
 ): EscalationStep[] {
   if (!mode.startsWith("live")) return [];
-  const steps: EscalationStep[] = downtimeSteps(policy).map((d) => ({
-    kind: "raise-downtime",
-    downtimeMs: d,
-  }));
-  if (policy.allowPostCopy) steps.push({ kind: "post-copy" });
+  // A guest the forecast says cannot converge goes to post-copy after one pass, not up the ladder.
+  const steps: EscalationStep[] =
+    forecast.escalation === "post-copy-after-first-pass"
+      ? [{ kind: "post-copy", afterFirstPass: true }]
+      : downtimeSteps(policy).map((d) => ({ kind: "raise-downtime", downtimeMs: d }));
+  if (policy.allowPostCopy && forecast.escalation !== "post-copy-after-first-pass")
+    steps.push({ kind: "post-copy" });
   steps.push({ kind: "abort" });
   if (policy.allowOfflineFallback && offlinePossible) steps.push({ kind: "offline-fallback" });
   return steps;
@@ -490,6 +488,24 @@ function emptyPlan(req: PlacementRequest, from: string): MigrationPlan {
     disks: [],
     bytes: { memory: 0, disks: 0, total: 0 },
     estimate: { durationSeconds: 0, downtimeMs: 0, linkMiBps: 0 },
+    forecast: {
+      verdict: "not-live",
+      escalation: "none",
+      passes: 0,
+      durationSeconds: 0,
+      downtimeMs: 0,
+      memoryBytes: 0,
+      memoryBytesSent: 0,
+      diskBytes: 0,
+      linkMiBps: 0,
+      dirtyRateMiBps: 0,
+      sources: {
+        link: "not needed",
+        dirtyRate: "not needed",
+        memory: "not moved",
+        disks: "not moved",
+      },
+    },
     escalation: [],
     completionTimeoutSeconds: 0,
     blockers: [],
@@ -599,23 +615,19 @@ export function choosePlan(
       blocker("OFFLINE_FALLBACK_UNAVAILABLE", `the offline fallback is left out: ${offlineWhyNot}`),
     );
 
+  const placed =
+    mode === "offline"
+      ? disks.map((d) =>
+          d.backingBytes ? { ...d, bytesToCopy: d.bytesToCopy - d.backingBytes } : d,
+        )
+      : disks;
+  const link = chooseLink(policy, source.name, target.name, facts.link);
+  const diskBytes = placed.reduce((sum, d) => sum + d.bytesToCopy, 0);
   const memory = mode.startsWith("live") ? domain.memoryBytes : 0;
-  const diskBytes = disks.reduce((sum, d) => sum + d.bytesToCopy, 0);
-  const linkMiBps = policy.bandwidthMiBps || facts.linkMiBps || ASSUMED_LINK_MIBPS;
-  const est = estimateDuration(
-    { memory, disks: diskBytes },
-    linkMiBps,
-    domain.dirtyRateBps,
-    policy,
-  );
-  if (mode.startsWith("live") && !est.converges) {
-    warnings.push(
-      blocker(
-        "PRECOPY_MAY_NOT_CONVERGE",
-        `${req.domain} dirties memory about as fast as the ${linkMiBps} MiB/s link carries it; pre-copy may not converge${policy.allowPostCopy ? " and will switch to post-copy" : ""}.`,
-      ),
-    );
-  }
+  const timeout = completionTimeoutSeconds(policy, memory + diskBytes);
+  const forecast = forecastPlan(mode, domain, placed, link, policy, timeout);
+  const notConverging = convergenceWarning(req.domain, forecast, policy, !offlineWhyNot);
+  if (notConverging) warnings.push(notConverging);
 
   const pathChanges = Object.fromEntries(
     disks
@@ -656,18 +668,40 @@ export function choosePlan(
       : rewritten
         ? { destinationXml: rewritten }
         : {},
-    disks,
-    bytes: { memory, disks: diskBytes, total: memory + diskBytes },
-    estimate: {
-      durationSeconds: mode === "none" ? 0 : est.durationSeconds,
-      // Offline, the guest is down for the whole copy; a block copy pivots without a pause.
-      downtimeMs: live ? est.downtimeMs : mode === "offline" ? est.durationSeconds * 1000 : 0,
-      linkMiBps,
+    disks: placed,
+    bytes: {
+      memory: forecast.memoryBytes,
+      disks: diskBytes,
+      total: forecast.memoryBytes + diskBytes,
     },
-    escalation: escalationSteps(mode, policy, !offlineWhyNot),
-    completionTimeoutSeconds: completionTimeoutSeconds(policy, memory + diskBytes),
+    estimate: {
+      durationSeconds: forecast.durationSeconds,
+      downtimeMs: forecast.downtimeMs,
+      linkMiBps: link.mibps,
+    },
+    forecast,
+    escalation: escalationSteps(mode, policy, !offlineWhyNot, forecast),
+    completionTimeoutSeconds: timeout,
     blockers,
     warnings,
     leftovers,
   };
+}
+
+/** The warning for a live move the forecast says pre-copy alone cannot finish, with what follows. */
+function convergenceWarning(
+  domain: string,
+  f: PlanForecast,
+  policy: MigrationPolicy,
+  offlinePossible: boolean,
+): Warning | undefined {
+  if (f.verdict === "converges" || f.verdict === "not-live") return undefined;
+  const why = `${domain} dirties memory at ~${Math.round(f.dirtyRateMiBps)} MiB/s (${f.sources.dirtyRate}), faster than pre-copy can resend it over ${f.linkMiBps} MiB/s (${f.sources.link}) within a ${Math.max(policy.maxDowntimeMs, ...policy.downtimeLadderMs)} ms downtime`;
+  const then =
+    f.verdict === "needs-post-copy"
+      ? "it switches to post-copy right after the first pass"
+      : f.verdict === "needs-auto-converge"
+        ? `auto-converge throttles its vCPUs until pre-copy converges (~${f.passes} passes)`
+        : `the policy allows neither post-copy nor auto-converge, so the move is aborted after ~${f.durationSeconds} s and ${domain} stays on its source${policy.allowOfflineFallback && offlinePossible ? ", then the offline fallback moves it" : ""}; allow post-copy or auto-converge, or raise bandwidthMiBps or the downtime ladder`;
+  return blocker("PRECOPY_MAY_NOT_CONVERGE", `${why}: ${then}.`);
 }

@@ -10,6 +10,7 @@ export class RecordBuilder {
   downtimeMs?: number;
   bytesMoved?: number;
   iterations?: number;
+  linkMiBps?: number;
 
   constructor(private readonly plan: MigrationPlan) {
     this.mode = plan.mode;
@@ -45,6 +46,8 @@ export class RecordBuilder {
       downtimeMs: this.downtimeMs,
       bytesMoved: this.bytesMoved,
       iterations: this.iterations,
+      ...(this.linkMiBps !== undefined ? { linkMiBps: this.linkMiBps } : {}),
+      ...(this.plan.forecast ? { forecast: this.plan.forecast } : {}),
       postCopy: this.postCopy,
       fallbackUsed: this.fallbackUsed,
       result,

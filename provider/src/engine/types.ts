@@ -27,6 +27,8 @@ export interface DiskFacts {
   backingFormats: string[];
   /** Identity of each backing file (size and a hash of its head), as on this host. */
   backingIdentities?: string[];
+  /** Bytes allocated by the backing files together (what a full copy moves besides the top layer). */
+  backingAllocationBytes?: number;
 }
 
 export interface DomainFacts {
@@ -49,6 +51,10 @@ export interface DomainFacts {
   snapshotCount: number;
   /** Measured memory dirty rate, when known (bytes/s). */
   dirtyRateBps?: number;
+  /** Memory the guest's QEMU holds (resident set), when measured. */
+  residentBytes?: number;
+  /** How the memory figures were measured, or why they could not be. */
+  memoryMeasurement?: { windowSeconds: number; problem?: string };
   /** The domain XML as libvirt gives it for migration (VIR_DOMAIN_XML_MIGRATABLE). */
   xml: string;
   /** Disk files the persistent definition names (what a cold boot would use), when known. */
@@ -126,6 +132,8 @@ export interface DiskPlacement {
   capacityBytes: number;
   /** Bytes that must cross the wire for this disk (0 on shared storage). */
   bytesToCopy: number;
+  /** Of those, the bytes of its backing files (a full copy flattens the chain). */
+  backingBytes?: number;
   copy: boolean;
   /** For an incremental copy: the backing file on the target the copied overlay sits on. */
   backing?: { path: string; format: string };
@@ -134,7 +142,7 @@ export interface DiskPlacement {
 export type EscalationStep =
   | { kind: "raise-downtime"; downtimeMs: number }
   | { kind: "auto-converge" }
-  | { kind: "post-copy" }
+  | { kind: "post-copy"; afterFirstPass?: boolean }
   | { kind: "abort" }
   | { kind: "offline-fallback" };
 
@@ -152,6 +160,33 @@ export interface VolumeRef {
   volume: string;
 }
 
+/** Where a figure of the forecast came from, in words for the plan ("measured over 1 s", ...). */
+export interface ForecastSources {
+  link: string;
+  dirtyRate: string;
+  memory: string;
+  disks: string;
+}
+
+/** What the planner expects a move to take, and what it does up front because of it. */
+export interface PlanForecast {
+  /** "not-live": offline, block copy or nothing to move; no pre-copy to converge. */
+  verdict:
+    "converges" | "needs-post-copy" | "needs-auto-converge" | "cannot-move-live" | "not-live";
+  /** Escalation from the start: none, post-copy right after the first pass, auto-converge. */
+  escalation: "none" | "post-copy-after-first-pass" | "auto-converge";
+  passes: number;
+  durationSeconds: number;
+  downtimeMs: number;
+  /** Memory the first pass sends (resident, else configured), and all memory sent with resends. */
+  memoryBytes: number;
+  memoryBytesSent: number;
+  diskBytes: number;
+  linkMiBps: number;
+  dirtyRateMiBps: number;
+  sources: ForecastSources;
+}
+
 export interface MigrationPlan {
   domain: string;
   from: string;
@@ -164,6 +199,7 @@ export interface MigrationPlan {
   disks: DiskPlacement[];
   bytes: { memory: number; disks: number; total: number };
   estimate: { durationSeconds: number; downtimeMs: number; linkMiBps: number };
+  forecast: PlanForecast;
   escalation: EscalationStep[];
   completionTimeoutSeconds: number;
   blockers: Blocker[];
@@ -190,6 +226,10 @@ export interface MigrationRecord {
   downtimeMs?: number;
   bytesMoved?: number;
   iterations?: number;
+  /** The link rate the move reached (MiB/s), when it moved enough to tell and ran uncapped. */
+  linkMiBps?: number;
+  /** What the plan forecast, next to what happened. */
+  forecast?: PlanForecast;
   postCopy: boolean;
   fallbackUsed: boolean;
   result: MigrationResult;
@@ -201,8 +241,11 @@ export interface MigrationRecord {
 /** Progress reported while a migration runs (no more often than the executor polls). */
 export interface MigrationProgress {
   domain: string;
-  phase: "precopy" | "postcopy" | "block-copy" | "offline-copy" | "verifying" | "cleanup";
+  phase:
+    "disk-copy" | "precopy" | "postcopy" | "block-copy" | "offline-copy" | "verifying" | "cleanup";
   percent: number;
+  /** Seconds left at the current rate, when it can be told. */
+  secondsLeft?: number;
   memoryProcessed: number;
   memoryRemaining: number;
   diskProcessed: number;

@@ -5,8 +5,10 @@ import {
   executePlan,
   MigrationError,
   planPlacement,
+  type MeasuredLink,
   type MigrationPlan,
   type MigrationProgress,
+  type PlanForecast,
   type MigrationRecord,
   type PlacementRequest,
 } from "../engine";
@@ -58,6 +60,10 @@ export interface PlannedMigrationOutput {
   bytesToMove: number;
   estimatedSeconds: number;
   estimatedDowntimeMs: number;
+  verdict: PlanForecast["verdict"];
+  memoryBytes: number;
+  diskBytes: number;
+  forecast: PlanForecast;
   escalation: string[];
   warnings: string[];
   summary: string;
@@ -115,25 +121,75 @@ export function placementRequest(
 
 const MiB = 1024 * 1024;
 
+const VERDICT_TEXT: Record<PlanForecast["verdict"], string> = {
+  converges: "converges",
+  "needs-post-copy": "needs post-copy (after the first pass)",
+  "needs-auto-converge": "needs auto-converge",
+  "cannot-move-live": "cannot move live within the policy",
+  "not-live": "",
+};
+
+function mib(bytes: number): string {
+  return `${Math.round(bytes / MiB)} MiB`;
+}
+
+/** The preview's line for a move: mode, verdict, bytes, duration, downtime, and the sources. */
+export function planSummary(plan: MigrationPlan): string {
+  if (plan.mode === "none") return `${plan.domain}: stays on ${plan.from}`;
+  const f = plan.forecast;
+  const verdict = VERDICT_TEXT[f.verdict];
+  const bytes = plan.mode.startsWith("live")
+    ? `memory ${mib(f.memoryBytes)}, disks ${mib(f.diskBytes)}`
+    : `disks ${mib(f.diskBytes)}`;
+  const live = plan.mode.startsWith("live");
+  const sources = live
+    ? `link ${f.linkMiBps} MiB/s: ${f.sources.link}; dirty ${Math.round(f.dirtyRateMiBps)} MiB/s: ${f.sources.dirtyRate}; memory: ${f.sources.memory}`
+    : `link ${f.linkMiBps} MiB/s: ${f.sources.link}`;
+  const timing =
+    f.verdict === "cannot-move-live"
+      ? `aborted after ~${f.durationSeconds} s`
+      : `~${f.durationSeconds} s, downtime ~${f.downtimeMs} ms`;
+  return (
+    `${plan.domain}: ${plan.from} -> ${plan.to}, ${plan.mode}${verdict ? `, ${verdict}` : ""}, ${bytes}, ${timing} (${sources})` +
+    (plan.blockers.length ? `; BLOCKED: ${plan.blockers.map((b) => b.code).join(", ")}` : "")
+  );
+}
+
+function describeStep(step: MigrationPlan["escalation"][number]): string {
+  if (step.kind === "raise-downtime") return `raise-downtime ${step.downtimeMs} ms`;
+  if (step.kind === "post-copy" && step.afterFirstPass) return "post-copy after the first pass";
+  return step.kind;
+}
+
 export function describePlan(plan: MigrationPlan): PlannedMigrationOutput {
-  const summary =
-    plan.mode === "none"
-      ? `${plan.domain}: stays on ${plan.from}`
-      : `${plan.domain}: ${plan.from} -> ${plan.to}, ${plan.mode}, ${Math.round(plan.bytes.total / MiB)} MiB, ~${plan.estimate.durationSeconds} s, downtime ~${plan.estimate.downtimeMs} ms` +
-        (plan.blockers.length ? `; BLOCKED: ${plan.blockers.map((b) => b.code).join(", ")}` : "");
   return {
     mode: plan.mode,
     from: plan.from,
     to: plan.to,
     bytesToMove: plan.bytes.total,
-    estimatedSeconds: plan.estimate.durationSeconds,
-    estimatedDowntimeMs: plan.estimate.downtimeMs,
-    escalation: plan.escalation.map((s) =>
-      s.kind === "raise-downtime" ? `raise-downtime ${s.downtimeMs} ms` : s.kind,
-    ),
+    estimatedSeconds: plan.forecast.durationSeconds,
+    estimatedDowntimeMs: plan.forecast.downtimeMs,
+    verdict: plan.forecast.verdict,
+    memoryBytes: plan.forecast.memoryBytes,
+    diskBytes: plan.forecast.diskBytes,
+    forecast: plan.forecast,
+    escalation: plan.escalation.map(describeStep),
     warnings: plan.warnings.map((w) => `${w.code}: ${w.message}`),
-    summary,
+    summary: planSummary(plan),
   };
+}
+
+/** Link rates earlier moves reached, from the placement's last record and this run's moves. */
+export function measuredLinks(
+  runtime: ProviderRuntime,
+  previous?: Partial<PlacementOutputs>,
+): MeasuredLink[] {
+  const last = previous?.lastMigration;
+  const fromState =
+    last?.linkMiBps && last.result === "succeeded"
+      ? [{ from: last.from, to: last.to, mibps: last.linkMiBps, at: last.finishedAt }]
+      : [];
+  return [...fromState, ...runtime.measuredLinks];
 }
 
 export class PlacementBlockedError extends Error {}
@@ -192,7 +248,7 @@ async function withNotifications(
   warn: ((message: string) => void) | undefined,
   move: () => Promise<MigrationRecord>,
 ): Promise<MigrationRecord> {
-  const summary = describePlan(plan).summary;
+  const summary = planSummary(plan);
   const notify = (event: WebhookEvent, extra: { record?: MigrationRecord; error?: string }) =>
     notifyWebhook(policy.notify, {
       event,
@@ -231,6 +287,12 @@ export async function applyPlacement(
     runtime.pool,
     placementRequest(inputs, options.previous),
     policy,
+    {
+      measureSeconds: runtime.measureSeconds,
+      measureGate: runtime.measureGate,
+      measuredLinks: measuredLinks(runtime, options.previous),
+      signal: options.signal,
+    },
   );
   if (plan.blockers.length) {
     throw new PlacementBlockedError(
@@ -277,6 +339,13 @@ export async function applyPlacement(
       });
     }
   }
+  if (record?.linkMiBps)
+    runtime.measuredLinks.push({
+      from: record.from,
+      to: record.to,
+      mibps: record.linkMiBps,
+      at: record.finishedAt,
+    });
   const now = await observe(runtime, inputs.domain);
   if (!now)
     throw new Error(`${inputs.domain} is on no inventory host after the move; check the hosts`);

@@ -2,7 +2,13 @@
 // default policy; validated into Check-style failures with property paths.
 import { z } from "zod";
 import { parseLibvirtUri, type ConnectOptions } from "../libvirt";
-import { ConnectionPool, DEFAULT_POLICY, MigrationLimiter } from "../engine";
+import {
+  ConnectionPool,
+  DEFAULT_POLICY,
+  MeasureGate,
+  MigrationLimiter,
+  type MeasuredLink,
+} from "../engine";
 import {
   checkPolicy,
   zodFailures,
@@ -16,6 +22,12 @@ const hostSchema = z
     uri: z.string().min(1, "a host needs a libvirt uri, e.g. qemu+ssh://root@10.0.0.5/system"),
     migrationAddress: z.string().min(1, "a host needs the address migration streams are sent to"),
     peerUri: z.string().optional(),
+    migrationLinkMiBps: z
+      .number()
+      .positive(
+        "migrationLinkMiBps is the rate the host's migration link carries, in MiB/s; leave it out to have moves measure it",
+      )
+      .optional(),
     labels: z.record(z.string(), z.string()).optional(),
   })
   .strict();
@@ -32,6 +44,12 @@ export const configSchema = z
     maxMigrationsPerHostOutbound: z.number().int().min(1).optional(),
     maxMigrationsPerHostInbound: z.number().int().min(1).optional(),
     maxMigrationsTotal: z.number().int().min(1).optional(),
+    dirtyRateSampleSeconds: z
+      .number()
+      .int("dirtyRateSampleSeconds must be whole seconds")
+      .min(0, "dirtyRateSampleSeconds must be 0 (do not measure) or more")
+      .max(60, "dirtyRateSampleSeconds above 60 holds every preview up; 1 to 5 is plenty")
+      .optional(),
     defaultPolicy: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
@@ -43,6 +61,12 @@ export interface ProviderRuntime {
   limiter: MigrationLimiter;
   defaultPolicy: PolicySpec;
   hostNames: string[];
+  /** Seconds over which a moving guest's dirty rate is measured at plan time (0: not measured). */
+  measureSeconds: number;
+  /** Bounds the measurements running at once on each host, across the placements of a run. */
+  measureGate: MeasureGate;
+  /** Link rates the moves of this process reached, for the forecasts of later placements. */
+  measuredLinks: MeasuredLink[];
 }
 
 /** Config values arrive as JSON strings when set with `pulumi config set`; objects otherwise. */
@@ -149,5 +173,8 @@ export function buildRuntime(
     limiter,
     defaultPolicy: policy ?? DEFAULT_POLICY,
     hostNames: config.hosts.map((h) => h.name),
+    measureSeconds: config.dirtyRateSampleSeconds ?? 1,
+    measureGate: new MeasureGate(),
+    measuredLinks: [],
   };
 }

@@ -29,6 +29,7 @@ import {
 import { buildRuntime, checkConfig, decodeConfigValues, type ProviderRuntime } from "./config";
 import { operationSignal } from "./deadline";
 import { EngineLog } from "./engine-log";
+import { progressLine } from "../resources/progress-line";
 import { compact, secret, unwrapProperties, wrapSecrets, type Plain } from "./values";
 
 type Call<Req> = grpc.ServerUnaryCall<Req, unknown>;
@@ -414,10 +415,7 @@ export class VmPlacementProvider {
       previous,
       signal: stop.signal,
       warn: (message) => void this.engineLog.log("warning", message, urn),
-      onProgress: (p) => {
-        const line = `${p.phase} ${p.percent}%: memory ${Math.round(p.memoryProcessed / 1048576)}/${Math.round((p.memoryProcessed + p.memoryRemaining) / 1048576)} MiB, disk ${Math.round(p.diskProcessed / 1048576)} MiB, ${Math.round(p.bandwidthBps / 1048576)} MiB/s, iteration ${p.iteration}`;
-        void this.engineLog.log("info", line, urn, true);
-      },
+      onProgress: (p) => void this.engineLog.log("info", progressLine(p), urn, true),
     })
       .catch(async (err: unknown) => {
         if (!(err instanceof PlacementFailedError)) throw err;

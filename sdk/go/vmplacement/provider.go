@@ -27,6 +27,9 @@ func NewProvider(ctx *pulumi.Context,
 	if args.Hosts == nil {
 		return nil, errors.New("invalid value for required argument 'Hosts'")
 	}
+	if args.DirtyRateSampleSeconds == nil {
+		args.DirtyRateSampleSeconds = pulumi.IntPtr(1)
+	}
 	if args.SshPrivateKey != nil {
 		args.SshPrivateKey = pulumi.ToSecret(args.SshPrivateKey).(pulumi.StringPtrInput)
 	}
@@ -45,6 +48,8 @@ func NewProvider(ctx *pulumi.Context,
 type providerArgs struct {
 	// Policy for placements that name none.
 	DefaultPolicy *PolicySpec `pulumi:"defaultPolicy"`
+	// Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
+	DirtyRateSampleSeconds *int `pulumi:"dirtyRateSampleSeconds"`
 	// The libvirt hosts VMs may be placed on.
 	Hosts []Host `pulumi:"hosts"`
 	// Migrations arriving at one host at a time (default 1).
@@ -71,6 +76,8 @@ type providerArgs struct {
 type ProviderArgs struct {
 	// Policy for placements that name none.
 	DefaultPolicy PolicySpecPtrInput
+	// Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
+	DirtyRateSampleSeconds pulumi.IntPtrInput
 	// The libvirt hosts VMs may be placed on.
 	Hosts HostArrayInput
 	// Migrations arriving at one host at a time (default 1).

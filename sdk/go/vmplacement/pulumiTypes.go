@@ -70,12 +70,355 @@ func (o DiskStateArrayOutput) Index(i pulumi.IntInput) DiskStateOutput {
 	}).(DiskStateOutput)
 }
 
+// What the planner expects a move to take, from measured facts and the convergence model.
+type Forecast struct {
+	// The guest's memory dirty rate, in MiB/s.
+	DirtyRateMiBps float64 `pulumi:"dirtyRateMiBps"`
+	// Bytes the storage copy moves.
+	DiskBytes float64 `pulumi:"diskBytes"`
+	// Expected pause of the guest at the switch-over, in milliseconds (offline: the whole move).
+	DowntimeMs float64 `pulumi:"downtimeMs"`
+	// Expected duration of the move, in seconds (for cannot-move-live: until the ladder aborts it).
+	DurationSeconds float64 `pulumi:"durationSeconds"`
+	// What the engine does from the start because of the verdict: none, post-copy-after-first-pass, or auto-converge.
+	Escalation string `pulumi:"escalation"`
+	// The link rate the forecast assumes, in MiB/s.
+	LinkMiBps float64 `pulumi:"linkMiBps"`
+	// Bytes of memory the first pass sends.
+	MemoryBytes float64 `pulumi:"memoryBytes"`
+	// Bytes of memory sent in all, resends included.
+	MemoryBytesSent float64 `pulumi:"memoryBytesSent"`
+	// Memory pre-copy passes until the switch-over.
+	Passes float64 `pulumi:"passes"`
+	// Where each figure came from.
+	Sources ForecastSources `pulumi:"sources"`
+	// converges, needs-post-copy, needs-auto-converge, cannot-move-live (within the policy), or not-live (offline, block copy, nothing to move).
+	Verdict string `pulumi:"verdict"`
+}
+
+// What the planner expects a move to take, from measured facts and the convergence model.
+type ForecastOutput struct{ *pulumi.OutputState }
+
+func (ForecastOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*Forecast)(nil)).Elem()
+}
+
+func (o ForecastOutput) ToForecastOutput() ForecastOutput {
+	return o
+}
+
+func (o ForecastOutput) ToForecastOutputWithContext(ctx context.Context) ForecastOutput {
+	return o
+}
+
+// The guest's memory dirty rate, in MiB/s.
+func (o ForecastOutput) DirtyRateMiBps() pulumi.Float64Output {
+	return o.ApplyT(func(v Forecast) float64 { return v.DirtyRateMiBps }).(pulumi.Float64Output)
+}
+
+// Bytes the storage copy moves.
+func (o ForecastOutput) DiskBytes() pulumi.Float64Output {
+	return o.ApplyT(func(v Forecast) float64 { return v.DiskBytes }).(pulumi.Float64Output)
+}
+
+// Expected pause of the guest at the switch-over, in milliseconds (offline: the whole move).
+func (o ForecastOutput) DowntimeMs() pulumi.Float64Output {
+	return o.ApplyT(func(v Forecast) float64 { return v.DowntimeMs }).(pulumi.Float64Output)
+}
+
+// Expected duration of the move, in seconds (for cannot-move-live: until the ladder aborts it).
+func (o ForecastOutput) DurationSeconds() pulumi.Float64Output {
+	return o.ApplyT(func(v Forecast) float64 { return v.DurationSeconds }).(pulumi.Float64Output)
+}
+
+// What the engine does from the start because of the verdict: none, post-copy-after-first-pass, or auto-converge.
+func (o ForecastOutput) Escalation() pulumi.StringOutput {
+	return o.ApplyT(func(v Forecast) string { return v.Escalation }).(pulumi.StringOutput)
+}
+
+// The link rate the forecast assumes, in MiB/s.
+func (o ForecastOutput) LinkMiBps() pulumi.Float64Output {
+	return o.ApplyT(func(v Forecast) float64 { return v.LinkMiBps }).(pulumi.Float64Output)
+}
+
+// Bytes of memory the first pass sends.
+func (o ForecastOutput) MemoryBytes() pulumi.Float64Output {
+	return o.ApplyT(func(v Forecast) float64 { return v.MemoryBytes }).(pulumi.Float64Output)
+}
+
+// Bytes of memory sent in all, resends included.
+func (o ForecastOutput) MemoryBytesSent() pulumi.Float64Output {
+	return o.ApplyT(func(v Forecast) float64 { return v.MemoryBytesSent }).(pulumi.Float64Output)
+}
+
+// Memory pre-copy passes until the switch-over.
+func (o ForecastOutput) Passes() pulumi.Float64Output {
+	return o.ApplyT(func(v Forecast) float64 { return v.Passes }).(pulumi.Float64Output)
+}
+
+// Where each figure came from.
+func (o ForecastOutput) Sources() ForecastSourcesOutput {
+	return o.ApplyT(func(v Forecast) ForecastSources { return v.Sources }).(ForecastSourcesOutput)
+}
+
+// converges, needs-post-copy, needs-auto-converge, cannot-move-live (within the policy), or not-live (offline, block copy, nothing to move).
+func (o ForecastOutput) Verdict() pulumi.StringOutput {
+	return o.ApplyT(func(v Forecast) string { return v.Verdict }).(pulumi.StringOutput)
+}
+
+type ForecastPtrOutput struct{ *pulumi.OutputState }
+
+func (ForecastPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**Forecast)(nil)).Elem()
+}
+
+func (o ForecastPtrOutput) ToForecastPtrOutput() ForecastPtrOutput {
+	return o
+}
+
+func (o ForecastPtrOutput) ToForecastPtrOutputWithContext(ctx context.Context) ForecastPtrOutput {
+	return o
+}
+
+func (o ForecastPtrOutput) Elem() ForecastOutput {
+	return o.ApplyT(func(v *Forecast) Forecast {
+		if v != nil {
+			return *v
+		}
+		var ret Forecast
+		return ret
+	}).(ForecastOutput)
+}
+
+// The guest's memory dirty rate, in MiB/s.
+func (o ForecastPtrOutput) DirtyRateMiBps() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *Forecast) *float64 {
+		if v == nil {
+			return nil
+		}
+		return &v.DirtyRateMiBps
+	}).(pulumi.Float64PtrOutput)
+}
+
+// Bytes the storage copy moves.
+func (o ForecastPtrOutput) DiskBytes() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *Forecast) *float64 {
+		if v == nil {
+			return nil
+		}
+		return &v.DiskBytes
+	}).(pulumi.Float64PtrOutput)
+}
+
+// Expected pause of the guest at the switch-over, in milliseconds (offline: the whole move).
+func (o ForecastPtrOutput) DowntimeMs() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *Forecast) *float64 {
+		if v == nil {
+			return nil
+		}
+		return &v.DowntimeMs
+	}).(pulumi.Float64PtrOutput)
+}
+
+// Expected duration of the move, in seconds (for cannot-move-live: until the ladder aborts it).
+func (o ForecastPtrOutput) DurationSeconds() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *Forecast) *float64 {
+		if v == nil {
+			return nil
+		}
+		return &v.DurationSeconds
+	}).(pulumi.Float64PtrOutput)
+}
+
+// What the engine does from the start because of the verdict: none, post-copy-after-first-pass, or auto-converge.
+func (o ForecastPtrOutput) Escalation() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Forecast) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Escalation
+	}).(pulumi.StringPtrOutput)
+}
+
+// The link rate the forecast assumes, in MiB/s.
+func (o ForecastPtrOutput) LinkMiBps() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *Forecast) *float64 {
+		if v == nil {
+			return nil
+		}
+		return &v.LinkMiBps
+	}).(pulumi.Float64PtrOutput)
+}
+
+// Bytes of memory the first pass sends.
+func (o ForecastPtrOutput) MemoryBytes() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *Forecast) *float64 {
+		if v == nil {
+			return nil
+		}
+		return &v.MemoryBytes
+	}).(pulumi.Float64PtrOutput)
+}
+
+// Bytes of memory sent in all, resends included.
+func (o ForecastPtrOutput) MemoryBytesSent() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *Forecast) *float64 {
+		if v == nil {
+			return nil
+		}
+		return &v.MemoryBytesSent
+	}).(pulumi.Float64PtrOutput)
+}
+
+// Memory pre-copy passes until the switch-over.
+func (o ForecastPtrOutput) Passes() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *Forecast) *float64 {
+		if v == nil {
+			return nil
+		}
+		return &v.Passes
+	}).(pulumi.Float64PtrOutput)
+}
+
+// Where each figure came from.
+func (o ForecastPtrOutput) Sources() ForecastSourcesPtrOutput {
+	return o.ApplyT(func(v *Forecast) *ForecastSources {
+		if v == nil {
+			return nil
+		}
+		return &v.Sources
+	}).(ForecastSourcesPtrOutput)
+}
+
+// converges, needs-post-copy, needs-auto-converge, cannot-move-live (within the policy), or not-live (offline, block copy, nothing to move).
+func (o ForecastPtrOutput) Verdict() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Forecast) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Verdict
+	}).(pulumi.StringPtrOutput)
+}
+
+// Where each figure of a forecast came from.
+type ForecastSources struct {
+	// How the guest's memory dirty rate was measured (QEMU's dirty-rate calculation over a window), or why it could not be.
+	DirtyRate string `pulumi:"dirtyRate"`
+	// What the storage copy moves: the allocation of the copied disks, backing chains included or top layers only.
+	Disks string `pulumi:"disks"`
+	// The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMiBps, a rate an earlier move measured, or the assumed default.
+	Link string `pulumi:"link"`
+	// The memory the first pass sends: what QEMU holds for the guest (resident), else the configured size.
+	Memory string `pulumi:"memory"`
+}
+
+// Where each figure of a forecast came from.
+type ForecastSourcesOutput struct{ *pulumi.OutputState }
+
+func (ForecastSourcesOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*ForecastSources)(nil)).Elem()
+}
+
+func (o ForecastSourcesOutput) ToForecastSourcesOutput() ForecastSourcesOutput {
+	return o
+}
+
+func (o ForecastSourcesOutput) ToForecastSourcesOutputWithContext(ctx context.Context) ForecastSourcesOutput {
+	return o
+}
+
+// How the guest's memory dirty rate was measured (QEMU's dirty-rate calculation over a window), or why it could not be.
+func (o ForecastSourcesOutput) DirtyRate() pulumi.StringOutput {
+	return o.ApplyT(func(v ForecastSources) string { return v.DirtyRate }).(pulumi.StringOutput)
+}
+
+// What the storage copy moves: the allocation of the copied disks, backing chains included or top layers only.
+func (o ForecastSourcesOutput) Disks() pulumi.StringOutput {
+	return o.ApplyT(func(v ForecastSources) string { return v.Disks }).(pulumi.StringOutput)
+}
+
+// The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMiBps, a rate an earlier move measured, or the assumed default.
+func (o ForecastSourcesOutput) Link() pulumi.StringOutput {
+	return o.ApplyT(func(v ForecastSources) string { return v.Link }).(pulumi.StringOutput)
+}
+
+// The memory the first pass sends: what QEMU holds for the guest (resident), else the configured size.
+func (o ForecastSourcesOutput) Memory() pulumi.StringOutput {
+	return o.ApplyT(func(v ForecastSources) string { return v.Memory }).(pulumi.StringOutput)
+}
+
+type ForecastSourcesPtrOutput struct{ *pulumi.OutputState }
+
+func (ForecastSourcesPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**ForecastSources)(nil)).Elem()
+}
+
+func (o ForecastSourcesPtrOutput) ToForecastSourcesPtrOutput() ForecastSourcesPtrOutput {
+	return o
+}
+
+func (o ForecastSourcesPtrOutput) ToForecastSourcesPtrOutputWithContext(ctx context.Context) ForecastSourcesPtrOutput {
+	return o
+}
+
+func (o ForecastSourcesPtrOutput) Elem() ForecastSourcesOutput {
+	return o.ApplyT(func(v *ForecastSources) ForecastSources {
+		if v != nil {
+			return *v
+		}
+		var ret ForecastSources
+		return ret
+	}).(ForecastSourcesOutput)
+}
+
+// How the guest's memory dirty rate was measured (QEMU's dirty-rate calculation over a window), or why it could not be.
+func (o ForecastSourcesPtrOutput) DirtyRate() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ForecastSources) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.DirtyRate
+	}).(pulumi.StringPtrOutput)
+}
+
+// What the storage copy moves: the allocation of the copied disks, backing chains included or top layers only.
+func (o ForecastSourcesPtrOutput) Disks() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ForecastSources) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Disks
+	}).(pulumi.StringPtrOutput)
+}
+
+// The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMiBps, a rate an earlier move measured, or the assumed default.
+func (o ForecastSourcesPtrOutput) Link() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ForecastSources) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Link
+	}).(pulumi.StringPtrOutput)
+}
+
+// The memory the first pass sends: what QEMU holds for the guest (resident), else the configured size.
+func (o ForecastSourcesPtrOutput) Memory() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ForecastSources) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Memory
+	}).(pulumi.StringPtrOutput)
+}
+
 // A libvirt host of the inventory.
 type Host struct {
 	// Free-form labels.
 	Labels map[string]string `pulumi:"labels"`
 	// Address migration streams and storage copies are sent to.
 	MigrationAddress string `pulumi:"migrationAddress"`
+	// What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
+	MigrationLinkMiBps *float64 `pulumi:"migrationLinkMiBps"`
 	// Name placements use in `host`.
 	Name string `pulumi:"name"`
 	// URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
@@ -101,6 +444,8 @@ type HostArgs struct {
 	Labels pulumi.StringMapInput `pulumi:"labels"`
 	// Address migration streams and storage copies are sent to.
 	MigrationAddress pulumi.StringInput `pulumi:"migrationAddress"`
+	// What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
+	MigrationLinkMiBps pulumi.Float64PtrInput `pulumi:"migrationLinkMiBps"`
 	// Name placements use in `host`.
 	Name pulumi.StringInput `pulumi:"name"`
 	// URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
@@ -171,6 +516,11 @@ func (o HostOutput) MigrationAddress() pulumi.StringOutput {
 	return o.ApplyT(func(v Host) string { return v.MigrationAddress }).(pulumi.StringOutput)
 }
 
+// What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
+func (o HostOutput) MigrationLinkMiBps() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v Host) *float64 { return v.MigrationLinkMiBps }).(pulumi.Float64PtrOutput)
+}
+
 // Name placements use in `host`.
 func (o HostOutput) Name() pulumi.StringOutput {
 	return o.ApplyT(func(v Host) string { return v.Name }).(pulumi.StringOutput)
@@ -217,14 +567,18 @@ type MigrationRecord struct {
 	FallbackUsed  *bool    `pulumi:"fallbackUsed"`
 	FinalHost     *string  `pulumi:"finalHost"`
 	FinishedAt    *string  `pulumi:"finishedAt"`
-	From          *string  `pulumi:"from"`
-	Iterations    *float64 `pulumi:"iterations"`
-	Mode          *string  `pulumi:"mode"`
-	PostCopy      *bool    `pulumi:"postCopy"`
-	Result        *string  `pulumi:"result"`
-	StartedAt     *string  `pulumi:"startedAt"`
-	Steps         []string `pulumi:"steps"`
-	To            *string  `pulumi:"to"`
+	// What the plan forecast, next to what happened.
+	Forecast   *Forecast `pulumi:"forecast"`
+	From       *string   `pulumi:"from"`
+	Iterations *float64  `pulumi:"iterations"`
+	// The rate the move reached, in MiB/s, when it ran uncapped and moved enough memory to tell; later forecasts between the same hosts use it.
+	LinkMiBps *float64 `pulumi:"linkMiBps"`
+	Mode      *string  `pulumi:"mode"`
+	PostCopy  *bool    `pulumi:"postCopy"`
+	Result    *string  `pulumi:"result"`
+	StartedAt *string  `pulumi:"startedAt"`
+	Steps     []string `pulumi:"steps"`
+	To        *string  `pulumi:"to"`
 }
 
 // What the last migration did.
@@ -278,12 +632,22 @@ func (o MigrationRecordOutput) FinishedAt() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *string { return v.FinishedAt }).(pulumi.StringPtrOutput)
 }
 
+// What the plan forecast, next to what happened.
+func (o MigrationRecordOutput) Forecast() ForecastPtrOutput {
+	return o.ApplyT(func(v MigrationRecord) *Forecast { return v.Forecast }).(ForecastPtrOutput)
+}
+
 func (o MigrationRecordOutput) From() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *string { return v.From }).(pulumi.StringPtrOutput)
 }
 
 func (o MigrationRecordOutput) Iterations() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *float64 { return v.Iterations }).(pulumi.Float64PtrOutput)
+}
+
+// The rate the move reached, in MiB/s, when it ran uncapped and moved enough memory to tell; later forecasts between the same hosts use it.
+func (o MigrationRecordOutput) LinkMiBps() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v MigrationRecord) *float64 { return v.LinkMiBps }).(pulumi.Float64PtrOutput)
 }
 
 func (o MigrationRecordOutput) Mode() pulumi.StringPtrOutput {
@@ -415,6 +779,16 @@ func (o MigrationRecordPtrOutput) FinishedAt() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// What the plan forecast, next to what happened.
+func (o MigrationRecordPtrOutput) Forecast() ForecastPtrOutput {
+	return o.ApplyT(func(v *MigrationRecord) *Forecast {
+		if v == nil {
+			return nil
+		}
+		return v.Forecast
+	}).(ForecastPtrOutput)
+}
+
 func (o MigrationRecordPtrOutput) From() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *MigrationRecord) *string {
 		if v == nil {
@@ -430,6 +804,16 @@ func (o MigrationRecordPtrOutput) Iterations() pulumi.Float64PtrOutput {
 			return nil
 		}
 		return v.Iterations
+	}).(pulumi.Float64PtrOutput)
+}
+
+// The rate the move reached, in MiB/s, when it ran uncapped and moved enough memory to tell; later forecasts between the same hosts use it.
+func (o MigrationRecordPtrOutput) LinkMiBps() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *MigrationRecord) *float64 {
+		if v == nil {
+			return nil
+		}
+		return v.LinkMiBps
 	}).(pulumi.Float64PtrOutput)
 }
 
@@ -489,15 +873,23 @@ func (o MigrationRecordPtrOutput) To() pulumi.StringPtrOutput {
 
 // What `pulumi up` would do.
 type PlannedMigration struct {
-	BytesToMove         *float64 `pulumi:"bytesToMove"`
+	BytesToMove *float64 `pulumi:"bytesToMove"`
+	// Bytes the storage copy moves.
+	DiskBytes           *float64 `pulumi:"diskBytes"`
 	Escalation          []string `pulumi:"escalation"`
 	EstimatedDowntimeMs *float64 `pulumi:"estimatedDowntimeMs"`
 	EstimatedSeconds    *float64 `pulumi:"estimatedSeconds"`
-	From                *string  `pulumi:"from"`
-	Mode                *string  `pulumi:"mode"`
-	Summary             *string  `pulumi:"summary"`
-	To                  *string  `pulumi:"to"`
-	Warnings            []string `pulumi:"warnings"`
+	// The forecast in full, with the source of each figure.
+	Forecast *Forecast `pulumi:"forecast"`
+	From     *string   `pulumi:"from"`
+	// Bytes of memory the move sends in its first pass.
+	MemoryBytes *float64 `pulumi:"memoryBytes"`
+	Mode        *string  `pulumi:"mode"`
+	Summary     *string  `pulumi:"summary"`
+	To          *string  `pulumi:"to"`
+	// The forecast's verdict (see forecast.verdict).
+	Verdict  *string  `pulumi:"verdict"`
+	Warnings []string `pulumi:"warnings"`
 }
 
 // What `pulumi up` would do.
@@ -519,6 +911,11 @@ func (o PlannedMigrationOutput) BytesToMove() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v PlannedMigration) *float64 { return v.BytesToMove }).(pulumi.Float64PtrOutput)
 }
 
+// Bytes the storage copy moves.
+func (o PlannedMigrationOutput) DiskBytes() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v PlannedMigration) *float64 { return v.DiskBytes }).(pulumi.Float64PtrOutput)
+}
+
 func (o PlannedMigrationOutput) Escalation() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v PlannedMigration) []string { return v.Escalation }).(pulumi.StringArrayOutput)
 }
@@ -531,8 +928,18 @@ func (o PlannedMigrationOutput) EstimatedSeconds() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v PlannedMigration) *float64 { return v.EstimatedSeconds }).(pulumi.Float64PtrOutput)
 }
 
+// The forecast in full, with the source of each figure.
+func (o PlannedMigrationOutput) Forecast() ForecastPtrOutput {
+	return o.ApplyT(func(v PlannedMigration) *Forecast { return v.Forecast }).(ForecastPtrOutput)
+}
+
 func (o PlannedMigrationOutput) From() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v PlannedMigration) *string { return v.From }).(pulumi.StringPtrOutput)
+}
+
+// Bytes of memory the move sends in its first pass.
+func (o PlannedMigrationOutput) MemoryBytes() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v PlannedMigration) *float64 { return v.MemoryBytes }).(pulumi.Float64PtrOutput)
 }
 
 func (o PlannedMigrationOutput) Mode() pulumi.StringPtrOutput {
@@ -545,6 +952,11 @@ func (o PlannedMigrationOutput) Summary() pulumi.StringPtrOutput {
 
 func (o PlannedMigrationOutput) To() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v PlannedMigration) *string { return v.To }).(pulumi.StringPtrOutput)
+}
+
+// The forecast's verdict (see forecast.verdict).
+func (o PlannedMigrationOutput) Verdict() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PlannedMigration) *string { return v.Verdict }).(pulumi.StringPtrOutput)
 }
 
 func (o PlannedMigrationOutput) Warnings() pulumi.StringArrayOutput {
@@ -584,6 +996,16 @@ func (o PlannedMigrationPtrOutput) BytesToMove() pulumi.Float64PtrOutput {
 	}).(pulumi.Float64PtrOutput)
 }
 
+// Bytes the storage copy moves.
+func (o PlannedMigrationPtrOutput) DiskBytes() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *PlannedMigration) *float64 {
+		if v == nil {
+			return nil
+		}
+		return v.DiskBytes
+	}).(pulumi.Float64PtrOutput)
+}
+
 func (o PlannedMigrationPtrOutput) Escalation() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *PlannedMigration) []string {
 		if v == nil {
@@ -611,6 +1033,16 @@ func (o PlannedMigrationPtrOutput) EstimatedSeconds() pulumi.Float64PtrOutput {
 	}).(pulumi.Float64PtrOutput)
 }
 
+// The forecast in full, with the source of each figure.
+func (o PlannedMigrationPtrOutput) Forecast() ForecastPtrOutput {
+	return o.ApplyT(func(v *PlannedMigration) *Forecast {
+		if v == nil {
+			return nil
+		}
+		return v.Forecast
+	}).(ForecastPtrOutput)
+}
+
 func (o PlannedMigrationPtrOutput) From() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *PlannedMigration) *string {
 		if v == nil {
@@ -618,6 +1050,16 @@ func (o PlannedMigrationPtrOutput) From() pulumi.StringPtrOutput {
 		}
 		return v.From
 	}).(pulumi.StringPtrOutput)
+}
+
+// Bytes of memory the move sends in its first pass.
+func (o PlannedMigrationPtrOutput) MemoryBytes() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *PlannedMigration) *float64 {
+		if v == nil {
+			return nil
+		}
+		return v.MemoryBytes
+	}).(pulumi.Float64PtrOutput)
 }
 
 func (o PlannedMigrationPtrOutput) Mode() pulumi.StringPtrOutput {
@@ -644,6 +1086,16 @@ func (o PlannedMigrationPtrOutput) To() pulumi.StringPtrOutput {
 			return nil
 		}
 		return v.To
+	}).(pulumi.StringPtrOutput)
+}
+
+// The forecast's verdict (see forecast.verdict).
+func (o PlannedMigrationPtrOutput) Verdict() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *PlannedMigration) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Verdict
 	}).(pulumi.StringPtrOutput)
 }
 
@@ -1306,6 +1758,10 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*WebhookPtrInput)(nil)).Elem(), WebhookArgs{})
 	pulumi.RegisterOutputType(DiskStateOutput{})
 	pulumi.RegisterOutputType(DiskStateArrayOutput{})
+	pulumi.RegisterOutputType(ForecastOutput{})
+	pulumi.RegisterOutputType(ForecastPtrOutput{})
+	pulumi.RegisterOutputType(ForecastSourcesOutput{})
+	pulumi.RegisterOutputType(ForecastSourcesPtrOutput{})
 	pulumi.RegisterOutputType(HostOutput{})
 	pulumi.RegisterOutputType(HostArrayOutput{})
 	pulumi.RegisterOutputType(MigrationRecordOutput{})

@@ -21,6 +21,17 @@ Object.defineProperty(exports, "defaultPolicy", {
 });
 
 /**
+ * Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
+ */
+export declare const dirtyRateSampleSeconds: number;
+Object.defineProperty(exports, "dirtyRateSampleSeconds", {
+    get() {
+        return __config.getObject<number>("dirtyRateSampleSeconds") ?? 1;
+    },
+    enumerable: true,
+});
+
+/**
  * The libvirt hosts VMs may be placed on.
  */
 export declare const hosts: outputs.Host[] | undefined;

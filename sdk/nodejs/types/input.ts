@@ -18,6 +18,10 @@ export interface HostArgs {
      */
     migrationAddress: pulumi.Input<string>;
     /**
+     * What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
+     */
+    migrationLinkMiBps?: pulumi.Input<number | undefined>;
+    /**
      * Name placements use in `host`.
      */
     name: pulumi.Input<string>;

@@ -13,6 +13,78 @@ export interface DiskState {
 }
 
 /**
+ * What the planner expects a move to take, from measured facts and the convergence model.
+ */
+export interface Forecast {
+    /**
+     * The guest's memory dirty rate, in MiB/s.
+     */
+    dirtyRateMiBps: number;
+    /**
+     * Bytes the storage copy moves.
+     */
+    diskBytes: number;
+    /**
+     * Expected pause of the guest at the switch-over, in milliseconds (offline: the whole move).
+     */
+    downtimeMs: number;
+    /**
+     * Expected duration of the move, in seconds (for cannot-move-live: until the ladder aborts it).
+     */
+    durationSeconds: number;
+    /**
+     * What the engine does from the start because of the verdict: none, post-copy-after-first-pass, or auto-converge.
+     */
+    escalation: string;
+    /**
+     * The link rate the forecast assumes, in MiB/s.
+     */
+    linkMiBps: number;
+    /**
+     * Bytes of memory the first pass sends.
+     */
+    memoryBytes: number;
+    /**
+     * Bytes of memory sent in all, resends included.
+     */
+    memoryBytesSent: number;
+    /**
+     * Memory pre-copy passes until the switch-over.
+     */
+    passes: number;
+    /**
+     * Where each figure came from.
+     */
+    sources: outputs.ForecastSources;
+    /**
+     * converges, needs-post-copy, needs-auto-converge, cannot-move-live (within the policy), or not-live (offline, block copy, nothing to move).
+     */
+    verdict: string;
+}
+
+/**
+ * Where each figure of a forecast came from.
+ */
+export interface ForecastSources {
+    /**
+     * How the guest's memory dirty rate was measured (QEMU's dirty-rate calculation over a window), or why it could not be.
+     */
+    dirtyRate: string;
+    /**
+     * What the storage copy moves: the allocation of the copied disks, backing chains included or top layers only.
+     */
+    disks: string;
+    /**
+     * The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMiBps, a rate an earlier move measured, or the assumed default.
+     */
+    link: string;
+    /**
+     * The memory the first pass sends: what QEMU holds for the guest (resident), else the configured size.
+     */
+    memory: string;
+}
+
+/**
  * A libvirt host of the inventory.
  */
 export interface Host {
@@ -24,6 +96,10 @@ export interface Host {
      * Address migration streams and storage copies are sent to.
      */
     migrationAddress: string;
+    /**
+     * What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
+     */
+    migrationLinkMiBps?: number;
     /**
      * Name placements use in `host`.
      */
@@ -51,8 +127,16 @@ export interface MigrationRecord {
     fallbackUsed?: boolean;
     finalHost?: string;
     finishedAt?: string;
+    /**
+     * What the plan forecast, next to what happened.
+     */
+    forecast?: outputs.Forecast;
     from?: string;
     iterations?: number;
+    /**
+     * The rate the move reached, in MiB/s, when it ran uncapped and moved enough memory to tell; later forecasts between the same hosts use it.
+     */
+    linkMiBps?: number;
     mode?: string;
     postCopy?: boolean;
     result?: string;
@@ -66,13 +150,29 @@ export interface MigrationRecord {
  */
 export interface PlannedMigration {
     bytesToMove?: number;
+    /**
+     * Bytes the storage copy moves.
+     */
+    diskBytes?: number;
     escalation?: string[];
     estimatedDowntimeMs?: number;
     estimatedSeconds?: number;
+    /**
+     * The forecast in full, with the source of each figure.
+     */
+    forecast?: outputs.Forecast;
     from?: string;
+    /**
+     * Bytes of memory the move sends in its first pass.
+     */
+    memoryBytes?: number;
     mode?: string;
     summary?: string;
     to?: string;
+    /**
+     * The forecast's verdict (see forecast.verdict).
+     */
+    verdict?: string;
     warnings?: string[];
 }
 

@@ -43,6 +43,10 @@ class HostArgsDict(TypedDict):
     """
     Free-form labels.
     """
+    migration_link_mi_bps: NotRequired[pulumi.Input[Optional[_builtins.float]]]
+    """
+    What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
+    """
     peer_uri: NotRequired[pulumi.Input[Optional[_builtins.str]]]
     """
     URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
@@ -55,6 +59,7 @@ class HostArgs:
                  name: pulumi.Input[_builtins.str],
                  uri: pulumi.Input[_builtins.str],
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 migration_link_mi_bps: pulumi.Input[Optional[_builtins.float]] = None,
                  peer_uri: pulumi.Input[Optional[_builtins.str]] = None):
         """
         A libvirt host of the inventory.
@@ -63,6 +68,7 @@ class HostArgs:
         :param pulumi.Input[_builtins.str] name: Name placements use in `host`.
         :param pulumi.Input[_builtins.str] uri: libvirt URI the provider connects to, e.g. qemu+ssh://root@10.0.0.5/system.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] labels: Free-form labels.
+        :param pulumi.Input[_builtins.float] migration_link_mi_bps: What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
         :param pulumi.Input[_builtins.str] peer_uri: URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
         """
         pulumi.set(__self__, "migration_address", migration_address)
@@ -70,6 +76,8 @@ class HostArgs:
         pulumi.set(__self__, "uri", uri)
         if labels is not None:
             pulumi.set(__self__, "labels", labels)
+        if migration_link_mi_bps is not None:
+            pulumi.set(__self__, "migration_link_mi_bps", migration_link_mi_bps)
         if peer_uri is not None:
             pulumi.set(__self__, "peer_uri", peer_uri)
 
@@ -120,6 +128,18 @@ class HostArgs:
     @labels.setter
     def labels(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
         pulumi.set(self, "labels", value)
+
+    @_builtins.property
+    @pulumi.getter(name="migrationLinkMiBps")
+    def migration_link_mi_bps(self) -> pulumi.Input[Optional[_builtins.float]]:
+        """
+        What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
+        """
+        return pulumi.get(self, "migration_link_mi_bps")
+
+    @migration_link_mi_bps.setter
+    def migration_link_mi_bps(self, value: pulumi.Input[Optional[_builtins.float]]):
+        pulumi.set(self, "migration_link_mi_bps", value)
 
     @_builtins.property
     @pulumi.getter(name="peerUri")

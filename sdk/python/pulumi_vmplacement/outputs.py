@@ -17,6 +17,8 @@ from . import outputs
 
 __all__ = [
     'DiskState',
+    'Forecast',
+    'ForecastSources',
     'Host',
     'MigrationRecord',
     'PlannedMigration',
@@ -77,6 +79,241 @@ class DiskState(dict):
 
 
 @pulumi.output_type
+class Forecast(dict):
+    """
+    What the planner expects a move to take, from measured facts and the convergence model.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "dirtyRateMiBps":
+            suggest = "dirty_rate_mi_bps"
+        elif key == "diskBytes":
+            suggest = "disk_bytes"
+        elif key == "downtimeMs":
+            suggest = "downtime_ms"
+        elif key == "durationSeconds":
+            suggest = "duration_seconds"
+        elif key == "linkMiBps":
+            suggest = "link_mi_bps"
+        elif key == "memoryBytes":
+            suggest = "memory_bytes"
+        elif key == "memoryBytesSent":
+            suggest = "memory_bytes_sent"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in Forecast. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        Forecast.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        Forecast.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 dirty_rate_mi_bps: _builtins.float,
+                 disk_bytes: _builtins.float,
+                 downtime_ms: _builtins.float,
+                 duration_seconds: _builtins.float,
+                 escalation: _builtins.str,
+                 link_mi_bps: _builtins.float,
+                 memory_bytes: _builtins.float,
+                 memory_bytes_sent: _builtins.float,
+                 passes: _builtins.float,
+                 sources: 'outputs.ForecastSources',
+                 verdict: _builtins.str):
+        """
+        What the planner expects a move to take, from measured facts and the convergence model.
+
+        :param _builtins.float dirty_rate_mi_bps: The guest's memory dirty rate, in MiB/s.
+        :param _builtins.float disk_bytes: Bytes the storage copy moves.
+        :param _builtins.float downtime_ms: Expected pause of the guest at the switch-over, in milliseconds (offline: the whole move).
+        :param _builtins.float duration_seconds: Expected duration of the move, in seconds (for cannot-move-live: until the ladder aborts it).
+        :param _builtins.str escalation: What the engine does from the start because of the verdict: none, post-copy-after-first-pass, or auto-converge.
+        :param _builtins.float link_mi_bps: The link rate the forecast assumes, in MiB/s.
+        :param _builtins.float memory_bytes: Bytes of memory the first pass sends.
+        :param _builtins.float memory_bytes_sent: Bytes of memory sent in all, resends included.
+        :param _builtins.float passes: Memory pre-copy passes until the switch-over.
+        :param 'ForecastSources' sources: Where each figure came from.
+        :param _builtins.str verdict: converges, needs-post-copy, needs-auto-converge, cannot-move-live (within the policy), or not-live (offline, block copy, nothing to move).
+        """
+        pulumi.set(__self__, "dirty_rate_mi_bps", dirty_rate_mi_bps)
+        pulumi.set(__self__, "disk_bytes", disk_bytes)
+        pulumi.set(__self__, "downtime_ms", downtime_ms)
+        pulumi.set(__self__, "duration_seconds", duration_seconds)
+        pulumi.set(__self__, "escalation", escalation)
+        pulumi.set(__self__, "link_mi_bps", link_mi_bps)
+        pulumi.set(__self__, "memory_bytes", memory_bytes)
+        pulumi.set(__self__, "memory_bytes_sent", memory_bytes_sent)
+        pulumi.set(__self__, "passes", passes)
+        pulumi.set(__self__, "sources", sources)
+        pulumi.set(__self__, "verdict", verdict)
+
+    @_builtins.property
+    @pulumi.getter(name="dirtyRateMiBps")
+    def dirty_rate_mi_bps(self) -> _builtins.float:
+        """
+        The guest's memory dirty rate, in MiB/s.
+        """
+        return pulumi.get(self, "dirty_rate_mi_bps")
+
+    @_builtins.property
+    @pulumi.getter(name="diskBytes")
+    def disk_bytes(self) -> _builtins.float:
+        """
+        Bytes the storage copy moves.
+        """
+        return pulumi.get(self, "disk_bytes")
+
+    @_builtins.property
+    @pulumi.getter(name="downtimeMs")
+    def downtime_ms(self) -> _builtins.float:
+        """
+        Expected pause of the guest at the switch-over, in milliseconds (offline: the whole move).
+        """
+        return pulumi.get(self, "downtime_ms")
+
+    @_builtins.property
+    @pulumi.getter(name="durationSeconds")
+    def duration_seconds(self) -> _builtins.float:
+        """
+        Expected duration of the move, in seconds (for cannot-move-live: until the ladder aborts it).
+        """
+        return pulumi.get(self, "duration_seconds")
+
+    @_builtins.property
+    @pulumi.getter
+    def escalation(self) -> _builtins.str:
+        """
+        What the engine does from the start because of the verdict: none, post-copy-after-first-pass, or auto-converge.
+        """
+        return pulumi.get(self, "escalation")
+
+    @_builtins.property
+    @pulumi.getter(name="linkMiBps")
+    def link_mi_bps(self) -> _builtins.float:
+        """
+        The link rate the forecast assumes, in MiB/s.
+        """
+        return pulumi.get(self, "link_mi_bps")
+
+    @_builtins.property
+    @pulumi.getter(name="memoryBytes")
+    def memory_bytes(self) -> _builtins.float:
+        """
+        Bytes of memory the first pass sends.
+        """
+        return pulumi.get(self, "memory_bytes")
+
+    @_builtins.property
+    @pulumi.getter(name="memoryBytesSent")
+    def memory_bytes_sent(self) -> _builtins.float:
+        """
+        Bytes of memory sent in all, resends included.
+        """
+        return pulumi.get(self, "memory_bytes_sent")
+
+    @_builtins.property
+    @pulumi.getter
+    def passes(self) -> _builtins.float:
+        """
+        Memory pre-copy passes until the switch-over.
+        """
+        return pulumi.get(self, "passes")
+
+    @_builtins.property
+    @pulumi.getter
+    def sources(self) -> 'outputs.ForecastSources':
+        """
+        Where each figure came from.
+        """
+        return pulumi.get(self, "sources")
+
+    @_builtins.property
+    @pulumi.getter
+    def verdict(self) -> _builtins.str:
+        """
+        converges, needs-post-copy, needs-auto-converge, cannot-move-live (within the policy), or not-live (offline, block copy, nothing to move).
+        """
+        return pulumi.get(self, "verdict")
+
+
+@pulumi.output_type
+class ForecastSources(dict):
+    """
+    Where each figure of a forecast came from.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "dirtyRate":
+            suggest = "dirty_rate"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in ForecastSources. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        ForecastSources.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        ForecastSources.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 dirty_rate: _builtins.str,
+                 disks: _builtins.str,
+                 link: _builtins.str,
+                 memory: _builtins.str):
+        """
+        Where each figure of a forecast came from.
+
+        :param _builtins.str dirty_rate: How the guest's memory dirty rate was measured (QEMU's dirty-rate calculation over a window), or why it could not be.
+        :param _builtins.str disks: What the storage copy moves: the allocation of the copied disks, backing chains included or top layers only.
+        :param _builtins.str link: The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMiBps, a rate an earlier move measured, or the assumed default.
+        :param _builtins.str memory: The memory the first pass sends: what QEMU holds for the guest (resident), else the configured size.
+        """
+        pulumi.set(__self__, "dirty_rate", dirty_rate)
+        pulumi.set(__self__, "disks", disks)
+        pulumi.set(__self__, "link", link)
+        pulumi.set(__self__, "memory", memory)
+
+    @_builtins.property
+    @pulumi.getter(name="dirtyRate")
+    def dirty_rate(self) -> _builtins.str:
+        """
+        How the guest's memory dirty rate was measured (QEMU's dirty-rate calculation over a window), or why it could not be.
+        """
+        return pulumi.get(self, "dirty_rate")
+
+    @_builtins.property
+    @pulumi.getter
+    def disks(self) -> _builtins.str:
+        """
+        What the storage copy moves: the allocation of the copied disks, backing chains included or top layers only.
+        """
+        return pulumi.get(self, "disks")
+
+    @_builtins.property
+    @pulumi.getter
+    def link(self) -> _builtins.str:
+        """
+        The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMiBps, a rate an earlier move measured, or the assumed default.
+        """
+        return pulumi.get(self, "link")
+
+    @_builtins.property
+    @pulumi.getter
+    def memory(self) -> _builtins.str:
+        """
+        The memory the first pass sends: what QEMU holds for the guest (resident), else the configured size.
+        """
+        return pulumi.get(self, "memory")
+
+
+@pulumi.output_type
 class Host(dict):
     """
     A libvirt host of the inventory.
@@ -86,6 +323,7 @@ class Host(dict):
                  name: _builtins.str,
                  uri: _builtins.str,
                  labels: Optional[Mapping[str, _builtins.str]] = None,
+                 migration_link_mi_bps: Optional[_builtins.float] = None,
                  peer_uri: Optional[_builtins.str] = None):
         """
         A libvirt host of the inventory.
@@ -94,6 +332,7 @@ class Host(dict):
         :param _builtins.str name: Name placements use in `host`.
         :param _builtins.str uri: libvirt URI the provider connects to, e.g. qemu+ssh://root@10.0.0.5/system.
         :param Mapping[str, _builtins.str] labels: Free-form labels.
+        :param _builtins.float migration_link_mi_bps: What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
         :param _builtins.str peer_uri: URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
         """
         pulumi.set(__self__, "migration_address", migration_address)
@@ -101,6 +340,8 @@ class Host(dict):
         pulumi.set(__self__, "uri", uri)
         if labels is not None:
             pulumi.set(__self__, "labels", labels)
+        if migration_link_mi_bps is not None:
+            pulumi.set(__self__, "migration_link_mi_bps", migration_link_mi_bps)
         if peer_uri is not None:
             pulumi.set(__self__, "peer_uri", peer_uri)
 
@@ -137,6 +378,14 @@ class Host(dict):
         return pulumi.get(self, "labels")
 
     @_builtins.property
+    @pulumi.getter(name="migrationLinkMiBps")
+    def migration_link_mi_bps(self) -> Optional[_builtins.float]:
+        """
+        What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
+        """
+        return pulumi.get(self, "migration_link_mi_bps")
+
+    @_builtins.property
     @pulumi.getter(name="peerUri")
     def peer_uri(self) -> Optional[_builtins.str]:
         """
@@ -169,6 +418,8 @@ class MigrationRecord(dict):
             suggest = "finished_at"
         elif key == "from":
             suggest = "from_"
+        elif key == "linkMiBps":
+            suggest = "link_mi_bps"
         elif key == "postCopy":
             suggest = "post_copy"
         elif key == "startedAt":
@@ -195,8 +446,10 @@ class MigrationRecord(dict):
                  fallback_used: Optional[_builtins.bool] = None,
                  final_host: Optional[_builtins.str] = None,
                  finished_at: Optional[_builtins.str] = None,
+                 forecast: Optional['outputs.Forecast'] = None,
                  from_: Optional[_builtins.str] = None,
                  iterations: Optional[_builtins.float] = None,
+                 link_mi_bps: Optional[_builtins.float] = None,
                  mode: Optional[_builtins.str] = None,
                  post_copy: Optional[_builtins.bool] = None,
                  result: Optional[_builtins.str] = None,
@@ -205,6 +458,9 @@ class MigrationRecord(dict):
                  to: Optional[_builtins.str] = None):
         """
         What the last migration did.
+
+        :param 'Forecast' forecast: What the plan forecast, next to what happened.
+        :param _builtins.float link_mi_bps: The rate the move reached, in MiB/s, when it ran uncapped and moved enough memory to tell; later forecasts between the same hosts use it.
         """
         if bytes_moved is not None:
             pulumi.set(__self__, "bytes_moved", bytes_moved)
@@ -224,10 +480,14 @@ class MigrationRecord(dict):
             pulumi.set(__self__, "final_host", final_host)
         if finished_at is not None:
             pulumi.set(__self__, "finished_at", finished_at)
+        if forecast is not None:
+            pulumi.set(__self__, "forecast", forecast)
         if from_ is not None:
             pulumi.set(__self__, "from_", from_)
         if iterations is not None:
             pulumi.set(__self__, "iterations", iterations)
+        if link_mi_bps is not None:
+            pulumi.set(__self__, "link_mi_bps", link_mi_bps)
         if mode is not None:
             pulumi.set(__self__, "mode", mode)
         if post_copy is not None:
@@ -287,6 +547,14 @@ class MigrationRecord(dict):
         return pulumi.get(self, "finished_at")
 
     @_builtins.property
+    @pulumi.getter
+    def forecast(self) -> Optional['outputs.Forecast']:
+        """
+        What the plan forecast, next to what happened.
+        """
+        return pulumi.get(self, "forecast")
+
+    @_builtins.property
     @pulumi.getter(name="from")
     def from_(self) -> Optional[_builtins.str]:
         return pulumi.get(self, "from_")
@@ -295,6 +563,14 @@ class MigrationRecord(dict):
     @pulumi.getter
     def iterations(self) -> Optional[_builtins.float]:
         return pulumi.get(self, "iterations")
+
+    @_builtins.property
+    @pulumi.getter(name="linkMiBps")
+    def link_mi_bps(self) -> Optional[_builtins.float]:
+        """
+        The rate the move reached, in MiB/s, when it ran uncapped and moved enough memory to tell; later forecasts between the same hosts use it.
+        """
+        return pulumi.get(self, "link_mi_bps")
 
     @_builtins.property
     @pulumi.getter
@@ -337,12 +613,16 @@ class PlannedMigration(dict):
         suggest = None
         if key == "bytesToMove":
             suggest = "bytes_to_move"
+        elif key == "diskBytes":
+            suggest = "disk_bytes"
         elif key == "estimatedDowntimeMs":
             suggest = "estimated_downtime_ms"
         elif key == "estimatedSeconds":
             suggest = "estimated_seconds"
         elif key == "from":
             suggest = "from_"
+        elif key == "memoryBytes":
+            suggest = "memory_bytes"
 
         if suggest:
             pulumi.log.warn(f"Key '{key}' not found in PlannedMigration. Access the value via the '{suggest}' property getter instead.")
@@ -357,33 +637,50 @@ class PlannedMigration(dict):
 
     def __init__(__self__, *,
                  bytes_to_move: Optional[_builtins.float] = None,
+                 disk_bytes: Optional[_builtins.float] = None,
                  escalation: Optional[Sequence[_builtins.str]] = None,
                  estimated_downtime_ms: Optional[_builtins.float] = None,
                  estimated_seconds: Optional[_builtins.float] = None,
+                 forecast: Optional['outputs.Forecast'] = None,
                  from_: Optional[_builtins.str] = None,
+                 memory_bytes: Optional[_builtins.float] = None,
                  mode: Optional[_builtins.str] = None,
                  summary: Optional[_builtins.str] = None,
                  to: Optional[_builtins.str] = None,
+                 verdict: Optional[_builtins.str] = None,
                  warnings: Optional[Sequence[_builtins.str]] = None):
         """
         What `pulumi up` would do.
+
+        :param _builtins.float disk_bytes: Bytes the storage copy moves.
+        :param 'Forecast' forecast: The forecast in full, with the source of each figure.
+        :param _builtins.float memory_bytes: Bytes of memory the move sends in its first pass.
+        :param _builtins.str verdict: The forecast's verdict (see forecast.verdict).
         """
         if bytes_to_move is not None:
             pulumi.set(__self__, "bytes_to_move", bytes_to_move)
+        if disk_bytes is not None:
+            pulumi.set(__self__, "disk_bytes", disk_bytes)
         if escalation is not None:
             pulumi.set(__self__, "escalation", escalation)
         if estimated_downtime_ms is not None:
             pulumi.set(__self__, "estimated_downtime_ms", estimated_downtime_ms)
         if estimated_seconds is not None:
             pulumi.set(__self__, "estimated_seconds", estimated_seconds)
+        if forecast is not None:
+            pulumi.set(__self__, "forecast", forecast)
         if from_ is not None:
             pulumi.set(__self__, "from_", from_)
+        if memory_bytes is not None:
+            pulumi.set(__self__, "memory_bytes", memory_bytes)
         if mode is not None:
             pulumi.set(__self__, "mode", mode)
         if summary is not None:
             pulumi.set(__self__, "summary", summary)
         if to is not None:
             pulumi.set(__self__, "to", to)
+        if verdict is not None:
+            pulumi.set(__self__, "verdict", verdict)
         if warnings is not None:
             pulumi.set(__self__, "warnings", warnings)
 
@@ -391,6 +688,14 @@ class PlannedMigration(dict):
     @pulumi.getter(name="bytesToMove")
     def bytes_to_move(self) -> Optional[_builtins.float]:
         return pulumi.get(self, "bytes_to_move")
+
+    @_builtins.property
+    @pulumi.getter(name="diskBytes")
+    def disk_bytes(self) -> Optional[_builtins.float]:
+        """
+        Bytes the storage copy moves.
+        """
+        return pulumi.get(self, "disk_bytes")
 
     @_builtins.property
     @pulumi.getter
@@ -408,9 +713,25 @@ class PlannedMigration(dict):
         return pulumi.get(self, "estimated_seconds")
 
     @_builtins.property
+    @pulumi.getter
+    def forecast(self) -> Optional['outputs.Forecast']:
+        """
+        The forecast in full, with the source of each figure.
+        """
+        return pulumi.get(self, "forecast")
+
+    @_builtins.property
     @pulumi.getter(name="from")
     def from_(self) -> Optional[_builtins.str]:
         return pulumi.get(self, "from_")
+
+    @_builtins.property
+    @pulumi.getter(name="memoryBytes")
+    def memory_bytes(self) -> Optional[_builtins.float]:
+        """
+        Bytes of memory the move sends in its first pass.
+        """
+        return pulumi.get(self, "memory_bytes")
 
     @_builtins.property
     @pulumi.getter
@@ -426,6 +747,14 @@ class PlannedMigration(dict):
     @pulumi.getter
     def to(self) -> Optional[_builtins.str]:
         return pulumi.get(self, "to")
+
+    @_builtins.property
+    @pulumi.getter
+    def verdict(self) -> Optional[_builtins.str]:
+        """
+        The forecast's verdict (see forecast.verdict).
+        """
+        return pulumi.get(self, "verdict")
 
     @_builtins.property
     @pulumi.getter

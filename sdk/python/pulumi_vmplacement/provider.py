@@ -22,6 +22,7 @@ class ProviderArgs:
     def __init__(__self__, *,
                  hosts: pulumi.Input[Sequence[pulumi.Input['HostArgs']]],
                  default_policy: pulumi.Input[Optional['PolicySpecArgs']] = None,
+                 dirty_rate_sample_seconds: pulumi.Input[Optional[_builtins.int]] = None,
                  max_migrations_per_host_inbound: pulumi.Input[Optional[_builtins.int]] = None,
                  max_migrations_per_host_outbound: pulumi.Input[Optional[_builtins.int]] = None,
                  max_migrations_total: pulumi.Input[Optional[_builtins.int]] = None,
@@ -36,6 +37,7 @@ class ProviderArgs:
 
         :param pulumi.Input[Sequence[pulumi.Input['HostArgs']]] hosts: The libvirt hosts VMs may be placed on.
         :param pulumi.Input['PolicySpecArgs'] default_policy: Policy for placements that name none.
+        :param pulumi.Input[_builtins.int] dirty_rate_sample_seconds: Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
         :param pulumi.Input[_builtins.int] max_migrations_per_host_inbound: Migrations arriving at one host at a time (default 1).
         :param pulumi.Input[_builtins.int] max_migrations_per_host_outbound: Migrations leaving one host at a time (default 1).
         :param pulumi.Input[_builtins.int] max_migrations_total: Migrations at a time in one update (default 4).
@@ -49,6 +51,10 @@ class ProviderArgs:
         pulumi.set(__self__, "hosts", hosts)
         if default_policy is not None:
             pulumi.set(__self__, "default_policy", default_policy)
+        if dirty_rate_sample_seconds is None:
+            dirty_rate_sample_seconds = 1
+        if dirty_rate_sample_seconds is not None:
+            pulumi.set(__self__, "dirty_rate_sample_seconds", dirty_rate_sample_seconds)
         if max_migrations_per_host_inbound is not None:
             pulumi.set(__self__, "max_migrations_per_host_inbound", max_migrations_per_host_inbound)
         if max_migrations_per_host_outbound is not None:
@@ -91,6 +97,18 @@ class ProviderArgs:
     @default_policy.setter
     def default_policy(self, value: pulumi.Input[Optional['PolicySpecArgs']]):
         pulumi.set(self, "default_policy", value)
+
+    @_builtins.property
+    @pulumi.getter(name="dirtyRateSampleSeconds")
+    def dirty_rate_sample_seconds(self) -> pulumi.Input[Optional[_builtins.int]]:
+        """
+        Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
+        """
+        return pulumi.get(self, "dirty_rate_sample_seconds")
+
+    @dirty_rate_sample_seconds.setter
+    def dirty_rate_sample_seconds(self, value: pulumi.Input[Optional[_builtins.int]]):
+        pulumi.set(self, "dirty_rate_sample_seconds", value)
 
     @_builtins.property
     @pulumi.getter(name="maxMigrationsPerHostInbound")
@@ -208,6 +226,7 @@ class Provider(pulumi.ProviderResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  default_policy: pulumi.Input[Optional[Union['PolicySpecArgs', 'PolicySpecArgsDict']]] = None,
+                 dirty_rate_sample_seconds: pulumi.Input[Optional[_builtins.int]] = None,
                  hosts: pulumi.Input[Optional[Sequence[pulumi.Input[Union['HostArgs', 'HostArgsDict']]]]] = None,
                  max_migrations_per_host_inbound: pulumi.Input[Optional[_builtins.int]] = None,
                  max_migrations_per_host_outbound: pulumi.Input[Optional[_builtins.int]] = None,
@@ -225,6 +244,7 @@ class Provider(pulumi.ProviderResource):
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[Union['PolicySpecArgs', 'PolicySpecArgsDict']] default_policy: Policy for placements that name none.
+        :param pulumi.Input[_builtins.int] dirty_rate_sample_seconds: Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
         :param pulumi.Input[Sequence[pulumi.Input[Union['HostArgs', 'HostArgsDict']]]] hosts: The libvirt hosts VMs may be placed on.
         :param pulumi.Input[_builtins.int] max_migrations_per_host_inbound: Migrations arriving at one host at a time (default 1).
         :param pulumi.Input[_builtins.int] max_migrations_per_host_outbound: Migrations leaving one host at a time (default 1).
@@ -261,6 +281,7 @@ class Provider(pulumi.ProviderResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  default_policy: pulumi.Input[Optional[Union['PolicySpecArgs', 'PolicySpecArgsDict']]] = None,
+                 dirty_rate_sample_seconds: pulumi.Input[Optional[_builtins.int]] = None,
                  hosts: pulumi.Input[Optional[Sequence[pulumi.Input[Union['HostArgs', 'HostArgsDict']]]]] = None,
                  max_migrations_per_host_inbound: pulumi.Input[Optional[_builtins.int]] = None,
                  max_migrations_per_host_outbound: pulumi.Input[Optional[_builtins.int]] = None,
@@ -281,6 +302,9 @@ class Provider(pulumi.ProviderResource):
             __props__ = ProviderArgs.__new__(ProviderArgs)
 
             __props__.__dict__["default_policy"] = pulumi.Output.from_input(default_policy).apply(pulumi.runtime.to_json) if default_policy is not None else None
+            if dirty_rate_sample_seconds is None:
+                dirty_rate_sample_seconds = 1
+            __props__.__dict__["dirty_rate_sample_seconds"] = pulumi.Output.from_input(dirty_rate_sample_seconds).apply(pulumi.runtime.to_json) if dirty_rate_sample_seconds is not None else None
             if hosts is None and not opts.urn:
                 raise TypeError("Missing required property 'hosts'")
             __props__.__dict__["hosts"] = pulumi.Output.from_input(hosts).apply(pulumi.runtime.to_json) if hosts is not None else None

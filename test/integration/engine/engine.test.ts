@@ -167,13 +167,40 @@ describe("migration engine on the lab", function () {
     downtimeLadderMs: [300, 400],
   };
 
-  it("switches a churn guest that does not converge at 40 MiB/s to post-copy, and it completes", async () => {
+  it("forecasts that a churn guest cannot converge at 40 MiB/s and starts post-copy after the first pass", async () => {
     const g = await guests.shared("eng-postcopy", h1, 5, "churn-fast", 512);
-    const { record } = await place(pool, { domain: g.name, host: h2.name }, policy(slowLink));
+    const { plan, record } = await place(pool, { domain: g.name, host: h2.name }, policy(slowLink));
+    assert.equal(plan.forecast.verdict, "needs-post-copy", JSON.stringify(plan.forecast));
+    assert.match(plan.forecast.sources.dirtyRate, /measured over 1 s/);
     assert.equal(record.result, "succeeded");
     assert.equal(record.postCopy, true, record.steps.join("\n"));
     assert.ok(
-      record.steps.some((s) => /raised max downtime/.test(s)),
+      record.steps.some((s) => /switched to post-copy \(the forecast said/.test(s)),
+      record.steps.join("\n"),
+    );
+    // Straight to post-copy: no waiting out the downtime ladder.
+    assert.ok(!record.steps.some((s) => /raised max downtime/.test(s)), record.steps.join("\n"));
+    assert.deepEqual(record.forecast, plan.forecast);
+    await runsOnlyOn(g.name, h2);
+    await waitForHeartbeat(h2, g.name, 1);
+    assertHeartbeatContinues(h1, h2, g.name);
+  });
+
+  it("switches a churn guest the plan did not measure to post-copy from the live statistics", async () => {
+    const g = await guests.shared("eng-livestats", h1, 3, "churn-fast", 512);
+    const { plan, record } = await place(
+      pool,
+      { domain: g.name, host: h2.name },
+      policy(slowLink),
+      {
+        measureSeconds: 0,
+      },
+    );
+    assert.equal(plan.forecast.verdict, "converges", "unmeasured, the dirty rate is taken as 0");
+    assert.equal(record.result, "succeeded");
+    assert.equal(record.postCopy, true, record.steps.join("\n"));
+    assert.ok(
+      record.steps.some((s) => /switched to post-copy \(live statistics in pass \d+/.test(s)),
       record.steps.join("\n"),
     );
     await runsOnlyOn(g.name, h2);

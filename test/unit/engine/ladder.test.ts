@@ -330,6 +330,7 @@ describe("ladder", () => {
         postCopy: false,
         aborting: false,
         postCopyDeferred: false,
+        notConverging: 0,
       });
     });
 
@@ -348,5 +349,77 @@ describe("ladder", () => {
       }
       assert.deepEqual(kinds, ["wait", "wait", "wait", "raise-downtime 500"]);
     });
+  });
+});
+
+describe("escalation ladder: the forecast and the live statistics", () => {
+  const MiB = 1024 * 1024;
+  const policy: MigrationPolicy = { ...DEFAULT_POLICY, downtimeLadderMs: [300, 500, 1000] };
+  /** A job in memory pass `iteration` with these rates. */
+  const obs = (nowMs: number, iteration: number, dirtyMiBps: number, sentMiBps = 100) => ({
+    nowMs,
+    remainingBytes: 400 * MiB,
+    postCopyPossible: true,
+    memory: {
+      iteration,
+      memoryRemainingBytes: 400 * MiB,
+      dirtyRateBps: dirtyMiBps * MiB,
+      bandwidthBps: sentMiBps * MiB,
+    },
+  });
+  const feed = (
+    samples: ReturnType<typeof obs>[],
+    planned: "none" | "post-copy-after-first-pass",
+    p = policy,
+  ) => {
+    let state = startLadder(0);
+    return samples.map((o) => {
+      const d = decideEscalation(state, o, p, 600, planned);
+      state = d.state;
+      return d.action;
+    });
+  };
+
+  it("the forecast's post-copy comes once the first pass is done, not before", () => {
+    const actions = feed(
+      [obs(500, 1, 0), obs(1000, 1, 0), obs(1500, 2, 150)],
+      "post-copy-after-first-pass",
+    );
+    assert.deepEqual(actions.map(label), ["wait", "wait", "post-copy"]);
+    assert.match(
+      (actions[2] as { reason: string }).reason,
+      /the forecast said pre-copy cannot converge/,
+    );
+  });
+
+  it("a guest that starts dirtying faster than the link goes to post-copy within two polls", () => {
+    const actions = feed(
+      [obs(500, 1, 0), obs(1000, 2, 20), obs(1500, 3, 180), obs(2000, 3, 180)],
+      "none",
+    );
+    assert.deepEqual(actions.map(label), ["wait", "wait", "wait", "post-copy"]);
+    assert.match(
+      (actions[3] as { reason: string }).reason,
+      /live statistics in pass 3: the guest dirties ~180 MiB\/s while ~100 MiB\/s are sent, 400 MiB left/,
+    );
+  });
+
+  it("one noisy poll does not switch; a converging guest never does", () => {
+    const noisy = feed(
+      [obs(500, 2, 180), obs(1000, 2, 20), obs(1500, 3, 180), obs(2000, 3, 20)],
+      "none",
+    );
+    assert.deepEqual(noisy.map(label), ["wait", "wait", "wait", "wait"]);
+    const calm = feed([obs(500, 2, 10), obs(1000, 3, 10), obs(1500, 4, 10)], "none");
+    assert.deepEqual(calm.map(label), ["wait", "wait", "wait"]);
+  });
+
+  it("without post-copy the statistics change nothing: the ladder stays in charge", () => {
+    const actions = feed(
+      [obs(500, 2, 180), obs(1000, 3, 180), obs(1500, 3, 180)],
+      "post-copy-after-first-pass",
+      { ...policy, allowPostCopy: false },
+    );
+    assert.deepEqual(actions.map(label), ["wait", "wait", "wait"]);
   });
 });

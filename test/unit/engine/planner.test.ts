@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import {
-  ASSUMED_LINK_MIBPS,
   checkFeasibility,
   chooseMode,
   choosePlan,
-  estimateDuration,
   placeDisk,
+  type PlanningFacts,
 } from "../../../provider/src/engine/planner";
+import { DEFAULT_LINK_MIBPS } from "../../../provider/src/engine/link";
 import { completionTimeoutSeconds, DEFAULT_POLICY } from "../../../provider/src/engine/policy";
 import type {
   DiskPlacement,
@@ -14,6 +14,7 @@ import type {
   MigrationMode,
   MigrationPlan,
   MigrationPolicy,
+  PlanForecast,
 } from "../../../provider/src/engine/types";
 import {
   GiB,
@@ -662,10 +663,11 @@ describe("planner", () => {
       assert.equal(p.domain, "vm");
       assert.equal(p.from, SOURCE);
       assert.equal(p.to, TARGET);
-      assert.equal(p.estimate.linkMiBps, ASSUMED_LINK_MIBPS);
-      assert.equal(plan({}, (s) => (s.facts.linkMiBps = 100)).estimate.linkMiBps, 100);
+      assert.equal(p.estimate.linkMiBps, DEFAULT_LINK_MIBPS);
+      const inventory = { inventory: { target: 100 } };
+      assert.equal(plan({}, (s) => (s.facts.link = inventory)).estimate.linkMiBps, 100);
       assert.equal(
-        plan({ policy: { bandwidthMiBps: 50 } }, (s) => (s.facts.linkMiBps = 100)).estimate
+        plan({ policy: { bandwidthMiBps: 50 } }, (s) => (s.facts.link = inventory)).estimate
           .linkMiBps,
         50,
       );
@@ -1160,194 +1162,183 @@ describe("planner", () => {
     });
   });
 
-  describe("estimateDuration", () => {
-    const link = 1024; // MiB/s
-    const linkBps = link * MiB;
-    interface Case {
-      name: string;
-      bytes: { memory: number; disks: number };
-      linkMiBps?: number;
-      dirty?: number;
-      policy?: Partial<MigrationPolicy>;
-      converges: boolean;
-      durationSeconds?: number;
-      downtimeMs?: number;
-    }
-    const cases: Case[] = [
-      {
-        name: "no dirty rate known",
-        bytes: { memory: GiB, disks: 0 },
-        converges: true,
-        durationSeconds: 2,
-        downtimeMs: 50,
-      },
-      {
-        name: "no dirty rate, a small max downtime",
-        bytes: { memory: GiB, disks: 0 },
-        policy: { maxDowntimeMs: 20 },
-        converges: true,
-        downtimeMs: 20,
-      },
-      {
-        name: "zero dirty rate",
-        bytes: { memory: GiB, disks: 2 * GiB },
-        dirty: 0,
-        converges: true,
-        durationSeconds: 4,
-        downtimeMs: 50,
-      },
-      {
-        name: "half the link dirtied: memory sent twice",
-        bytes: { memory: GiB, disks: 0 },
-        dirty: linkBps / 2,
-        converges: true,
-        durationSeconds: 3,
-        downtimeMs: 300,
-      },
-      {
-        name: "just under 90% of the link",
-        bytes: { memory: GiB, disks: 0 },
-        dirty: linkBps * 0.89,
-        converges: true,
-        downtimeMs: 300,
-      },
-      {
-        name: "90% of the link",
-        bytes: { memory: GiB, disks: 0 },
-        dirty: linkBps * 0.9,
-        converges: false,
-        downtimeMs: 300,
-      },
-      {
-        name: "more than the link",
-        bytes: { memory: GiB, disks: 0 },
-        dirty: linkBps * 2,
-        converges: false,
-      },
-      {
-        name: "a slow link: the same dirty rate no longer converges",
-        bytes: { memory: GiB, disks: 0 },
-        linkMiBps: 100,
-        dirty: 95 * MiB,
-        converges: false,
-      },
-      {
-        name: "a slow link: disks take their time",
-        bytes: { memory: 0, disks: 10 * GiB },
-        linkMiBps: 100,
-        converges: true,
-        durationSeconds: Math.ceil((10 * 1024) / 100 + 1),
-      },
-    ];
-    for (const c of cases) {
-      it(c.name, () => {
-        const e = estimateDuration(c.bytes, c.linkMiBps ?? link, c.dirty, {
-          ...DEFAULT_POLICY,
-          ...c.policy,
-        });
-        const maxDowntime = c.policy?.maxDowntimeMs ?? DEFAULT_POLICY.maxDowntimeMs;
-        assert.equal(e.converges, c.converges);
-        assert.ok(e.downtimeMs <= maxDowntime, `downtime ${e.downtimeMs}`);
-        assert.ok(e.durationSeconds >= 1);
-        if (c.durationSeconds !== undefined) assert.equal(e.durationSeconds, c.durationSeconds);
-        if (c.downtimeMs !== undefined) assert.equal(e.downtimeMs, c.downtimeMs);
+  describe("choosePlan: forecast", () => {
+    it("an idle guest converges in one pass: memory and disks over the link, a short pause", () => {
+      const p = plan({ domain: { dirtyRateBps: 0 } });
+      assert.equal(p.forecast.verdict, "converges");
+      assert.equal(p.forecast.escalation, "none");
+      assert.equal(p.forecast.passes, 1);
+      // 1 GiB of memory and 2 GiB of disk allocation at the assumed 1024 MiB/s, plus setup.
+      assert.equal(p.forecast.durationSeconds, 4);
+      assert.ok(p.forecast.downtimeMs < DEFAULT_POLICY.maxDowntimeMs, `${p.forecast.downtimeMs}`);
+      assert.equal(p.forecast.memoryBytes, GiB);
+      assert.equal(p.forecast.diskBytes, 2 * GiB);
+      assert.deepEqual(p.bytes, { memory: GiB, disks: 2 * GiB, total: 3 * GiB });
+      assert.equal(p.estimate.durationSeconds, p.forecast.durationSeconds);
+    });
+
+    it("moves what QEMU holds (resident), not the configured size, and says so", () => {
+      const p = plan({ domain: { residentBytes: 256 * MiB, dirtyRateBps: 0 } });
+      assert.equal(p.forecast.memoryBytes, 256 * MiB);
+      assert.match(p.forecast.sources.memory, /resident 256 MiB of 1024 MiB configured/);
+      const over = plan({ domain: { residentBytes: 2 * GiB } });
+      assert.equal(over.forecast.memoryBytes, GiB, "never more than the guest has");
+      assert.match(plan().forecast.sources.memory, /configured 1024 MiB/);
+    });
+
+    it("names how the dirty rate was measured, or why it was not", () => {
+      const measured = plan({
+        domain: { dirtyRateBps: 8 * MiB, memoryMeasurement: { windowSeconds: 2 } },
       });
-    }
-
-    it("grows with the bytes to move", () => {
-      let last = 0;
-      for (const gib of [0, 1, 4, 16, 64]) {
-        const d = estimateDuration(
-          { memory: GiB, disks: gib * GiB },
-          link,
-          0,
-          DEFAULT_POLICY,
-        ).durationSeconds;
-        assert.ok(d > last, `${gib} GiB: ${d} s after ${last} s`);
-        last = d;
-      }
+      assert.match(measured.forecast.sources.dirtyRate, /measured over 2 s/);
+      assert.equal(measured.forecast.dirtyRateMiBps, 8);
+      const failed = plan({
+        domain: { memoryMeasurement: { windowSeconds: 1, problem: "QEMU did not report" } },
+      });
+      assert.match(
+        failed.forecast.sources.dirtyRate,
+        /not measured \(QEMU did not report\); assumed 0/,
+      );
     });
 
-    it("shrinks with the bandwidth", () => {
-      let last = Infinity;
-      for (const mibps of [10, 100, 1000, 10000]) {
-        const d = estimateDuration(
-          { memory: 4 * GiB, disks: 20 * GiB },
-          mibps,
-          undefined,
-          DEFAULT_POLICY,
-        ).durationSeconds;
-        assert.ok(d < last, `${mibps} MiB/s: ${d} s after ${last} s`);
-        last = d;
-      }
+    it("copies a disk's backing chain in a full copy, only its top layer incrementally", () => {
+      const chain = ["/pools/local/base.qcow2"];
+      const disk = { backingChain: chain, allocationBytes: GiB, backingAllocationBytes: 3 * GiB };
+      const full = plan({ domain: { disks: [makeDisk(disk)] }, policy: { storageCopy: "all" } });
+      assert.equal(full.mode, "live-copy-all");
+      assert.equal(full.forecast.diskBytes, 4 * GiB);
+      assert.match(full.forecast.sources.disks, /backing chains included/);
+      const capped = plan({
+        domain: { disks: [makeDisk({ ...disk, backingAllocationBytes: 20 * GiB })] },
+        policy: { storageCopy: "all" },
+      });
+      assert.equal(capped.forecast.diskBytes, 10 * GiB, "a flattened copy is at most the capacity");
+      const incremental = plan({ domain: { disks: [makeDisk(disk)] } }, (s) => {
+        s.facts.target!.pools.local.volumes.push("base.qcow2");
+      });
+      assert.equal(incremental.mode, "live-copy-incremental");
+      assert.equal(incremental.forecast.diskBytes, GiB);
+      const offline = plan({ domain: { running: false, disks: [makeDisk(disk)] } }, (s) => {
+        s.facts.target!.pools.local.volumes.push("base.qcow2");
+      });
+      assert.equal(offline.mode, "offline");
+      assert.equal(offline.forecast.diskBytes, GiB, "an offline copy moves the top layer");
     });
 
-    interface PlanCase {
+    it("takes the link from the cap, the inventory, an earlier move, or the stated default", () => {
+      const earlier = [{ from: TARGET, to: SOURCE, mibps: 300, at: "2026-12-01T10:00:00Z" }];
+      const link = (options: ScenarioOptions, facts: PlanningFacts["link"]) =>
+        plan(options, (s) => (s.facts.link = facts)).forecast;
+      assert.match(link({}, undefined).sources.link, /assumed 1024 MiB\/s/);
+      assert.equal(link({}, { measured: earlier }).linkMiBps, 300);
+      assert.match(
+        link({}, { measured: earlier }).sources.link,
+        /measured by the move kvm2 -> kvm1/,
+      );
+      assert.equal(
+        link({}, { inventory: { source: 500, target: 200 }, measured: earlier }).linkMiBps,
+        200,
+      );
+      const capped = link({ policy: { bandwidthMiBps: 50 } }, { inventory: { target: 200 } });
+      assert.deepEqual([capped.linkMiBps, capped.sources.link], [50, "policy bandwidthMiBps"]);
+      // A cap above what the link carries does not make the move faster.
+      assert.equal(link({ policy: { bandwidthMiBps: 500 } }, { measured: earlier }).linkMiBps, 300);
+    });
+
+    interface VerdictCase {
       name: string;
       options?: ScenarioOptions;
-      linkMiBps?: number;
+      link?: PlanningFacts["link"];
       dirty: number;
-      warned: boolean;
-      link: number;
+      verdict: PlanForecast["verdict"];
+      warning?: RegExp;
+      steps?: EscalationStep["kind"][];
     }
-    const planCases: PlanCase[] = [
-      { name: "assumed link, low dirty rate", dirty: 100 * MiB, warned: false, link: 1024 },
+    const cases: VerdictCase[] = [
       {
-        name: "assumed link, dirty rate at 90% of it",
-        dirty: 0.9 * 1024 * MiB,
-        warned: true,
-        link: 1024,
+        name: "a low dirty rate converges",
+        dirty: 100 * MiB,
+        verdict: "converges",
+        steps: ["raise-downtime", "raise-downtime", "post-copy", "abort"],
       },
       {
-        name: "policy bandwidth cap is the link",
+        name: "dirtying near the link needs post-copy, right after the first pass",
         options: { policy: { bandwidthMiBps: 100 } },
         dirty: 95 * MiB,
-        warned: true,
-        link: 100,
+        verdict: "needs-post-copy",
+        warning: /switches to post-copy right after the first pass/,
+        steps: ["post-copy", "abort"],
       },
       {
-        name: "the cap wins over a measured link",
+        name: "the cap is the link",
         options: { policy: { bandwidthMiBps: 100 } },
-        linkMiBps: 10000,
+        link: { inventory: { source: 10000 } },
         dirty: 95 * MiB,
-        warned: true,
-        link: 100,
+        verdict: "needs-post-copy",
+        warning: /over 100 MiB\/s \(policy bandwidthMiBps\)/,
       },
       {
-        name: "measured link without a cap",
-        linkMiBps: 100,
-        dirty: 95 * MiB,
-        warned: true,
-        link: 100,
+        name: "without post-copy, auto-converge throttles the guest",
+        options: { policy: { allowPostCopy: false, autoConverge: true, bandwidthMiBps: 100 } },
+        dirty: 2 * GiB,
+        verdict: "needs-auto-converge",
+        warning: /auto-converge throttles its vCPUs/,
+      },
+      {
+        name: "with neither, the move cannot finish live and is aborted",
+        options: { policy: { allowPostCopy: false, bandwidthMiBps: 100 } },
+        dirty: 2 * GiB,
+        verdict: "cannot-move-live",
+        warning:
+          /allows neither post-copy nor auto-converge, so the move is aborted after ~\d+ s and vm stays on its source; allow/,
+        steps: ["raise-downtime", "raise-downtime", "abort"],
+      },
+      {
+        name: "with neither but an offline fallback, it says the fallback moves it",
+        options: {
+          policy: { allowPostCopy: false, allowOfflineFallback: true, bandwidthMiBps: 100 },
+        },
+        dirty: 2 * GiB,
+        verdict: "cannot-move-live",
+        warning: /then the offline fallback moves it/,
       },
       {
         name: "offline moves do not pre-copy",
         options: { domain: { running: false } },
-        dirty: 10 * 1024 * MiB,
-        warned: false,
-        link: 1024,
+        dirty: 10 * GiB,
+        verdict: "not-live",
       },
     ];
-    for (const c of planCases) {
-      it(`choosePlan: ${c.name} → ${c.warned ? "" : "no "}PRECOPY_MAY_NOT_CONVERGE`, () => {
+    for (const c of cases) {
+      it(`${c.name}: ${c.verdict}`, () => {
         const p = plan(
           { ...c.options, domain: { ...c.options?.domain, dirtyRateBps: c.dirty } },
-          (s) => (s.facts.linkMiBps = c.linkMiBps),
+          (s) => (s.facts.link = c.link),
         );
-        assert.equal(p.estimate.linkMiBps, c.link);
-        assert.deepEqual(warningCodes(p), c.warned ? ["PRECOPY_MAY_NOT_CONVERGE"] : []);
-        if (c.warned) {
-          assert.ok(p.warnings[0].message.includes(`${c.link} MiB/s`));
-          assert.ok(p.warnings[0].message.includes("switch to post-copy"));
+        assert.equal(p.forecast.verdict, c.verdict);
+        const warning = p.warnings.find((w) => w.code === "PRECOPY_MAY_NOT_CONVERGE");
+        if (c.warning) assert.match(warning?.message ?? "(no warning)", c.warning);
+        else assert.equal(warning, undefined);
+        if (c.steps)
+          assert.deepEqual(
+            p.escalation.map((s) => s.kind),
+            c.steps,
+          );
+        if (c.verdict === "needs-post-copy") {
+          assert.equal(p.forecast.escalation, "post-copy-after-first-pass");
+          assert.deepEqual(p.escalation[0], { kind: "post-copy", afterFirstPass: true });
+          assert.equal(
+            p.forecast.downtimeMs,
+            50,
+            "a post-copy switch-over moves device state only",
+          );
+        }
+        if (c.verdict === "cannot-move-live") {
+          assert.equal(p.forecast.downtimeMs, 0, "the guest is never paused");
+          assert.ok(Number.isFinite(p.forecast.durationSeconds));
         }
       });
     }
-
-    it("choosePlan: the warning does not promise post-copy when the policy forbids it", () => {
-      const p = plan({ policy: { allowPostCopy: false }, domain: { dirtyRateBps: 2 * GiB } });
-      assert.deepEqual(warningCodes(p), ["PRECOPY_MAY_NOT_CONVERGE"]);
-      assert.ok(!p.warnings[0].message.includes("post-copy"));
-    });
   });
 
   describe("choosePlan: escalation and completion timeout", () => {

@@ -62,7 +62,11 @@ export interface JobStats {
   memoryProcessed?: number;
   memoryRemaining?: number;
   memoryBps?: number;
+  /** Pages per second, as libvirt reports it (see memoryDirtyRateBps). */
   memoryDirtyRate?: number;
+  memoryPageSize?: number;
+  /** The dirty rate in bytes per second (pages times the page size). */
+  memoryDirtyRateBps?: number;
   memoryIteration?: number;
   memoryPostcopyRequests?: number;
   diskTotal?: number;
@@ -80,6 +84,10 @@ function jobSucceeded(type: JobType, raw: Record<string, TypedParamValue>): bool
   if (type === "completed") return true;
   if (type === "failed" || type === "cancelled") return false;
   return undefined;
+}
+
+function dirtyBytesPerSecond(pages?: number, pageSize?: number): number | undefined {
+  return pages === undefined ? undefined : pages * (pageSize ?? 4096);
 }
 
 export function jobStatsFrom(type: number, raw: Record<string, TypedParamValue>): JobStats {
@@ -105,6 +113,11 @@ export function jobStatsFrom(type: number, raw: Record<string, TypedParamValue>)
     memoryRemaining: n(C.VIR_DOMAIN_JOB_MEMORY_REMAINING),
     memoryBps: n(C.VIR_DOMAIN_JOB_MEMORY_BPS),
     memoryDirtyRate: n(C.VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE),
+    memoryPageSize: n(C.VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE),
+    memoryDirtyRateBps: dirtyBytesPerSecond(
+      n(C.VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE),
+      n(C.VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE),
+    ),
     memoryIteration: n(C.VIR_DOMAIN_JOB_MEMORY_ITERATION),
     memoryPostcopyRequests: n(C.VIR_DOMAIN_JOB_MEMORY_POSTCOPY_REQS),
     diskTotal: n(C.VIR_DOMAIN_JOB_DISK_TOTAL),

@@ -16,6 +16,17 @@ func GetDefaultPolicy(ctx *pulumi.Context) string {
 	return config.Get(ctx, "vmplacement:defaultPolicy")
 }
 
+// Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
+func GetDirtyRateSampleSeconds(ctx *pulumi.Context) int {
+	v, err := config.TryInt(ctx, "vmplacement:dirtyRateSampleSeconds")
+	if err == nil {
+		return v
+	}
+	var value int
+	value = 1
+	return value
+}
+
 // The libvirt hosts VMs may be placed on.
 func GetHosts(ctx *pulumi.Context) string {
 	return config.Get(ctx, "vmplacement:hosts")

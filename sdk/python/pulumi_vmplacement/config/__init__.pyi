@@ -20,6 +20,11 @@ defaultPolicy: Optional[str]
 Policy for placements that name none.
 """
 
+dirtyRateSampleSeconds: int
+"""
+Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
+"""
+
 hosts: Optional[str]
 """
 The libvirt hosts VMs may be placed on.

@@ -29,6 +29,13 @@ class _ExportableConfig(types.ModuleType):
         return __config__.get('defaultPolicy')
 
     @_builtins.property
+    def dirty_rate_sample_seconds(self) -> int:
+        """
+        Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
+        """
+        return __config__.get_int('dirtyRateSampleSeconds') or 1
+
+    @_builtins.property
     def hosts(self) -> Optional[str]:
         """
         The libvirt hosts VMs may be placed on.

@@ -1,0 +1,77 @@
+// Which link rate a forecast uses, and where it came from: the policy's bandwidth cap binds the
+// move; otherwise what the operator stated for the hosts, otherwise what earlier moves between
+// the same hosts reached, otherwise a stated default. Pure.
+import type { MigrationPolicy } from "./types";
+
+/** The rate assumed when nothing better is known; the plan says so. */
+export const DEFAULT_LINK_MIBPS = 1024;
+
+/** A rate an earlier move between two hosts reached. */
+export interface MeasuredLink {
+  from: string;
+  to: string;
+  mibps: number;
+  /** When it was measured (ISO time), for the plan to say. */
+  at: string;
+}
+
+export interface LinkFacts {
+  /** `migrationLinkMiBps` of the source and target in the provider's inventory, when set. */
+  inventory?: { source?: number; target?: number };
+  /** Rates measured by earlier moves (any pair; the matching one is used). */
+  measured?: MeasuredLink[];
+}
+
+export interface LinkChoice {
+  mibps: number;
+  source: string;
+}
+
+/** The earlier measurement between these two hosts (either direction), newest first. */
+export function measuredBetween(
+  measured: MeasuredLink[] | undefined,
+  a: string,
+  b: string,
+): MeasuredLink | undefined {
+  return (measured ?? [])
+    .filter((m) => (m.from === a && m.to === b) || (m.from === b && m.to === a))
+    .filter((m) => Number.isFinite(m.mibps) && m.mibps > 0)
+    .sort((x, y) => y.at.localeCompare(x.at))[0];
+}
+
+export function chooseLink(
+  policy: MigrationPolicy,
+  from: string,
+  to: string,
+  facts: LinkFacts = {},
+): LinkChoice {
+  const physical = physicalLink(from, to, facts);
+  // A cap above what the link carries does not make the move faster.
+  if (policy.bandwidthMiBps > 0 && (!physical || policy.bandwidthMiBps <= physical.mibps))
+    return { mibps: policy.bandwidthMiBps, source: "policy bandwidthMiBps" };
+  return (
+    physical ?? {
+      mibps: DEFAULT_LINK_MIBPS,
+      source: `assumed ${DEFAULT_LINK_MIBPS} MiB/s (set migrationLinkMiBps on the hosts, or a move measures it)`,
+    }
+  );
+}
+
+/** What the link between the hosts carries, as stated in the inventory or measured before. */
+function physicalLink(from: string, to: string, facts: LinkFacts): LinkChoice | undefined {
+  const stated = [facts.inventory?.source, facts.inventory?.target].filter(
+    (v): v is number => v !== undefined && v > 0,
+  );
+  if (stated.length)
+    return {
+      mibps: Math.min(...stated),
+      source: `inventory migrationLinkMiBps${stated.length === 2 ? ` (the lower of ${from} and ${to})` : ""}`,
+    };
+  const earlier = measuredBetween(facts.measured, from, to);
+  if (earlier)
+    return {
+      mibps: earlier.mibps,
+      source: `measured by the move ${earlier.from} -> ${earlier.to} at ${earlier.at}`,
+    };
+  return undefined;
+}

@@ -1,0 +1,151 @@
+// The forecast a plan carries: the convergence model fed with the measured facts (resident
+// memory, dirty rate, what the disks really hold, the chosen link), with each figure's source
+// named. Pure.
+import { forecastLiveMove } from "./forecast";
+import type { LinkChoice } from "./link";
+import { downtimeSteps } from "./policy";
+import type {
+  DiskPlacement,
+  DomainFacts,
+  ForecastSources,
+  MigrationMode,
+  MigrationPolicy,
+  PlanForecast,
+} from "./types";
+
+const MiB = 1024 * 1024;
+/** Connecting, starting the target QEMU and verifying: seen as about a second on the lab. */
+export const SETUP_SECONDS = 1;
+/** Device state and the final handshake at the switch-over, on top of the memory left. */
+export const SWITCHOVER_MS = 20;
+
+/** The memory a live move sends in its first pass, and where that figure came from. */
+export function memoryToMove(domain: DomainFacts): { bytes: number; source: string } {
+  const configured = domain.memoryBytes;
+  // Pages the guest never touched are sent as zero pages, almost free: what QEMU holds is what moves.
+  if (domain.residentBytes !== undefined && domain.residentBytes > 0) {
+    const bytes = Math.min(domain.residentBytes, configured);
+    return {
+      bytes,
+      source: `resident ${Math.round(bytes / MiB)} MiB of ${Math.round(configured / MiB)} MiB configured (balloon.rss)`,
+    };
+  }
+  return {
+    bytes: configured,
+    source: `configured ${Math.round(configured / MiB)} MiB (resident memory not reported)`,
+  };
+}
+
+function dirtyRateSource(domain: DomainFacts): { bps: number; source: string } {
+  const m = domain.memoryMeasurement;
+  if (domain.dirtyRateBps !== undefined)
+    return {
+      bps: domain.dirtyRateBps,
+      source: m ? `measured over ${m.windowSeconds} s (QEMU dirty-rate calculation)` : "measured",
+    };
+  return {
+    bps: 0,
+    source: m?.problem ? `not measured (${m.problem}); assumed 0` : "not measured; assumed 0",
+  };
+}
+
+function diskSource(mode: MigrationMode, disks: DiskPlacement[]): string {
+  const copied = disks.filter((d) => d.copy);
+  if (!copied.length) return "nothing copied (shared storage or no disks)";
+  if (mode === "live-copy-incremental")
+    return "allocation of the top layers (backing chain on the target)";
+  if (mode === "offline")
+    return "allocation of the top layers (an offline copy moves no backing files)";
+  return "allocation of the copied disks, backing chains included";
+}
+
+/** Seconds until the ladder gives up on a pre-copy that does not converge. */
+function secondsUntilAbort(policy: MigrationPolicy, completionTimeoutSeconds: number): number {
+  const ladder = (downtimeSteps(policy).length + 1) * policy.progressTimeoutSeconds;
+  return Math.min(ladder, completionTimeoutSeconds);
+}
+
+export function forecastPlan(
+  mode: MigrationMode,
+  domain: DomainFacts,
+  disks: DiskPlacement[],
+  link: LinkChoice,
+  policy: MigrationPolicy,
+  completionTimeoutSeconds: number,
+): PlanForecast {
+  const diskBytes = disks.reduce((sum, d) => sum + d.bytesToCopy, 0);
+  const linkBps = link.mibps * MiB;
+  const memory = memoryToMove(domain);
+  const dirty = dirtyRateSource(domain);
+  const sources: ForecastSources = {
+    link: link.source,
+    dirtyRate: dirty.source,
+    memory: memory.source,
+    disks: diskSource(mode, disks),
+  };
+  const common = { diskBytes, linkMiBps: link.mibps, dirtyRateMiBps: dirty.bps / MiB, sources };
+  if (mode === "none")
+    return {
+      ...common,
+      verdict: "not-live",
+      escalation: "none",
+      passes: 0,
+      durationSeconds: 0,
+      downtimeMs: 0,
+      memoryBytes: 0,
+      memoryBytesSent: 0,
+      sources: { ...sources, dirtyRate: "not needed", memory: "not moved" },
+    };
+  if (!mode.startsWith("live")) {
+    const seconds = Math.ceil(diskBytes / linkBps + SETUP_SECONDS);
+    return {
+      ...common,
+      verdict: "not-live",
+      escalation: "none",
+      passes: 0,
+      durationSeconds: seconds,
+      // Offline, the guest is down for the whole copy; a block copy pivots without a pause.
+      downtimeMs: mode === "offline" ? seconds * 1000 : 0,
+      memoryBytes: 0,
+      memoryBytesSent: 0,
+      sources: { ...sources, dirtyRate: "not needed", memory: "not moved" },
+    };
+  }
+  const f = forecastLiveMove(
+    {
+      memoryBytes: memory.bytes,
+      dirtyRateBps: dirty.bps,
+      diskBytes,
+      linkBps,
+      ...(policy.postcopyBandwidthMiBps
+        ? { postcopyLinkBps: policy.postcopyBandwidthMiBps * MiB }
+        : {}),
+    },
+    policy,
+  );
+  if (f.verdict === "cannot-move-live") {
+    // The ladder aborts it: the guest never pauses, and the link is busy until then.
+    const seconds = diskBytes / linkBps + secondsUntilAbort(policy, completionTimeoutSeconds);
+    return {
+      ...common,
+      verdict: f.verdict,
+      escalation: f.escalation,
+      passes: f.passes,
+      durationSeconds: Math.ceil(seconds + SETUP_SECONDS),
+      downtimeMs: 0,
+      memoryBytes: memory.bytes,
+      memoryBytesSent: Math.round(linkBps * (seconds - diskBytes / linkBps)),
+    };
+  }
+  return {
+    ...common,
+    verdict: f.verdict,
+    escalation: f.escalation,
+    passes: f.passes,
+    durationSeconds: Math.ceil(f.durationSeconds + SETUP_SECONDS),
+    // A post-copy switch-over is device state only; the model's pause already is that.
+    downtimeMs: f.downtimeMs + (f.verdict === "needs-post-copy" ? 0 : SWITCHOVER_MS),
+    memoryBytes: memory.bytes,
+    memoryBytesSent: Math.round(f.memoryBytesSent),
+  };
+}

@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { chooseLink, DEFAULT_LINK_MIBPS, measuredBetween } from "../../../provider/src/engine/link";
+import { DEFAULT_POLICY } from "../../../provider/src/engine/policy";
+
+describe("link rate for a forecast", () => {
+  const earlier = [
+    { from: "h1", to: "h2", mibps: 300, at: "2026-12-01T10:00:00Z" },
+    { from: "h2", to: "h1", mibps: 280, at: "2026-12-02T10:00:00Z" },
+    { from: "h1", to: "h3", mibps: 900, at: "2026-12-03T10:00:00Z" },
+    { from: "h1", to: "h2", mibps: 0, at: "2026-12-04T10:00:00Z" },
+  ];
+  const policy = (bandwidthMiBps = 0) => ({ ...DEFAULT_POLICY, bandwidthMiBps });
+
+  it("uses the newest usable measurement between the same hosts, either direction", () => {
+    assert.equal(measuredBetween(earlier, "h1", "h2")?.mibps, 280);
+    assert.equal(measuredBetween(earlier, "h3", "h1")?.mibps, 900);
+    assert.equal(measuredBetween(earlier, "h2", "h3"), undefined);
+  });
+
+  const cases: Array<[string, number, Parameters<typeof chooseLink>[3], number, RegExp]> = [
+    ["nothing known", 0, {}, DEFAULT_LINK_MIBPS, /^assumed 1024 MiB\/s \(set migrationLinkMiBps/],
+    ["a cap alone", 40, {}, 40, /^policy bandwidthMiBps$/],
+    [
+      "the inventory, one side",
+      0,
+      { inventory: { target: 500 } },
+      500,
+      /^inventory migrationLinkMiBps$/,
+    ],
+    [
+      "the inventory, both sides: the lower",
+      0,
+      { inventory: { source: 500, target: 200 } },
+      200,
+      /the lower of h1 and h2/,
+    ],
+    [
+      "the inventory wins over a measurement",
+      0,
+      { inventory: { source: 500 }, measured: earlier },
+      500,
+      /inventory/,
+    ],
+    [
+      "a measurement",
+      0,
+      { measured: earlier },
+      280,
+      /measured by the move h2 -> h1 at 2026-12-02T10:00:00Z/,
+    ],
+    ["a cap below the link binds", 100, { measured: earlier }, 100, /policy bandwidthMiBps/],
+    ["a cap above the link does not", 1000, { inventory: { source: 500 } }, 500, /inventory/],
+  ];
+  for (const [name, cap, facts, mibps, source] of cases)
+    it(name, () => {
+      const link = chooseLink(policy(cap), "h1", "h2", facts);
+      assert.equal(link.mibps, mibps);
+      assert.match(link.source, source);
+    });
+});
