@@ -12,7 +12,11 @@ describe("demo: the TypeScript example on the lab", function () {
       timeoutMs: 600_000,
       withStderr: true,
     });
-    assert.match(out, /demo-1: h\d -> h\d, live-copy-all, \d+ MiB/, "the preview shows the plan");
+    assert.match(
+      out,
+      /demo-1: h\d -> h\d, live-copy-all, converges, memory \d+ MiB, disks \d+ MiB, ~\d+ s, downtime ~\d+ ms \(link \d+ MiB\/s: /,
+      "the preview shows the plan and its forecast",
+    );
     // The record is the JSON object printed after the marker (diagnostics may follow it).
     const tail = out.slice(out.lastIndexOf("== the migration record"));
     const record = JSON.parse(tail.slice(tail.indexOf("{"), tail.indexOf("\n}") + 2));
@@ -20,6 +24,7 @@ describe("demo: the TypeScript example on the lab", function () {
     assert.equal(record.domain, "demo-1");
     assert.notEqual(record.finalHost, record.from, "it moved");
     assert.equal(record.mode, "live-copy-all");
+    assert.equal(record.forecast?.verdict, "converges", "the record keeps what was forecast");
     // A live move pauses the guest briefly: measured, and within the policy's highest downtime.
     assert.ok(
       record.downtimeMs > 0 && record.downtimeMs <= 1000,

@@ -43,7 +43,11 @@ describe("provider e2e: VmPlacement through the Pulumi CLI", function () {
     ws.output<{
       currentHost: string;
       migrationCount: number;
-      lastMigration: { result: string; mode: string };
+      lastMigration: {
+        result: string;
+        mode: string;
+        forecast: { verdict: string; sources: { disks: string } };
+      };
     }>();
   /** The VmPlacement's state (refresh updates resource state, not stack outputs). */
   const placementState = async () => {
@@ -63,7 +67,14 @@ describe("provider e2e: VmPlacement through the Pulumi CLI", function () {
   it("previews a move to another host without changing anything", async () => {
     await ws.pulumi(["config", "set", "host", h2.name]);
     const preview = await ws.pulumiWithDiagnostics(["preview", "--diff"]);
-    assert.match(preview, new RegExp(`${guest.name}: ${h1.name} -> ${h2.name}, live-copy-all`));
+    // The forecast comes from measured facts, each with its source.
+    assert.match(
+      preview,
+      new RegExp(
+        `${guest.name}: ${h1.name} -> ${h2.name}, live-copy-all, converges, memory \\d+ MiB, disks \\d+ MiB, ~\\d+ s, downtime ~\\d+ ms ` +
+          `\\(link 1024 MiB/s: assumed 1024 MiB/s .*; dirty 0 MiB/s: measured over 1 s .*; memory: resident \\d+ MiB of \\d+ MiB configured`,
+      ),
+    );
     assert.ok((await runningDomains(h1)).includes(guest.name), "still on the source after preview");
   });
 
@@ -74,6 +85,8 @@ describe("provider e2e: VmPlacement through the Pulumi CLI", function () {
     assert.equal(out.migrationCount, 1);
     assert.equal(out.lastMigration.result, "succeeded");
     assert.equal(out.lastMigration.mode, "live-copy-all");
+    assert.equal(out.lastMigration.forecast.verdict, "converges");
+    assert.match(out.lastMigration.forecast.sources.disks, /allocation/);
     for (const h of lab.hosts)
       assert.equal((await runningDomains(h)).includes(guest.name), h === h2);
     await waitForHeartbeat(h2, guest.name, 1);

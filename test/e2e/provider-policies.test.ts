@@ -83,10 +83,20 @@ describe("provider e2e: migration policies and customTimeouts", function () {
       },
     });
     await ws.pulumi(["config", "set", "host", h2.name]);
+    const preview = await ws.pulumiWithDiagnostics(["preview", "--diff"]);
+    assert.match(
+      preview,
+      new RegExp(`${g.name}: h1 -> h2, live-shared, needs post-copy \\(after the first pass\\)`),
+    );
+    assert.match(preview, /PRECOPY_MAY_NOT_CONVERGE/);
     await ws.pulumi(["up", "--yes", "--skip-preview"], 600_000);
     const record = await lastMigration();
     assert.equal(record.result, "succeeded", JSON.stringify(record));
     assert.equal(record.postCopy, true, record.steps.join("\n"));
+    assert.ok(
+      record.steps.some((s) => /switched to post-copy \(the forecast said/.test(s)),
+      record.steps.join("\n"),
+    );
     assert.equal(record.finalHost, h2.name);
     assert.deepEqual(await hostsRunning(lab.hosts, g.name), [h2.name]);
     await waitForHeartbeat(h2, g.name, 1);

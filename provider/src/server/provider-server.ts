@@ -436,8 +436,11 @@ export class VmPlacementProvider {
       .finally(stop.done);
     this.inFlight.add(work);
     const outs = await work.finally(() => this.inFlight.delete(work));
-    if (preview && outs.plannedMigration)
+    if (preview && outs.plannedMigration) {
       await this.engineLog.log("info", outs.plannedMigration.summary, urn);
+      for (const w of outs.plannedMigration.warnings)
+        await this.engineLog.log("warning", `${inputs.domain}: ${w}`, urn);
+    }
     if (!preview && outs.lastMigration && outs.lastMigration !== previous?.lastMigration) {
       const r = outs.lastMigration;
       await this.engineLog.log(
