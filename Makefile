@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PULUMI_ENV := $(CURDIR)/scripts/pulumi-env.sh
 MOCHA := npx --no-install mocha
 
-.PHONY: dist install bench-engine bench-provider bench-libvirt gen-libvirt gen-sdk check-sdk help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-faults test-e2e demo clean
+.PHONY: dist install bench-engine bench-forecast bench-provider bench-libvirt gen-libvirt gen-sdk check-sdk help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-faults test-e2e demo clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ bench-libvirt: build ## calls/s of our libvirt client vs virsh (lab must be up)
 
 bench-engine: build ## the engine vs plain virsh migrate, same flags (lab must be up)
 	node build/bench/engine.js
+
+bench-forecast: build ## forecast vs outcome, engine vs virsh migrate --postcopy-after-precopy (lab must be up; ARGS="runs")
+	node build/bench/forecast.js $(ARGS)
 
 bench-provider: build ## pulumi up/preview vs plain virsh: one move, 200-placement preview, rebalance (lab must be up; ARGS="runs parts")
 	source $(PULUMI_ENV) && node build/bench/provider.js $(ARGS)

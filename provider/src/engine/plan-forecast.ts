@@ -19,6 +19,26 @@ export const SETUP_SECONDS = 1;
 /** Device state and the final handshake at the switch-over, on top of the memory left. */
 export const SWITCHOVER_MS = 20;
 
+/** The forecast of a plan that moves nothing. */
+export const NOTHING_TO_MOVE: PlanForecast = Object.freeze({
+  verdict: "not-live",
+  escalation: "none",
+  passes: 0,
+  durationSeconds: 0,
+  downtimeMs: 0,
+  memoryBytes: 0,
+  memoryBytesSent: 0,
+  diskBytes: 0,
+  linkMiBps: 0,
+  dirtyRateMiBps: 0,
+  sources: Object.freeze({
+    link: "not needed",
+    dirtyRate: "not needed",
+    memory: "not moved",
+    disks: "not moved",
+  }),
+});
+
 /** The memory a live move sends in its first pass, and where that figure came from. */
 export function memoryToMove(domain: DomainFacts): { bytes: number; source: string } {
   const configured = domain.memoryBytes;
@@ -84,18 +104,7 @@ export function forecastPlan(
     disks: diskSource(mode, disks),
   };
   const common = { diskBytes, linkMiBps: link.mibps, dirtyRateMiBps: dirty.bps / MiB, sources };
-  if (mode === "none")
-    return {
-      ...common,
-      verdict: "not-live",
-      escalation: "none",
-      passes: 0,
-      durationSeconds: 0,
-      downtimeMs: 0,
-      memoryBytes: 0,
-      memoryBytesSent: 0,
-      sources: { ...sources, dirtyRate: "not needed", memory: "not moved" },
-    };
+  if (mode === "none") return NOTHING_TO_MOVE;
   if (!mode.startsWith("live")) {
     const seconds = Math.ceil(diskBytes / linkBps + SETUP_SECONDS);
     return {

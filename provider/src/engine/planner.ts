@@ -4,7 +4,7 @@ import path from "node:path";
 import { completionTimeoutSeconds, downtimeSteps } from "./policy";
 import { rewriteDiskSources } from "./domain-xml";
 import { chooseLink, type LinkFacts } from "./link";
-import { forecastPlan } from "./plan-forecast";
+import { forecastPlan, NOTHING_TO_MOVE } from "./plan-forecast";
 import type {
   Blocker,
   DiskFacts,
@@ -488,24 +488,7 @@ function emptyPlan(req: PlacementRequest, from: string): MigrationPlan {
     disks: [],
     bytes: { memory: 0, disks: 0, total: 0 },
     estimate: { durationSeconds: 0, downtimeMs: 0, linkMiBps: 0 },
-    forecast: {
-      verdict: "not-live",
-      escalation: "none",
-      passes: 0,
-      durationSeconds: 0,
-      downtimeMs: 0,
-      memoryBytes: 0,
-      memoryBytesSent: 0,
-      diskBytes: 0,
-      linkMiBps: 0,
-      dirtyRateMiBps: 0,
-      sources: {
-        link: "not needed",
-        dirtyRate: "not needed",
-        memory: "not moved",
-        disks: "not moved",
-      },
-    },
+    forecast: NOTHING_TO_MOVE,
     escalation: [],
     completionTimeoutSeconds: 0,
     blockers: [],
