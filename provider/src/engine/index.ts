@@ -91,7 +91,7 @@ export async function planPlacement(
   // Only a live move to another host needs to know how fast the guest dirties memory.
   if (facts.running && req.host !== facts.host && policy.allowLive && seconds > 0) {
     const measured = await (options.measureGate ?? defaultGate).run(found.host, () =>
-      measureMemory(sourceConn, found.domain, seconds, options.signal),
+      measureMemory(sourceConn, found.domain, seconds, options.signal, facts.nvram !== undefined),
     );
     facts.dirtyRateBps = measured.dirtyRateBps;
     facts.residentBytes = measured.residentBytes;

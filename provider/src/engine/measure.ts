@@ -21,7 +21,15 @@ export interface MeasuredMemory {
 const { VIR_DOMAIN_STATS_DIRTYRATE, VIR_DOMAIN_STATS_BALLOON } = C.virDomainStatsTypes;
 const { VIR_DOMAIN_DIRTYRATE_MEASURED } = C.virDomainDirtyRateStatus;
 
-async function startCalc(conn: LibvirtConnection, dom: Domain, seconds: number): Promise<void> {
+async function startCalc(
+  conn: LibvirtConnection,
+  dom: Domain,
+  seconds: number,
+  samplingOnly: boolean,
+): Promise<void> {
+  // Seen on the lab (QEMU 7.2): a UEFI guest (pflash firmware) stopped while the dirty-bitmap
+  // calculation ran; sampling leaves dirty logging alone.
+  if (samplingOnly) return conn.domains.startDirtyRateCalc(dom, seconds, "page-sampling");
   // The dirty bitmap counts every dirtied page; sampling (QEMU's default) works where it cannot.
   try {
     await conn.domains.startDirtyRateCalc(dom, seconds, "dirty-bitmap");
@@ -36,9 +44,10 @@ export async function measureMemory(
   dom: Domain,
   seconds: number,
   signal?: AbortSignal,
+  samplingOnly = false,
 ): Promise<MeasuredMemory> {
   try {
-    await startCalc(conn, dom, seconds);
+    await startCalc(conn, dom, seconds, samplingOnly);
   } catch (err) {
     return { ...(await resident(conn, dom)), dirtyRateProblem: describeError(err) };
   }
