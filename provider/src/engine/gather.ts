@@ -101,6 +101,14 @@ export async function volumeIdentity(
   conn: LibvirtConnection,
   filePath: string,
 ): Promise<string | undefined> {
+  return (await identifiedVolume(conn, filePath))?.identity;
+}
+
+/** A volume's identity and the bytes it holds on the host; undefined when there is none. */
+async function identifiedVolume(
+  conn: LibvirtConnection,
+  filePath: string,
+): Promise<{ identity: string; allocation: number } | undefined> {
   try {
     const vol = await conn.storage.volByPath(filePath);
     const info = await conn.storage.volInfo(vol);
@@ -119,7 +127,10 @@ export async function volumeIdentity(
       }),
     );
     await done;
-    return `${info.capacity}:${hash.digest("hex").slice(0, 32)}`;
+    return {
+      identity: `${info.capacity}:${hash.digest("hex").slice(0, 32)}`,
+      allocation: info.allocation,
+    };
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
@@ -131,16 +142,11 @@ async function backingFacts(
   conn: LibvirtConnection,
   chain: string[],
 ): Promise<Pick<DiskFacts, "backingIdentities" | "backingAllocationBytes">> {
+  // One lookup per file gives both: the identity already reads the volume's allocation.
   const each = await Promise.all(
-    chain.map(async (b) => {
-      const identity = (await volumeIdentity(conn, b)) ?? "unknown";
-      const allocation = await conn.storage
-        .volByPath(b)
-        .then((v) => conn.storage.volInfo(v))
-        .then((i) => i.allocation)
-        .catch(() => 0);
-      return { identity, allocation };
-    }),
+    chain.map(
+      async (b) => (await identifiedVolume(conn, b)) ?? { identity: "unknown", allocation: 0 },
+    ),
   );
   return {
     backingIdentities: each.map((e) => e.identity),

@@ -99,17 +99,22 @@ export class MeasureGate {
   constructor(private readonly perHost = 4) {}
 
   async run<T>(host: string, work: () => Promise<T>): Promise<T> {
+    // A finishing run hands its slot straight to the next waiter, so no newcomer slips in between.
     if ((this.running.get(host) ?? 0) >= this.perHost)
-      await new Promise<void>((resolve) =>
-        this.waiting.set(host, [...(this.waiting.get(host) ?? []), resolve]),
-      );
-    this.running.set(host, (this.running.get(host) ?? 0) + 1);
+      await new Promise<void>((resolve) => this.queueFor(host).push(resolve));
+    else this.running.set(host, (this.running.get(host) ?? 0) + 1);
     try {
       return await work();
     } finally {
-      this.running.set(host, (this.running.get(host) ?? 1) - 1);
-      const next = this.waiting.get(host)?.shift();
-      next?.();
+      const next = this.queueFor(host).shift();
+      if (next) next();
+      else this.running.set(host, (this.running.get(host) ?? 1) - 1);
     }
+  }
+
+  private queueFor(host: string): Array<() => void> {
+    let queue = this.waiting.get(host);
+    if (!queue) this.waiting.set(host, (queue = []));
+    return queue;
   }
 }

@@ -138,10 +138,10 @@ export function planSummary(plan: MigrationPlan): string {
   if (plan.mode === "none") return `${plan.domain}: stays on ${plan.from}`;
   const f = plan.forecast;
   const verdict = VERDICT_TEXT[f.verdict];
-  const bytes = plan.mode.startsWith("live")
+  const live = plan.mode.startsWith("live");
+  const bytes = live
     ? `memory ${mib(f.memoryBytes)}, disks ${mib(f.diskBytes)}`
     : `disks ${mib(f.diskBytes)}`;
-  const live = plan.mode.startsWith("live");
   const sources = live
     ? `link ${f.linkMiBps} MiB/s: ${f.sources.link}; dirty ${Math.round(f.dirtyRateMiBps)} MiB/s: ${f.sources.dirtyRate}; memory: ${f.sources.memory}`
     : `link ${f.linkMiBps} MiB/s: ${f.sources.link}`;

@@ -61,8 +61,8 @@ export interface ProviderRuntime {
   limiter: MigrationLimiter;
   defaultPolicy: PolicySpec;
   hostNames: string[];
-  /** Seconds over which a moving guest's dirty rate is measured at plan time (0: not measured). */
-  measureSeconds: number;
+  /** Seconds over which a moving guest's dirty rate is measured at plan time (0: not measured; unset: the engine's default). */
+  measureSeconds?: number;
   /** Bounds the measurements running at once on each host, across the placements of a run. */
   measureGate: MeasureGate;
   /** Link rates the moves of this process reached, for the forecasts of later placements. */
@@ -173,7 +173,7 @@ export function buildRuntime(
     limiter,
     defaultPolicy: policy ?? DEFAULT_POLICY,
     hostNames: config.hosts.map((h) => h.name),
-    measureSeconds: config.dirtyRateSampleSeconds ?? 1,
+    measureSeconds: config.dirtyRateSampleSeconds,
     measureGate: new MeasureGate(),
     measuredLinks: [],
   };
