@@ -9,6 +9,7 @@ import {
   settledLocation,
   type LocatedDomain,
 } from "./gather";
+import type { Observed, RunLedger } from "./ledger";
 import type { LinkFacts, MeasuredLink } from "./link";
 import { MeasureGate, measureMemory } from "./measure";
 import { blockedPlan, choosePlan, type PlacementRequest } from "./planner";
@@ -28,6 +29,7 @@ export { executePlan, type ExecuteOptions } from "./executor";
 export { DEFAULT_POLICY } from "./policy";
 export { choosePlan, type PlacementRequest } from "./planner";
 export { MeasureGate } from "./measure";
+export { RunLedger } from "./ledger";
 export type { MeasuredLink } from "./link";
 export type * from "./types";
 
@@ -43,6 +45,13 @@ export interface PlanOptions {
   measureGate?: MeasureGate;
   /** Link rates earlier moves measured (from the state and this run). */
   measuredLinks?: MeasuredLink[];
+  /**
+   * The run's claims on targets: the plan is checked against what other placements hold, and a
+   * move that can go ahead holds its own demand until `ledger.settle(claimant, ...)`.
+   */
+  ledger?: RunLedger;
+  /** Who holds the claim in the ledger (the placement's name); the domain name if unset. */
+  claimant?: string;
   signal?: AbortSignal;
 }
 
@@ -108,19 +117,41 @@ export async function planPlacement(
   // A CPU check only means something if the CPU passes it where the guest runs now: with
   // check='partial' a guest may run on a host that strict comparison calls incompatible.
   if (source?.cpuCompatible === false && target) target.cpuCompatible = undefined;
-  const plan = choosePlan(
-    req,
-    {
-      domain: facts,
-      source,
-      target: req.host === facts.host ? source : target,
-      others: others.filter((h): h is HostFacts => !!h?.reachable),
-      link: linkFacts(pool, facts.host, req.host, options.measuredLinks),
-    },
-    policy,
-  );
+  const targetFacts = req.host === facts.host ? source : target;
+  const planningFacts = {
+    domain: facts,
+    source,
+    target: targetFacts,
+    others: others.filter((h): h is HostFacts => !!h?.reachable),
+    link: linkFacts(pool, facts.host, req.host, options.measuredLinks),
+  };
+  // From here to the reservation nothing awaits, so placements planned at the same time cannot
+  // both take the room that is left.
+  const claimant = options.claimant ?? req.domain;
+  const plan = choosePlan(req, planningFacts, policy);
+  const { ledger } = options;
+  if (ledger && plan.demand && targetFacts?.reachable) {
+    // The first plan tells what the move needs on the target; this one weighs it against what
+    // the run's other placements hold there.
+    const observed = observedFigures(targetFacts);
+    const checked = choosePlan(
+      req,
+      { ...planningFacts, held: ledger.held(plan.demand, claimant, observed) },
+      policy,
+    );
+    if (!checked.blockers.length) ledger.reserve(claimant, req.domain, plan.demand, observed);
+    checked.staleIncoming = staleIncoming;
+    return { plan: checked, facts };
+  }
   plan.staleIncoming = staleIncoming;
   return { plan, facts };
+}
+
+function observedFigures(host: HostFacts): Observed {
+  return {
+    freeMemoryBytes: host.freeMemoryBytes,
+    pools: Object.fromEntries(Object.values(host.pools).map((p) => [p.name, p.availableBytes])),
+  };
 }
 
 function linkFacts(

@@ -3,6 +3,8 @@
 import path from "node:path";
 import { completionTimeoutSeconds, downtimeSteps } from "./policy";
 import { rewriteDiskSources } from "./domain-xml";
+import { memoryBlockers, placementDemand, poolBlockers } from "./capacity";
+import type { HeldOnTarget } from "./ledger";
 import { chooseLink, type LinkFacts } from "./link";
 import { forecastPlan, NOTHING_TO_MOVE } from "./plan-forecast";
 import type {
@@ -21,10 +23,6 @@ import type {
   Warning,
 } from "./types";
 import { parseMarker } from "./volume-markers";
-
-const MiB = 1024 * 1024;
-/** Memory a target needs beyond the guest's own (QEMU and page tables). */
-const MEMORY_OVERHEAD_BYTES = 64 * MiB;
 
 export interface PlacementRequest {
   domain: string;
@@ -45,6 +43,8 @@ export interface PlanningFacts {
   link?: LinkFacts;
   /** Other hosts to look for leftovers on (where the state last saw the domain). */
   others?: HostFacts[];
+  /** What other placements of this run hold on the target (memory, pool space). */
+  held?: HeldOnTarget;
 }
 
 function blocker(code: string, message: string): Blocker {
@@ -323,18 +323,8 @@ export function checkFeasibility(
   if (!domain || !source || !target) return out;
   if (source.name === target.name && mode === "none") return out;
   const live = mode.startsWith("live") || mode === "block-copy";
-  if (
-    target.name !== source.name &&
-    domain.running &&
-    target.freeMemoryBytes < domain.memoryBytes + MEMORY_OVERHEAD_BYTES
-  ) {
-    out.push(
-      blocker(
-        "INSUFFICIENT_MEMORY",
-        `host ${target.name} has ${Math.floor(target.freeMemoryBytes / MiB)} MiB free, but ${req.domain} needs ${Math.ceil((domain.memoryBytes + MEMORY_OVERHEAD_BYTES) / MiB)} MiB (${domain.memoryBytes / MiB} MiB of guest memory plus overhead); free memory there or choose another host.`,
-      ),
-    );
-  }
+  const demand = placementDemand(domain, source, target, disks);
+  out.push(...memoryBlockers(domain, target, demand, facts.held));
   if (live && target.name !== source.name && target.cpuCompatible === false) {
     out.push(
       blocker(
@@ -359,20 +349,7 @@ export function checkFeasibility(
       ),
     );
   }
-  const perPool = new Map<string, number>();
-  for (const d of disks)
-    if (d.copy && d.pool) perPool.set(d.pool, (perPool.get(d.pool) ?? 0) + d.capacityBytes);
-  for (const [pool, bytes] of perPool) {
-    const available = target.pools[pool]?.availableBytes ?? 0;
-    if (bytes > available) {
-      out.push(
-        blocker(
-          "POOL_TOO_SMALL",
-          `pool '${pool}' on ${target.name} has ${Math.floor(available / MiB)} MiB available, but the disks moving there need up to ${Math.ceil(bytes / MiB)} MiB; free space or choose another pool.`,
-        ),
-      );
-    }
-  }
+  out.push(...poolBlockers(domain, target, demand, facts.held));
   if ((mode.startsWith("live") || mode === "block-copy") && !policy.allowLive) {
     out.push(
       blocker(
@@ -665,6 +642,7 @@ export function choosePlan(
     forecast,
     escalation: escalationSteps(mode, policy, !offlineWhyNot, forecast),
     completionTimeoutSeconds: timeout,
+    demand: mode === "none" ? undefined : placementDemand(domain, source, target, disks),
     blockers,
     warnings,
     leftovers,

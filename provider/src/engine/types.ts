@@ -1,4 +1,5 @@
 import type { MigrationParams } from "../libvirt";
+import type { Demand } from "./ledger";
 
 // The migration engine's vocabulary: facts gathered from hosts, the policy that constrains a
 // move, the plan the planner makes of both, and the record of what the executor did.
@@ -202,6 +203,8 @@ export interface MigrationPlan {
   forecast: PlanForecast;
   escalation: EscalationStep[];
   completionTimeoutSeconds: number;
+  /** What the move needs on its target (memory, pool space), which the run's ledger holds for it. */
+  demand?: Demand;
   blockers: Blocker[];
   warnings: Warning[];
   /** What earlier attempts of this domain left behind (found by their ownership markers); removed before the move. */

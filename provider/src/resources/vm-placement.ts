@@ -11,6 +11,7 @@ import {
   type PlanForecast,
   type MigrationRecord,
   type PlacementRequest,
+  type PlannedMove,
 } from "../engine";
 import { gatherDomainFacts, locateDomain, settledLocation } from "../engine/gather";
 import type { ProviderRuntime } from "../server/config";
@@ -234,6 +235,8 @@ export async function observe(
 
 export interface ApplyOptions {
   preview: boolean;
+  /** The placement's name, for naming it to placements it competes with for a target's room. */
+  claimant?: string;
   signal?: AbortSignal;
   onProgress?: (p: MigrationProgress) => void;
   previous?: Partial<PlacementOutputs>;
@@ -283,6 +286,8 @@ export async function applyPlacement(
   options: ApplyOptions,
 ): Promise<PlacementOutputs> {
   const policy = policyFor(inputs, runtime);
+  const ledger = options.preview ? runtime.ledgers.preview : runtime.ledgers.update;
+  const claimant = options.claimant ?? inputs.domain;
   const { plan, facts } = await planPlacement(
     runtime.pool,
     placementRequest(inputs, options.previous),
@@ -291,27 +296,64 @@ export async function applyPlacement(
       measureSeconds: runtime.measureSeconds,
       measureGate: runtime.measureGate,
       measuredLinks: measuredLinks(runtime, options.previous),
+      ledger,
+      claimant,
       signal: options.signal,
     },
   );
-  if (plan.blockers.length) {
-    throw new PlacementBlockedError(
-      `cannot place ${inputs.domain} on ${inputs.host}: ${plan.blockers.map((b) => `${b.code}: ${b.message}`).join("; ")}`,
-    );
+  // A preview's claims stand for the whole preview: nothing it plans is done before it ends.
+  if (options.preview) return previewOutputs(inputs, options, plan, facts);
+  let landed = false;
+  try {
+    const outputs = await carryOut(runtime, inputs, options, policy, plan, facts);
+    landed = outputs.currentHost === plan.to;
+    return outputs;
+  } catch (err) {
+    landed = err instanceof PlacementFailedError && err.outputs.currentHost === plan.to;
+    throw err;
+  } finally {
+    ledger.settle(claimant, landed);
   }
+}
+
+function blockedError(inputs: PlacementInputs, plan: MigrationPlan): PlacementBlockedError {
+  return new PlacementBlockedError(
+    `cannot place ${inputs.domain} on ${inputs.host}: ${plan.blockers.map((b) => `${b.code}: ${b.message}`).join("; ")}`,
+  );
+}
+
+function previewOutputs(
+  inputs: PlacementInputs,
+  options: ApplyOptions,
+  plan: MigrationPlan,
+  facts: PlannedMove["facts"],
+): PlacementOutputs {
+  if (plan.blockers.length) throw blockedError(inputs, plan);
+  return {
+    ...inputs,
+    lastMigration: options.previous?.lastMigration ?? null,
+    migrationCount: options.previous?.migrationCount ?? 0,
+    currentHost: facts!.host,
+    currentDisks: [],
+    plannedMigration: describePlan(plan),
+  };
+}
+
+/** Runs the plan and reports where the VM is afterwards. */
+async function carryOut(
+  runtime: ProviderRuntime,
+  inputs: PlacementInputs,
+  options: ApplyOptions,
+  policy: PolicySpec,
+  plan: MigrationPlan,
+  facts: PlannedMove["facts"],
+): Promise<PlacementOutputs> {
+  if (plan.blockers.length) throw blockedError(inputs, plan);
   const base = {
     ...inputs,
     lastMigration: options.previous?.lastMigration ?? null,
     migrationCount: options.previous?.migrationCount ?? 0,
   };
-  if (options.preview) {
-    return {
-      ...base,
-      currentHost: facts!.host,
-      currentDisks: [],
-      plannedMigration: describePlan(plan),
-    };
-  }
   let record: MigrationRecord | undefined;
   if (plan.mode === "none" && (plan.leftovers.length || plan.staleIncoming.length)) {
     // Nothing moves, but an earlier attempt left volumes (or markers) behind: remove them.

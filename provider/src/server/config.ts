@@ -7,6 +7,7 @@ import {
   DEFAULT_POLICY,
   MeasureGate,
   MigrationLimiter,
+  RunLedger,
   type MeasuredLink,
 } from "../engine";
 import {
@@ -67,6 +68,11 @@ export interface ProviderRuntime {
   measureGate: MeasureGate;
   /** Link rates the moves of this process reached, for the forecasts of later placements. */
   measuredLinks: MeasuredLink[];
+  /**
+   * What the placements planned in this process hold on their targets, previews and updates
+   * apart (a process serves one run, but a preview's claims must never weigh on an update).
+   */
+  ledgers: { preview: RunLedger; update: RunLedger };
 }
 
 /** Config values arrive as JSON strings when set with `pulumi config set`; objects otherwise. */
@@ -176,5 +182,6 @@ export function buildRuntime(
     measureSeconds: config.dirtyRateSampleSeconds,
     measureGate: new MeasureGate(),
     measuredLinks: [],
+    ledgers: { preview: new RunLedger(), update: new RunLedger() },
   };
 }

@@ -412,6 +412,7 @@ export class VmPlacementProvider {
     const stop = operationSignal(this.cancel.signal, options.timeoutSeconds, options.operation);
     const work = applyPlacement(runtime, inputs, {
       preview,
+      claimant: urn.split("::").pop() || inputs.domain,
       previous,
       signal: stop.signal,
       warn: (message) => void this.engineLog.log("warning", message, urn),

@@ -6,6 +6,7 @@ import {
   placeDisk,
   type PlanningFacts,
 } from "../../../provider/src/engine/planner";
+import type { HeldOnTarget } from "../../../provider/src/engine/ledger";
 import { DEFAULT_LINK_MIBPS } from "../../../provider/src/engine/link";
 import { completionTimeoutSeconds, DEFAULT_POLICY } from "../../../provider/src/engine/policy";
 import type {
@@ -966,6 +967,17 @@ describe("planner", () => {
   });
 
   describe("checkFeasibility", () => {
+    /** What other placements of the run hold on the target, as one holder "other". */
+    const held = (memory: number, pools: Record<string, number>): HeldOnTarget => {
+      const one = (bytes: number) => ({
+        bytes,
+        holders: bytes ? [{ claimant: "other", domain: "other-vm", bytes }] : [],
+      });
+      return {
+        memory: one(memory),
+        pools: Object.fromEntries(Object.entries(pools).map(([p, b]) => [p, one(b)])),
+      };
+    };
     const copied = (pool: string, capacityBytes: number): DiskPlacement => ({
       target: "vda",
       pool,
@@ -1032,6 +1044,42 @@ describe("planner", () => {
         options: { policy: { allowLive: false } },
         mode: "live-copy-all",
         codes: ["LIVE_NOT_ALLOWED"],
+      },
+      {
+        name: "room after what the run holds: no blocker",
+        tweak: (s) => (s.facts.held = held(14 * GiB, { local: 800 * GiB })),
+        mode: "live-copy-all",
+        disks: [copied("local", 100 * GiB)],
+        codes: [],
+      },
+      {
+        name: "memory the run holds would leave too little on the target",
+        tweak: (s) => (s.facts.held = held(15.5 * GiB, {})),
+        mode: "live-shared",
+        codes: ["HOST_OVERCOMMITTED"],
+      },
+      {
+        name: "the host's own figure comes first: too little even alone is INSUFFICIENT_MEMORY",
+        tweak: (s) => {
+          s.facts.target!.freeMemoryBytes = 512 * MiB;
+          s.facts.held = held(GiB, {});
+        },
+        mode: "live-shared",
+        codes: ["INSUFFICIENT_MEMORY"],
+      },
+      {
+        name: "pool space the run holds would leave too little",
+        tweak: (s) => (s.facts.held = held(0, { local: 850 * GiB })),
+        mode: "live-copy-all",
+        disks: [copied("local", 100 * GiB)],
+        codes: ["POOL_OVERCOMMITTED"],
+      },
+      {
+        name: "a shut-off guest needs no memory on the target, whatever the run holds",
+        options: { domain: { running: false } },
+        tweak: (s) => (s.facts.held = held(16 * GiB, {})),
+        mode: "offline",
+        codes: [],
       },
     ];
     for (const c of cases) {
