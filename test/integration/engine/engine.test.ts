@@ -65,7 +65,11 @@ describe("migration engine on the lab", function () {
       plan.bytes.memory > 0 && plan.bytes.memory <= 256 * 1024 * 1024,
       `memory bytes ${plan.bytes.memory}`,
     );
-    assert.equal(plan.forecast?.sources.memory.startsWith("resident"), true, plan.forecast?.sources.memory);
+    assert.equal(
+      plan.forecast?.sources.memory.startsWith("resident"),
+      true,
+      plan.forecast?.sources.memory,
+    );
     assert.equal(record.result, "succeeded");
     assert.equal(record.finalHost, h2.name);
     assert.equal(record.mode, "live-copy-all");
