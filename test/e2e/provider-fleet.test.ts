@@ -3,10 +3,13 @@
 // one host, and a later `up` completes the move.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
 import { hostsRunning, virsh } from "../lab/virsh";
 import { GuestFactory } from "../integration/engine/lab-engine";
+import { diagnostics } from "../support/event-log";
 import { pulumiWorkspace, type PulumiWorkspace } from "../support/pulumi-cli";
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
@@ -75,7 +78,11 @@ describe("provider e2e: a fleet through the TypeScript example", function () {
       "vms",
       JSON.stringify(Object.fromEntries(names.map((n, i) => [n, next(home[i])]))),
     ]);
-    await ws.pulumi(["up", "--yes", "--skip-preview"], 900_000);
+    // The CLI writes its engine events (ephemeral progress lines too) with its debug commands on.
+    const eventLog = path.join(mkdtempSync(path.join(tmpdir(), "vmp-events-")), "rotate.jsonl");
+    ws.env.PULUMI_DEBUG_COMMANDS = "true";
+    await ws.pulumi(["up", "--yes", "--skip-preview", "--event-log", eventLog], 900_000);
+    delete ws.env.PULUMI_DEBUG_COMMANDS;
     const now = await where();
     for (const [i, n] of names.entries()) assert.equal(now[n], next(home[i]));
     const records = Object.values(await ws.output<Record<string, Record_>>("lastMigrations"));
@@ -86,6 +93,20 @@ describe("provider e2e: a fleet through the TypeScript example", function () {
     for (const n of names) {
       assert.equal((await hostsRunning(lab.hosts, n)).length, 1, `${n} runs on one host`);
     }
+    // Moves held back by a per-host limit said where they stood while they waited.
+    const queued = diagnostics(eventLog).filter((d) => d.ephemeral && / queued /.test(d.message));
+    assert.ok(queued.length > 0, "no queue status among the progress lines");
+    for (const { message } of queued) {
+      assert.match(
+        message,
+        /^fleet\d+-\w+: queued \d of \d \((h\d (outbound|inbound) busy|all \d migration slots busy): fleet\d+-\w+ .*\)(, expected start in ~\d+ s|, expected to start shortly)$/,
+      );
+    }
+    assert.ok(
+      queued.some((d) => /expected start in ~\d+ s$/.test(d.message)),
+      `no expected start among: ${queued.map((d) => d.message).join("; ")}`,
+    );
+    rmSync(path.dirname(eventLog), { recursive: true, force: true });
   });
 
   it("changes a VM's pool within its host", async () => {

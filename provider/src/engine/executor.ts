@@ -5,7 +5,7 @@ import { runBlockCopy } from "./block-copy";
 import type { ConnectionPool } from "./connections";
 import { RunFailure, type RunContext } from "./context";
 import { describeError, MigrationError, stopCause } from "./errors";
-import type { MigrationLimiter } from "./limiter";
+import type { MigrationLimiter, SlotRelease } from "./limiter";
 import { runLive } from "./live";
 import { runOffline } from "./offline";
 import { RecordBuilder } from "./record";
@@ -67,18 +67,23 @@ export async function executePlan(
   };
   try {
     if (options.limiter) {
-      release = await options.limiter
-        .acquire(plan.from, plan.to, { signal: options.signal })
-        .catch((err: unknown) => {
-          const stop = stopCause(options.signal);
-          throw new RunFailure(
-            "cancelled",
-            stop.category,
-            `migration of ${plan.domain} ${stop.phrase} while waiting for a migration slot (${(err as Error).message}); it keeps running on ${plan.from}`,
-            plan.from,
-            { cause: err },
-          );
-        });
+      const slot = await waitForSlot(ctx, options.limiter).catch((err: unknown) => {
+        const stop = stopCause(options.signal);
+        throw new RunFailure(
+          "cancelled",
+          stop.category,
+          `migration of ${plan.domain} ${stop.phrase} while waiting for a migration slot (${(err as Error).message}); it keeps running on ${plan.from}`,
+          plan.from,
+          { cause: err },
+        );
+      });
+      release = slot;
+      // The limiter's queue forecasts use the move's own time left, as its progress tells it.
+      const report = ctx.onProgress;
+      ctx.onProgress = (p) => {
+        slot.report(p.secondsLeft);
+        report?.(p);
+      };
     }
     record.begin();
     await cleanUpLeftovers(options.pool, plan, record);
@@ -110,6 +115,40 @@ export async function executePlan(
     );
   } finally {
     release();
+  }
+}
+
+/** Waits for the move's slots, reporting its place in the queue at every poll while it waits. */
+async function waitForSlot(ctx: RunContext, limiter: MigrationLimiter): Promise<SlotRelease> {
+  const { plan } = ctx;
+  const request = limiter.request(plan.from, plan.to, {
+    signal: ctx.signal,
+    label: plan.domain,
+    expectedSeconds: plan.forecast.durationSeconds,
+  });
+  const report = () => {
+    const queue = request.status();
+    if (!queue) return;
+    ctx.onProgress?.({
+      domain: plan.domain,
+      phase: "queued",
+      percent: 0,
+      memoryProcessed: 0,
+      memoryRemaining: 0,
+      diskProcessed: 0,
+      diskRemaining: 0,
+      bandwidthBps: 0,
+      dirtyRateBps: 0,
+      iteration: 0,
+      queue,
+    });
+  };
+  report();
+  const timer = setInterval(report, ctx.pollIntervalMs);
+  try {
+    return await request.granted;
+  } finally {
+    clearInterval(timer);
   }
 }
 

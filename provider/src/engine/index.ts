@@ -22,7 +22,12 @@ import type {
 } from "./types";
 
 export { ConnectionPool, type InventoryHost } from "./connections";
-export { MigrationLimiter, type LimiterLimits } from "./limiter";
+export {
+  MigrationLimiter,
+  type LimiterLimits,
+  type QueueStatus,
+  type SlotRelease,
+} from "./limiter";
 export { DeadlineExceeded, MigrationError } from "./errors";
 export { LocationUnknownError } from "./gather";
 export { executePlan, type ExecuteOptions } from "./executor";

@@ -2,6 +2,7 @@
 // slot on three counters at once: outbound on its source host, inbound on its target host and
 // the global one. Waiters are granted in an order that is fair across source hosts, and a
 // waiter whose hosts are busy never holds up one whose hosts are free.
+import { forecastStarts, pickNext, SlotCounts, type Move, type QueuedMove } from "./queue-forecast";
 
 export interface LimiterLimits {
   perHostOutbound: number;
@@ -15,18 +16,46 @@ export interface LimiterSnapshot {
   perHost: Record<string, { outbound: number; inbound: number }>;
 }
 
-interface Waiter {
-  from: string;
-  to: string;
-  resolve: (release: () => void) => void;
+interface Waiter extends QueuedMove {
+  label?: string;
+  resolve: (release: SlotRelease) => void;
   reject: (error: Error) => void;
   /** Detaches the abort listener; called once the waiter leaves the queue either way. */
   detach: () => void;
 }
 
-interface HostCount {
-  outbound: number;
-  inbound: number;
+interface Holder extends Move {
+  label?: string;
+  startedAt: number;
+  expectedSeconds?: number;
+  /** The holder's own latest estimate of the time it has left, and when it was given. */
+  reported?: { secondsLeft: number; at: number };
+}
+
+/** Gives the slots back (again does nothing); `report` keeps the holder's time left current. */
+export type SlotRelease = (() => void) & { report(secondsLeft: number | undefined): void };
+
+export interface SlotRequestOptions {
+  signal?: AbortSignal;
+  /** What the move is called in queue status lines (the domain). */
+  label?: string;
+  /** How long the move is expected to hold its slots (its forecast). */
+  expectedSeconds?: number;
+}
+
+/** Where a queued move stands: its place in arrival order, when it may start, and why it waits. */
+export interface QueueStatus {
+  position: number;
+  queueLength: number;
+  /** Seconds until it is expected to start, if every move it waits on has an estimate. */
+  expectedStartSeconds?: number;
+  waitingFor: string;
+}
+
+export interface SlotRequest {
+  granted: Promise<SlotRelease>;
+  /** Undefined once the request has left the queue (granted or stopped). */
+  status(): QueueStatus | undefined;
 }
 
 function checkLimits(limits: LimiterLimits): LimiterLimits {
@@ -50,30 +79,58 @@ function abortError(from: string, to: string, reason: unknown): Error {
   return error;
 }
 
+function moveText(move: Holder, side: "from" | "to" | "both"): string {
+  const name = move.label ?? `${move.from} -> ${move.to}`;
+  if (!move.label) return name;
+  if (side === "from") return `${name} -> ${move.to}`;
+  if (side === "to") return `${name} from ${move.from}`;
+  return `${name} ${move.from} -> ${move.to}`;
+}
+
 export class MigrationLimiter {
   private limits: LimiterLimits;
   /** Waiters in arrival order; FIFO within a source host falls out of scanning it in order. */
   private readonly queue: Waiter[] = [];
-  private readonly running = new Set<{ from: string; to: string }>();
-  /** Only hosts with a running migration; entries go when they drop to zero. */
-  private readonly counts = new Map<string, HostCount>();
+  private readonly running = new Set<Holder>();
+  private readonly counts = new SlotCounts();
   /** Source host -> tick of its last grant; the lowest tick is next in the round-robin. */
   private readonly lastServed = new Map<string, number>();
   private tick = 0;
+  private readonly now: () => number;
 
-  constructor(limits: LimiterLimits) {
+  constructor(limits: LimiterLimits, options?: { now?: () => number }) {
     this.limits = checkLimits(limits);
+    this.now = options?.now ?? Date.now;
   }
 
   /**
    * Waits for a slot on `from`'s outbound, `to`'s inbound and the global counter, and resolves
-   * with the function that gives them back (calling it again does nothing).
+   * with the function that gives them back.
    */
-  acquire(from: string, to: string, options?: { signal?: AbortSignal }): Promise<() => void> {
+  acquire(from: string, to: string, options?: SlotRequestOptions): Promise<SlotRelease> {
+    return this.request(from, to, options).granted;
+  }
+
+  /** As `acquire`, and tells where the request stands while it waits. */
+  request(from: string, to: string, options?: SlotRequestOptions): SlotRequest {
     const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(abortError(from, to, signal.reason));
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = { from, to, resolve, reject, detach: () => {} };
+    if (signal?.aborted) {
+      return {
+        granted: Promise.reject(abortError(from, to, signal.reason)),
+        status: () => undefined,
+      };
+    }
+    let waiter!: Waiter;
+    const granted = new Promise<SlotRelease>((resolve, reject) => {
+      waiter = {
+        from,
+        to,
+        label: options?.label,
+        seconds: options?.expectedSeconds,
+        resolve,
+        reject,
+        detach: () => {},
+      };
       if (signal) {
         const onAbort = () => {
           const index = this.queue.indexOf(waiter);
@@ -91,6 +148,7 @@ export class MigrationLimiter {
       this.queue.push(waiter);
       this.pump();
     });
+    return { granted, status: () => this.statusOf(waiter) };
   }
 
   /** Changes the limits; raised limits start waiters at once, lowered ones apply to new grants. */
@@ -100,82 +158,85 @@ export class MigrationLimiter {
   }
 
   snapshot(): LimiterSnapshot {
-    const perHost: LimiterSnapshot["perHost"] = {};
-    for (const [host, count] of this.counts) perHost[host] = { ...count };
     return {
       running: [...this.running].map(({ from, to }) => ({ from, to })),
       queued: this.queue.length,
-      perHost,
+      perHost: Object.fromEntries(this.counts.entries()),
     };
   }
 
-  private count(host: string): HostCount {
-    return this.counts.get(host) ?? { outbound: 0, inbound: 0 };
+  private statusOf(waiter: Waiter): QueueStatus | undefined {
+    const index = this.queue.indexOf(waiter);
+    if (index < 0) return undefined;
+    const now = this.now();
+    const running = [...this.running].map((h) => ({ ...h, secondsLeft: this.secondsLeft(h, now) }));
+    const starts = forecastStarts(this.limits, running, this.queue, this.lastServed);
+    return {
+      position: index + 1,
+      queueLength: this.queue.length,
+      expectedStartSeconds: starts[index],
+      waitingFor: this.blockedBy(waiter),
+    };
   }
 
-  private canRun(waiter: Waiter): boolean {
-    return (
-      this.running.size < this.limits.global &&
-      this.count(waiter.from).outbound < this.limits.perHostOutbound &&
-      this.count(waiter.to).inbound < this.limits.perHostInbound
-    );
+  private secondsLeft(holder: Holder, now: number): number | undefined {
+    if (holder.reported) {
+      return Math.max(0, holder.reported.secondsLeft - (now - holder.reported.at) / 1000);
+    }
+    if (holder.expectedSeconds === undefined) return undefined;
+    return Math.max(0, holder.expectedSeconds - (now - holder.startedAt) / 1000);
+  }
+
+  /** The limit a queued waiter waits on, naming the moves that hold it. */
+  private blockedBy(waiter: Waiter): string {
+    const holders = [...this.running];
+    const list = (moves: Holder[], side: "from" | "to" | "both") =>
+      moves.map((m) => moveText(m, side)).join(", ");
+    if (this.counts.size >= this.limits.global) {
+      return `all ${this.limits.global} migration slots busy: ${list(holders, "both")}`;
+    }
+    if (this.counts.outbound(waiter.from) >= this.limits.perHostOutbound) {
+      const out = holders.filter((h) => h.from === waiter.from);
+      return `${waiter.from} outbound busy: ${list(out, "from")}`;
+    }
+    const into = holders.filter((h) => h.to === waiter.to);
+    return `${waiter.to} inbound busy: ${list(into, "to")}`;
   }
 
   /** Grants waiters until none left can run, one at a time so each grant sees the last. */
   private pump(): void {
     for (;;) {
-      const next = this.pickNext();
+      const next = pickNext(this.queue, this.counts, this.limits, this.lastServed);
       if (next < 0) return;
       const [waiter] = this.queue.splice(next, 1);
       waiter.detach();
-      waiter.resolve(this.grant(waiter.from, waiter.to));
+      waiter.resolve(this.grant(waiter));
     }
   }
 
-  /**
-   * Index of the waiter to grant next, or -1. Among runnable waiters, take the first of each
-   * source host (FIFO within a host) and pick the host served least recently; hosts never
-   * served count as oldest, and ties go to the earlier arrival.
-   */
-  private pickNext(): number {
-    if (this.running.size >= this.limits.global) return -1;
-    let best = -1;
-    let bestServed = Infinity;
-    const seen = new Set<string>();
-    for (let i = 0; i < this.queue.length; i++) {
-      const waiter = this.queue[i];
-      if (seen.has(waiter.from) || !this.canRun(waiter)) continue;
-      seen.add(waiter.from);
-      const served = this.lastServed.get(waiter.from) ?? 0;
-      if (served < bestServed) {
-        best = i;
-        bestServed = served;
-      }
-    }
-    return best;
-  }
-
-  private grant(from: string, to: string): () => void {
-    const entry = { from, to };
-    this.running.add(entry);
-    this.adjust(from, "outbound", 1);
-    this.adjust(to, "inbound", 1);
-    this.lastServed.set(from, ++this.tick);
+  private grant(waiter: Waiter): SlotRelease {
+    const holder: Holder = {
+      from: waiter.from,
+      to: waiter.to,
+      label: waiter.label,
+      startedAt: this.now(),
+      expectedSeconds: waiter.seconds,
+    };
+    this.running.add(holder);
+    this.counts.add(holder, 1);
+    this.lastServed.set(holder.from, ++this.tick);
     let released = false;
-    return () => {
+    const release = () => {
       if (released) return;
       released = true;
-      this.running.delete(entry);
-      this.adjust(from, "outbound", -1);
-      this.adjust(to, "inbound", -1);
+      this.running.delete(holder);
+      this.counts.add(holder, -1);
       this.pump();
     };
-  }
-
-  private adjust(host: string, direction: keyof HostCount, delta: number): void {
-    const count = this.count(host);
-    count[direction] += delta;
-    if (count.outbound === 0 && count.inbound === 0) this.counts.delete(host);
-    else this.counts.set(host, count);
+    return Object.assign(release, {
+      report: (secondsLeft: number | undefined) => {
+        if (secondsLeft !== undefined) holder.reported = { secondsLeft, at: this.now() };
+      },
+    });
   }
 }

@@ -245,7 +245,14 @@ export interface MigrationRecord {
 export interface MigrationProgress {
   domain: string;
   phase:
-    "disk-copy" | "precopy" | "postcopy" | "block-copy" | "offline-copy" | "verifying" | "cleanup";
+    | "queued"
+    | "disk-copy"
+    | "precopy"
+    | "postcopy"
+    | "block-copy"
+    | "offline-copy"
+    | "verifying"
+    | "cleanup";
   percent: number;
   /** Seconds left at the current rate, when it can be told. */
   secondsLeft?: number;
@@ -256,4 +263,11 @@ export interface MigrationProgress {
   bandwidthBps: number;
   dirtyRateBps: number;
   iteration: number;
+  /** While queued for a migration slot: place in the queue, expected start, what it waits on. */
+  queue?: {
+    position: number;
+    queueLength: number;
+    expectedStartSeconds?: number;
+    waitingFor: string;
+  };
 }

@@ -20,7 +20,20 @@ function phaseText(p: MigrationProgress): string {
   }
 }
 
+/** "queued 2 of 3 (h1 outbound busy: web-1 -> h2), expected start in ~14 s" */
+function queuedLine(domain: string, queue: NonNullable<MigrationProgress["queue"]>): string {
+  const start = queue.expectedStartSeconds;
+  const when =
+    start === undefined
+      ? ""
+      : start < 1
+        ? ", expected to start shortly"
+        : `, expected start in ~${Math.ceil(start)} s`;
+  return `${domain}: queued ${queue.position} of ${queue.queueLength} (${queue.waitingFor})${when}`;
+}
+
 export function progressLine(p: MigrationProgress): string {
+  if (p.phase === "queued" && p.queue) return queuedLine(p.domain, p.queue);
   if (p.phase === "verifying" || p.phase === "cleanup") return `${p.domain}: ${p.phase}`;
   const memoryTotal = p.memoryProcessed + p.memoryRemaining;
   const parts = [

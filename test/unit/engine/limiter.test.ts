@@ -243,3 +243,70 @@ describe("MigrationLimiter", () => {
     assert.throws(() => limiter.setLimits(limits(1, 1, 0)), RangeError);
   });
 });
+
+describe("MigrationLimiter queue status", () => {
+  it("tells a waiter its place, the limit it waits on and its expected start", async () => {
+    let now = 0;
+    const limiter = new MigrationLimiter(limits(1, 2, 3), { now: () => now });
+    const first = await limiter.acquire("h1", "h2", { label: "web-1", expectedSeconds: 20 });
+    const second = limiter.request("h1", "h3", { label: "web-2", expectedSeconds: 10 });
+    const third = limiter.request("h1", "h2", { label: "web-3", expectedSeconds: 10 });
+    now = 6_000;
+    assert.deepEqual(second.status(), {
+      position: 1,
+      queueLength: 2,
+      expectedStartSeconds: 14,
+      waitingFor: "h1 outbound busy: web-1 -> h2",
+    });
+    assert.equal(third.status()?.expectedStartSeconds, 24);
+
+    // The holder's own report replaces the forecast it started with.
+    first.report(3);
+    now = 7_000;
+    assert.equal(second.status()?.expectedStartSeconds, 2);
+    assert.equal(third.status()?.position, 2);
+
+    first();
+    await flush();
+    assert.equal(second.status(), undefined, "granted: no longer queued");
+    assert.deepEqual(third.status(), {
+      position: 1,
+      queueLength: 1,
+      expectedStartSeconds: 10,
+      waitingFor: "h1 outbound busy: web-2 -> h3",
+    });
+    (await second.granted)();
+    (await third.granted)();
+  });
+
+  it("names the inbound and global limits, and every holder of them", async () => {
+    const limiter = new MigrationLimiter(limits(2, 1, 2));
+    const a = await limiter.acquire("h1", "h2", { label: "web-1" });
+    const inbound = limiter.request("h3", "h2", { label: "web-2" });
+    assert.equal(inbound.status()?.waitingFor, "h2 inbound busy: web-1 from h1");
+    assert.equal(inbound.status()?.expectedStartSeconds, undefined, "web-1 has no estimate");
+    const b = await limiter.acquire("h3", "h4");
+    const global = limiter.request("h5", "h6", { label: "web-3" });
+    assert.equal(
+      global.status()?.waitingFor,
+      "all 2 migration slots busy: web-1 h1 -> h2, h3 -> h4",
+    );
+    a();
+    b();
+    (await inbound.granted)();
+    (await global.granted)();
+  });
+
+  it("has no status for a request granted at once or stopped", async () => {
+    const limiter = new MigrationLimiter(limits(1, 1, 1));
+    const now = limiter.request("h1", "h2");
+    assert.equal(now.status(), undefined);
+    const controller = new AbortController();
+    const later = limiter.request("h1", "h3", { signal: controller.signal });
+    assert.equal(later.status()?.position, 1);
+    controller.abort();
+    await assert.rejects(later.granted, { name: "AbortError" });
+    assert.equal(later.status(), undefined);
+    (await now.granted)();
+  });
+});

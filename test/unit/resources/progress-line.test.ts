@@ -48,3 +48,30 @@ describe("progress line", () => {
     assert.equal(line, "web-1: offline copy 40%, 50 MiB/s, disk 64/256 MiB");
   });
 });
+
+describe("progress line while queued", () => {
+  const queued = (queue: NonNullable<MigrationProgress["queue"]>) =>
+    progressLine({ ...base, domain: "web-3", phase: "queued", percent: 0, queue });
+  it("gives the place in the queue, what it waits on and when it should start", () => {
+    assert.equal(
+      queued({
+        position: 2,
+        queueLength: 3,
+        expectedStartSeconds: 13.2,
+        waitingFor: "h1 outbound busy: web-1 -> h2",
+      }),
+      "web-3: queued 2 of 3 (h1 outbound busy: web-1 -> h2), expected start in ~14 s",
+    );
+  });
+  it("leaves out a start it cannot tell, and says 'shortly' when it is due", () => {
+    const waitingFor = "h2 inbound busy: web-1 from h1";
+    assert.equal(
+      queued({ position: 1, queueLength: 1, waitingFor }),
+      `web-3: queued 1 of 1 (${waitingFor})`,
+    );
+    assert.equal(
+      queued({ position: 1, queueLength: 1, expectedStartSeconds: 0.4, waitingFor }),
+      `web-3: queued 1 of 1 (${waitingFor}), expected to start shortly`,
+    );
+  });
+});
