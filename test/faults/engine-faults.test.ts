@@ -33,6 +33,7 @@ import { before as snapshot, checkInvariants, checkStopped, leftovers } from "./
 
 type Phase =
   | "before start"
+  | "plan-time measurement"
   | "storage copy"
   | "memory pre-copy"
   | "post-copy"
@@ -72,6 +73,8 @@ interface FaultCase {
   live: boolean;
   /** The fault stops the guest itself: it is then checked shut off with its disk intact. */
   stopsGuest?: true;
+  /** Seconds the plan measures the guest's dirty rate over (the engine's default when unset). */
+  measureSeconds?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -196,6 +199,21 @@ const back = (result: MigrationRecord["result"], category?: string) => ({
 });
 
 const CASES: FaultCase[] = [
+  {
+    // The plan measures a guest that dies in the window: it plans from what the guest is then
+    // (shut off) and moves it cold, never starting it.
+    fault: "guest QEMU killed",
+    mode: "live-copy-all",
+    phase: "plan-time measurement",
+    guest: localChurn,
+    target: "other host",
+    policy: {},
+    measureSeconds: 5,
+    inject: killOutgoing,
+    expect: { result: "succeeded", onSource: false },
+    live: false,
+    stopsGuest: true,
+  },
   // live-copy-all
   ...(
     [
@@ -480,7 +498,11 @@ describe("fault tier: injected faults through the engine on the lab", function (
   async function attempt(
     req: PlacementRequest,
     p: MigrationPolicy,
-    options: { signal?: AbortSignal; onProgress?: (p: MigrationProgress) => void } = {},
+    options: {
+      signal?: AbortSignal;
+      onProgress?: (p: MigrationProgress) => void;
+      measureSeconds?: number;
+    } = {},
   ): Promise<MigrationRecord> {
     // Waits for silent hosts are as bounded as in production, only shorter.
     return place(pool, req, p, { ...options, silentHostWaitMs: 8000 }).then(
@@ -509,8 +531,11 @@ describe("fault tier: injected faults through the engine on the lab", function (
       let injected: Promise<void> | undefined;
       const inject = () => (injected ??= c.inject(ctx));
       if (c.phase === "before start") await inject();
-      const timer = c.phase === "shutdown wait" ? setTimeout(() => void inject(), 1500) : undefined;
+      // Timed faults: the shutdown wait starts at once, the measurement within a second.
+      const timed = c.phase === "shutdown wait" || c.phase === "plan-time measurement";
+      const timer = timed ? setTimeout(() => void inject(), 1500) : undefined;
       const record = await attempt(req, policy(c.policy), {
+        measureSeconds: c.measureSeconds,
         signal: ctx.abort.signal,
         onProgress: (p) => {
           if (!injected && inPhase(c.phase, p)) void inject();
@@ -529,15 +554,17 @@ describe("fault tier: injected faults through the engine on the lab", function (
       assert.equal(record.result, expected.result, `${record.error ?? ""}\n${steps}`);
       if (c.expect?.category) assert.equal(record.errorCategory, c.expect.category, steps);
       if (c.mode === "offline fallback") assert.ok(record.fallbackUsed, steps);
+      // A guest that stopped before the move began is moved as what it is then: shut off.
+      if (c.phase === "plan-time measurement") assert.equal(record.mode, "offline", steps);
       // Both daemons answer throughout: the engine must see the guest stopped, not wait for them.
       if (c.stopsGuest) assert.doesNotMatch(steps, /waiting for|did not answer/);
 
       await repairAll();
       if (c.pool === "tiny") await unfillPool(h2, "tiny");
-      const after = c.stopsGuest
-        ? await checkStopped(lab, g, h1)
-        : await checkInvariants(lab, g, was, c.live);
       const expectedHost = expected.onSource ? h1.name : req.host;
+      const after = c.stopsGuest
+        ? await checkStopped(lab, g, expected.onSource ? h1 : h2)
+        : await checkInvariants(lab, g, was, c.live);
       assert.equal(after.host, expectedHost, steps);
       if (bothAnswerAtRollback(c.inject))
         assert.deepEqual(await leftovers(lab, g), [], `the rollback left nothing:\n${steps}`);

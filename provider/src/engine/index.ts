@@ -100,16 +100,21 @@ export async function planPlacement(
     };
   }
   const sourceConn = await pool.get(found.host);
-  const facts = await gatherDomainFacts(sourceConn, found.host, found.domain);
+  let facts = await gatherDomainFacts(sourceConn, found.host, found.domain);
   const seconds = options.measureSeconds ?? DEFAULT_MEASURE_SECONDS;
   // Only a live move to another host needs to know how fast the guest dirties memory.
   if (facts.running && req.host !== facts.host && policy.allowLive && seconds > 0) {
     const measured = await (options.measureGate ?? defaultGate).run(found.host, () =>
       measureMemory(sourceConn, found.domain, seconds, options.signal, facts.nvram !== undefined),
     );
-    facts.dirtyRateBps = measured.dirtyRateBps;
-    facts.residentBytes = measured.residentBytes;
-    facts.memoryMeasurement = { windowSeconds: seconds, problem: measured.dirtyRateProblem };
+    if (measured.stopped) {
+      // Plan from what the guest is now: a guest that stopped moves offline, never started.
+      facts = await gatherDomainFacts(sourceConn, found.host, found.domain);
+    } else {
+      facts.dirtyRateBps = measured.dirtyRateBps;
+      facts.residentBytes = measured.residentBytes;
+      facts.memoryMeasurement = { windowSeconds: seconds, problem: measured.dirtyRateProblem };
+    }
   }
   const otherHosts = [...new Set(req.alsoLookOn ?? [])].filter(
     (h) => h !== facts.host && h !== req.host && pool.host(h),

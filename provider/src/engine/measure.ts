@@ -16,9 +16,13 @@ export interface MeasuredMemory {
   residentBytes?: number;
   /** Why the dirty rate is missing, for the plan to say. */
   dirtyRateProblem?: string;
+  /** The guest stopped running while it was measured: its facts are out of date. */
+  stopped?: boolean;
 }
 
-const { VIR_DOMAIN_STATS_DIRTYRATE, VIR_DOMAIN_STATS_BALLOON } = C.virDomainStatsTypes;
+const { VIR_DOMAIN_STATS_DIRTYRATE, VIR_DOMAIN_STATS_BALLOON, VIR_DOMAIN_STATS_STATE } =
+  C.virDomainStatsTypes;
+const { VIR_DOMAIN_RUNNING, VIR_DOMAIN_PAUSED } = C.virDomainState;
 const { VIR_DOMAIN_DIRTYRATE_MEASURED } = C.virDomainDirtyRateStatus;
 
 async function startCalc(
@@ -58,9 +62,14 @@ export async function measureMemory(
   while (!signal?.aborted && Date.now() < deadline) {
     const [stats] = await conn.domains.stats(
       [dom],
-      VIR_DOMAIN_STATS_DIRTYRATE | VIR_DOMAIN_STATS_BALLOON,
+      VIR_DOMAIN_STATS_DIRTYRATE | VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE,
     );
     const p = stats?.params ?? {};
+    const state = Number(p["state.state"]);
+    if (state !== VIR_DOMAIN_RUNNING && state !== VIR_DOMAIN_PAUSED) {
+      // Killed, crashed or powered off in the window: no rate will come.
+      return { stopped: true, dirtyRateProblem: `the guest stopped while it was measured` };
+    }
     if (Number(p["dirtyrate.calc_status"]) === VIR_DOMAIN_DIRTYRATE_MEASURED) {
       const rate = Number(p["dirtyrate.megabytes_per_second"]);
       return {
