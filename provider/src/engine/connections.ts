@@ -10,6 +10,8 @@ export interface InventoryHost {
   peerUri?: string;
   /** Address QEMU migration streams (and NBD storage copy) are sent to. */
   migrationAddress: string;
+  /** Name the host's migration TLS certificate is issued to, when not migrationAddress. */
+  migrationTlsName?: string;
   /** What the migration link of this host carries (MiB/s), when the operator knows it. */
   migrationLinkMiBps?: number;
   labels?: Record<string, string>;

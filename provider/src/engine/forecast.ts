@@ -21,6 +21,21 @@ export interface ForecastInput {
   linkBps: number;
   /** Bytes per second during post-copy (the link when unset). */
   postcopyLinkBps?: number;
+  /** Share of memory bytes that reaches the wire (mt compression; 1 when unset). */
+  wireRatio?: number;
+  /**
+   * xbzrle: resent pages held in its cache go as deltas of this share of their size; pages
+   * beyond the cache are sent whole.
+   */
+  xbzrle?: { cacheBytes: number; deltaRatio: number };
+}
+
+/** Wire bytes of a pass that resends `bytes` of dirtied memory. */
+function resendOnWire(input: ForecastInput, bytes: number): number {
+  const ratio = input.wireRatio ?? 1;
+  if (!input.xbzrle) return bytes * ratio;
+  const cached = Math.min(bytes, input.xbzrle.cacheBytes);
+  return cached * input.xbzrle.deltaRatio + (bytes - cached) * ratio;
 }
 
 export interface Forecast {
@@ -64,8 +79,9 @@ function simulatePrecopy(
   const { memoryBytes: memory, linkBps: link } = input;
   const resendCap = Math.min(memory, input.workingSetBytes ?? memory);
   const fitsDowntime = (link * downtimeMs) / 1000;
-  let toSend = memory;
-  let run: PrecopyRun = { passes: 0, seconds: 0, sent: 0, lastBytes: memory };
+  // Bytes on the wire: the first pass sends every page once; later passes resend dirtied ones.
+  let toSend = memory * (input.wireRatio ?? 1);
+  let run: PrecopyRun = { passes: 0, seconds: 0, sent: 0, lastBytes: toSend };
   for (let pass = 1; pass <= MAX_PASSES; pass++) {
     if (toSend <= fitsDowntime) return { ...run, lastBytes: toSend };
     const seconds = toSend / link;
@@ -74,7 +90,10 @@ function simulatePrecopy(
     const throttle = throttled
       ? Math.min(THROTTLE.max, THROTTLE.initial + THROTTLE.increment * (pass - 1))
       : 0;
-    toSend = Math.min(resendCap, input.dirtyRateBps * (1 - throttle) * seconds);
+    toSend = resendOnWire(
+      input,
+      Math.min(resendCap, input.dirtyRateBps * (1 - throttle) * seconds),
+    );
   }
   return toSend <= fitsDowntime ? { ...run, lastBytes: toSend } : undefined;
 }
@@ -111,8 +130,9 @@ export function forecastLiveMove(input: ForecastInput, policy: MigrationPolicy):
       return fromPrecopy(input, "converges", "none", run, step * policy.progressTimeoutSeconds);
   }
   if (policy.allowPostCopy) {
-    // One full pass, then the switch; what the guest dirtied meanwhile follows on demand.
-    const firstPass = input.memoryBytes / input.linkBps;
+    // One full pass, then the switch; what the guest dirtied meanwhile follows on demand, whole
+    // (post-copy pages are never compressed).
+    const firstPass = (input.memoryBytes * (input.wireRatio ?? 1)) / input.linkBps;
     const resend = Math.min(
       input.memoryBytes,
       input.workingSetBytes ?? input.memoryBytes,
@@ -127,7 +147,7 @@ export function forecastLiveMove(input: ForecastInput, policy: MigrationPolicy):
         firstPass +
         resend / (input.postcopyLinkBps ?? input.linkBps),
       downtimeMs: POSTCOPY_SWITCH_MS,
-      memoryBytesSent: input.memoryBytes + resend,
+      memoryBytesSent: input.memoryBytes * (input.wireRatio ?? 1) + resend,
       diskBytes: input.diskBytes,
     };
   }

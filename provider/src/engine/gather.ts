@@ -282,6 +282,7 @@ export async function gatherHostFacts(
     reachable: false,
     uri: inv.peerUri ?? inv.uri,
     migrationAddress: inv.migrationAddress,
+    ...(inv.migrationTlsName ? { migrationTlsName: inv.migrationTlsName } : {}),
     freeMemoryBytes: 0,
     pools: {},
   };

@@ -1,6 +1,7 @@
 // Live migration: peer-to-peer pre-copy (with storage copy when disks are not shared), watched
 // through job statistics and escalated along the policy's ladder; verified before success.
 import {
+  constants as C,
   isConnectionClosed,
   isNotFound,
   type Domain,
@@ -13,6 +14,7 @@ import { describeError, stopCause } from "./errors";
 import { decideEscalation, postCopyRefused, startLadder, type LadderState } from "./ladder";
 import { removeNvramFile } from "./nvram";
 import { CreatedVolumes, removeSourceVolumes, SourceMarks } from "./volumes";
+import type { MigrationPlan, MigrationPolicy, MigrationTransport } from "./types";
 import { presence, sleep, undefineWithNvram, type Presence } from "./where";
 
 function progressOf(ctx: RunContext, stats: JobStats, postCopy: boolean) {
@@ -552,6 +554,7 @@ async function verifyMoved(ctx: RunContext, seen: Seen): Promise<{ finalHost: st
   const capped =
     policy.bandwidthMiBps > 0 || (record.postCopy && policy.postcopyBandwidthMiBps > 0);
   record.linkMiBps = capped ? undefined : reachedLinkMiBps(stats);
+  record.transport = transportOf(plan, policy, stats);
   record.step(
     `verified: running on ${plan.to} only${facts.persistent ? ", persistent there, undefined on the source" : ""}`,
   );
@@ -568,4 +571,34 @@ async function verifyMoved(ctx: RunContext, seen: Seen): Promise<{ finalHost: st
     if (left) record.step(left);
   }
   return { finalHost: plan.to };
+}
+
+/** The stream's options as the plan set them, and QEMU's own counts from the completed job. */
+function transportOf(
+  plan: MigrationPlan,
+  policy: MigrationPolicy,
+  stats: JobStats | undefined,
+): MigrationTransport {
+  const raw = stats?.raw ?? {};
+  const count = (field: string) => {
+    const value = Number(raw[field]);
+    return Number.isFinite(value) && raw[field] !== undefined ? value : undefined;
+  };
+  const compressed =
+    policy.compression === "xbzrle"
+      ? {
+          compressedBytes: count(C.VIR_DOMAIN_JOB_COMPRESSION_BYTES),
+          compressedPages: count(C.VIR_DOMAIN_JOB_COMPRESSION_PAGES),
+          compressionCacheMisses: count(C.VIR_DOMAIN_JOB_COMPRESSION_CACHE_MISSES),
+          compressionOverflows: count(C.VIR_DOMAIN_JOB_COMPRESSION_OVERFLOW),
+        }
+      : {};
+  return {
+    tls: plan.flags.includes("VIR_MIGRATE_TLS"),
+    ...(plan.params.tlsDestination ? { tlsDestination: plan.params.tlsDestination } : {}),
+    parallelConnections: plan.params.parallelConnections ?? 1,
+    compression: policy.compression,
+    ...(stats?.dataProcessed !== undefined ? { transferredBytes: stats.dataProcessed } : {}),
+    ...Object.fromEntries(Object.entries(compressed).filter(([, v]) => v !== undefined)),
+  };
 }

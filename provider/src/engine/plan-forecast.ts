@@ -19,6 +19,43 @@ export const SETUP_SECONDS = 1;
 /** Device state and the final handshake at the switch-over, on top of the memory left. */
 export const SWITCHOVER_MS = 20;
 
+/** QEMU's default xbzrle cache (libvirt leaves it unless told): resent pages beyond it go whole. */
+export const XBZRLE_CACHE_BYTES = 64 * MiB;
+/** Assumed: an xbzrle delta of a rewritten page takes half the page. */
+export const XBZRLE_DELTA_RATIO = 0.5;
+/** Assumed: zlib at QEMU's level 1 halves guest memory. */
+export const MT_WIRE_RATIO = 0.5;
+
+/** How the stream options change the bytes the forecast puts on the wire, and in words. */
+export function streamEffect(policy: MigrationPolicy): {
+  wireRatio?: number;
+  xbzrle?: { cacheBytes: number; deltaRatio: number };
+  source: string;
+} {
+  const parallel = policy.parallelConnections > 1;
+  const parts: string[] = [];
+  if (parallel)
+    parts.push(
+      `${policy.parallelConnections} parallel connections${policy.bandwidthMiBps > 0 ? " share the bandwidth cap" : " (the link figure is for all of them)"}`,
+    );
+  if (policy.tls) parts.push("TLS");
+  let effect: { wireRatio?: number; xbzrle?: { cacheBytes: number; deltaRatio: number } } = {};
+  if (policy.compression === "xbzrle" && parallel) {
+    parts.push("xbzrle not applied (QEMU sends pages over parallel connections whole)");
+  } else if (policy.compression === "xbzrle") {
+    effect = { xbzrle: { cacheBytes: XBZRLE_CACHE_BYTES, deltaRatio: XBZRLE_DELTA_RATIO } };
+    parts.push(
+      `xbzrle: resent pages within its ${XBZRLE_CACHE_BYTES / MiB} MiB cache assumed to take ${XBZRLE_DELTA_RATIO * 100}% (encoded on the source's migration thread)`,
+    );
+  } else if (policy.compression === "mt") {
+    effect = { wireRatio: MT_WIRE_RATIO };
+    parts.push(
+      `mt compression assumed to take memory to ${MT_WIRE_RATIO * 100}% on the wire (zlib on the source's CPUs, which can bound the rate)`,
+    );
+  }
+  return { ...effect, source: parts.length ? parts.join("; ") : "one plain connection" };
+}
+
 /** The forecast of a plan that moves nothing. */
 export const NOTHING_TO_MOVE: PlanForecast = Object.freeze({
   verdict: "not-live",
@@ -36,6 +73,7 @@ export const NOTHING_TO_MOVE: PlanForecast = Object.freeze({
     dirtyRate: "not needed",
     memory: "not moved",
     disks: "not moved",
+    stream: "not needed",
   }),
 });
 
@@ -97,11 +135,13 @@ export function forecastPlan(
   const linkBps = link.mibps * MiB;
   const memory = memoryToMove(domain);
   const dirty = dirtyRateSource(domain);
+  const stream = streamEffect(policy);
   const sources: ForecastSources = {
     link: link.source,
     dirtyRate: dirty.source,
     memory: memory.source,
     disks: diskSource(mode, disks),
+    stream: stream.source,
   };
   const common = { diskBytes, linkMiBps: link.mibps, dirtyRateMiBps: dirty.bps / MiB, sources };
   if (mode === "none") return NOTHING_TO_MOVE;
@@ -117,7 +157,7 @@ export function forecastPlan(
       downtimeMs: mode === "offline" ? seconds * 1000 : 0,
       memoryBytes: 0,
       memoryBytesSent: 0,
-      sources: { ...sources, dirtyRate: "not needed", memory: "not moved" },
+      sources: { ...sources, dirtyRate: "not needed", memory: "not moved", stream: "not needed" },
     };
   }
   const f = forecastLiveMove(
@@ -126,6 +166,8 @@ export function forecastPlan(
       dirtyRateBps: dirty.bps,
       diskBytes,
       linkBps,
+      ...(stream.wireRatio ? { wireRatio: stream.wireRatio } : {}),
+      ...(stream.xbzrle ? { xbzrle: stream.xbzrle } : {}),
       ...(policy.postcopyBandwidthMiBps
         ? { postcopyLinkBps: policy.postcopyBandwidthMiBps * MiB }
         : {}),

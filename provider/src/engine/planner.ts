@@ -588,6 +588,13 @@ export function choosePlan(
   const forecast = forecastPlan(mode, domain, placed, link, policy, timeout);
   const notConverging = convergenceWarning(req.domain, forecast, policy, !offlineWhyNot);
   if (notConverging) warnings.push(notConverging);
+  if (mode.startsWith("live") && policy.compression === "xbzrle" && policy.parallelConnections > 1)
+    warnings.push(
+      blocker(
+        "COMPRESSION_NOT_APPLIED",
+        `compression 'xbzrle' does not apply with parallelConnections ${policy.parallelConnections}: QEMU sends pages over parallel connections whole; set parallelConnections to 1 to compress resent pages, or compression to 'none'.`,
+      ),
+    );
 
   const pathChanges = Object.fromEntries(
     disks
@@ -617,6 +624,10 @@ export function choosePlan(
           ...(policy.compression !== "none" ? { compression: [policy.compression] } : {}),
           ...(policy.parallelConnections > 1
             ? { parallelConnections: policy.parallelConnections }
+            : {}),
+          // Without it QEMU checks the certificate against the address in the migration URI.
+          ...(policy.tls && target.migrationTlsName
+            ? { tlsDestination: target.migrationTlsName }
             : {}),
           ...(rewritten
             ? {

@@ -1,5 +1,11 @@
 // Builds the migration record as the executor goes.
-import type { MigrationMode, MigrationPlan, MigrationRecord, MigrationResult } from "./types";
+import type {
+  MigrationMode,
+  MigrationPlan,
+  MigrationRecord,
+  MigrationResult,
+  MigrationTransport,
+} from "./types";
 
 export class RecordBuilder {
   private started = Date.now();
@@ -11,6 +17,7 @@ export class RecordBuilder {
   bytesMoved?: number;
   iterations?: number;
   linkMiBps?: number;
+  transport?: MigrationTransport;
 
   constructor(private readonly plan: MigrationPlan) {
     this.mode = plan.mode;
@@ -48,6 +55,7 @@ export class RecordBuilder {
       iterations: this.iterations,
       ...(this.linkMiBps !== undefined ? { linkMiBps: this.linkMiBps } : {}),
       ...(this.plan.forecast ? { forecast: this.plan.forecast } : {}),
+      ...(this.transport ? { transport: this.transport } : {}),
       postCopy: this.postCopy,
       fallbackUsed: this.fallbackUsed,
       result,

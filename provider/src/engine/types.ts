@@ -85,6 +85,8 @@ export interface HostFacts {
   /** libvirt URI the source daemon uses to reach this host (peer-to-peer). */
   uri: string;
   migrationAddress: string;
+  /** Name QEMU checks the target's migration TLS certificate against (tls.destination). */
+  migrationTlsName?: string;
   freeMemoryBytes: number;
   /** Whether the domain's CPU runs on this host's hypervisor (undefined: not checked). */
   cpuCompatible?: boolean;
@@ -167,6 +169,8 @@ export interface ForecastSources {
   dirtyRate: string;
   memory: string;
   disks: string;
+  /** How TLS, parallel connections and compression were counted. */
+  stream: string;
 }
 
 /** What the planner expects a move to take, and what it does up front because of it. */
@@ -213,6 +217,21 @@ export interface MigrationPlan {
   staleIncoming: string[];
 }
 
+export interface MigrationTransport {
+  tls: boolean;
+  /** The name the target's certificate was checked against (else the migration address). */
+  tlsDestination?: string;
+  parallelConnections: number;
+  compression: MigrationPolicy["compression"];
+  /** Bytes sent on the migration stream (QEMU's transferred count, compression applied). */
+  transferredBytes?: number;
+  /** xbzrle: bytes its compressed pages took, pages sent compressed, cache misses, overflows. */
+  compressedBytes?: number;
+  compressedPages?: number;
+  compressionCacheMisses?: number;
+  compressionOverflows?: number;
+}
+
 export type MigrationResult = "succeeded" | "failed" | "aborted" | "cancelled" | "noop";
 
 export interface MigrationRecord {
@@ -233,6 +252,8 @@ export interface MigrationRecord {
   linkMiBps?: number;
   /** What the plan forecast, next to what happened. */
   forecast?: PlanForecast;
+  /** How a live move's stream went: its options, and what QEMU reported of compression. */
+  transport?: MigrationTransport;
   postCopy: boolean;
   fallbackUsed: boolean;
   result: MigrationResult;

@@ -143,8 +143,12 @@ export function planSummary(plan: MigrationPlan): string {
   const bytes = live
     ? `memory ${mib(f.memoryBytes)}, disks ${mib(f.diskBytes)}`
     : `disks ${mib(f.diskBytes)}`;
+  const stream =
+    f.sources.stream && f.sources.stream !== "one plain connection"
+      ? `; stream: ${f.sources.stream}`
+      : "";
   const sources = live
-    ? `link ${f.linkMiBps} MiB/s: ${f.sources.link}; dirty ${Math.round(f.dirtyRateMiBps)} MiB/s: ${f.sources.dirtyRate}; memory: ${f.sources.memory}`
+    ? `link ${f.linkMiBps} MiB/s: ${f.sources.link}; dirty ${Math.round(f.dirtyRateMiBps)} MiB/s: ${f.sources.dirtyRate}; memory: ${f.sources.memory}${stream}`
     : `link ${f.linkMiBps} MiB/s: ${f.sources.link}`;
   const timing =
     f.verdict === "cannot-move-live"

@@ -23,6 +23,7 @@ const hostSchema = z
     uri: z.string().min(1, "a host needs a libvirt uri, e.g. qemu+ssh://root@10.0.0.5/system"),
     migrationAddress: z.string().min(1, "a host needs the address migration streams are sent to"),
     peerUri: z.string().optional(),
+    migrationTlsName: z.string().min(1, "migrationTlsName must not be empty").optional(),
     migrationLinkMiBps: z
       .number()
       .positive(

@@ -310,6 +310,8 @@ type ForecastSources struct {
 	Link string `pulumi:"link"`
 	// The memory the first pass sends: what QEMU holds for the guest (resident), else the configured size.
 	Memory string `pulumi:"memory"`
+	// How TLS, parallel connections and compression (xbzrle, mt) were counted in the bytes and the rate.
+	Stream string `pulumi:"stream"`
 }
 
 // Where each figure of a forecast came from.
@@ -345,6 +347,11 @@ func (o ForecastSourcesOutput) Link() pulumi.StringOutput {
 // The memory the first pass sends: what QEMU holds for the guest (resident), else the configured size.
 func (o ForecastSourcesOutput) Memory() pulumi.StringOutput {
 	return o.ApplyT(func(v ForecastSources) string { return v.Memory }).(pulumi.StringOutput)
+}
+
+// How TLS, parallel connections and compression (xbzrle, mt) were counted in the bytes and the rate.
+func (o ForecastSourcesOutput) Stream() pulumi.StringOutput {
+	return o.ApplyT(func(v ForecastSources) string { return v.Stream }).(pulumi.StringOutput)
 }
 
 type ForecastSourcesPtrOutput struct{ *pulumi.OutputState }
@@ -411,6 +418,16 @@ func (o ForecastSourcesPtrOutput) Memory() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// How TLS, parallel connections and compression (xbzrle, mt) were counted in the bytes and the rate.
+func (o ForecastSourcesPtrOutput) Stream() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ForecastSources) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Stream
+	}).(pulumi.StringPtrOutput)
+}
+
 // A libvirt host of the inventory.
 type Host struct {
 	// Free-form labels.
@@ -419,6 +436,8 @@ type Host struct {
 	MigrationAddress string `pulumi:"migrationAddress"`
 	// What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
 	MigrationLinkMiBps *float64 `pulumi:"migrationLinkMiBps"`
+	// The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
+	MigrationTlsName *string `pulumi:"migrationTlsName"`
 	// Name placements use in `host`.
 	Name string `pulumi:"name"`
 	// URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
@@ -446,6 +465,8 @@ type HostArgs struct {
 	MigrationAddress pulumi.StringInput `pulumi:"migrationAddress"`
 	// What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
 	MigrationLinkMiBps pulumi.Float64PtrInput `pulumi:"migrationLinkMiBps"`
+	// The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
+	MigrationTlsName pulumi.StringPtrInput `pulumi:"migrationTlsName"`
 	// Name placements use in `host`.
 	Name pulumi.StringInput `pulumi:"name"`
 	// URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
@@ -521,6 +542,11 @@ func (o HostOutput) MigrationLinkMiBps() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v Host) *float64 { return v.MigrationLinkMiBps }).(pulumi.Float64PtrOutput)
 }
 
+// The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
+func (o HostOutput) MigrationTlsName() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Host) *string { return v.MigrationTlsName }).(pulumi.StringPtrOutput)
+}
+
 // Name placements use in `host`.
 func (o HostOutput) Name() pulumi.StringOutput {
 	return o.ApplyT(func(v Host) string { return v.Name }).(pulumi.StringOutput)
@@ -579,6 +605,8 @@ type MigrationRecord struct {
 	StartedAt *string  `pulumi:"startedAt"`
 	Steps     []string `pulumi:"steps"`
 	To        *string  `pulumi:"to"`
+	// How a live move's stream went: TLS, parallel connections, compression, and what QEMU counted of them.
+	Transport *MigrationTransport `pulumi:"transport"`
 }
 
 // What the last migration did.
@@ -672,6 +700,11 @@ func (o MigrationRecordOutput) Steps() pulumi.StringArrayOutput {
 
 func (o MigrationRecordOutput) To() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *string { return v.To }).(pulumi.StringPtrOutput)
+}
+
+// How a live move's stream went: TLS, parallel connections, compression, and what QEMU counted of them.
+func (o MigrationRecordOutput) Transport() MigrationTransportPtrOutput {
+	return o.ApplyT(func(v MigrationRecord) *MigrationTransport { return v.Transport }).(MigrationTransportPtrOutput)
 }
 
 type MigrationRecordPtrOutput struct{ *pulumi.OutputState }
@@ -869,6 +902,212 @@ func (o MigrationRecordPtrOutput) To() pulumi.StringPtrOutput {
 		}
 		return v.To
 	}).(pulumi.StringPtrOutput)
+}
+
+// How a live move's stream went: TLS, parallel connections, compression, and what QEMU counted of them.
+func (o MigrationRecordPtrOutput) Transport() MigrationTransportPtrOutput {
+	return o.ApplyT(func(v *MigrationRecord) *MigrationTransport {
+		if v == nil {
+			return nil
+		}
+		return v.Transport
+	}).(MigrationTransportPtrOutput)
+}
+
+// The migration stream of a live move: the options it ran with and QEMU's counts from the completed job.
+type MigrationTransport struct {
+	// xbzrle: bytes the compressed pages took on the stream.
+	CompressedBytes *float64 `pulumi:"compressedBytes"`
+	// xbzrle: pages sent as deltas.
+	CompressedPages *float64 `pulumi:"compressedPages"`
+	// The compression method: none, xbzrle or mt.
+	Compression *string `pulumi:"compression"`
+	// xbzrle: pages not in the cache, sent whole.
+	CompressionCacheMisses *float64 `pulumi:"compressionCacheMisses"`
+	// xbzrle: pages whose delta was larger than the page, sent whole.
+	CompressionOverflows *float64 `pulumi:"compressionOverflows"`
+	// Connections the memory stream used (multifd channels when more than 1).
+	ParallelConnections *float64 `pulumi:"parallelConnections"`
+	// Whether the stream ran over TLS (certificates verified against the hosts' CA).
+	Tls *bool `pulumi:"tls"`
+	// The name the target's certificate was checked against (the host's migrationTlsName); unset means the migration address.
+	TlsDestination *string `pulumi:"tlsDestination"`
+	// Bytes sent on the migration stream, after compression.
+	TransferredBytes *float64 `pulumi:"transferredBytes"`
+}
+
+// The migration stream of a live move: the options it ran with and QEMU's counts from the completed job.
+type MigrationTransportOutput struct{ *pulumi.OutputState }
+
+func (MigrationTransportOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*MigrationTransport)(nil)).Elem()
+}
+
+func (o MigrationTransportOutput) ToMigrationTransportOutput() MigrationTransportOutput {
+	return o
+}
+
+func (o MigrationTransportOutput) ToMigrationTransportOutputWithContext(ctx context.Context) MigrationTransportOutput {
+	return o
+}
+
+// xbzrle: bytes the compressed pages took on the stream.
+func (o MigrationTransportOutput) CompressedBytes() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v MigrationTransport) *float64 { return v.CompressedBytes }).(pulumi.Float64PtrOutput)
+}
+
+// xbzrle: pages sent as deltas.
+func (o MigrationTransportOutput) CompressedPages() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v MigrationTransport) *float64 { return v.CompressedPages }).(pulumi.Float64PtrOutput)
+}
+
+// The compression method: none, xbzrle or mt.
+func (o MigrationTransportOutput) Compression() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v MigrationTransport) *string { return v.Compression }).(pulumi.StringPtrOutput)
+}
+
+// xbzrle: pages not in the cache, sent whole.
+func (o MigrationTransportOutput) CompressionCacheMisses() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v MigrationTransport) *float64 { return v.CompressionCacheMisses }).(pulumi.Float64PtrOutput)
+}
+
+// xbzrle: pages whose delta was larger than the page, sent whole.
+func (o MigrationTransportOutput) CompressionOverflows() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v MigrationTransport) *float64 { return v.CompressionOverflows }).(pulumi.Float64PtrOutput)
+}
+
+// Connections the memory stream used (multifd channels when more than 1).
+func (o MigrationTransportOutput) ParallelConnections() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v MigrationTransport) *float64 { return v.ParallelConnections }).(pulumi.Float64PtrOutput)
+}
+
+// Whether the stream ran over TLS (certificates verified against the hosts' CA).
+func (o MigrationTransportOutput) Tls() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v MigrationTransport) *bool { return v.Tls }).(pulumi.BoolPtrOutput)
+}
+
+// The name the target's certificate was checked against (the host's migrationTlsName); unset means the migration address.
+func (o MigrationTransportOutput) TlsDestination() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v MigrationTransport) *string { return v.TlsDestination }).(pulumi.StringPtrOutput)
+}
+
+// Bytes sent on the migration stream, after compression.
+func (o MigrationTransportOutput) TransferredBytes() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v MigrationTransport) *float64 { return v.TransferredBytes }).(pulumi.Float64PtrOutput)
+}
+
+type MigrationTransportPtrOutput struct{ *pulumi.OutputState }
+
+func (MigrationTransportPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**MigrationTransport)(nil)).Elem()
+}
+
+func (o MigrationTransportPtrOutput) ToMigrationTransportPtrOutput() MigrationTransportPtrOutput {
+	return o
+}
+
+func (o MigrationTransportPtrOutput) ToMigrationTransportPtrOutputWithContext(ctx context.Context) MigrationTransportPtrOutput {
+	return o
+}
+
+func (o MigrationTransportPtrOutput) Elem() MigrationTransportOutput {
+	return o.ApplyT(func(v *MigrationTransport) MigrationTransport {
+		if v != nil {
+			return *v
+		}
+		var ret MigrationTransport
+		return ret
+	}).(MigrationTransportOutput)
+}
+
+// xbzrle: bytes the compressed pages took on the stream.
+func (o MigrationTransportPtrOutput) CompressedBytes() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *MigrationTransport) *float64 {
+		if v == nil {
+			return nil
+		}
+		return v.CompressedBytes
+	}).(pulumi.Float64PtrOutput)
+}
+
+// xbzrle: pages sent as deltas.
+func (o MigrationTransportPtrOutput) CompressedPages() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *MigrationTransport) *float64 {
+		if v == nil {
+			return nil
+		}
+		return v.CompressedPages
+	}).(pulumi.Float64PtrOutput)
+}
+
+// The compression method: none, xbzrle or mt.
+func (o MigrationTransportPtrOutput) Compression() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *MigrationTransport) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Compression
+	}).(pulumi.StringPtrOutput)
+}
+
+// xbzrle: pages not in the cache, sent whole.
+func (o MigrationTransportPtrOutput) CompressionCacheMisses() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *MigrationTransport) *float64 {
+		if v == nil {
+			return nil
+		}
+		return v.CompressionCacheMisses
+	}).(pulumi.Float64PtrOutput)
+}
+
+// xbzrle: pages whose delta was larger than the page, sent whole.
+func (o MigrationTransportPtrOutput) CompressionOverflows() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *MigrationTransport) *float64 {
+		if v == nil {
+			return nil
+		}
+		return v.CompressionOverflows
+	}).(pulumi.Float64PtrOutput)
+}
+
+// Connections the memory stream used (multifd channels when more than 1).
+func (o MigrationTransportPtrOutput) ParallelConnections() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *MigrationTransport) *float64 {
+		if v == nil {
+			return nil
+		}
+		return v.ParallelConnections
+	}).(pulumi.Float64PtrOutput)
+}
+
+// Whether the stream ran over TLS (certificates verified against the hosts' CA).
+func (o MigrationTransportPtrOutput) Tls() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *MigrationTransport) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.Tls
+	}).(pulumi.BoolPtrOutput)
+}
+
+// The name the target's certificate was checked against (the host's migrationTlsName); unset means the migration address.
+func (o MigrationTransportPtrOutput) TlsDestination() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *MigrationTransport) *string {
+		if v == nil {
+			return nil
+		}
+		return v.TlsDestination
+	}).(pulumi.StringPtrOutput)
+}
+
+// Bytes sent on the migration stream, after compression.
+func (o MigrationTransportPtrOutput) TransferredBytes() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *MigrationTransport) *float64 {
+		if v == nil {
+			return nil
+		}
+		return v.TransferredBytes
+	}).(pulumi.Float64PtrOutput)
 }
 
 // What `pulumi up` would do.
@@ -1766,6 +2005,8 @@ func init() {
 	pulumi.RegisterOutputType(HostArrayOutput{})
 	pulumi.RegisterOutputType(MigrationRecordOutput{})
 	pulumi.RegisterOutputType(MigrationRecordPtrOutput{})
+	pulumi.RegisterOutputType(MigrationTransportOutput{})
+	pulumi.RegisterOutputType(MigrationTransportPtrOutput{})
 	pulumi.RegisterOutputType(PlannedMigrationOutput{})
 	pulumi.RegisterOutputType(PlannedMigrationPtrOutput{})
 	pulumi.RegisterOutputType(PolicySpecOutput{})

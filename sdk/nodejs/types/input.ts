@@ -22,6 +22,10 @@ export interface HostArgs {
      */
     migrationLinkMiBps?: pulumi.Input<number | undefined>;
     /**
+     * The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
+     */
+    migrationTlsName?: pulumi.Input<string | undefined>;
+    /**
      * Name placements use in `host`.
      */
     name: pulumi.Input<string>;

@@ -82,6 +82,10 @@ export interface ForecastSources {
      * The memory the first pass sends: what QEMU holds for the guest (resident), else the configured size.
      */
     memory: string;
+    /**
+     * How TLS, parallel connections and compression (xbzrle, mt) were counted in the bytes and the rate.
+     */
+    stream: string;
 }
 
 /**
@@ -100,6 +104,10 @@ export interface Host {
      * What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
      */
     migrationLinkMiBps?: number;
+    /**
+     * The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
+     */
+    migrationTlsName?: string;
     /**
      * Name placements use in `host`.
      */
@@ -143,6 +151,52 @@ export interface MigrationRecord {
     startedAt?: string;
     steps?: string[];
     to?: string;
+    /**
+     * How a live move's stream went: TLS, parallel connections, compression, and what QEMU counted of them.
+     */
+    transport?: outputs.MigrationTransport;
+}
+
+/**
+ * The migration stream of a live move: the options it ran with and QEMU's counts from the completed job.
+ */
+export interface MigrationTransport {
+    /**
+     * xbzrle: bytes the compressed pages took on the stream.
+     */
+    compressedBytes?: number;
+    /**
+     * xbzrle: pages sent as deltas.
+     */
+    compressedPages?: number;
+    /**
+     * The compression method: none, xbzrle or mt.
+     */
+    compression?: string;
+    /**
+     * xbzrle: pages not in the cache, sent whole.
+     */
+    compressionCacheMisses?: number;
+    /**
+     * xbzrle: pages whose delta was larger than the page, sent whole.
+     */
+    compressionOverflows?: number;
+    /**
+     * Connections the memory stream used (multifd channels when more than 1).
+     */
+    parallelConnections?: number;
+    /**
+     * Whether the stream ran over TLS (certificates verified against the hosts' CA).
+     */
+    tls?: boolean;
+    /**
+     * The name the target's certificate was checked against (the host's migrationTlsName); unset means the migration address.
+     */
+    tlsDestination?: string;
+    /**
+     * Bytes sent on the migration stream, after compression.
+     */
+    transferredBytes?: number;
 }
 
 /**

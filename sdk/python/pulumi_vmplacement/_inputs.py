@@ -47,6 +47,10 @@ class HostArgsDict(TypedDict):
     """
     What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
     """
+    migration_tls_name: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
+    """
     peer_uri: NotRequired[pulumi.Input[Optional[_builtins.str]]]
     """
     URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
@@ -60,6 +64,7 @@ class HostArgs:
                  uri: pulumi.Input[_builtins.str],
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  migration_link_mi_bps: pulumi.Input[Optional[_builtins.float]] = None,
+                 migration_tls_name: pulumi.Input[Optional[_builtins.str]] = None,
                  peer_uri: pulumi.Input[Optional[_builtins.str]] = None):
         """
         A libvirt host of the inventory.
@@ -69,6 +74,7 @@ class HostArgs:
         :param pulumi.Input[_builtins.str] uri: libvirt URI the provider connects to, e.g. qemu+ssh://root@10.0.0.5/system.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] labels: Free-form labels.
         :param pulumi.Input[_builtins.float] migration_link_mi_bps: What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
+        :param pulumi.Input[_builtins.str] migration_tls_name: The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
         :param pulumi.Input[_builtins.str] peer_uri: URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
         """
         pulumi.set(__self__, "migration_address", migration_address)
@@ -78,6 +84,8 @@ class HostArgs:
             pulumi.set(__self__, "labels", labels)
         if migration_link_mi_bps is not None:
             pulumi.set(__self__, "migration_link_mi_bps", migration_link_mi_bps)
+        if migration_tls_name is not None:
+            pulumi.set(__self__, "migration_tls_name", migration_tls_name)
         if peer_uri is not None:
             pulumi.set(__self__, "peer_uri", peer_uri)
 
@@ -140,6 +148,18 @@ class HostArgs:
     @migration_link_mi_bps.setter
     def migration_link_mi_bps(self, value: pulumi.Input[Optional[_builtins.float]]):
         pulumi.set(self, "migration_link_mi_bps", value)
+
+    @_builtins.property
+    @pulumi.getter(name="migrationTlsName")
+    def migration_tls_name(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
+        """
+        return pulumi.get(self, "migration_tls_name")
+
+    @migration_tls_name.setter
+    def migration_tls_name(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "migration_tls_name", value)
 
     @_builtins.property
     @pulumi.getter(name="peerUri")

@@ -21,6 +21,7 @@ __all__ = [
     'ForecastSources',
     'Host',
     'MigrationRecord',
+    'MigrationTransport',
     'PlannedMigration',
     'PolicySpec',
     'Webhook',
@@ -266,7 +267,8 @@ class ForecastSources(dict):
                  dirty_rate: _builtins.str,
                  disks: _builtins.str,
                  link: _builtins.str,
-                 memory: _builtins.str):
+                 memory: _builtins.str,
+                 stream: _builtins.str):
         """
         Where each figure of a forecast came from.
 
@@ -274,11 +276,13 @@ class ForecastSources(dict):
         :param _builtins.str disks: What the storage copy moves: the allocation of the copied disks, backing chains included or top layers only.
         :param _builtins.str link: The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMiBps, a rate an earlier move measured, or the assumed default.
         :param _builtins.str memory: The memory the first pass sends: what QEMU holds for the guest (resident), else the configured size.
+        :param _builtins.str stream: How TLS, parallel connections and compression (xbzrle, mt) were counted in the bytes and the rate.
         """
         pulumi.set(__self__, "dirty_rate", dirty_rate)
         pulumi.set(__self__, "disks", disks)
         pulumi.set(__self__, "link", link)
         pulumi.set(__self__, "memory", memory)
+        pulumi.set(__self__, "stream", stream)
 
     @_builtins.property
     @pulumi.getter(name="dirtyRate")
@@ -312,6 +316,14 @@ class ForecastSources(dict):
         """
         return pulumi.get(self, "memory")
 
+    @_builtins.property
+    @pulumi.getter
+    def stream(self) -> _builtins.str:
+        """
+        How TLS, parallel connections and compression (xbzrle, mt) were counted in the bytes and the rate.
+        """
+        return pulumi.get(self, "stream")
+
 
 @pulumi.output_type
 class Host(dict):
@@ -324,6 +336,7 @@ class Host(dict):
                  uri: _builtins.str,
                  labels: Optional[Mapping[str, _builtins.str]] = None,
                  migration_link_mi_bps: Optional[_builtins.float] = None,
+                 migration_tls_name: Optional[_builtins.str] = None,
                  peer_uri: Optional[_builtins.str] = None):
         """
         A libvirt host of the inventory.
@@ -333,6 +346,7 @@ class Host(dict):
         :param _builtins.str uri: libvirt URI the provider connects to, e.g. qemu+ssh://root@10.0.0.5/system.
         :param Mapping[str, _builtins.str] labels: Free-form labels.
         :param _builtins.float migration_link_mi_bps: What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
+        :param _builtins.str migration_tls_name: The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
         :param _builtins.str peer_uri: URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
         """
         pulumi.set(__self__, "migration_address", migration_address)
@@ -342,6 +356,8 @@ class Host(dict):
             pulumi.set(__self__, "labels", labels)
         if migration_link_mi_bps is not None:
             pulumi.set(__self__, "migration_link_mi_bps", migration_link_mi_bps)
+        if migration_tls_name is not None:
+            pulumi.set(__self__, "migration_tls_name", migration_tls_name)
         if peer_uri is not None:
             pulumi.set(__self__, "peer_uri", peer_uri)
 
@@ -384,6 +400,14 @@ class Host(dict):
         What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
         """
         return pulumi.get(self, "migration_link_mi_bps")
+
+    @_builtins.property
+    @pulumi.getter(name="migrationTlsName")
+    def migration_tls_name(self) -> Optional[_builtins.str]:
+        """
+        The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
+        """
+        return pulumi.get(self, "migration_tls_name")
 
     @_builtins.property
     @pulumi.getter(name="peerUri")
@@ -455,12 +479,14 @@ class MigrationRecord(dict):
                  result: Optional[_builtins.str] = None,
                  started_at: Optional[_builtins.str] = None,
                  steps: Optional[Sequence[_builtins.str]] = None,
-                 to: Optional[_builtins.str] = None):
+                 to: Optional[_builtins.str] = None,
+                 transport: Optional['outputs.MigrationTransport'] = None):
         """
         What the last migration did.
 
         :param 'Forecast' forecast: What the plan forecast, next to what happened.
         :param _builtins.float link_mi_bps: The rate the move reached, in MiB/s, when it ran uncapped and moved enough memory to tell; later forecasts between the same hosts use it.
+        :param 'MigrationTransport' transport: How a live move's stream went: TLS, parallel connections, compression, and what QEMU counted of them.
         """
         if bytes_moved is not None:
             pulumi.set(__self__, "bytes_moved", bytes_moved)
@@ -500,6 +526,8 @@ class MigrationRecord(dict):
             pulumi.set(__self__, "steps", steps)
         if to is not None:
             pulumi.set(__self__, "to", to)
+        if transport is not None:
+            pulumi.set(__self__, "transport", transport)
 
     @_builtins.property
     @pulumi.getter(name="bytesMoved")
@@ -601,6 +629,163 @@ class MigrationRecord(dict):
     @pulumi.getter
     def to(self) -> Optional[_builtins.str]:
         return pulumi.get(self, "to")
+
+    @_builtins.property
+    @pulumi.getter
+    def transport(self) -> Optional['outputs.MigrationTransport']:
+        """
+        How a live move's stream went: TLS, parallel connections, compression, and what QEMU counted of them.
+        """
+        return pulumi.get(self, "transport")
+
+
+@pulumi.output_type
+class MigrationTransport(dict):
+    """
+    The migration stream of a live move: the options it ran with and QEMU's counts from the completed job.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "compressedBytes":
+            suggest = "compressed_bytes"
+        elif key == "compressedPages":
+            suggest = "compressed_pages"
+        elif key == "compressionCacheMisses":
+            suggest = "compression_cache_misses"
+        elif key == "compressionOverflows":
+            suggest = "compression_overflows"
+        elif key == "parallelConnections":
+            suggest = "parallel_connections"
+        elif key == "tlsDestination":
+            suggest = "tls_destination"
+        elif key == "transferredBytes":
+            suggest = "transferred_bytes"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in MigrationTransport. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        MigrationTransport.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        MigrationTransport.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 compressed_bytes: Optional[_builtins.float] = None,
+                 compressed_pages: Optional[_builtins.float] = None,
+                 compression: Optional[_builtins.str] = None,
+                 compression_cache_misses: Optional[_builtins.float] = None,
+                 compression_overflows: Optional[_builtins.float] = None,
+                 parallel_connections: Optional[_builtins.float] = None,
+                 tls: Optional[_builtins.bool] = None,
+                 tls_destination: Optional[_builtins.str] = None,
+                 transferred_bytes: Optional[_builtins.float] = None):
+        """
+        The migration stream of a live move: the options it ran with and QEMU's counts from the completed job.
+
+        :param _builtins.float compressed_bytes: xbzrle: bytes the compressed pages took on the stream.
+        :param _builtins.float compressed_pages: xbzrle: pages sent as deltas.
+        :param _builtins.str compression: The compression method: none, xbzrle or mt.
+        :param _builtins.float compression_cache_misses: xbzrle: pages not in the cache, sent whole.
+        :param _builtins.float compression_overflows: xbzrle: pages whose delta was larger than the page, sent whole.
+        :param _builtins.float parallel_connections: Connections the memory stream used (multifd channels when more than 1).
+        :param _builtins.bool tls: Whether the stream ran over TLS (certificates verified against the hosts' CA).
+        :param _builtins.str tls_destination: The name the target's certificate was checked against (the host's migrationTlsName); unset means the migration address.
+        :param _builtins.float transferred_bytes: Bytes sent on the migration stream, after compression.
+        """
+        if compressed_bytes is not None:
+            pulumi.set(__self__, "compressed_bytes", compressed_bytes)
+        if compressed_pages is not None:
+            pulumi.set(__self__, "compressed_pages", compressed_pages)
+        if compression is not None:
+            pulumi.set(__self__, "compression", compression)
+        if compression_cache_misses is not None:
+            pulumi.set(__self__, "compression_cache_misses", compression_cache_misses)
+        if compression_overflows is not None:
+            pulumi.set(__self__, "compression_overflows", compression_overflows)
+        if parallel_connections is not None:
+            pulumi.set(__self__, "parallel_connections", parallel_connections)
+        if tls is not None:
+            pulumi.set(__self__, "tls", tls)
+        if tls_destination is not None:
+            pulumi.set(__self__, "tls_destination", tls_destination)
+        if transferred_bytes is not None:
+            pulumi.set(__self__, "transferred_bytes", transferred_bytes)
+
+    @_builtins.property
+    @pulumi.getter(name="compressedBytes")
+    def compressed_bytes(self) -> Optional[_builtins.float]:
+        """
+        xbzrle: bytes the compressed pages took on the stream.
+        """
+        return pulumi.get(self, "compressed_bytes")
+
+    @_builtins.property
+    @pulumi.getter(name="compressedPages")
+    def compressed_pages(self) -> Optional[_builtins.float]:
+        """
+        xbzrle: pages sent as deltas.
+        """
+        return pulumi.get(self, "compressed_pages")
+
+    @_builtins.property
+    @pulumi.getter
+    def compression(self) -> Optional[_builtins.str]:
+        """
+        The compression method: none, xbzrle or mt.
+        """
+        return pulumi.get(self, "compression")
+
+    @_builtins.property
+    @pulumi.getter(name="compressionCacheMisses")
+    def compression_cache_misses(self) -> Optional[_builtins.float]:
+        """
+        xbzrle: pages not in the cache, sent whole.
+        """
+        return pulumi.get(self, "compression_cache_misses")
+
+    @_builtins.property
+    @pulumi.getter(name="compressionOverflows")
+    def compression_overflows(self) -> Optional[_builtins.float]:
+        """
+        xbzrle: pages whose delta was larger than the page, sent whole.
+        """
+        return pulumi.get(self, "compression_overflows")
+
+    @_builtins.property
+    @pulumi.getter(name="parallelConnections")
+    def parallel_connections(self) -> Optional[_builtins.float]:
+        """
+        Connections the memory stream used (multifd channels when more than 1).
+        """
+        return pulumi.get(self, "parallel_connections")
+
+    @_builtins.property
+    @pulumi.getter
+    def tls(self) -> Optional[_builtins.bool]:
+        """
+        Whether the stream ran over TLS (certificates verified against the hosts' CA).
+        """
+        return pulumi.get(self, "tls")
+
+    @_builtins.property
+    @pulumi.getter(name="tlsDestination")
+    def tls_destination(self) -> Optional[_builtins.str]:
+        """
+        The name the target's certificate was checked against (the host's migrationTlsName); unset means the migration address.
+        """
+        return pulumi.get(self, "tls_destination")
+
+    @_builtins.property
+    @pulumi.getter(name="transferredBytes")
+    def transferred_bytes(self) -> Optional[_builtins.float]:
+        """
+        Bytes sent on the migration stream, after compression.
+        """
+        return pulumi.get(self, "transferred_bytes")
 
 
 @pulumi.output_type

@@ -87,6 +87,50 @@ describe("convergence forecast", () => {
     assert.equal(f.durationSeconds, Number.POSITIVE_INFINITY);
   });
 
+  it("xbzrle sends resent pages within its cache as deltas, the rest whole", () => {
+    // 40 MiB/s, 100 MiB resident, 80 MiB/s dirtied over a 50 MiB working set, 300 ms downtime
+    // (12 MiB): the first pass (2.5 s) leaves 50 MiB to resend. Plain, it stays 50 MiB each
+    // pass; with a 16 MiB cache at 1/8 of a page, 16/8 + 34 = 36 MiB each pass (0.9 s, in which
+    // the whole working set is dirtied again); with a 64 MiB cache, 50/8 = 6.25 MiB fits.
+    const input = guest({
+      memoryBytes: 100 * MiB,
+      dirtyRateBps: 80 * MiB,
+      workingSetBytes: 50 * MiB,
+      linkBps: 40 * MiB,
+    });
+    const strict = policy({ allowPostCopy: false, maxDowntimeMs: 300, downtimeLadderMs: [] });
+    assert.equal(forecastLiveMove(input, strict).verdict, "cannot-move-live");
+    const small = forecastLiveMove(
+      { ...input, xbzrle: { cacheBytes: 16 * MiB, deltaRatio: 0.125 } },
+      strict,
+    );
+    assert.equal(small.verdict, "cannot-move-live");
+    const f = forecastLiveMove(
+      { ...input, xbzrle: { cacheBytes: 64 * MiB, deltaRatio: 0.125 } },
+      strict,
+    );
+    assert.equal(f.verdict, "converges");
+    assert.equal(f.passes, 1);
+    near(f.memoryBytesSent, 100 * MiB + 6.25 * MiB, "bytes on the wire");
+    near(f.durationSeconds, 2.5 + 6.25 / 40, "seconds");
+  });
+
+  it("mt compression shrinks every pass by its wire ratio; post-copy pages go whole", () => {
+    const input = guest({ dirtyRateBps: 200 * MiB, workingSetBytes: 64 * MiB, linkBps: 40 * MiB });
+    // Compressed, the 64 MiB working set takes 32 MiB a pass: it would need a 1 s downtime.
+    const ladder = forecastLiveMove({ ...input, wireRatio: 0.5 }, policy());
+    assert.equal(ladder.verdict, "converges");
+    assert.equal(ladder.downtimeMs, 800);
+    const f = forecastLiveMove(
+      { ...input, wireRatio: 0.5 },
+      policy({ maxDowntimeMs: 300, downtimeLadderMs: [] }),
+    );
+    assert.equal(f.verdict, "needs-post-copy");
+    // The first pass: 256 MiB on the wire in 6.4 s; then the 64 MiB working set, uncompressed.
+    near(f.durationSeconds, 6.4 + 1.6, "seconds");
+    assert.equal(f.memoryBytesSent, 320 * MiB);
+  });
+
   it("refuses a link rate that is not positive", () => {
     assert.throws(() => forecastLiveMove(guest({ linkBps: 0 }), policy()), /link rate/);
   });

@@ -1548,3 +1548,31 @@ describe("planner", () => {
     assert.equal(s.facts.target!.pools.nfs.sharedStorageKey, NFS_KEY);
   });
 });
+
+describe("choosePlan: stream options", () => {
+  it("checks the target's certificate against its migrationTlsName when the policy wants TLS", () => {
+    const named = (s: Scenario) => (s.facts.target!.migrationTlsName = "h2.lab.example");
+    const p = plan({ policy: { tls: true } }, named);
+    assert.ok(p.flags.includes("VIR_MIGRATE_TLS"));
+    assert.equal(p.params.tlsDestination, "h2.lab.example");
+    assert.match(p.forecast.sources.stream, /TLS/);
+    assert.equal(plan({ policy: { tls: true } }).params.tlsDestination, undefined);
+    assert.equal(plan({ policy: { tls: false } }, named).params.tlsDestination, undefined);
+  });
+
+  it("counts compression in the bytes, and says xbzrle does nothing over parallel connections", () => {
+    const churn = { domain: { dirtyRateBps: 30 * 1024 * 1024 } };
+    const bytes = (policy: ScenarioOptions["policy"]) =>
+      plan({ ...churn, policy: { bandwidthMiBps: 40, ...policy } }).forecast.memoryBytesSent;
+    assert.ok(bytes({ compression: "xbzrle" }) < bytes({}));
+    assert.ok(bytes({ compression: "mt" }) < bytes({ compression: "xbzrle" }));
+    assert.equal(bytes({ compression: "xbzrle", parallelConnections: 4 }), bytes({}));
+    const p = plan({ ...churn, policy: { compression: "xbzrle", parallelConnections: 4 } });
+    assert.match(
+      p.warnings.find((w) => w.code === "COMPRESSION_NOT_APPLIED")?.message ?? "",
+      /xbzrle' does not apply with parallelConnections 4/,
+    );
+    assert.match(p.forecast.sources.stream, /4 parallel connections.*xbzrle not applied/);
+    assert.equal(plan(churn).forecast.sources.stream, "one plain connection");
+  });
+});
