@@ -10,8 +10,9 @@ import {
   type LocatedDomain,
 } from "./gather";
 import type { Observed, RunLedger } from "./ledger";
-import type { LinkFacts, MeasuredLink } from "./link";
-import { MeasureGate, measureMemory } from "./measure";
+import { chooseLink, type LinkFacts, type MeasuredLink } from "./link";
+import { MeasureGate, measureMemory, residentMemory } from "./measure";
+import { needlessToMeasure } from "./plan-forecast";
 import { blockedPlan, choosePlan, type PlacementRequest } from "./planner";
 import type {
   DomainFacts,
@@ -102,8 +103,22 @@ export async function planPlacement(
   const sourceConn = await pool.get(found.host);
   let facts = await gatherDomainFacts(sourceConn, found.host, found.domain);
   const seconds = options.measureSeconds ?? DEFAULT_MEASURE_SECONDS;
-  // Only a live move to another host needs to know how fast the guest dirties memory.
-  if (facts.running && req.host !== facts.host && policy.allowLive && seconds > 0) {
+  const link = linkFacts(pool, found.host, req.host, options.measuredLinks);
+  // Only a live move to another host needs to know how much memory the guest holds and how fast
+  // it dirties it; a guest small enough for one downtime needs no dirty-rate measurement.
+  const moving = facts.running && req.host !== facts.host && policy.allowLive;
+  if (moving) facts.residentBytes = await residentMemory(sourceConn, found.domain);
+  const needless = moving
+    ? needlessToMeasure(
+        facts.memoryBytes,
+        facts.residentBytes,
+        chooseLink(policy, found.host, req.host, link),
+        policy,
+      )
+    : undefined;
+  if (needless) {
+    facts.memoryMeasurement = { windowSeconds: 0, needless };
+  } else if (moving && seconds > 0) {
     const measured = await (options.measureGate ?? defaultGate).run(found.host, () =>
       measureMemory(sourceConn, found.domain, seconds, options.signal, facts.nvram !== undefined),
     );
@@ -112,7 +127,7 @@ export async function planPlacement(
       facts = await gatherDomainFacts(sourceConn, found.host, found.domain);
     } else {
       facts.dirtyRateBps = measured.dirtyRateBps;
-      facts.residentBytes = measured.residentBytes;
+      facts.residentBytes = measured.residentBytes ?? facts.residentBytes;
       facts.memoryMeasurement = { windowSeconds: seconds, problem: measured.dirtyRateProblem };
     }
   }
@@ -133,7 +148,7 @@ export async function planPlacement(
     source,
     target: targetFacts,
     others: others.filter((h): h is HostFacts => !!h?.reachable),
-    link: linkFacts(pool, facts.host, req.host, options.measuredLinks),
+    link,
   };
   // From here to the reservation nothing awaits, so placements planned at the same time cannot
   // both take the room that is left.

@@ -25,6 +25,11 @@ export interface LinkFacts {
 export interface LinkChoice {
   mibps: number;
   source: string;
+  /**
+   * The rate post-copy runs at: QEMU lifts the pre-copy cap once post-copy starts, so it is the
+   * policy's postcopyBandwidthMiBps, else what the link itself carries.
+   */
+  postcopyMiBps: number;
 }
 
 /** The earlier measurement between these two hosts (either direction), newest first. */
@@ -46,19 +51,29 @@ export function chooseLink(
   facts: LinkFacts = {},
 ): LinkChoice {
   const physical = physicalLink(from, to, facts);
+  const postcopyCap = policy.postcopyBandwidthMiBps;
+  const postcopyMiBps =
+    postcopyCap > 0
+      ? Math.min(postcopyCap, physical?.mibps ?? Infinity)
+      : (physical?.mibps ?? DEFAULT_LINK_MIBPS);
   // A cap above what the link carries does not make the move faster.
   if (policy.bandwidthMiBps > 0 && (!physical || policy.bandwidthMiBps <= physical.mibps))
-    return { mibps: policy.bandwidthMiBps, source: "policy bandwidthMiBps" };
-  return (
-    physical ?? {
+    return { mibps: policy.bandwidthMiBps, source: "policy bandwidthMiBps", postcopyMiBps };
+  return {
+    ...(physical ?? {
       mibps: DEFAULT_LINK_MIBPS,
       source: `assumed ${DEFAULT_LINK_MIBPS} MiB/s (set migrationLinkMiBps on the hosts, or a move measures it)`,
-    }
-  );
+    }),
+    postcopyMiBps,
+  };
 }
 
 /** What the link between the hosts carries, as stated in the inventory or measured before. */
-function physicalLink(from: string, to: string, facts: LinkFacts): LinkChoice | undefined {
+function physicalLink(
+  from: string,
+  to: string,
+  facts: LinkFacts,
+): Omit<LinkChoice, "postcopyMiBps"> | undefined {
   const stated = [facts.inventory?.source, facts.inventory?.target].filter(
     (v): v is number => v !== undefined && v > 0,
   );

@@ -92,6 +92,14 @@ function residentFrom(p: Record<string, unknown>): number | undefined {
   return Number.isFinite(rss) && rss > 0 ? rss * KiB : undefined;
 }
 
+/** The memory QEMU holds for the running domain (balloon.rss), when it says. */
+export async function residentMemory(
+  conn: LibvirtConnection,
+  dom: Domain,
+): Promise<number | undefined> {
+  return (await resident(conn, dom)).residentBytes;
+}
+
 async function resident(conn: LibvirtConnection, dom: Domain): Promise<MeasuredMemory> {
   const [stats] = await conn.domains.stats([dom], VIR_DOMAIN_STATS_BALLOON).catch(() => []);
   return { residentBytes: stats ? residentFrom(stats.params) : undefined };

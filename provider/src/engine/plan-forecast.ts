@@ -94,8 +94,27 @@ export function memoryToMove(domain: DomainFacts): { bytes: number; source: stri
   };
 }
 
+/**
+ * Why measuring the dirty rate would tell nothing, if it would not: when everything the guest
+ * holds (twice its resident memory, to allow for growth, at most its configured size) goes over
+ * the link within one downtime, pre-copy converges in one pass whatever the guest dirties.
+ */
+export function needlessToMeasure(
+  configuredBytes: number,
+  residentBytes: number | undefined,
+  link: LinkChoice,
+  policy: MigrationPolicy,
+): string | undefined {
+  if (!(residentBytes && residentBytes > 0)) return undefined;
+  const bound = Math.min(configuredBytes, 2 * residentBytes);
+  const ms = (bound / (link.mibps * MiB)) * 1000;
+  if (ms > policy.maxDowntimeMs) return undefined;
+  return `not measured: all ${Math.round(bound / MiB)} MiB it could dirty goes in ${Math.ceil(ms)} ms at ${link.mibps} MiB/s, within maxDowntimeMs ${policy.maxDowntimeMs}, so pre-copy converges at any rate`;
+}
+
 function dirtyRateSource(domain: DomainFacts): { bps: number; source: string } {
   const m = domain.memoryMeasurement;
+  if (m?.needless) return { bps: 0, source: m.needless };
   if (domain.dirtyRateBps !== undefined)
     return {
       bps: domain.dirtyRateBps,
@@ -168,9 +187,7 @@ export function forecastPlan(
       linkBps,
       ...(stream.wireRatio ? { wireRatio: stream.wireRatio } : {}),
       ...(stream.xbzrle ? { xbzrle: stream.xbzrle } : {}),
-      ...(policy.postcopyBandwidthMiBps
-        ? { postcopyLinkBps: policy.postcopyBandwidthMiBps * MiB }
-        : {}),
+      postcopyLinkBps: link.postcopyMiBps * MiB,
     },
     policy,
   );

@@ -55,7 +55,8 @@ export interface DomainFacts {
   /** Memory the guest's QEMU holds (resident set), when measured. */
   residentBytes?: number;
   /** How the memory figures were measured, or why they could not be. */
-  memoryMeasurement?: { windowSeconds: number; problem?: string };
+  /** How the dirty rate was measured; `needless` says why it was not (see needlessToMeasure). */
+  memoryMeasurement?: { windowSeconds: number; problem?: string; needless?: string };
   /** The domain XML as libvirt gives it for migration (VIR_DOMAIN_XML_MIGRATABLE). */
   xml: string;
   /** Disk files the persistent definition names (what a cold boot would use), when known. */

@@ -2,6 +2,7 @@
 // from memory, dirty rate and link; the verdict picks the escalation the policy allows.
 import assert from "node:assert/strict";
 import { forecastLiveMove, type ForecastInput } from "../../../provider/src/engine/forecast";
+import { needlessToMeasure } from "../../../provider/src/engine/plan-forecast";
 import { DEFAULT_POLICY } from "../../../provider/src/engine/policy";
 import type { MigrationPolicy } from "../../../provider/src/engine/types";
 
@@ -134,4 +135,28 @@ describe("convergence forecast", () => {
   it("refuses a link rate that is not positive", () => {
     assert.throws(() => forecastLiveMove(guest({ linkBps: 0 }), policy()), /link rate/);
   });
+});
+
+describe("when measuring the dirty rate tells nothing", () => {
+  const link = (mibps: number) => ({ mibps, source: "test", postcopyMiBps: mibps });
+  const cases: Array<[string, number, number | undefined, number, number, boolean]> = [
+    // name, configured MiB, resident MiB, link MiB/s, max downtime ms, needless
+    ["an idle 256 MiB guest on a fast link", 256, 38, 1024, 300, true],
+    ["an idle 1 GiB guest holding little", 1024, 40, 1024, 300, true],
+    ["a guest holding 300 MiB: 600 MiB could be dirty", 512, 300, 1024, 300, false],
+    ["a small guest under a 40 MiB/s cap", 256, 38, 40, 300, false],
+    ["configured size bounds the growth", 256, 200, 1024, 300, true],
+    ["resident memory not reported", 256, undefined, 1024, 300, false],
+  ];
+  for (const [name, configured, resident, mibps, downtime, needless] of cases)
+    it(name, () => {
+      const why = needlessToMeasure(
+        configured * MiB,
+        resident === undefined ? undefined : resident * MiB,
+        link(mibps),
+        policy({ maxDowntimeMs: downtime }),
+      );
+      assert.equal(why !== undefined, needless, why);
+      if (why) assert.match(why, /^not measured: all \d+ MiB it could dirty goes in \d+ ms at/);
+    });
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { chooseLink, DEFAULT_LINK_MIBPS, measuredBetween } from "../../../provider/src/engine/link";
 import { DEFAULT_POLICY } from "../../../provider/src/engine/policy";
+import type { MigrationPolicy } from "../../../provider/src/engine/types";
 
 describe("link rate for a forecast", () => {
   const earlier = [
@@ -57,4 +58,14 @@ describe("link rate for a forecast", () => {
       assert.equal(link.mibps, mibps);
       assert.match(link.source, source);
     });
+
+  it("post-copy runs at the link, not the pre-copy cap, unless postcopyBandwidthMiBps caps it", () => {
+    const capped = (p: Partial<MigrationPolicy>, facts: Parameters<typeof chooseLink>[3]) =>
+      chooseLink({ ...policy(40), ...p }, "h1", "h2", facts).postcopyMiBps;
+    assert.equal(capped({}, {}), DEFAULT_LINK_MIBPS);
+    assert.equal(capped({}, { inventory: { source: 500 } }), 500);
+    assert.equal(capped({ postcopyBandwidthMiBps: 80 }, { inventory: { source: 500 } }), 80);
+    assert.equal(capped({ postcopyBandwidthMiBps: 800 }, { inventory: { source: 500 } }), 500);
+    assert.equal(capped({ postcopyBandwidthMiBps: 2000 }, {}), 2000);
+  });
 });
