@@ -17,6 +17,13 @@ export interface ProviderLimits {
   total: number;
 }
 
+export interface StackOptions {
+  /** The VMs' disks are on shared storage: no pool, nothing copied. */
+  shared?: boolean;
+  /** MigrationPolicy inputs for every placement. */
+  policy?: Record<string, unknown>;
+}
+
 export interface MigrationRecordOutput {
   domain: string;
   from: string;
@@ -27,14 +34,24 @@ export interface MigrationRecordOutput {
   finishedAt: string;
   durationMs: number;
   downtimeMs?: number;
+  postCopy?: boolean;
+  bytesMoved?: number;
+  transport?: { transferredBytes?: number };
 }
 
 /** The provider reaches every host over tcp, like virsh in these benchmarks. */
-function stackConfig(lab: LabDescription, vms: Record<string, string>, limits: ProviderLimits) {
+function stackConfig(
+  lab: LabDescription,
+  vms: Record<string, string>,
+  limits: ProviderLimits,
+  options: StackOptions,
+) {
   return {
     config: {
       [`${PROJECT}:vms`]: vms,
-      [`${PROJECT}:pool`]: "local",
+      // Local disks (copied) unless the stack is for shared-storage guests.
+      ...(options.shared ? {} : { [`${PROJECT}:pool`]: "local" }),
+      ...(options.policy ? { [`${PROJECT}:policy`]: options.policy } : {}),
       "vmplacement:hosts": lab.hosts.map((h) => ({
         name: h.name,
         uri: h.uris.tcp,
@@ -72,8 +89,9 @@ export class BenchStack {
     gid: number,
     vms: Record<string, string>,
     limits: ProviderLimits,
+    options: StackOptions = {},
   ): Promise<BenchStack> {
-    const stack = new BenchStack(name, gid, stackConfig(lab, vms, limits));
+    const stack = new BenchStack(name, gid, stackConfig(lab, vms, limits, options));
     await stack.ws.pulumi(["stack", "init", name]);
     return stack;
   }

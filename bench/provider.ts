@@ -1,14 +1,20 @@
 // The provider through the real Pulumi CLI on the lab, against plain virsh in the same run:
 //   (a) one live migration by `pulumi up` vs `virsh migrate` with the same flags,
 //   (b) `pulumi preview` of many placements: wall time and libvirt connections opened,
-//   (c) rebalancing 12 VMs: `pulumi up` (concurrent within per-host limits) vs a virsh loop.
-//   node build/bench/provider.js [runs] [parts] [placements]     e.g. `3 a,c`  (defaults: 5 a,b,c 200)
+//   (c) rebalancing 12 VMs: `pulumi up` (concurrent within per-host limits) vs a virsh loop,
+//   (d) a fast-churn guest at 40 MiB/s vs `virsh migrate --postcopy --postcopy-after-precopy`,
+//   (e) compression and parallel connections at 40 MiB/s: wire bytes, wall, efficiency.
+//   node build/bench/provider.js [runs] [parts] [placements]     e.g. `3 a,c`  (defaults: 5 a,b,c,d,e 200)
 // The lab must be up and the Pulumi toolchain on PATH (source scripts/pulumi-env.sh).
 import { randomBytes } from "node:crypto";
 import { loadLab } from "../test/lab/lab";
 import { Cleanup } from "./cleanup";
 import type { BenchContext, PartResult } from "./provider-context";
-import { benchOneMigration } from "./provider-migration";
+import {
+  benchNonConvergingMove,
+  benchOneMigration,
+  benchStreamOptions,
+} from "./provider-migration";
 import { benchPreview } from "./provider-preview";
 import { benchRebalance } from "./provider-rebalance";
 import { printTable, writeResults } from "./report";
@@ -18,10 +24,14 @@ const REBALANCE_LIMITS = [2, 1];
 
 function parseArgs(argv: string[]) {
   const runs = Number(argv[0] ?? 5);
-  const parts = (argv[1] ?? "a,b,c").split(",");
+  const parts = (argv[1] ?? "a,b,c,d,e").split(",");
   const placements = Number(argv[2] ?? 200);
-  if (!(runs >= 1) || !(placements >= 3) || parts.some((p) => !["a", "b", "c"].includes(p)))
-    throw new Error("usage: provider.js [runs >= 1] [parts: a,b,c] [placements >= 3]");
+  if (
+    !(runs >= 1) ||
+    !(placements >= 3) ||
+    parts.some((p) => !"abcde".includes(p) || p.length !== 1)
+  )
+    throw new Error("usage: provider.js [runs >= 1] [parts: a,b,c,d,e] [placements >= 3]");
   return { runs, parts, placements };
 }
 
@@ -45,6 +55,9 @@ async function main(): Promise<void> {
     // A 200-placement preview takes tens of seconds on a busy lab: at most 3 of each.
     b: () => benchPreview(ctx, placements, Math.min(runs, 3)),
     c: () => benchRebalance(ctx, REBALANCE_LIMITS),
+    // Moves at a cap take tens of seconds each: at most 3 (d) and 2 per option (e).
+    d: () => benchNonConvergingMove(ctx, Math.min(runs, 3)),
+    e: () => benchStreamOptions(ctx, Math.min(runs, 2)),
   };
   const started = Date.now();
   const results: PartResult[] = [];

@@ -6,10 +6,18 @@
 import type { LabHost } from "../test/lab/lab";
 import { completedMigrationStats, virsh } from "../test/lab/virsh";
 
+export interface VirshMigrateOptions {
+  copyDisks?: string[];
+  bandwidthMiBps?: number;
+  postcopyAfterPrecopy?: boolean;
+  compression?: "xbzrle" | "mt";
+  parallelConnections?: number;
+}
+
 export function virshMigrateArgs(
   domain: string,
   target: LabHost,
-  options: { copyDisks?: string[]; bandwidthMiBps?: number; postcopyAfterPrecopy?: boolean } = {},
+  options: VirshMigrateOptions = {},
 ): string[] {
   const stream = `tcp://${target.migrationAddress}`;
   return [
@@ -32,6 +40,10 @@ export function virshMigrateArgs(
         ]
       : []),
     ...(options.bandwidthMiBps ? ["--bandwidth", String(options.bandwidthMiBps)] : []),
+    ...(options.compression ? ["--compressed", "--comp-methods", options.compression] : []),
+    ...(options.parallelConnections
+      ? ["--parallel", "--parallel-connections", String(options.parallelConnections)]
+      : []),
     "--migrateuri",
     stream,
     domain,
@@ -44,16 +56,19 @@ export async function virshMigrate(
   source: LabHost,
   target: LabHost,
   domain: string,
-  options: Parameters<typeof virshMigrateArgs>[2] = { copyDisks: ["vda"] },
-): Promise<{ wallMs: number; downtimeMs: number }> {
+  options: VirshMigrateOptions = { copyDisks: ["vda"] },
+): Promise<{ wallMs: number; downtimeMs: number; dataBytes?: number }> {
   const started = Date.now();
   await virsh(source, ...virshMigrateArgs(domain, target, options));
   const wallMs = Date.now() - started;
   // After post-copy the target may keep no completed statistics; the source then has them.
   const stats = await completedMigrationStats(target, domain).catch(() =>
-    completedMigrationStats(source, domain).catch(() => ({ downtimeMs: NaN })),
+    completedMigrationStats(source, domain).catch(() => ({
+      downtimeMs: NaN,
+      dataBytes: undefined,
+    })),
   );
-  return { wallMs, downtimeMs: stats.downtimeMs };
+  return { wallMs, downtimeMs: stats.downtimeMs, dataBytes: stats.dataBytes };
 }
 
 /**

@@ -14,7 +14,7 @@ describe("demo: the TypeScript example on the lab", function () {
     });
     assert.match(
       out,
-      /demo-1: h\d -> h\d, live-copy-all, converges, memory \d+ MiB, disks \d+ MiB, ~\d+ s, downtime ~\d+ ms \(link \d+ MiB\/s: /,
+      /demo-1: h\d -> h\d, live-copy-all, converges, memory \d+ MiB, disks \d+ MiB, ~[\d.]+ s, downtime ~\d+ ms \(link \d+ MiB\/s: /,
       "the preview shows the plan and its forecast",
     );
     // The record is the JSON object printed after the marker (diagnostics may follow it).

@@ -48,6 +48,16 @@ export function parseJobInfo(text: string): Record<string, string> {
 export interface CompletedMigration {
   elapsedMs: number;
   downtimeMs: number;
+  /** "Data processed": what the stream carried, compression applied. */
+  dataBytes?: number;
+}
+
+const UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+
+/** "274.123 MiB" as bytes; undefined for anything else. */
+export function parseByteSize(value: string | undefined): number | undefined {
+  const m = /^([\d.]+)\s*(B|KiB|MiB|GiB)$/.exec(value ?? "");
+  return m ? Math.round(Number(m[1]) * UNITS[m[2]]) : undefined;
 }
 
 export async function completedMigrationStats(
@@ -60,7 +70,11 @@ export async function completedMigrationStats(
     if (value === undefined) throw new Error(`domjobinfo has no '${key}': ${JSON.stringify(info)}`);
     return parseInt(value, 10);
   };
-  return { elapsedMs: ms("Time elapsed"), downtimeMs: ms("Total downtime") };
+  return {
+    elapsedMs: ms("Time elapsed"),
+    downtimeMs: ms("Total downtime"),
+    dataBytes: parseByteSize(info["Data processed"]),
+  };
 }
 
 /** Stops and forgets a domain on every given host, wherever it is; missing is fine. */

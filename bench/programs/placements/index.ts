@@ -1,5 +1,5 @@
 // Benchmark program: one VmPlacement per entry of config `vms` (VM name -> host), disks in
-// `pool` when set. The default provider takes its hosts and limits from the stack's
+// `pool` when set, moved under a MigrationPolicy of config `policy` when set. The default provider takes its hosts and limits from the stack's
 // vmplacement:* config. Resources are registered by token, so the program can be copied into a
 // throwaway workspace without the generated SDK next to it.
 import * as pulumi from "@pulumi/pulumi";
@@ -21,14 +21,28 @@ class VmPlacement extends pulumi.CustomResource {
   }
 }
 
+class MigrationPolicy extends pulumi.CustomResource {
+  declare readonly spec: pulumi.Output<Record<string, unknown>>;
+  constructor(name: string, args: Record<string, unknown>) {
+    super("vmplacement:index:MigrationPolicy", name, { ...args, spec: undefined });
+  }
+}
+
 const vms = config.requireObject<Record<string, string>>("vms");
 const pool = config.get("pool");
+const policyInputs = config.getObject<Record<string, unknown>>("policy");
+const policy = policyInputs ? new MigrationPolicy("policy", policyInputs).spec : undefined;
 
 const placements = Object.entries(vms).map(
   ([vm, host]) =>
     [
       vm,
-      new VmPlacement(vm, { domain: vm, host, ...(pool ? { storagePool: pool } : {}) }),
+      new VmPlacement(vm, {
+        domain: vm,
+        host,
+        ...(pool ? { storagePool: pool } : {}),
+        ...(policy ? { policy } : {}),
+      }),
     ] as const,
 );
 

@@ -19,6 +19,9 @@ export const SETUP_SECONDS = 1;
 /** Device state and the final handshake at the switch-over, on top of the memory left. */
 export const SWITCHOVER_MS = 20;
 
+/** Seconds to a tenth: a short move's forecast is not rounded up by a whole second. */
+const tenths = (seconds: number) => Math.round(seconds * 10) / 10;
+
 /** QEMU's default xbzrle cache (libvirt leaves it unless told): resent pages beyond it go whole. */
 export const XBZRLE_CACHE_BYTES = 64 * MiB;
 /** Assumed: an xbzrle delta of a rewritten page takes half the page. */
@@ -165,7 +168,7 @@ export function forecastPlan(
   const common = { diskBytes, linkMiBps: link.mibps, dirtyRateMiBps: dirty.bps / MiB, sources };
   if (mode === "none") return NOTHING_TO_MOVE;
   if (!mode.startsWith("live")) {
-    const seconds = Math.ceil(diskBytes / linkBps + SETUP_SECONDS);
+    const seconds = tenths(diskBytes / linkBps + SETUP_SECONDS);
     return {
       ...common,
       verdict: "not-live",
@@ -173,7 +176,7 @@ export function forecastPlan(
       passes: 0,
       durationSeconds: seconds,
       // Offline, the guest is down for the whole copy; a block copy pivots without a pause.
-      downtimeMs: mode === "offline" ? seconds * 1000 : 0,
+      downtimeMs: mode === "offline" ? Math.round(seconds * 1000) : 0,
       memoryBytes: 0,
       memoryBytesSent: 0,
       sources: { ...sources, dirtyRate: "not needed", memory: "not moved", stream: "not needed" },
@@ -199,7 +202,7 @@ export function forecastPlan(
       verdict: f.verdict,
       escalation: f.escalation,
       passes: f.passes,
-      durationSeconds: Math.ceil(seconds + SETUP_SECONDS),
+      durationSeconds: tenths(seconds + SETUP_SECONDS),
       downtimeMs: 0,
       memoryBytes: memory.bytes,
       memoryBytesSent: Math.round(linkBps * (seconds - diskBytes / linkBps)),
@@ -210,7 +213,7 @@ export function forecastPlan(
     verdict: f.verdict,
     escalation: f.escalation,
     passes: f.passes,
-    durationSeconds: Math.ceil(f.durationSeconds + SETUP_SECONDS),
+    durationSeconds: tenths(f.durationSeconds + SETUP_SECONDS),
     // A post-copy switch-over is device state only; the model's pause already is that.
     downtimeMs: f.downtimeMs + (f.verdict === "needs-post-copy" ? 0 : SWITCHOVER_MS),
     memoryBytes: memory.bytes,
