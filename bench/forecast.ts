@@ -12,7 +12,7 @@ import {
   type MigrationPolicy,
   type PlacementRequest,
 } from "../provider/src/engine";
-import { loadLab, type LabHost } from "../test/lab/lab";
+import { loadLab, type GuestKind, type LabHost } from "../test/lab/lab";
 import { virsh } from "../test/lab/virsh";
 import {
   GuestFactory,
@@ -40,13 +40,31 @@ interface Scenario {
   virsh?: Parameters<typeof virshMigrate>[3];
 }
 
-const sharedGuest =
-  (kind: "heartbeat" | "churn-moderate" | "churn-fast", memoryMiB: number) =>
-  (f: GuestFactory, h: LabHost) =>
-    f.shared("fc", h, 0, kind, memoryMiB);
+/** The lab guests' working set (test/lab/guest/guest.asm), rewritten at their churn rate. */
+const WORKING_SET_MIB = 256;
+
+/**
+ * Waits until a fresh guest has touched its whole working set, as a VM that has been running
+ * for a while has: a guest moved right after boot holds less than it will.
+ */
+async function warm(kind: GuestKind, lab = loadLab()): Promise<void> {
+  const rate = lab.churnRatesMiBps[kind];
+  const seconds = rate > 0 ? WORKING_SET_MIB / rate + 2 : 1;
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+}
+
+const sharedGuest = (kind: GuestKind, memoryMiB: number) => async (f: GuestFactory, h: LabHost) => {
+  const g = await f.shared("fc", h, 0, kind, memoryMiB);
+  await warm(kind);
+  return g;
+};
 const copiedGuest =
-  (kind: "heartbeat" | "churn-moderate", memoryMiB: number) => (f: GuestFactory, h: LabHost) =>
-    f.local("fc", h, { memoryMiB, kind, sizeMiB: 64, randomMiB: 32 });
+  (kind: "heartbeat" | "churn-moderate", memoryMiB: number) =>
+  async (f: GuestFactory, h: LabHost) => {
+    const g = await f.local("fc", h, { memoryMiB, kind, sizeMiB: 64, randomMiB: 32 });
+    await warm(kind);
+    return g;
+  };
 const copied = { copyDisks: ["vda"] };
 
 const SCENARIOS: Scenario[] = [
@@ -188,7 +206,7 @@ async function probe(
   return outcome;
 }
 
-/** An idle move first, so uncapped forecasts have a measured link, as the state would hold. */
+/** A first move, so uncapped forecasts have a measured link, as the state would hold. */
 async function calibrateLink(
   pool: ReturnType<typeof labPool>,
   guests: GuestFactory,

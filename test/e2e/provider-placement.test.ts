@@ -72,7 +72,7 @@ describe("provider e2e: VmPlacement through the Pulumi CLI", function () {
       preview,
       new RegExp(
         `${guest.name}: ${h1.name} -> ${h2.name}, live-copy-all, converges, memory \\d+ MiB, disks \\d+ MiB, ~[\\d.]+ s, downtime ~\\d+ ms ` +
-          `\\(link 1024 MiB/s: assumed 1024 MiB/s .*; dirty 0 MiB/s: not measured: all \\d+ MiB it could dirty goes in \\d+ ms at 1024 MiB/s, within maxDowntimeMs \\d+, so pre-copy converges at any rate; memory: resident \\d+ MiB of \\d+ MiB configured`,
+          `\\(link 1024 MiB/s: assumed 1024 MiB/s .*; dirty 0 MiB/s: measured over 1 s \\(QEMU dirty-rate calculation\\); memory: resident \\d+ MiB of \\d+ MiB configured`,
       ),
     );
     assert.ok((await runningDomains(h1)).includes(guest.name), "still on the source after preview");

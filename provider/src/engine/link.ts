@@ -30,9 +30,18 @@ export interface LinkChoice {
    * policy's postcopyBandwidthMiBps, else what the link itself carries.
    */
   postcopyMiBps: number;
+  /** Nothing is known of the link: the figure is DEFAULT_LINK_MIBPS. */
+  assumed?: true;
 }
 
-/** The earlier measurement between these two hosts (either direction), newest first. */
+/** How many of the newest measurements between two hosts the link figure looks at. */
+const RECENT_MEASUREMENTS = 3;
+
+/**
+ * What the link between these two hosts (either direction) carries, from earlier moves: the
+ * highest of the newest few. A move is slowed by its guest as well (a busy vCPU competes with
+ * the migration thread on the source), never sped up, so the fastest recent one says most.
+ */
 export function measuredBetween(
   measured: MeasuredLink[] | undefined,
   a: string,
@@ -41,7 +50,9 @@ export function measuredBetween(
   return (measured ?? [])
     .filter((m) => (m.from === a && m.to === b) || (m.from === b && m.to === a))
     .filter((m) => Number.isFinite(m.mibps) && m.mibps > 0)
-    .sort((x, y) => y.at.localeCompare(x.at))[0];
+    .sort((x, y) => y.at.localeCompare(x.at))
+    .slice(0, RECENT_MEASUREMENTS)
+    .sort((x, y) => y.mibps - x.mibps)[0];
 }
 
 export function chooseLink(
@@ -63,6 +74,7 @@ export function chooseLink(
     ...(physical ?? {
       mibps: DEFAULT_LINK_MIBPS,
       source: `assumed ${DEFAULT_LINK_MIBPS} MiB/s (set migrationLinkMiBps on the hosts, or a move measures it)`,
+      assumed: true as const,
     }),
     postcopyMiBps,
   };

@@ -13,6 +13,7 @@ import { reportPhase, RunFailure, secondsLeft, type RunContext } from "./context
 import { describeError, stopCause } from "./errors";
 import { decideEscalation, postCopyRefused, startLadder, type LadderState } from "./ladder";
 import { removeNvramFile } from "./nvram";
+import { SETUP_SECONDS } from "./plan-forecast";
 import { CreatedVolumes, removeSourceVolumes, SourceMarks } from "./volumes";
 import type { MigrationPlan, MigrationPolicy, MigrationTransport } from "./types";
 import { presence, sleep, undefineWithNvram, type Presence } from "./where";
@@ -74,13 +75,24 @@ interface Steering {
   abortedBy?: "ladder" | "cancel";
   cancelNoted: boolean;
   postCopyRefusals: number;
+  /** Disk bytes the storage copy moved, as the source's job reported them. */
+  diskCopied: number;
+}
+
+/**
+ * The storage copy's bytes so far. Once memory goes, the mirror is complete and its total is
+ * what it moved (the completed statistics on the target count memory only).
+ */
+function diskCopiedSoFar(stats: JobStats, before: number): number {
+  const seen = memoryMigrationBegun(stats) ? (stats.diskTotal ?? 0) : (stats.diskProcessed ?? 0);
+  return Math.max(before, seen);
 }
 
 /** Runs the migration call and steers it until it settles; returns its error, if any. */
 async function migrateAndSteer(
   ctx: RunContext,
   src: LibvirtConnection,
-): Promise<{ error?: unknown; abortedBy?: "ladder" | "cancel" }> {
+): Promise<{ error?: unknown; abortedBy?: "ladder" | "cancel"; diskCopied: number }> {
   const { plan, policy, record } = ctx;
   const dom = await src.domains.lookupByName(plan.domain);
   const target = ctx.pool.host(plan.to)!;
@@ -103,11 +115,12 @@ async function migrateAndSteer(
     ladder: startLadder(Date.now()),
     cancelNoted: false,
     postCopyRefusals: 0,
+    diskCopied: 0,
   };
   await steerJob(ctx, src, dom, state, () => settled, call);
   const error = await call;
   if (error !== undefined) await followJob(ctx, state);
-  return { error, abortedBy: state.abortedBy };
+  return { error, abortedBy: state.abortedBy, diskCopied: state.diskCopied };
 }
 
 /**
@@ -148,6 +161,7 @@ async function steerJob(
     const stats = await src.domains.jobStats(dom).catch(() => undefined);
     if (!stats || (stats.type !== "bounded" && stats.type !== "unbounded")) continue;
     progressOf(ctx, stats, state.ladder.postCopy);
+    state.diskCopied = diskCopiedSoFar(stats, state.diskCopied);
     if (state.abortedBy) continue;
     const decision = decideEscalation(
       state.ladder,
@@ -241,11 +255,19 @@ async function followJob(ctx: RunContext, state: Steering): Promise<void> {
 
 /** A move must send this much memory for its rate to say something about the link. */
 const LINK_SAMPLE_BYTES = 64 * 1024 * 1024;
+/** ... and take this long beyond its setup. */
+const MIN_LINK_SAMPLE_SECONDS = 0.3;
 
-/** The rate an uncapped move reached, from QEMU's own throughput figure (setup excluded). */
-function reachedLinkMiBps(stats: JobStats | undefined): number | undefined {
-  if (!stats?.memoryBps || (stats.memoryProcessed ?? 0) < LINK_SAMPLE_BYTES) return undefined;
-  return Math.round(stats.memoryBps / (1024 * 1024));
+/**
+ * The rate an uncapped move reached, as the forecast counts it: what it moved over its time
+ * less the fixed setup the forecast adds, so the next forecast between these hosts reproduces
+ * this move. (QEMU's own throughput figure is that of the last iteration, which swings with it.)
+ */
+function reachedLinkMiBps(bytesMoved: number | undefined, elapsedMs: number): number | undefined {
+  const seconds = elapsedMs / 1000 - SETUP_SECONDS;
+  if (!bytesMoved || bytesMoved < LINK_SAMPLE_BYTES || seconds < MIN_LINK_SAMPLE_SECONDS)
+    return undefined;
+  return Math.round(bytesMoved / seconds / (1024 * 1024));
 }
 
 /** Completed-job statistics: the target keeps them after pre-copy, the source's event after post-copy. */
@@ -286,7 +308,7 @@ export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
     }
   } catch (err) {
     // Nothing was started (or the source could not be reached to start it): undo the volumes.
-    outcome = { error: err };
+    outcome = { error: err, diskCopied: 0 };
   }
 
   if (!outcome.error) reportPhase(ctx, "verifying");
@@ -302,6 +324,7 @@ export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
       onTarget,
       completedEvent,
       iterations,
+      diskCopied: outcome.diskCopied,
     });
   } finally {
     await sources.clear();
@@ -316,6 +339,7 @@ interface Seen {
   onTarget: Presence | undefined;
   completedEvent: JobStats | undefined;
   iterations: number;
+  diskCopied: number;
 }
 
 /** Decides how the attempt ended from where the domain is now, and cleans up accordingly. */
@@ -546,14 +570,19 @@ async function verifyMoved(ctx: RunContext, seen: Seen): Promise<{ finalHost: st
   const dst = await ctx.pool.get(plan.to);
   const stats = await completedStats(dst, plan.domain, completedEvent);
   record.downtimeMs = stats?.downtimeMs;
-  record.bytesMoved =
-    stats?.dataProcessed ??
-    (stats ? (stats.memoryProcessed ?? 0) + (stats.diskProcessed ?? 0) : undefined);
+  // The target's completed statistics count memory only; the storage copy is the source's.
+  const memoryMoved = stats?.memoryProcessed ?? stats?.dataProcessed;
+  const diskMoved = Math.max(
+    stats?.diskProcessed ?? 0,
+    completedEvent?.diskProcessed ?? 0,
+    seen.diskCopied,
+  );
+  record.bytesMoved = memoryMoved === undefined ? undefined : memoryMoved + diskMoved;
   record.iterations = stats?.memoryIteration ?? (iterations || undefined);
   // A capped rate says what the cap was, not what the link carries.
   const capped =
     policy.bandwidthMiBps > 0 || (record.postCopy && policy.postcopyBandwidthMiBps > 0);
-  record.linkMiBps = capped ? undefined : reachedLinkMiBps(stats);
+  record.linkMiBps = capped ? undefined : reachedLinkMiBps(record.bytesMoved, record.elapsedMs());
   record.transport = transportOf(plan, policy, stats);
   record.step(
     `verified: running on ${plan.to} only${facts.persistent ? ", persistent there, undefined on the source" : ""}`,

@@ -30,6 +30,11 @@ export class RecordBuilder {
     this.started = Date.now();
   }
 
+  /** Milliseconds since the move began. */
+  elapsedMs(): number {
+    return Date.now() - this.started;
+  }
+
   step(text: string): void {
     this.steps.push(`${new Date().toISOString()} ${text}`);
   }

@@ -148,6 +148,10 @@ describe("when measuring the dirty rate tells nothing", () => {
     ["configured size bounds the growth", 256, 200, 1024, 300, true],
     ["resident memory not reported", 256, undefined, 1024, 300, false],
   ];
+  it("measures when the link is only assumed: the rule could skip a guest that matters", () => {
+    const assumed = { mibps: 1024, source: "assumed", postcopyMiBps: 1024, assumed: true as const };
+    assert.equal(needlessToMeasure(256 * MiB, 38 * MiB, assumed, policy()), undefined);
+  });
   for (const [name, configured, resident, mibps, downtime, needless] of cases)
     it(name, () => {
       const why = needlessToMeasure(

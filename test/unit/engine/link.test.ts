@@ -12,10 +12,18 @@ describe("link rate for a forecast", () => {
   ];
   const policy = (bandwidthMiBps = 0) => ({ ...DEFAULT_POLICY, bandwidthMiBps });
 
-  it("uses the newest usable measurement between the same hosts, either direction", () => {
-    assert.equal(measuredBetween(earlier, "h1", "h2")?.mibps, 280);
+  it("uses the highest of the newest usable measurements between the same hosts, either direction", () => {
+    assert.equal(measuredBetween(earlier, "h1", "h2")?.mibps, 300);
     assert.equal(measuredBetween(earlier, "h3", "h1")?.mibps, 900);
     assert.equal(measuredBetween(earlier, "h2", "h3"), undefined);
+    // Only the newest three count: an old fast reading does not stick.
+    const many = [500, 200, 210, 220].map((mibps, day) => ({
+      from: "h1",
+      to: "h2",
+      mibps,
+      at: `2026-12-0${day + 1}T10:00:00Z`,
+    }));
+    assert.equal(measuredBetween(many, "h1", "h2")?.mibps, 220);
   });
 
   const cases: Array<[string, number, Parameters<typeof chooseLink>[3], number, RegExp]> = [
@@ -46,8 +54,8 @@ describe("link rate for a forecast", () => {
       "a measurement",
       0,
       { measured: earlier },
-      280,
-      /measured by the move h2 -> h1 at 2026-12-02T10:00:00Z/,
+      300,
+      /measured by the move h1 -> h2 at 2026-12-01T10:00:00Z/,
     ],
     ["a cap below the link binds", 100, { measured: earlier }, 100, /policy bandwidthMiBps/],
     ["a cap above the link does not", 1000, { inventory: { source: 500 } }, 500, /inventory/],

@@ -1219,8 +1219,8 @@ describe("planner", () => {
       assert.equal(p.forecast.verdict, "converges");
       assert.equal(p.forecast.escalation, "none");
       assert.equal(p.forecast.passes, 1);
-      // 1 GiB of memory and 2 GiB of disk allocation at the assumed 1024 MiB/s, plus setup.
-      assert.equal(p.forecast.durationSeconds, 4);
+      // 1 GiB of memory and 2 GiB of disk allocation at the assumed 1024 MiB/s, plus 2 s setup.
+      assert.equal(p.forecast.durationSeconds, 5);
       assert.ok(p.forecast.downtimeMs < DEFAULT_POLICY.maxDowntimeMs, `${p.forecast.downtimeMs}`);
       assert.equal(p.forecast.memoryBytes, GiB);
       assert.equal(p.forecast.diskBytes, 2 * GiB);
@@ -1228,10 +1228,16 @@ describe("planner", () => {
       assert.equal(p.estimate.durationSeconds, p.forecast.durationSeconds);
     });
 
-    it("moves what QEMU holds (resident), not the configured size, and says so", () => {
+    it("moves what QEMU holds (resident, less QEMU's own), not the configured size, and says so", () => {
       const p = plan({ domain: { residentBytes: 256 * MiB, dirtyRateBps: 0 } });
-      assert.equal(p.forecast.memoryBytes, 256 * MiB);
-      assert.match(p.forecast.sources.memory, /resident 256 MiB of 1024 MiB configured/);
+      // 218.25 MiB the guest holds, and a 9-byte header for each of the other 805.75 MiB of pages.
+      assert.equal(p.forecast.memoryBytes, Math.round(218.25 * MiB + (805.75 * MiB * 9) / 4096));
+      assert.match(
+        p.forecast.sources.memory,
+        /resident 256 MiB of 1024 MiB configured \(balloon.rss\), less ~38 MiB QEMU holds for itself/,
+      );
+      const idle = plan({ domain: { residentBytes: 38 * MiB, dirtyRateBps: 0 } });
+      assert.ok(idle.forecast.memoryBytes < 3 * MiB, "an idle guest sends next to nothing");
       const over = plan({ domain: { residentBytes: 2 * GiB } });
       assert.equal(over.forecast.memoryBytes, GiB, "never more than the guest has");
       assert.match(plan().forecast.sources.memory, /configured 1024 MiB/);
