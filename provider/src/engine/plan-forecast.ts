@@ -114,10 +114,14 @@ export function memoryToMove(domain: DomainFacts): { bytes: number; source: stri
   };
 }
 
+/** The least a guest is taken to be able to dirty during a move, however little it holds. */
+const LEAST_DIRTY_BOUND_BYTES = 32 * MiB;
+
 /**
  * Why measuring the dirty rate would tell nothing, if it would not: when everything the guest
- * holds (twice its resident memory, to allow for growth, at most its configured size) goes over
- * the link within one downtime, pre-copy converges in one pass whatever the guest dirties.
+ * could dirty (twice the guest memory it holds, to allow for growth, at least 32 MiB, at most its
+ * configured size) goes over the link within one downtime, pre-copy converges in one pass
+ * whatever the guest dirties.
  */
 export function needlessToMeasure(
   configuredBytes: number,
@@ -127,7 +131,8 @@ export function needlessToMeasure(
 ): string | undefined {
   // Against an assumed link the rule could skip a guest that matters: measure it.
   if (!(residentBytes && residentBytes > 0) || link.assumed) return undefined;
-  const bound = Math.min(configuredBytes, 2 * residentBytes);
+  const held = Math.max(0, residentBytes - QEMU_OWN_BYTES);
+  const bound = Math.min(configuredBytes, Math.max(2 * held, LEAST_DIRTY_BOUND_BYTES));
   const ms = (bound / (link.mibps * MiB)) * 1000;
   if (ms > policy.maxDowntimeMs) return undefined;
   return `not measured: all ${Math.round(bound / MiB)} MiB it could dirty goes in ${Math.ceil(ms)} ms at ${link.mibps} MiB/s, within maxDowntimeMs ${policy.maxDowntimeMs}, so pre-copy converges at any rate`;

@@ -147,6 +147,9 @@ describe("when measuring the dirty rate tells nothing", () => {
     ["a small guest under a 40 MiB/s cap", 256, 38, 40, 300, false],
     ["configured size bounds the growth", 256, 200, 1024, 300, true],
     ["resident memory not reported", 256, undefined, 1024, 300, false],
+    // QEMU's own ~38 MiB is not guest memory; a guest is taken to dirty at least 32 MiB.
+    ["an idle guest on a 150 MiB/s link: 32 MiB in 214 ms", 256, 38, 150, 300, true],
+    ["a guest holding 62 MiB on a 300 MiB/s link: 124 MiB in 413 ms", 256, 100, 300, 300, false],
   ];
   it("measures when the link is only assumed: the rule could skip a guest that matters", () => {
     const assumed = { mibps: 1024, source: "assumed", postcopyMiBps: 1024, assumed: true as const };
