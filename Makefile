@@ -66,10 +66,10 @@ bench-libvirt: build ## calls/s of our libvirt client vs virsh (lab must be up)
 bench-engine: build ## the engine vs plain virsh migrate, same flags (lab must be up)
 	node build/bench/engine.js
 
-bench-forecast: build ## forecast vs outcome, engine vs virsh migrate --postcopy-after-precopy (lab must be up; ARGS="runs")
+bench-forecast: build ## forecast vs outcome for idle/moderate/fast guests, capped or not, shared/copied, offline; verdicts checked by a pre-copy probe (lab must be up; ARGS="runs")
 	node build/bench/forecast.js $(ARGS)
 
-bench-provider: build ## pulumi up/preview vs plain virsh: one move, 200-placement preview, rebalance (lab must be up; ARGS="runs parts")
+bench-provider: build ## pulumi up/preview vs plain virsh: one move, 200-placement preview, rebalance, a non-converging guest at a cap, stream options (lab must be up; ARGS="runs parts")
 	source $(PULUMI_ENV) && node build/bench/provider.js $(ARGS)
 
 gen-sdk: ## regenerate the nodejs, python and go SDKs in sdk/ from schema.json

@@ -73,7 +73,8 @@ export async function completedMigrationStats(
   return {
     elapsedMs: ms("Time elapsed"),
     downtimeMs: ms("Total downtime"),
-    dataBytes: parseByteSize(info["Data processed"]),
+    // The target of a pre-copy move reports memory only, under either name.
+    dataBytes: parseByteSize(info["Data processed"] ?? info["Memory processed"]),
   };
 }
 
