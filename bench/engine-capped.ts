@@ -7,6 +7,7 @@ import { place, type MigrationPolicy } from "../provider/src/engine";
 import type { LabDescription, LabHost } from "../test/lab/lab";
 import { GuestFactory, labPool, policy } from "../test/integration/engine/lab-engine";
 import type { Row } from "./report";
+import { CAP_MIBPS, STREAM_OPTIONS } from "./stream-options";
 import { median, ratio } from "./stats";
 import { virshMigrate, type VirshMigrateOptions } from "./virsh-migrate";
 
@@ -106,19 +107,6 @@ export async function benchNonConverging(
     await pool.closeAll();
   }
 }
-
-const CAP_MIBPS = 40;
-const STREAM_OPTIONS: Array<{
-  name: string;
-  policy: Partial<MigrationPolicy>;
-  virsh: VirshMigrateOptions;
-}> = [
-  { name: "plain", policy: {}, virsh: {} },
-  { name: "xbzrle", policy: { compression: "xbzrle" }, virsh: { compression: "xbzrle" } },
-  { name: "mt", policy: { compression: "mt" }, virsh: { compression: "mt" } },
-  { name: "2 connections", policy: { parallelConnections: 2 }, virsh: { parallelConnections: 2 } },
-  { name: "4 connections", policy: { parallelConnections: 4 }, virsh: { parallelConnections: 4 } },
-];
 
 /** (e): the moderate-churn guest (it converges at the cap, resending pages every pass). */
 export async function benchStreamOptions(

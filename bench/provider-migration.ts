@@ -10,11 +10,11 @@ import { GuestFactory, type TestGuest } from "../test/integration/engine/lab-eng
 import { BenchStack } from "./bench-stack";
 import type { BenchContext, PartResult } from "./provider-context";
 import type { Row } from "./report";
+import { CAP_MIBPS, STREAM_OPTIONS } from "./stream-options";
 import { median, ratio, spread } from "./stats";
 import { removeLeftoverVolume, virshMigrate, type VirshMigrateOptions } from "./virsh-migrate";
 
 const MiB = 1024 * 1024;
-const CAP_MIBPS = 40;
 
 interface PulumiMove {
   upMs: number;
@@ -187,17 +187,6 @@ export async function benchNonConvergingMove(ctx: BenchContext, runs: number): P
   };
 }
 
-const STREAM_OPTIONS: Array<{
-  name: string;
-  policy: Record<string, unknown>;
-  virsh: VirshMigrateOptions;
-}> = [
-  { name: "plain", policy: {}, virsh: {} },
-  { name: "xbzrle", policy: { compression: "xbzrle" }, virsh: { compression: "xbzrle" } },
-  { name: "mt", policy: { compression: "mt" }, virsh: { compression: "mt" } },
-  { name: "2 connections", policy: { parallelConnections: 2 }, virsh: { parallelConnections: 2 } },
-];
-
 /** Bytes moved / (duration x cap), in hundredths before the median (which rounds). */
 function efficiency(moves: Array<{ bytes?: number; ms: number }>): string {
   const e = moves.map((m) => (100 * (m.bytes ?? NaN)) / MiB / ((m.ms / 1000) * CAP_MIBPS));
@@ -213,7 +202,7 @@ export async function benchStreamOptions(ctx: BenchContext, runs: number): Promi
       label,
       guest: (f, h) => f.shared(`bp-${label}`, h, 0, "churn-moderate", 512),
       shared: true,
-      policy: { ...o.policy, bandwidthMiBps: CAP_MIBPS },
+      policy: { ...o.policy, bandwidthMiBps: CAP_MIBPS } as Record<string, unknown>,
       virsh: { ...o.virsh, bandwidthMiBps: CAP_MIBPS },
     });
     raw.push({ option: o.name, ...r });
