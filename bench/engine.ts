@@ -2,7 +2,12 @@
 // flags, alternating direction and tool, several runs each: wall time ratio and downtime; then
 // moves at a bandwidth cap (bench/engine-capped.ts).
 //   node build/bench/engine.js [runs per tool]          (the lab must be up)
-import { place, type PlacementRequest } from "../provider/src/engine";
+import {
+  measuredLinkOf,
+  place,
+  type MeasuredLink,
+  type PlacementRequest,
+} from "../provider/src/engine";
 import { loadLab, type LabHost } from "../test/lab/lab";
 import { GuestFactory, labPool, policy } from "../test/integration/engine/lab-engine";
 import type { MigrationPolicy } from "../provider/src/engine";
@@ -13,6 +18,7 @@ import { benchNonConverging, benchStreamOptions } from "./engine-capped";
 
 const NOTES = [
   "medians over runs; engine and virsh take turns going first, in both directions",
+  "the engine plans with the link rates its earlier moves reached, as the provider does from its state",
   "d: virsh gets its best flags for a guest that cannot converge: --postcopy --postcopy-after-precopy --bandwidth 40",
   "e: wire MiB = QEMU's data processed (compression applied); efficiency = bytes moved / (wall x cap), bytes moved being what the stream carried",
 ];
@@ -49,13 +55,18 @@ const SCENARIOS: Scenario[] = [
   },
 ];
 
+/** Link rates earlier moves reached, as the provider keeps them in its state for later plans. */
+const measuredLinks: MeasuredLink[] = [];
+
 async function engineRun(
   pool: ReturnType<typeof labPool>,
   req: PlacementRequest,
   p: Partial<MigrationPolicy>,
 ) {
   const started = Date.now();
-  const { record } = await place(pool, req, policy(p));
+  const { record } = await place(pool, req, policy(p), { measuredLinks });
+  const measured = measuredLinkOf(record);
+  if (measured) measuredLinks.push(measured);
   return {
     wallMs: Date.now() - started,
     downtimeMs: record.downtimeMs ?? NaN,
@@ -79,6 +90,12 @@ async function main(): Promise<void> {
   const raw: unknown[] = [];
   let stream: Awaited<ReturnType<typeof benchStreamOptions>> | undefined;
   try {
+    // A first move (not timed) gives later plans a measured link, as a provider's state has.
+    const first = await guests.shared("bench-link", h1, 0, "churn-fast", 512);
+    await new Promise((r) => setTimeout(r, 3000)); // its working set touched
+    await engineRun(pool, { domain: first.name, host: h2.name }, {});
+    await guests.cleanup();
+
     for (const s of SCENARIOS) {
       const g =
         s.storage === "local"

@@ -4,9 +4,10 @@
 // back with plain `virsh migrate` and the best flags virsh has for the job (--postcopy-after-
 // precopy for a guest that will not converge). Each verdict is checked by an independent probe:
 // virsh pre-copy alone at the policy's highest downtime, bounded in time.
-//   node build/bench/forecast.js [runs per tool]          (the lab must be up)
+//   node build/bench/forecast.js [runs per tool] [scenario letters, e.g. ef]   (the lab must be up)
 import {
   DEFAULT_POLICY,
+  measuredLinkOf,
   place,
   type MeasuredLink,
   type MigrationPolicy,
@@ -152,13 +153,8 @@ async function engineRun(
   const { plan, record } = await place(pool, req, policy(p), { measuredLinks });
   if (record.result !== "succeeded") throw new Error(`${req.domain}: ${record.error}`);
   // What the provider keeps in the placement's state for the next plan between these hosts.
-  if (record.linkMiBps)
-    measuredLinks.push({
-      from: record.from,
-      to: record.to,
-      mibps: record.linkMiBps,
-      at: record.finishedAt,
-    });
+  const measured = measuredLinkOf(record);
+  if (measured) measuredLinks.push(measured);
   const f = plan.forecast;
   return {
     verdict: f.verdict,
@@ -221,6 +217,8 @@ async function calibrateLink(
 
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 2);
+  const only = process.argv[3];
+  const scenarios = only ? SCENARIOS.filter((s) => only.includes(s.name[0])) : SCENARIOS;
   const lab = loadLab();
   const [h1, h2] = lab.hosts;
   const pool = labPool(lab);
@@ -231,7 +229,7 @@ async function main(): Promise<void> {
   const misses: string[] = [];
   try {
     await calibrateLink(pool, guests, h1, h2, measuredLinks);
-    for (const s of SCENARIOS) {
+    for (const s of scenarios) {
       console.log(`${s.name}...`);
       const g = await s.guest(guests, h1);
       const engine: EngineRun[] = [];

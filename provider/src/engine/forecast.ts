@@ -19,6 +19,12 @@ export interface ForecastInput {
   diskBytes: number;
   /** Bytes per second the move may use. */
   linkBps: number;
+  /**
+   * Bytes per second QEMU measures during a pass, which it compares what is left against (the
+   * link when unset): a move's overall rate also counts setup and the guest's competition for
+   * the source's CPU, so a pass can run faster than that.
+   */
+  switchLinkBps?: number;
   /** Bytes per second during post-copy (the link when unset). */
   postcopyLinkBps?: number;
   /** Share of memory bytes that reaches the wire (mt compression; 1 when unset). */
@@ -78,7 +84,7 @@ function simulatePrecopy(
 ): PrecopyRun | undefined {
   const { memoryBytes: memory, linkBps: link } = input;
   const resendCap = Math.min(memory, input.workingSetBytes ?? memory);
-  const fitsDowntime = (link * downtimeMs) / 1000;
+  const fitsDowntime = ((input.switchLinkBps ?? link) * downtimeMs) / 1000;
   // Bytes on the wire: the first pass sends every page once; later passes resend dirtied ones.
   let toSend = memory * (input.wireRatio ?? 1);
   let run: PrecopyRun = { passes: 0, seconds: 0, sent: 0, lastBytes: toSend };
@@ -106,7 +112,7 @@ function fromPrecopy(
   extraSeconds: number,
 ): Forecast {
   const diskSeconds = input.diskBytes / input.linkBps;
-  const lastSeconds = run.lastBytes / input.linkBps;
+  const lastSeconds = run.lastBytes / (input.switchLinkBps ?? input.linkBps);
   return {
     verdict,
     escalation,

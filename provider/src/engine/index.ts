@@ -36,7 +36,7 @@ export { DEFAULT_POLICY } from "./policy";
 export { choosePlan, type PlacementRequest } from "./planner";
 export { MeasureGate } from "./measure";
 export { RunLedger } from "./ledger";
-export type { MeasuredLink } from "./link";
+export { measuredLinkOf, type MeasuredLink } from "./link";
 export type * from "./types";
 
 export interface PlannedMove {

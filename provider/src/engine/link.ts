@@ -11,8 +11,34 @@ export interface MeasuredLink {
   from: string;
   to: string;
   mibps: number;
+  /**
+   * The rate QEMU itself measured for its memory passes (MiB/s), when known: higher than the
+   * move's overall rate, which includes setup and the guest's competition for the source's CPU.
+   * QEMU judges whether what is left fits the downtime by it.
+   */
+  passMiBps?: number;
   /** When it was measured (ISO time), for the plan to say. */
   at: string;
+}
+
+/** What a finished move tells later plans of the link between its hosts, if anything. */
+export function measuredLinkOf(record: {
+  from: string;
+  to: string;
+  linkMiBps?: number;
+  passMiBps?: number;
+  finishedAt: string;
+  result?: string;
+}): MeasuredLink | undefined {
+  if (!record.linkMiBps || (record.result !== undefined && record.result !== "succeeded"))
+    return undefined;
+  return {
+    from: record.from,
+    to: record.to,
+    mibps: record.linkMiBps,
+    ...(record.passMiBps ? { passMiBps: record.passMiBps } : {}),
+    at: record.finishedAt,
+  };
 }
 
 export interface LinkFacts {
@@ -30,6 +56,11 @@ export interface LinkChoice {
    * policy's postcopyBandwidthMiBps, else what the link itself carries.
    */
   postcopyMiBps: number;
+  /**
+   * The rate QEMU measures during its passes and compares what is left against (when measured
+   * and above `mibps`); `mibps` otherwise.
+   */
+  switchMiBps?: number;
   /** Nothing is known of the link: the figure is DEFAULT_LINK_MIBPS. */
   assumed?: true;
 }
@@ -70,12 +101,18 @@ export function chooseLink(
   // A cap above what the link carries does not make the move faster.
   if (policy.bandwidthMiBps > 0 && (!physical || policy.bandwidthMiBps <= physical.mibps))
     return { mibps: policy.bandwidthMiBps, source: "policy bandwidthMiBps", postcopyMiBps };
+  // QEMU's passes run no faster than a cap the link itself cannot reach.
+  const switchMiBps =
+    physical?.switchMiBps && policy.bandwidthMiBps > 0
+      ? Math.max(physical.mibps, Math.min(policy.bandwidthMiBps, physical.switchMiBps))
+      : physical?.switchMiBps;
   return {
     ...(physical ?? {
       mibps: DEFAULT_LINK_MIBPS,
       source: `assumed ${DEFAULT_LINK_MIBPS} MiB/s (set migrationLinkMiBps on the hosts, or a move measures it)`,
       assumed: true as const,
     }),
+    ...(switchMiBps ? { switchMiBps } : {}),
     postcopyMiBps,
   };
 }
@@ -98,7 +135,10 @@ function physicalLink(
   if (earlier)
     return {
       mibps: earlier.mibps,
-      source: `measured by the move ${earlier.from} -> ${earlier.to} at ${earlier.at}`,
+      source: `measured by the move ${earlier.from} -> ${earlier.to} at ${earlier.at}${earlier.passMiBps ? ` (QEMU's passes ran at ${earlier.passMiBps} MiB/s)` : ""}`,
+      ...(earlier.passMiBps && earlier.passMiBps > earlier.mibps
+        ? { switchMiBps: earlier.passMiBps }
+        : {}),
     };
   return undefined;
 }

@@ -77,6 +77,8 @@ interface Steering {
   postCopyRefusals: number;
   /** Disk bytes the storage copy moved, as the source's job reported them. */
   diskCopied: number;
+  /** QEMU's own rate of its pre-copy memory passes, as each poll saw it (bytes/s). */
+  passBps: number[];
 }
 
 /**
@@ -92,7 +94,12 @@ function diskCopiedSoFar(stats: JobStats, before: number): number {
 async function migrateAndSteer(
   ctx: RunContext,
   src: LibvirtConnection,
-): Promise<{ error?: unknown; abortedBy?: "ladder" | "cancel"; diskCopied: number }> {
+): Promise<{
+  error?: unknown;
+  abortedBy?: "ladder" | "cancel";
+  diskCopied: number;
+  passBps: number[];
+}> {
   const { plan, policy, record } = ctx;
   const dom = await src.domains.lookupByName(plan.domain);
   const target = ctx.pool.host(plan.to)!;
@@ -116,11 +123,17 @@ async function migrateAndSteer(
     cancelNoted: false,
     postCopyRefusals: 0,
     diskCopied: 0,
+    passBps: [],
   };
   await steerJob(ctx, src, dom, state, () => settled, call);
   const error = await call;
   if (error !== undefined) await followJob(ctx, state);
-  return { error, abortedBy: state.abortedBy, diskCopied: state.diskCopied };
+  return {
+    error,
+    abortedBy: state.abortedBy,
+    diskCopied: state.diskCopied,
+    passBps: state.passBps,
+  };
 }
 
 /**
@@ -162,6 +175,8 @@ async function steerJob(
     if (!stats || (stats.type !== "bounded" && stats.type !== "unbounded")) continue;
     progressOf(ctx, stats, state.ladder.postCopy);
     state.diskCopied = diskCopiedSoFar(stats, state.diskCopied);
+    if (memoryMigrationBegun(stats) && !state.ladder.postCopy && (stats.memoryBps ?? 0) > 0)
+      state.passBps.push(stats.memoryBps!);
     if (state.abortedBy) continue;
     const decision = decideEscalation(
       state.ladder,
@@ -270,6 +285,18 @@ function reachedLinkMiBps(bytesMoved: number | undefined, elapsedMs: number): nu
   return Math.round(bytesMoved / seconds / (1024 * 1024));
 }
 
+/**
+ * The rate QEMU's memory passes reach when sending data: the 90th percentile of what the polls
+ * saw, each sample being one of QEMU's 100 ms periods. Lower samples are periods spent scanning
+ * untouched pages, which send next to nothing; QEMU sets its switch-over threshold from the
+ * latest period, so the periods that send data are the ones it converges in.
+ */
+function passRateMiBps(samples: number[]): number | undefined {
+  if (samples.length < 3) return undefined;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return Math.round(sorted[Math.floor(sorted.length * 0.9)] / (1024 * 1024));
+}
+
 /** Completed-job statistics: the target keeps them after pre-copy, the source's event after post-copy. */
 async function completedStats(
   dst: LibvirtConnection,
@@ -308,7 +335,7 @@ export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
     }
   } catch (err) {
     // Nothing was started (or the source could not be reached to start it): undo the volumes.
-    outcome = { error: err, diskCopied: 0 };
+    outcome = { error: err, diskCopied: 0, passBps: [] };
   }
 
   if (!outcome.error) reportPhase(ctx, "verifying");
@@ -325,6 +352,7 @@ export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
       completedEvent,
       iterations,
       diskCopied: outcome.diskCopied,
+      passBps: outcome.passBps,
     });
   } finally {
     await sources.clear();
@@ -340,6 +368,7 @@ interface Seen {
   completedEvent: JobStats | undefined;
   iterations: number;
   diskCopied: number;
+  passBps: number[];
 }
 
 /** Decides how the attempt ended from where the domain is now, and cleans up accordingly. */
@@ -583,6 +612,7 @@ async function verifyMoved(ctx: RunContext, seen: Seen): Promise<{ finalHost: st
   const capped =
     policy.bandwidthMiBps > 0 || (record.postCopy && policy.postcopyBandwidthMiBps > 0);
   record.linkMiBps = capped ? undefined : reachedLinkMiBps(record.bytesMoved, record.elapsedMs());
+  record.passMiBps = record.linkMiBps ? passRateMiBps(seen.passBps) : undefined;
   record.transport = transportOf(plan, policy, stats);
   record.step(
     `verified: running on ${plan.to} only${facts.persistent ? ", persistent there, undefined on the source" : ""}`,

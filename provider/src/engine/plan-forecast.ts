@@ -211,6 +211,7 @@ export function forecastPlan(
       dirtyRateBps: dirty.bps,
       diskBytes,
       linkBps,
+      ...(link.switchMiBps ? { switchLinkBps: link.switchMiBps * MiB } : {}),
       ...(stream.wireRatio ? { wireRatio: stream.wireRatio } : {}),
       ...(stream.xbzrle ? { xbzrle: stream.xbzrle } : {}),
       postcopyLinkBps: link.postcopyMiBps * MiB,

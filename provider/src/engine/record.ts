@@ -17,6 +17,7 @@ export class RecordBuilder {
   bytesMoved?: number;
   iterations?: number;
   linkMiBps?: number;
+  passMiBps?: number;
   transport?: MigrationTransport;
 
   constructor(private readonly plan: MigrationPlan) {
@@ -59,6 +60,7 @@ export class RecordBuilder {
       bytesMoved: this.bytesMoved,
       iterations: this.iterations,
       ...(this.linkMiBps !== undefined ? { linkMiBps: this.linkMiBps } : {}),
+      ...(this.passMiBps !== undefined ? { passMiBps: this.passMiBps } : {}),
       ...(this.plan.forecast ? { forecast: this.plan.forecast } : {}),
       ...(this.transport ? { transport: this.transport } : {}),
       postCopy: this.postCopy,

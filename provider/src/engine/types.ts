@@ -251,6 +251,8 @@ export interface MigrationRecord {
   iterations?: number;
   /** The link rate the move reached (MiB/s), when it moved enough to tell and ran uncapped. */
   linkMiBps?: number;
+  /** QEMU's own rate of the memory passes of that move (MiB/s, 90th percentile of what polls saw). */
+  passMiBps?: number;
   /** What the plan forecast, next to what happened. */
   forecast?: PlanForecast;
   /** How a live move's stream went: its options, and what QEMU reported of compression. */

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import {
   executePlan,
+  measuredLinkOf,
   MigrationError,
   planPlacement,
   type MeasuredLink,
@@ -189,12 +190,8 @@ export function measuredLinks(
   runtime: ProviderRuntime,
   previous?: Partial<PlacementOutputs>,
 ): MeasuredLink[] {
-  const last = previous?.lastMigration;
-  const fromState =
-    last?.linkMiBps && last.result === "succeeded"
-      ? [{ from: last.from, to: last.to, mibps: last.linkMiBps, at: last.finishedAt }]
-      : [];
-  return [...fromState, ...runtime.measuredLinks];
+  const fromState = previous?.lastMigration && measuredLinkOf(previous.lastMigration);
+  return [...(fromState ? [fromState] : []), ...runtime.measuredLinks];
 }
 
 export class PlacementBlockedError extends Error {}
@@ -385,13 +382,8 @@ async function carryOut(
       });
     }
   }
-  if (record?.linkMiBps)
-    runtime.measuredLinks.push({
-      from: record.from,
-      to: record.to,
-      mibps: record.linkMiBps,
-      at: record.finishedAt,
-    });
+  const measured = record && measuredLinkOf(record);
+  if (measured) runtime.measuredLinks.push(measured);
   const now = await observe(runtime, inputs.domain);
   if (!now)
     throw new Error(`${inputs.domain} is on no inventory host after the move; check the hosts`);

@@ -600,6 +600,8 @@ type MigrationRecord struct {
 	// The rate the move reached, in MiB/s, when it ran uncapped and moved enough memory to tell; later forecasts between the same hosts use it.
 	LinkMiBps *float64 `pulumi:"linkMiBps"`
 	Mode      *string  `pulumi:"mode"`
+	// QEMU's own rate of the move's memory passes, in MiB/s (the 90th percentile of what the engine's polls saw), when the move ran uncapped; later forecasts judge the switch-over against it.
+	PassMiBps *float64 `pulumi:"passMiBps"`
 	PostCopy  *bool    `pulumi:"postCopy"`
 	Result    *string  `pulumi:"result"`
 	StartedAt *string  `pulumi:"startedAt"`
@@ -680,6 +682,11 @@ func (o MigrationRecordOutput) LinkMiBps() pulumi.Float64PtrOutput {
 
 func (o MigrationRecordOutput) Mode() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *string { return v.Mode }).(pulumi.StringPtrOutput)
+}
+
+// QEMU's own rate of the move's memory passes, in MiB/s (the 90th percentile of what the engine's polls saw), when the move ran uncapped; later forecasts judge the switch-over against it.
+func (o MigrationRecordOutput) PassMiBps() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v MigrationRecord) *float64 { return v.PassMiBps }).(pulumi.Float64PtrOutput)
 }
 
 func (o MigrationRecordOutput) PostCopy() pulumi.BoolPtrOutput {
@@ -857,6 +864,16 @@ func (o MigrationRecordPtrOutput) Mode() pulumi.StringPtrOutput {
 		}
 		return v.Mode
 	}).(pulumi.StringPtrOutput)
+}
+
+// QEMU's own rate of the move's memory passes, in MiB/s (the 90th percentile of what the engine's polls saw), when the move ran uncapped; later forecasts judge the switch-over against it.
+func (o MigrationRecordPtrOutput) PassMiBps() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *MigrationRecord) *float64 {
+		if v == nil {
+			return nil
+		}
+		return v.PassMiBps
+	}).(pulumi.Float64PtrOutput)
 }
 
 func (o MigrationRecordPtrOutput) PostCopy() pulumi.BoolPtrOutput {

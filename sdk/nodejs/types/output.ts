@@ -146,6 +146,10 @@ export interface MigrationRecord {
      */
     linkMiBps?: number;
     mode?: string;
+    /**
+     * QEMU's own rate of the move's memory passes, in MiB/s (the 90th percentile of what the engine's polls saw), when the move ran uncapped; later forecasts judge the switch-over against it.
+     */
+    passMiBps?: number;
     postCopy?: boolean;
     result?: string;
     startedAt?: string;

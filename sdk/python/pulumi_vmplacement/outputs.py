@@ -444,6 +444,8 @@ class MigrationRecord(dict):
             suggest = "from_"
         elif key == "linkMiBps":
             suggest = "link_mi_bps"
+        elif key == "passMiBps":
+            suggest = "pass_mi_bps"
         elif key == "postCopy":
             suggest = "post_copy"
         elif key == "startedAt":
@@ -475,6 +477,7 @@ class MigrationRecord(dict):
                  iterations: Optional[_builtins.float] = None,
                  link_mi_bps: Optional[_builtins.float] = None,
                  mode: Optional[_builtins.str] = None,
+                 pass_mi_bps: Optional[_builtins.float] = None,
                  post_copy: Optional[_builtins.bool] = None,
                  result: Optional[_builtins.str] = None,
                  started_at: Optional[_builtins.str] = None,
@@ -486,6 +489,7 @@ class MigrationRecord(dict):
 
         :param 'Forecast' forecast: What the plan forecast, next to what happened.
         :param _builtins.float link_mi_bps: The rate the move reached, in MiB/s, when it ran uncapped and moved enough memory to tell; later forecasts between the same hosts use it.
+        :param _builtins.float pass_mi_bps: QEMU's own rate of the move's memory passes, in MiB/s (the 90th percentile of what the engine's polls saw), when the move ran uncapped; later forecasts judge the switch-over against it.
         :param 'MigrationTransport' transport: How a live move's stream went: TLS, parallel connections, compression, and what QEMU counted of them.
         """
         if bytes_moved is not None:
@@ -516,6 +520,8 @@ class MigrationRecord(dict):
             pulumi.set(__self__, "link_mi_bps", link_mi_bps)
         if mode is not None:
             pulumi.set(__self__, "mode", mode)
+        if pass_mi_bps is not None:
+            pulumi.set(__self__, "pass_mi_bps", pass_mi_bps)
         if post_copy is not None:
             pulumi.set(__self__, "post_copy", post_copy)
         if result is not None:
@@ -604,6 +610,14 @@ class MigrationRecord(dict):
     @pulumi.getter
     def mode(self) -> Optional[_builtins.str]:
         return pulumi.get(self, "mode")
+
+    @_builtins.property
+    @pulumi.getter(name="passMiBps")
+    def pass_mi_bps(self) -> Optional[_builtins.float]:
+        """
+        QEMU's own rate of the move's memory passes, in MiB/s (the 90th percentile of what the engine's polls saw), when the move ran uncapped; later forecasts judge the switch-over against it.
+        """
+        return pulumi.get(self, "pass_mi_bps")
 
     @_builtins.property
     @pulumi.getter(name="postCopy")

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { chooseLink, DEFAULT_LINK_MIBPS, measuredBetween } from "../../../provider/src/engine/link";
+import {
+  chooseLink,
+  DEFAULT_LINK_MIBPS,
+  measuredBetween,
+  measuredLinkOf,
+} from "../../../provider/src/engine/link";
 import { DEFAULT_POLICY } from "../../../provider/src/engine/policy";
 import type { MigrationPolicy } from "../../../provider/src/engine/types";
 
@@ -66,6 +71,35 @@ describe("link rate for a forecast", () => {
       assert.equal(link.mibps, mibps);
       assert.match(link.source, source);
     });
+
+  it("keeps QEMU's pass rate from the measurement, within a cap the link cannot reach", () => {
+    const measured = [
+      { from: "h1", to: "h2", mibps: 200, passMiBps: 450, at: "2026-12-01T10:00:00Z" },
+    ];
+    const link = chooseLink(policy(), "h1", "h2", { measured });
+    assert.equal(link.mibps, 200);
+    assert.equal(link.switchMiBps, 450);
+    assert.match(link.source, /QEMU's passes ran at 450 MiB\/s/);
+    assert.equal(chooseLink(policy(300), "h1", "h2", { measured }).switchMiBps, 300);
+    assert.equal(chooseLink(policy(100), "h1", "h2", { measured }).switchMiBps, undefined);
+    assert.equal(
+      chooseLink(policy(), "h1", "h2", { inventory: { source: 500 } }).switchMiBps,
+      undefined,
+    );
+  });
+
+  it("a finished move is a measurement only when it succeeded and reached a rate", () => {
+    const record = { from: "h1", to: "h2", linkMiBps: 210, passMiBps: 400, finishedAt: "t" };
+    assert.deepEqual(measuredLinkOf({ ...record, result: "succeeded" }), {
+      from: "h1",
+      to: "h2",
+      mibps: 210,
+      passMiBps: 400,
+      at: "t",
+    });
+    assert.equal(measuredLinkOf({ ...record, result: "failed" }), undefined);
+    assert.equal(measuredLinkOf({ ...record, linkMiBps: undefined }), undefined);
+  });
 
   it("post-copy runs at the link, not the pre-copy cap, unless postcopyBandwidthMiBps caps it", () => {
     const capped = (p: Partial<MigrationPolicy>, facts: Parameters<typeof chooseLink>[3]) =>
