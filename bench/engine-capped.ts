@@ -40,6 +40,16 @@ async function engineMove(
   };
 }
 
+async function virshMove(
+  from: LabHost,
+  to: LabHost,
+  domain: string,
+  v: VirshMigrateOptions,
+): Promise<Move> {
+  const { wallMs, downtimeMs, dataBytes } = await virshMigrate(from, to, domain, v);
+  return { wallMs, downtimeMs, wireBytes: dataBytes };
+}
+
 /** Engine and virsh take turns going first, each run one round trip h1 -> h2 -> h1. */
 async function alternate(
   pool: Pool,
@@ -54,9 +64,9 @@ async function alternate(
   for (let i = 0; i < runs; i++) {
     if (i % 2 === 0) {
       engine.push(await engineMove(pool, domain, h2, p));
-      plain.push(await virshMigrate(h2, h1, domain, v));
+      plain.push(await virshMove(h2, h1, domain, v));
     } else {
-      plain.push(await virshMigrate(h1, h2, domain, v));
+      plain.push(await virshMove(h1, h2, domain, v));
       engine.push(await engineMove(pool, domain, h1, p));
     }
   }
@@ -66,9 +76,9 @@ async function alternate(
 const wallS = (moves: Move[]) => median(moves.map((m) => m.wallMs)) / 1000;
 const wireMiB = (moves: Move[]) => Math.round(median(moves.map((m) => m.wireBytes ?? NaN)) / MiB);
 /** Bytes moved / (duration x cap), in hundredths before the median (which rounds). */
-const efficiency = (moves: Move[], capMiBps: number) =>
+const efficiency = (moves: Move[], capMibps: number) =>
   (
-    median(moves.map((m) => (100 * (m.wireBytes ?? NaN)) / MiB / ((m.wallMs / 1000) * capMiBps))) /
+    median(moves.map((m) => (100 * (m.wireBytes ?? NaN)) / MiB / ((m.wallMs / 1000) * capMibps))) /
     100
   ).toFixed(2);
 
@@ -85,8 +95,8 @@ export async function benchNonConverging(
       lab.hosts,
       g.name,
       runs,
-      { bandwidthMiBps: 40 },
-      { bandwidthMiBps: 40, postcopyAfterPrecopy: true },
+      { bandwidthMibps: 40 },
+      { bandwidthMibps: 40, postcopyAfterPrecopy: true },
     );
     const e = wallS(r.engine);
     const v = wallS(r.virsh);
@@ -125,8 +135,8 @@ export async function benchStreamOptions(
         lab.hosts,
         g.name,
         runs,
-        { ...o.policy, bandwidthMiBps: CAP_MIBPS },
-        { ...o.virsh, bandwidthMiBps: CAP_MIBPS },
+        { ...o.policy, bandwidthMibps: CAP_MIBPS },
+        { ...o.virsh, bandwidthMibps: CAP_MIBPS },
       );
       raw.push({ option: o.name, ...r });
       const e = wallS(r.engine);

@@ -27,8 +27,12 @@ import { median, ratio } from "./stats";
 import { removeLeftoverVolume, virshMigrate } from "./virsh-migrate";
 
 const MiB = 1024 * 1024;
-/** Targets of the forecast: duration within ±30 %, bytes within ±25 % of what happened. */
-const TARGET = { durationPct: 30, bytesPct: 25 };
+/**
+ * Targets of the forecast: duration within ±30 %, bytes within ±25 % of what happened. An error
+ * below what can be told apart counts as met: half a second (the engine's poll interval) or one
+ * MiB (an idle guest's whole move, where QEMU's own allocations swing its resident size more).
+ */
+const TARGET = { durationPct: 30, bytesPct: 25, durationS: 0.5, bytesMiB: 1 };
 
 interface Scenario {
   name: string;
@@ -73,8 +77,8 @@ const SCENARIOS: Scenario[] = [
   {
     name: "b: idle 256 MiB, shared, 40 MiB/s",
     guest: sharedGuest("heartbeat", 256),
-    policy: { bandwidthMiBps: 40 },
-    virsh: { bandwidthMiBps: 40 },
+    policy: { bandwidthMibps: 40 },
+    virsh: { bandwidthMibps: 40 },
   },
   {
     name: "c: moderate 512 MiB, shared",
@@ -85,21 +89,21 @@ const SCENARIOS: Scenario[] = [
   {
     name: "d: moderate 512 MiB, shared, 40 MiB/s",
     guest: sharedGuest("churn-moderate", 512),
-    policy: { bandwidthMiBps: 40 },
-    virsh: { bandwidthMiBps: 40 },
+    policy: { bandwidthMibps: 40 },
+    virsh: { bandwidthMibps: 40 },
   },
   { name: "e: fast 512 MiB, shared", guest: sharedGuest("churn-fast", 512), policy: {}, virsh: {} },
   {
     name: "f: fast 512 MiB, shared, 40 MiB/s",
     guest: sharedGuest("churn-fast", 512),
-    policy: { bandwidthMiBps: 40 },
-    virsh: { bandwidthMiBps: 40, postcopyAfterPrecopy: true },
+    policy: { bandwidthMibps: 40 },
+    virsh: { bandwidthMibps: 40, postcopyAfterPrecopy: true },
   },
   {
     name: "g: fast 2 GiB, shared, 25 MiB/s",
     guest: sharedGuest("churn-fast", 2048),
-    policy: { bandwidthMiBps: 25 },
-    virsh: { bandwidthMiBps: 25, postcopyAfterPrecopy: true },
+    policy: { bandwidthMibps: 25 },
+    virsh: { bandwidthMibps: 25, postcopyAfterPrecopy: true },
   },
   {
     name: "h: idle 256 MiB, 64 MiB disk copied",
@@ -112,8 +116,8 @@ const SCENARIOS: Scenario[] = [
     name: "i: moderate 512 MiB, disk copied, 40 MiB/s",
     guest: copiedGuest("churn-moderate", 512),
     storagePool: "local",
-    policy: { bandwidthMiBps: 40 },
-    virsh: { ...copied, bandwidthMiBps: 40 },
+    policy: { bandwidthMibps: 40 },
+    virsh: { ...copied, bandwidthMibps: 40 },
   },
   {
     name: "j: offline, 64 MiB disk copied",
@@ -259,9 +263,15 @@ async function main(): Promise<void> {
       const bytesPct = pct(forecastMiB, movedMiB);
       const verdict = verdictRight(engine[0].verdict, check);
       if (verdict.startsWith("WRONG")) misses.push(`${s.name}: verdict ${verdict}`);
-      if (!(Math.abs(durationPct) <= TARGET.durationPct))
+      if (
+        !(Math.abs(durationPct) <= TARGET.durationPct) &&
+        !(Math.abs(forecastS - actualS) < TARGET.durationS)
+      )
         misses.push(`${s.name}: duration forecast ${durationPct}% off`);
-      if (!(Math.abs(bytesPct) <= TARGET.bytesPct))
+      if (
+        !(Math.abs(bytesPct) <= TARGET.bytesPct) &&
+        !(Math.abs(forecastMiB - movedMiB) < TARGET.bytesMiB)
+      )
         misses.push(`${s.name}: bytes forecast ${bytesPct}% off`);
       rows.push({
         scenario: s.name,
@@ -296,6 +306,7 @@ async function main(): Promise<void> {
   const notes = [
     "forecast_s/actual_s: the plan's forecast vs the migration record's duration (slot granted -> verified); engine_wall_s adds planning and its measurement",
     "forecast_mib: memory sent with resends + disk allocation copied; moved_mib: the completed job's data processed",
+    `targets: duration within ±${TARGET.durationPct}% (or ${TARGET.durationS} s), bytes within ±${TARGET.bytesPct}% (or ${TARGET.bytesMiB} MiB)`,
     `verdict_check: plain pre-copy (virsh, no post-copy or auto-converge) at the policy's highest downtime (${Math.max(...DEFAULT_POLICY.downtimeLadderMs)} ms by default), bounded`,
     "virsh_s: the same guest moved back with `virsh migrate` and the flags in the scenario (--postcopy-after-precopy where the guest cannot converge); j has no virsh equivalent",
     `uncapped links: measured by the calibration move and earlier moves (${measuredLinks.map((m) => m.mibps).join(", ")} MiB/s)`,

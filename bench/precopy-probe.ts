@@ -33,7 +33,7 @@ export async function probePrecopy(
   source: LabHost,
   target: LabHost,
   domain: string,
-  options: { bandwidthMiBps?: number; copyDisks?: string[]; downtimeMs: number; boundS: number },
+  options: { bandwidthMibps?: number; copyDisks?: string[]; downtimeMs: number; boundS: number },
 ): Promise<ProbeOutcome> {
   const started = Date.now();
   const args = virshMigrateArgs(domain, target, options).filter((a) => a !== "--postcopy");

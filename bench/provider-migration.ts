@@ -165,8 +165,8 @@ export async function benchNonConvergingMove(ctx: BenchContext, runs: number): P
     label: `fast-${ctx.runId}`,
     guest: (f, h) => f.shared(`bp-fast-${ctx.runId}`, h, 0, "churn-fast", 512),
     shared: true,
-    policy: { bandwidthMiBps: CAP_MIBPS },
-    virsh: { bandwidthMiBps: CAP_MIBPS, postcopyAfterPrecopy: true },
+    policy: { bandwidthMibps: CAP_MIBPS },
+    virsh: { bandwidthMibps: CAP_MIBPS, postcopyAfterPrecopy: true },
   });
   return {
     title: `(d) a guest that cannot converge: pulumi up vs virsh --postcopy-after-precopy at ${CAP_MIBPS} MiB/s`,
@@ -202,8 +202,8 @@ export async function benchStreamOptions(ctx: BenchContext, runs: number): Promi
       label,
       guest: (f, h) => f.shared(`bp-${label}`, h, 0, "churn-moderate", 512),
       shared: true,
-      policy: { ...o.policy, bandwidthMiBps: CAP_MIBPS } as Record<string, unknown>,
-      virsh: { ...o.virsh, bandwidthMiBps: CAP_MIBPS },
+      policy: { ...o.policy, bandwidthMibps: CAP_MIBPS } as Record<string, unknown>,
+      virsh: { ...o.virsh, bandwidthMibps: CAP_MIBPS },
     });
     raw.push({ option: o.name, ...r });
     const moved = r.pulumi.map((p) => ({ bytes: p.wireBytes, ms: p.upMs - p.noopMs }));

@@ -8,7 +8,7 @@ import { completedMigrationStats, virsh } from "../test/lab/virsh";
 
 export interface VirshMigrateOptions {
   copyDisks?: string[];
-  bandwidthMiBps?: number;
+  bandwidthMibps?: number;
   postcopyAfterPrecopy?: boolean;
   compression?: "xbzrle" | "mt";
   parallelConnections?: number;
@@ -39,7 +39,7 @@ export function virshMigrateArgs(
           stream,
         ]
       : []),
-    ...(options.bandwidthMiBps ? ["--bandwidth", String(options.bandwidthMiBps)] : []),
+    ...(options.bandwidthMibps ? ["--bandwidth", String(options.bandwidthMibps)] : []),
     ...(options.compression ? ["--compressed", "--comp-methods", options.compression] : []),
     ...(options.parallelConnections
       ? ["--parallel", "--parallel-connections", String(options.parallelConnections)]

@@ -53,8 +53,8 @@ policy = vmplacement.MigrationPolicy(
     downtime_ladder_ms=[300, 500, 1000],
     allow_post_copy=True,
     allow_offline_fallback=False,
-    completion_timeout_seconds_per_gi_b=60,
-    bandwidth_mi_bps=config.get_int("bandwidthMiBps") or 0,
+    completion_timeout_seconds_per_gib=60,
+    bandwidth_mibps=config.get_int("bandwidthMibps") or 0,
     opts=on_lab,
 )
 

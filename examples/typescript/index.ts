@@ -16,8 +16,8 @@ const policy = new vmplacement.MigrationPolicy(
     downtimeLadderMs: [300, 500, 1000],
     allowPostCopy: true,
     allowOfflineFallback: false,
-    completionTimeoutSecondsPerGiB: 60,
-    bandwidthMiBps: config.getNumber("bandwidthMiBps") ?? 0,
+    completionTimeoutSecondsPerGib: 60,
+    bandwidthMibps: config.getNumber("bandwidthMibps") ?? 0,
   },
   { provider },
 );

@@ -5,10 +5,25 @@ import * as pulumi from "@pulumi/pulumi";
 import * as utilities from "./utilities";
 
 // Export members:
+export { GetHostsArgs, GetHostsResult, GetHostsOutputArgs } from "./getHosts";
+export const getHosts: typeof import("./getHosts").getHosts = null as any;
+export const getHostsOutput: typeof import("./getHosts").getHostsOutput = null as any;
+utilities.lazyLoad(exports, ["getHosts","getHostsOutput"], () => require("./getHosts"));
+
+export { GetPlacementArgs, GetPlacementResult, GetPlacementOutputArgs } from "./getPlacement";
+export const getPlacement: typeof import("./getPlacement").getPlacement = null as any;
+export const getPlacementOutput: typeof import("./getPlacement").getPlacementOutput = null as any;
+utilities.lazyLoad(exports, ["getPlacement","getPlacementOutput"], () => require("./getPlacement"));
+
 export { MigrationPolicyArgs } from "./migrationPolicy";
 export type MigrationPolicy = import("./migrationPolicy").MigrationPolicy;
 export const MigrationPolicy: typeof import("./migrationPolicy").MigrationPolicy = null as any;
 utilities.lazyLoad(exports, ["MigrationPolicy"], () => require("./migrationPolicy"));
+
+export { PlanPlacementArgs, PlanPlacementResult, PlanPlacementOutputArgs } from "./planPlacement";
+export const planPlacement: typeof import("./planPlacement").planPlacement = null as any;
+export const planPlacementOutput: typeof import("./planPlacement").planPlacementOutput = null as any;
+utilities.lazyLoad(exports, ["planPlacement","planPlacementOutput"], () => require("./planPlacement"));
 
 export { ProviderArgs } from "./provider";
 export type Provider = import("./provider").Provider;
@@ -20,6 +35,9 @@ export type VmPlacement = import("./vmPlacement").VmPlacement;
 export const VmPlacement: typeof import("./vmPlacement").VmPlacement = null as any;
 utilities.lazyLoad(exports, ["VmPlacement"], () => require("./vmPlacement"));
 
+
+// Export enums:
+export * from "./types/enums";
 
 // Export sub-modules:
 import * as config from "./config";

@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as inputs from "./types/input";
 import * as outputs from "./types/output";
+import * as enums from "./types/enums";
 import * as utilities from "./utilities";
 
 /**
@@ -59,11 +60,11 @@ export class MigrationPolicy extends pulumi.CustomResource {
     /**
      * Migration bandwidth cap in MiB/s; 0 is unlimited.
      */
-    declare public readonly bandwidthMiBps: pulumi.Output<number | undefined>;
+    declare public readonly bandwidthMibps: pulumi.Output<number | undefined>;
     /**
      * Seconds allowed per GiB to move before switching to post-copy or aborting.
      */
-    declare public readonly completionTimeoutSecondsPerGiB: pulumi.Output<number | undefined>;
+    declare public readonly completionTimeoutSecondsPerGib: pulumi.Output<number | undefined>;
     /**
      * Compression of migration data: none, xbzrle or mt.
      */
@@ -87,7 +88,7 @@ export class MigrationPolicy extends pulumi.CustomResource {
     /**
      * Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
      */
-    declare public readonly postcopyBandwidthMiBps: pulumi.Output<number | undefined>;
+    declare public readonly postcopyBandwidthMibps: pulumi.Output<number | undefined>;
     /**
      * Seconds without progress before raising the allowed downtime or escalating further.
      */
@@ -124,24 +125,24 @@ export class MigrationPolicy extends pulumi.CustomResource {
         let resourceInputs: pulumi.Inputs = {};
         opts = opts || {};
         if (!opts.id) {
-            resourceInputs["allowForcedShutdown"] = args?.allowForcedShutdown;
-            resourceInputs["allowLive"] = args?.allowLive;
-            resourceInputs["allowOfflineFallback"] = args?.allowOfflineFallback;
-            resourceInputs["allowPostCopy"] = args?.allowPostCopy;
-            resourceInputs["autoConverge"] = args?.autoConverge;
-            resourceInputs["bandwidthMiBps"] = args?.bandwidthMiBps;
-            resourceInputs["completionTimeoutSecondsPerGiB"] = args?.completionTimeoutSecondsPerGiB;
-            resourceInputs["compression"] = args?.compression;
+            resourceInputs["allowForcedShutdown"] = (args?.allowForcedShutdown) ?? false;
+            resourceInputs["allowLive"] = (args?.allowLive) ?? true;
+            resourceInputs["allowOfflineFallback"] = (args?.allowOfflineFallback) ?? false;
+            resourceInputs["allowPostCopy"] = (args?.allowPostCopy) ?? true;
+            resourceInputs["autoConverge"] = (args?.autoConverge) ?? false;
+            resourceInputs["bandwidthMibps"] = (args?.bandwidthMibps) ?? 0;
+            resourceInputs["completionTimeoutSecondsPerGib"] = (args?.completionTimeoutSecondsPerGib) ?? 60;
+            resourceInputs["compression"] = (args?.compression) ?? "none";
             resourceInputs["downtimeLadderMs"] = args?.downtimeLadderMs;
-            resourceInputs["maxDowntimeMs"] = args?.maxDowntimeMs;
+            resourceInputs["maxDowntimeMs"] = (args?.maxDowntimeMs) ?? 300;
             resourceInputs["notify"] = args?.notify ? pulumi.secret(args.notify) : undefined;
-            resourceInputs["parallelConnections"] = args?.parallelConnections;
-            resourceInputs["postcopyBandwidthMiBps"] = args?.postcopyBandwidthMiBps;
-            resourceInputs["progressTimeoutSeconds"] = args?.progressTimeoutSeconds;
-            resourceInputs["removeSourceVolumes"] = args?.removeSourceVolumes;
-            resourceInputs["shutdownTimeoutSeconds"] = args?.shutdownTimeoutSeconds;
-            resourceInputs["storageCopy"] = args?.storageCopy;
-            resourceInputs["tls"] = args?.tls;
+            resourceInputs["parallelConnections"] = (args?.parallelConnections) ?? 1;
+            resourceInputs["postcopyBandwidthMibps"] = (args?.postcopyBandwidthMibps) ?? 0;
+            resourceInputs["progressTimeoutSeconds"] = (args?.progressTimeoutSeconds) ?? 10;
+            resourceInputs["removeSourceVolumes"] = (args?.removeSourceVolumes) ?? true;
+            resourceInputs["shutdownTimeoutSeconds"] = (args?.shutdownTimeoutSeconds) ?? 120;
+            resourceInputs["storageCopy"] = (args?.storageCopy) ?? "auto";
+            resourceInputs["tls"] = (args?.tls) ?? false;
             resourceInputs["spec"] = undefined /*out*/;
         } else {
             resourceInputs["allowForcedShutdown"] = undefined /*out*/;
@@ -149,14 +150,14 @@ export class MigrationPolicy extends pulumi.CustomResource {
             resourceInputs["allowOfflineFallback"] = undefined /*out*/;
             resourceInputs["allowPostCopy"] = undefined /*out*/;
             resourceInputs["autoConverge"] = undefined /*out*/;
-            resourceInputs["bandwidthMiBps"] = undefined /*out*/;
-            resourceInputs["completionTimeoutSecondsPerGiB"] = undefined /*out*/;
+            resourceInputs["bandwidthMibps"] = undefined /*out*/;
+            resourceInputs["completionTimeoutSecondsPerGib"] = undefined /*out*/;
             resourceInputs["compression"] = undefined /*out*/;
             resourceInputs["downtimeLadderMs"] = undefined /*out*/;
             resourceInputs["maxDowntimeMs"] = undefined /*out*/;
             resourceInputs["notify"] = undefined /*out*/;
             resourceInputs["parallelConnections"] = undefined /*out*/;
-            resourceInputs["postcopyBandwidthMiBps"] = undefined /*out*/;
+            resourceInputs["postcopyBandwidthMibps"] = undefined /*out*/;
             resourceInputs["progressTimeoutSeconds"] = undefined /*out*/;
             resourceInputs["removeSourceVolumes"] = undefined /*out*/;
             resourceInputs["shutdownTimeoutSeconds"] = undefined /*out*/;
@@ -198,15 +199,15 @@ export interface MigrationPolicyArgs {
     /**
      * Migration bandwidth cap in MiB/s; 0 is unlimited.
      */
-    bandwidthMiBps?: pulumi.Input<number | undefined>;
+    bandwidthMibps?: pulumi.Input<number | undefined>;
     /**
      * Seconds allowed per GiB to move before switching to post-copy or aborting.
      */
-    completionTimeoutSecondsPerGiB?: pulumi.Input<number | undefined>;
+    completionTimeoutSecondsPerGib?: pulumi.Input<number | undefined>;
     /**
-     * Compression of migration data: none, xbzrle or mt.
+     * Compression of migration data.
      */
-    compression?: pulumi.Input<string | undefined>;
+    compression?: pulumi.Input<enums.Compression | undefined>;
     /**
      * Downtimes to step through, in increasing order, when pre-copy stops making progress.
      */
@@ -226,7 +227,7 @@ export interface MigrationPolicyArgs {
     /**
      * Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
      */
-    postcopyBandwidthMiBps?: pulumi.Input<number | undefined>;
+    postcopyBandwidthMibps?: pulumi.Input<number | undefined>;
     /**
      * Seconds without progress before raising the allowed downtime or escalating further.
      */
@@ -242,7 +243,7 @@ export interface MigrationPolicyArgs {
     /**
      * Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
      */
-    storageCopy?: pulumi.Input<string | undefined>;
+    storageCopy?: pulumi.Input<enums.StorageCopy | undefined>;
     /**
      * Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
      */

@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as inputs from "./types/input";
 import * as outputs from "./types/output";
+import * as enums from "./types/enums";
 import * as utilities from "./utilities";
 
 /**
@@ -42,10 +43,10 @@ export class Provider extends pulumi.ProviderResource {
             resourceInputs["defaultPolicy"] = pulumi.output(args?.defaultPolicy).apply(JSON.stringify);
             resourceInputs["dirtyRateSampleSeconds"] = pulumi.output((args?.dirtyRateSampleSeconds) ?? 1).apply(JSON.stringify);
             resourceInputs["hosts"] = pulumi.output(args?.hosts).apply(JSON.stringify);
-            resourceInputs["maxMigrationsPerHostInbound"] = pulumi.output(args?.maxMigrationsPerHostInbound).apply(JSON.stringify);
-            resourceInputs["maxMigrationsPerHostOutbound"] = pulumi.output(args?.maxMigrationsPerHostOutbound).apply(JSON.stringify);
-            resourceInputs["maxMigrationsTotal"] = pulumi.output(args?.maxMigrationsTotal).apply(JSON.stringify);
-            resourceInputs["sshInsecureIgnoreHostKeys"] = pulumi.output(args?.sshInsecureIgnoreHostKeys).apply(JSON.stringify);
+            resourceInputs["maxMigrationsPerHostInbound"] = pulumi.output((args?.maxMigrationsPerHostInbound) ?? 1).apply(JSON.stringify);
+            resourceInputs["maxMigrationsPerHostOutbound"] = pulumi.output((args?.maxMigrationsPerHostOutbound) ?? 1).apply(JSON.stringify);
+            resourceInputs["maxMigrationsTotal"] = pulumi.output((args?.maxMigrationsTotal) ?? 4).apply(JSON.stringify);
+            resourceInputs["sshInsecureIgnoreHostKeys"] = pulumi.output((args?.sshInsecureIgnoreHostKeys) ?? false).apply(JSON.stringify);
             resourceInputs["sshKnownHosts"] = args?.sshKnownHosts;
             resourceInputs["sshPrivateKey"] = args?.sshPrivateKey ? pulumi.secret(args.sshPrivateKey) : undefined;
             resourceInputs["tlsCaCert"] = args?.tlsCaCert;

@@ -25,6 +25,10 @@ setup(name='pulumi_vmplacement',
       long_description=readme(),
       long_description_content_type='text/markdown',
       keywords='libvirt kvm live-migration category/infrastructure kind/native',
+      url='https://github.com/vmplacement/vmplacement',
+      project_urls={
+          'Repository': 'https://github.com/vmplacement/vmplacement'
+      },
       license='Apache-2.0',
       packages=find_packages(),
       package_data={

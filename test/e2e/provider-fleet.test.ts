@@ -126,7 +126,7 @@ describe("provider e2e: a fleet through the TypeScript example", function () {
     const from = (await where())[vm];
     const to = lab.hosts.find((h) => h.name !== from)!.name;
     const source = lab.hosts.find((h) => h.name === from)!;
-    await ws.pulumi(["config", "set", "bandwidthMiBps", "2"]);
+    await ws.pulumi(["config", "set", "bandwidthMibps", "2"]);
     // `vms` is stored as one JSON string: set the whole map (a --path set would replace it).
     await ws.pulumi(["config", "set", "vms", JSON.stringify({ ...(await where()), [vm]: to })]);
     const up = spawn("pulumi", ["up", "--yes", "--skip-preview", "--non-interactive"], {
@@ -150,7 +150,7 @@ describe("provider e2e: a fleet through the TypeScript example", function () {
     for (const n of names)
       assert.equal((await hostsRunning(lab.hosts, n)).length, 1, `${n} runs on one host`);
 
-    await ws.pulumi(["config", "set", "bandwidthMiBps", "0"]);
+    await ws.pulumi(["config", "set", "bandwidthMibps", "0"]);
     await ws.pulumi(["cancel", "--yes"]).catch(() => undefined);
     await ws.pulumi(["up", "--yes", "--skip-preview"]);
     const now = await where();

@@ -76,9 +76,9 @@ describe("provider e2e: migration policies and customTimeouts", function () {
     await stack("postcopy", g.name, {
       policyResource: {
         allowPostCopy: true,
-        bandwidthMiBps: 40,
+        bandwidthMibps: 40,
         progressTimeoutSeconds: 3,
-        completionTimeoutSecondsPerGiB: 10,
+        completionTimeoutSecondsPerGib: 10,
         downtimeLadderMs: [300, 400],
       },
     });
@@ -112,7 +112,7 @@ describe("provider e2e: migration policies and customTimeouts", function () {
       await ws.setSecret("webhookToken", "Bearer t");
       await stack("timeouts", g.name, {
         pool: "local",
-        policyResource: { bandwidthMiBps: 5 },
+        policyResource: { bandwidthMibps: 5 },
         updateTimeout: "5s",
         webhookUrl: webhook.url,
       });
@@ -137,7 +137,7 @@ describe("provider e2e: migration policies and customTimeouts", function () {
       assert.equal((failed.record as Record<string, unknown>).errorCategory, "deadline");
 
       await ws.pulumi(["config", "rm", "updateTimeout"]);
-      await ws.pulumi(["config", "set", "policyResource", JSON.stringify({ bandwidthMiBps: 0 })]);
+      await ws.pulumi(["config", "set", "policyResource", JSON.stringify({ bandwidthMibps: 0 })]);
       await ws.pulumi(["up", "--yes", "--skip-preview"]);
       assert.equal((await lastMigration()).finalHost, h2.name);
       assert.deepEqual(await hostsRunning(lab.hosts, g.name), [h2.name]);

@@ -120,7 +120,7 @@ describe("provider e2e: TLS, parallel connections and compression", function () 
     await stack("xbzrle", g, {
       policyResource: {
         compression: "xbzrle",
-        bandwidthMiBps: 100,
+        bandwidthMibps: 100,
         allowPostCopy: false,
         autoConverge: true,
         maxDowntimeMs: 300,

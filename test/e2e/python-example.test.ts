@@ -6,24 +6,13 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
-import { run } from "../lab/run";
 import { hostsRunning } from "../lab/virsh";
 import { GuestFactory } from "../integration/engine/lab-engine";
 import { pulumiWorkspace, type PulumiWorkspace } from "../support/pulumi-cli";
+import { pythonEnv } from "../support/python-env";
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
 const EXAMPLE = path.join(REPO_ROOT, "examples", "python");
-
-/** Sources scripts/python-env.sh (building the venv if needed) and returns what it exports. */
-async function pythonEnv(): Promise<{ VIRTUAL_ENV: string; PATH: string }> {
-  const out = await run(
-    "bash",
-    ["-c", 'source "$0" && printf "%s\\n%s" "$VIRTUAL_ENV" "$PATH"', "scripts/python-env.sh"],
-    { cwd: REPO_ROOT, timeoutMs: 600_000 },
-  );
-  const [venv, pathVar] = out.split("\n");
-  return { VIRTUAL_ENV: venv, PATH: pathVar };
-}
 
 describe("python example: the generated Python SDK through the Pulumi CLI", function () {
   this.timeout(900_000);

@@ -87,7 +87,7 @@ describe("fault tier: injected faults through the Pulumi CLI", function () {
       host: h1.name,
       pool: "local",
       "vmplacement:hosts": labHosts(lab),
-      policy: { bandwidthMiBps: 2 },
+      policy: { bandwidthMibps: 2 },
       ...config,
     };
     await ws.pulumi([

@@ -111,16 +111,16 @@ const overlayDisk = (f: GuestFactory, h: LabHost, lab: LabDescription) =>
   f.overlay("flt", h, lab.hosts.slice(0, 2), "churn-moderate");
 
 const slowCopy: Partial<MigrationPolicy> = {
-  bandwidthMiBps: 4,
+  bandwidthMibps: 4,
   allowPostCopy: false,
   progressTimeoutSeconds: 300,
-  completionTimeoutSecondsPerGiB: 3000,
+  completionTimeoutSecondsPerGib: 3000,
 };
-const neverConverges: Partial<MigrationPolicy> = { ...slowCopy, bandwidthMiBps: 8 };
+const neverConverges: Partial<MigrationPolicy> = { ...slowCopy, bandwidthMibps: 8 };
 const earlyPostCopy: Partial<MigrationPolicy> = {
-  bandwidthMiBps: 8,
+  bandwidthMibps: 8,
   // Slow enough that post-copy lasts long enough to be seen (and cancelled).
-  postcopyBandwidthMiBps: 16,
+  postcopyBandwidthMibps: 16,
   allowPostCopy: true,
   progressTimeoutSeconds: 2,
   downtimeLadderMs: [300],
@@ -128,12 +128,12 @@ const earlyPostCopy: Partial<MigrationPolicy> = {
 /** A brief link cut may leave the job running: it must still end, through post-copy. */
 const cutPolicy: Partial<MigrationPolicy> = {
   ...earlyPostCopy,
-  postcopyBandwidthMiBps: 0,
+  postcopyBandwidthMibps: 0,
   progressTimeoutSeconds: 5,
 };
 /** Pre-copy gives up quickly (no post-copy), so the ladder's last step, the offline move, runs. */
 const fallsBackOffline: Partial<MigrationPolicy> = {
-  bandwidthMiBps: 16,
+  bandwidthMibps: 16,
   allowPostCopy: false,
   progressTimeoutSeconds: 2,
   downtimeLadderMs: [300],
@@ -257,11 +257,11 @@ const CASES: FaultCase[] = [
     guest: localDisk,
     target: "other host",
     policy: {
-      bandwidthMiBps: 4,
+      bandwidthMibps: 4,
       allowPostCopy: true,
       progressTimeoutSeconds: 4,
       downtimeLadderMs: [300],
-      completionTimeoutSecondsPerGiB: 1,
+      completionTimeoutSecondsPerGib: 1,
     },
     inject: cutTargetBriefly,
     live: true,
@@ -285,7 +285,7 @@ const CASES: FaultCase[] = [
     phase: "storage copy",
     guest: (f, h) => f.uefi("flt-uefi", h),
     target: "other host",
-    policy: { ...slowCopy, bandwidthMiBps: 1 },
+    policy: { ...slowCopy, bandwidthMibps: 1 },
     inject: bounceTargetDaemon,
     expect: back("failed"),
     live: true,
@@ -305,7 +305,7 @@ const CASES: FaultCase[] = [
     phase: "after switch-over",
     guest,
     target: "other host",
-    policy: { bandwidthMiBps: 32 },
+    policy: { bandwidthMibps: 32 },
     inject: bounceSourceDaemon,
     expect: { result: "succeeded", onSource: false },
     live: true,
@@ -314,7 +314,7 @@ const CASES: FaultCase[] = [
   // copies keep their "moving" markers: the next run removes them.
   ...(
     [
-      ["live-copy-all", { bandwidthMiBps: 32 }],
+      ["live-copy-all", { bandwidthMibps: 32 }],
       ["offline", offline],
     ] as const
   ).map(([mode, movePolicy]): FaultCase => ({
@@ -376,7 +376,7 @@ const CASES: FaultCase[] = [
     guest: (f, h) => f.shared("flt", h, 3, "churn-fast", 256),
     target: "other host",
     // The first pass takes seconds; post-copy still lasts long enough to be cancelled in.
-    policy: { ...earlyPostCopy, bandwidthMiBps: 64, postcopyBandwidthMiBps: 32 },
+    policy: { ...earlyPostCopy, bandwidthMibps: 64, postcopyBandwidthMibps: 32 },
     inject: cancel,
     expect: { result: "succeeded", onSource: false },
     live: true,
@@ -412,7 +412,7 @@ const CASES: FaultCase[] = [
     phase: "block copy",
     guest: localDisk,
     target: "scratch pool",
-    policy: { bandwidthMiBps: 4 },
+    policy: { bandwidthMibps: 4 },
     inject,
     expect,
     live: true,

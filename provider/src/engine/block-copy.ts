@@ -35,12 +35,12 @@ async function mirrorAll(
       dom,
       d.target,
       blockCopyDestinationXml(d.targetPath!, d.format),
-      policy.bandwidthMiBps
+      policy.bandwidthMibps
         ? [
             {
               name: C.VIR_DOMAIN_BLOCK_COPY_BANDWIDTH,
               type: "ullong",
-              value: policy.bandwidthMiBps * 1024 * 1024,
+              value: policy.bandwidthMibps * 1024 * 1024,
             },
           ]
         : [],

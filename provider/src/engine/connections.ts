@@ -13,7 +13,7 @@ export interface InventoryHost {
   /** Name the host's migration TLS certificate is issued to, when not migrationAddress. */
   migrationTlsName?: string;
   /** What the migration link of this host carries (MiB/s), when the operator knows it. */
-  migrationLinkMiBps?: number;
+  migrationLinkMibps?: number;
   labels?: Record<string, string>;
 }
 

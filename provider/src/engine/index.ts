@@ -116,6 +116,21 @@ export async function planPlacement(
         policy,
       )
     : undefined;
+  const otherHosts = [...new Set(req.alsoLookOn ?? [])].filter(
+    (h) => h !== facts.host && h !== req.host && pool.host(h),
+  );
+  // The hosts' facts are gathered while the guest is measured: the window is the longest wait.
+  const hostsGathered = (domain: DomainFacts) => {
+    const gathered = Promise.all([
+      gatherHostFacts(pool, domain.host, domain),
+      req.host === domain.host ? undefined : gatherHostFacts(pool, req.host, domain),
+      ...otherHosts.map((h) => gatherHostFacts(pool, h)),
+    ]);
+    // Awaited below; until then a failure must not count as unhandled.
+    gathered.catch(() => undefined);
+    return gathered;
+  };
+  let hosts = hostsGathered(facts);
   if (needless) {
     facts.memoryMeasurement = { windowSeconds: 0, needless };
   } else if (moving && seconds > 0) {
@@ -125,20 +140,14 @@ export async function planPlacement(
     if (measured.stopped) {
       // Plan from what the guest is now: a guest that stopped moves offline, never started.
       facts = await gatherDomainFacts(sourceConn, found.host, found.domain);
+      hosts = hostsGathered(facts);
     } else {
       facts.dirtyRateBps = measured.dirtyRateBps;
       facts.residentBytes = measured.residentBytes ?? facts.residentBytes;
       facts.memoryMeasurement = { windowSeconds: seconds, problem: measured.dirtyRateProblem };
     }
   }
-  const otherHosts = [...new Set(req.alsoLookOn ?? [])].filter(
-    (h) => h !== facts.host && h !== req.host && pool.host(h),
-  );
-  const [source, target, ...others] = await Promise.all([
-    gatherHostFacts(pool, facts.host, facts),
-    req.host === facts.host ? undefined : gatherHostFacts(pool, req.host, facts),
-    ...otherHosts.map((h) => gatherHostFacts(pool, h)),
-  ]);
+  const [source, target, ...others] = await hosts;
   // A CPU check only means something if the CPU passes it where the guest runs now: with
   // check='partial' a guest may run on a host that strict comparison calls incompatible.
   if (source?.cpuCompatible === false && target) target.cpuCompatible = undefined;
@@ -187,8 +196,8 @@ function linkFacts(
 ): LinkFacts {
   return {
     inventory: {
-      source: pool.host(from)?.migrationLinkMiBps,
-      target: pool.host(to)?.migrationLinkMiBps,
+      source: pool.host(from)?.migrationLinkMibps,
+      target: pool.host(to)?.migrationLinkMibps,
     },
     measured,
   };

@@ -16,7 +16,7 @@ export interface MeasuredLink {
    * move's overall rate, which includes setup and the guest's competition for the source's CPU.
    * QEMU judges whether what is left fits the downtime by it.
    */
-  passMiBps?: number;
+  passMibps?: number;
   /** When it was measured (ISO time), for the plan to say. */
   at: string;
 }
@@ -25,24 +25,24 @@ export interface MeasuredLink {
 export function measuredLinkOf(record: {
   from: string;
   to: string;
-  linkMiBps?: number;
-  passMiBps?: number;
+  linkMibps?: number;
+  passMibps?: number;
   finishedAt: string;
   result?: string;
 }): MeasuredLink | undefined {
-  if (!record.linkMiBps || (record.result !== undefined && record.result !== "succeeded"))
+  if (!record.linkMibps || (record.result !== undefined && record.result !== "succeeded"))
     return undefined;
   return {
     from: record.from,
     to: record.to,
-    mibps: record.linkMiBps,
-    ...(record.passMiBps ? { passMiBps: record.passMiBps } : {}),
+    mibps: record.linkMibps,
+    ...(record.passMibps ? { passMibps: record.passMibps } : {}),
     at: record.finishedAt,
   };
 }
 
 export interface LinkFacts {
-  /** `migrationLinkMiBps` of the source and target in the provider's inventory, when set. */
+  /** `migrationLinkMibps` of the source and target in the provider's inventory, when set. */
   inventory?: { source?: number; target?: number };
   /** Rates measured by earlier moves (any pair; the matching one is used). */
   measured?: MeasuredLink[];
@@ -53,14 +53,14 @@ export interface LinkChoice {
   source: string;
   /**
    * The rate post-copy runs at: QEMU lifts the pre-copy cap once post-copy starts, so it is the
-   * policy's postcopyBandwidthMiBps, else what the link itself carries.
+   * policy's postcopyBandwidthMibps, else what the link itself carries.
    */
-  postcopyMiBps: number;
+  postcopyMibps: number;
   /**
    * The rate QEMU measures during its passes and compares what is left against (when measured
    * and above `mibps`); `mibps` otherwise.
    */
-  switchMiBps?: number;
+  switchMibps?: number;
   /** Nothing is known of the link: the figure is DEFAULT_LINK_MIBPS. */
   assumed?: true;
 }
@@ -93,27 +93,27 @@ export function chooseLink(
   facts: LinkFacts = {},
 ): LinkChoice {
   const physical = physicalLink(from, to, facts);
-  const postcopyCap = policy.postcopyBandwidthMiBps;
-  const postcopyMiBps =
+  const postcopyCap = policy.postcopyBandwidthMibps;
+  const postcopyMibps =
     postcopyCap > 0
       ? Math.min(postcopyCap, physical?.mibps ?? Infinity)
       : (physical?.mibps ?? DEFAULT_LINK_MIBPS);
   // A cap above what the link carries does not make the move faster.
-  if (policy.bandwidthMiBps > 0 && (!physical || policy.bandwidthMiBps <= physical.mibps))
-    return { mibps: policy.bandwidthMiBps, source: "policy bandwidthMiBps", postcopyMiBps };
+  if (policy.bandwidthMibps > 0 && (!physical || policy.bandwidthMibps <= physical.mibps))
+    return { mibps: policy.bandwidthMibps, source: "policy bandwidthMibps", postcopyMibps };
   // QEMU's passes run no faster than a cap the link itself cannot reach.
-  const switchMiBps =
-    physical?.switchMiBps && policy.bandwidthMiBps > 0
-      ? Math.max(physical.mibps, Math.min(policy.bandwidthMiBps, physical.switchMiBps))
-      : physical?.switchMiBps;
+  const switchMibps =
+    physical?.switchMibps && policy.bandwidthMibps > 0
+      ? Math.max(physical.mibps, Math.min(policy.bandwidthMibps, physical.switchMibps))
+      : physical?.switchMibps;
   return {
     ...(physical ?? {
       mibps: DEFAULT_LINK_MIBPS,
-      source: `assumed ${DEFAULT_LINK_MIBPS} MiB/s (set migrationLinkMiBps on the hosts, or a move measures it)`,
+      source: `assumed ${DEFAULT_LINK_MIBPS} MiB/s (set migrationLinkMibps on the hosts, or a move measures it)`,
       assumed: true as const,
     }),
-    ...(switchMiBps ? { switchMiBps } : {}),
-    postcopyMiBps,
+    ...(switchMibps ? { switchMibps } : {}),
+    postcopyMibps,
   };
 }
 
@@ -122,22 +122,22 @@ function physicalLink(
   from: string,
   to: string,
   facts: LinkFacts,
-): Omit<LinkChoice, "postcopyMiBps"> | undefined {
+): Omit<LinkChoice, "postcopyMibps"> | undefined {
   const stated = [facts.inventory?.source, facts.inventory?.target].filter(
     (v): v is number => v !== undefined && v > 0,
   );
   if (stated.length)
     return {
       mibps: Math.min(...stated),
-      source: `inventory migrationLinkMiBps${stated.length === 2 ? ` (the lower of ${from} and ${to})` : ""}`,
+      source: `inventory migrationLinkMibps${stated.length === 2 ? ` (the lower of ${from} and ${to})` : ""}`,
     };
   const earlier = measuredBetween(facts.measured, from, to);
   if (earlier)
     return {
       mibps: earlier.mibps,
-      source: `measured by the move ${earlier.from} -> ${earlier.to} at ${earlier.at}${earlier.passMiBps ? ` (QEMU's passes ran at ${earlier.passMiBps} MiB/s)` : ""}`,
-      ...(earlier.passMiBps && earlier.passMiBps > earlier.mibps
-        ? { switchMiBps: earlier.passMiBps }
+      source: `measured by the move ${earlier.from} -> ${earlier.to} at ${earlier.at}${earlier.passMibps ? ` (QEMU's passes ran at ${earlier.passMibps} MiB/s)` : ""}`,
+      ...(earlier.passMibps && earlier.passMibps > earlier.mibps
+        ? { switchMibps: earlier.passMibps }
         : {}),
     };
   return undefined;

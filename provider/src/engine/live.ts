@@ -278,7 +278,7 @@ const MIN_LINK_SAMPLE_SECONDS = 0.3;
  * less the fixed setup the forecast adds, so the next forecast between these hosts reproduces
  * this move. (QEMU's own throughput figure is that of the last iteration, which swings with it.)
  */
-function reachedLinkMiBps(bytesMoved: number | undefined, elapsedMs: number): number | undefined {
+function reachedLinkMibps(bytesMoved: number | undefined, elapsedMs: number): number | undefined {
   const seconds = elapsedMs / 1000 - SETUP_SECONDS;
   if (!bytesMoved || bytesMoved < LINK_SAMPLE_BYTES || seconds < MIN_LINK_SAMPLE_SECONDS)
     return undefined;
@@ -291,7 +291,7 @@ function reachedLinkMiBps(bytesMoved: number | undefined, elapsedMs: number): nu
  * untouched pages, which send next to nothing; QEMU sets its switch-over threshold from the
  * latest period, so the periods that send data are the ones it converges in.
  */
-function passRateMiBps(samples: number[]): number | undefined {
+function passRateMibps(samples: number[]): number | undefined {
   if (samples.length < 3) return undefined;
   const sorted = [...samples].sort((a, b) => a - b);
   return Math.round(sorted[Math.floor(sorted.length * 0.9)] / (1024 * 1024));
@@ -610,9 +610,9 @@ async function verifyMoved(ctx: RunContext, seen: Seen): Promise<{ finalHost: st
   record.iterations = stats?.memoryIteration ?? (iterations || undefined);
   // A capped rate says what the cap was, not what the link carries.
   const capped =
-    policy.bandwidthMiBps > 0 || (record.postCopy && policy.postcopyBandwidthMiBps > 0);
-  record.linkMiBps = capped ? undefined : reachedLinkMiBps(record.bytesMoved, record.elapsedMs());
-  record.passMiBps = record.linkMiBps ? passRateMiBps(seen.passBps) : undefined;
+    policy.bandwidthMibps > 0 || (record.postCopy && policy.postcopyBandwidthMibps > 0);
+  record.linkMibps = capped ? undefined : reachedLinkMibps(record.bytesMoved, record.elapsedMs());
+  record.passMibps = record.linkMibps ? passRateMibps(seen.passBps) : undefined;
   record.transport = transportOf(plan, policy, stats);
   record.step(
     `verified: running on ${plan.to} only${facts.persistent ? ", persistent there, undefined on the source" : ""}`,

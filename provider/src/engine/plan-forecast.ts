@@ -54,7 +54,7 @@ export function streamEffect(policy: MigrationPolicy): {
   const parts: string[] = [];
   if (parallel)
     parts.push(
-      `${policy.parallelConnections} parallel connections${policy.bandwidthMiBps > 0 ? " share the bandwidth cap" : " (the link figure is for all of them)"}`,
+      `${policy.parallelConnections} parallel connections${policy.bandwidthMibps > 0 ? " share the bandwidth cap" : " (the link figure is for all of them)"}`,
     );
   if (policy.tls) parts.push("TLS");
   let effect: { wireRatio?: number; xbzrle?: { cacheBytes: number; deltaRatio: number } } = {};
@@ -84,8 +84,8 @@ export const NOTHING_TO_MOVE: PlanForecast = Object.freeze({
   memoryBytes: 0,
   memoryBytesSent: 0,
   diskBytes: 0,
-  linkMiBps: 0,
-  dirtyRateMiBps: 0,
+  linkMibps: 0,
+  dirtyRateMibps: 0,
   sources: Object.freeze({
     link: "not needed",
     dirtyRate: "not needed",
@@ -188,7 +188,7 @@ export function forecastPlan(
     disks: diskSource(mode, disks),
     stream: stream.source,
   };
-  const common = { diskBytes, linkMiBps: link.mibps, dirtyRateMiBps: dirty.bps / MiB, sources };
+  const common = { diskBytes, linkMibps: link.mibps, dirtyRateMibps: dirty.bps / MiB, sources };
   if (mode === "none") return NOTHING_TO_MOVE;
   if (!mode.startsWith("live")) {
     const seconds = tenths(diskBytes / linkBps + OFFLINE_SETUP_SECONDS);
@@ -211,10 +211,10 @@ export function forecastPlan(
       dirtyRateBps: dirty.bps,
       diskBytes,
       linkBps,
-      ...(link.switchMiBps ? { switchLinkBps: link.switchMiBps * MiB } : {}),
+      ...(link.switchMibps ? { switchLinkBps: link.switchMibps * MiB } : {}),
       ...(stream.wireRatio ? { wireRatio: stream.wireRatio } : {}),
       ...(stream.xbzrle ? { xbzrle: stream.xbzrle } : {}),
-      postcopyLinkBps: link.postcopyMiBps * MiB,
+      postcopyLinkBps: link.postcopyMibps * MiB,
     },
     policy,
   );

@@ -464,7 +464,7 @@ function emptyPlan(req: PlacementRequest, from: string): MigrationPlan {
     params: {},
     disks: [],
     bytes: { memory: 0, disks: 0, total: 0 },
-    estimate: { durationSeconds: 0, downtimeMs: 0, linkMiBps: 0 },
+    estimate: { durationSeconds: 0, downtimeMs: 0, linkMibps: 0 },
     forecast: NOTHING_TO_MOVE,
     escalation: [],
     completionTimeoutSeconds: 0,
@@ -617,9 +617,9 @@ export function choosePlan(
           ...(copied.length
             ? { disksUri: `tcp://${target.migrationAddress}`, migrateDisks: copied }
             : {}),
-          ...(policy.bandwidthMiBps ? { bandwidthMiBps: policy.bandwidthMiBps } : {}),
-          ...(policy.postcopyBandwidthMiBps
-            ? { postcopyBandwidthMiBps: policy.postcopyBandwidthMiBps }
+          ...(policy.bandwidthMibps ? { bandwidthMibps: policy.bandwidthMibps } : {}),
+          ...(policy.postcopyBandwidthMibps
+            ? { postcopyBandwidthMibps: policy.postcopyBandwidthMibps }
             : {}),
           ...(policy.compression !== "none" ? { compression: [policy.compression] } : {}),
           ...(policy.parallelConnections > 1
@@ -648,7 +648,7 @@ export function choosePlan(
     estimate: {
       durationSeconds: forecast.durationSeconds,
       downtimeMs: forecast.downtimeMs,
-      linkMiBps: link.mibps,
+      linkMibps: link.mibps,
     },
     forecast,
     escalation: escalationSteps(mode, policy, !offlineWhyNot, forecast),
@@ -668,12 +668,12 @@ function convergenceWarning(
   offlinePossible: boolean,
 ): Warning | undefined {
   if (f.verdict === "converges" || f.verdict === "not-live") return undefined;
-  const why = `${domain} dirties memory at ~${Math.round(f.dirtyRateMiBps)} MiB/s (${f.sources.dirtyRate}), faster than pre-copy can resend it over ${f.linkMiBps} MiB/s (${f.sources.link}) within a ${Math.max(policy.maxDowntimeMs, ...policy.downtimeLadderMs)} ms downtime`;
+  const why = `${domain} dirties memory at ~${Math.round(f.dirtyRateMibps)} MiB/s (${f.sources.dirtyRate}), faster than pre-copy can resend it over ${f.linkMibps} MiB/s (${f.sources.link}) within a ${Math.max(policy.maxDowntimeMs, ...policy.downtimeLadderMs)} ms downtime`;
   const then =
     f.verdict === "needs-post-copy"
       ? "it switches to post-copy right after the first pass"
       : f.verdict === "needs-auto-converge"
         ? `auto-converge throttles its vCPUs until pre-copy converges (~${f.passes} passes)`
-        : `the policy allows neither post-copy nor auto-converge, so the move is aborted after ~${f.durationSeconds} s and ${domain} stays on its source${policy.allowOfflineFallback && offlinePossible ? ", then the offline fallback moves it" : ""}; allow post-copy or auto-converge, or raise bandwidthMiBps or the downtime ladder`;
+        : `the policy allows neither post-copy nor auto-converge, so the move is aborted after ~${f.durationSeconds} s and ${domain} stays on its source${policy.allowOfflineFallback && offlinePossible ? ", then the offline fallback moves it" : ""}; allow post-copy or auto-converge, or raise bandwidthMibps or the downtime ladder`;
   return blocker("PRECOPY_MAY_NOT_CONVERGE", `${why}: ${then}.`);
 }

@@ -8,13 +8,13 @@ export const DEFAULT_POLICY: MigrationPolicy = {
   allowForcedShutdown: false,
   maxDowntimeMs: 300,
   downtimeLadderMs: [300, 500, 1000],
-  bandwidthMiBps: 0,
-  postcopyBandwidthMiBps: 0,
+  bandwidthMibps: 0,
+  postcopyBandwidthMibps: 0,
   compression: "none",
   parallelConnections: 1,
   tls: false,
   autoConverge: false,
-  completionTimeoutSecondsPerGiB: 60,
+  completionTimeoutSecondsPerGib: 60,
   progressTimeoutSeconds: 10,
   storageCopy: "auto",
   removeSourceVolumes: true,
@@ -25,7 +25,7 @@ const GiB = 1024 ** 3;
 
 /** Seconds a migration of `bytes` may take before the ladder switches to post-copy or aborts. */
 export function completionTimeoutSeconds(policy: MigrationPolicy, bytes: number): number {
-  return Math.max(30, Math.ceil((policy.completionTimeoutSecondsPerGiB * bytes) / GiB));
+  return Math.max(30, Math.ceil((policy.completionTimeoutSecondsPerGib * bytes) / GiB));
 }
 
 /** Downtime steps above the starting maximum, in increasing order. */

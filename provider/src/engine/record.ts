@@ -16,8 +16,8 @@ export class RecordBuilder {
   downtimeMs?: number;
   bytesMoved?: number;
   iterations?: number;
-  linkMiBps?: number;
-  passMiBps?: number;
+  linkMibps?: number;
+  passMibps?: number;
   transport?: MigrationTransport;
 
   constructor(private readonly plan: MigrationPlan) {
@@ -59,8 +59,8 @@ export class RecordBuilder {
       downtimeMs: this.downtimeMs,
       bytesMoved: this.bytesMoved,
       iterations: this.iterations,
-      ...(this.linkMiBps !== undefined ? { linkMiBps: this.linkMiBps } : {}),
-      ...(this.passMiBps !== undefined ? { passMiBps: this.passMiBps } : {}),
+      ...(this.linkMibps !== undefined ? { linkMibps: this.linkMibps } : {}),
+      ...(this.passMibps !== undefined ? { passMibps: this.passMibps } : {}),
       ...(this.plan.forecast ? { forecast: this.plan.forecast } : {}),
       ...(this.transport ? { transport: this.transport } : {}),
       postCopy: this.postCopy,

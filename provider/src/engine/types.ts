@@ -109,14 +109,14 @@ export interface MigrationPolicy {
   /** Downtimes to step through when pre-copy stalls; the last is the most the policy allows. */
   downtimeLadderMs: number[];
   /** MiB/s; 0 = unlimited. */
-  bandwidthMiBps: number;
-  postcopyBandwidthMiBps: number;
+  bandwidthMibps: number;
+  postcopyBandwidthMibps: number;
   compression: "none" | "xbzrle" | "mt";
   parallelConnections: number;
   tls: boolean;
   autoConverge: boolean;
   /** Seconds allowed per GiB of memory + disk to move, before post-copy or abort. */
-  completionTimeoutSecondsPerGiB: number;
+  completionTimeoutSecondsPerGib: number;
   /** Seconds without progress (remaining bytes not shrinking) before escalating. */
   progressTimeoutSeconds: number;
   storageCopy: "auto" | "all" | "incremental";
@@ -188,8 +188,8 @@ export interface PlanForecast {
   memoryBytes: number;
   memoryBytesSent: number;
   diskBytes: number;
-  linkMiBps: number;
-  dirtyRateMiBps: number;
+  linkMibps: number;
+  dirtyRateMibps: number;
   sources: ForecastSources;
 }
 
@@ -204,7 +204,7 @@ export interface MigrationPlan {
   params: MigrationParams;
   disks: DiskPlacement[];
   bytes: { memory: number; disks: number; total: number };
-  estimate: { durationSeconds: number; downtimeMs: number; linkMiBps: number };
+  estimate: { durationSeconds: number; downtimeMs: number; linkMibps: number };
   forecast: PlanForecast;
   escalation: EscalationStep[];
   completionTimeoutSeconds: number;
@@ -250,9 +250,9 @@ export interface MigrationRecord {
   bytesMoved?: number;
   iterations?: number;
   /** The link rate the move reached (MiB/s), when it moved enough to tell and ran uncapped. */
-  linkMiBps?: number;
+  linkMibps?: number;
   /** QEMU's own rate of the memory passes of that move (MiB/s, 90th percentile of what polls saw). */
-  passMiBps?: number;
+  passMibps?: number;
   /** What the plan forecast, next to what happened. */
   forecast?: PlanForecast;
   /** How a live move's stream went: its options, and what QEMU reported of compression. */

@@ -2,6 +2,7 @@
 // which VmPlacement resources consume. Nothing here touches a host.
 import { z } from "zod";
 import { DEFAULT_POLICY, type MigrationPolicy } from "../engine";
+import { diffInputs, type InputDiff } from "./input-diff";
 import { normalizeWebhook, webhookInputs, type WebhookSettings } from "./webhook";
 
 export const MIGRATION_POLICY_TOKEN = "vmplacement:index:MigrationPolicy";
@@ -25,13 +26,13 @@ export const policyInputs = z
     downtimeLadderMs: z
       .array(positiveInt("downtimeLadderMs entries").min(1).max(60_000))
       .max(10, "downtimeLadderMs takes at most 10 steps"),
-    bandwidthMiBps: positiveInt("bandwidthMiBps").min(
+    bandwidthMibps: positiveInt("bandwidthMibps").min(
       0,
-      "bandwidthMiBps must be 0 (unlimited) or more",
+      "bandwidthMibps must be 0 (unlimited) or more",
     ),
-    postcopyBandwidthMiBps: positiveInt("postcopyBandwidthMiBps").min(
+    postcopyBandwidthMibps: positiveInt("postcopyBandwidthMibps").min(
       0,
-      "postcopyBandwidthMiBps must be 0 (unlimited) or more",
+      "postcopyBandwidthMibps must be 0 (unlimited) or more",
     ),
     compression: z.enum(["none", "xbzrle", "mt"], {
       error: "compression must be one of none, xbzrle, mt",
@@ -41,9 +42,9 @@ export const policyInputs = z
       .max(64, "parallelConnections must be at most 64"),
     tls: z.boolean(),
     autoConverge: z.boolean(),
-    completionTimeoutSecondsPerGiB: positiveInt("completionTimeoutSecondsPerGiB").min(
+    completionTimeoutSecondsPerGib: positiveInt("completionTimeoutSecondsPerGib").min(
       1,
-      "completionTimeoutSecondsPerGiB must be at least 1",
+      "completionTimeoutSecondsPerGib must be at least 1",
     ),
     progressTimeoutSeconds: positiveInt("progressTimeoutSeconds").min(
       1,
@@ -136,4 +137,15 @@ export function checkPolicy(
   if (!parsed.success) return { failures: zodFailures(parsed.error) };
   const { spec, failures } = normalizePolicy(parsed.data, base);
   return { inputs: parsed.data, spec, failures };
+}
+
+/** Diff of a policy's inputs (its `spec` output follows from them); nothing replaces a policy. */
+export function diffPolicy(
+  oldInputs: Record<string, unknown>,
+  news: Record<string, unknown>,
+  unknowns: Set<string>,
+): InputDiff {
+  const keys = new Set([...Object.keys(oldInputs), ...Object.keys(news)]);
+  keys.delete("spec");
+  return diffInputs(oldInputs, news, { keys, unknowns });
 }

@@ -15,7 +15,9 @@ import {
   type PlannedMove,
 } from "../engine";
 import { gatherDomainFacts, locateDomain, settledLocation } from "../engine/gather";
-import type { ProviderRuntime } from "../server/config";
+import { diffInputs, type InputDiff } from "./input-diff";
+import { refreshedInputs } from "./placement-drift";
+import type { ProviderRuntime } from "./runtime";
 import { checkPolicy, zodFailures, type CheckFailure, type PolicySpec } from "./migration-policy";
 import { notifyWebhook, type WebhookEvent } from "./webhook";
 
@@ -96,7 +98,49 @@ export function checkPlacement(
   return { inputs, failures };
 }
 
-function policyFor(inputs: PlacementInputs, runtime: ProviderRuntime): PolicySpec {
+/** The inputs a placement is made of; only a different domain replaces it. */
+const PLACEMENT_INPUTS = ["domain", "host", "storagePool", "disks", "policy"];
+
+/** What a placement reports beyond its inputs. */
+export const PLACEMENT_COMPUTED_OUTPUTS = [
+  "currentHost",
+  "currentDisks",
+  "plannedMigration",
+  "lastMigration",
+  "migrationCount",
+] as const;
+
+/**
+ * Whether a preview must wait for inputs a placement is planned from: never planned with an
+ * unknown taken for null, so its outputs stay unknown too.
+ */
+export function placementAwaitsInputs(unknowns: Set<string>): boolean {
+  return PLACEMENT_INPUTS.some((k) => unknowns.has(k));
+}
+
+/**
+ * Diff of a placement's inputs. Drift (a move made outside Pulumi) reaches it through the old
+ * inputs a refresh recorded, so ignoreChanges holds it as Pulumi users expect.
+ */
+export function diffPlacement(
+  oldInputs: Record<string, unknown>,
+  oldOutputs: Record<string, unknown>,
+  news: Record<string, unknown>,
+  unknowns: Set<string>,
+): InputDiff {
+  const diff = diffInputs(oldInputs, news, {
+    keys: PLACEMENT_INPUTS,
+    unknowns,
+    replaceOn: ["domain"],
+  });
+  // The state itself says the VM is elsewhere (a failed move kept its new inputs): move it.
+  const current = oldOutputs.currentHost;
+  if (!diff.changes.has("host") && typeof current === "string" && current !== news.host)
+    diff.changes.set("host", "update");
+  return diff;
+}
+
+export function policyFor(inputs: PlacementInputs, runtime: ProviderRuntime): PolicySpec {
   return inputs.policy
     ? (checkPolicy(inputs.policy, runtime.defaultPolicy).spec ?? runtime.defaultPolicy)
     : runtime.defaultPolicy;
@@ -149,8 +193,8 @@ export function planSummary(plan: MigrationPlan): string {
       ? `; stream: ${f.sources.stream}`
       : "";
   const sources = live
-    ? `link ${f.linkMiBps} MiB/s: ${f.sources.link}; dirty ${Math.round(f.dirtyRateMiBps)} MiB/s: ${f.sources.dirtyRate}; memory: ${f.sources.memory}${stream}`
-    : `link ${f.linkMiBps} MiB/s: ${f.sources.link}`;
+    ? `link ${f.linkMibps} MiB/s: ${f.sources.link}; dirty ${Math.round(f.dirtyRateMibps)} MiB/s: ${f.sources.dirtyRate}; memory: ${f.sources.memory}${stream}`
+    : `link ${f.linkMibps} MiB/s: ${f.sources.link}`;
   const timing =
     f.verdict === "cannot-move-live"
       ? `aborted after ~${f.durationSeconds} s`
@@ -231,6 +275,32 @@ export async function observe(
         path: d.path ?? null,
         capacityBytes: d.capacityBytes,
       })),
+  };
+}
+
+/**
+ * Read (refresh and import): where the domain is now, and the inputs that placement amounts to,
+ * so drift shows against the program's inputs. Undefined when the domain is on no host.
+ */
+export async function readPlacement(
+  runtime: ProviderRuntime,
+  domain: string,
+  state: Partial<PlacementOutputs>,
+  inputs: Partial<PlacementInputs>,
+): Promise<{ outputs: PlacementOutputs; inputs: PlacementInputs } | undefined> {
+  const now = await observe(runtime, domain);
+  if (!now) return undefined;
+  const refreshed = refreshedInputs(domain, inputs, now);
+  return {
+    outputs: {
+      lastMigration: null,
+      migrationCount: 0,
+      plannedMigration: null,
+      ...state,
+      ...refreshed,
+      ...now,
+    },
+    inputs: refreshed,
   };
 }
 

@@ -8,7 +8,6 @@ import {
   MeasureGate,
   MigrationLimiter,
   RunLedger,
-  type MeasuredLink,
 } from "../engine";
 import {
   checkPolicy,
@@ -16,6 +15,9 @@ import {
   type CheckFailure,
   type PolicySpec,
 } from "../resources/migration-policy";
+import type { ProviderRuntime } from "../resources/runtime";
+
+export type { ProviderRuntime } from "../resources/runtime";
 
 const hostSchema = z
   .object({
@@ -24,10 +26,10 @@ const hostSchema = z
     migrationAddress: z.string().min(1, "a host needs the address migration streams are sent to"),
     peerUri: z.string().optional(),
     migrationTlsName: z.string().min(1, "migrationTlsName must not be empty").optional(),
-    migrationLinkMiBps: z
+    migrationLinkMibps: z
       .number()
       .positive(
-        "migrationLinkMiBps is the rate the host's migration link carries, in MiB/s; leave it out to have moves measure it",
+        "migrationLinkMibps is the rate the host's migration link carries, in MiB/s; leave it out to have moves measure it",
       )
       .optional(),
     labels: z.record(z.string(), z.string()).optional(),
@@ -57,24 +59,6 @@ export const configSchema = z
   .strict();
 
 export type ProviderConfigInputs = z.infer<typeof configSchema>;
-
-export interface ProviderRuntime {
-  pool: ConnectionPool;
-  limiter: MigrationLimiter;
-  defaultPolicy: PolicySpec;
-  hostNames: string[];
-  /** Seconds over which a moving guest's dirty rate is measured at plan time (0: not measured; unset: the engine's default). */
-  measureSeconds?: number;
-  /** Bounds the measurements running at once on each host, across the placements of a run. */
-  measureGate: MeasureGate;
-  /** Link rates the moves of this process reached, for the forecasts of later placements. */
-  measuredLinks: MeasuredLink[];
-  /**
-   * What the placements planned in this process hold on their targets, previews and updates
-   * apart (a process serves one run, but a preview's claims must never weigh on an update).
-   */
-  ledgers: { preview: RunLedger; update: RunLedger };
-}
 
 /** Config values arrive as JSON strings when set with `pulumi config set`; objects otherwise. */
 export function decodeConfigValues(raw: Record<string, unknown>): Record<string, unknown> {

@@ -14,13 +14,19 @@ import { LocationUnknownError, MigrationError } from "../engine";
 import {
   MIGRATION_POLICY_TOKEN,
   checkPolicy,
+  diffPolicy,
   type CheckFailure,
 } from "../resources/migration-policy";
+import { invokeFunction } from "../resources/functions";
+import type { DiffKind } from "../resources/input-diff";
 import {
   VM_PLACEMENT_TOKEN,
   applyPlacement,
   checkPlacement,
-  observe,
+  diffPlacement,
+  PLACEMENT_COMPUTED_OUTPUTS,
+  placementAwaitsInputs,
+  readPlacement,
   PlacementBlockedError,
   PlacementFailedError,
   type PlacementInputs,
@@ -30,7 +36,7 @@ import { buildRuntime, checkConfig, decodeConfigValues, type ProviderRuntime } f
 import { operationSignal } from "./deadline";
 import { EngineLog } from "./engine-log";
 import { progressLine } from "../resources/progress-line";
-import { compact, secret, unwrapProperties, wrapSecrets, type Plain } from "./values";
+import { compact, secret, UNKNOWN, unwrapProperties, wrapSecrets, type Plain } from "./values";
 
 type Call<Req> = grpc.ServerUnaryCall<Req, unknown>;
 type Callback = grpc.sendUnaryData<unknown>;
@@ -39,6 +45,15 @@ const REPO_ROOT = path.resolve(__dirname, "..", "..", "..", "..");
 export const PROVIDER_VERSION: string = JSON.parse(
   readFileSync(path.join(REPO_ROOT, "package.json"), "utf8"),
 ).version;
+
+const DIFF_KINDS: Record<DiffKind, pb.PropertyDiff.Kind> = {
+  add: pb.PropertyDiff.Kind.ADD,
+  "add-replace": pb.PropertyDiff.Kind.ADD_REPLACE,
+  delete: pb.PropertyDiff.Kind.DELETE,
+  "delete-replace": pb.PropertyDiff.Kind.DELETE_REPLACE,
+  update: pb.PropertyDiff.Kind.UPDATE,
+  "update-replace": pb.PropertyDiff.Kind.UPDATE_REPLACE,
+};
 
 function typeOf(urn: string): string {
   // urn:pulumi:stack::project::type::name (the type may carry parent types joined by '$')
@@ -50,13 +65,27 @@ function struct(obj: Record<string, unknown>): structPb.Struct {
   return structPb.Struct.fromJavaScript(compact(obj) as Record<string, structPb.JavaScriptValue>);
 }
 
-/** A MigrationPolicy's state: its inputs and the normalized spec; webhook settings stay secret. */
-function policyState(inputs: Plain): Record<string, Plain> {
+/**
+ * A MigrationPolicy's state: its inputs and the normalized spec; webhook settings stay secret.
+ * While an input is not known (preview), neither is the spec.
+ */
+function policyState(
+  inputs: Plain,
+  raw: Record<string, unknown>,
+  unknowns: Set<string>,
+): Record<string, Plain> {
+  if (unknowns.size) return { ...(raw as Record<string, Plain>), spec: UNKNOWN };
   const spec = checkPolicy(inputs).spec;
   const specState = spec ? compact(spec as unknown as Record<string, unknown>) : null;
   if (specState?.notify) specState.notify = secret(specState.notify);
   const state = { ...(inputs as Record<string, Plain>), spec: specState };
   return wrapSecrets(state, ["notify"]);
+}
+
+/** A placement's preview while inputs it is planned from are not known yet. */
+function awaitingInputs(raw: Record<string, unknown>): Record<string, Plain> {
+  const unknown = Object.fromEntries(PLACEMENT_COMPUTED_OUTPUTS.map((k) => [k, UNKNOWN]));
+  return { ...(raw as Record<string, Plain>), ...unknown };
 }
 
 /** Outputs that echo inputs stay secret where the inputs were. */
@@ -95,6 +124,7 @@ function statusDetails(err: PartialFailure, code: grpc.status): grpc.Metadata {
   detail.setProperties(struct(err.state));
   detail.setInputs(struct(err.inputs));
   detail.setReasonsList([err.message]);
+  detail.setRefreshBeforeUpdate(true);
   const any = new anyPb.Any();
   any.pack(detail.serializeBinary(), "pulumirpc.ErrorResourceInitFailed");
   const status = new statusPb.Status();
@@ -246,9 +276,18 @@ export class VmPlacementProvider {
         const type = typeOf(call.request.getUrn());
         const props = unwrapProperties(call.request.getProperties()?.toJavaScript());
         const resp = new pb.CreateResponse();
+        const raw = call.request.getProperties()?.toJavaScript() ?? {};
         if (type === MIGRATION_POLICY_TOKEN) {
           resp.setId(call.request.getUrn().split("::").pop() ?? "policy");
-          resp.setProperties(struct(policyState(props.value)));
+          resp.setProperties(struct(policyState(props.value, raw, props.unknowns)));
+          return resp;
+        }
+        if (call.request.getPreview() && placementAwaitsInputs(props.unknowns)) {
+          // Nothing to plan yet: known inputs as given, everything it would report unknown.
+          const domain = (props.value as Record<string, Plain>).domain;
+          resp.setId(props.unknowns.has("domain") ? "" : String(domain));
+          resp.setProperties(struct(awaitingInputs(raw)));
+          resp.setRefreshBeforeUpdate(true);
           return resp;
         }
         const outs = await this.place(call.request.getUrn(), props.value as PlacementInputs, {
@@ -259,6 +298,7 @@ export class VmPlacementProvider {
         });
         resp.setId(outs.domain);
         resp.setProperties(struct(keepSecrets(outs, props.secrets)));
+        resp.setRefreshBeforeUpdate(true);
         return resp;
       }),
       update: handle<pb.UpdateRequest>(async (call) => {
@@ -267,8 +307,14 @@ export class VmPlacementProvider {
         const olds = unwrapProperties(call.request.getOlds()?.toJavaScript())
           .value as Partial<PlacementOutputs>;
         const resp = new pb.UpdateResponse();
+        const raw = call.request.getNews()?.toJavaScript() ?? {};
         if (type === MIGRATION_POLICY_TOKEN) {
-          resp.setProperties(struct(policyState(news.value)));
+          resp.setProperties(struct(policyState(news.value, raw, news.unknowns)));
+          return resp;
+        }
+        if (call.request.getPreview() && placementAwaitsInputs(news.unknowns)) {
+          resp.setProperties(struct(awaitingInputs(raw)));
+          resp.setRefreshBeforeUpdate(true);
           return resp;
         }
         const outs = await this.place(call.request.getUrn(), news.value as PlacementInputs, {
@@ -279,6 +325,7 @@ export class VmPlacementProvider {
           secrets: news.secrets,
         });
         resp.setProperties(struct(keepSecrets(outs, news.secrets)));
+        resp.setRefreshBeforeUpdate(true);
         return resp;
       }),
       read: handle<pb.ReadRequest>(async (call) => {
@@ -294,30 +341,18 @@ export class VmPlacementProvider {
           resp.setInputs(call.request.getInputs());
           return resp;
         }
-        const domain = call.request.getId();
-        const now = await observe(this.requireRuntime(), domain);
-        if (!now) return resp; // gone: an empty id tells the engine so
-        const knownInputs: PlacementInputs = Object.keys(inputs).length
-          ? (inputs as PlacementInputs)
-          : { domain, host: now.currentHost };
-        const secrets = new Set([...state.secrets, ...given.secrets]);
-        resp.setId(domain);
-        resp.setProperties(
-          struct(
-            keepSecrets(
-              {
-                lastMigration: null,
-                migrationCount: 0,
-                plannedMigration: null,
-                ...props,
-                ...knownInputs,
-                ...now,
-              } as PlacementOutputs,
-              secrets,
-            ),
-          ),
+        const read = await readPlacement(
+          this.requireRuntime(),
+          call.request.getId(),
+          props,
+          inputs,
         );
-        resp.setInputs(struct(wrapSecrets(compact(knownInputs), secrets)));
+        if (!read) return resp; // gone: an empty id tells the engine so
+        const secrets = new Set([...state.secrets, ...given.secrets]);
+        resp.setId(read.outputs.domain);
+        resp.setProperties(struct(keepSecrets(read.outputs, secrets)));
+        resp.setInputs(struct(wrapSecrets(compact(read.inputs), secrets)));
+        resp.setRefreshBeforeUpdate(true);
         return resp;
       }),
       delete: handle(async () => new emptyPb.Empty()),
@@ -332,8 +367,14 @@ export class VmPlacementProvider {
           code: grpc.status.UNIMPLEMENTED,
         });
       }),
-      invoke: handle(async () => {
-        throw new Error("vmplacement has no functions");
+      invoke: handle<pb.InvokeRequest>(async (call) => {
+        const token = call.request.getTok();
+        const args = unwrapProperties(call.request.getArgs()?.toJavaScript()).value;
+        const { result, failures } = await invokeFunction(token, () => this.requireRuntime(), args);
+        const resp = new pb.InvokeResponse();
+        if (result) resp.setReturn(struct(result));
+        if (failures) resp.setFailuresList(failuresOf(failures));
+        return resp;
       }),
       attach: handle(async () => new emptyPb.Empty()),
     };
@@ -341,53 +382,32 @@ export class VmPlacementProvider {
 
   private diff(req: pb.DiffRequest): pb.DiffResponse {
     const type = typeOf(req.getUrn());
-    const olds = unwrapProperties(req.getOlds()?.toJavaScript()).value as Record<string, Plain>;
+    // Old inputs as the state has them (refreshed first when the resource asks for it); engines
+    // that send none leave the old outputs, which echo the inputs.
+    const oldOutputs = unwrapProperties(req.getOlds()?.toJavaScript()).value as Record<
+      string,
+      Plain
+    >;
+    const olds = req.hasOldInputs()
+      ? (unwrapProperties(req.getOldInputs()?.toJavaScript()).value as Record<string, Plain>)
+      : oldOutputs;
     const news = unwrapProperties(req.getNews()?.toJavaScript());
     const n = news.value as Record<string, Plain>;
-    const changed: string[] = [];
-    const replaces: string[] = [];
-    const same = (a: unknown, b: unknown) =>
-      JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-    if (type === VM_PLACEMENT_TOKEN) {
-      if (!same(olds.domain, n.domain)) replaces.push("domain");
-      // Compare with where the VM really is (refresh records moves made outside Pulumi).
-      if (
-        news.unknowns.has("host") ||
-        !same(olds.currentHost ?? olds.host, n.host) ||
-        !same(olds.host, n.host)
-      )
-        changed.push("host");
-      for (const key of ["storagePool", "disks", "policy"])
-        if (news.unknowns.has(key) || !same(olds[key], n[key])) changed.push(key);
-      // A disk found in another pool than its placement asks for (moved outside Pulumi) is drift.
-      const current =
-        (olds.currentDisks as Array<{ target: string; pool: string | null }> | undefined) ?? [];
-      const wanted = (target: string) =>
-        (n.disks as Record<string, string> | null)?.[target] ?? (n.storagePool as string | null);
-      if (
-        current.some((d) => d.pool !== null && wanted(d.target) && d.pool !== wanted(d.target)) &&
-        !changed.includes("storagePool")
-      ) {
-        changed.push("storagePool");
-      }
-    } else {
-      for (const key of new Set([...Object.keys(olds), ...Object.keys(n)]))
-        if (key !== "spec" && !same(olds[key], n[key])) changed.push(key);
-    }
+    const { changes, replaces } =
+      type === VM_PLACEMENT_TOKEN
+        ? diffPlacement(olds, oldOutputs, n, news.unknowns)
+        : diffPolicy(olds, n, news.unknowns);
     const resp = new pb.DiffResponse();
-    const all = [...new Set([...replaces, ...changed])];
     resp.setChanges(
-      all.length ? pb.DiffResponse.DiffChanges.DIFF_SOME : pb.DiffResponse.DiffChanges.DIFF_NONE,
+      changes.size ? pb.DiffResponse.DiffChanges.DIFF_SOME : pb.DiffResponse.DiffChanges.DIFF_NONE,
     );
-    resp.setDiffsList(all);
+    resp.setDiffsList([...changes.keys()]);
     resp.setReplacesList(replaces);
     resp.setHasdetaileddiff(true);
     const detailed = resp.getDetaileddiffMap();
-    for (const key of all) {
+    for (const [key, kind] of changes) {
       const pd = new pb.PropertyDiff();
-      pd.setKind(
-        replaces.includes(key) ? pb.PropertyDiff.Kind.UPDATE_REPLACE : pb.PropertyDiff.Kind.UPDATE,
-      );
+      pd.setKind(DIFF_KINDS[kind]);
       pd.setInputdiff(true);
       detailed.set(key, pd);
     }

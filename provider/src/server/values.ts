@@ -1,8 +1,10 @@
 // Pulumi's wire conventions inside protobuf Structs: secrets are wrapped in a signature object,
 // unknown values (during preview) are a sentinel string.
-export const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+import { specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/runtime/rpc";
+
+export const SECRET_SIG_KEY = specialSigKey;
+const SECRET_SIG = specialSecretSig;
+export const UNKNOWN = unknownValue;
 
 export type Plain = null | boolean | number | string | Plain[] | { [key: string]: Plain };
 

@@ -26,9 +26,9 @@ type MigrationPolicy struct {
 	// Let QEMU throttle the guest's vCPUs to help pre-copy converge.
 	AutoConverge pulumi.BoolPtrOutput `pulumi:"autoConverge"`
 	// Migration bandwidth cap in MiB/s; 0 is unlimited.
-	BandwidthMiBps pulumi.IntPtrOutput `pulumi:"bandwidthMiBps"`
+	BandwidthMibps pulumi.IntPtrOutput `pulumi:"bandwidthMibps"`
 	// Seconds allowed per GiB to move before switching to post-copy or aborting.
-	CompletionTimeoutSecondsPerGiB pulumi.IntPtrOutput `pulumi:"completionTimeoutSecondsPerGiB"`
+	CompletionTimeoutSecondsPerGib pulumi.IntPtrOutput `pulumi:"completionTimeoutSecondsPerGib"`
 	// Compression of migration data: none, xbzrle or mt.
 	Compression pulumi.StringPtrOutput `pulumi:"compression"`
 	// Downtimes to step through, in increasing order, when pre-copy stops making progress.
@@ -40,7 +40,7 @@ type MigrationPolicy struct {
 	// Parallel migration connections (multifd); 1 is a single stream.
 	ParallelConnections pulumi.IntPtrOutput `pulumi:"parallelConnections"`
 	// Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
-	PostcopyBandwidthMiBps pulumi.IntPtrOutput `pulumi:"postcopyBandwidthMiBps"`
+	PostcopyBandwidthMibps pulumi.IntPtrOutput `pulumi:"postcopyBandwidthMibps"`
 	// Seconds without progress before raising the allowed downtime or escalating further.
 	ProgressTimeoutSeconds pulumi.IntPtrOutput `pulumi:"progressTimeoutSeconds"`
 	// Remove source volumes after a verified move. Default true.
@@ -62,6 +62,54 @@ func NewMigrationPolicy(ctx *pulumi.Context,
 		args = &MigrationPolicyArgs{}
 	}
 
+	if args.AllowForcedShutdown == nil {
+		args.AllowForcedShutdown = pulumi.BoolPtr(false)
+	}
+	if args.AllowLive == nil {
+		args.AllowLive = pulumi.BoolPtr(true)
+	}
+	if args.AllowOfflineFallback == nil {
+		args.AllowOfflineFallback = pulumi.BoolPtr(false)
+	}
+	if args.AllowPostCopy == nil {
+		args.AllowPostCopy = pulumi.BoolPtr(true)
+	}
+	if args.AutoConverge == nil {
+		args.AutoConverge = pulumi.BoolPtr(false)
+	}
+	if args.BandwidthMibps == nil {
+		args.BandwidthMibps = pulumi.IntPtr(0)
+	}
+	if args.CompletionTimeoutSecondsPerGib == nil {
+		args.CompletionTimeoutSecondsPerGib = pulumi.IntPtr(60)
+	}
+	if args.Compression == nil {
+		args.Compression = Compression("none")
+	}
+	if args.MaxDowntimeMs == nil {
+		args.MaxDowntimeMs = pulumi.IntPtr(300)
+	}
+	if args.ParallelConnections == nil {
+		args.ParallelConnections = pulumi.IntPtr(1)
+	}
+	if args.PostcopyBandwidthMibps == nil {
+		args.PostcopyBandwidthMibps = pulumi.IntPtr(0)
+	}
+	if args.ProgressTimeoutSeconds == nil {
+		args.ProgressTimeoutSeconds = pulumi.IntPtr(10)
+	}
+	if args.RemoveSourceVolumes == nil {
+		args.RemoveSourceVolumes = pulumi.BoolPtr(true)
+	}
+	if args.ShutdownTimeoutSeconds == nil {
+		args.ShutdownTimeoutSeconds = pulumi.IntPtr(120)
+	}
+	if args.StorageCopy == nil {
+		args.StorageCopy = StorageCopy("auto")
+	}
+	if args.Tls == nil {
+		args.Tls = pulumi.BoolPtr(false)
+	}
 	if args.Notify != nil {
 		args.Notify = pulumi.ToSecret(args.Notify).(WebhookPtrInput)
 	}
@@ -113,11 +161,11 @@ type migrationPolicyArgs struct {
 	// Let QEMU throttle the guest's vCPUs to help pre-copy converge.
 	AutoConverge *bool `pulumi:"autoConverge"`
 	// Migration bandwidth cap in MiB/s; 0 is unlimited.
-	BandwidthMiBps *int `pulumi:"bandwidthMiBps"`
+	BandwidthMibps *int `pulumi:"bandwidthMibps"`
 	// Seconds allowed per GiB to move before switching to post-copy or aborting.
-	CompletionTimeoutSecondsPerGiB *int `pulumi:"completionTimeoutSecondsPerGiB"`
-	// Compression of migration data: none, xbzrle or mt.
-	Compression *string `pulumi:"compression"`
+	CompletionTimeoutSecondsPerGib *int `pulumi:"completionTimeoutSecondsPerGib"`
+	// Compression of migration data.
+	Compression *Compression `pulumi:"compression"`
 	// Downtimes to step through, in increasing order, when pre-copy stops making progress.
 	DowntimeLadderMs []int `pulumi:"downtimeLadderMs"`
 	// Longest pause allowed at switch-over, in milliseconds. Default 300.
@@ -127,7 +175,7 @@ type migrationPolicyArgs struct {
 	// Parallel migration connections (multifd); 1 is a single stream.
 	ParallelConnections *int `pulumi:"parallelConnections"`
 	// Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
-	PostcopyBandwidthMiBps *int `pulumi:"postcopyBandwidthMiBps"`
+	PostcopyBandwidthMibps *int `pulumi:"postcopyBandwidthMibps"`
 	// Seconds without progress before raising the allowed downtime or escalating further.
 	ProgressTimeoutSeconds *int `pulumi:"progressTimeoutSeconds"`
 	// Remove source volumes after a verified move. Default true.
@@ -135,7 +183,7 @@ type migrationPolicyArgs struct {
 	// Seconds to wait for a graceful shutdown in an offline move.
 	ShutdownTimeoutSeconds *int `pulumi:"shutdownTimeoutSeconds"`
 	// Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
-	StorageCopy *string `pulumi:"storageCopy"`
+	StorageCopy *StorageCopy `pulumi:"storageCopy"`
 	// Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
 	Tls *bool `pulumi:"tls"`
 }
@@ -153,11 +201,11 @@ type MigrationPolicyArgs struct {
 	// Let QEMU throttle the guest's vCPUs to help pre-copy converge.
 	AutoConverge pulumi.BoolPtrInput
 	// Migration bandwidth cap in MiB/s; 0 is unlimited.
-	BandwidthMiBps pulumi.IntPtrInput
+	BandwidthMibps pulumi.IntPtrInput
 	// Seconds allowed per GiB to move before switching to post-copy or aborting.
-	CompletionTimeoutSecondsPerGiB pulumi.IntPtrInput
-	// Compression of migration data: none, xbzrle or mt.
-	Compression pulumi.StringPtrInput
+	CompletionTimeoutSecondsPerGib pulumi.IntPtrInput
+	// Compression of migration data.
+	Compression CompressionPtrInput
 	// Downtimes to step through, in increasing order, when pre-copy stops making progress.
 	DowntimeLadderMs pulumi.IntArrayInput
 	// Longest pause allowed at switch-over, in milliseconds. Default 300.
@@ -167,7 +215,7 @@ type MigrationPolicyArgs struct {
 	// Parallel migration connections (multifd); 1 is a single stream.
 	ParallelConnections pulumi.IntPtrInput
 	// Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
-	PostcopyBandwidthMiBps pulumi.IntPtrInput
+	PostcopyBandwidthMibps pulumi.IntPtrInput
 	// Seconds without progress before raising the allowed downtime or escalating further.
 	ProgressTimeoutSeconds pulumi.IntPtrInput
 	// Remove source volumes after a verified move. Default true.
@@ -175,7 +223,7 @@ type MigrationPolicyArgs struct {
 	// Seconds to wait for a graceful shutdown in an offline move.
 	ShutdownTimeoutSeconds pulumi.IntPtrInput
 	// Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
-	StorageCopy pulumi.StringPtrInput
+	StorageCopy StorageCopyPtrInput
 	// Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
 	Tls pulumi.BoolPtrInput
 }
@@ -243,13 +291,13 @@ func (o MigrationPolicyOutput) AutoConverge() pulumi.BoolPtrOutput {
 }
 
 // Migration bandwidth cap in MiB/s; 0 is unlimited.
-func (o MigrationPolicyOutput) BandwidthMiBps() pulumi.IntPtrOutput {
-	return o.ApplyT(func(v *MigrationPolicy) pulumi.IntPtrOutput { return v.BandwidthMiBps }).(pulumi.IntPtrOutput)
+func (o MigrationPolicyOutput) BandwidthMibps() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *MigrationPolicy) pulumi.IntPtrOutput { return v.BandwidthMibps }).(pulumi.IntPtrOutput)
 }
 
 // Seconds allowed per GiB to move before switching to post-copy or aborting.
-func (o MigrationPolicyOutput) CompletionTimeoutSecondsPerGiB() pulumi.IntPtrOutput {
-	return o.ApplyT(func(v *MigrationPolicy) pulumi.IntPtrOutput { return v.CompletionTimeoutSecondsPerGiB }).(pulumi.IntPtrOutput)
+func (o MigrationPolicyOutput) CompletionTimeoutSecondsPerGib() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *MigrationPolicy) pulumi.IntPtrOutput { return v.CompletionTimeoutSecondsPerGib }).(pulumi.IntPtrOutput)
 }
 
 // Compression of migration data: none, xbzrle or mt.
@@ -278,8 +326,8 @@ func (o MigrationPolicyOutput) ParallelConnections() pulumi.IntPtrOutput {
 }
 
 // Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
-func (o MigrationPolicyOutput) PostcopyBandwidthMiBps() pulumi.IntPtrOutput {
-	return o.ApplyT(func(v *MigrationPolicy) pulumi.IntPtrOutput { return v.PostcopyBandwidthMiBps }).(pulumi.IntPtrOutput)
+func (o MigrationPolicyOutput) PostcopyBandwidthMibps() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *MigrationPolicy) pulumi.IntPtrOutput { return v.PostcopyBandwidthMibps }).(pulumi.IntPtrOutput)
 }
 
 // Seconds without progress before raising the allowed downtime or escalating further.

@@ -30,6 +30,18 @@ func NewProvider(ctx *pulumi.Context,
 	if args.DirtyRateSampleSeconds == nil {
 		args.DirtyRateSampleSeconds = pulumi.IntPtr(1)
 	}
+	if args.MaxMigrationsPerHostInbound == nil {
+		args.MaxMigrationsPerHostInbound = pulumi.IntPtr(1)
+	}
+	if args.MaxMigrationsPerHostOutbound == nil {
+		args.MaxMigrationsPerHostOutbound = pulumi.IntPtr(1)
+	}
+	if args.MaxMigrationsTotal == nil {
+		args.MaxMigrationsTotal = pulumi.IntPtr(4)
+	}
+	if args.SshInsecureIgnoreHostKeys == nil {
+		args.SshInsecureIgnoreHostKeys = pulumi.BoolPtr(false)
+	}
 	if args.SshPrivateKey != nil {
 		args.SshPrivateKey = pulumi.ToSecret(args.SshPrivateKey).(pulumi.StringPtrInput)
 	}

@@ -13,13 +13,19 @@ import (
 
 var _ = internal.GetEnvOrDefault
 
+// A disk of the VM as it is now.
 type DiskState struct {
+	// The disk's capacity, in bytes.
 	CapacityBytes float64 `pulumi:"capacityBytes"`
-	Path          *string `pulumi:"path"`
-	Pool          *string `pulumi:"pool"`
-	Target        string  `pulumi:"target"`
+	// The volume's path on the host, when it is a file or block device.
+	Path *string `pulumi:"path"`
+	// The storage pool the disk's volume is in; unset for a file outside every pool.
+	Pool *string `pulumi:"pool"`
+	// Target device (e.g. vda).
+	Target string `pulumi:"target"`
 }
 
+// A disk of the VM as it is now.
 type DiskStateOutput struct{ *pulumi.OutputState }
 
 func (DiskStateOutput) ElementType() reflect.Type {
@@ -34,18 +40,22 @@ func (o DiskStateOutput) ToDiskStateOutputWithContext(ctx context.Context) DiskS
 	return o
 }
 
+// The disk's capacity, in bytes.
 func (o DiskStateOutput) CapacityBytes() pulumi.Float64Output {
 	return o.ApplyT(func(v DiskState) float64 { return v.CapacityBytes }).(pulumi.Float64Output)
 }
 
+// The volume's path on the host, when it is a file or block device.
 func (o DiskStateOutput) Path() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v DiskState) *string { return v.Path }).(pulumi.StringPtrOutput)
 }
 
+// The storage pool the disk's volume is in; unset for a file outside every pool.
 func (o DiskStateOutput) Pool() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v DiskState) *string { return v.Pool }).(pulumi.StringPtrOutput)
 }
 
+// Target device (e.g. vda).
 func (o DiskStateOutput) Target() pulumi.StringOutput {
 	return o.ApplyT(func(v DiskState) string { return v.Target }).(pulumi.StringOutput)
 }
@@ -73,7 +83,7 @@ func (o DiskStateArrayOutput) Index(i pulumi.IntInput) DiskStateOutput {
 // What the planner expects a move to take, from measured facts and the convergence model.
 type Forecast struct {
 	// The guest's memory dirty rate, in MiB/s.
-	DirtyRateMiBps float64 `pulumi:"dirtyRateMiBps"`
+	DirtyRateMibps float64 `pulumi:"dirtyRateMibps"`
 	// Bytes the storage copy moves.
 	DiskBytes float64 `pulumi:"diskBytes"`
 	// Expected pause of the guest at the switch-over, in milliseconds (offline: the whole move).
@@ -81,9 +91,9 @@ type Forecast struct {
 	// Expected duration of the move, in seconds (for cannot-move-live: until the ladder aborts it).
 	DurationSeconds float64 `pulumi:"durationSeconds"`
 	// What the engine does from the start because of the verdict: none, post-copy-after-first-pass, or auto-converge.
-	Escalation string `pulumi:"escalation"`
+	Escalation Escalation `pulumi:"escalation"`
 	// The link rate the forecast assumes, in MiB/s.
-	LinkMiBps float64 `pulumi:"linkMiBps"`
+	LinkMibps float64 `pulumi:"linkMibps"`
 	// Bytes of memory the first pass sends.
 	MemoryBytes float64 `pulumi:"memoryBytes"`
 	// Bytes of memory sent in all, resends included.
@@ -93,7 +103,7 @@ type Forecast struct {
 	// Where each figure came from.
 	Sources ForecastSources `pulumi:"sources"`
 	// converges, needs-post-copy, needs-auto-converge, cannot-move-live (within the policy), or not-live (offline, block copy, nothing to move).
-	Verdict string `pulumi:"verdict"`
+	Verdict ConvergenceVerdict `pulumi:"verdict"`
 }
 
 // What the planner expects a move to take, from measured facts and the convergence model.
@@ -112,8 +122,8 @@ func (o ForecastOutput) ToForecastOutputWithContext(ctx context.Context) Forecas
 }
 
 // The guest's memory dirty rate, in MiB/s.
-func (o ForecastOutput) DirtyRateMiBps() pulumi.Float64Output {
-	return o.ApplyT(func(v Forecast) float64 { return v.DirtyRateMiBps }).(pulumi.Float64Output)
+func (o ForecastOutput) DirtyRateMibps() pulumi.Float64Output {
+	return o.ApplyT(func(v Forecast) float64 { return v.DirtyRateMibps }).(pulumi.Float64Output)
 }
 
 // Bytes the storage copy moves.
@@ -132,13 +142,13 @@ func (o ForecastOutput) DurationSeconds() pulumi.Float64Output {
 }
 
 // What the engine does from the start because of the verdict: none, post-copy-after-first-pass, or auto-converge.
-func (o ForecastOutput) Escalation() pulumi.StringOutput {
-	return o.ApplyT(func(v Forecast) string { return v.Escalation }).(pulumi.StringOutput)
+func (o ForecastOutput) Escalation() EscalationOutput {
+	return o.ApplyT(func(v Forecast) Escalation { return v.Escalation }).(EscalationOutput)
 }
 
 // The link rate the forecast assumes, in MiB/s.
-func (o ForecastOutput) LinkMiBps() pulumi.Float64Output {
-	return o.ApplyT(func(v Forecast) float64 { return v.LinkMiBps }).(pulumi.Float64Output)
+func (o ForecastOutput) LinkMibps() pulumi.Float64Output {
+	return o.ApplyT(func(v Forecast) float64 { return v.LinkMibps }).(pulumi.Float64Output)
 }
 
 // Bytes of memory the first pass sends.
@@ -162,8 +172,8 @@ func (o ForecastOutput) Sources() ForecastSourcesOutput {
 }
 
 // converges, needs-post-copy, needs-auto-converge, cannot-move-live (within the policy), or not-live (offline, block copy, nothing to move).
-func (o ForecastOutput) Verdict() pulumi.StringOutput {
-	return o.ApplyT(func(v Forecast) string { return v.Verdict }).(pulumi.StringOutput)
+func (o ForecastOutput) Verdict() ConvergenceVerdictOutput {
+	return o.ApplyT(func(v Forecast) ConvergenceVerdict { return v.Verdict }).(ConvergenceVerdictOutput)
 }
 
 type ForecastPtrOutput struct{ *pulumi.OutputState }
@@ -191,12 +201,12 @@ func (o ForecastPtrOutput) Elem() ForecastOutput {
 }
 
 // The guest's memory dirty rate, in MiB/s.
-func (o ForecastPtrOutput) DirtyRateMiBps() pulumi.Float64PtrOutput {
+func (o ForecastPtrOutput) DirtyRateMibps() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v *Forecast) *float64 {
 		if v == nil {
 			return nil
 		}
-		return &v.DirtyRateMiBps
+		return &v.DirtyRateMibps
 	}).(pulumi.Float64PtrOutput)
 }
 
@@ -231,22 +241,22 @@ func (o ForecastPtrOutput) DurationSeconds() pulumi.Float64PtrOutput {
 }
 
 // What the engine does from the start because of the verdict: none, post-copy-after-first-pass, or auto-converge.
-func (o ForecastPtrOutput) Escalation() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *Forecast) *string {
+func (o ForecastPtrOutput) Escalation() EscalationPtrOutput {
+	return o.ApplyT(func(v *Forecast) *Escalation {
 		if v == nil {
 			return nil
 		}
 		return &v.Escalation
-	}).(pulumi.StringPtrOutput)
+	}).(EscalationPtrOutput)
 }
 
 // The link rate the forecast assumes, in MiB/s.
-func (o ForecastPtrOutput) LinkMiBps() pulumi.Float64PtrOutput {
+func (o ForecastPtrOutput) LinkMibps() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v *Forecast) *float64 {
 		if v == nil {
 			return nil
 		}
-		return &v.LinkMiBps
+		return &v.LinkMibps
 	}).(pulumi.Float64PtrOutput)
 }
 
@@ -291,13 +301,13 @@ func (o ForecastPtrOutput) Sources() ForecastSourcesPtrOutput {
 }
 
 // converges, needs-post-copy, needs-auto-converge, cannot-move-live (within the policy), or not-live (offline, block copy, nothing to move).
-func (o ForecastPtrOutput) Verdict() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *Forecast) *string {
+func (o ForecastPtrOutput) Verdict() ConvergenceVerdictPtrOutput {
+	return o.ApplyT(func(v *Forecast) *ConvergenceVerdict {
 		if v == nil {
 			return nil
 		}
 		return &v.Verdict
-	}).(pulumi.StringPtrOutput)
+	}).(ConvergenceVerdictPtrOutput)
 }
 
 // Where each figure of a forecast came from.
@@ -306,7 +316,7 @@ type ForecastSources struct {
 	DirtyRate string `pulumi:"dirtyRate"`
 	// What the storage copy moves: the allocation of the copied disks, backing chains included or top layers only.
 	Disks string `pulumi:"disks"`
-	// The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMiBps, a rate an earlier move measured, or the assumed default.
+	// The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMibps, a rate an earlier move measured, or the assumed default.
 	Link string `pulumi:"link"`
 	// The memory the first pass sends: what QEMU holds for the guest (resident), else the configured size.
 	Memory string `pulumi:"memory"`
@@ -339,7 +349,7 @@ func (o ForecastSourcesOutput) Disks() pulumi.StringOutput {
 	return o.ApplyT(func(v ForecastSources) string { return v.Disks }).(pulumi.StringOutput)
 }
 
-// The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMiBps, a rate an earlier move measured, or the assumed default.
+// The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMibps, a rate an earlier move measured, or the assumed default.
 func (o ForecastSourcesOutput) Link() pulumi.StringOutput {
 	return o.ApplyT(func(v ForecastSources) string { return v.Link }).(pulumi.StringOutput)
 }
@@ -398,7 +408,7 @@ func (o ForecastSourcesPtrOutput) Disks() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
-// The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMiBps, a rate an earlier move measured, or the assumed default.
+// The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMibps, a rate an earlier move measured, or the assumed default.
 func (o ForecastSourcesPtrOutput) Link() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *ForecastSources) *string {
 		if v == nil {
@@ -435,7 +445,7 @@ type Host struct {
 	// Address migration streams and storage copies are sent to.
 	MigrationAddress string `pulumi:"migrationAddress"`
 	// What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
-	MigrationLinkMiBps *float64 `pulumi:"migrationLinkMiBps"`
+	MigrationLinkMibps *float64 `pulumi:"migrationLinkMibps"`
 	// The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
 	MigrationTlsName *string `pulumi:"migrationTlsName"`
 	// Name placements use in `host`.
@@ -464,7 +474,7 @@ type HostArgs struct {
 	// Address migration streams and storage copies are sent to.
 	MigrationAddress pulumi.StringInput `pulumi:"migrationAddress"`
 	// What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
-	MigrationLinkMiBps pulumi.Float64PtrInput `pulumi:"migrationLinkMiBps"`
+	MigrationLinkMibps pulumi.Float64PtrInput `pulumi:"migrationLinkMibps"`
 	// The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
 	MigrationTlsName pulumi.StringPtrInput `pulumi:"migrationTlsName"`
 	// Name placements use in `host`.
@@ -538,8 +548,8 @@ func (o HostOutput) MigrationAddress() pulumi.StringOutput {
 }
 
 // What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
-func (o HostOutput) MigrationLinkMiBps() pulumi.Float64PtrOutput {
-	return o.ApplyT(func(v Host) *float64 { return v.MigrationLinkMiBps }).(pulumi.Float64PtrOutput)
+func (o HostOutput) MigrationLinkMibps() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v Host) *float64 { return v.MigrationLinkMibps }).(pulumi.Float64PtrOutput)
 }
 
 // The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
@@ -582,31 +592,136 @@ func (o HostArrayOutput) Index(i pulumi.IntInput) HostOutput {
 	}).(HostOutput)
 }
 
+// What an inventory host has, as getHosts found it.
+type HostStatus struct {
+	// The host CPU model in libvirt's capabilities (host/cpu/model), when it names one.
+	CpuModel *string `pulumi:"cpuModel"`
+	// Memory the host has free, in bytes, as libvirt reports it.
+	FreeMemoryBytes float64 `pulumi:"freeMemoryBytes"`
+	// The host's inventory name.
+	Name string `pulumi:"name"`
+	// The host's storage pools, by name.
+	Pools []PoolStatus `pulumi:"pools"`
+	// Whether its libvirt daemon answered.
+	Reachable bool `pulumi:"reachable"`
+	// Names of the domains running on the host, sorted.
+	RunningDomains []string `pulumi:"runningDomains"`
+	// Why it could not be reached, when it could not (the connection error, with libvirt's code and message).
+	UnreachableReason *string `pulumi:"unreachableReason"`
+}
+
+// What an inventory host has, as getHosts found it.
+type HostStatusOutput struct{ *pulumi.OutputState }
+
+func (HostStatusOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*HostStatus)(nil)).Elem()
+}
+
+func (o HostStatusOutput) ToHostStatusOutput() HostStatusOutput {
+	return o
+}
+
+func (o HostStatusOutput) ToHostStatusOutputWithContext(ctx context.Context) HostStatusOutput {
+	return o
+}
+
+// The host CPU model in libvirt's capabilities (host/cpu/model), when it names one.
+func (o HostStatusOutput) CpuModel() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v HostStatus) *string { return v.CpuModel }).(pulumi.StringPtrOutput)
+}
+
+// Memory the host has free, in bytes, as libvirt reports it.
+func (o HostStatusOutput) FreeMemoryBytes() pulumi.Float64Output {
+	return o.ApplyT(func(v HostStatus) float64 { return v.FreeMemoryBytes }).(pulumi.Float64Output)
+}
+
+// The host's inventory name.
+func (o HostStatusOutput) Name() pulumi.StringOutput {
+	return o.ApplyT(func(v HostStatus) string { return v.Name }).(pulumi.StringOutput)
+}
+
+// The host's storage pools, by name.
+func (o HostStatusOutput) Pools() PoolStatusArrayOutput {
+	return o.ApplyT(func(v HostStatus) []PoolStatus { return v.Pools }).(PoolStatusArrayOutput)
+}
+
+// Whether its libvirt daemon answered.
+func (o HostStatusOutput) Reachable() pulumi.BoolOutput {
+	return o.ApplyT(func(v HostStatus) bool { return v.Reachable }).(pulumi.BoolOutput)
+}
+
+// Names of the domains running on the host, sorted.
+func (o HostStatusOutput) RunningDomains() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v HostStatus) []string { return v.RunningDomains }).(pulumi.StringArrayOutput)
+}
+
+// Why it could not be reached, when it could not (the connection error, with libvirt's code and message).
+func (o HostStatusOutput) UnreachableReason() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v HostStatus) *string { return v.UnreachableReason }).(pulumi.StringPtrOutput)
+}
+
+type HostStatusArrayOutput struct{ *pulumi.OutputState }
+
+func (HostStatusArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]HostStatus)(nil)).Elem()
+}
+
+func (o HostStatusArrayOutput) ToHostStatusArrayOutput() HostStatusArrayOutput {
+	return o
+}
+
+func (o HostStatusArrayOutput) ToHostStatusArrayOutputWithContext(ctx context.Context) HostStatusArrayOutput {
+	return o
+}
+
+func (o HostStatusArrayOutput) Index(i pulumi.IntInput) HostStatusOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) HostStatus {
+		return vs[0].([]HostStatus)[vs[1].(int)]
+	}).(HostStatusOutput)
+}
+
 // What the last migration did.
 type MigrationRecord struct {
-	BytesMoved    *float64 `pulumi:"bytesMoved"`
-	Domain        *string  `pulumi:"domain"`
-	DowntimeMs    *float64 `pulumi:"downtimeMs"`
-	DurationMs    *float64 `pulumi:"durationMs"`
-	Error         *string  `pulumi:"error"`
-	ErrorCategory *string  `pulumi:"errorCategory"`
-	FallbackUsed  *bool    `pulumi:"fallbackUsed"`
-	FinalHost     *string  `pulumi:"finalHost"`
-	FinishedAt    *string  `pulumi:"finishedAt"`
+	// Bytes the move sent: memory and the storage copy.
+	BytesMoved *float64 `pulumi:"bytesMoved"`
+	// The domain that moved.
+	Domain *string `pulumi:"domain"`
+	// The pause at the switch-over as QEMU measured it, in milliseconds (offline: the time the VM was down).
+	DowntimeMs *float64 `pulumi:"downtimeMs"`
+	// From the start to the verified end, in milliseconds.
+	DurationMs *float64 `pulumi:"durationMs"`
+	// The error that ended it, with libvirt's code and message where libvirt raised it.
+	Error *string `pulumi:"error"`
+	// What kind of failure ended it, when it failed.
+	ErrorCategory *ErrorCategory `pulumi:"errorCategory"`
+	// Whether it fell back to an offline move.
+	FallbackUsed *bool `pulumi:"fallbackUsed"`
+	// Where the VM runs after the attempt, verified (the target on success; after a failure, where it stayed).
+	FinalHost *string `pulumi:"finalHost"`
+	// When it ended, ISO 8601.
+	FinishedAt *string `pulumi:"finishedAt"`
 	// What the plan forecast, next to what happened.
-	Forecast   *Forecast `pulumi:"forecast"`
-	From       *string   `pulumi:"from"`
-	Iterations *float64  `pulumi:"iterations"`
+	Forecast *Forecast `pulumi:"forecast"`
+	// The host it moved from.
+	From *string `pulumi:"from"`
+	// Memory passes of a pre-copy.
+	Iterations *float64 `pulumi:"iterations"`
 	// The rate the move reached, in MiB/s, when it ran uncapped and moved enough memory to tell; later forecasts between the same hosts use it.
-	LinkMiBps *float64 `pulumi:"linkMiBps"`
-	Mode      *string  `pulumi:"mode"`
+	LinkMibps *float64 `pulumi:"linkMibps"`
+	// How it moved (after an offline fallback: offline).
+	Mode *MigrationMode `pulumi:"mode"`
 	// QEMU's own rate of the move's memory passes, in MiB/s (the 90th percentile of what the engine's polls saw), when the move ran uncapped; later forecasts judge the switch-over against it.
-	PassMiBps *float64 `pulumi:"passMiBps"`
-	PostCopy  *bool    `pulumi:"postCopy"`
-	Result    *string  `pulumi:"result"`
-	StartedAt *string  `pulumi:"startedAt"`
-	Steps     []string `pulumi:"steps"`
-	To        *string  `pulumi:"to"`
+	PassMibps *float64 `pulumi:"passMibps"`
+	// Whether the move switched to post-copy.
+	PostCopy *bool `pulumi:"postCopy"`
+	// How it ended.
+	Result *MigrationResult `pulumi:"result"`
+	// When the move began (after any wait for a migration slot), ISO 8601.
+	StartedAt *string `pulumi:"startedAt"`
+	// What the engine did, one timestamped line per step, including every escalation and cleanup.
+	Steps []string `pulumi:"steps"`
+	// The host it was to move to.
+	To *string `pulumi:"to"`
 	// How a live move's stream went: TLS, parallel connections, compression, and what QEMU counted of them.
 	Transport *MigrationTransport `pulumi:"transport"`
 }
@@ -626,38 +741,47 @@ func (o MigrationRecordOutput) ToMigrationRecordOutputWithContext(ctx context.Co
 	return o
 }
 
+// Bytes the move sent: memory and the storage copy.
 func (o MigrationRecordOutput) BytesMoved() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *float64 { return v.BytesMoved }).(pulumi.Float64PtrOutput)
 }
 
+// The domain that moved.
 func (o MigrationRecordOutput) Domain() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *string { return v.Domain }).(pulumi.StringPtrOutput)
 }
 
+// The pause at the switch-over as QEMU measured it, in milliseconds (offline: the time the VM was down).
 func (o MigrationRecordOutput) DowntimeMs() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *float64 { return v.DowntimeMs }).(pulumi.Float64PtrOutput)
 }
 
+// From the start to the verified end, in milliseconds.
 func (o MigrationRecordOutput) DurationMs() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *float64 { return v.DurationMs }).(pulumi.Float64PtrOutput)
 }
 
+// The error that ended it, with libvirt's code and message where libvirt raised it.
 func (o MigrationRecordOutput) Error() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *string { return v.Error }).(pulumi.StringPtrOutput)
 }
 
-func (o MigrationRecordOutput) ErrorCategory() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v MigrationRecord) *string { return v.ErrorCategory }).(pulumi.StringPtrOutput)
+// What kind of failure ended it, when it failed.
+func (o MigrationRecordOutput) ErrorCategory() ErrorCategoryPtrOutput {
+	return o.ApplyT(func(v MigrationRecord) *ErrorCategory { return v.ErrorCategory }).(ErrorCategoryPtrOutput)
 }
 
+// Whether it fell back to an offline move.
 func (o MigrationRecordOutput) FallbackUsed() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *bool { return v.FallbackUsed }).(pulumi.BoolPtrOutput)
 }
 
+// Where the VM runs after the attempt, verified (the target on success; after a failure, where it stayed).
 func (o MigrationRecordOutput) FinalHost() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *string { return v.FinalHost }).(pulumi.StringPtrOutput)
 }
 
+// When it ended, ISO 8601.
 func (o MigrationRecordOutput) FinishedAt() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *string { return v.FinishedAt }).(pulumi.StringPtrOutput)
 }
@@ -667,44 +791,52 @@ func (o MigrationRecordOutput) Forecast() ForecastPtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *Forecast { return v.Forecast }).(ForecastPtrOutput)
 }
 
+// The host it moved from.
 func (o MigrationRecordOutput) From() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *string { return v.From }).(pulumi.StringPtrOutput)
 }
 
+// Memory passes of a pre-copy.
 func (o MigrationRecordOutput) Iterations() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *float64 { return v.Iterations }).(pulumi.Float64PtrOutput)
 }
 
 // The rate the move reached, in MiB/s, when it ran uncapped and moved enough memory to tell; later forecasts between the same hosts use it.
-func (o MigrationRecordOutput) LinkMiBps() pulumi.Float64PtrOutput {
-	return o.ApplyT(func(v MigrationRecord) *float64 { return v.LinkMiBps }).(pulumi.Float64PtrOutput)
+func (o MigrationRecordOutput) LinkMibps() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v MigrationRecord) *float64 { return v.LinkMibps }).(pulumi.Float64PtrOutput)
 }
 
-func (o MigrationRecordOutput) Mode() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v MigrationRecord) *string { return v.Mode }).(pulumi.StringPtrOutput)
+// How it moved (after an offline fallback: offline).
+func (o MigrationRecordOutput) Mode() MigrationModePtrOutput {
+	return o.ApplyT(func(v MigrationRecord) *MigrationMode { return v.Mode }).(MigrationModePtrOutput)
 }
 
 // QEMU's own rate of the move's memory passes, in MiB/s (the 90th percentile of what the engine's polls saw), when the move ran uncapped; later forecasts judge the switch-over against it.
-func (o MigrationRecordOutput) PassMiBps() pulumi.Float64PtrOutput {
-	return o.ApplyT(func(v MigrationRecord) *float64 { return v.PassMiBps }).(pulumi.Float64PtrOutput)
+func (o MigrationRecordOutput) PassMibps() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v MigrationRecord) *float64 { return v.PassMibps }).(pulumi.Float64PtrOutput)
 }
 
+// Whether the move switched to post-copy.
 func (o MigrationRecordOutput) PostCopy() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *bool { return v.PostCopy }).(pulumi.BoolPtrOutput)
 }
 
-func (o MigrationRecordOutput) Result() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v MigrationRecord) *string { return v.Result }).(pulumi.StringPtrOutput)
+// How it ended.
+func (o MigrationRecordOutput) Result() MigrationResultPtrOutput {
+	return o.ApplyT(func(v MigrationRecord) *MigrationResult { return v.Result }).(MigrationResultPtrOutput)
 }
 
+// When the move began (after any wait for a migration slot), ISO 8601.
 func (o MigrationRecordOutput) StartedAt() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *string { return v.StartedAt }).(pulumi.StringPtrOutput)
 }
 
+// What the engine did, one timestamped line per step, including every escalation and cleanup.
 func (o MigrationRecordOutput) Steps() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v MigrationRecord) []string { return v.Steps }).(pulumi.StringArrayOutput)
 }
 
+// The host it was to move to.
 func (o MigrationRecordOutput) To() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *string { return v.To }).(pulumi.StringPtrOutput)
 }
@@ -738,6 +870,7 @@ func (o MigrationRecordPtrOutput) Elem() MigrationRecordOutput {
 	}).(MigrationRecordOutput)
 }
 
+// Bytes the move sent: memory and the storage copy.
 func (o MigrationRecordPtrOutput) BytesMoved() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v *MigrationRecord) *float64 {
 		if v == nil {
@@ -747,6 +880,7 @@ func (o MigrationRecordPtrOutput) BytesMoved() pulumi.Float64PtrOutput {
 	}).(pulumi.Float64PtrOutput)
 }
 
+// The domain that moved.
 func (o MigrationRecordPtrOutput) Domain() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *MigrationRecord) *string {
 		if v == nil {
@@ -756,6 +890,7 @@ func (o MigrationRecordPtrOutput) Domain() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// The pause at the switch-over as QEMU measured it, in milliseconds (offline: the time the VM was down).
 func (o MigrationRecordPtrOutput) DowntimeMs() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v *MigrationRecord) *float64 {
 		if v == nil {
@@ -765,6 +900,7 @@ func (o MigrationRecordPtrOutput) DowntimeMs() pulumi.Float64PtrOutput {
 	}).(pulumi.Float64PtrOutput)
 }
 
+// From the start to the verified end, in milliseconds.
 func (o MigrationRecordPtrOutput) DurationMs() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v *MigrationRecord) *float64 {
 		if v == nil {
@@ -774,6 +910,7 @@ func (o MigrationRecordPtrOutput) DurationMs() pulumi.Float64PtrOutput {
 	}).(pulumi.Float64PtrOutput)
 }
 
+// The error that ended it, with libvirt's code and message where libvirt raised it.
 func (o MigrationRecordPtrOutput) Error() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *MigrationRecord) *string {
 		if v == nil {
@@ -783,15 +920,17 @@ func (o MigrationRecordPtrOutput) Error() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
-func (o MigrationRecordPtrOutput) ErrorCategory() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *MigrationRecord) *string {
+// What kind of failure ended it, when it failed.
+func (o MigrationRecordPtrOutput) ErrorCategory() ErrorCategoryPtrOutput {
+	return o.ApplyT(func(v *MigrationRecord) *ErrorCategory {
 		if v == nil {
 			return nil
 		}
 		return v.ErrorCategory
-	}).(pulumi.StringPtrOutput)
+	}).(ErrorCategoryPtrOutput)
 }
 
+// Whether it fell back to an offline move.
 func (o MigrationRecordPtrOutput) FallbackUsed() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *MigrationRecord) *bool {
 		if v == nil {
@@ -801,6 +940,7 @@ func (o MigrationRecordPtrOutput) FallbackUsed() pulumi.BoolPtrOutput {
 	}).(pulumi.BoolPtrOutput)
 }
 
+// Where the VM runs after the attempt, verified (the target on success; after a failure, where it stayed).
 func (o MigrationRecordPtrOutput) FinalHost() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *MigrationRecord) *string {
 		if v == nil {
@@ -810,6 +950,7 @@ func (o MigrationRecordPtrOutput) FinalHost() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// When it ended, ISO 8601.
 func (o MigrationRecordPtrOutput) FinishedAt() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *MigrationRecord) *string {
 		if v == nil {
@@ -829,6 +970,7 @@ func (o MigrationRecordPtrOutput) Forecast() ForecastPtrOutput {
 	}).(ForecastPtrOutput)
 }
 
+// The host it moved from.
 func (o MigrationRecordPtrOutput) From() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *MigrationRecord) *string {
 		if v == nil {
@@ -838,6 +980,7 @@ func (o MigrationRecordPtrOutput) From() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Memory passes of a pre-copy.
 func (o MigrationRecordPtrOutput) Iterations() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v *MigrationRecord) *float64 {
 		if v == nil {
@@ -848,34 +991,36 @@ func (o MigrationRecordPtrOutput) Iterations() pulumi.Float64PtrOutput {
 }
 
 // The rate the move reached, in MiB/s, when it ran uncapped and moved enough memory to tell; later forecasts between the same hosts use it.
-func (o MigrationRecordPtrOutput) LinkMiBps() pulumi.Float64PtrOutput {
+func (o MigrationRecordPtrOutput) LinkMibps() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v *MigrationRecord) *float64 {
 		if v == nil {
 			return nil
 		}
-		return v.LinkMiBps
+		return v.LinkMibps
 	}).(pulumi.Float64PtrOutput)
 }
 
-func (o MigrationRecordPtrOutput) Mode() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *MigrationRecord) *string {
+// How it moved (after an offline fallback: offline).
+func (o MigrationRecordPtrOutput) Mode() MigrationModePtrOutput {
+	return o.ApplyT(func(v *MigrationRecord) *MigrationMode {
 		if v == nil {
 			return nil
 		}
 		return v.Mode
-	}).(pulumi.StringPtrOutput)
+	}).(MigrationModePtrOutput)
 }
 
 // QEMU's own rate of the move's memory passes, in MiB/s (the 90th percentile of what the engine's polls saw), when the move ran uncapped; later forecasts judge the switch-over against it.
-func (o MigrationRecordPtrOutput) PassMiBps() pulumi.Float64PtrOutput {
+func (o MigrationRecordPtrOutput) PassMibps() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v *MigrationRecord) *float64 {
 		if v == nil {
 			return nil
 		}
-		return v.PassMiBps
+		return v.PassMibps
 	}).(pulumi.Float64PtrOutput)
 }
 
+// Whether the move switched to post-copy.
 func (o MigrationRecordPtrOutput) PostCopy() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *MigrationRecord) *bool {
 		if v == nil {
@@ -885,15 +1030,17 @@ func (o MigrationRecordPtrOutput) PostCopy() pulumi.BoolPtrOutput {
 	}).(pulumi.BoolPtrOutput)
 }
 
-func (o MigrationRecordPtrOutput) Result() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *MigrationRecord) *string {
+// How it ended.
+func (o MigrationRecordPtrOutput) Result() MigrationResultPtrOutput {
+	return o.ApplyT(func(v *MigrationRecord) *MigrationResult {
 		if v == nil {
 			return nil
 		}
 		return v.Result
-	}).(pulumi.StringPtrOutput)
+	}).(MigrationResultPtrOutput)
 }
 
+// When the move began (after any wait for a migration slot), ISO 8601.
 func (o MigrationRecordPtrOutput) StartedAt() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *MigrationRecord) *string {
 		if v == nil {
@@ -903,6 +1050,7 @@ func (o MigrationRecordPtrOutput) StartedAt() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// What the engine did, one timestamped line per step, including every escalation and cleanup.
 func (o MigrationRecordPtrOutput) Steps() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *MigrationRecord) []string {
 		if v == nil {
@@ -912,6 +1060,7 @@ func (o MigrationRecordPtrOutput) Steps() pulumi.StringArrayOutput {
 	}).(pulumi.StringArrayOutput)
 }
 
+// The host it was to move to.
 func (o MigrationRecordPtrOutput) To() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *MigrationRecord) *string {
 		if v == nil {
@@ -937,8 +1086,8 @@ type MigrationTransport struct {
 	CompressedBytes *float64 `pulumi:"compressedBytes"`
 	// xbzrle: pages sent as deltas.
 	CompressedPages *float64 `pulumi:"compressedPages"`
-	// The compression method: none, xbzrle or mt.
-	Compression *string `pulumi:"compression"`
+	// The compression method.
+	Compression *Compression `pulumi:"compression"`
 	// xbzrle: pages not in the cache, sent whole.
 	CompressionCacheMisses *float64 `pulumi:"compressionCacheMisses"`
 	// xbzrle: pages whose delta was larger than the page, sent whole.
@@ -978,9 +1127,9 @@ func (o MigrationTransportOutput) CompressedPages() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v MigrationTransport) *float64 { return v.CompressedPages }).(pulumi.Float64PtrOutput)
 }
 
-// The compression method: none, xbzrle or mt.
-func (o MigrationTransportOutput) Compression() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v MigrationTransport) *string { return v.Compression }).(pulumi.StringPtrOutput)
+// The compression method.
+func (o MigrationTransportOutput) Compression() CompressionPtrOutput {
+	return o.ApplyT(func(v MigrationTransport) *Compression { return v.Compression }).(CompressionPtrOutput)
 }
 
 // xbzrle: pages not in the cache, sent whole.
@@ -1057,14 +1206,14 @@ func (o MigrationTransportPtrOutput) CompressedPages() pulumi.Float64PtrOutput {
 	}).(pulumi.Float64PtrOutput)
 }
 
-// The compression method: none, xbzrle or mt.
-func (o MigrationTransportPtrOutput) Compression() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *MigrationTransport) *string {
+// The compression method.
+func (o MigrationTransportPtrOutput) Compression() CompressionPtrOutput {
+	return o.ApplyT(func(v *MigrationTransport) *Compression {
 		if v == nil {
 			return nil
 		}
 		return v.Compression
-	}).(pulumi.StringPtrOutput)
+	}).(CompressionPtrOutput)
 }
 
 // xbzrle: pages not in the cache, sent whole.
@@ -1127,24 +1276,86 @@ func (o MigrationTransportPtrOutput) TransferredBytes() pulumi.Float64PtrOutput 
 	}).(pulumi.Float64PtrOutput)
 }
 
+// Why a placement cannot be carried out as asked.
+type PlanBlocker struct {
+	// A stable code for the obstacle (e.g. HOST_OVERCOMMITTED, POOL_MISSING).
+	Code string `pulumi:"code"`
+	// What stands in the way and what to do about it.
+	Message string `pulumi:"message"`
+}
+
+// Why a placement cannot be carried out as asked.
+type PlanBlockerOutput struct{ *pulumi.OutputState }
+
+func (PlanBlockerOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PlanBlocker)(nil)).Elem()
+}
+
+func (o PlanBlockerOutput) ToPlanBlockerOutput() PlanBlockerOutput {
+	return o
+}
+
+func (o PlanBlockerOutput) ToPlanBlockerOutputWithContext(ctx context.Context) PlanBlockerOutput {
+	return o
+}
+
+// A stable code for the obstacle (e.g. HOST_OVERCOMMITTED, POOL_MISSING).
+func (o PlanBlockerOutput) Code() pulumi.StringOutput {
+	return o.ApplyT(func(v PlanBlocker) string { return v.Code }).(pulumi.StringOutput)
+}
+
+// What stands in the way and what to do about it.
+func (o PlanBlockerOutput) Message() pulumi.StringOutput {
+	return o.ApplyT(func(v PlanBlocker) string { return v.Message }).(pulumi.StringOutput)
+}
+
+type PlanBlockerArrayOutput struct{ *pulumi.OutputState }
+
+func (PlanBlockerArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PlanBlocker)(nil)).Elem()
+}
+
+func (o PlanBlockerArrayOutput) ToPlanBlockerArrayOutput() PlanBlockerArrayOutput {
+	return o
+}
+
+func (o PlanBlockerArrayOutput) ToPlanBlockerArrayOutputWithContext(ctx context.Context) PlanBlockerArrayOutput {
+	return o
+}
+
+func (o PlanBlockerArrayOutput) Index(i pulumi.IntInput) PlanBlockerOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) PlanBlocker {
+		return vs[0].([]PlanBlocker)[vs[1].(int)]
+	}).(PlanBlockerOutput)
+}
+
 // What `pulumi up` would do.
 type PlannedMigration struct {
+	// Bytes the move is forecast to send: memory with its resends, and the copied disks' allocation.
 	BytesToMove *float64 `pulumi:"bytesToMove"`
 	// Bytes the storage copy moves.
-	DiskBytes           *float64 `pulumi:"diskBytes"`
-	Escalation          []string `pulumi:"escalation"`
+	DiskBytes *float64 `pulumi:"diskBytes"`
+	// The escalation ladder the move would climb if pre-copy stalls, step by step.
+	Escalation []string `pulumi:"escalation"`
+	// The forecast pause at the switch-over, in milliseconds.
 	EstimatedDowntimeMs *float64 `pulumi:"estimatedDowntimeMs"`
-	EstimatedSeconds    *float64 `pulumi:"estimatedSeconds"`
+	// The forecast duration, in seconds.
+	EstimatedSeconds *float64 `pulumi:"estimatedSeconds"`
 	// The forecast in full, with the source of each figure.
 	Forecast *Forecast `pulumi:"forecast"`
-	From     *string   `pulumi:"from"`
+	// The host it runs on now.
+	From *string `pulumi:"from"`
 	// Bytes of memory the move sends in its first pass.
 	MemoryBytes *float64 `pulumi:"memoryBytes"`
-	Mode        *string  `pulumi:"mode"`
-	Summary     *string  `pulumi:"summary"`
-	To          *string  `pulumi:"to"`
+	// How the VM would move.
+	Mode *MigrationMode `pulumi:"mode"`
+	// The plan in one line, as preview prints it.
+	Summary *string `pulumi:"summary"`
+	// The host it would run on.
+	To *string `pulumi:"to"`
 	// The forecast's verdict (see forecast.verdict).
-	Verdict  *string  `pulumi:"verdict"`
+	Verdict *ConvergenceVerdict `pulumi:"verdict"`
+	// Warnings about the plan (code: message), e.g. PRECOPY_MAY_NOT_CONVERGE.
 	Warnings []string `pulumi:"warnings"`
 }
 
@@ -1163,6 +1374,7 @@ func (o PlannedMigrationOutput) ToPlannedMigrationOutputWithContext(ctx context.
 	return o
 }
 
+// Bytes the move is forecast to send: memory with its resends, and the copied disks' allocation.
 func (o PlannedMigrationOutput) BytesToMove() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v PlannedMigration) *float64 { return v.BytesToMove }).(pulumi.Float64PtrOutput)
 }
@@ -1172,14 +1384,17 @@ func (o PlannedMigrationOutput) DiskBytes() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v PlannedMigration) *float64 { return v.DiskBytes }).(pulumi.Float64PtrOutput)
 }
 
+// The escalation ladder the move would climb if pre-copy stalls, step by step.
 func (o PlannedMigrationOutput) Escalation() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v PlannedMigration) []string { return v.Escalation }).(pulumi.StringArrayOutput)
 }
 
+// The forecast pause at the switch-over, in milliseconds.
 func (o PlannedMigrationOutput) EstimatedDowntimeMs() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v PlannedMigration) *float64 { return v.EstimatedDowntimeMs }).(pulumi.Float64PtrOutput)
 }
 
+// The forecast duration, in seconds.
 func (o PlannedMigrationOutput) EstimatedSeconds() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v PlannedMigration) *float64 { return v.EstimatedSeconds }).(pulumi.Float64PtrOutput)
 }
@@ -1189,6 +1404,7 @@ func (o PlannedMigrationOutput) Forecast() ForecastPtrOutput {
 	return o.ApplyT(func(v PlannedMigration) *Forecast { return v.Forecast }).(ForecastPtrOutput)
 }
 
+// The host it runs on now.
 func (o PlannedMigrationOutput) From() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v PlannedMigration) *string { return v.From }).(pulumi.StringPtrOutput)
 }
@@ -1198,23 +1414,27 @@ func (o PlannedMigrationOutput) MemoryBytes() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v PlannedMigration) *float64 { return v.MemoryBytes }).(pulumi.Float64PtrOutput)
 }
 
-func (o PlannedMigrationOutput) Mode() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v PlannedMigration) *string { return v.Mode }).(pulumi.StringPtrOutput)
+// How the VM would move.
+func (o PlannedMigrationOutput) Mode() MigrationModePtrOutput {
+	return o.ApplyT(func(v PlannedMigration) *MigrationMode { return v.Mode }).(MigrationModePtrOutput)
 }
 
+// The plan in one line, as preview prints it.
 func (o PlannedMigrationOutput) Summary() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v PlannedMigration) *string { return v.Summary }).(pulumi.StringPtrOutput)
 }
 
+// The host it would run on.
 func (o PlannedMigrationOutput) To() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v PlannedMigration) *string { return v.To }).(pulumi.StringPtrOutput)
 }
 
 // The forecast's verdict (see forecast.verdict).
-func (o PlannedMigrationOutput) Verdict() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v PlannedMigration) *string { return v.Verdict }).(pulumi.StringPtrOutput)
+func (o PlannedMigrationOutput) Verdict() ConvergenceVerdictPtrOutput {
+	return o.ApplyT(func(v PlannedMigration) *ConvergenceVerdict { return v.Verdict }).(ConvergenceVerdictPtrOutput)
 }
 
+// Warnings about the plan (code: message), e.g. PRECOPY_MAY_NOT_CONVERGE.
 func (o PlannedMigrationOutput) Warnings() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v PlannedMigration) []string { return v.Warnings }).(pulumi.StringArrayOutput)
 }
@@ -1243,6 +1463,7 @@ func (o PlannedMigrationPtrOutput) Elem() PlannedMigrationOutput {
 	}).(PlannedMigrationOutput)
 }
 
+// Bytes the move is forecast to send: memory with its resends, and the copied disks' allocation.
 func (o PlannedMigrationPtrOutput) BytesToMove() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v *PlannedMigration) *float64 {
 		if v == nil {
@@ -1262,6 +1483,7 @@ func (o PlannedMigrationPtrOutput) DiskBytes() pulumi.Float64PtrOutput {
 	}).(pulumi.Float64PtrOutput)
 }
 
+// The escalation ladder the move would climb if pre-copy stalls, step by step.
 func (o PlannedMigrationPtrOutput) Escalation() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *PlannedMigration) []string {
 		if v == nil {
@@ -1271,6 +1493,7 @@ func (o PlannedMigrationPtrOutput) Escalation() pulumi.StringArrayOutput {
 	}).(pulumi.StringArrayOutput)
 }
 
+// The forecast pause at the switch-over, in milliseconds.
 func (o PlannedMigrationPtrOutput) EstimatedDowntimeMs() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v *PlannedMigration) *float64 {
 		if v == nil {
@@ -1280,6 +1503,7 @@ func (o PlannedMigrationPtrOutput) EstimatedDowntimeMs() pulumi.Float64PtrOutput
 	}).(pulumi.Float64PtrOutput)
 }
 
+// The forecast duration, in seconds.
 func (o PlannedMigrationPtrOutput) EstimatedSeconds() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v *PlannedMigration) *float64 {
 		if v == nil {
@@ -1299,6 +1523,7 @@ func (o PlannedMigrationPtrOutput) Forecast() ForecastPtrOutput {
 	}).(ForecastPtrOutput)
 }
 
+// The host it runs on now.
 func (o PlannedMigrationPtrOutput) From() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *PlannedMigration) *string {
 		if v == nil {
@@ -1318,15 +1543,17 @@ func (o PlannedMigrationPtrOutput) MemoryBytes() pulumi.Float64PtrOutput {
 	}).(pulumi.Float64PtrOutput)
 }
 
-func (o PlannedMigrationPtrOutput) Mode() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *PlannedMigration) *string {
+// How the VM would move.
+func (o PlannedMigrationPtrOutput) Mode() MigrationModePtrOutput {
+	return o.ApplyT(func(v *PlannedMigration) *MigrationMode {
 		if v == nil {
 			return nil
 		}
 		return v.Mode
-	}).(pulumi.StringPtrOutput)
+	}).(MigrationModePtrOutput)
 }
 
+// The plan in one line, as preview prints it.
 func (o PlannedMigrationPtrOutput) Summary() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *PlannedMigration) *string {
 		if v == nil {
@@ -1336,6 +1563,7 @@ func (o PlannedMigrationPtrOutput) Summary() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// The host it would run on.
 func (o PlannedMigrationPtrOutput) To() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *PlannedMigration) *string {
 		if v == nil {
@@ -1346,15 +1574,16 @@ func (o PlannedMigrationPtrOutput) To() pulumi.StringPtrOutput {
 }
 
 // The forecast's verdict (see forecast.verdict).
-func (o PlannedMigrationPtrOutput) Verdict() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *PlannedMigration) *string {
+func (o PlannedMigrationPtrOutput) Verdict() ConvergenceVerdictPtrOutput {
+	return o.ApplyT(func(v *PlannedMigration) *ConvergenceVerdict {
 		if v == nil {
 			return nil
 		}
 		return v.Verdict
-	}).(pulumi.StringPtrOutput)
+	}).(ConvergenceVerdictPtrOutput)
 }
 
+// Warnings about the plan (code: message), e.g. PRECOPY_MAY_NOT_CONVERGE.
 func (o PlannedMigrationPtrOutput) Warnings() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *PlannedMigration) []string {
 		if v == nil {
@@ -1377,11 +1606,11 @@ type PolicySpec struct {
 	// Let QEMU throttle the guest's vCPUs to help pre-copy converge.
 	AutoConverge *bool `pulumi:"autoConverge"`
 	// Migration bandwidth cap in MiB/s; 0 is unlimited.
-	BandwidthMiBps *int `pulumi:"bandwidthMiBps"`
+	BandwidthMibps *int `pulumi:"bandwidthMibps"`
 	// Seconds allowed per GiB to move before switching to post-copy or aborting.
-	CompletionTimeoutSecondsPerGiB *int `pulumi:"completionTimeoutSecondsPerGiB"`
-	// Compression of migration data: none, xbzrle or mt.
-	Compression *string `pulumi:"compression"`
+	CompletionTimeoutSecondsPerGib *int `pulumi:"completionTimeoutSecondsPerGib"`
+	// Compression of migration data.
+	Compression *Compression `pulumi:"compression"`
 	// Downtimes to step through, in increasing order, when pre-copy stops making progress.
 	DowntimeLadderMs []int `pulumi:"downtimeLadderMs"`
 	// Longest pause allowed at switch-over, in milliseconds. Default 300.
@@ -1391,7 +1620,7 @@ type PolicySpec struct {
 	// Parallel migration connections (multifd); 1 is a single stream.
 	ParallelConnections *int `pulumi:"parallelConnections"`
 	// Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
-	PostcopyBandwidthMiBps *int `pulumi:"postcopyBandwidthMiBps"`
+	PostcopyBandwidthMibps *int `pulumi:"postcopyBandwidthMibps"`
 	// Seconds without progress before raising the allowed downtime or escalating further.
 	ProgressTimeoutSeconds *int `pulumi:"progressTimeoutSeconds"`
 	// Remove source volumes after a verified move. Default true.
@@ -1399,7 +1628,7 @@ type PolicySpec struct {
 	// Seconds to wait for a graceful shutdown in an offline move.
 	ShutdownTimeoutSeconds *int `pulumi:"shutdownTimeoutSeconds"`
 	// Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
-	StorageCopy *string `pulumi:"storageCopy"`
+	StorageCopy *StorageCopy `pulumi:"storageCopy"`
 	// Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
 	Tls *bool `pulumi:"tls"`
 }
@@ -1428,11 +1657,11 @@ type PolicySpecArgs struct {
 	// Let QEMU throttle the guest's vCPUs to help pre-copy converge.
 	AutoConverge pulumi.BoolPtrInput `pulumi:"autoConverge"`
 	// Migration bandwidth cap in MiB/s; 0 is unlimited.
-	BandwidthMiBps pulumi.IntPtrInput `pulumi:"bandwidthMiBps"`
+	BandwidthMibps pulumi.IntPtrInput `pulumi:"bandwidthMibps"`
 	// Seconds allowed per GiB to move before switching to post-copy or aborting.
-	CompletionTimeoutSecondsPerGiB pulumi.IntPtrInput `pulumi:"completionTimeoutSecondsPerGiB"`
-	// Compression of migration data: none, xbzrle or mt.
-	Compression pulumi.StringPtrInput `pulumi:"compression"`
+	CompletionTimeoutSecondsPerGib pulumi.IntPtrInput `pulumi:"completionTimeoutSecondsPerGib"`
+	// Compression of migration data.
+	Compression CompressionPtrInput `pulumi:"compression"`
 	// Downtimes to step through, in increasing order, when pre-copy stops making progress.
 	DowntimeLadderMs pulumi.IntArrayInput `pulumi:"downtimeLadderMs"`
 	// Longest pause allowed at switch-over, in milliseconds. Default 300.
@@ -1442,7 +1671,7 @@ type PolicySpecArgs struct {
 	// Parallel migration connections (multifd); 1 is a single stream.
 	ParallelConnections pulumi.IntPtrInput `pulumi:"parallelConnections"`
 	// Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
-	PostcopyBandwidthMiBps pulumi.IntPtrInput `pulumi:"postcopyBandwidthMiBps"`
+	PostcopyBandwidthMibps pulumi.IntPtrInput `pulumi:"postcopyBandwidthMibps"`
 	// Seconds without progress before raising the allowed downtime or escalating further.
 	ProgressTimeoutSeconds pulumi.IntPtrInput `pulumi:"progressTimeoutSeconds"`
 	// Remove source volumes after a verified move. Default true.
@@ -1450,7 +1679,7 @@ type PolicySpecArgs struct {
 	// Seconds to wait for a graceful shutdown in an offline move.
 	ShutdownTimeoutSeconds pulumi.IntPtrInput `pulumi:"shutdownTimeoutSeconds"`
 	// Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
-	StorageCopy pulumi.StringPtrInput `pulumi:"storageCopy"`
+	StorageCopy StorageCopyPtrInput `pulumi:"storageCopy"`
 	// Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
 	Tls pulumi.BoolPtrInput `pulumi:"tls"`
 }
@@ -1559,18 +1788,18 @@ func (o PolicySpecOutput) AutoConverge() pulumi.BoolPtrOutput {
 }
 
 // Migration bandwidth cap in MiB/s; 0 is unlimited.
-func (o PolicySpecOutput) BandwidthMiBps() pulumi.IntPtrOutput {
-	return o.ApplyT(func(v PolicySpec) *int { return v.BandwidthMiBps }).(pulumi.IntPtrOutput)
+func (o PolicySpecOutput) BandwidthMibps() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v PolicySpec) *int { return v.BandwidthMibps }).(pulumi.IntPtrOutput)
 }
 
 // Seconds allowed per GiB to move before switching to post-copy or aborting.
-func (o PolicySpecOutput) CompletionTimeoutSecondsPerGiB() pulumi.IntPtrOutput {
-	return o.ApplyT(func(v PolicySpec) *int { return v.CompletionTimeoutSecondsPerGiB }).(pulumi.IntPtrOutput)
+func (o PolicySpecOutput) CompletionTimeoutSecondsPerGib() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v PolicySpec) *int { return v.CompletionTimeoutSecondsPerGib }).(pulumi.IntPtrOutput)
 }
 
-// Compression of migration data: none, xbzrle or mt.
-func (o PolicySpecOutput) Compression() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v PolicySpec) *string { return v.Compression }).(pulumi.StringPtrOutput)
+// Compression of migration data.
+func (o PolicySpecOutput) Compression() CompressionPtrOutput {
+	return o.ApplyT(func(v PolicySpec) *Compression { return v.Compression }).(CompressionPtrOutput)
 }
 
 // Downtimes to step through, in increasing order, when pre-copy stops making progress.
@@ -1594,8 +1823,8 @@ func (o PolicySpecOutput) ParallelConnections() pulumi.IntPtrOutput {
 }
 
 // Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
-func (o PolicySpecOutput) PostcopyBandwidthMiBps() pulumi.IntPtrOutput {
-	return o.ApplyT(func(v PolicySpec) *int { return v.PostcopyBandwidthMiBps }).(pulumi.IntPtrOutput)
+func (o PolicySpecOutput) PostcopyBandwidthMibps() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v PolicySpec) *int { return v.PostcopyBandwidthMibps }).(pulumi.IntPtrOutput)
 }
 
 // Seconds without progress before raising the allowed downtime or escalating further.
@@ -1614,8 +1843,8 @@ func (o PolicySpecOutput) ShutdownTimeoutSeconds() pulumi.IntPtrOutput {
 }
 
 // Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
-func (o PolicySpecOutput) StorageCopy() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v PolicySpec) *string { return v.StorageCopy }).(pulumi.StringPtrOutput)
+func (o PolicySpecOutput) StorageCopy() StorageCopyPtrOutput {
+	return o.ApplyT(func(v PolicySpec) *StorageCopy { return v.StorageCopy }).(StorageCopyPtrOutput)
 }
 
 // Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
@@ -1698,33 +1927,33 @@ func (o PolicySpecPtrOutput) AutoConverge() pulumi.BoolPtrOutput {
 }
 
 // Migration bandwidth cap in MiB/s; 0 is unlimited.
-func (o PolicySpecPtrOutput) BandwidthMiBps() pulumi.IntPtrOutput {
+func (o PolicySpecPtrOutput) BandwidthMibps() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *PolicySpec) *int {
 		if v == nil {
 			return nil
 		}
-		return v.BandwidthMiBps
+		return v.BandwidthMibps
 	}).(pulumi.IntPtrOutput)
 }
 
 // Seconds allowed per GiB to move before switching to post-copy or aborting.
-func (o PolicySpecPtrOutput) CompletionTimeoutSecondsPerGiB() pulumi.IntPtrOutput {
+func (o PolicySpecPtrOutput) CompletionTimeoutSecondsPerGib() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *PolicySpec) *int {
 		if v == nil {
 			return nil
 		}
-		return v.CompletionTimeoutSecondsPerGiB
+		return v.CompletionTimeoutSecondsPerGib
 	}).(pulumi.IntPtrOutput)
 }
 
-// Compression of migration data: none, xbzrle or mt.
-func (o PolicySpecPtrOutput) Compression() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *PolicySpec) *string {
+// Compression of migration data.
+func (o PolicySpecPtrOutput) Compression() CompressionPtrOutput {
+	return o.ApplyT(func(v *PolicySpec) *Compression {
 		if v == nil {
 			return nil
 		}
 		return v.Compression
-	}).(pulumi.StringPtrOutput)
+	}).(CompressionPtrOutput)
 }
 
 // Downtimes to step through, in increasing order, when pre-copy stops making progress.
@@ -1768,12 +1997,12 @@ func (o PolicySpecPtrOutput) ParallelConnections() pulumi.IntPtrOutput {
 }
 
 // Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
-func (o PolicySpecPtrOutput) PostcopyBandwidthMiBps() pulumi.IntPtrOutput {
+func (o PolicySpecPtrOutput) PostcopyBandwidthMibps() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *PolicySpec) *int {
 		if v == nil {
 			return nil
 		}
-		return v.PostcopyBandwidthMiBps
+		return v.PostcopyBandwidthMibps
 	}).(pulumi.IntPtrOutput)
 }
 
@@ -1808,13 +2037,13 @@ func (o PolicySpecPtrOutput) ShutdownTimeoutSeconds() pulumi.IntPtrOutput {
 }
 
 // Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
-func (o PolicySpecPtrOutput) StorageCopy() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *PolicySpec) *string {
+func (o PolicySpecPtrOutput) StorageCopy() StorageCopyPtrOutput {
+	return o.ApplyT(func(v *PolicySpec) *StorageCopy {
 		if v == nil {
 			return nil
 		}
 		return v.StorageCopy
-	}).(pulumi.StringPtrOutput)
+	}).(StorageCopyPtrOutput)
 }
 
 // Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
@@ -1827,10 +2056,91 @@ func (o PolicySpecPtrOutput) Tls() pulumi.BoolPtrOutput {
 	}).(pulumi.BoolPtrOutput)
 }
 
+// A storage pool on a host.
+type PoolStatus struct {
+	// Whether the pool is started.
+	Active bool `pulumi:"active"`
+	// The pool's capacity, in bytes.
+	CapacityBytes float64 `pulumi:"capacityBytes"`
+	// Space still available in the pool, in bytes.
+	FreeBytes float64 `pulumi:"freeBytes"`
+	// The pool's name.
+	Name string `pulumi:"name"`
+	// Whether other hosts reach the same storage (a network pool type), so a move needs no storage copy.
+	Shared bool `pulumi:"shared"`
+	// libvirt's pool type (dir, netfs, logical, rbd, ...).
+	Type string `pulumi:"type"`
+}
+
+// A storage pool on a host.
+type PoolStatusOutput struct{ *pulumi.OutputState }
+
+func (PoolStatusOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PoolStatus)(nil)).Elem()
+}
+
+func (o PoolStatusOutput) ToPoolStatusOutput() PoolStatusOutput {
+	return o
+}
+
+func (o PoolStatusOutput) ToPoolStatusOutputWithContext(ctx context.Context) PoolStatusOutput {
+	return o
+}
+
+// Whether the pool is started.
+func (o PoolStatusOutput) Active() pulumi.BoolOutput {
+	return o.ApplyT(func(v PoolStatus) bool { return v.Active }).(pulumi.BoolOutput)
+}
+
+// The pool's capacity, in bytes.
+func (o PoolStatusOutput) CapacityBytes() pulumi.Float64Output {
+	return o.ApplyT(func(v PoolStatus) float64 { return v.CapacityBytes }).(pulumi.Float64Output)
+}
+
+// Space still available in the pool, in bytes.
+func (o PoolStatusOutput) FreeBytes() pulumi.Float64Output {
+	return o.ApplyT(func(v PoolStatus) float64 { return v.FreeBytes }).(pulumi.Float64Output)
+}
+
+// The pool's name.
+func (o PoolStatusOutput) Name() pulumi.StringOutput {
+	return o.ApplyT(func(v PoolStatus) string { return v.Name }).(pulumi.StringOutput)
+}
+
+// Whether other hosts reach the same storage (a network pool type), so a move needs no storage copy.
+func (o PoolStatusOutput) Shared() pulumi.BoolOutput {
+	return o.ApplyT(func(v PoolStatus) bool { return v.Shared }).(pulumi.BoolOutput)
+}
+
+// libvirt's pool type (dir, netfs, logical, rbd, ...).
+func (o PoolStatusOutput) Type() pulumi.StringOutput {
+	return o.ApplyT(func(v PoolStatus) string { return v.Type }).(pulumi.StringOutput)
+}
+
+type PoolStatusArrayOutput struct{ *pulumi.OutputState }
+
+func (PoolStatusArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PoolStatus)(nil)).Elem()
+}
+
+func (o PoolStatusArrayOutput) ToPoolStatusArrayOutput() PoolStatusArrayOutput {
+	return o
+}
+
+func (o PoolStatusArrayOutput) ToPoolStatusArrayOutputWithContext(ctx context.Context) PoolStatusArrayOutput {
+	return o
+}
+
+func (o PoolStatusArrayOutput) Index(i pulumi.IntInput) PoolStatusOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) PoolStatus {
+		return vs[0].([]PoolStatus)[vs[1].(int)]
+	}).(PoolStatusOutput)
+}
+
 // A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
 type Webhook struct {
 	// Which events to send: started, succeeded, failed (default: all).
-	Events []string `pulumi:"events"`
+	Events []WebhookEvent `pulumi:"events"`
 	// Extra request headers, e.g. Authorization.
 	Headers map[string]string `pulumi:"headers"`
 	// http:// or https:// URL to POST to.
@@ -1851,7 +2161,7 @@ type WebhookInput interface {
 // A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
 type WebhookArgs struct {
 	// Which events to send: started, succeeded, failed (default: all).
-	Events pulumi.StringArrayInput `pulumi:"events"`
+	Events WebhookEventArrayInput `pulumi:"events"`
 	// Extra request headers, e.g. Authorization.
 	Headers pulumi.StringMapInput `pulumi:"headers"`
 	// http:// or https:// URL to POST to.
@@ -1937,8 +2247,8 @@ func (o WebhookOutput) ToWebhookPtrOutputWithContext(ctx context.Context) Webhoo
 }
 
 // Which events to send: started, succeeded, failed (default: all).
-func (o WebhookOutput) Events() pulumi.StringArrayOutput {
-	return o.ApplyT(func(v Webhook) []string { return v.Events }).(pulumi.StringArrayOutput)
+func (o WebhookOutput) Events() WebhookEventArrayOutput {
+	return o.ApplyT(func(v Webhook) []WebhookEvent { return v.Events }).(WebhookEventArrayOutput)
 }
 
 // Extra request headers, e.g. Authorization.
@@ -1976,13 +2286,13 @@ func (o WebhookPtrOutput) Elem() WebhookOutput {
 }
 
 // Which events to send: started, succeeded, failed (default: all).
-func (o WebhookPtrOutput) Events() pulumi.StringArrayOutput {
-	return o.ApplyT(func(v *Webhook) []string {
+func (o WebhookPtrOutput) Events() WebhookEventArrayOutput {
+	return o.ApplyT(func(v *Webhook) []WebhookEvent {
 		if v == nil {
 			return nil
 		}
 		return v.Events
-	}).(pulumi.StringArrayOutput)
+	}).(WebhookEventArrayOutput)
 }
 
 // Extra request headers, e.g. Authorization.
@@ -2020,14 +2330,20 @@ func init() {
 	pulumi.RegisterOutputType(ForecastSourcesPtrOutput{})
 	pulumi.RegisterOutputType(HostOutput{})
 	pulumi.RegisterOutputType(HostArrayOutput{})
+	pulumi.RegisterOutputType(HostStatusOutput{})
+	pulumi.RegisterOutputType(HostStatusArrayOutput{})
 	pulumi.RegisterOutputType(MigrationRecordOutput{})
 	pulumi.RegisterOutputType(MigrationRecordPtrOutput{})
 	pulumi.RegisterOutputType(MigrationTransportOutput{})
 	pulumi.RegisterOutputType(MigrationTransportPtrOutput{})
+	pulumi.RegisterOutputType(PlanBlockerOutput{})
+	pulumi.RegisterOutputType(PlanBlockerArrayOutput{})
 	pulumi.RegisterOutputType(PlannedMigrationOutput{})
 	pulumi.RegisterOutputType(PlannedMigrationPtrOutput{})
 	pulumi.RegisterOutputType(PolicySpecOutput{})
 	pulumi.RegisterOutputType(PolicySpecPtrOutput{})
+	pulumi.RegisterOutputType(PoolStatusOutput{})
+	pulumi.RegisterOutputType(PoolStatusArrayOutput{})
 	pulumi.RegisterOutputType(WebhookOutput{})
 	pulumi.RegisterOutputType(WebhookPtrOutput{})
 }

@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as inputs from "../types/input";
 import * as outputs from "../types/output";
+import * as enums from "../types/enums";
 import * as utilities from "../utilities";
 
 declare var exports: any;
@@ -45,10 +46,10 @@ Object.defineProperty(exports, "hosts", {
 /**
  * Migrations arriving at one host at a time (default 1).
  */
-export declare const maxMigrationsPerHostInbound: number | undefined;
+export declare const maxMigrationsPerHostInbound: number;
 Object.defineProperty(exports, "maxMigrationsPerHostInbound", {
     get() {
-        return __config.getObject<number>("maxMigrationsPerHostInbound");
+        return __config.getObject<number>("maxMigrationsPerHostInbound") ?? 1;
     },
     enumerable: true,
 });
@@ -56,10 +57,10 @@ Object.defineProperty(exports, "maxMigrationsPerHostInbound", {
 /**
  * Migrations leaving one host at a time (default 1).
  */
-export declare const maxMigrationsPerHostOutbound: number | undefined;
+export declare const maxMigrationsPerHostOutbound: number;
 Object.defineProperty(exports, "maxMigrationsPerHostOutbound", {
     get() {
-        return __config.getObject<number>("maxMigrationsPerHostOutbound");
+        return __config.getObject<number>("maxMigrationsPerHostOutbound") ?? 1;
     },
     enumerable: true,
 });
@@ -67,10 +68,10 @@ Object.defineProperty(exports, "maxMigrationsPerHostOutbound", {
 /**
  * Migrations at a time in one update (default 4).
  */
-export declare const maxMigrationsTotal: number | undefined;
+export declare const maxMigrationsTotal: number;
 Object.defineProperty(exports, "maxMigrationsTotal", {
     get() {
-        return __config.getObject<number>("maxMigrationsTotal");
+        return __config.getObject<number>("maxMigrationsTotal") ?? 4;
     },
     enumerable: true,
 });
@@ -78,10 +79,10 @@ Object.defineProperty(exports, "maxMigrationsTotal", {
 /**
  * Accept any ssh host key. Only for throwaway labs.
  */
-export declare const sshInsecureIgnoreHostKeys: boolean | undefined;
+export declare const sshInsecureIgnoreHostKeys: boolean;
 Object.defineProperty(exports, "sshInsecureIgnoreHostKeys", {
     get() {
-        return __config.getObject<boolean>("sshInsecureIgnoreHostKeys");
+        return __config.getObject<boolean>("sshInsecureIgnoreHostKeys") ?? false;
     },
     enumerable: true,
 });

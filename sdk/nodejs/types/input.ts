@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as inputs from "../types/input";
 import * as outputs from "../types/output";
+import * as enums from "../types/enums";
 
 /**
  * A libvirt host of the inventory.
@@ -20,7 +21,7 @@ export interface HostArgs {
     /**
      * What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
      */
-    migrationLinkMiBps?: pulumi.Input<number | undefined>;
+    migrationLinkMibps?: pulumi.Input<number | undefined>;
     /**
      * The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
      */
@@ -37,6 +38,84 @@ export interface HostArgs {
      * libvirt URI the provider connects to, e.g. qemu+ssh://root@10.0.0.5/system.
      */
     uri: pulumi.Input<string>;
+}
+
+/**
+ * A normalized migration policy.
+ */
+export interface PolicySpec {
+    /**
+     * Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
+     */
+    allowForcedShutdown?: boolean;
+    /**
+     * Allow live migration (pre-copy, with storage copy when disks are not shared). Default true.
+     */
+    allowLive?: boolean;
+    /**
+     * Allow an offline move (shutdown, copy, start on the target) when live migration gives up, or when live migration is not allowed. Default false.
+     */
+    allowOfflineFallback?: boolean;
+    /**
+     * Allow switching to post-copy when pre-copy does not converge in time. Default true.
+     */
+    allowPostCopy?: boolean;
+    /**
+     * Let QEMU throttle the guest's vCPUs to help pre-copy converge.
+     */
+    autoConverge?: boolean;
+    /**
+     * Migration bandwidth cap in MiB/s; 0 is unlimited.
+     */
+    bandwidthMibps?: number;
+    /**
+     * Seconds allowed per GiB to move before switching to post-copy or aborting.
+     */
+    completionTimeoutSecondsPerGib?: number;
+    /**
+     * Compression of migration data.
+     */
+    compression?: enums.Compression;
+    /**
+     * Downtimes to step through, in increasing order, when pre-copy stops making progress.
+     */
+    downtimeLadderMs?: number[];
+    /**
+     * Longest pause allowed at switch-over, in milliseconds. Default 300.
+     */
+    maxDowntimeMs?: number;
+    /**
+     * The notification webhook, if any (a secret).
+     */
+    notify?: inputs.Webhook;
+    /**
+     * Parallel migration connections (multifd); 1 is a single stream.
+     */
+    parallelConnections?: number;
+    /**
+     * Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
+     */
+    postcopyBandwidthMibps?: number;
+    /**
+     * Seconds without progress before raising the allowed downtime or escalating further.
+     */
+    progressTimeoutSeconds?: number;
+    /**
+     * Remove source volumes after a verified move. Default true.
+     */
+    removeSourceVolumes?: boolean;
+    /**
+     * Seconds to wait for a graceful shutdown in an offline move.
+     */
+    shutdownTimeoutSeconds?: number;
+    /**
+     * Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
+     */
+    storageCopy?: enums.StorageCopy;
+    /**
+     * Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
+     */
+    tls?: boolean;
 }
 
 /**
@@ -66,15 +145,15 @@ export interface PolicySpecArgs {
     /**
      * Migration bandwidth cap in MiB/s; 0 is unlimited.
      */
-    bandwidthMiBps?: pulumi.Input<number | undefined>;
+    bandwidthMibps?: pulumi.Input<number | undefined>;
     /**
      * Seconds allowed per GiB to move before switching to post-copy or aborting.
      */
-    completionTimeoutSecondsPerGiB?: pulumi.Input<number | undefined>;
+    completionTimeoutSecondsPerGib?: pulumi.Input<number | undefined>;
     /**
-     * Compression of migration data: none, xbzrle or mt.
+     * Compression of migration data.
      */
-    compression?: pulumi.Input<string | undefined>;
+    compression?: pulumi.Input<enums.Compression | undefined>;
     /**
      * Downtimes to step through, in increasing order, when pre-copy stops making progress.
      */
@@ -94,7 +173,7 @@ export interface PolicySpecArgs {
     /**
      * Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
      */
-    postcopyBandwidthMiBps?: pulumi.Input<number | undefined>;
+    postcopyBandwidthMibps?: pulumi.Input<number | undefined>;
     /**
      * Seconds without progress before raising the allowed downtime or escalating further.
      */
@@ -110,7 +189,7 @@ export interface PolicySpecArgs {
     /**
      * Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
      */
-    storageCopy?: pulumi.Input<string | undefined>;
+    storageCopy?: pulumi.Input<enums.StorageCopy | undefined>;
     /**
      * Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
      */
@@ -120,11 +199,29 @@ export interface PolicySpecArgs {
 /**
  * A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
  */
+export interface Webhook {
+    /**
+     * Which events to send: started, succeeded, failed (default: all).
+     */
+    events?: enums.WebhookEvent[];
+    /**
+     * Extra request headers, e.g. Authorization.
+     */
+    headers?: {[key: string]: string};
+    /**
+     * http:// or https:// URL to POST to.
+     */
+    url: string;
+}
+
+/**
+ * A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
+ */
 export interface WebhookArgs {
     /**
      * Which events to send: started, succeeded, failed (default: all).
      */
-    events?: pulumi.Input<pulumi.Input<string>[] | undefined>;
+    events?: pulumi.Input<pulumi.Input<enums.WebhookEvent>[] | undefined>;
     /**
      * Extra request headers, e.g. Authorization.
      */

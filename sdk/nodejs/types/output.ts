@@ -4,11 +4,27 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as inputs from "../types/input";
 import * as outputs from "../types/output";
+import * as enums from "../types/enums";
 
+/**
+ * A disk of the VM as it is now.
+ */
 export interface DiskState {
+    /**
+     * The disk's capacity, in bytes.
+     */
     capacityBytes: number;
+    /**
+     * The volume's path on the host, when it is a file or block device.
+     */
     path?: string;
+    /**
+     * The storage pool the disk's volume is in; unset for a file outside every pool.
+     */
     pool?: string;
+    /**
+     * Target device (e.g. vda).
+     */
     target: string;
 }
 
@@ -19,7 +35,7 @@ export interface Forecast {
     /**
      * The guest's memory dirty rate, in MiB/s.
      */
-    dirtyRateMiBps: number;
+    dirtyRateMibps: number;
     /**
      * Bytes the storage copy moves.
      */
@@ -35,11 +51,11 @@ export interface Forecast {
     /**
      * What the engine does from the start because of the verdict: none, post-copy-after-first-pass, or auto-converge.
      */
-    escalation: string;
+    escalation: enums.Escalation;
     /**
      * The link rate the forecast assumes, in MiB/s.
      */
-    linkMiBps: number;
+    linkMibps: number;
     /**
      * Bytes of memory the first pass sends.
      */
@@ -59,7 +75,7 @@ export interface Forecast {
     /**
      * converges, needs-post-copy, needs-auto-converge, cannot-move-live (within the policy), or not-live (offline, block copy, nothing to move).
      */
-    verdict: string;
+    verdict: enums.ConvergenceVerdict;
 }
 
 /**
@@ -75,7 +91,7 @@ export interface ForecastSources {
      */
     disks: string;
     /**
-     * The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMiBps, a rate an earlier move measured, or the assumed default.
+     * The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMibps, a rate an earlier move measured, or the assumed default.
      */
     link: string;
     /**
@@ -103,7 +119,7 @@ export interface Host {
     /**
      * What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
      */
-    migrationLinkMiBps?: number;
+    migrationLinkMibps?: number;
     /**
      * The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
      */
@@ -123,37 +139,122 @@ export interface Host {
 }
 
 /**
+ * What an inventory host has, as getHosts found it.
+ */
+export interface HostStatus {
+    /**
+     * The host CPU model in libvirt's capabilities (host/cpu/model), when it names one.
+     */
+    cpuModel?: string;
+    /**
+     * Memory the host has free, in bytes, as libvirt reports it.
+     */
+    freeMemoryBytes: number;
+    /**
+     * The host's inventory name.
+     */
+    name: string;
+    /**
+     * The host's storage pools, by name.
+     */
+    pools: outputs.PoolStatus[];
+    /**
+     * Whether its libvirt daemon answered.
+     */
+    reachable: boolean;
+    /**
+     * Names of the domains running on the host, sorted.
+     */
+    runningDomains: string[];
+    /**
+     * Why it could not be reached, when it could not (the connection error, with libvirt's code and message).
+     */
+    unreachableReason?: string;
+}
+
+/**
  * What the last migration did.
  */
 export interface MigrationRecord {
+    /**
+     * Bytes the move sent: memory and the storage copy.
+     */
     bytesMoved?: number;
+    /**
+     * The domain that moved.
+     */
     domain?: string;
+    /**
+     * The pause at the switch-over as QEMU measured it, in milliseconds (offline: the time the VM was down).
+     */
     downtimeMs?: number;
+    /**
+     * From the start to the verified end, in milliseconds.
+     */
     durationMs?: number;
+    /**
+     * The error that ended it, with libvirt's code and message where libvirt raised it.
+     */
     error?: string;
-    errorCategory?: string;
+    /**
+     * What kind of failure ended it, when it failed.
+     */
+    errorCategory?: enums.ErrorCategory;
+    /**
+     * Whether it fell back to an offline move.
+     */
     fallbackUsed?: boolean;
+    /**
+     * Where the VM runs after the attempt, verified (the target on success; after a failure, where it stayed).
+     */
     finalHost?: string;
+    /**
+     * When it ended, ISO 8601.
+     */
     finishedAt?: string;
     /**
      * What the plan forecast, next to what happened.
      */
     forecast?: outputs.Forecast;
+    /**
+     * The host it moved from.
+     */
     from?: string;
+    /**
+     * Memory passes of a pre-copy.
+     */
     iterations?: number;
     /**
      * The rate the move reached, in MiB/s, when it ran uncapped and moved enough memory to tell; later forecasts between the same hosts use it.
      */
-    linkMiBps?: number;
-    mode?: string;
+    linkMibps?: number;
+    /**
+     * How it moved (after an offline fallback: offline).
+     */
+    mode?: enums.MigrationMode;
     /**
      * QEMU's own rate of the move's memory passes, in MiB/s (the 90th percentile of what the engine's polls saw), when the move ran uncapped; later forecasts judge the switch-over against it.
      */
-    passMiBps?: number;
+    passMibps?: number;
+    /**
+     * Whether the move switched to post-copy.
+     */
     postCopy?: boolean;
-    result?: string;
+    /**
+     * How it ended.
+     */
+    result?: enums.MigrationResult;
+    /**
+     * When the move began (after any wait for a migration slot), ISO 8601.
+     */
     startedAt?: string;
+    /**
+     * What the engine did, one timestamped line per step, including every escalation and cleanup.
+     */
     steps?: string[];
+    /**
+     * The host it was to move to.
+     */
     to?: string;
     /**
      * How a live move's stream went: TLS, parallel connections, compression, and what QEMU counted of them.
@@ -174,9 +275,9 @@ export interface MigrationTransport {
      */
     compressedPages?: number;
     /**
-     * The compression method: none, xbzrle or mt.
+     * The compression method.
      */
-    compression?: string;
+    compression?: enums.Compression;
     /**
      * xbzrle: pages not in the cache, sent whole.
      */
@@ -204,33 +305,74 @@ export interface MigrationTransport {
 }
 
 /**
+ * Why a placement cannot be carried out as asked.
+ */
+export interface PlanBlocker {
+    /**
+     * A stable code for the obstacle (e.g. HOST_OVERCOMMITTED, POOL_MISSING).
+     */
+    code: string;
+    /**
+     * What stands in the way and what to do about it.
+     */
+    message: string;
+}
+
+/**
  * What `pulumi up` would do.
  */
 export interface PlannedMigration {
+    /**
+     * Bytes the move is forecast to send: memory with its resends, and the copied disks' allocation.
+     */
     bytesToMove?: number;
     /**
      * Bytes the storage copy moves.
      */
     diskBytes?: number;
+    /**
+     * The escalation ladder the move would climb if pre-copy stalls, step by step.
+     */
     escalation?: string[];
+    /**
+     * The forecast pause at the switch-over, in milliseconds.
+     */
     estimatedDowntimeMs?: number;
+    /**
+     * The forecast duration, in seconds.
+     */
     estimatedSeconds?: number;
     /**
      * The forecast in full, with the source of each figure.
      */
     forecast?: outputs.Forecast;
+    /**
+     * The host it runs on now.
+     */
     from?: string;
     /**
      * Bytes of memory the move sends in its first pass.
      */
     memoryBytes?: number;
-    mode?: string;
+    /**
+     * How the VM would move.
+     */
+    mode?: enums.MigrationMode;
+    /**
+     * The plan in one line, as preview prints it.
+     */
     summary?: string;
+    /**
+     * The host it would run on.
+     */
     to?: string;
     /**
      * The forecast's verdict (see forecast.verdict).
      */
-    verdict?: string;
+    verdict?: enums.ConvergenceVerdict;
+    /**
+     * Warnings about the plan (code: message), e.g. PRECOPY_MAY_NOT_CONVERGE.
+     */
     warnings?: string[];
 }
 
@@ -261,15 +403,15 @@ export interface PolicySpec {
     /**
      * Migration bandwidth cap in MiB/s; 0 is unlimited.
      */
-    bandwidthMiBps?: number;
+    bandwidthMibps?: number;
     /**
      * Seconds allowed per GiB to move before switching to post-copy or aborting.
      */
-    completionTimeoutSecondsPerGiB?: number;
+    completionTimeoutSecondsPerGib?: number;
     /**
-     * Compression of migration data: none, xbzrle or mt.
+     * Compression of migration data.
      */
-    compression?: string;
+    compression?: enums.Compression;
     /**
      * Downtimes to step through, in increasing order, when pre-copy stops making progress.
      */
@@ -289,7 +431,7 @@ export interface PolicySpec {
     /**
      * Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
      */
-    postcopyBandwidthMiBps?: number;
+    postcopyBandwidthMibps?: number;
     /**
      * Seconds without progress before raising the allowed downtime or escalating further.
      */
@@ -305,11 +447,41 @@ export interface PolicySpec {
     /**
      * Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
      */
-    storageCopy?: string;
+    storageCopy?: enums.StorageCopy;
     /**
      * Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
      */
     tls?: boolean;
+}
+
+/**
+ * A storage pool on a host.
+ */
+export interface PoolStatus {
+    /**
+     * Whether the pool is started.
+     */
+    active: boolean;
+    /**
+     * The pool's capacity, in bytes.
+     */
+    capacityBytes: number;
+    /**
+     * Space still available in the pool, in bytes.
+     */
+    freeBytes: number;
+    /**
+     * The pool's name.
+     */
+    name: string;
+    /**
+     * Whether other hosts reach the same storage (a network pool type), so a move needs no storage copy.
+     */
+    shared: boolean;
+    /**
+     * libvirt's pool type (dir, netfs, logical, rbd, ...).
+     */
+    type: string;
 }
 
 /**
@@ -319,7 +491,7 @@ export interface Webhook {
     /**
      * Which events to send: started, succeeded, failed (default: all).
      */
-    events?: string[];
+    events?: enums.WebhookEvent[];
     /**
      * Extra request headers, e.g. Authorization.
      */

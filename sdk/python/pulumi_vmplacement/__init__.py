@@ -6,7 +6,11 @@ import builtins as _builtins
 from . import _utilities
 import typing
 # Export this package's modules as members:
+from ._enums import *
+from .get_hosts import *
+from .get_placement import *
 from .migration_policy import *
+from .plan_placement import *
 from .provider import *
 from .vm_placement import *
 from ._inputs import *

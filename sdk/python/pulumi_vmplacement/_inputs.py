@@ -13,12 +13,17 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
+from ._enums import *
 
 __all__ = [
     'HostArgs',
     'HostArgsDict',
+    'PolicySpec',
+    'PolicySpecDict',
     'PolicySpecArgs',
     'PolicySpecArgsDict',
+    'Webhook',
+    'WebhookDict',
     'WebhookArgs',
     'WebhookArgsDict',
 ]
@@ -43,7 +48,7 @@ class HostArgsDict(TypedDict):
     """
     Free-form labels.
     """
-    migration_link_mi_bps: NotRequired[pulumi.Input[Optional[_builtins.float]]]
+    migration_link_mibps: NotRequired[pulumi.Input[Optional[_builtins.float]]]
     """
     What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
     """
@@ -63,7 +68,7 @@ class HostArgs:
                  name: pulumi.Input[_builtins.str],
                  uri: pulumi.Input[_builtins.str],
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
-                 migration_link_mi_bps: pulumi.Input[Optional[_builtins.float]] = None,
+                 migration_link_mibps: pulumi.Input[Optional[_builtins.float]] = None,
                  migration_tls_name: pulumi.Input[Optional[_builtins.str]] = None,
                  peer_uri: pulumi.Input[Optional[_builtins.str]] = None):
         """
@@ -73,7 +78,7 @@ class HostArgs:
         :param pulumi.Input[_builtins.str] name: Name placements use in `host`.
         :param pulumi.Input[_builtins.str] uri: libvirt URI the provider connects to, e.g. qemu+ssh://root@10.0.0.5/system.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] labels: Free-form labels.
-        :param pulumi.Input[_builtins.float] migration_link_mi_bps: What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
+        :param pulumi.Input[_builtins.float] migration_link_mibps: What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
         :param pulumi.Input[_builtins.str] migration_tls_name: The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
         :param pulumi.Input[_builtins.str] peer_uri: URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
         """
@@ -82,8 +87,8 @@ class HostArgs:
         pulumi.set(__self__, "uri", uri)
         if labels is not None:
             pulumi.set(__self__, "labels", labels)
-        if migration_link_mi_bps is not None:
-            pulumi.set(__self__, "migration_link_mi_bps", migration_link_mi_bps)
+        if migration_link_mibps is not None:
+            pulumi.set(__self__, "migration_link_mibps", migration_link_mibps)
         if migration_tls_name is not None:
             pulumi.set(__self__, "migration_tls_name", migration_tls_name)
         if peer_uri is not None:
@@ -138,16 +143,16 @@ class HostArgs:
         pulumi.set(self, "labels", value)
 
     @_builtins.property
-    @pulumi.getter(name="migrationLinkMiBps")
-    def migration_link_mi_bps(self) -> pulumi.Input[Optional[_builtins.float]]:
+    @pulumi.getter(name="migrationLinkMibps")
+    def migration_link_mibps(self) -> pulumi.Input[Optional[_builtins.float]]:
         """
         What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
         """
-        return pulumi.get(self, "migration_link_mi_bps")
+        return pulumi.get(self, "migration_link_mibps")
 
-    @migration_link_mi_bps.setter
-    def migration_link_mi_bps(self, value: pulumi.Input[Optional[_builtins.float]]):
-        pulumi.set(self, "migration_link_mi_bps", value)
+    @migration_link_mibps.setter
+    def migration_link_mibps(self, value: pulumi.Input[Optional[_builtins.float]]):
+        pulumi.set(self, "migration_link_mibps", value)
 
     @_builtins.property
     @pulumi.getter(name="migrationTlsName")
@@ -174,6 +179,380 @@ class HostArgs:
         pulumi.set(self, "peer_uri", value)
 
 
+class PolicySpecDict(TypedDict):
+    """
+    A normalized migration policy.
+    """
+    allow_forced_shutdown: NotRequired[_builtins.bool]
+    """
+    Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
+    """
+    allow_live: NotRequired[_builtins.bool]
+    """
+    Allow live migration (pre-copy, with storage copy when disks are not shared). Default true.
+    """
+    allow_offline_fallback: NotRequired[_builtins.bool]
+    """
+    Allow an offline move (shutdown, copy, start on the target) when live migration gives up, or when live migration is not allowed. Default false.
+    """
+    allow_post_copy: NotRequired[_builtins.bool]
+    """
+    Allow switching to post-copy when pre-copy does not converge in time. Default true.
+    """
+    auto_converge: NotRequired[_builtins.bool]
+    """
+    Let QEMU throttle the guest's vCPUs to help pre-copy converge.
+    """
+    bandwidth_mibps: NotRequired[_builtins.int]
+    """
+    Migration bandwidth cap in MiB/s; 0 is unlimited.
+    """
+    completion_timeout_seconds_per_gib: NotRequired[_builtins.int]
+    """
+    Seconds allowed per GiB to move before switching to post-copy or aborting.
+    """
+    compression: NotRequired['Compression']
+    """
+    Compression of migration data.
+    """
+    downtime_ladder_ms: NotRequired[Sequence[_builtins.int]]
+    """
+    Downtimes to step through, in increasing order, when pre-copy stops making progress.
+    """
+    max_downtime_ms: NotRequired[_builtins.int]
+    """
+    Longest pause allowed at switch-over, in milliseconds. Default 300.
+    """
+    notify: NotRequired['WebhookDict']
+    """
+    The notification webhook, if any (a secret).
+    """
+    parallel_connections: NotRequired[_builtins.int]
+    """
+    Parallel migration connections (multifd); 1 is a single stream.
+    """
+    postcopy_bandwidth_mibps: NotRequired[_builtins.int]
+    """
+    Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
+    """
+    progress_timeout_seconds: NotRequired[_builtins.int]
+    """
+    Seconds without progress before raising the allowed downtime or escalating further.
+    """
+    remove_source_volumes: NotRequired[_builtins.bool]
+    """
+    Remove source volumes after a verified move. Default true.
+    """
+    shutdown_timeout_seconds: NotRequired[_builtins.int]
+    """
+    Seconds to wait for a graceful shutdown in an offline move.
+    """
+    storage_copy: NotRequired['StorageCopy']
+    """
+    Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
+    """
+    tls: NotRequired[_builtins.bool]
+    """
+    Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
+    """
+
+@pulumi.input_type
+class PolicySpec:
+    def __init__(__self__, *,
+                 allow_forced_shutdown: Optional[_builtins.bool] = None,
+                 allow_live: Optional[_builtins.bool] = None,
+                 allow_offline_fallback: Optional[_builtins.bool] = None,
+                 allow_post_copy: Optional[_builtins.bool] = None,
+                 auto_converge: Optional[_builtins.bool] = None,
+                 bandwidth_mibps: Optional[_builtins.int] = None,
+                 completion_timeout_seconds_per_gib: Optional[_builtins.int] = None,
+                 compression: Optional['Compression'] = None,
+                 downtime_ladder_ms: Optional[Sequence[_builtins.int]] = None,
+                 max_downtime_ms: Optional[_builtins.int] = None,
+                 notify: Optional['Webhook'] = None,
+                 parallel_connections: Optional[_builtins.int] = None,
+                 postcopy_bandwidth_mibps: Optional[_builtins.int] = None,
+                 progress_timeout_seconds: Optional[_builtins.int] = None,
+                 remove_source_volumes: Optional[_builtins.bool] = None,
+                 shutdown_timeout_seconds: Optional[_builtins.int] = None,
+                 storage_copy: Optional['StorageCopy'] = None,
+                 tls: Optional[_builtins.bool] = None):
+        """
+        A normalized migration policy.
+
+        :param _builtins.bool allow_forced_shutdown: Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
+        :param _builtins.bool allow_live: Allow live migration (pre-copy, with storage copy when disks are not shared). Default true.
+        :param _builtins.bool allow_offline_fallback: Allow an offline move (shutdown, copy, start on the target) when live migration gives up, or when live migration is not allowed. Default false.
+        :param _builtins.bool allow_post_copy: Allow switching to post-copy when pre-copy does not converge in time. Default true.
+        :param _builtins.bool auto_converge: Let QEMU throttle the guest's vCPUs to help pre-copy converge.
+        :param _builtins.int bandwidth_mibps: Migration bandwidth cap in MiB/s; 0 is unlimited.
+        :param _builtins.int completion_timeout_seconds_per_gib: Seconds allowed per GiB to move before switching to post-copy or aborting.
+        :param 'Compression' compression: Compression of migration data.
+        :param Sequence[_builtins.int] downtime_ladder_ms: Downtimes to step through, in increasing order, when pre-copy stops making progress.
+        :param _builtins.int max_downtime_ms: Longest pause allowed at switch-over, in milliseconds. Default 300.
+        :param 'Webhook' notify: The notification webhook, if any (a secret).
+        :param _builtins.int parallel_connections: Parallel migration connections (multifd); 1 is a single stream.
+        :param _builtins.int postcopy_bandwidth_mibps: Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
+        :param _builtins.int progress_timeout_seconds: Seconds without progress before raising the allowed downtime or escalating further.
+        :param _builtins.bool remove_source_volumes: Remove source volumes after a verified move. Default true.
+        :param _builtins.int shutdown_timeout_seconds: Seconds to wait for a graceful shutdown in an offline move.
+        :param 'StorageCopy' storage_copy: Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
+        :param _builtins.bool tls: Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
+        """
+        if allow_forced_shutdown is not None:
+            pulumi.set(__self__, "allow_forced_shutdown", allow_forced_shutdown)
+        if allow_live is not None:
+            pulumi.set(__self__, "allow_live", allow_live)
+        if allow_offline_fallback is not None:
+            pulumi.set(__self__, "allow_offline_fallback", allow_offline_fallback)
+        if allow_post_copy is not None:
+            pulumi.set(__self__, "allow_post_copy", allow_post_copy)
+        if auto_converge is not None:
+            pulumi.set(__self__, "auto_converge", auto_converge)
+        if bandwidth_mibps is not None:
+            pulumi.set(__self__, "bandwidth_mibps", bandwidth_mibps)
+        if completion_timeout_seconds_per_gib is not None:
+            pulumi.set(__self__, "completion_timeout_seconds_per_gib", completion_timeout_seconds_per_gib)
+        if compression is not None:
+            pulumi.set(__self__, "compression", compression)
+        if downtime_ladder_ms is not None:
+            pulumi.set(__self__, "downtime_ladder_ms", downtime_ladder_ms)
+        if max_downtime_ms is not None:
+            pulumi.set(__self__, "max_downtime_ms", max_downtime_ms)
+        if notify is not None:
+            pulumi.set(__self__, "notify", notify)
+        if parallel_connections is not None:
+            pulumi.set(__self__, "parallel_connections", parallel_connections)
+        if postcopy_bandwidth_mibps is not None:
+            pulumi.set(__self__, "postcopy_bandwidth_mibps", postcopy_bandwidth_mibps)
+        if progress_timeout_seconds is not None:
+            pulumi.set(__self__, "progress_timeout_seconds", progress_timeout_seconds)
+        if remove_source_volumes is not None:
+            pulumi.set(__self__, "remove_source_volumes", remove_source_volumes)
+        if shutdown_timeout_seconds is not None:
+            pulumi.set(__self__, "shutdown_timeout_seconds", shutdown_timeout_seconds)
+        if storage_copy is not None:
+            pulumi.set(__self__, "storage_copy", storage_copy)
+        if tls is not None:
+            pulumi.set(__self__, "tls", tls)
+
+    @_builtins.property
+    @pulumi.getter(name="allowForcedShutdown")
+    def allow_forced_shutdown(self) -> Optional[_builtins.bool]:
+        """
+        Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
+        """
+        return pulumi.get(self, "allow_forced_shutdown")
+
+    @allow_forced_shutdown.setter
+    def allow_forced_shutdown(self, value: Optional[_builtins.bool]):
+        pulumi.set(self, "allow_forced_shutdown", value)
+
+    @_builtins.property
+    @pulumi.getter(name="allowLive")
+    def allow_live(self) -> Optional[_builtins.bool]:
+        """
+        Allow live migration (pre-copy, with storage copy when disks are not shared). Default true.
+        """
+        return pulumi.get(self, "allow_live")
+
+    @allow_live.setter
+    def allow_live(self, value: Optional[_builtins.bool]):
+        pulumi.set(self, "allow_live", value)
+
+    @_builtins.property
+    @pulumi.getter(name="allowOfflineFallback")
+    def allow_offline_fallback(self) -> Optional[_builtins.bool]:
+        """
+        Allow an offline move (shutdown, copy, start on the target) when live migration gives up, or when live migration is not allowed. Default false.
+        """
+        return pulumi.get(self, "allow_offline_fallback")
+
+    @allow_offline_fallback.setter
+    def allow_offline_fallback(self, value: Optional[_builtins.bool]):
+        pulumi.set(self, "allow_offline_fallback", value)
+
+    @_builtins.property
+    @pulumi.getter(name="allowPostCopy")
+    def allow_post_copy(self) -> Optional[_builtins.bool]:
+        """
+        Allow switching to post-copy when pre-copy does not converge in time. Default true.
+        """
+        return pulumi.get(self, "allow_post_copy")
+
+    @allow_post_copy.setter
+    def allow_post_copy(self, value: Optional[_builtins.bool]):
+        pulumi.set(self, "allow_post_copy", value)
+
+    @_builtins.property
+    @pulumi.getter(name="autoConverge")
+    def auto_converge(self) -> Optional[_builtins.bool]:
+        """
+        Let QEMU throttle the guest's vCPUs to help pre-copy converge.
+        """
+        return pulumi.get(self, "auto_converge")
+
+    @auto_converge.setter
+    def auto_converge(self, value: Optional[_builtins.bool]):
+        pulumi.set(self, "auto_converge", value)
+
+    @_builtins.property
+    @pulumi.getter(name="bandwidthMibps")
+    def bandwidth_mibps(self) -> Optional[_builtins.int]:
+        """
+        Migration bandwidth cap in MiB/s; 0 is unlimited.
+        """
+        return pulumi.get(self, "bandwidth_mibps")
+
+    @bandwidth_mibps.setter
+    def bandwidth_mibps(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "bandwidth_mibps", value)
+
+    @_builtins.property
+    @pulumi.getter(name="completionTimeoutSecondsPerGib")
+    def completion_timeout_seconds_per_gib(self) -> Optional[_builtins.int]:
+        """
+        Seconds allowed per GiB to move before switching to post-copy or aborting.
+        """
+        return pulumi.get(self, "completion_timeout_seconds_per_gib")
+
+    @completion_timeout_seconds_per_gib.setter
+    def completion_timeout_seconds_per_gib(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "completion_timeout_seconds_per_gib", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def compression(self) -> Optional['Compression']:
+        """
+        Compression of migration data.
+        """
+        return pulumi.get(self, "compression")
+
+    @compression.setter
+    def compression(self, value: Optional['Compression']):
+        pulumi.set(self, "compression", value)
+
+    @_builtins.property
+    @pulumi.getter(name="downtimeLadderMs")
+    def downtime_ladder_ms(self) -> Optional[Sequence[_builtins.int]]:
+        """
+        Downtimes to step through, in increasing order, when pre-copy stops making progress.
+        """
+        return pulumi.get(self, "downtime_ladder_ms")
+
+    @downtime_ladder_ms.setter
+    def downtime_ladder_ms(self, value: Optional[Sequence[_builtins.int]]):
+        pulumi.set(self, "downtime_ladder_ms", value)
+
+    @_builtins.property
+    @pulumi.getter(name="maxDowntimeMs")
+    def max_downtime_ms(self) -> Optional[_builtins.int]:
+        """
+        Longest pause allowed at switch-over, in milliseconds. Default 300.
+        """
+        return pulumi.get(self, "max_downtime_ms")
+
+    @max_downtime_ms.setter
+    def max_downtime_ms(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "max_downtime_ms", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def notify(self) -> Optional['Webhook']:
+        """
+        The notification webhook, if any (a secret).
+        """
+        return pulumi.get(self, "notify")
+
+    @notify.setter
+    def notify(self, value: Optional['Webhook']):
+        pulumi.set(self, "notify", value)
+
+    @_builtins.property
+    @pulumi.getter(name="parallelConnections")
+    def parallel_connections(self) -> Optional[_builtins.int]:
+        """
+        Parallel migration connections (multifd); 1 is a single stream.
+        """
+        return pulumi.get(self, "parallel_connections")
+
+    @parallel_connections.setter
+    def parallel_connections(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "parallel_connections", value)
+
+    @_builtins.property
+    @pulumi.getter(name="postcopyBandwidthMibps")
+    def postcopy_bandwidth_mibps(self) -> Optional[_builtins.int]:
+        """
+        Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
+        """
+        return pulumi.get(self, "postcopy_bandwidth_mibps")
+
+    @postcopy_bandwidth_mibps.setter
+    def postcopy_bandwidth_mibps(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "postcopy_bandwidth_mibps", value)
+
+    @_builtins.property
+    @pulumi.getter(name="progressTimeoutSeconds")
+    def progress_timeout_seconds(self) -> Optional[_builtins.int]:
+        """
+        Seconds without progress before raising the allowed downtime or escalating further.
+        """
+        return pulumi.get(self, "progress_timeout_seconds")
+
+    @progress_timeout_seconds.setter
+    def progress_timeout_seconds(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "progress_timeout_seconds", value)
+
+    @_builtins.property
+    @pulumi.getter(name="removeSourceVolumes")
+    def remove_source_volumes(self) -> Optional[_builtins.bool]:
+        """
+        Remove source volumes after a verified move. Default true.
+        """
+        return pulumi.get(self, "remove_source_volumes")
+
+    @remove_source_volumes.setter
+    def remove_source_volumes(self, value: Optional[_builtins.bool]):
+        pulumi.set(self, "remove_source_volumes", value)
+
+    @_builtins.property
+    @pulumi.getter(name="shutdownTimeoutSeconds")
+    def shutdown_timeout_seconds(self) -> Optional[_builtins.int]:
+        """
+        Seconds to wait for a graceful shutdown in an offline move.
+        """
+        return pulumi.get(self, "shutdown_timeout_seconds")
+
+    @shutdown_timeout_seconds.setter
+    def shutdown_timeout_seconds(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "shutdown_timeout_seconds", value)
+
+    @_builtins.property
+    @pulumi.getter(name="storageCopy")
+    def storage_copy(self) -> Optional['StorageCopy']:
+        """
+        Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
+        """
+        return pulumi.get(self, "storage_copy")
+
+    @storage_copy.setter
+    def storage_copy(self, value: Optional['StorageCopy']):
+        pulumi.set(self, "storage_copy", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def tls(self) -> Optional[_builtins.bool]:
+        """
+        Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
+        """
+        return pulumi.get(self, "tls")
+
+    @tls.setter
+    def tls(self, value: Optional[_builtins.bool]):
+        pulumi.set(self, "tls", value)
+
+
 class PolicySpecArgsDict(TypedDict):
     """
     A normalized migration policy.
@@ -198,17 +577,17 @@ class PolicySpecArgsDict(TypedDict):
     """
     Let QEMU throttle the guest's vCPUs to help pre-copy converge.
     """
-    bandwidth_mi_bps: NotRequired[pulumi.Input[Optional[_builtins.int]]]
+    bandwidth_mibps: NotRequired[pulumi.Input[Optional[_builtins.int]]]
     """
     Migration bandwidth cap in MiB/s; 0 is unlimited.
     """
-    completion_timeout_seconds_per_gi_b: NotRequired[pulumi.Input[Optional[_builtins.int]]]
+    completion_timeout_seconds_per_gib: NotRequired[pulumi.Input[Optional[_builtins.int]]]
     """
     Seconds allowed per GiB to move before switching to post-copy or aborting.
     """
-    compression: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    compression: NotRequired[pulumi.Input[Optional['Compression']]]
     """
-    Compression of migration data: none, xbzrle or mt.
+    Compression of migration data.
     """
     downtime_ladder_ms: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.int]]]]]
     """
@@ -226,7 +605,7 @@ class PolicySpecArgsDict(TypedDict):
     """
     Parallel migration connections (multifd); 1 is a single stream.
     """
-    postcopy_bandwidth_mi_bps: NotRequired[pulumi.Input[Optional[_builtins.int]]]
+    postcopy_bandwidth_mibps: NotRequired[pulumi.Input[Optional[_builtins.int]]]
     """
     Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
     """
@@ -242,7 +621,7 @@ class PolicySpecArgsDict(TypedDict):
     """
     Seconds to wait for a graceful shutdown in an offline move.
     """
-    storage_copy: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    storage_copy: NotRequired[pulumi.Input[Optional['StorageCopy']]]
     """
     Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
     """
@@ -259,18 +638,18 @@ class PolicySpecArgs:
                  allow_offline_fallback: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_post_copy: pulumi.Input[Optional[_builtins.bool]] = None,
                  auto_converge: pulumi.Input[Optional[_builtins.bool]] = None,
-                 bandwidth_mi_bps: pulumi.Input[Optional[_builtins.int]] = None,
-                 completion_timeout_seconds_per_gi_b: pulumi.Input[Optional[_builtins.int]] = None,
-                 compression: pulumi.Input[Optional[_builtins.str]] = None,
+                 bandwidth_mibps: pulumi.Input[Optional[_builtins.int]] = None,
+                 completion_timeout_seconds_per_gib: pulumi.Input[Optional[_builtins.int]] = None,
+                 compression: pulumi.Input[Optional['Compression']] = None,
                  downtime_ladder_ms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.int]]]] = None,
                  max_downtime_ms: pulumi.Input[Optional[_builtins.int]] = None,
                  notify: pulumi.Input[Optional['WebhookArgs']] = None,
                  parallel_connections: pulumi.Input[Optional[_builtins.int]] = None,
-                 postcopy_bandwidth_mi_bps: pulumi.Input[Optional[_builtins.int]] = None,
+                 postcopy_bandwidth_mibps: pulumi.Input[Optional[_builtins.int]] = None,
                  progress_timeout_seconds: pulumi.Input[Optional[_builtins.int]] = None,
                  remove_source_volumes: pulumi.Input[Optional[_builtins.bool]] = None,
                  shutdown_timeout_seconds: pulumi.Input[Optional[_builtins.int]] = None,
-                 storage_copy: pulumi.Input[Optional[_builtins.str]] = None,
+                 storage_copy: pulumi.Input[Optional['StorageCopy']] = None,
                  tls: pulumi.Input[Optional[_builtins.bool]] = None):
         """
         A normalized migration policy.
@@ -280,18 +659,18 @@ class PolicySpecArgs:
         :param pulumi.Input[_builtins.bool] allow_offline_fallback: Allow an offline move (shutdown, copy, start on the target) when live migration gives up, or when live migration is not allowed. Default false.
         :param pulumi.Input[_builtins.bool] allow_post_copy: Allow switching to post-copy when pre-copy does not converge in time. Default true.
         :param pulumi.Input[_builtins.bool] auto_converge: Let QEMU throttle the guest's vCPUs to help pre-copy converge.
-        :param pulumi.Input[_builtins.int] bandwidth_mi_bps: Migration bandwidth cap in MiB/s; 0 is unlimited.
-        :param pulumi.Input[_builtins.int] completion_timeout_seconds_per_gi_b: Seconds allowed per GiB to move before switching to post-copy or aborting.
-        :param pulumi.Input[_builtins.str] compression: Compression of migration data: none, xbzrle or mt.
+        :param pulumi.Input[_builtins.int] bandwidth_mibps: Migration bandwidth cap in MiB/s; 0 is unlimited.
+        :param pulumi.Input[_builtins.int] completion_timeout_seconds_per_gib: Seconds allowed per GiB to move before switching to post-copy or aborting.
+        :param pulumi.Input['Compression'] compression: Compression of migration data.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.int]]] downtime_ladder_ms: Downtimes to step through, in increasing order, when pre-copy stops making progress.
         :param pulumi.Input[_builtins.int] max_downtime_ms: Longest pause allowed at switch-over, in milliseconds. Default 300.
         :param pulumi.Input['WebhookArgs'] notify: The notification webhook, if any (a secret).
         :param pulumi.Input[_builtins.int] parallel_connections: Parallel migration connections (multifd); 1 is a single stream.
-        :param pulumi.Input[_builtins.int] postcopy_bandwidth_mi_bps: Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
+        :param pulumi.Input[_builtins.int] postcopy_bandwidth_mibps: Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
         :param pulumi.Input[_builtins.int] progress_timeout_seconds: Seconds without progress before raising the allowed downtime or escalating further.
         :param pulumi.Input[_builtins.bool] remove_source_volumes: Remove source volumes after a verified move. Default true.
         :param pulumi.Input[_builtins.int] shutdown_timeout_seconds: Seconds to wait for a graceful shutdown in an offline move.
-        :param pulumi.Input[_builtins.str] storage_copy: Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
+        :param pulumi.Input['StorageCopy'] storage_copy: Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
         :param pulumi.Input[_builtins.bool] tls: Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
         """
         if allow_forced_shutdown is not None:
@@ -304,10 +683,10 @@ class PolicySpecArgs:
             pulumi.set(__self__, "allow_post_copy", allow_post_copy)
         if auto_converge is not None:
             pulumi.set(__self__, "auto_converge", auto_converge)
-        if bandwidth_mi_bps is not None:
-            pulumi.set(__self__, "bandwidth_mi_bps", bandwidth_mi_bps)
-        if completion_timeout_seconds_per_gi_b is not None:
-            pulumi.set(__self__, "completion_timeout_seconds_per_gi_b", completion_timeout_seconds_per_gi_b)
+        if bandwidth_mibps is not None:
+            pulumi.set(__self__, "bandwidth_mibps", bandwidth_mibps)
+        if completion_timeout_seconds_per_gib is not None:
+            pulumi.set(__self__, "completion_timeout_seconds_per_gib", completion_timeout_seconds_per_gib)
         if compression is not None:
             pulumi.set(__self__, "compression", compression)
         if downtime_ladder_ms is not None:
@@ -318,8 +697,8 @@ class PolicySpecArgs:
             pulumi.set(__self__, "notify", notify)
         if parallel_connections is not None:
             pulumi.set(__self__, "parallel_connections", parallel_connections)
-        if postcopy_bandwidth_mi_bps is not None:
-            pulumi.set(__self__, "postcopy_bandwidth_mi_bps", postcopy_bandwidth_mi_bps)
+        if postcopy_bandwidth_mibps is not None:
+            pulumi.set(__self__, "postcopy_bandwidth_mibps", postcopy_bandwidth_mibps)
         if progress_timeout_seconds is not None:
             pulumi.set(__self__, "progress_timeout_seconds", progress_timeout_seconds)
         if remove_source_volumes is not None:
@@ -392,39 +771,39 @@ class PolicySpecArgs:
         pulumi.set(self, "auto_converge", value)
 
     @_builtins.property
-    @pulumi.getter(name="bandwidthMiBps")
-    def bandwidth_mi_bps(self) -> pulumi.Input[Optional[_builtins.int]]:
+    @pulumi.getter(name="bandwidthMibps")
+    def bandwidth_mibps(self) -> pulumi.Input[Optional[_builtins.int]]:
         """
         Migration bandwidth cap in MiB/s; 0 is unlimited.
         """
-        return pulumi.get(self, "bandwidth_mi_bps")
+        return pulumi.get(self, "bandwidth_mibps")
 
-    @bandwidth_mi_bps.setter
-    def bandwidth_mi_bps(self, value: pulumi.Input[Optional[_builtins.int]]):
-        pulumi.set(self, "bandwidth_mi_bps", value)
+    @bandwidth_mibps.setter
+    def bandwidth_mibps(self, value: pulumi.Input[Optional[_builtins.int]]):
+        pulumi.set(self, "bandwidth_mibps", value)
 
     @_builtins.property
-    @pulumi.getter(name="completionTimeoutSecondsPerGiB")
-    def completion_timeout_seconds_per_gi_b(self) -> pulumi.Input[Optional[_builtins.int]]:
+    @pulumi.getter(name="completionTimeoutSecondsPerGib")
+    def completion_timeout_seconds_per_gib(self) -> pulumi.Input[Optional[_builtins.int]]:
         """
         Seconds allowed per GiB to move before switching to post-copy or aborting.
         """
-        return pulumi.get(self, "completion_timeout_seconds_per_gi_b")
+        return pulumi.get(self, "completion_timeout_seconds_per_gib")
 
-    @completion_timeout_seconds_per_gi_b.setter
-    def completion_timeout_seconds_per_gi_b(self, value: pulumi.Input[Optional[_builtins.int]]):
-        pulumi.set(self, "completion_timeout_seconds_per_gi_b", value)
+    @completion_timeout_seconds_per_gib.setter
+    def completion_timeout_seconds_per_gib(self, value: pulumi.Input[Optional[_builtins.int]]):
+        pulumi.set(self, "completion_timeout_seconds_per_gib", value)
 
     @_builtins.property
     @pulumi.getter
-    def compression(self) -> pulumi.Input[Optional[_builtins.str]]:
+    def compression(self) -> pulumi.Input[Optional['Compression']]:
         """
-        Compression of migration data: none, xbzrle or mt.
+        Compression of migration data.
         """
         return pulumi.get(self, "compression")
 
     @compression.setter
-    def compression(self, value: pulumi.Input[Optional[_builtins.str]]):
+    def compression(self, value: pulumi.Input[Optional['Compression']]):
         pulumi.set(self, "compression", value)
 
     @_builtins.property
@@ -476,16 +855,16 @@ class PolicySpecArgs:
         pulumi.set(self, "parallel_connections", value)
 
     @_builtins.property
-    @pulumi.getter(name="postcopyBandwidthMiBps")
-    def postcopy_bandwidth_mi_bps(self) -> pulumi.Input[Optional[_builtins.int]]:
+    @pulumi.getter(name="postcopyBandwidthMibps")
+    def postcopy_bandwidth_mibps(self) -> pulumi.Input[Optional[_builtins.int]]:
         """
         Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
         """
-        return pulumi.get(self, "postcopy_bandwidth_mi_bps")
+        return pulumi.get(self, "postcopy_bandwidth_mibps")
 
-    @postcopy_bandwidth_mi_bps.setter
-    def postcopy_bandwidth_mi_bps(self, value: pulumi.Input[Optional[_builtins.int]]):
-        pulumi.set(self, "postcopy_bandwidth_mi_bps", value)
+    @postcopy_bandwidth_mibps.setter
+    def postcopy_bandwidth_mibps(self, value: pulumi.Input[Optional[_builtins.int]]):
+        pulumi.set(self, "postcopy_bandwidth_mibps", value)
 
     @_builtins.property
     @pulumi.getter(name="progressTimeoutSeconds")
@@ -525,14 +904,14 @@ class PolicySpecArgs:
 
     @_builtins.property
     @pulumi.getter(name="storageCopy")
-    def storage_copy(self) -> pulumi.Input[Optional[_builtins.str]]:
+    def storage_copy(self) -> pulumi.Input[Optional['StorageCopy']]:
         """
         Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
         """
         return pulumi.get(self, "storage_copy")
 
     @storage_copy.setter
-    def storage_copy(self, value: pulumi.Input[Optional[_builtins.str]]):
+    def storage_copy(self, value: pulumi.Input[Optional['StorageCopy']]):
         pulumi.set(self, "storage_copy", value)
 
     @_builtins.property
@@ -548,6 +927,79 @@ class PolicySpecArgs:
         pulumi.set(self, "tls", value)
 
 
+class WebhookDict(TypedDict):
+    """
+    A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
+    """
+    url: _builtins.str
+    """
+    http:// or https:// URL to POST to.
+    """
+    events: NotRequired[Sequence['WebhookEvent']]
+    """
+    Which events to send: started, succeeded, failed (default: all).
+    """
+    headers: NotRequired[Mapping[str, _builtins.str]]
+    """
+    Extra request headers, e.g. Authorization.
+    """
+
+@pulumi.input_type
+class Webhook:
+    def __init__(__self__, *,
+                 url: _builtins.str,
+                 events: Optional[Sequence['WebhookEvent']] = None,
+                 headers: Optional[Mapping[str, _builtins.str]] = None):
+        """
+        A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
+
+        :param _builtins.str url: http:// or https:// URL to POST to.
+        :param Sequence['WebhookEvent'] events: Which events to send: started, succeeded, failed (default: all).
+        :param Mapping[str, _builtins.str] headers: Extra request headers, e.g. Authorization.
+        """
+        pulumi.set(__self__, "url", url)
+        if events is not None:
+            pulumi.set(__self__, "events", events)
+        if headers is not None:
+            pulumi.set(__self__, "headers", headers)
+
+    @_builtins.property
+    @pulumi.getter
+    def url(self) -> _builtins.str:
+        """
+        http:// or https:// URL to POST to.
+        """
+        return pulumi.get(self, "url")
+
+    @url.setter
+    def url(self, value: _builtins.str):
+        pulumi.set(self, "url", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def events(self) -> Optional[Sequence['WebhookEvent']]:
+        """
+        Which events to send: started, succeeded, failed (default: all).
+        """
+        return pulumi.get(self, "events")
+
+    @events.setter
+    def events(self, value: Optional[Sequence['WebhookEvent']]):
+        pulumi.set(self, "events", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def headers(self) -> Optional[Mapping[str, _builtins.str]]:
+        """
+        Extra request headers, e.g. Authorization.
+        """
+        return pulumi.get(self, "headers")
+
+    @headers.setter
+    def headers(self, value: Optional[Mapping[str, _builtins.str]]):
+        pulumi.set(self, "headers", value)
+
+
 class WebhookArgsDict(TypedDict):
     """
     A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
@@ -556,7 +1008,7 @@ class WebhookArgsDict(TypedDict):
     """
     http:// or https:// URL to POST to.
     """
-    events: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]]
+    events: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input['WebhookEvent']]]]]
     """
     Which events to send: started, succeeded, failed (default: all).
     """
@@ -569,13 +1021,13 @@ class WebhookArgsDict(TypedDict):
 class WebhookArgs:
     def __init__(__self__, *,
                  url: pulumi.Input[_builtins.str],
-                 events: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 events: pulumi.Input[Optional[Sequence[pulumi.Input['WebhookEvent']]]] = None,
                  headers: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None):
         """
         A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
 
         :param pulumi.Input[_builtins.str] url: http:// or https:// URL to POST to.
-        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] events: Which events to send: started, succeeded, failed (default: all).
+        :param pulumi.Input[Sequence[pulumi.Input['WebhookEvent']]] events: Which events to send: started, succeeded, failed (default: all).
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] headers: Extra request headers, e.g. Authorization.
         """
         pulumi.set(__self__, "url", url)
@@ -598,14 +1050,14 @@ class WebhookArgs:
 
     @_builtins.property
     @pulumi.getter
-    def events(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+    def events(self) -> pulumi.Input[Optional[Sequence[pulumi.Input['WebhookEvent']]]]:
         """
         Which events to send: started, succeeded, failed (default: all).
         """
         return pulumi.get(self, "events")
 
     @events.setter
-    def events(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+    def events(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['WebhookEvent']]]]):
         pulumi.set(self, "events", value)
 
     @_builtins.property

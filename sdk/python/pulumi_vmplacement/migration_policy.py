@@ -14,6 +14,7 @@ else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
 from . import outputs
+from ._enums import *
 from ._inputs import *
 
 __all__ = ['MigrationPolicyArgs', 'MigrationPolicy']
@@ -26,18 +27,18 @@ class MigrationPolicyArgs:
                  allow_offline_fallback: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_post_copy: pulumi.Input[Optional[_builtins.bool]] = None,
                  auto_converge: pulumi.Input[Optional[_builtins.bool]] = None,
-                 bandwidth_mi_bps: pulumi.Input[Optional[_builtins.int]] = None,
-                 completion_timeout_seconds_per_gi_b: pulumi.Input[Optional[_builtins.int]] = None,
-                 compression: pulumi.Input[Optional[_builtins.str]] = None,
+                 bandwidth_mibps: pulumi.Input[Optional[_builtins.int]] = None,
+                 completion_timeout_seconds_per_gib: pulumi.Input[Optional[_builtins.int]] = None,
+                 compression: pulumi.Input[Optional['Compression']] = None,
                  downtime_ladder_ms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.int]]]] = None,
                  max_downtime_ms: pulumi.Input[Optional[_builtins.int]] = None,
                  notify: pulumi.Input[Optional['WebhookArgs']] = None,
                  parallel_connections: pulumi.Input[Optional[_builtins.int]] = None,
-                 postcopy_bandwidth_mi_bps: pulumi.Input[Optional[_builtins.int]] = None,
+                 postcopy_bandwidth_mibps: pulumi.Input[Optional[_builtins.int]] = None,
                  progress_timeout_seconds: pulumi.Input[Optional[_builtins.int]] = None,
                  remove_source_volumes: pulumi.Input[Optional[_builtins.bool]] = None,
                  shutdown_timeout_seconds: pulumi.Input[Optional[_builtins.int]] = None,
-                 storage_copy: pulumi.Input[Optional[_builtins.str]] = None,
+                 storage_copy: pulumi.Input[Optional['StorageCopy']] = None,
                  tls: pulumi.Input[Optional[_builtins.bool]] = None):
         """
         The set of arguments for constructing a MigrationPolicy resource.
@@ -47,54 +48,86 @@ class MigrationPolicyArgs:
         :param pulumi.Input[_builtins.bool] allow_offline_fallback: Allow an offline move (shutdown, copy, start on the target) when live migration gives up, or when live migration is not allowed. Default false.
         :param pulumi.Input[_builtins.bool] allow_post_copy: Allow switching to post-copy when pre-copy does not converge in time. Default true.
         :param pulumi.Input[_builtins.bool] auto_converge: Let QEMU throttle the guest's vCPUs to help pre-copy converge.
-        :param pulumi.Input[_builtins.int] bandwidth_mi_bps: Migration bandwidth cap in MiB/s; 0 is unlimited.
-        :param pulumi.Input[_builtins.int] completion_timeout_seconds_per_gi_b: Seconds allowed per GiB to move before switching to post-copy or aborting.
-        :param pulumi.Input[_builtins.str] compression: Compression of migration data: none, xbzrle or mt.
+        :param pulumi.Input[_builtins.int] bandwidth_mibps: Migration bandwidth cap in MiB/s; 0 is unlimited.
+        :param pulumi.Input[_builtins.int] completion_timeout_seconds_per_gib: Seconds allowed per GiB to move before switching to post-copy or aborting.
+        :param pulumi.Input['Compression'] compression: Compression of migration data.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.int]]] downtime_ladder_ms: Downtimes to step through, in increasing order, when pre-copy stops making progress.
         :param pulumi.Input[_builtins.int] max_downtime_ms: Longest pause allowed at switch-over, in milliseconds. Default 300.
         :param pulumi.Input['WebhookArgs'] notify: Whom to tell when a move starts and ends. Kept secret: URLs and headers often carry tokens.
         :param pulumi.Input[_builtins.int] parallel_connections: Parallel migration connections (multifd); 1 is a single stream.
-        :param pulumi.Input[_builtins.int] postcopy_bandwidth_mi_bps: Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
+        :param pulumi.Input[_builtins.int] postcopy_bandwidth_mibps: Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
         :param pulumi.Input[_builtins.int] progress_timeout_seconds: Seconds without progress before raising the allowed downtime or escalating further.
         :param pulumi.Input[_builtins.bool] remove_source_volumes: Remove source volumes after a verified move. Default true.
         :param pulumi.Input[_builtins.int] shutdown_timeout_seconds: Seconds to wait for a graceful shutdown in an offline move.
-        :param pulumi.Input[_builtins.str] storage_copy: Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
+        :param pulumi.Input['StorageCopy'] storage_copy: Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
         :param pulumi.Input[_builtins.bool] tls: Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
         """
+        if allow_forced_shutdown is None:
+            allow_forced_shutdown = False
         if allow_forced_shutdown is not None:
             pulumi.set(__self__, "allow_forced_shutdown", allow_forced_shutdown)
+        if allow_live is None:
+            allow_live = True
         if allow_live is not None:
             pulumi.set(__self__, "allow_live", allow_live)
+        if allow_offline_fallback is None:
+            allow_offline_fallback = False
         if allow_offline_fallback is not None:
             pulumi.set(__self__, "allow_offline_fallback", allow_offline_fallback)
+        if allow_post_copy is None:
+            allow_post_copy = True
         if allow_post_copy is not None:
             pulumi.set(__self__, "allow_post_copy", allow_post_copy)
+        if auto_converge is None:
+            auto_converge = False
         if auto_converge is not None:
             pulumi.set(__self__, "auto_converge", auto_converge)
-        if bandwidth_mi_bps is not None:
-            pulumi.set(__self__, "bandwidth_mi_bps", bandwidth_mi_bps)
-        if completion_timeout_seconds_per_gi_b is not None:
-            pulumi.set(__self__, "completion_timeout_seconds_per_gi_b", completion_timeout_seconds_per_gi_b)
+        if bandwidth_mibps is None:
+            bandwidth_mibps = 0
+        if bandwidth_mibps is not None:
+            pulumi.set(__self__, "bandwidth_mibps", bandwidth_mibps)
+        if completion_timeout_seconds_per_gib is None:
+            completion_timeout_seconds_per_gib = 60
+        if completion_timeout_seconds_per_gib is not None:
+            pulumi.set(__self__, "completion_timeout_seconds_per_gib", completion_timeout_seconds_per_gib)
+        if compression is None:
+            compression = 'none'
         if compression is not None:
             pulumi.set(__self__, "compression", compression)
         if downtime_ladder_ms is not None:
             pulumi.set(__self__, "downtime_ladder_ms", downtime_ladder_ms)
+        if max_downtime_ms is None:
+            max_downtime_ms = 300
         if max_downtime_ms is not None:
             pulumi.set(__self__, "max_downtime_ms", max_downtime_ms)
         if notify is not None:
             pulumi.set(__self__, "notify", notify)
+        if parallel_connections is None:
+            parallel_connections = 1
         if parallel_connections is not None:
             pulumi.set(__self__, "parallel_connections", parallel_connections)
-        if postcopy_bandwidth_mi_bps is not None:
-            pulumi.set(__self__, "postcopy_bandwidth_mi_bps", postcopy_bandwidth_mi_bps)
+        if postcopy_bandwidth_mibps is None:
+            postcopy_bandwidth_mibps = 0
+        if postcopy_bandwidth_mibps is not None:
+            pulumi.set(__self__, "postcopy_bandwidth_mibps", postcopy_bandwidth_mibps)
+        if progress_timeout_seconds is None:
+            progress_timeout_seconds = 10
         if progress_timeout_seconds is not None:
             pulumi.set(__self__, "progress_timeout_seconds", progress_timeout_seconds)
+        if remove_source_volumes is None:
+            remove_source_volumes = True
         if remove_source_volumes is not None:
             pulumi.set(__self__, "remove_source_volumes", remove_source_volumes)
+        if shutdown_timeout_seconds is None:
+            shutdown_timeout_seconds = 120
         if shutdown_timeout_seconds is not None:
             pulumi.set(__self__, "shutdown_timeout_seconds", shutdown_timeout_seconds)
+        if storage_copy is None:
+            storage_copy = 'auto'
         if storage_copy is not None:
             pulumi.set(__self__, "storage_copy", storage_copy)
+        if tls is None:
+            tls = False
         if tls is not None:
             pulumi.set(__self__, "tls", tls)
 
@@ -159,39 +192,39 @@ class MigrationPolicyArgs:
         pulumi.set(self, "auto_converge", value)
 
     @_builtins.property
-    @pulumi.getter(name="bandwidthMiBps")
-    def bandwidth_mi_bps(self) -> pulumi.Input[Optional[_builtins.int]]:
+    @pulumi.getter(name="bandwidthMibps")
+    def bandwidth_mibps(self) -> pulumi.Input[Optional[_builtins.int]]:
         """
         Migration bandwidth cap in MiB/s; 0 is unlimited.
         """
-        return pulumi.get(self, "bandwidth_mi_bps")
+        return pulumi.get(self, "bandwidth_mibps")
 
-    @bandwidth_mi_bps.setter
-    def bandwidth_mi_bps(self, value: pulumi.Input[Optional[_builtins.int]]):
-        pulumi.set(self, "bandwidth_mi_bps", value)
+    @bandwidth_mibps.setter
+    def bandwidth_mibps(self, value: pulumi.Input[Optional[_builtins.int]]):
+        pulumi.set(self, "bandwidth_mibps", value)
 
     @_builtins.property
-    @pulumi.getter(name="completionTimeoutSecondsPerGiB")
-    def completion_timeout_seconds_per_gi_b(self) -> pulumi.Input[Optional[_builtins.int]]:
+    @pulumi.getter(name="completionTimeoutSecondsPerGib")
+    def completion_timeout_seconds_per_gib(self) -> pulumi.Input[Optional[_builtins.int]]:
         """
         Seconds allowed per GiB to move before switching to post-copy or aborting.
         """
-        return pulumi.get(self, "completion_timeout_seconds_per_gi_b")
+        return pulumi.get(self, "completion_timeout_seconds_per_gib")
 
-    @completion_timeout_seconds_per_gi_b.setter
-    def completion_timeout_seconds_per_gi_b(self, value: pulumi.Input[Optional[_builtins.int]]):
-        pulumi.set(self, "completion_timeout_seconds_per_gi_b", value)
+    @completion_timeout_seconds_per_gib.setter
+    def completion_timeout_seconds_per_gib(self, value: pulumi.Input[Optional[_builtins.int]]):
+        pulumi.set(self, "completion_timeout_seconds_per_gib", value)
 
     @_builtins.property
     @pulumi.getter
-    def compression(self) -> pulumi.Input[Optional[_builtins.str]]:
+    def compression(self) -> pulumi.Input[Optional['Compression']]:
         """
-        Compression of migration data: none, xbzrle or mt.
+        Compression of migration data.
         """
         return pulumi.get(self, "compression")
 
     @compression.setter
-    def compression(self, value: pulumi.Input[Optional[_builtins.str]]):
+    def compression(self, value: pulumi.Input[Optional['Compression']]):
         pulumi.set(self, "compression", value)
 
     @_builtins.property
@@ -243,16 +276,16 @@ class MigrationPolicyArgs:
         pulumi.set(self, "parallel_connections", value)
 
     @_builtins.property
-    @pulumi.getter(name="postcopyBandwidthMiBps")
-    def postcopy_bandwidth_mi_bps(self) -> pulumi.Input[Optional[_builtins.int]]:
+    @pulumi.getter(name="postcopyBandwidthMibps")
+    def postcopy_bandwidth_mibps(self) -> pulumi.Input[Optional[_builtins.int]]:
         """
         Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
         """
-        return pulumi.get(self, "postcopy_bandwidth_mi_bps")
+        return pulumi.get(self, "postcopy_bandwidth_mibps")
 
-    @postcopy_bandwidth_mi_bps.setter
-    def postcopy_bandwidth_mi_bps(self, value: pulumi.Input[Optional[_builtins.int]]):
-        pulumi.set(self, "postcopy_bandwidth_mi_bps", value)
+    @postcopy_bandwidth_mibps.setter
+    def postcopy_bandwidth_mibps(self, value: pulumi.Input[Optional[_builtins.int]]):
+        pulumi.set(self, "postcopy_bandwidth_mibps", value)
 
     @_builtins.property
     @pulumi.getter(name="progressTimeoutSeconds")
@@ -292,14 +325,14 @@ class MigrationPolicyArgs:
 
     @_builtins.property
     @pulumi.getter(name="storageCopy")
-    def storage_copy(self) -> pulumi.Input[Optional[_builtins.str]]:
+    def storage_copy(self) -> pulumi.Input[Optional['StorageCopy']]:
         """
         Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
         """
         return pulumi.get(self, "storage_copy")
 
     @storage_copy.setter
-    def storage_copy(self, value: pulumi.Input[Optional[_builtins.str]]):
+    def storage_copy(self, value: pulumi.Input[Optional['StorageCopy']]):
         pulumi.set(self, "storage_copy", value)
 
     @_builtins.property
@@ -326,18 +359,18 @@ class MigrationPolicy(pulumi.CustomResource):
                  allow_offline_fallback: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_post_copy: pulumi.Input[Optional[_builtins.bool]] = None,
                  auto_converge: pulumi.Input[Optional[_builtins.bool]] = None,
-                 bandwidth_mi_bps: pulumi.Input[Optional[_builtins.int]] = None,
-                 completion_timeout_seconds_per_gi_b: pulumi.Input[Optional[_builtins.int]] = None,
-                 compression: pulumi.Input[Optional[_builtins.str]] = None,
+                 bandwidth_mibps: pulumi.Input[Optional[_builtins.int]] = None,
+                 completion_timeout_seconds_per_gib: pulumi.Input[Optional[_builtins.int]] = None,
+                 compression: pulumi.Input[Optional['Compression']] = None,
                  downtime_ladder_ms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.int]]]] = None,
                  max_downtime_ms: pulumi.Input[Optional[_builtins.int]] = None,
                  notify: pulumi.Input[Optional[Union['WebhookArgs', 'WebhookArgsDict']]] = None,
                  parallel_connections: pulumi.Input[Optional[_builtins.int]] = None,
-                 postcopy_bandwidth_mi_bps: pulumi.Input[Optional[_builtins.int]] = None,
+                 postcopy_bandwidth_mibps: pulumi.Input[Optional[_builtins.int]] = None,
                  progress_timeout_seconds: pulumi.Input[Optional[_builtins.int]] = None,
                  remove_source_volumes: pulumi.Input[Optional[_builtins.bool]] = None,
                  shutdown_timeout_seconds: pulumi.Input[Optional[_builtins.int]] = None,
-                 storage_copy: pulumi.Input[Optional[_builtins.str]] = None,
+                 storage_copy: pulumi.Input[Optional['StorageCopy']] = None,
                  tls: pulumi.Input[Optional[_builtins.bool]] = None,
                  __props__=None):
         """
@@ -350,18 +383,18 @@ class MigrationPolicy(pulumi.CustomResource):
         :param pulumi.Input[_builtins.bool] allow_offline_fallback: Allow an offline move (shutdown, copy, start on the target) when live migration gives up, or when live migration is not allowed. Default false.
         :param pulumi.Input[_builtins.bool] allow_post_copy: Allow switching to post-copy when pre-copy does not converge in time. Default true.
         :param pulumi.Input[_builtins.bool] auto_converge: Let QEMU throttle the guest's vCPUs to help pre-copy converge.
-        :param pulumi.Input[_builtins.int] bandwidth_mi_bps: Migration bandwidth cap in MiB/s; 0 is unlimited.
-        :param pulumi.Input[_builtins.int] completion_timeout_seconds_per_gi_b: Seconds allowed per GiB to move before switching to post-copy or aborting.
-        :param pulumi.Input[_builtins.str] compression: Compression of migration data: none, xbzrle or mt.
+        :param pulumi.Input[_builtins.int] bandwidth_mibps: Migration bandwidth cap in MiB/s; 0 is unlimited.
+        :param pulumi.Input[_builtins.int] completion_timeout_seconds_per_gib: Seconds allowed per GiB to move before switching to post-copy or aborting.
+        :param pulumi.Input['Compression'] compression: Compression of migration data.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.int]]] downtime_ladder_ms: Downtimes to step through, in increasing order, when pre-copy stops making progress.
         :param pulumi.Input[_builtins.int] max_downtime_ms: Longest pause allowed at switch-over, in milliseconds. Default 300.
         :param pulumi.Input[Union['WebhookArgs', 'WebhookArgsDict']] notify: Whom to tell when a move starts and ends. Kept secret: URLs and headers often carry tokens.
         :param pulumi.Input[_builtins.int] parallel_connections: Parallel migration connections (multifd); 1 is a single stream.
-        :param pulumi.Input[_builtins.int] postcopy_bandwidth_mi_bps: Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
+        :param pulumi.Input[_builtins.int] postcopy_bandwidth_mibps: Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
         :param pulumi.Input[_builtins.int] progress_timeout_seconds: Seconds without progress before raising the allowed downtime or escalating further.
         :param pulumi.Input[_builtins.bool] remove_source_volumes: Remove source volumes after a verified move. Default true.
         :param pulumi.Input[_builtins.int] shutdown_timeout_seconds: Seconds to wait for a graceful shutdown in an offline move.
-        :param pulumi.Input[_builtins.str] storage_copy: Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
+        :param pulumi.Input['StorageCopy'] storage_copy: Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
         :param pulumi.Input[_builtins.bool] tls: Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
         """
         ...
@@ -393,18 +426,18 @@ class MigrationPolicy(pulumi.CustomResource):
                  allow_offline_fallback: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_post_copy: pulumi.Input[Optional[_builtins.bool]] = None,
                  auto_converge: pulumi.Input[Optional[_builtins.bool]] = None,
-                 bandwidth_mi_bps: pulumi.Input[Optional[_builtins.int]] = None,
-                 completion_timeout_seconds_per_gi_b: pulumi.Input[Optional[_builtins.int]] = None,
-                 compression: pulumi.Input[Optional[_builtins.str]] = None,
+                 bandwidth_mibps: pulumi.Input[Optional[_builtins.int]] = None,
+                 completion_timeout_seconds_per_gib: pulumi.Input[Optional[_builtins.int]] = None,
+                 compression: pulumi.Input[Optional['Compression']] = None,
                  downtime_ladder_ms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.int]]]] = None,
                  max_downtime_ms: pulumi.Input[Optional[_builtins.int]] = None,
                  notify: pulumi.Input[Optional[Union['WebhookArgs', 'WebhookArgsDict']]] = None,
                  parallel_connections: pulumi.Input[Optional[_builtins.int]] = None,
-                 postcopy_bandwidth_mi_bps: pulumi.Input[Optional[_builtins.int]] = None,
+                 postcopy_bandwidth_mibps: pulumi.Input[Optional[_builtins.int]] = None,
                  progress_timeout_seconds: pulumi.Input[Optional[_builtins.int]] = None,
                  remove_source_volumes: pulumi.Input[Optional[_builtins.bool]] = None,
                  shutdown_timeout_seconds: pulumi.Input[Optional[_builtins.int]] = None,
-                 storage_copy: pulumi.Input[Optional[_builtins.str]] = None,
+                 storage_copy: pulumi.Input[Optional['StorageCopy']] = None,
                  tls: pulumi.Input[Optional[_builtins.bool]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
@@ -415,23 +448,55 @@ class MigrationPolicy(pulumi.CustomResource):
                 raise TypeError('__props__ is only valid when passed in combination with a valid opts.id to get an existing resource')
             __props__ = MigrationPolicyArgs.__new__(MigrationPolicyArgs)
 
+            if allow_forced_shutdown is None:
+                allow_forced_shutdown = False
             __props__.__dict__["allow_forced_shutdown"] = allow_forced_shutdown
+            if allow_live is None:
+                allow_live = True
             __props__.__dict__["allow_live"] = allow_live
+            if allow_offline_fallback is None:
+                allow_offline_fallback = False
             __props__.__dict__["allow_offline_fallback"] = allow_offline_fallback
+            if allow_post_copy is None:
+                allow_post_copy = True
             __props__.__dict__["allow_post_copy"] = allow_post_copy
+            if auto_converge is None:
+                auto_converge = False
             __props__.__dict__["auto_converge"] = auto_converge
-            __props__.__dict__["bandwidth_mi_bps"] = bandwidth_mi_bps
-            __props__.__dict__["completion_timeout_seconds_per_gi_b"] = completion_timeout_seconds_per_gi_b
+            if bandwidth_mibps is None:
+                bandwidth_mibps = 0
+            __props__.__dict__["bandwidth_mibps"] = bandwidth_mibps
+            if completion_timeout_seconds_per_gib is None:
+                completion_timeout_seconds_per_gib = 60
+            __props__.__dict__["completion_timeout_seconds_per_gib"] = completion_timeout_seconds_per_gib
+            if compression is None:
+                compression = 'none'
             __props__.__dict__["compression"] = compression
             __props__.__dict__["downtime_ladder_ms"] = downtime_ladder_ms
+            if max_downtime_ms is None:
+                max_downtime_ms = 300
             __props__.__dict__["max_downtime_ms"] = max_downtime_ms
             __props__.__dict__["notify"] = None if notify is None else pulumi.Output.secret(notify)
+            if parallel_connections is None:
+                parallel_connections = 1
             __props__.__dict__["parallel_connections"] = parallel_connections
-            __props__.__dict__["postcopy_bandwidth_mi_bps"] = postcopy_bandwidth_mi_bps
+            if postcopy_bandwidth_mibps is None:
+                postcopy_bandwidth_mibps = 0
+            __props__.__dict__["postcopy_bandwidth_mibps"] = postcopy_bandwidth_mibps
+            if progress_timeout_seconds is None:
+                progress_timeout_seconds = 10
             __props__.__dict__["progress_timeout_seconds"] = progress_timeout_seconds
+            if remove_source_volumes is None:
+                remove_source_volumes = True
             __props__.__dict__["remove_source_volumes"] = remove_source_volumes
+            if shutdown_timeout_seconds is None:
+                shutdown_timeout_seconds = 120
             __props__.__dict__["shutdown_timeout_seconds"] = shutdown_timeout_seconds
+            if storage_copy is None:
+                storage_copy = 'auto'
             __props__.__dict__["storage_copy"] = storage_copy
+            if tls is None:
+                tls = False
             __props__.__dict__["tls"] = tls
             __props__.__dict__["spec"] = None
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["notify"])
@@ -463,14 +528,14 @@ class MigrationPolicy(pulumi.CustomResource):
         __props__.__dict__["allow_offline_fallback"] = None
         __props__.__dict__["allow_post_copy"] = None
         __props__.__dict__["auto_converge"] = None
-        __props__.__dict__["bandwidth_mi_bps"] = None
-        __props__.__dict__["completion_timeout_seconds_per_gi_b"] = None
+        __props__.__dict__["bandwidth_mibps"] = None
+        __props__.__dict__["completion_timeout_seconds_per_gib"] = None
         __props__.__dict__["compression"] = None
         __props__.__dict__["downtime_ladder_ms"] = None
         __props__.__dict__["max_downtime_ms"] = None
         __props__.__dict__["notify"] = None
         __props__.__dict__["parallel_connections"] = None
-        __props__.__dict__["postcopy_bandwidth_mi_bps"] = None
+        __props__.__dict__["postcopy_bandwidth_mibps"] = None
         __props__.__dict__["progress_timeout_seconds"] = None
         __props__.__dict__["remove_source_volumes"] = None
         __props__.__dict__["shutdown_timeout_seconds"] = None
@@ -520,20 +585,20 @@ class MigrationPolicy(pulumi.CustomResource):
         return pulumi.get(self, "auto_converge")
 
     @_builtins.property
-    @pulumi.getter(name="bandwidthMiBps")
-    def bandwidth_mi_bps(self) -> pulumi.Output[Optional[_builtins.int]]:
+    @pulumi.getter(name="bandwidthMibps")
+    def bandwidth_mibps(self) -> pulumi.Output[Optional[_builtins.int]]:
         """
         Migration bandwidth cap in MiB/s; 0 is unlimited.
         """
-        return pulumi.get(self, "bandwidth_mi_bps")
+        return pulumi.get(self, "bandwidth_mibps")
 
     @_builtins.property
-    @pulumi.getter(name="completionTimeoutSecondsPerGiB")
-    def completion_timeout_seconds_per_gi_b(self) -> pulumi.Output[Optional[_builtins.int]]:
+    @pulumi.getter(name="completionTimeoutSecondsPerGib")
+    def completion_timeout_seconds_per_gib(self) -> pulumi.Output[Optional[_builtins.int]]:
         """
         Seconds allowed per GiB to move before switching to post-copy or aborting.
         """
-        return pulumi.get(self, "completion_timeout_seconds_per_gi_b")
+        return pulumi.get(self, "completion_timeout_seconds_per_gib")
 
     @_builtins.property
     @pulumi.getter
@@ -576,12 +641,12 @@ class MigrationPolicy(pulumi.CustomResource):
         return pulumi.get(self, "parallel_connections")
 
     @_builtins.property
-    @pulumi.getter(name="postcopyBandwidthMiBps")
-    def postcopy_bandwidth_mi_bps(self) -> pulumi.Output[Optional[_builtins.int]]:
+    @pulumi.getter(name="postcopyBandwidthMibps")
+    def postcopy_bandwidth_mibps(self) -> pulumi.Output[Optional[_builtins.int]]:
         """
         Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
         """
-        return pulumi.get(self, "postcopy_bandwidth_mi_bps")
+        return pulumi.get(self, "postcopy_bandwidth_mibps")
 
     @_builtins.property
     @pulumi.getter(name="progressTimeoutSeconds")

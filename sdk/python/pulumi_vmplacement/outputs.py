@@ -14,21 +14,28 @@ else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
 from . import outputs
+from ._enums import *
 
 __all__ = [
     'DiskState',
     'Forecast',
     'ForecastSources',
     'Host',
+    'HostStatus',
     'MigrationRecord',
     'MigrationTransport',
+    'PlanBlocker',
     'PlannedMigration',
     'PolicySpec',
+    'PoolStatus',
     'Webhook',
 ]
 
 @pulumi.output_type
 class DiskState(dict):
+    """
+    A disk of the VM as it is now.
+    """
     @staticmethod
     def __key_warning(key: str):
         suggest = None
@@ -51,6 +58,14 @@ class DiskState(dict):
                  target: _builtins.str,
                  path: Optional[_builtins.str] = None,
                  pool: Optional[_builtins.str] = None):
+        """
+        A disk of the VM as it is now.
+
+        :param _builtins.float capacity_bytes: The disk's capacity, in bytes.
+        :param _builtins.str target: Target device (e.g. vda).
+        :param _builtins.str path: The volume's path on the host, when it is a file or block device.
+        :param _builtins.str pool: The storage pool the disk's volume is in; unset for a file outside every pool.
+        """
         pulumi.set(__self__, "capacity_bytes", capacity_bytes)
         pulumi.set(__self__, "target", target)
         if path is not None:
@@ -61,21 +76,33 @@ class DiskState(dict):
     @_builtins.property
     @pulumi.getter(name="capacityBytes")
     def capacity_bytes(self) -> _builtins.float:
+        """
+        The disk's capacity, in bytes.
+        """
         return pulumi.get(self, "capacity_bytes")
 
     @_builtins.property
     @pulumi.getter
     def target(self) -> _builtins.str:
+        """
+        Target device (e.g. vda).
+        """
         return pulumi.get(self, "target")
 
     @_builtins.property
     @pulumi.getter
     def path(self) -> Optional[_builtins.str]:
+        """
+        The volume's path on the host, when it is a file or block device.
+        """
         return pulumi.get(self, "path")
 
     @_builtins.property
     @pulumi.getter
     def pool(self) -> Optional[_builtins.str]:
+        """
+        The storage pool the disk's volume is in; unset for a file outside every pool.
+        """
         return pulumi.get(self, "pool")
 
 
@@ -87,16 +114,16 @@ class Forecast(dict):
     @staticmethod
     def __key_warning(key: str):
         suggest = None
-        if key == "dirtyRateMiBps":
-            suggest = "dirty_rate_mi_bps"
+        if key == "dirtyRateMibps":
+            suggest = "dirty_rate_mibps"
         elif key == "diskBytes":
             suggest = "disk_bytes"
         elif key == "downtimeMs":
             suggest = "downtime_ms"
         elif key == "durationSeconds":
             suggest = "duration_seconds"
-        elif key == "linkMiBps":
-            suggest = "link_mi_bps"
+        elif key == "linkMibps":
+            suggest = "link_mibps"
         elif key == "memoryBytes":
             suggest = "memory_bytes"
         elif key == "memoryBytesSent":
@@ -114,38 +141,38 @@ class Forecast(dict):
         return super().get(key, default)
 
     def __init__(__self__, *,
-                 dirty_rate_mi_bps: _builtins.float,
+                 dirty_rate_mibps: _builtins.float,
                  disk_bytes: _builtins.float,
                  downtime_ms: _builtins.float,
                  duration_seconds: _builtins.float,
-                 escalation: _builtins.str,
-                 link_mi_bps: _builtins.float,
+                 escalation: 'Escalation',
+                 link_mibps: _builtins.float,
                  memory_bytes: _builtins.float,
                  memory_bytes_sent: _builtins.float,
                  passes: _builtins.float,
                  sources: 'outputs.ForecastSources',
-                 verdict: _builtins.str):
+                 verdict: 'ConvergenceVerdict'):
         """
         What the planner expects a move to take, from measured facts and the convergence model.
 
-        :param _builtins.float dirty_rate_mi_bps: The guest's memory dirty rate, in MiB/s.
+        :param _builtins.float dirty_rate_mibps: The guest's memory dirty rate, in MiB/s.
         :param _builtins.float disk_bytes: Bytes the storage copy moves.
         :param _builtins.float downtime_ms: Expected pause of the guest at the switch-over, in milliseconds (offline: the whole move).
         :param _builtins.float duration_seconds: Expected duration of the move, in seconds (for cannot-move-live: until the ladder aborts it).
-        :param _builtins.str escalation: What the engine does from the start because of the verdict: none, post-copy-after-first-pass, or auto-converge.
-        :param _builtins.float link_mi_bps: The link rate the forecast assumes, in MiB/s.
+        :param 'Escalation' escalation: What the engine does from the start because of the verdict: none, post-copy-after-first-pass, or auto-converge.
+        :param _builtins.float link_mibps: The link rate the forecast assumes, in MiB/s.
         :param _builtins.float memory_bytes: Bytes of memory the first pass sends.
         :param _builtins.float memory_bytes_sent: Bytes of memory sent in all, resends included.
         :param _builtins.float passes: Memory pre-copy passes until the switch-over.
         :param 'ForecastSources' sources: Where each figure came from.
-        :param _builtins.str verdict: converges, needs-post-copy, needs-auto-converge, cannot-move-live (within the policy), or not-live (offline, block copy, nothing to move).
+        :param 'ConvergenceVerdict' verdict: converges, needs-post-copy, needs-auto-converge, cannot-move-live (within the policy), or not-live (offline, block copy, nothing to move).
         """
-        pulumi.set(__self__, "dirty_rate_mi_bps", dirty_rate_mi_bps)
+        pulumi.set(__self__, "dirty_rate_mibps", dirty_rate_mibps)
         pulumi.set(__self__, "disk_bytes", disk_bytes)
         pulumi.set(__self__, "downtime_ms", downtime_ms)
         pulumi.set(__self__, "duration_seconds", duration_seconds)
         pulumi.set(__self__, "escalation", escalation)
-        pulumi.set(__self__, "link_mi_bps", link_mi_bps)
+        pulumi.set(__self__, "link_mibps", link_mibps)
         pulumi.set(__self__, "memory_bytes", memory_bytes)
         pulumi.set(__self__, "memory_bytes_sent", memory_bytes_sent)
         pulumi.set(__self__, "passes", passes)
@@ -153,12 +180,12 @@ class Forecast(dict):
         pulumi.set(__self__, "verdict", verdict)
 
     @_builtins.property
-    @pulumi.getter(name="dirtyRateMiBps")
-    def dirty_rate_mi_bps(self) -> _builtins.float:
+    @pulumi.getter(name="dirtyRateMibps")
+    def dirty_rate_mibps(self) -> _builtins.float:
         """
         The guest's memory dirty rate, in MiB/s.
         """
-        return pulumi.get(self, "dirty_rate_mi_bps")
+        return pulumi.get(self, "dirty_rate_mibps")
 
     @_builtins.property
     @pulumi.getter(name="diskBytes")
@@ -186,19 +213,19 @@ class Forecast(dict):
 
     @_builtins.property
     @pulumi.getter
-    def escalation(self) -> _builtins.str:
+    def escalation(self) -> 'Escalation':
         """
         What the engine does from the start because of the verdict: none, post-copy-after-first-pass, or auto-converge.
         """
         return pulumi.get(self, "escalation")
 
     @_builtins.property
-    @pulumi.getter(name="linkMiBps")
-    def link_mi_bps(self) -> _builtins.float:
+    @pulumi.getter(name="linkMibps")
+    def link_mibps(self) -> _builtins.float:
         """
         The link rate the forecast assumes, in MiB/s.
         """
-        return pulumi.get(self, "link_mi_bps")
+        return pulumi.get(self, "link_mibps")
 
     @_builtins.property
     @pulumi.getter(name="memoryBytes")
@@ -234,7 +261,7 @@ class Forecast(dict):
 
     @_builtins.property
     @pulumi.getter
-    def verdict(self) -> _builtins.str:
+    def verdict(self) -> 'ConvergenceVerdict':
         """
         converges, needs-post-copy, needs-auto-converge, cannot-move-live (within the policy), or not-live (offline, block copy, nothing to move).
         """
@@ -274,7 +301,7 @@ class ForecastSources(dict):
 
         :param _builtins.str dirty_rate: How the guest's memory dirty rate was measured (QEMU's dirty-rate calculation over a window), or why it could not be.
         :param _builtins.str disks: What the storage copy moves: the allocation of the copied disks, backing chains included or top layers only.
-        :param _builtins.str link: The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMiBps, a rate an earlier move measured, or the assumed default.
+        :param _builtins.str link: The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMibps, a rate an earlier move measured, or the assumed default.
         :param _builtins.str memory: The memory the first pass sends: what QEMU holds for the guest (resident), else the configured size.
         :param _builtins.str stream: How TLS, parallel connections and compression (xbzrle, mt) were counted in the bytes and the rate.
         """
@@ -304,7 +331,7 @@ class ForecastSources(dict):
     @pulumi.getter
     def link(self) -> _builtins.str:
         """
-        The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMiBps, a rate an earlier move measured, or the assumed default.
+        The link rate's source: the policy's bandwidth cap, the inventory's migrationLinkMibps, a rate an earlier move measured, or the assumed default.
         """
         return pulumi.get(self, "link")
 
@@ -335,7 +362,7 @@ class Host(dict):
                  name: _builtins.str,
                  uri: _builtins.str,
                  labels: Optional[Mapping[str, _builtins.str]] = None,
-                 migration_link_mi_bps: Optional[_builtins.float] = None,
+                 migration_link_mibps: Optional[_builtins.float] = None,
                  migration_tls_name: Optional[_builtins.str] = None,
                  peer_uri: Optional[_builtins.str] = None):
         """
@@ -345,7 +372,7 @@ class Host(dict):
         :param _builtins.str name: Name placements use in `host`.
         :param _builtins.str uri: libvirt URI the provider connects to, e.g. qemu+ssh://root@10.0.0.5/system.
         :param Mapping[str, _builtins.str] labels: Free-form labels.
-        :param _builtins.float migration_link_mi_bps: What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
+        :param _builtins.float migration_link_mibps: What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
         :param _builtins.str migration_tls_name: The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
         :param _builtins.str peer_uri: URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
         """
@@ -354,8 +381,8 @@ class Host(dict):
         pulumi.set(__self__, "uri", uri)
         if labels is not None:
             pulumi.set(__self__, "labels", labels)
-        if migration_link_mi_bps is not None:
-            pulumi.set(__self__, "migration_link_mi_bps", migration_link_mi_bps)
+        if migration_link_mibps is not None:
+            pulumi.set(__self__, "migration_link_mibps", migration_link_mibps)
         if migration_tls_name is not None:
             pulumi.set(__self__, "migration_tls_name", migration_tls_name)
         if peer_uri is not None:
@@ -394,12 +421,12 @@ class Host(dict):
         return pulumi.get(self, "labels")
 
     @_builtins.property
-    @pulumi.getter(name="migrationLinkMiBps")
-    def migration_link_mi_bps(self) -> Optional[_builtins.float]:
+    @pulumi.getter(name="migrationLinkMibps")
+    def migration_link_mibps(self) -> Optional[_builtins.float]:
         """
         What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
         """
-        return pulumi.get(self, "migration_link_mi_bps")
+        return pulumi.get(self, "migration_link_mibps")
 
     @_builtins.property
     @pulumi.getter(name="migrationTlsName")
@@ -416,6 +443,97 @@ class Host(dict):
         URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
         """
         return pulumi.get(self, "peer_uri")
+
+
+@pulumi.output_type
+class HostStatus(dict):
+    """
+    What an inventory host has, as getHosts found it.
+    """
+    def __init__(__self__, *,
+                 free_memory_bytes: _builtins.float,
+                 name: _builtins.str,
+                 pools: Sequence['outputs.PoolStatus'],
+                 reachable: _builtins.bool,
+                 running_domains: Sequence[_builtins.str],
+                 cpu_model: Optional[_builtins.str] = None,
+                 unreachable_reason: Optional[_builtins.str] = None):
+        """
+        What an inventory host has, as getHosts found it.
+
+        :param _builtins.float free_memory_bytes: Memory the host has free, in bytes, as libvirt reports it.
+        :param _builtins.str name: The host's inventory name.
+        :param Sequence['PoolStatus'] pools: The host's storage pools, by name.
+        :param _builtins.bool reachable: Whether its libvirt daemon answered.
+        :param Sequence[_builtins.str] running_domains: Names of the domains running on the host, sorted.
+        :param _builtins.str cpu_model: The host CPU model in libvirt's capabilities (host/cpu/model), when it names one.
+        :param _builtins.str unreachable_reason: Why it could not be reached, when it could not (the connection error, with libvirt's code and message).
+        """
+        pulumi.set(__self__, "free_memory_bytes", free_memory_bytes)
+        pulumi.set(__self__, "name", name)
+        pulumi.set(__self__, "pools", pools)
+        pulumi.set(__self__, "reachable", reachable)
+        pulumi.set(__self__, "running_domains", running_domains)
+        if cpu_model is not None:
+            pulumi.set(__self__, "cpu_model", cpu_model)
+        if unreachable_reason is not None:
+            pulumi.set(__self__, "unreachable_reason", unreachable_reason)
+
+    @_builtins.property
+    @pulumi.getter(name="freeMemoryBytes")
+    def free_memory_bytes(self) -> _builtins.float:
+        """
+        Memory the host has free, in bytes, as libvirt reports it.
+        """
+        return pulumi.get(self, "free_memory_bytes")
+
+    @_builtins.property
+    @pulumi.getter
+    def name(self) -> _builtins.str:
+        """
+        The host's inventory name.
+        """
+        return pulumi.get(self, "name")
+
+    @_builtins.property
+    @pulumi.getter
+    def pools(self) -> Sequence['outputs.PoolStatus']:
+        """
+        The host's storage pools, by name.
+        """
+        return pulumi.get(self, "pools")
+
+    @_builtins.property
+    @pulumi.getter
+    def reachable(self) -> _builtins.bool:
+        """
+        Whether its libvirt daemon answered.
+        """
+        return pulumi.get(self, "reachable")
+
+    @_builtins.property
+    @pulumi.getter(name="runningDomains")
+    def running_domains(self) -> Sequence[_builtins.str]:
+        """
+        Names of the domains running on the host, sorted.
+        """
+        return pulumi.get(self, "running_domains")
+
+    @_builtins.property
+    @pulumi.getter(name="cpuModel")
+    def cpu_model(self) -> Optional[_builtins.str]:
+        """
+        The host CPU model in libvirt's capabilities (host/cpu/model), when it names one.
+        """
+        return pulumi.get(self, "cpu_model")
+
+    @_builtins.property
+    @pulumi.getter(name="unreachableReason")
+    def unreachable_reason(self) -> Optional[_builtins.str]:
+        """
+        Why it could not be reached, when it could not (the connection error, with libvirt's code and message).
+        """
+        return pulumi.get(self, "unreachable_reason")
 
 
 @pulumi.output_type
@@ -442,10 +560,10 @@ class MigrationRecord(dict):
             suggest = "finished_at"
         elif key == "from":
             suggest = "from_"
-        elif key == "linkMiBps":
-            suggest = "link_mi_bps"
-        elif key == "passMiBps":
-            suggest = "pass_mi_bps"
+        elif key == "linkMibps":
+            suggest = "link_mibps"
+        elif key == "passMibps":
+            suggest = "pass_mibps"
         elif key == "postCopy":
             suggest = "post_copy"
         elif key == "startedAt":
@@ -468,18 +586,18 @@ class MigrationRecord(dict):
                  downtime_ms: Optional[_builtins.float] = None,
                  duration_ms: Optional[_builtins.float] = None,
                  error: Optional[_builtins.str] = None,
-                 error_category: Optional[_builtins.str] = None,
+                 error_category: Optional['ErrorCategory'] = None,
                  fallback_used: Optional[_builtins.bool] = None,
                  final_host: Optional[_builtins.str] = None,
                  finished_at: Optional[_builtins.str] = None,
                  forecast: Optional['outputs.Forecast'] = None,
                  from_: Optional[_builtins.str] = None,
                  iterations: Optional[_builtins.float] = None,
-                 link_mi_bps: Optional[_builtins.float] = None,
-                 mode: Optional[_builtins.str] = None,
-                 pass_mi_bps: Optional[_builtins.float] = None,
+                 link_mibps: Optional[_builtins.float] = None,
+                 mode: Optional['MigrationMode'] = None,
+                 pass_mibps: Optional[_builtins.float] = None,
                  post_copy: Optional[_builtins.bool] = None,
-                 result: Optional[_builtins.str] = None,
+                 result: Optional['MigrationResult'] = None,
                  started_at: Optional[_builtins.str] = None,
                  steps: Optional[Sequence[_builtins.str]] = None,
                  to: Optional[_builtins.str] = None,
@@ -487,9 +605,26 @@ class MigrationRecord(dict):
         """
         What the last migration did.
 
+        :param _builtins.float bytes_moved: Bytes the move sent: memory and the storage copy.
+        :param _builtins.str domain: The domain that moved.
+        :param _builtins.float downtime_ms: The pause at the switch-over as QEMU measured it, in milliseconds (offline: the time the VM was down).
+        :param _builtins.float duration_ms: From the start to the verified end, in milliseconds.
+        :param _builtins.str error: The error that ended it, with libvirt's code and message where libvirt raised it.
+        :param 'ErrorCategory' error_category: What kind of failure ended it, when it failed.
+        :param _builtins.bool fallback_used: Whether it fell back to an offline move.
+        :param _builtins.str final_host: Where the VM runs after the attempt, verified (the target on success; after a failure, where it stayed).
+        :param _builtins.str finished_at: When it ended, ISO 8601.
         :param 'Forecast' forecast: What the plan forecast, next to what happened.
-        :param _builtins.float link_mi_bps: The rate the move reached, in MiB/s, when it ran uncapped and moved enough memory to tell; later forecasts between the same hosts use it.
-        :param _builtins.float pass_mi_bps: QEMU's own rate of the move's memory passes, in MiB/s (the 90th percentile of what the engine's polls saw), when the move ran uncapped; later forecasts judge the switch-over against it.
+        :param _builtins.str from_: The host it moved from.
+        :param _builtins.float iterations: Memory passes of a pre-copy.
+        :param _builtins.float link_mibps: The rate the move reached, in MiB/s, when it ran uncapped and moved enough memory to tell; later forecasts between the same hosts use it.
+        :param 'MigrationMode' mode: How it moved (after an offline fallback: offline).
+        :param _builtins.float pass_mibps: QEMU's own rate of the move's memory passes, in MiB/s (the 90th percentile of what the engine's polls saw), when the move ran uncapped; later forecasts judge the switch-over against it.
+        :param _builtins.bool post_copy: Whether the move switched to post-copy.
+        :param 'MigrationResult' result: How it ended.
+        :param _builtins.str started_at: When the move began (after any wait for a migration slot), ISO 8601.
+        :param Sequence[_builtins.str] steps: What the engine did, one timestamped line per step, including every escalation and cleanup.
+        :param _builtins.str to: The host it was to move to.
         :param 'MigrationTransport' transport: How a live move's stream went: TLS, parallel connections, compression, and what QEMU counted of them.
         """
         if bytes_moved is not None:
@@ -516,12 +651,12 @@ class MigrationRecord(dict):
             pulumi.set(__self__, "from_", from_)
         if iterations is not None:
             pulumi.set(__self__, "iterations", iterations)
-        if link_mi_bps is not None:
-            pulumi.set(__self__, "link_mi_bps", link_mi_bps)
+        if link_mibps is not None:
+            pulumi.set(__self__, "link_mibps", link_mibps)
         if mode is not None:
             pulumi.set(__self__, "mode", mode)
-        if pass_mi_bps is not None:
-            pulumi.set(__self__, "pass_mi_bps", pass_mi_bps)
+        if pass_mibps is not None:
+            pulumi.set(__self__, "pass_mibps", pass_mibps)
         if post_copy is not None:
             pulumi.set(__self__, "post_copy", post_copy)
         if result is not None:
@@ -538,46 +673,73 @@ class MigrationRecord(dict):
     @_builtins.property
     @pulumi.getter(name="bytesMoved")
     def bytes_moved(self) -> Optional[_builtins.float]:
+        """
+        Bytes the move sent: memory and the storage copy.
+        """
         return pulumi.get(self, "bytes_moved")
 
     @_builtins.property
     @pulumi.getter
     def domain(self) -> Optional[_builtins.str]:
+        """
+        The domain that moved.
+        """
         return pulumi.get(self, "domain")
 
     @_builtins.property
     @pulumi.getter(name="downtimeMs")
     def downtime_ms(self) -> Optional[_builtins.float]:
+        """
+        The pause at the switch-over as QEMU measured it, in milliseconds (offline: the time the VM was down).
+        """
         return pulumi.get(self, "downtime_ms")
 
     @_builtins.property
     @pulumi.getter(name="durationMs")
     def duration_ms(self) -> Optional[_builtins.float]:
+        """
+        From the start to the verified end, in milliseconds.
+        """
         return pulumi.get(self, "duration_ms")
 
     @_builtins.property
     @pulumi.getter
     def error(self) -> Optional[_builtins.str]:
+        """
+        The error that ended it, with libvirt's code and message where libvirt raised it.
+        """
         return pulumi.get(self, "error")
 
     @_builtins.property
     @pulumi.getter(name="errorCategory")
-    def error_category(self) -> Optional[_builtins.str]:
+    def error_category(self) -> Optional['ErrorCategory']:
+        """
+        What kind of failure ended it, when it failed.
+        """
         return pulumi.get(self, "error_category")
 
     @_builtins.property
     @pulumi.getter(name="fallbackUsed")
     def fallback_used(self) -> Optional[_builtins.bool]:
+        """
+        Whether it fell back to an offline move.
+        """
         return pulumi.get(self, "fallback_used")
 
     @_builtins.property
     @pulumi.getter(name="finalHost")
     def final_host(self) -> Optional[_builtins.str]:
+        """
+        Where the VM runs after the attempt, verified (the target on success; after a failure, where it stayed).
+        """
         return pulumi.get(self, "final_host")
 
     @_builtins.property
     @pulumi.getter(name="finishedAt")
     def finished_at(self) -> Optional[_builtins.str]:
+        """
+        When it ended, ISO 8601.
+        """
         return pulumi.get(self, "finished_at")
 
     @_builtins.property
@@ -591,57 +753,81 @@ class MigrationRecord(dict):
     @_builtins.property
     @pulumi.getter(name="from")
     def from_(self) -> Optional[_builtins.str]:
+        """
+        The host it moved from.
+        """
         return pulumi.get(self, "from_")
 
     @_builtins.property
     @pulumi.getter
     def iterations(self) -> Optional[_builtins.float]:
+        """
+        Memory passes of a pre-copy.
+        """
         return pulumi.get(self, "iterations")
 
     @_builtins.property
-    @pulumi.getter(name="linkMiBps")
-    def link_mi_bps(self) -> Optional[_builtins.float]:
+    @pulumi.getter(name="linkMibps")
+    def link_mibps(self) -> Optional[_builtins.float]:
         """
         The rate the move reached, in MiB/s, when it ran uncapped and moved enough memory to tell; later forecasts between the same hosts use it.
         """
-        return pulumi.get(self, "link_mi_bps")
+        return pulumi.get(self, "link_mibps")
 
     @_builtins.property
     @pulumi.getter
-    def mode(self) -> Optional[_builtins.str]:
+    def mode(self) -> Optional['MigrationMode']:
+        """
+        How it moved (after an offline fallback: offline).
+        """
         return pulumi.get(self, "mode")
 
     @_builtins.property
-    @pulumi.getter(name="passMiBps")
-    def pass_mi_bps(self) -> Optional[_builtins.float]:
+    @pulumi.getter(name="passMibps")
+    def pass_mibps(self) -> Optional[_builtins.float]:
         """
         QEMU's own rate of the move's memory passes, in MiB/s (the 90th percentile of what the engine's polls saw), when the move ran uncapped; later forecasts judge the switch-over against it.
         """
-        return pulumi.get(self, "pass_mi_bps")
+        return pulumi.get(self, "pass_mibps")
 
     @_builtins.property
     @pulumi.getter(name="postCopy")
     def post_copy(self) -> Optional[_builtins.bool]:
+        """
+        Whether the move switched to post-copy.
+        """
         return pulumi.get(self, "post_copy")
 
     @_builtins.property
     @pulumi.getter
-    def result(self) -> Optional[_builtins.str]:
+    def result(self) -> Optional['MigrationResult']:
+        """
+        How it ended.
+        """
         return pulumi.get(self, "result")
 
     @_builtins.property
     @pulumi.getter(name="startedAt")
     def started_at(self) -> Optional[_builtins.str]:
+        """
+        When the move began (after any wait for a migration slot), ISO 8601.
+        """
         return pulumi.get(self, "started_at")
 
     @_builtins.property
     @pulumi.getter
     def steps(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        What the engine did, one timestamped line per step, including every escalation and cleanup.
+        """
         return pulumi.get(self, "steps")
 
     @_builtins.property
     @pulumi.getter
     def to(self) -> Optional[_builtins.str]:
+        """
+        The host it was to move to.
+        """
         return pulumi.get(self, "to")
 
     @_builtins.property
@@ -690,7 +876,7 @@ class MigrationTransport(dict):
     def __init__(__self__, *,
                  compressed_bytes: Optional[_builtins.float] = None,
                  compressed_pages: Optional[_builtins.float] = None,
-                 compression: Optional[_builtins.str] = None,
+                 compression: Optional['Compression'] = None,
                  compression_cache_misses: Optional[_builtins.float] = None,
                  compression_overflows: Optional[_builtins.float] = None,
                  parallel_connections: Optional[_builtins.float] = None,
@@ -702,7 +888,7 @@ class MigrationTransport(dict):
 
         :param _builtins.float compressed_bytes: xbzrle: bytes the compressed pages took on the stream.
         :param _builtins.float compressed_pages: xbzrle: pages sent as deltas.
-        :param _builtins.str compression: The compression method: none, xbzrle or mt.
+        :param 'Compression' compression: The compression method.
         :param _builtins.float compression_cache_misses: xbzrle: pages not in the cache, sent whole.
         :param _builtins.float compression_overflows: xbzrle: pages whose delta was larger than the page, sent whole.
         :param _builtins.float parallel_connections: Connections the memory stream used (multifd channels when more than 1).
@@ -747,9 +933,9 @@ class MigrationTransport(dict):
 
     @_builtins.property
     @pulumi.getter
-    def compression(self) -> Optional[_builtins.str]:
+    def compression(self) -> Optional['Compression']:
         """
-        The compression method: none, xbzrle or mt.
+        The compression method.
         """
         return pulumi.get(self, "compression")
 
@@ -803,6 +989,40 @@ class MigrationTransport(dict):
 
 
 @pulumi.output_type
+class PlanBlocker(dict):
+    """
+    Why a placement cannot be carried out as asked.
+    """
+    def __init__(__self__, *,
+                 code: _builtins.str,
+                 message: _builtins.str):
+        """
+        Why a placement cannot be carried out as asked.
+
+        :param _builtins.str code: A stable code for the obstacle (e.g. HOST_OVERCOMMITTED, POOL_MISSING).
+        :param _builtins.str message: What stands in the way and what to do about it.
+        """
+        pulumi.set(__self__, "code", code)
+        pulumi.set(__self__, "message", message)
+
+    @_builtins.property
+    @pulumi.getter
+    def code(self) -> _builtins.str:
+        """
+        A stable code for the obstacle (e.g. HOST_OVERCOMMITTED, POOL_MISSING).
+        """
+        return pulumi.get(self, "code")
+
+    @_builtins.property
+    @pulumi.getter
+    def message(self) -> _builtins.str:
+        """
+        What stands in the way and what to do about it.
+        """
+        return pulumi.get(self, "message")
+
+
+@pulumi.output_type
 class PlannedMigration(dict):
     """
     What `pulumi up` would do.
@@ -843,18 +1063,27 @@ class PlannedMigration(dict):
                  forecast: Optional['outputs.Forecast'] = None,
                  from_: Optional[_builtins.str] = None,
                  memory_bytes: Optional[_builtins.float] = None,
-                 mode: Optional[_builtins.str] = None,
+                 mode: Optional['MigrationMode'] = None,
                  summary: Optional[_builtins.str] = None,
                  to: Optional[_builtins.str] = None,
-                 verdict: Optional[_builtins.str] = None,
+                 verdict: Optional['ConvergenceVerdict'] = None,
                  warnings: Optional[Sequence[_builtins.str]] = None):
         """
         What `pulumi up` would do.
 
+        :param _builtins.float bytes_to_move: Bytes the move is forecast to send: memory with its resends, and the copied disks' allocation.
         :param _builtins.float disk_bytes: Bytes the storage copy moves.
+        :param Sequence[_builtins.str] escalation: The escalation ladder the move would climb if pre-copy stalls, step by step.
+        :param _builtins.float estimated_downtime_ms: The forecast pause at the switch-over, in milliseconds.
+        :param _builtins.float estimated_seconds: The forecast duration, in seconds.
         :param 'Forecast' forecast: The forecast in full, with the source of each figure.
+        :param _builtins.str from_: The host it runs on now.
         :param _builtins.float memory_bytes: Bytes of memory the move sends in its first pass.
-        :param _builtins.str verdict: The forecast's verdict (see forecast.verdict).
+        :param 'MigrationMode' mode: How the VM would move.
+        :param _builtins.str summary: The plan in one line, as preview prints it.
+        :param _builtins.str to: The host it would run on.
+        :param 'ConvergenceVerdict' verdict: The forecast's verdict (see forecast.verdict).
+        :param Sequence[_builtins.str] warnings: Warnings about the plan (code: message), e.g. PRECOPY_MAY_NOT_CONVERGE.
         """
         if bytes_to_move is not None:
             pulumi.set(__self__, "bytes_to_move", bytes_to_move)
@@ -886,6 +1115,9 @@ class PlannedMigration(dict):
     @_builtins.property
     @pulumi.getter(name="bytesToMove")
     def bytes_to_move(self) -> Optional[_builtins.float]:
+        """
+        Bytes the move is forecast to send: memory with its resends, and the copied disks' allocation.
+        """
         return pulumi.get(self, "bytes_to_move")
 
     @_builtins.property
@@ -899,16 +1131,25 @@ class PlannedMigration(dict):
     @_builtins.property
     @pulumi.getter
     def escalation(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        The escalation ladder the move would climb if pre-copy stalls, step by step.
+        """
         return pulumi.get(self, "escalation")
 
     @_builtins.property
     @pulumi.getter(name="estimatedDowntimeMs")
     def estimated_downtime_ms(self) -> Optional[_builtins.float]:
+        """
+        The forecast pause at the switch-over, in milliseconds.
+        """
         return pulumi.get(self, "estimated_downtime_ms")
 
     @_builtins.property
     @pulumi.getter(name="estimatedSeconds")
     def estimated_seconds(self) -> Optional[_builtins.float]:
+        """
+        The forecast duration, in seconds.
+        """
         return pulumi.get(self, "estimated_seconds")
 
     @_builtins.property
@@ -922,6 +1163,9 @@ class PlannedMigration(dict):
     @_builtins.property
     @pulumi.getter(name="from")
     def from_(self) -> Optional[_builtins.str]:
+        """
+        The host it runs on now.
+        """
         return pulumi.get(self, "from_")
 
     @_builtins.property
@@ -934,22 +1178,31 @@ class PlannedMigration(dict):
 
     @_builtins.property
     @pulumi.getter
-    def mode(self) -> Optional[_builtins.str]:
+    def mode(self) -> Optional['MigrationMode']:
+        """
+        How the VM would move.
+        """
         return pulumi.get(self, "mode")
 
     @_builtins.property
     @pulumi.getter
     def summary(self) -> Optional[_builtins.str]:
+        """
+        The plan in one line, as preview prints it.
+        """
         return pulumi.get(self, "summary")
 
     @_builtins.property
     @pulumi.getter
     def to(self) -> Optional[_builtins.str]:
+        """
+        The host it would run on.
+        """
         return pulumi.get(self, "to")
 
     @_builtins.property
     @pulumi.getter
-    def verdict(self) -> Optional[_builtins.str]:
+    def verdict(self) -> Optional['ConvergenceVerdict']:
         """
         The forecast's verdict (see forecast.verdict).
         """
@@ -958,6 +1211,9 @@ class PlannedMigration(dict):
     @_builtins.property
     @pulumi.getter
     def warnings(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        Warnings about the plan (code: message), e.g. PRECOPY_MAY_NOT_CONVERGE.
+        """
         return pulumi.get(self, "warnings")
 
 
@@ -979,18 +1235,18 @@ class PolicySpec(dict):
             suggest = "allow_post_copy"
         elif key == "autoConverge":
             suggest = "auto_converge"
-        elif key == "bandwidthMiBps":
-            suggest = "bandwidth_mi_bps"
-        elif key == "completionTimeoutSecondsPerGiB":
-            suggest = "completion_timeout_seconds_per_gi_b"
+        elif key == "bandwidthMibps":
+            suggest = "bandwidth_mibps"
+        elif key == "completionTimeoutSecondsPerGib":
+            suggest = "completion_timeout_seconds_per_gib"
         elif key == "downtimeLadderMs":
             suggest = "downtime_ladder_ms"
         elif key == "maxDowntimeMs":
             suggest = "max_downtime_ms"
         elif key == "parallelConnections":
             suggest = "parallel_connections"
-        elif key == "postcopyBandwidthMiBps":
-            suggest = "postcopy_bandwidth_mi_bps"
+        elif key == "postcopyBandwidthMibps":
+            suggest = "postcopy_bandwidth_mibps"
         elif key == "progressTimeoutSeconds":
             suggest = "progress_timeout_seconds"
         elif key == "removeSourceVolumes":
@@ -1017,18 +1273,18 @@ class PolicySpec(dict):
                  allow_offline_fallback: Optional[_builtins.bool] = None,
                  allow_post_copy: Optional[_builtins.bool] = None,
                  auto_converge: Optional[_builtins.bool] = None,
-                 bandwidth_mi_bps: Optional[_builtins.int] = None,
-                 completion_timeout_seconds_per_gi_b: Optional[_builtins.int] = None,
-                 compression: Optional[_builtins.str] = None,
+                 bandwidth_mibps: Optional[_builtins.int] = None,
+                 completion_timeout_seconds_per_gib: Optional[_builtins.int] = None,
+                 compression: Optional['Compression'] = None,
                  downtime_ladder_ms: Optional[Sequence[_builtins.int]] = None,
                  max_downtime_ms: Optional[_builtins.int] = None,
                  notify: Optional['outputs.Webhook'] = None,
                  parallel_connections: Optional[_builtins.int] = None,
-                 postcopy_bandwidth_mi_bps: Optional[_builtins.int] = None,
+                 postcopy_bandwidth_mibps: Optional[_builtins.int] = None,
                  progress_timeout_seconds: Optional[_builtins.int] = None,
                  remove_source_volumes: Optional[_builtins.bool] = None,
                  shutdown_timeout_seconds: Optional[_builtins.int] = None,
-                 storage_copy: Optional[_builtins.str] = None,
+                 storage_copy: Optional['StorageCopy'] = None,
                  tls: Optional[_builtins.bool] = None):
         """
         A normalized migration policy.
@@ -1038,18 +1294,18 @@ class PolicySpec(dict):
         :param _builtins.bool allow_offline_fallback: Allow an offline move (shutdown, copy, start on the target) when live migration gives up, or when live migration is not allowed. Default false.
         :param _builtins.bool allow_post_copy: Allow switching to post-copy when pre-copy does not converge in time. Default true.
         :param _builtins.bool auto_converge: Let QEMU throttle the guest's vCPUs to help pre-copy converge.
-        :param _builtins.int bandwidth_mi_bps: Migration bandwidth cap in MiB/s; 0 is unlimited.
-        :param _builtins.int completion_timeout_seconds_per_gi_b: Seconds allowed per GiB to move before switching to post-copy or aborting.
-        :param _builtins.str compression: Compression of migration data: none, xbzrle or mt.
+        :param _builtins.int bandwidth_mibps: Migration bandwidth cap in MiB/s; 0 is unlimited.
+        :param _builtins.int completion_timeout_seconds_per_gib: Seconds allowed per GiB to move before switching to post-copy or aborting.
+        :param 'Compression' compression: Compression of migration data.
         :param Sequence[_builtins.int] downtime_ladder_ms: Downtimes to step through, in increasing order, when pre-copy stops making progress.
         :param _builtins.int max_downtime_ms: Longest pause allowed at switch-over, in milliseconds. Default 300.
         :param 'Webhook' notify: The notification webhook, if any (a secret).
         :param _builtins.int parallel_connections: Parallel migration connections (multifd); 1 is a single stream.
-        :param _builtins.int postcopy_bandwidth_mi_bps: Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
+        :param _builtins.int postcopy_bandwidth_mibps: Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
         :param _builtins.int progress_timeout_seconds: Seconds without progress before raising the allowed downtime or escalating further.
         :param _builtins.bool remove_source_volumes: Remove source volumes after a verified move. Default true.
         :param _builtins.int shutdown_timeout_seconds: Seconds to wait for a graceful shutdown in an offline move.
-        :param _builtins.str storage_copy: Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
+        :param 'StorageCopy' storage_copy: Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
         :param _builtins.bool tls: Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
         """
         if allow_forced_shutdown is not None:
@@ -1062,10 +1318,10 @@ class PolicySpec(dict):
             pulumi.set(__self__, "allow_post_copy", allow_post_copy)
         if auto_converge is not None:
             pulumi.set(__self__, "auto_converge", auto_converge)
-        if bandwidth_mi_bps is not None:
-            pulumi.set(__self__, "bandwidth_mi_bps", bandwidth_mi_bps)
-        if completion_timeout_seconds_per_gi_b is not None:
-            pulumi.set(__self__, "completion_timeout_seconds_per_gi_b", completion_timeout_seconds_per_gi_b)
+        if bandwidth_mibps is not None:
+            pulumi.set(__self__, "bandwidth_mibps", bandwidth_mibps)
+        if completion_timeout_seconds_per_gib is not None:
+            pulumi.set(__self__, "completion_timeout_seconds_per_gib", completion_timeout_seconds_per_gib)
         if compression is not None:
             pulumi.set(__self__, "compression", compression)
         if downtime_ladder_ms is not None:
@@ -1076,8 +1332,8 @@ class PolicySpec(dict):
             pulumi.set(__self__, "notify", notify)
         if parallel_connections is not None:
             pulumi.set(__self__, "parallel_connections", parallel_connections)
-        if postcopy_bandwidth_mi_bps is not None:
-            pulumi.set(__self__, "postcopy_bandwidth_mi_bps", postcopy_bandwidth_mi_bps)
+        if postcopy_bandwidth_mibps is not None:
+            pulumi.set(__self__, "postcopy_bandwidth_mibps", postcopy_bandwidth_mibps)
         if progress_timeout_seconds is not None:
             pulumi.set(__self__, "progress_timeout_seconds", progress_timeout_seconds)
         if remove_source_volumes is not None:
@@ -1130,26 +1386,26 @@ class PolicySpec(dict):
         return pulumi.get(self, "auto_converge")
 
     @_builtins.property
-    @pulumi.getter(name="bandwidthMiBps")
-    def bandwidth_mi_bps(self) -> Optional[_builtins.int]:
+    @pulumi.getter(name="bandwidthMibps")
+    def bandwidth_mibps(self) -> Optional[_builtins.int]:
         """
         Migration bandwidth cap in MiB/s; 0 is unlimited.
         """
-        return pulumi.get(self, "bandwidth_mi_bps")
+        return pulumi.get(self, "bandwidth_mibps")
 
     @_builtins.property
-    @pulumi.getter(name="completionTimeoutSecondsPerGiB")
-    def completion_timeout_seconds_per_gi_b(self) -> Optional[_builtins.int]:
+    @pulumi.getter(name="completionTimeoutSecondsPerGib")
+    def completion_timeout_seconds_per_gib(self) -> Optional[_builtins.int]:
         """
         Seconds allowed per GiB to move before switching to post-copy or aborting.
         """
-        return pulumi.get(self, "completion_timeout_seconds_per_gi_b")
+        return pulumi.get(self, "completion_timeout_seconds_per_gib")
 
     @_builtins.property
     @pulumi.getter
-    def compression(self) -> Optional[_builtins.str]:
+    def compression(self) -> Optional['Compression']:
         """
-        Compression of migration data: none, xbzrle or mt.
+        Compression of migration data.
         """
         return pulumi.get(self, "compression")
 
@@ -1186,12 +1442,12 @@ class PolicySpec(dict):
         return pulumi.get(self, "parallel_connections")
 
     @_builtins.property
-    @pulumi.getter(name="postcopyBandwidthMiBps")
-    def postcopy_bandwidth_mi_bps(self) -> Optional[_builtins.int]:
+    @pulumi.getter(name="postcopyBandwidthMibps")
+    def postcopy_bandwidth_mibps(self) -> Optional[_builtins.int]:
         """
         Bandwidth cap in the post-copy phase in MiB/s; 0 is unlimited.
         """
-        return pulumi.get(self, "postcopy_bandwidth_mi_bps")
+        return pulumi.get(self, "postcopy_bandwidth_mibps")
 
     @_builtins.property
     @pulumi.getter(name="progressTimeoutSeconds")
@@ -1219,7 +1475,7 @@ class PolicySpec(dict):
 
     @_builtins.property
     @pulumi.getter(name="storageCopy")
-    def storage_copy(self) -> Optional[_builtins.str]:
+    def storage_copy(self) -> Optional['StorageCopy']:
         """
         Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
         """
@@ -1235,19 +1491,97 @@ class PolicySpec(dict):
 
 
 @pulumi.output_type
+class PoolStatus(dict):
+    """
+    A storage pool on a host.
+    """
+    def __init__(__self__, *,
+                 active: _builtins.bool,
+                 capacity_bytes: _builtins.float,
+                 free_bytes: _builtins.float,
+                 name: _builtins.str,
+                 shared: _builtins.bool,
+                 type: _builtins.str):
+        """
+        A storage pool on a host.
+
+        :param _builtins.bool active: Whether the pool is started.
+        :param _builtins.float capacity_bytes: The pool's capacity, in bytes.
+        :param _builtins.float free_bytes: Space still available in the pool, in bytes.
+        :param _builtins.str name: The pool's name.
+        :param _builtins.bool shared: Whether other hosts reach the same storage (a network pool type), so a move needs no storage copy.
+        :param _builtins.str type: libvirt's pool type (dir, netfs, logical, rbd, ...).
+        """
+        pulumi.set(__self__, "active", active)
+        pulumi.set(__self__, "capacity_bytes", capacity_bytes)
+        pulumi.set(__self__, "free_bytes", free_bytes)
+        pulumi.set(__self__, "name", name)
+        pulumi.set(__self__, "shared", shared)
+        pulumi.set(__self__, "type", type)
+
+    @_builtins.property
+    @pulumi.getter
+    def active(self) -> _builtins.bool:
+        """
+        Whether the pool is started.
+        """
+        return pulumi.get(self, "active")
+
+    @_builtins.property
+    @pulumi.getter(name="capacityBytes")
+    def capacity_bytes(self) -> _builtins.float:
+        """
+        The pool's capacity, in bytes.
+        """
+        return pulumi.get(self, "capacity_bytes")
+
+    @_builtins.property
+    @pulumi.getter(name="freeBytes")
+    def free_bytes(self) -> _builtins.float:
+        """
+        Space still available in the pool, in bytes.
+        """
+        return pulumi.get(self, "free_bytes")
+
+    @_builtins.property
+    @pulumi.getter
+    def name(self) -> _builtins.str:
+        """
+        The pool's name.
+        """
+        return pulumi.get(self, "name")
+
+    @_builtins.property
+    @pulumi.getter
+    def shared(self) -> _builtins.bool:
+        """
+        Whether other hosts reach the same storage (a network pool type), so a move needs no storage copy.
+        """
+        return pulumi.get(self, "shared")
+
+    @_builtins.property
+    @pulumi.getter
+    def type(self) -> _builtins.str:
+        """
+        libvirt's pool type (dir, netfs, logical, rbd, ...).
+        """
+        return pulumi.get(self, "type")
+
+
+@pulumi.output_type
 class Webhook(dict):
     """
     A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
     """
     def __init__(__self__, *,
                  url: _builtins.str,
-                 events: Optional[Sequence[_builtins.str]] = None,
+                 events: Optional[Sequence['WebhookEvent']] = None,
                  headers: Optional[Mapping[str, _builtins.str]] = None):
         """
         A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
 
         :param _builtins.str url: http:// or https:// URL to POST to.
-        :param Sequence[_builtins.str] events: Which events to send: started, succeeded, failed (default: all).
+        :param Sequence['WebhookEvent'] events: Which events to send: started, succeeded, failed (default: all).
         :param Mapping[str, _builtins.str] headers: Extra request headers, e.g. Authorization.
         """
         pulumi.set(__self__, "url", url)
@@ -1266,7 +1600,7 @@ class Webhook(dict):
 
     @_builtins.property
     @pulumi.getter
-    def events(self) -> Optional[Sequence[_builtins.str]]:
+    def events(self) -> Optional[Sequence['WebhookEvent']]:
         """
         Which events to send: started, succeeded, failed (default: all).
         """

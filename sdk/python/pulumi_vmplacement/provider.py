@@ -13,6 +13,7 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
+from ._enums import *
 from ._inputs import *
 
 __all__ = ['ProviderArgs', 'Provider']
@@ -55,12 +56,20 @@ class ProviderArgs:
             dirty_rate_sample_seconds = 1
         if dirty_rate_sample_seconds is not None:
             pulumi.set(__self__, "dirty_rate_sample_seconds", dirty_rate_sample_seconds)
+        if max_migrations_per_host_inbound is None:
+            max_migrations_per_host_inbound = 1
         if max_migrations_per_host_inbound is not None:
             pulumi.set(__self__, "max_migrations_per_host_inbound", max_migrations_per_host_inbound)
+        if max_migrations_per_host_outbound is None:
+            max_migrations_per_host_outbound = 1
         if max_migrations_per_host_outbound is not None:
             pulumi.set(__self__, "max_migrations_per_host_outbound", max_migrations_per_host_outbound)
+        if max_migrations_total is None:
+            max_migrations_total = 4
         if max_migrations_total is not None:
             pulumi.set(__self__, "max_migrations_total", max_migrations_total)
+        if ssh_insecure_ignore_host_keys is None:
+            ssh_insecure_ignore_host_keys = False
         if ssh_insecure_ignore_host_keys is not None:
             pulumi.set(__self__, "ssh_insecure_ignore_host_keys", ssh_insecure_ignore_host_keys)
         if ssh_known_hosts is not None:
@@ -308,9 +317,17 @@ class Provider(pulumi.ProviderResource):
             if hosts is None and not opts.urn:
                 raise TypeError("Missing required property 'hosts'")
             __props__.__dict__["hosts"] = pulumi.Output.from_input(hosts).apply(pulumi.runtime.to_json) if hosts is not None else None
+            if max_migrations_per_host_inbound is None:
+                max_migrations_per_host_inbound = 1
             __props__.__dict__["max_migrations_per_host_inbound"] = pulumi.Output.from_input(max_migrations_per_host_inbound).apply(pulumi.runtime.to_json) if max_migrations_per_host_inbound is not None else None
+            if max_migrations_per_host_outbound is None:
+                max_migrations_per_host_outbound = 1
             __props__.__dict__["max_migrations_per_host_outbound"] = pulumi.Output.from_input(max_migrations_per_host_outbound).apply(pulumi.runtime.to_json) if max_migrations_per_host_outbound is not None else None
+            if max_migrations_total is None:
+                max_migrations_total = 4
             __props__.__dict__["max_migrations_total"] = pulumi.Output.from_input(max_migrations_total).apply(pulumi.runtime.to_json) if max_migrations_total is not None else None
+            if ssh_insecure_ignore_host_keys is None:
+                ssh_insecure_ignore_host_keys = False
             __props__.__dict__["ssh_insecure_ignore_host_keys"] = pulumi.Output.from_input(ssh_insecure_ignore_host_keys).apply(pulumi.runtime.to_json) if ssh_insecure_ignore_host_keys is not None else None
             __props__.__dict__["ssh_known_hosts"] = ssh_known_hosts
             __props__.__dict__["ssh_private_key"] = None if ssh_private_key is None else pulumi.Output.secret(ssh_private_key)

@@ -171,9 +171,9 @@ describe("migration engine on the lab", function () {
   });
 
   const slowLink = {
-    bandwidthMiBps: 40,
+    bandwidthMibps: 40,
     progressTimeoutSeconds: 3,
-    completionTimeoutSecondsPerGiB: 10,
+    completionTimeoutSecondsPerGib: 10,
     downtimeLadderMs: [300, 400],
   };
 
@@ -262,7 +262,7 @@ describe("migration engine on the lab", function () {
     const err = await place(
       pool,
       { domain: g.name, host: h2.name, storagePool: "local" },
-      policy({ bandwidthMiBps: 5 }),
+      policy({ bandwidthMibps: 5 }),
       {
         signal: controller.signal,
         onProgress: () => controller.abort(),
@@ -321,7 +321,7 @@ describe("migration engine on the lab", function () {
     const err = await place(
       pool,
       { domain: g.name, host: h2.name, storagePool: "local" },
-      policy({ bandwidthMiBps: 1, allowPostCopy: false }),
+      policy({ bandwidthMibps: 1, allowPostCopy: false }),
       {
         signal: abort.signal,
         onProgress: (p) => {

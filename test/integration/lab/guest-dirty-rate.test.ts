@@ -7,7 +7,7 @@ import { loadLab } from "../../lab/lab";
 import { buildGuestImage, placeInLocalPool, startGuest } from "../../lab/guests";
 import { removeDomainEverywhere, virsh } from "../../lab/virsh";
 
-async function measureDirtyRateMiBps(lab: LabDescription, kind: GuestKind): Promise<number> {
+async function measureDirtyRateMibps(lab: LabDescription, kind: GuestKind): Promise<number> {
   const host = lab.hosts[0];
   const name = `rate-${kind}-${randomBytes(3).toString("hex")}`;
   const image = buildGuestImage(lab, kind, 8, 0);
@@ -35,9 +35,9 @@ describe("lab: guest memory dirty rates", function () {
   before(() => (lab = loadLab()));
 
   it("heartbeat guest is idle, churn-moderate is moderate, churn-fast outruns a 40 MiB/s link", async () => {
-    const idle = await measureDirtyRateMiBps(lab, "heartbeat");
-    const moderate = await measureDirtyRateMiBps(lab, "churn-moderate");
-    const fast = await measureDirtyRateMiBps(lab, "churn-fast");
+    const idle = await measureDirtyRateMibps(lab, "heartbeat");
+    const moderate = await measureDirtyRateMibps(lab, "churn-moderate");
+    const fast = await measureDirtyRateMibps(lab, "churn-fast");
     console.log(
       `      dirty rate MiB/s: heartbeat ${idle}, churn-moderate ${moderate}, churn-fast ${fast}`,
     );

@@ -209,8 +209,8 @@ for (const transport of ["tcp", "ssh"] as LabTransport[]) {
             compression: ["xbzrle"],
             autoConvergeInitial: 20,
             autoConvergeIncrement: 10,
-            bandwidthMiBps: 500,
-            postcopyBandwidthMiBps: 500,
+            bandwidthMibps: 500,
+            postcopyBandwidthMibps: 500,
             destinationXml: described("running copy"),
             persistentXml: described("persistent copy"),
           },
@@ -272,7 +272,7 @@ for (const transport of ["tcp", "ssh"] as LabTransport[]) {
         const migration = src.migration.migrateToUri3(
           dom,
           target.uris.tcp,
-          { uri: `tcp://${target.migrationAddress}`, bandwidthMiBps: 40 },
+          { uri: `tcp://${target.migrationAddress}`, bandwidthMibps: 40 },
           [
             "VIR_MIGRATE_LIVE",
             "VIR_MIGRATE_PERSIST_DEST",
@@ -302,7 +302,7 @@ for (const transport of ["tcp", "ssh"] as LabTransport[]) {
         .migrateToUri3(
           dom,
           target.uris.tcp,
-          { uri: `tcp://${target.migrationAddress}`, bandwidthMiBps: 5 },
+          { uri: `tcp://${target.migrationAddress}`, bandwidthMibps: 5 },
           ["VIR_MIGRATE_LIVE", "VIR_MIGRATE_PERSIST_DEST"],
         )
         .then(

@@ -156,7 +156,7 @@ describe("convergence forecast", () => {
 });
 
 describe("when measuring the dirty rate tells nothing", () => {
-  const link = (mibps: number) => ({ mibps, source: "test", postcopyMiBps: mibps });
+  const link = (mibps: number) => ({ mibps, source: "test", postcopyMibps: mibps });
   const cases: Array<[string, number, number | undefined, number, number, boolean]> = [
     // name, configured MiB, resident MiB, link MiB/s, max downtime ms, needless
     ["an idle 256 MiB guest on a fast link", 256, 38, 1024, 300, true],
@@ -170,7 +170,7 @@ describe("when measuring the dirty rate tells nothing", () => {
     ["a guest holding 62 MiB on a 300 MiB/s link: 124 MiB in 413 ms", 256, 100, 300, 300, false],
   ];
   it("measures when the link is only assumed: the rule could skip a guest that matters", () => {
-    const assumed = { mibps: 1024, source: "assumed", postcopyMiBps: 1024, assumed: true as const };
+    const assumed = { mibps: 1024, source: "assumed", postcopyMibps: 1024, assumed: true as const };
     assert.equal(needlessToMeasure(256 * MiB, 38 * MiB, assumed, policy()), undefined);
   });
   for (const [name, configured, resident, mibps, downtime, needless] of cases)

@@ -356,15 +356,15 @@ describe("escalation ladder: the forecast and the live statistics", () => {
   const MiB = 1024 * 1024;
   const policy: MigrationPolicy = { ...DEFAULT_POLICY, downtimeLadderMs: [300, 500, 1000] };
   /** A job in memory pass `iteration` with these rates. */
-  const obs = (nowMs: number, iteration: number, dirtyMiBps: number, sentMiBps = 100) => ({
+  const obs = (nowMs: number, iteration: number, dirtyMibps: number, sentMibps = 100) => ({
     nowMs,
     remainingBytes: 400 * MiB,
     postCopyPossible: true,
     memory: {
       iteration,
       memoryRemainingBytes: 400 * MiB,
-      dirtyRateBps: dirtyMiBps * MiB,
-      bandwidthBps: sentMiBps * MiB,
+      dirtyRateBps: dirtyMibps * MiB,
+      bandwidthBps: sentMibps * MiB,
     },
   });
   const feed = (

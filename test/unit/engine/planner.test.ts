@@ -599,10 +599,10 @@ describe("planner", () => {
       },
       {
         name: "bandwidth caps",
-        options: { ...ON_NFS, policy: { bandwidthMiBps: 200, postcopyBandwidthMiBps: 100 } },
+        options: { ...ON_NFS, policy: { bandwidthMibps: 200, postcopyBandwidthMibps: 100 } },
         mode: "live-shared",
         flags: LIVE_BASE,
-        params: { uri: TARGET_URI, bandwidthMiBps: 200, postcopyBandwidthMiBps: 100 },
+        params: { uri: TARGET_URI, bandwidthMibps: 200, postcopyBandwidthMibps: 100 },
       },
       {
         name: "everything at once",
@@ -612,7 +612,7 @@ describe("planner", () => {
             compression: "mt",
             parallelConnections: 2,
             autoConverge: true,
-            bandwidthMiBps: 500,
+            bandwidthMibps: 500,
           },
         },
         mode: "live-copy-all",
@@ -621,7 +621,7 @@ describe("planner", () => {
           uri: TARGET_URI,
           disksUri: TARGET_URI,
           migrateDisks: ["vda"],
-          bandwidthMiBps: 500,
+          bandwidthMibps: 500,
           compression: ["mt"],
           parallelConnections: 2,
         },
@@ -630,7 +630,7 @@ describe("planner", () => {
         name: "policy flags do not apply to an offline move",
         options: {
           domain: { running: false },
-          policy: { tls: true, compression: "mt", parallelConnections: 4, bandwidthMiBps: 50 },
+          policy: { tls: true, compression: "mt", parallelConnections: 4, bandwidthMibps: 50 },
         },
         mode: "offline",
         flags: [],
@@ -664,12 +664,12 @@ describe("planner", () => {
       assert.equal(p.domain, "vm");
       assert.equal(p.from, SOURCE);
       assert.equal(p.to, TARGET);
-      assert.equal(p.estimate.linkMiBps, DEFAULT_LINK_MIBPS);
+      assert.equal(p.estimate.linkMibps, DEFAULT_LINK_MIBPS);
       const inventory = { inventory: { target: 100 } };
-      assert.equal(plan({}, (s) => (s.facts.link = inventory)).estimate.linkMiBps, 100);
+      assert.equal(plan({}, (s) => (s.facts.link = inventory)).estimate.linkMibps, 100);
       assert.equal(
-        plan({ policy: { bandwidthMiBps: 50 } }, (s) => (s.facts.link = inventory)).estimate
-          .linkMiBps,
+        plan({ policy: { bandwidthMibps: 50 } }, (s) => (s.facts.link = inventory)).estimate
+          .linkMibps,
         50,
       );
     });
@@ -1248,7 +1248,7 @@ describe("planner", () => {
         domain: { dirtyRateBps: 8 * MiB, memoryMeasurement: { windowSeconds: 2 } },
       });
       assert.match(measured.forecast.sources.dirtyRate, /measured over 2 s/);
-      assert.equal(measured.forecast.dirtyRateMiBps, 8);
+      assert.equal(measured.forecast.dirtyRateMibps, 8);
       const failed = plan({
         domain: { memoryMeasurement: { windowSeconds: 1, problem: "QEMU did not report" } },
       });
@@ -1287,19 +1287,19 @@ describe("planner", () => {
       const link = (options: ScenarioOptions, facts: PlanningFacts["link"]) =>
         plan(options, (s) => (s.facts.link = facts)).forecast;
       assert.match(link({}, undefined).sources.link, /assumed 1024 MiB\/s/);
-      assert.equal(link({}, { measured: earlier }).linkMiBps, 300);
+      assert.equal(link({}, { measured: earlier }).linkMibps, 300);
       assert.match(
         link({}, { measured: earlier }).sources.link,
         /measured by the move kvm2 -> kvm1/,
       );
       assert.equal(
-        link({}, { inventory: { source: 500, target: 200 }, measured: earlier }).linkMiBps,
+        link({}, { inventory: { source: 500, target: 200 }, measured: earlier }).linkMibps,
         200,
       );
-      const capped = link({ policy: { bandwidthMiBps: 50 } }, { inventory: { target: 200 } });
-      assert.deepEqual([capped.linkMiBps, capped.sources.link], [50, "policy bandwidthMiBps"]);
+      const capped = link({ policy: { bandwidthMibps: 50 } }, { inventory: { target: 200 } });
+      assert.deepEqual([capped.linkMibps, capped.sources.link], [50, "policy bandwidthMibps"]);
       // A cap above what the link carries does not make the move faster.
-      assert.equal(link({ policy: { bandwidthMiBps: 500 } }, { measured: earlier }).linkMiBps, 300);
+      assert.equal(link({ policy: { bandwidthMibps: 500 } }, { measured: earlier }).linkMibps, 300);
     });
 
     interface VerdictCase {
@@ -1320,7 +1320,7 @@ describe("planner", () => {
       },
       {
         name: "dirtying near the link needs post-copy, right after the first pass",
-        options: { policy: { bandwidthMiBps: 100 } },
+        options: { policy: { bandwidthMibps: 100 } },
         dirty: 95 * MiB,
         verdict: "needs-post-copy",
         warning: /switches to post-copy right after the first pass/,
@@ -1328,22 +1328,22 @@ describe("planner", () => {
       },
       {
         name: "the cap is the link",
-        options: { policy: { bandwidthMiBps: 100 } },
+        options: { policy: { bandwidthMibps: 100 } },
         link: { inventory: { source: 10000 } },
         dirty: 95 * MiB,
         verdict: "needs-post-copy",
-        warning: /over 100 MiB\/s \(policy bandwidthMiBps\)/,
+        warning: /over 100 MiB\/s \(policy bandwidthMibps\)/,
       },
       {
         name: "without post-copy, auto-converge throttles the guest",
-        options: { policy: { allowPostCopy: false, autoConverge: true, bandwidthMiBps: 100 } },
+        options: { policy: { allowPostCopy: false, autoConverge: true, bandwidthMibps: 100 } },
         dirty: 2 * GiB,
         verdict: "needs-auto-converge",
         warning: /auto-converge throttles its vCPUs/,
       },
       {
         name: "with neither, the move cannot finish live and is aborted",
-        options: { policy: { allowPostCopy: false, bandwidthMiBps: 100 } },
+        options: { policy: { allowPostCopy: false, bandwidthMibps: 100 } },
         dirty: 2 * GiB,
         verdict: "cannot-move-live",
         warning:
@@ -1353,7 +1353,7 @@ describe("planner", () => {
       {
         name: "with neither but an offline fallback, it says the fallback moves it",
         options: {
-          policy: { allowPostCopy: false, allowOfflineFallback: true, bandwidthMiBps: 100 },
+          policy: { allowPostCopy: false, allowOfflineFallback: true, bandwidthMibps: 100 },
         },
         dirty: 2 * GiB,
         verdict: "cannot-move-live",
@@ -1510,7 +1510,7 @@ describe("planner", () => {
       },
       {
         name: "a slower allowance per GiB",
-        options: { policy: { completionTimeoutSecondsPerGiB: 120 } },
+        options: { policy: { completionTimeoutSecondsPerGib: 120 } },
         totalBytes: 3 * GiB,
         seconds: 360,
       },
@@ -1572,7 +1572,7 @@ describe("choosePlan: stream options", () => {
   it("counts compression in the bytes, and says xbzrle does nothing over parallel connections", () => {
     const churn = { domain: { dirtyRateBps: 30 * 1024 * 1024 } };
     const bytes = (policy: ScenarioOptions["policy"]) =>
-      plan({ ...churn, policy: { bandwidthMiBps: 40, ...policy } }).forecast.memoryBytesSent;
+      plan({ ...churn, policy: { bandwidthMibps: 40, ...policy } }).forecast.memoryBytesSent;
     assert.ok(bytes({ compression: "xbzrle" }) < bytes({}));
     assert.ok(bytes({ compression: "mt" }) < bytes({ compression: "xbzrle" }));
     assert.equal(bytes({ compression: "xbzrle", parallelConnections: 4 }), bytes({}));

@@ -23,7 +23,7 @@ describe("libvirt typed parameters", () => {
   it("maps migration parameters to libvirt names and types", () => {
     const specs = migrationTypedParams({
       uri: "tcp://10.0.0.6",
-      bandwidthMiBps: 100,
+      bandwidthMibps: 100,
       parallelConnections: 4,
       migrateDisks: ["vda", "vdb"],
       compression: ["xbzrle", "zstd"],
@@ -50,8 +50,8 @@ describe("libvirt typed parameters", () => {
       destinationXml: "<domain/>",
       persistentXml: "<domain persistent='yes'/>",
       migrateDisks: [],
-      bandwidthMiBps: 0,
-      postcopyBandwidthMiBps: 50,
+      bandwidthMibps: 0,
+      postcopyBandwidthMibps: 50,
       compression: [],
       parallelConnections: 2,
       tlsDestination: "t.example",
@@ -82,7 +82,7 @@ describe("libvirt typed parameters", () => {
     const params = encodeTypedParams(
       migrationTypedParams({
         uri: "tcp://10.0.0.6",
-        bandwidthMiBps: 100,
+        bandwidthMibps: 100,
         parallelConnections: 4,
         migrateDisks: ["vda", "vdb"],
       }),

@@ -28,65 +28,77 @@ const toStruct = (o: Record<string, unknown>) =>
 function diff(
   olds: Record<string, unknown>,
   news: Record<string, unknown>,
+  oldInputs?: Record<string, unknown>,
 ): Promise<pb.DiffResponse> {
   const req = new pb.DiffRequest();
   req.setUrn(URN);
   req.setOlds(toStruct(olds));
+  if (oldInputs) req.setOldInputs(toStruct(oldInputs));
   req.setNews(toStruct(news));
   return callService("diff", req);
 }
 
+const kinds = (r: pb.DiffResponse) =>
+  Object.fromEntries([...r.getDetaileddiffMap().entries()].map(([k, d]) => [k, d.getKind()]));
+const K = pb.PropertyDiff.Kind;
+
 describe("provider diff", () => {
+  const inputs = { domain: "web", host: "h1", storagePool: "local" };
   const state = {
-    domain: "web",
-    host: "h1",
-    storagePool: "local",
+    ...inputs,
     currentHost: "h1",
     currentDisks: [{ target: "vda", pool: "local", path: "/p/web.qcow2", capacityBytes: 1 }],
   };
 
-  it("finds no change when inputs and reality agree", async () => {
-    const r = await diff(state, { domain: "web", host: "h1", storagePool: "local" });
+  it("finds no change when the inputs are the same", async () => {
+    const r = await diff(state, inputs, inputs);
     assert.equal(r.getChanges(), pb.DiffResponse.DiffChanges.DIFF_NONE);
   });
 
   it("updates on a host change and replaces only on a domain change", async () => {
-    const moved = await diff(state, { domain: "web", host: "h2", storagePool: "local" });
+    const moved = await diff(state, { ...inputs, host: "h2" }, inputs);
     assert.deepEqual(moved.getDiffsList(), ["host"]);
     assert.deepEqual(moved.getReplacesList(), []);
-    const renamed = await diff(state, { domain: "db", host: "h1", storagePool: "local" });
+    assert.deepEqual(kinds(moved), { host: K.UPDATE });
+    const renamed = await diff(state, { ...inputs, domain: "db" }, inputs);
     assert.deepEqual(renamed.getReplacesList(), ["domain"]);
+    assert.deepEqual(kinds(renamed), { domain: K.UPDATE_REPLACE });
   });
 
-  it("sees drift: the VM runs elsewhere, or a disk sits in another pool", async () => {
-    const elsewhere = await diff(
-      { ...state, currentHost: "h3" },
-      { domain: "web", host: "h1", storagePool: "local" },
-    );
-    assert.deepEqual(elsewhere.getDiffsList(), ["host"]);
-    const disk = await diff(
-      {
-        ...state,
-        currentDisks: [{ target: "vda", pool: "scratch", path: "/s/web.qcow2", capacityBytes: 1 }],
-      },
-      { domain: "web", host: "h1", storagePool: "local" },
-    );
-    assert.deepEqual(disk.getDiffsList(), ["storagePool"]);
+  it("reports added and removed properties as such", async () => {
+    const added = await diff(state, { ...inputs, disks: { vda: "scratch" } }, inputs);
+    assert.deepEqual(kinds(added), { disks: K.ADD });
+    const removed = await diff(state, { domain: "web", host: "h1" }, inputs);
+    assert.deepEqual(kinds(removed), { storagePool: K.DELETE });
   });
 
-  it("honours per-disk pools when looking for drift", async () => {
-    const olds = {
-      ...state,
-      disks: { vda: "scratch" },
-      currentDisks: [{ target: "vda", pool: "scratch", path: "/s/web.qcow2", capacityBytes: 1 }],
-    };
-    const r = await diff(olds, {
-      domain: "web",
-      host: "h1",
-      storagePool: "local",
-      disks: { vda: "scratch" },
-    });
-    assert.equal(r.getChanges(), pb.DiffResponse.DiffChanges.DIFF_NONE);
+  it("compares old inputs, not outputs: drift comes from what a refresh recorded", async () => {
+    // A refresh found the VM on h3 (Read reports its inputs as placed).
+    const refreshed = { ...inputs, host: "h3" };
+    const r = await diff({ ...state, ...refreshed, currentHost: "h3" }, inputs, refreshed);
+    assert.deepEqual(kinds(r), { host: K.UPDATE });
+    // ignoreChanges: ["host"] gives the new inputs the refreshed host: nothing to do.
+    const ignored = await diff({ ...state, ...refreshed, currentHost: "h3" }, refreshed, refreshed);
+    assert.equal(ignored.getChanges(), pb.DiffResponse.DiffChanges.DIFF_NONE);
+    // A disk a refresh found in another pool is a change of the property that names its pool.
+    const pool = await diff(state, inputs, { ...inputs, storagePool: "scratch" });
+    assert.deepEqual(kinds(pool), { storagePool: K.UPDATE });
+  });
+
+  it("moves a VM whose state says it runs elsewhere than its inputs (a failed move)", async () => {
+    const failed = { ...state, host: "h2", currentHost: "h1" };
+    const r = await diff(failed, { ...inputs, host: "h2" }, { ...inputs, host: "h2" });
+    assert.deepEqual(kinds(r), { host: K.UPDATE });
+  });
+
+  it("takes the old outputs when the engine sends no old inputs", async () => {
+    const r = await diff(state, { ...inputs, host: "h2" });
+    assert.deepEqual(r.getDiffsList(), ["host"]);
+  });
+
+  it("counts a value not known yet as a change, never as null", async () => {
+    const r = await diff(state, { ...inputs, host: UNKNOWN }, inputs);
+    assert.deepEqual(kinds(r), { host: K.UPDATE });
   });
 });
 
@@ -103,9 +115,9 @@ describe("provider check", () => {
     ]);
     assert.equal(checkPlacement({ host: "h1" }, runtime).failures[0].property, "domain");
     assert.equal(
-      checkPlacement({ domain: "web", host: "h1", policy: { bandwidthMiBps: -1 } }, runtime)
+      checkPlacement({ domain: "web", host: "h1", policy: { bandwidthMibps: -1 } }, runtime)
         .failures[0].property,
-      "policy.bandwidthMiBps",
+      "policy.bandwidthMibps",
     );
   });
 
@@ -177,5 +189,60 @@ describe("wire values", () => {
     assert.deepEqual(u.value, { key: "s3cret", host: null, domain: "web" });
     assert.deepEqual([...u.secrets], ["key"]);
     assert.deepEqual([...u.unknowns], ["host"]);
+  });
+});
+
+describe("preview with inputs not known yet", () => {
+  const computed = [
+    "currentHost",
+    "currentDisks",
+    "plannedMigration",
+    "lastMigration",
+    "migrationCount",
+  ];
+
+  it("a new placement whose host is unknown previews with unknown outputs, unplanned", async () => {
+    const req = new pb.CreateRequest();
+    req.setUrn(URN);
+    req.setPreview(true);
+    req.setProperties(toStruct({ domain: "web", host: UNKNOWN }));
+    const r = await callService<pb.CreateResponse>("create", req);
+    assert.equal(r.getId(), "web");
+    const props = r.getProperties()!.toJavaScript();
+    assert.equal(props.host, UNKNOWN);
+    for (const key of computed) assert.equal(props[key], UNKNOWN, key);
+    assert.equal(r.getRefreshBeforeUpdate(), true);
+  });
+
+  it("an unknown domain gives no id yet", async () => {
+    const req = new pb.CreateRequest();
+    req.setUrn(URN);
+    req.setPreview(true);
+    req.setProperties(toStruct({ domain: UNKNOWN, host: "h1" }));
+    assert.equal((await callService<pb.CreateResponse>("create", req)).getId(), "");
+  });
+
+  it("an update to an unknown host is not planned either", async () => {
+    const req = new pb.UpdateRequest();
+    req.setUrn(URN);
+    req.setPreview(true);
+    req.setOlds(toStruct({ domain: "web", host: "h1", currentHost: "h1" }));
+    req.setNews(toStruct({ domain: "web", host: UNKNOWN, storagePool: "local" }));
+    const props = (await callService<pb.UpdateResponse>("update", req))
+      .getProperties()!
+      .toJavaScript();
+    assert.equal(props.storagePool, "local");
+    assert.equal(props.plannedMigration, UNKNOWN);
+  });
+
+  it("a policy with an unknown input has an unknown spec", async () => {
+    const req = new pb.CreateRequest();
+    req.setUrn("urn:pulumi:s::p::vmplacement:index:MigrationPolicy::p");
+    req.setPreview(true);
+    req.setProperties(toStruct({ maxDowntimeMs: UNKNOWN }));
+    const props = (await callService<pb.CreateResponse>("create", req))
+      .getProperties()!
+      .toJavaScript();
+    assert.equal(props.spec, UNKNOWN);
   });
 });

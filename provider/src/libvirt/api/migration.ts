@@ -22,8 +22,8 @@ export interface MigrationParams {
   persistentXml?: string;
   /** Disks (target names such as "vda") whose storage is copied. */
   migrateDisks?: string[];
-  bandwidthMiBps?: number;
-  postcopyBandwidthMiBps?: number;
+  bandwidthMibps?: number;
+  postcopyBandwidthMibps?: number;
   /** Compression methods, e.g. ["xbzrle"], ["zstd"] (needs the COMPRESSED flag). */
   compression?: string[];
   parallelConnections?: number;
@@ -49,8 +49,8 @@ export function migrationTypedParams(p: MigrationParams): TypedParamSpec[] {
   str(C.VIR_MIGRATE_PARAM_DEST_XML, p.destinationXml);
   str(C.VIR_MIGRATE_PARAM_PERSIST_XML, p.persistentXml);
   for (const disk of p.migrateDisks ?? []) str(C.VIR_MIGRATE_PARAM_MIGRATE_DISKS, disk);
-  ullong(C.VIR_MIGRATE_PARAM_BANDWIDTH, p.bandwidthMiBps);
-  ullong(C.VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY, p.postcopyBandwidthMiBps);
+  ullong(C.VIR_MIGRATE_PARAM_BANDWIDTH, p.bandwidthMibps);
+  ullong(C.VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY, p.postcopyBandwidthMibps);
   for (const method of p.compression ?? []) str(C.VIR_MIGRATE_PARAM_COMPRESSION, method);
   int(C.VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS, p.parallelConnections);
   str(C.VIR_MIGRATE_PARAM_TLS_DESTINATION, p.tlsDestination);

@@ -34,22 +34,46 @@ func GetHosts(ctx *pulumi.Context) string {
 
 // Migrations arriving at one host at a time (default 1).
 func GetMaxMigrationsPerHostInbound(ctx *pulumi.Context) int {
-	return config.GetInt(ctx, "vmplacement:maxMigrationsPerHostInbound")
+	v, err := config.TryInt(ctx, "vmplacement:maxMigrationsPerHostInbound")
+	if err == nil {
+		return v
+	}
+	var value int
+	value = 1
+	return value
 }
 
 // Migrations leaving one host at a time (default 1).
 func GetMaxMigrationsPerHostOutbound(ctx *pulumi.Context) int {
-	return config.GetInt(ctx, "vmplacement:maxMigrationsPerHostOutbound")
+	v, err := config.TryInt(ctx, "vmplacement:maxMigrationsPerHostOutbound")
+	if err == nil {
+		return v
+	}
+	var value int
+	value = 1
+	return value
 }
 
 // Migrations at a time in one update (default 4).
 func GetMaxMigrationsTotal(ctx *pulumi.Context) int {
-	return config.GetInt(ctx, "vmplacement:maxMigrationsTotal")
+	v, err := config.TryInt(ctx, "vmplacement:maxMigrationsTotal")
+	if err == nil {
+		return v
+	}
+	var value int
+	value = 4
+	return value
 }
 
 // Accept any ssh host key. Only for throwaway labs.
 func GetSshInsecureIgnoreHostKeys(ctx *pulumi.Context) bool {
-	return config.GetBool(ctx, "vmplacement:sshInsecureIgnoreHostKeys")
+	v, err := config.TryBool(ctx, "vmplacement:sshInsecureIgnoreHostKeys")
+	if err == nil {
+		return v
+	}
+	var value bool
+	value = false
+	return value
 }
 
 // The hosts' public keys in known_hosts format; required for ssh hosts unless sshInsecureIgnoreHostKeys.

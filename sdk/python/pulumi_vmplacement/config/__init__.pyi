@@ -13,6 +13,7 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from .. import _utilities
+from .. import _enums as _root_enums
 from .. import outputs as _root_outputs
 
 defaultPolicy: Optional[str]
@@ -30,22 +31,22 @@ hosts: Optional[str]
 The libvirt hosts VMs may be placed on.
 """
 
-maxMigrationsPerHostInbound: Optional[int]
+maxMigrationsPerHostInbound: int
 """
 Migrations arriving at one host at a time (default 1).
 """
 
-maxMigrationsPerHostOutbound: Optional[int]
+maxMigrationsPerHostOutbound: int
 """
 Migrations leaving one host at a time (default 1).
 """
 
-maxMigrationsTotal: Optional[int]
+maxMigrationsTotal: int
 """
 Migrations at a time in one update (default 4).
 """
 
-sshInsecureIgnoreHostKeys: Optional[bool]
+sshInsecureIgnoreHostKeys: bool
 """
 Accept any ssh host key. Only for throwaway labs.
 """

@@ -13,6 +13,7 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from .. import _utilities
+from .. import _enums as _root_enums
 from .. import outputs as _root_outputs
 
 import types
@@ -43,32 +44,32 @@ class _ExportableConfig(types.ModuleType):
         return __config__.get('hosts')
 
     @_builtins.property
-    def max_migrations_per_host_inbound(self) -> Optional[int]:
+    def max_migrations_per_host_inbound(self) -> int:
         """
         Migrations arriving at one host at a time (default 1).
         """
-        return __config__.get_int('maxMigrationsPerHostInbound')
+        return __config__.get_int('maxMigrationsPerHostInbound') or 1
 
     @_builtins.property
-    def max_migrations_per_host_outbound(self) -> Optional[int]:
+    def max_migrations_per_host_outbound(self) -> int:
         """
         Migrations leaving one host at a time (default 1).
         """
-        return __config__.get_int('maxMigrationsPerHostOutbound')
+        return __config__.get_int('maxMigrationsPerHostOutbound') or 1
 
     @_builtins.property
-    def max_migrations_total(self) -> Optional[int]:
+    def max_migrations_total(self) -> int:
         """
         Migrations at a time in one update (default 4).
         """
-        return __config__.get_int('maxMigrationsTotal')
+        return __config__.get_int('maxMigrationsTotal') or 4
 
     @_builtins.property
-    def ssh_insecure_ignore_host_keys(self) -> Optional[bool]:
+    def ssh_insecure_ignore_host_keys(self) -> bool:
         """
         Accept any ssh host key. Only for throwaway labs.
         """
-        return __config__.get_bool('sshInsecureIgnoreHostKeys')
+        return __config__.get_bool('sshInsecureIgnoreHostKeys') or False
 
     @_builtins.property
     def ssh_known_hosts(self) -> Optional[str]:

@@ -1,7 +1,9 @@
 // E2E test program: one VmPlacement, driven by stack config. Registers resources by token, so
 // the test exercises the provider without depending on the generated SDK. `policy` goes into the
 // placement as written (to test its checks); `policyResource` makes a MigrationPolicy and passes
-// its spec; `updateTimeout` sets the placement's customTimeouts.
+// its spec; `updateTimeout` sets the placement's customTimeouts; `ignoreChanges` (a list) its
+// ignoreChanges; `hostFromResource` takes the host from a resource created in the same update,
+// whose outputs preview does not know yet.
 import * as pulumi from "@pulumi/pulumi";
 
 const config = new pulumi.Config();
@@ -48,19 +50,39 @@ const policy = policyArgs
   ? new MigrationPolicy("policy", { ...policyArgs, ...(notify ? { notify } : {}) }).spec
   : undefined;
 const updateTimeout = config.get("updateTimeout");
+const ignoreChanges = config.getObject<string[]>("ignoreChanges");
+
+/** Chooses a host once it is created: a dynamic resource, so preview leaves its output unknown. */
+const hostChoiceProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: { wanted: string }) {
+    return { id: inputs.wanted, outs: { wanted: inputs.wanted, chosen: inputs.wanted } };
+  },
+};
+class HostChoice extends pulumi.dynamic.Resource {
+  declare readonly chosen: pulumi.Output<string>;
+  constructor(name: string, wanted: string) {
+    super(hostChoiceProvider, name, { wanted, chosen: undefined });
+  }
+}
+const host = config.getBoolean("hostFromResource")
+  ? new HostChoice("host-choice", config.require("host")).chosen
+  : config.require("host");
 
 const vm = new VmPlacement(
   "vm",
   {
     domain: config.require("domain"),
-    host: config.require("host"),
+    host,
     ...(config.get("pool") ? { storagePool: config.get("pool")! } : {}),
     ...(config.getObject("policy")
       ? { policy: config.getObject<Record<string, unknown>>("policy")! }
       : {}),
     ...(policy ? { policy } : {}),
   },
-  updateTimeout ? { customTimeouts: { update: updateTimeout } } : {},
+  {
+    ...(updateTimeout ? { customTimeouts: { update: updateTimeout } } : {}),
+    ...(ignoreChanges ? { ignoreChanges } : {}),
+  },
 );
 
 export const currentHost = vm.currentHost;

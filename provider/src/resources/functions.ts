@@ -1,0 +1,181 @@
+// The provider's functions (invokes): what the hosts have, where a domain runs, and the plan for
+// a placement without a stack (for CI gates). Each validates its arguments the way Check does,
+// naming the argument and what to do.
+import { XMLParser } from "fast-xml-parser";
+import { z } from "zod";
+import { constants as C, type LibvirtConnection } from "../libvirt";
+import { planPlacement, RunLedger } from "../engine";
+import { gatherHostFacts } from "../engine/gather";
+import type { ProviderRuntime } from "./runtime";
+import { zodFailures, type CheckFailure } from "./migration-policy";
+import {
+  checkPlacement,
+  describePlan,
+  observe,
+  placementRequest,
+  policyFor,
+  type DiskState,
+  type PlannedMigrationOutput,
+} from "./vm-placement";
+
+export const FUNCTION_TOKENS = {
+  getHosts: "vmplacement:index:getHosts",
+  getPlacement: "vmplacement:index:getPlacement",
+  planPlacement: "vmplacement:index:planPlacement",
+} as const;
+
+export interface HostStatus {
+  name: string;
+  reachable: boolean;
+  unreachableReason?: string;
+  freeMemoryBytes: number;
+  cpuModel?: string;
+  pools: Array<{
+    name: string;
+    type: string;
+    active: boolean;
+    shared: boolean;
+    capacityBytes: number;
+    freeBytes: number;
+  }>;
+  runningDomains: string[];
+}
+
+/** A function's result, or the failures of its arguments. */
+export type InvokeResult =
+  | { result: Record<string, unknown>; failures?: undefined }
+  | { result?: undefined; failures: CheckFailure[] };
+
+const getHostsArgs = z.strictObject({ names: z.array(z.string().min(1)).optional() });
+const getPlacementArgs = z.strictObject({ domain: z.string().min(1) });
+
+const xml = new XMLParser({ ignoreAttributes: true });
+
+/** The host CPU model libvirt reports in its capabilities (host/cpu/model). */
+async function cpuModel(conn: LibvirtConnection): Promise<string | undefined> {
+  const caps = xml.parse(await conn.host.capabilities()) as {
+    capabilities?: { host?: { cpu?: { model?: unknown } } };
+  };
+  const model = caps.capabilities?.host?.cpu?.model;
+  return typeof model === "string" ? model : undefined;
+}
+
+async function hostStatus(runtime: ProviderRuntime, name: string): Promise<HostStatus> {
+  const facts = await gatherHostFacts(runtime.pool, name);
+  const base = { name, reachable: false, freeMemoryBytes: 0, pools: [], runningDomains: [] };
+  if (!facts?.reachable)
+    return { ...base, unreachableReason: facts?.unreachableReason ?? "not in the inventory" };
+  const conn = await runtime.pool.get(name);
+  const { VIR_CONNECT_LIST_DOMAINS_ACTIVE } = C.virConnectListAllDomainsFlags;
+  const [model, running] = await Promise.all([
+    cpuModel(conn).catch(() => undefined),
+    conn.domains.listAll(VIR_CONNECT_LIST_DOMAINS_ACTIVE),
+  ]);
+  return {
+    name,
+    reachable: true,
+    freeMemoryBytes: facts.freeMemoryBytes,
+    ...(model ? { cpuModel: model } : {}),
+    pools: Object.values(facts.pools)
+      .map((p) => ({
+        name: p.name,
+        type: p.type,
+        active: p.active,
+        shared: p.sharedStorageKey !== undefined,
+        capacityBytes: p.capacityBytes,
+        freeBytes: p.availableBytes,
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
+    runningDomains: running.map((d) => d.name).sort(),
+  };
+}
+
+async function getHosts(runtime: ProviderRuntime, args: unknown): Promise<InvokeResult> {
+  const parsed = getHostsArgs.safeParse(args ?? {});
+  if (!parsed.success) return { failures: zodFailures(parsed.error) };
+  const names = parsed.data.names ?? runtime.hostNames;
+  const failures = names.flatMap((n, i) =>
+    runtime.hostNames.includes(n)
+      ? []
+      : [
+          {
+            property: `names[${i}]`,
+            reason: `host '${n}' is not in the provider's inventory (hosts: ${runtime.hostNames.join(", ")}); name one of them`,
+          },
+        ],
+  );
+  if (failures.length) return { failures };
+  // Side by side: an unreachable host only costs its own connection timeout.
+  return { result: { hosts: await Promise.all(names.map((n) => hostStatus(runtime, n))) } };
+}
+
+async function getPlacement(runtime: ProviderRuntime, args: unknown): Promise<InvokeResult> {
+  const parsed = getPlacementArgs.safeParse(args ?? {});
+  if (!parsed.success) return { failures: zodFailures(parsed.error) };
+  const { domain } = parsed.data;
+  const now = await observe(runtime, domain);
+  if (!now)
+    throw new Error(
+      `domain '${domain}' runs or is defined on none of the inventory hosts (${runtime.hostNames.join(", ")})`,
+    );
+  const disks: DiskState[] = now.currentDisks;
+  return { result: { domain, currentHost: now.currentHost, currentDisks: disks } };
+}
+
+async function planWithoutStack(runtime: ProviderRuntime, args: unknown): Promise<InvokeResult> {
+  const { inputs, failures } = checkPlacement(args, runtime);
+  if (!inputs) return { failures };
+  if (failures.length) return { failures };
+  // A plan of its own: nothing else in flight reserves room on the target.
+  const { plan, facts } = await planPlacement(
+    runtime.pool,
+    placementRequest(inputs),
+    policyFor(inputs, runtime),
+    {
+      measureSeconds: runtime.measureSeconds,
+      measureGate: runtime.measureGate,
+      measuredLinks: runtime.measuredLinks,
+      ledger: new RunLedger(),
+      claimant: inputs.domain,
+    },
+  );
+  const planned: PlannedMigrationOutput | null =
+    plan.blockers.length || plan.mode === "none" ? null : describePlan(plan);
+  return {
+    result: {
+      domain: inputs.domain,
+      currentHost: facts?.host ?? plan.from,
+      moves: planned !== null,
+      blocked: plan.blockers.length > 0,
+      blockers: plan.blockers.map((b) => ({ code: b.code, message: b.message })),
+      plannedMigration: planned,
+      summary: planned?.summary ?? (plan.blockers.length ? plan.blockers[0].message : "no change"),
+    },
+  };
+}
+
+const FUNCTIONS: Record<
+  string,
+  (runtime: ProviderRuntime, args: unknown) => Promise<InvokeResult>
+> = {
+  [FUNCTION_TOKENS.getHosts]: getHosts,
+  [FUNCTION_TOKENS.getPlacement]: getPlacement,
+  [FUNCTION_TOKENS.planPlacement]: planWithoutStack,
+};
+
+/**
+ * Runs the function `token` names. An unknown token is an error that lists the known ones, and
+ * fails before the provider's configuration (`runtime`) is needed.
+ */
+export function invokeFunction(
+  token: string,
+  runtime: () => ProviderRuntime,
+  args: unknown,
+): Promise<InvokeResult> {
+  const fn = FUNCTIONS[token];
+  if (!fn)
+    throw new Error(
+      `vmplacement has no function '${token}'; it has ${Object.keys(FUNCTIONS).join(", ")}`,
+    );
+  return fn(runtime(), args);
+}
