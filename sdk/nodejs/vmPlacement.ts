@@ -66,6 +66,10 @@ export class VmPlacement extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly migrationCount: pulumi.Output<number>;
     /**
+     * What a refresh found that earlier attempts left behind; its presence makes the next update remove it (nothing moves). Unset when there is nothing.
+     */
+    declare public /*out*/ readonly pendingCleanup: pulumi.Output<outputs.PendingCleanup[] | undefined>;
+    /**
      * During preview: the move `pulumi up` would make.
      */
     declare public /*out*/ readonly plannedMigration: pulumi.Output<outputs.PlannedMigration | undefined>;
@@ -104,6 +108,7 @@ export class VmPlacement extends pulumi.CustomResource {
             resourceInputs["currentHost"] = undefined /*out*/;
             resourceInputs["lastMigration"] = undefined /*out*/;
             resourceInputs["migrationCount"] = undefined /*out*/;
+            resourceInputs["pendingCleanup"] = undefined /*out*/;
             resourceInputs["plannedMigration"] = undefined /*out*/;
         } else {
             resourceInputs["currentDisks"] = undefined /*out*/;
@@ -113,6 +118,7 @@ export class VmPlacement extends pulumi.CustomResource {
             resourceInputs["host"] = undefined /*out*/;
             resourceInputs["lastMigration"] = undefined /*out*/;
             resourceInputs["migrationCount"] = undefined /*out*/;
+            resourceInputs["pendingCleanup"] = undefined /*out*/;
             resourceInputs["plannedMigration"] = undefined /*out*/;
             resourceInputs["policy"] = undefined /*out*/;
             resourceInputs["storagePool"] = undefined /*out*/;

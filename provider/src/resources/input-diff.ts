@@ -11,6 +11,8 @@ export interface InputDiff {
   changes: Map<string, DiffKind>;
   /** The properties among them whose change replaces the resource. */
   replaces: string[];
+  /** Changed properties that are outputs (the state), not inputs. */
+  fromState: string[];
 }
 
 const absent = (v: unknown) => v === undefined || v === null;
@@ -38,5 +40,9 @@ export function diffInputs(
           : "delete";
     changes.set(key, replaceOn.has(key) ? `${base}-replace` : base);
   }
-  return { changes, replaces: [...changes.keys()].filter((k) => replaceOn.has(k)) };
+  return {
+    changes,
+    replaces: [...changes.keys()].filter((k) => replaceOn.has(k)),
+    fromState: [],
+  };
 }

@@ -49,12 +49,20 @@ export interface DiskState {
   capacityBytes: number;
 }
 
+/** Something an earlier attempt left that the next update removes, and the host it is on. */
+export interface PendingCleanup {
+  host: string;
+  item: string;
+}
+
 export interface PlacementOutputs extends PlacementInputs {
   currentHost: string;
   currentDisks: DiskState[];
   plannedMigration: PlannedMigrationOutput | null;
   lastMigration: MigrationRecord | null;
   migrationCount: number;
+  /** Found by a refresh; an update removes it (and the state then drops this). */
+  pendingCleanup?: PendingCleanup[];
 }
 
 export interface PlannedMigrationOutput {
@@ -137,6 +145,11 @@ export function diffPlacement(
   const current = oldOutputs.currentHost;
   if (!diff.changes.has("host") && typeof current === "string" && current !== news.host)
     diff.changes.set("host", "update");
+  // A refresh found what an earlier attempt left: the update removes it.
+  if (Array.isArray(oldOutputs.pendingCleanup) && oldOutputs.pendingCleanup.length) {
+    diff.changes.set("pendingCleanup", "update");
+    diff.fromState.push("pendingCleanup");
+  }
   return diff;
 }
 
@@ -159,9 +172,12 @@ export function placementRequest(
     // Where the state last saw it (a move that finished after this process was killed may have
     // left its old copy there), and the last move's source (whose old copies a verified move
     // could not remove when that host stopped answering).
-    alsoLookOn: [previous?.currentHost, previous?.host, previous?.lastMigration?.from].filter(
-      (h): h is string => !!h,
-    ),
+    alsoLookOn: [
+      previous?.currentHost,
+      previous?.host,
+      previous?.lastMigration?.from,
+      ...(previous?.pendingCleanup ?? []).map((c) => c.host),
+    ].filter((h): h is string => !!h),
   };
 }
 
@@ -291,17 +307,47 @@ export async function readPlacement(
   const now = await observe(runtime, domain);
   if (!now) return undefined;
   const refreshed = refreshedInputs(domain, inputs, now);
+  const cleanup = await leftBehind(runtime, refreshed, state);
+  // What an earlier refresh found is found again, or is gone.
+  const kept = { ...state };
+  delete kept.pendingCleanup;
   return {
     outputs: {
       lastMigration: null,
       migrationCount: 0,
       plannedMigration: null,
-      ...state,
+      ...kept,
       ...refreshed,
       ...now,
+      ...(cleanup.length ? { pendingCleanup: cleanup } : {}),
     },
     inputs: refreshed,
   };
+}
+
+/**
+ * What earlier attempts left (volumes and markers of a move that was killed or failed, a
+ * half-received copy on a target), looking where the state last saw the domain as well: the
+ * plan for keeping it where it is, which the next update carries out.
+ */
+async function leftBehind(
+  runtime: ProviderRuntime,
+  inPlace: PlacementInputs,
+  state: Partial<PlacementOutputs>,
+): Promise<PendingCleanup[]> {
+  const { plan } = await planPlacement(
+    runtime.pool,
+    placementRequest(inPlace, state),
+    policyFor(inPlace, runtime),
+    { measureSeconds: 0 },
+  );
+  return [
+    ...plan.staleIncoming.map((host) => ({
+      host,
+      item: `a half-received copy of ${inPlace.domain}`,
+    })),
+    ...plan.leftovers.map((v) => ({ host: v.host, item: `${v.pool}/${v.volume}` })),
+  ];
 }
 
 export interface ApplyOptions {

@@ -393,7 +393,7 @@ export class VmPlacementProvider {
       : oldOutputs;
     const news = unwrapProperties(req.getNews()?.toJavaScript());
     const n = news.value as Record<string, Plain>;
-    const { changes, replaces } =
+    const { changes, replaces, fromState } =
       type === VM_PLACEMENT_TOKEN
         ? diffPlacement(olds, oldOutputs, n, news.unknowns)
         : diffPolicy(olds, n, news.unknowns);
@@ -408,7 +408,7 @@ export class VmPlacementProvider {
     for (const [key, kind] of changes) {
       const pd = new pb.PropertyDiff();
       pd.setKind(DIFF_KINDS[kind]);
-      pd.setInputdiff(true);
+      pd.setInputdiff(!fromState.includes(key));
       detailed.set(key, pd);
     }
     return resp;

@@ -1276,6 +1276,59 @@ func (o MigrationTransportPtrOutput) TransferredBytes() pulumi.Float64PtrOutput 
 	}).(pulumi.Float64PtrOutput)
 }
 
+// Something an earlier attempt left behind (after it was killed or failed), which the next update removes.
+type PendingCleanup struct {
+	// The host it is on.
+	Host string `pulumi:"host"`
+	// What it is: a volume (pool/name) or its ownership marker, or a half-received copy of the domain.
+	Item string `pulumi:"item"`
+}
+
+// Something an earlier attempt left behind (after it was killed or failed), which the next update removes.
+type PendingCleanupOutput struct{ *pulumi.OutputState }
+
+func (PendingCleanupOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PendingCleanup)(nil)).Elem()
+}
+
+func (o PendingCleanupOutput) ToPendingCleanupOutput() PendingCleanupOutput {
+	return o
+}
+
+func (o PendingCleanupOutput) ToPendingCleanupOutputWithContext(ctx context.Context) PendingCleanupOutput {
+	return o
+}
+
+// The host it is on.
+func (o PendingCleanupOutput) Host() pulumi.StringOutput {
+	return o.ApplyT(func(v PendingCleanup) string { return v.Host }).(pulumi.StringOutput)
+}
+
+// What it is: a volume (pool/name) or its ownership marker, or a half-received copy of the domain.
+func (o PendingCleanupOutput) Item() pulumi.StringOutput {
+	return o.ApplyT(func(v PendingCleanup) string { return v.Item }).(pulumi.StringOutput)
+}
+
+type PendingCleanupArrayOutput struct{ *pulumi.OutputState }
+
+func (PendingCleanupArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PendingCleanup)(nil)).Elem()
+}
+
+func (o PendingCleanupArrayOutput) ToPendingCleanupArrayOutput() PendingCleanupArrayOutput {
+	return o
+}
+
+func (o PendingCleanupArrayOutput) ToPendingCleanupArrayOutputWithContext(ctx context.Context) PendingCleanupArrayOutput {
+	return o
+}
+
+func (o PendingCleanupArrayOutput) Index(i pulumi.IntInput) PendingCleanupOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) PendingCleanup {
+		return vs[0].([]PendingCleanup)[vs[1].(int)]
+	}).(PendingCleanupOutput)
+}
+
 // Why a placement cannot be carried out as asked.
 type PlanBlocker struct {
 	// A stable code for the obstacle (e.g. HOST_OVERCOMMITTED, POOL_MISSING).
@@ -2336,6 +2389,8 @@ func init() {
 	pulumi.RegisterOutputType(MigrationRecordPtrOutput{})
 	pulumi.RegisterOutputType(MigrationTransportOutput{})
 	pulumi.RegisterOutputType(MigrationTransportPtrOutput{})
+	pulumi.RegisterOutputType(PendingCleanupOutput{})
+	pulumi.RegisterOutputType(PendingCleanupArrayOutput{})
 	pulumi.RegisterOutputType(PlanBlockerOutput{})
 	pulumi.RegisterOutputType(PlanBlockerArrayOutput{})
 	pulumi.RegisterOutputType(PlannedMigrationOutput{})

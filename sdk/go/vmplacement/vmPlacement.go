@@ -30,6 +30,8 @@ type VmPlacement struct {
 	LastMigration MigrationRecordPtrOutput `pulumi:"lastMigration"`
 	// Moves made through this resource.
 	MigrationCount pulumi.IntOutput `pulumi:"migrationCount"`
+	// What a refresh found that earlier attempts left behind; its presence makes the next update remove it (nothing moves). Unset when there is nothing.
+	PendingCleanup PendingCleanupArrayOutput `pulumi:"pendingCleanup"`
 	// During preview: the move `pulumi up` would make.
 	PlannedMigration PlannedMigrationPtrOutput `pulumi:"plannedMigration"`
 	// How moves may happen: a MigrationPolicy's `spec`.
@@ -184,6 +186,11 @@ func (o VmPlacementOutput) LastMigration() MigrationRecordPtrOutput {
 // Moves made through this resource.
 func (o VmPlacementOutput) MigrationCount() pulumi.IntOutput {
 	return o.ApplyT(func(v *VmPlacement) pulumi.IntOutput { return v.MigrationCount }).(pulumi.IntOutput)
+}
+
+// What a refresh found that earlier attempts left behind; its presence makes the next update remove it (nothing moves). Unset when there is nothing.
+func (o VmPlacementOutput) PendingCleanup() PendingCleanupArrayOutput {
+	return o.ApplyT(func(v *VmPlacement) PendingCleanupArrayOutput { return v.PendingCleanup }).(PendingCleanupArrayOutput)
 }
 
 // During preview: the move `pulumi up` would make.

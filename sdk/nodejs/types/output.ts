@@ -305,6 +305,20 @@ export interface MigrationTransport {
 }
 
 /**
+ * Something an earlier attempt left behind (after it was killed or failed), which the next update removes.
+ */
+export interface PendingCleanup {
+    /**
+     * The host it is on.
+     */
+    host: string;
+    /**
+     * What it is: a volume (pool/name) or its ownership marker, or a half-received copy of the domain.
+     */
+    item: string;
+}
+
+/**
  * Why a placement cannot be carried out as asked.
  */
 export interface PlanBlocker {

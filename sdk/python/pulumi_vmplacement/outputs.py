@@ -24,6 +24,7 @@ __all__ = [
     'HostStatus',
     'MigrationRecord',
     'MigrationTransport',
+    'PendingCleanup',
     'PlanBlocker',
     'PlannedMigration',
     'PolicySpec',
@@ -986,6 +987,40 @@ class MigrationTransport(dict):
         Bytes sent on the migration stream, after compression.
         """
         return pulumi.get(self, "transferred_bytes")
+
+
+@pulumi.output_type
+class PendingCleanup(dict):
+    """
+    Something an earlier attempt left behind (after it was killed or failed), which the next update removes.
+    """
+    def __init__(__self__, *,
+                 host: _builtins.str,
+                 item: _builtins.str):
+        """
+        Something an earlier attempt left behind (after it was killed or failed), which the next update removes.
+
+        :param _builtins.str host: The host it is on.
+        :param _builtins.str item: What it is: a volume (pool/name) or its ownership marker, or a half-received copy of the domain.
+        """
+        pulumi.set(__self__, "host", host)
+        pulumi.set(__self__, "item", item)
+
+    @_builtins.property
+    @pulumi.getter
+    def host(self) -> _builtins.str:
+        """
+        The host it is on.
+        """
+        return pulumi.get(self, "host")
+
+    @_builtins.property
+    @pulumi.getter
+    def item(self) -> _builtins.str:
+        """
+        What it is: a volume (pool/name) or its ownership marker, or a half-received copy of the domain.
+        """
+        return pulumi.get(self, "item")
 
 
 @pulumi.output_type

@@ -180,6 +180,7 @@ class VmPlacement(pulumi.CustomResource):
             __props__.__dict__["current_host"] = None
             __props__.__dict__["last_migration"] = None
             __props__.__dict__["migration_count"] = None
+            __props__.__dict__["pending_cleanup"] = None
             __props__.__dict__["planned_migration"] = None
         replace_on_changes = pulumi.ResourceOptions(replace_on_changes=["domain"])
         opts = pulumi.ResourceOptions.merge(opts, replace_on_changes)
@@ -212,6 +213,7 @@ class VmPlacement(pulumi.CustomResource):
         __props__.__dict__["host"] = None
         __props__.__dict__["last_migration"] = None
         __props__.__dict__["migration_count"] = None
+        __props__.__dict__["pending_cleanup"] = None
         __props__.__dict__["planned_migration"] = None
         __props__.__dict__["policy"] = None
         __props__.__dict__["storage_pool"] = None
@@ -272,6 +274,14 @@ class VmPlacement(pulumi.CustomResource):
         Moves made through this resource.
         """
         return pulumi.get(self, "migration_count")
+
+    @_builtins.property
+    @pulumi.getter(name="pendingCleanup")
+    def pending_cleanup(self) -> pulumi.Output[Optional[Sequence['outputs.PendingCleanup']]]:
+        """
+        What a refresh found that earlier attempts left behind; its presence makes the next update remove it (nothing moves). Unset when there is nothing.
+        """
+        return pulumi.get(self, "pending_cleanup")
 
     @_builtins.property
     @pulumi.getter(name="plannedMigration")

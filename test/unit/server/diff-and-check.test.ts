@@ -91,6 +91,13 @@ describe("provider diff", () => {
     assert.deepEqual(kinds(r), { host: K.UPDATE });
   });
 
+  it("an update removes what a refresh found left behind, moving nothing", async () => {
+    const left = { ...state, pendingCleanup: [{ host: "h2", item: "local/web.qcow2" }] };
+    const r = await diff(left, inputs, inputs);
+    assert.deepEqual(kinds(r), { pendingCleanup: K.UPDATE });
+    assert.equal(r.getDetaileddiffMap().get("pendingCleanup")!.getInputdiff(), false);
+  });
+
   it("takes the old outputs when the engine sends no old inputs", async () => {
     const r = await diff(state, { ...inputs, host: "h2" });
     assert.deepEqual(r.getDiffsList(), ["host"]);
