@@ -1,7 +1,7 @@
 // The same migrations through the engine and through plain `virsh migrate` with the same
 // flags, alternating direction and tool, several runs each: wall time ratio and downtime; then
 // moves at a bandwidth cap (bench/engine-capped.ts).
-//   node build/bench/engine.js [runs per tool]          (the lab must be up)
+//   node build/bench/engine.js [runs per tool] [parts, e.g. abc; default all]   (the lab must be up)
 import {
   measuredLinkOf,
   place,
@@ -82,6 +82,7 @@ async function virshRun(source: LabHost, target: LabHost, name: string, copy: bo
 
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 5);
+  const parts = process.argv[3] ?? "abcde";
   const lab = loadLab();
   const [h1, h2] = lab.hosts;
   const pool = labPool(lab);
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
     await engineRun(pool, { domain: first.name, host: h2.name }, {});
     await guests.cleanup();
 
-    for (const s of SCENARIOS) {
+    for (const s of SCENARIOS.filter((sc) => parts.includes(sc.name[0]))) {
       const g =
         s.storage === "local"
           ? await guests.local("bench", h1, { memoryMiB: s.memoryMiB })
@@ -133,18 +134,24 @@ async function main(): Promise<void> {
     }
 
     // (d) and (e): at a bandwidth cap.
-    const fast = await benchNonConverging(lab, Math.min(runs, 3));
-    rows.push(fast.row);
-    raw.push(fast.raw);
-    stream = await benchStreamOptions(lab, Math.min(runs, 2));
-    raw.push(stream.raw);
+    if (parts.includes("d")) {
+      const fast = await benchNonConverging(lab, Math.min(runs, 3));
+      rows.push(fast.row);
+      raw.push(fast.raw);
+    }
+    if (parts.includes("e")) {
+      stream = await benchStreamOptions(lab, Math.min(runs, 2));
+      raw.push(stream.raw);
+    }
   } finally {
     await guests.cleanup();
     await pool.closeAll();
   }
   printTable(rows);
-  console.log(`\n(e) stream options at a cap, moderate-churn 512 MiB guest`);
-  printTable(stream?.rows ?? []);
+  if (stream) {
+    console.log(`\n(e) stream options at a cap, moderate-churn 512 MiB guest`);
+    printTable(stream.rows);
+  }
   for (const note of NOTES) console.log(`  - ${note}`);
   console.log(
     `\nwritten to ${writeResults("engine", { date: new Date().toISOString(), rows, stream: stream?.rows, notes: NOTES, raw })}`,
