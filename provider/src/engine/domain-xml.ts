@@ -1,10 +1,24 @@
-// Reading and editing libvirt domain XML: the facts the planner needs from a domain definition,
-// and the targeted rewrite of disk sources that a storage move makes to the destination XML.
-// Parsing goes through fast-xml-parser; rewriting splices text so that everything the rewrite
-// does not touch stays byte-for-byte as libvirt wrote it.
+// Reading and writing libvirt XML: the facts the planner needs from a domain definition, the
+// rewrite of disk sources that a storage move makes to the destination XML (an edit of the
+// parsed document: what it does not touch keeps its order, text and layout), and the volume and
+// block-copy definitions the engine creates. All of it through ./xml.
 
 import { XMLParser } from "fast-xml-parser";
 import type { DiskFacts, DomainFacts } from "./types";
+import {
+  attrOf,
+  buildXml,
+  childrenOf,
+  element,
+  elements,
+  parseXml,
+  setAttr,
+  tagOf,
+  textElement,
+  textNode,
+  whitespaceOf,
+  type XmlNode as OrderedNode,
+} from "./xml";
 
 /** A disk as the domain XML describes it (sizes come from the storage layer, not from here). */
 export interface ParsedDisk extends Omit<DiskFacts, "capacityBytes" | "allocationBytes"> {
@@ -34,19 +48,14 @@ export interface DiskSourceChange {
   format?: string;
 }
 
-/** Escapes the five XML special characters, for text and attribute values alike. */
-export function escapeXml(s: string): string {
-  return s
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&apos;");
-}
-
 /** The destination of a block copy into a file (virDomainBlockCopy's destxml). */
 export function blockCopyDestinationXml(filePath: string, format: string): string {
-  return `<disk type='file'><driver type='${escapeXml(format)}'/><source file='${escapeXml(filePath)}'/></disk>`;
+  return buildXml([
+    element("disk", { type: "file" }, [
+      element("driver", { type: format }),
+      element("source", { file: filePath }),
+    ]),
+  ]);
 }
 
 /** A libvirt storage volume definition, for virStorageVolCreateXML. */
@@ -59,25 +68,27 @@ export function volumeXml(
   if (!Number.isSafeInteger(capacityBytes) || capacityBytes < 0) {
     throw new Error(`invalid volume capacity ${capacityBytes}`);
   }
-  return [
-    "<volume>",
-    `  <name>${escapeXml(name)}</name>`,
-    `  <capacity unit='bytes'>${capacityBytes}</capacity>`,
-    "  <allocation unit='bytes'>0</allocation>",
-    "  <target>",
-    `    <format type='${escapeXml(format)}'/>`,
-    "  </target>",
-    ...(backing
-      ? [
-          "  <backingStore>",
-          `    <path>${escapeXml(backing.path)}</path>`,
-          `    <format type='${escapeXml(backing.format)}'/>`,
-          "  </backingStore>",
-        ]
-      : []),
-    "</volume>",
-    "",
-  ].join("\n");
+  const bytes = (tag: string, value: number) =>
+    element(tag, { unit: "bytes" }, [textNode(String(value))]);
+  return buildXml(
+    [
+      element("volume", {}, [
+        textElement("name", name),
+        bytes("capacity", capacityBytes),
+        bytes("allocation", 0),
+        element("target", {}, [element("format", { type: format })]),
+        ...(backing
+          ? [
+              element("backingStore", {}, [
+                textElement("path", backing.path),
+                element("format", { type: backing.format }),
+              ]),
+            ]
+          : []),
+      ]),
+    ],
+    true,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -325,229 +336,81 @@ export function parseDomainXml(xml: string): ParsedDomain {
   if (machine !== undefined) parsed.machine = machine;
   const nvram = text(child(child(domain, "os"), "nvram"));
   if (nvram) parsed.nvram = nvram;
-  const cpu = findElements(locateElements(xml), ["domain", "cpu"])[0];
-  if (cpu) parsed.cpuXml = xml.slice(cpu.start, cpu.end);
+  const cpu = elements(childrenOf(orderedDomain(xml)), "cpu")[0];
+  if (cpu) parsed.cpuXml = buildXml([cpu]);
   return parsed;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Locating elements in the text
-
-/** An element's extent in the source text. */
-interface Span {
-  name: string;
-  /** Offset of "<". */
-  start: number;
-  /** Offset just past the start tag's ">" (equal to `end` for an empty-element tag). */
-  openEnd: number;
-  /** Offset just past the element's last ">". */
-  end: number;
-  children: Span[];
-}
-
-/**
- * Finds every element's extent, skipping comments, CDATA, processing instructions and the
- * DOCTYPE. Expects well-formed XML (callers validate with fast-xml-parser first).
- */
-function locateElements(xml: string): Span {
-  const root: Span = { name: "", start: 0, openEnd: 0, end: xml.length, children: [] };
-  const stack: Span[] = [root];
-  const skipTo = (from: number, terminator: string): number => {
-    const j = xml.indexOf(terminator, from);
-    if (j < 0) throw new Error(`invalid XML: unterminated markup at offset ${from}`);
-    return j + terminator.length;
-  };
-  let i = 0;
-  for (;;) {
-    const lt = xml.indexOf("<", i);
-    if (lt < 0) break;
-    if (xml.startsWith("<!--", lt)) {
-      i = skipTo(lt + 4, "-->");
-    } else if (xml.startsWith("<![CDATA[", lt)) {
-      i = skipTo(lt + 9, "]]>");
-    } else if (xml.startsWith("<?", lt)) {
-      i = skipTo(lt + 2, "?>");
-    } else if (xml.startsWith("<!", lt)) {
-      // DOCTYPE, possibly with an internal subset in brackets.
-      let depth = 0;
-      let j = lt + 2;
-      for (; j < xml.length; j++) {
-        const c = xml[j];
-        if (c === "[") depth++;
-        else if (c === "]") depth--;
-        else if (c === ">" && depth <= 0) break;
-      }
-      i = j + 1;
-    } else if (xml[lt + 1] === "/") {
-      const gt = skipTo(lt + 2, ">");
-      const name = xml.slice(lt + 2, gt - 1).trim();
-      const open = stack.pop();
-      if (!open || open === root || open.name !== name) {
-        throw new Error(`invalid XML: unexpected </${name}> at offset ${lt}`);
-      }
-      open.end = gt;
-      i = gt;
-    } else {
-      let j = lt + 1;
-      let quote = "";
-      for (; j < xml.length; j++) {
-        const c = xml[j];
-        if (quote) {
-          if (c === quote) quote = "";
-        } else if (c === '"' || c === "'") {
-          quote = c;
-        } else if (c === ">") {
-          break;
-        }
-      }
-      if (j >= xml.length) throw new Error(`invalid XML: unterminated tag at offset ${lt}`);
-      const name = /^[^\s/>]+/.exec(xml.slice(lt + 1, j))?.[0] ?? "";
-      const empty = xml[j - 1] === "/";
-      const span: Span = { name, start: lt, openEnd: j + 1, end: j + 1, children: [] };
-      stack[stack.length - 1].children.push(span);
-      if (!empty) stack.push(span);
-      i = j + 1;
-    }
-  }
-  if (stack.length > 1)
-    throw new Error(`invalid XML: <${stack[stack.length - 1].name}> not closed`);
-  return root;
-}
-
-/** Elements at a path of element names below `from`, in document order. */
-function findElements(from: Span, path: string[]): Span[] {
-  let level = [from];
-  for (const name of path) level = level.flatMap((s) => s.children.filter((c) => c.name === name));
-  return level;
+/** The <domain> element of the document, with everything in it in document order. */
+function orderedDomain(xml: string): OrderedNode {
+  const domain = elements(parseXml(xml, "domain XML"), "domain")[0];
+  if (!domain) throw new Error("invalid domain XML: no <domain> root element");
+  return domain;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Rewriting
 
-interface Edit {
-  start: number;
-  end: number;
-  text: string;
+/** The layout before a disk's first child element: what new children are indented with. */
+function childIndent(children: OrderedNode[]): string {
+  return whitespaceOf(children[0]) ?? "";
 }
 
-function applyEdits(s: string, edits: Edit[]): string {
-  // Last first, so earlier offsets stay valid; at one offset, a replacement before an insertion.
-  const sorted = [...edits].sort((a, b) => b.start - a.start || b.end - a.end);
-  let out = s;
-  let limit = Infinity;
-  for (const e of sorted) {
-    if (e.end > limit) throw new Error("internal error: overlapping XML edits");
-    out = out.slice(0, e.start) + e.text + out.slice(e.end);
-    limit = e.start;
-  }
-  return out;
-}
-
-/** A start tag with one attribute set (added before the tag's end when absent). */
-function setAttribute(tag: string, name: string, value: string): string {
-  const re = /\s([^\s=/>]+)\s*=\s*("[^"]*"|'[^']*')/g;
-  for (let m = re.exec(tag); m; m = re.exec(tag)) {
-    if (m[1] === name) {
-      const q = m[2][0];
-      const valueStart = m.index + m[0].length - m[2].length;
-      return tag.slice(0, valueStart) + q + escapeXml(value) + q + tag.slice(m.index + m[0].length);
-    }
-  }
-  const close = /\s*\/?>$/.exec(tag);
-  const at = close ? close.index : tag.length;
-  return `${tag.slice(0, at)} ${name}='${escapeXml(value)}'${tag.slice(at)}`;
-}
-
-/** The whitespace that starts the line `offset` is on, when only whitespace precedes it there. */
-function lineIndent(xml: string, offset: number): string | undefined {
-  const nl = xml.lastIndexOf("\n", offset - 1);
-  const indent = xml.slice(nl + 1, offset);
-  return /^[ \t]*$/.test(indent) ? indent : undefined;
-}
-
-/** Start of the whitespace (and one line break) leading up to `offset`. */
-function leadingWhitespaceStart(xml: string, offset: number): number {
-  let i = offset;
-  while (i > 0 && (xml[i - 1] === " " || xml[i - 1] === "\t")) i--;
-  if (i > 0 && xml[i - 1] === "\n") i--;
-  if (i > 0 && xml[i - 1] === "\r") i--;
-  return i;
-}
-
-function diskEdits(xml: string, disk: Span, change: DiskSourceChange): Edit[] {
-  const edits: Edit[] = [];
-  const openTag = xml.slice(disk.start, disk.openEnd);
-  const type = /\stype\s*=\s*(["'])(.*?)\1/.exec(openTag)?.[2];
-  if (type !== "file") {
-    edits.push({
-      start: disk.start,
-      end: disk.openEnd,
-      text: setAttribute(openTag, "type", "file"),
-    });
-  }
-
-  const first = disk.children[0];
-  const indent =
-    (first && lineIndent(xml, first.start)) ?? `${lineIndent(xml, disk.start) ?? ""}  `;
-  const newline = xml.includes("\r\n") ? "\r\n" : "\n";
-  const newSource = `<source file='${escapeXml(change.path)}'/>`;
-
-  const driver = disk.children.find((c) => c.name === "driver");
-  const source = disk.children.find((c) => c.name === "source");
-  let newDriver = "";
+function rewriteDisk(disk: OrderedNode, change: DiskSourceChange): void {
+  if (attrOf(disk, "type") !== "file") setAttr(disk, "type", "file");
+  const children = childrenOf(disk);
+  const indent = childIndent(children);
+  const newSource = element("source", { file: change.path });
+  const driver = children.find((n) => tagOf(n) === "driver");
+  let newDriver: OrderedNode | undefined;
   if (change.format !== undefined) {
-    if (driver) {
-      const tag = xml.slice(driver.start, driver.openEnd);
-      edits.push({
-        start: driver.start,
-        end: driver.openEnd,
-        text: setAttribute(tag, "type", change.format),
-      });
-    } else {
-      newDriver = `<driver name='qemu' type='${escapeXml(change.format)}'/>`;
-    }
+    if (driver) setAttr(driver, "type", change.format);
+    else newDriver = element("driver", { name: "qemu", type: change.format });
   }
-
-  if (source) {
-    const text = newDriver ? `${newDriver}${newline}${indent}${newSource}` : newSource;
-    edits.push({ start: source.start, end: source.end, text });
+  const source = children.findIndex((n) => tagOf(n) === "source");
+  if (source >= 0) {
+    children.splice(
+      source,
+      1,
+      ...(newDriver ? [newDriver, textNode(indent), newSource] : [newSource]),
+    );
   } else {
     // A disk without a source (an empty cdrom): the source goes after the driver, or first.
-    const at = driver ? driver.end : disk.openEnd;
-    const lines = newDriver ? [newDriver, newSource] : [newSource];
-    const text = lines.map((l) => `${newline}${indent}${l}`).join("");
-    edits.push({ start: at, end: at, text });
+    const at = driver ? children.indexOf(driver) + 1 : 0;
+    const added = newDriver ? [newDriver, newSource] : [newSource];
+    children.splice(at, 0, ...added.flatMap((n) => [textNode(indent), n]));
   }
-
-  // The copy is standalone: drop the backing chain.
-  for (const bs of disk.children.filter((c) => c.name === "backingStore")) {
-    edits.push({ start: leadingWhitespaceStart(xml, bs.start), end: bs.end, text: "" });
+  // The copy is standalone: drop the backing chain, with the layout before it.
+  for (let i = children.length - 1; i >= 0; i--) {
+    if (tagOf(children[i]) !== "backingStore") continue;
+    const before = i > 0 && whitespaceOf(children[i - 1]) !== undefined ? 1 : 0;
+    children.splice(i - before, 1 + before);
+    i -= before;
   }
-  return edits;
 }
 
 /**
  * Points the named disks (by target dev) at new local files: each gets `<source file='PATH'/>`
  * (its disk type becoming 'file'), the driver type `format` when given, and no backing chain.
- * Everything else in the document is left exactly as it was.
+ * Everything else in the document keeps its order, text and layout.
  */
 export function rewriteDiskSources(xml: string, changes: Record<string, DiskSourceChange>): string {
-  const parsed = asNodes(child(parseDocument(xml), "devices")?.disk);
-  const spans = findElements(locateElements(xml), ["domain", "devices", "disk"]);
-  if (spans.length !== parsed.length) {
-    throw new Error(
-      `internal error: found ${spans.length} <disk> elements in the text, ${parsed.length} parsed`,
-    );
-  }
-  const targets = parsed.map((d) => attr(child(d, "target"), "dev"));
+  const doc = parseXml(xml, "domain XML");
+  const domain = elements(doc, "domain")[0];
+  if (!domain) throw new Error("invalid domain XML: no <domain> root element");
+  const devices = elements(childrenOf(domain), "devices")[0];
+  const disks = devices ? elements(childrenOf(devices), "disk") : [];
+  const targets = disks.map((d) => {
+    const target = elements(childrenOf(d), "target")[0];
+    return target && attrOf(target, "dev");
+  });
   for (const key of Object.keys(changes)) {
     if (!targets.includes(key)) throw new Error(`no disk with target '${key}' in domain XML`);
   }
-  const edits: Edit[] = [];
+  if (!Object.keys(changes).length) return xml;
   targets.forEach((target, i) => {
-    if (target !== undefined && Object.prototype.hasOwnProperty.call(changes, target)) {
-      edits.push(...diskEdits(xml, spans[i], changes[target]));
-    }
+    if (target !== undefined && Object.prototype.hasOwnProperty.call(changes, target))
+      rewriteDisk(disks[i], changes[target]);
   });
-  return applyEdits(xml, edits);
+  return buildXml(doc);
 }

@@ -90,10 +90,35 @@ function diskCopiedSoFar(stats: JobStats, before: number): number {
   return Math.max(before, seen);
 }
 
+/**
+ * Fires when QEMU begins a memory pass (libvirt's migration-iteration event), so the steering
+ * loop looks at once: post-copy after the first pass then starts as that pass ends, as
+ * `virsh migrate --postcopy-after-precopy` does, not at the next poll.
+ */
+class PassStarts {
+  private pending?: { promise: Promise<void>; resolve: () => void };
+
+  fire(): void {
+    this.pending?.resolve();
+    this.pending = undefined;
+  }
+
+  /** Resolves at the next pass start (one promise for every waiter until then). */
+  next(): Promise<void> {
+    if (!this.pending) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.pending = { promise, resolve };
+    }
+    return this.pending.promise;
+  }
+}
+
 /** Runs the migration call and steers it until it settles; returns its error, if any. */
 async function migrateAndSteer(
   ctx: RunContext,
   src: LibvirtConnection,
+  passes: PassStarts,
 ): Promise<{
   error?: unknown;
   abortedBy?: "ladder" | "cancel";
@@ -125,7 +150,7 @@ async function migrateAndSteer(
     diskCopied: 0,
     passBps: [],
   };
-  await steerJob(ctx, src, dom, state, () => settled, call);
+  await steerJob(ctx, src, dom, state, () => settled, call, passes);
   const error = await call;
   if (error !== undefined) await followJob(ctx, state);
   return {
@@ -147,13 +172,15 @@ async function steerJob(
   state: Steering,
   ended: () => boolean | Promise<boolean>,
   wake?: Promise<unknown>,
+  passes?: PassStarts,
 ): Promise<void> {
   const { plan, policy, record } = ctx;
   const abort = () => steer(ctx, "aborting the migration job", () => src.domains.abortJob(dom));
   for (;;) {
-    // A cancellation wakes the loop at once; otherwise poll at the configured interval.
+    // A cancellation, the call's end or a new memory pass wakes the loop at once; otherwise
+    // poll at the configured interval.
     const nap = sleep(ctx.pollIntervalMs, state.abortedBy ? undefined : ctx.signal);
-    await (wake ? Promise.race([wake, nap]) : nap);
+    await Promise.race([nap, ...(wake ? [wake] : []), ...(passes ? [passes.next()] : [])]);
     if (await ended()) return;
     if (ctx.signal?.aborted && !state.abortedBy) {
       if (!state.ladder.postCopy) {
@@ -314,6 +341,7 @@ export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
   const sources = new SourceMarks(ctx.pool, facts.uuid);
   let completedEvent: JobStats | undefined;
   let iterations = 0;
+  const passes = new PassStarts();
   let outcome: Awaited<ReturnType<typeof migrateAndSteer>>;
   try {
     const src = await ctx.pool.get(plan.from);
@@ -326,10 +354,13 @@ export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
     const dom = await src.domains.lookupByName(plan.domain);
     const unsubscribe = await Promise.all([
       src.events.onJobCompleted(dom, (e) => (completedEvent = e.stats)),
-      src.events.onMigrationIteration(dom, (e) => (iterations = Math.max(iterations, e.iteration))),
+      src.events.onMigrationIteration(dom, (e) => {
+        iterations = Math.max(iterations, e.iteration);
+        passes.fire();
+      }),
     ]);
     try {
-      outcome = await migrateAndSteer(ctx, src);
+      outcome = await migrateAndSteer(ctx, src, passes);
     } finally {
       await Promise.all(unsubscribe.map((u) => u().catch(() => undefined)));
     }

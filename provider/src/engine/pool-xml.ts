@@ -1,7 +1,7 @@
 // Storage pool XML: the pool's type, its directory, and an identity of the storage behind it
 // that is equal on every host reaching the same shared storage.
 import { XMLParser } from "fast-xml-parser";
-import { escapeXml } from "./domain-xml";
+import { buildXml, element, textElement } from "./xml";
 
 const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@" });
 
@@ -51,5 +51,10 @@ export function parsePoolXml(xml: string): ParsedPool {
 
 /** A directory pool over `dir` (the engine's transient window onto files libvirt has no API for). */
 export function dirPoolXml(name: string, dir: string): string {
-  return `<pool type='dir'><name>${escapeXml(name)}</name><target><path>${escapeXml(dir)}</path></target></pool>`;
+  return buildXml([
+    element("pool", { type: "dir" }, [
+      textElement("name", name),
+      element("target", {}, [textElement("path", dir)]),
+    ]),
+  ]);
 }

@@ -1168,10 +1168,10 @@ describe("planner", () => {
         }
         const xml = p.params.destinationXml;
         assert.ok(xml, "destination XML");
-        assert.ok(xml.includes(`<source file='${c.newPath}'/>`), xml);
+        assert.ok(xml.includes(`<source file="${c.newPath}"/>`), xml);
         assert.ok(!xml.includes("/pools/local/vm.qcow2"), xml);
         assert.ok(xml.includes("<name>vm</name>"));
-        assert.ok(xml.includes("<source network='default'/>"), "the rest is untouched");
+        assert.ok(xml.includes(`<source network="default"/>`), "the rest is untouched");
         assert.equal(p.params.persistentXml, c.persistent ? xml : undefined);
         assert.equal(p.disks[0].targetPath, c.newPath);
       });
@@ -1191,9 +1191,9 @@ describe("planner", () => {
       });
       assert.deepEqual(codes(p), []);
       const xml = p.params.destinationXml!;
-      assert.ok(xml.includes("<source file='/pools/local/vm.qcow2'/>"), xml);
-      assert.ok(xml.includes("<source file='/pools/scratch/data.qcow2'/>"), xml);
-      assert.ok(xml.includes("<source protocol='rbd' name='rbd/vm-data'>"), xml);
+      assert.ok(xml.includes(`<source file="/pools/local/vm.qcow2"/>`), xml);
+      assert.ok(xml.includes(`<source file="/pools/scratch/data.qcow2"/>`), xml);
+      assert.ok(xml.includes('<source protocol="rbd" name="rbd/vm-data">'), xml);
     });
 
     it("a disk that was not in a pool lands in the named pool's directory", () => {
@@ -1202,7 +1202,7 @@ describe("planner", () => {
         req: { storagePool: "local" },
       });
       assert.deepEqual(codes(p), []);
-      assert.ok(p.params.destinationXml?.includes("<source file='/pools/local/vm.qcow2'/>"));
+      assert.ok(p.params.destinationXml?.includes(`<source file="/pools/local/vm.qcow2"/>`));
     });
 
     it("the XML of the fixture is what the facts say", () => {
