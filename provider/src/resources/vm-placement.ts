@@ -307,7 +307,9 @@ export async function readPlacement(
   const now = await observe(runtime, domain);
   if (!now) return undefined;
   const refreshed = refreshedInputs(domain, inputs, now);
-  const cleanup = await leftBehind(runtime, refreshed, state);
+  const cleanup = mayHaveLeftovers(state, now.currentHost)
+    ? await leftBehind(runtime, refreshed, state)
+    : [];
   // What an earlier refresh found is found again, or is gone.
   const kept = { ...state };
   delete kept.pendingCleanup;
@@ -323,6 +325,21 @@ export async function readPlacement(
     },
     inputs: refreshed,
   };
+}
+
+/**
+ * Whether an earlier attempt may have left something: the VM is not where the state last saw it
+ * (a move finished after the process that ran it was killed), the last attempt did not succeed,
+ * or an earlier refresh found something. Otherwise the state is that of a finished, verified move
+ * or adoption, which leaves nothing, and a refresh need not look.
+ */
+function mayHaveLeftovers(state: Partial<PlacementOutputs>, currentHost: string): boolean {
+  const last = state.lastMigration;
+  return (
+    (state.currentHost !== undefined && state.currentHost !== currentHost) ||
+    (!!last && last.result !== "succeeded" && last.result !== "noop") ||
+    !!state.pendingCleanup?.length
+  );
 }
 
 /**
