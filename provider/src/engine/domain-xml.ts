@@ -336,16 +336,20 @@ export function parseDomainXml(xml: string): ParsedDomain {
   if (machine !== undefined) parsed.machine = machine;
   const nvram = text(child(child(domain, "os"), "nvram"));
   if (nvram) parsed.nvram = nvram;
-  const cpu = elements(childrenOf(orderedDomain(xml)), "cpu")[0];
-  if (cpu) parsed.cpuXml = buildXml([cpu]);
+  // The CPU definition as written, for the hypervisor's comparison: it needs the document order.
+  if (has(domain, "cpu")) {
+    const cpu = elements(childrenOf(orderedDocument(xml).domain), "cpu")[0];
+    parsed.cpuXml = buildXml([cpu]);
+  }
   return parsed;
 }
 
-/** The <domain> element of the document, with everything in it in document order. */
-function orderedDomain(xml: string): OrderedNode {
-  const domain = elements(parseXml(xml, "domain XML"), "domain")[0];
+/** The document's nodes and its <domain> element, with everything in document order. */
+function orderedDocument(xml: string): { doc: OrderedNode[]; domain: OrderedNode } {
+  const doc = parseXml(xml, "domain XML");
+  const domain = elements(doc, "domain")[0];
   if (!domain) throw new Error("invalid domain XML: no <domain> root element");
-  return domain;
+  return { doc, domain };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -395,9 +399,7 @@ function rewriteDisk(disk: OrderedNode, change: DiskSourceChange): void {
  * Everything else in the document keeps its order, text and layout.
  */
 export function rewriteDiskSources(xml: string, changes: Record<string, DiskSourceChange>): string {
-  const doc = parseXml(xml, "domain XML");
-  const domain = elements(doc, "domain")[0];
-  if (!domain) throw new Error("invalid domain XML: no <domain> root element");
+  const { doc, domain } = orderedDocument(xml);
   const devices = elements(childrenOf(domain), "devices")[0];
   const disks = devices ? elements(childrenOf(devices), "disk") : [];
   const targets = disks.map((d) => {

@@ -11,10 +11,10 @@ import { zodFailures, type CheckFailure } from "./migration-policy";
 import {
   checkPlacement,
   describePlan,
+  notInInventory,
   observe,
   placementRequest,
   policyFor,
-  type DiskState,
   type PlannedMigrationOutput,
 } from "./vm-placement";
 
@@ -94,15 +94,8 @@ async function getHosts(runtime: ProviderRuntime, args: unknown): Promise<Invoke
   const parsed = getHostsArgs.safeParse(args ?? {});
   if (!parsed.success) return { failures: zodFailures(parsed.error) };
   const names = parsed.data.names ?? runtime.hostNames;
-  const failures = names.flatMap((n, i) =>
-    runtime.hostNames.includes(n)
-      ? []
-      : [
-          {
-            property: `names[${i}]`,
-            reason: `host '${n}' is not in the provider's inventory (hosts: ${runtime.hostNames.join(", ")}); name one of them`,
-          },
-        ],
+  const failures = names.flatMap(
+    (n, i) => notInInventory(`names[${i}]`, n, runtime.hostNames) ?? [],
   );
   if (failures.length) return { failures };
   // Side by side: an unreachable host only costs its own connection timeout.
@@ -118,14 +111,12 @@ async function getPlacement(runtime: ProviderRuntime, args: unknown): Promise<In
     throw new Error(
       `domain '${domain}' runs or is defined on none of the inventory hosts (${runtime.hostNames.join(", ")})`,
     );
-  const disks: DiskState[] = now.currentDisks;
-  return { result: { domain, currentHost: now.currentHost, currentDisks: disks } };
+  return { result: { domain, ...now } };
 }
 
 async function planWithoutStack(runtime: ProviderRuntime, args: unknown): Promise<InvokeResult> {
   const { inputs, failures } = checkPlacement(args, runtime);
-  if (!inputs) return { failures };
-  if (failures.length) return { failures };
+  if (!inputs || failures.length) return { failures };
   // A plan of its own: nothing else in flight reserves room on the target.
   const { plan, facts } = await planPlacement(
     runtime.pool,

@@ -81,6 +81,19 @@ export interface PlannedMigrationOutput {
   summary: string;
 }
 
+/** The failure for a host name the inventory does not have, naming the ones it has. */
+export function notInInventory(
+  property: string,
+  host: string,
+  hostNames: string[],
+): CheckFailure | undefined {
+  if (hostNames.includes(host)) return undefined;
+  return {
+    property,
+    reason: `host '${host}' is not in the provider's inventory (hosts: ${hostNames.join(", ")}); add it to the provider's hosts or use one of them`,
+  };
+}
+
 export function checkPlacement(
   news: unknown,
   runtime: ProviderRuntime | undefined,
@@ -89,12 +102,8 @@ export function checkPlacement(
   if (!parsed.success) return { failures: zodFailures(parsed.error) };
   const failures: CheckFailure[] = [];
   const inputs = parsed.data;
-  if (runtime && !runtime.hostNames.includes(inputs.host)) {
-    failures.push({
-      property: "host",
-      reason: `host '${inputs.host}' is not in the provider's inventory (hosts: ${runtime.hostNames.join(", ")}); add it to the provider's hosts or use one of them`,
-    });
-  }
+  const unknownHost = runtime && notInInventory("host", inputs.host, runtime.hostNames);
+  if (unknownHost) failures.push(unknownHost);
   if (inputs.policy) {
     failures.push(
       ...checkPolicy(inputs.policy).failures.map((f) => ({
