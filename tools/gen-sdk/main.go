@@ -6,8 +6,8 @@
 // scripts/install-pulumi.sh) predate that RPC. The hosts' GeneratePackage is a thin wrapper around
 // exactly the calls below, so we make them ourselves, pinned to the same pkg/v3 version as the CLI
 // and with the same tool names, so the output matches what the CLI would write for a valid schema.
-// Two deliberate differences, explained in bind: we stamp real versions instead of placeholders, and
-// we reject references to types missing from the schema.
+// One deliberate difference, explained in bind: we reject references to types missing from the
+// schema.
 //
 //	gen-sdk -schema schema.json -out sdk -version 0.1.0
 package main
@@ -97,33 +97,21 @@ func run(schemaPath, out, version string) error {
 	return nil
 }
 
-// bind parses and validates the schema, stamped with the given version.
+// bind parses and validates the schema, which must carry the given version and meta.supportPack:
+// with supportPack the generators stamp the schema's version into every SDK (package.json,
+// pyproject.toml, pulumi-plugin.json) and write the Go SDK's own go.mod, so `pulumi package
+// gen-sdk schema.json` produces the same SDKs as this tool.
 func bind(raw []byte, version string) (*schema.Package, error) {
 	var spec schema.PackageSpec
 	if err := json.Unmarshal(raw, &spec); err != nil {
 		return nil, err
 	}
-	spec.Version = version
-	// The generators ignore spec.Version unless a language section says respectSchemaVersion, and
-	// write placeholders instead (${VERSION} in package.json, 0.0.0 in setup.py/pyproject.toml, none
-	// in pulumi-plugin.json) meant to be sed-replaced by a release pipeline. We have no such step,
-	// so turn it on here, keeping whatever else schema.json says for each language.
-	if spec.Language == nil {
-		spec.Language = map[string]schema.RawMessage{}
+	if spec.Version != version {
+		return nil, fmt.Errorf("version %q differs from the release version %q: run scripts/set-version.sh %s",
+			spec.Version, version, version)
 	}
-	for _, lang := range languages {
-		opts := map[string]any{}
-		if section := spec.Language[lang.name]; len(section) > 0 {
-			if err := json.Unmarshal(section, &opts); err != nil {
-				return nil, fmt.Errorf("language.%s: %w", lang.name, err)
-			}
-		}
-		opts["respectSchemaVersion"] = true
-		section, err := json.Marshal(opts)
-		if err != nil {
-			return nil, err
-		}
-		spec.Language[lang.name] = section
+	if spec.Meta == nil || !spec.Meta.SupportPack {
+		return nil, errors.New("meta.supportPack must be true, or SDKs get placeholder versions and Go no go.mod")
 	}
 
 	// Unlike the language hosts we do not set AllowDanglingReferences: it only lets a reference to a

@@ -1,15 +1,12 @@
 // The plugin process: serves the ResourceProvider protocol on a local port and prints the port,
 // as the Pulumi engine expects; older engines pass their own address as the first argument.
 import * as grpc from "@grpc/grpc-js";
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { ResourceProviderService } from "@pulumi/pulumi/proto/provider_grpc_pb";
+import { pluginFile } from "./plugin-files";
 import { VmPlacementProvider } from "./provider-server";
 
-const REPO_ROOT = path.resolve(__dirname, "..", "..", "..", "..");
-
 function main(): void {
-  const schema = readFileSync(path.join(REPO_ROOT, "schema.json"), "utf8");
+  const schema = pluginFile("schema.json");
   const provider = new VmPlacementProvider(schema);
   const engineAddress = process.argv.slice(2).find((a) => !a.startsWith("-"));
   if (engineAddress) provider.engineLog.connect(engineAddress);

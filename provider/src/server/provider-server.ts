@@ -2,8 +2,6 @@
 // @pulumi/pulumi ships. Handlers unwrap secrets and unknowns, call the resource controllers,
 // and map failures to Check failures or gRPC errors the engine shows to users.
 import * as grpc from "@grpc/grpc-js";
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import * as anyPb from "google-protobuf/google/protobuf/any_pb";
 import * as emptyPb from "google-protobuf/google/protobuf/empty_pb";
 import * as structPb from "google-protobuf/google/protobuf/struct_pb";
@@ -35,16 +33,14 @@ import {
 import { buildRuntime, checkConfig, decodeConfigValues, type ProviderRuntime } from "./config";
 import { operationSignal } from "./deadline";
 import { EngineLog } from "./engine-log";
+import { pluginFile } from "./plugin-files";
 import { progressLine } from "../resources/progress-line";
 import { compact, secret, UNKNOWN, unwrapProperties, wrapSecrets, type Plain } from "./values";
 
 type Call<Req> = grpc.ServerUnaryCall<Req, unknown>;
 type Callback = grpc.sendUnaryData<unknown>;
 
-const REPO_ROOT = path.resolve(__dirname, "..", "..", "..", "..");
-export const PROVIDER_VERSION: string = JSON.parse(
-  readFileSync(path.join(REPO_ROOT, "package.json"), "utf8"),
-).version;
+export const PROVIDER_VERSION: string = JSON.parse(pluginFile("package.json")).version;
 
 const DIFF_KINDS: Record<DiffKind, pb.PropertyDiff.Kind> = {
   add: pb.PropertyDiff.Kind.ADD,
