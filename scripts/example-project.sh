@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets an example up as a user adopts it: copies examples/<name> into <dir> (a fresh project,
-# outside this repository), installs its dependencies from the packages `make packages` built
+# outside this repository; an Automation API program is built too), installs its dependencies from the packages `make packages` built
 # (npm tarball, Python wheel, Go module proxy tree) and the rest from the public registries, and
 # installs the plugin from `make dist`'s tarball with `pulumi plugin install --file` into
 # $PULUMI_HOME (the caller's Pulumi CLI must be on PATH).
@@ -35,20 +35,25 @@ mkdir -p "$dir"
 # The example's own files, none of what a run in place may have left.
 tar -C "$root/examples/$name" --exclude=node_modules --exclude=venv --exclude=__pycache__ \
   --exclude='Pulumi.*.yaml' -cf - . | tar -C "$dir" -xf -
-runtime=$(sed -nE 's/^runtime:[[:space:]]*([a-z]+)[[:space:]]*$/\1/p; /^runtime:[[:space:]]*$/{n; s/^[[:space:]]+name:[[:space:]]*([a-z]+).*/\1/p}' "$dir/Pulumi.yaml" | head -1)
+# A Pulumi project names its runtime; an Automation API program (no Pulumi.yaml) is a Node program.
+runtime=none
+[[ -f $dir/Pulumi.yaml ]] && runtime=$(sed -nE 's/^runtime:[[:space:]]*([a-z]+)[[:space:]]*$/\1/p; /^runtime:[[:space:]]*$/{n; s/^[[:space:]]+name:[[:space:]]*([a-z]+).*/\1/p}' "$dir/Pulumi.yaml" | head -1)
 
 case $runtime in
-  nodejs)
+  nodejs | none)
     tarball=$(artifact "$packages/vmplacement-vmplacement-$version.tgz")
     deps=$(deps_dir npm "$dir/package.json" "$tarball")
     if [[ ! -f $deps/.ready ]]; then
       rm -rf "$deps" && mkdir -p "$deps"
       cp "$dir/package.json" "$deps/"
       # The SDK from the tarball; everything else the manifest names from the registry.
-      (cd "$deps" && npm install --no-audit --no-fund --prefer-offline --loglevel=error "$tarball" >/dev/null)
+      sdk=()
+      grep -q '"@vmplacement/vmplacement"' "$dir/package.json" && sdk=("$tarball")
+      (cd "$deps" && npm install --no-audit --no-fund --prefer-offline --loglevel=error "${sdk[@]}" >/dev/null)
       touch "$deps/.ready"
     fi
     ln -s "$deps/node_modules" "$dir/node_modules"
+    if [[ $runtime == none ]]; then (cd "$dir" && npm run build --silent >/dev/null); fi
     ;;
   python)
     wheel=$(artifact "$packages/pulumi_vmplacement-$version-py3-none-any.whl")
@@ -79,6 +84,7 @@ case $runtime in
     ;;
 esac
 
+if [[ $runtime == none ]]; then exit 0; fi
 plugin=$(artifact "$root/dist/pulumi-resource-vmplacement-v$version-$platform.tar.gz")
 out=$(pulumi plugin install resource vmplacement "$version" --file "$plugin" --non-interactive 2>&1) ||
   { echo "$out" >&2; exit 1; }

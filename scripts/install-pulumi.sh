@@ -36,9 +36,10 @@ build_tool() {
   local modules=()
   while [[ $1 != -- ]]; do modules+=("$1"); shift; done
   local pkg=$2 out=$3 version=$4
-  # The recipe names everything the binary depends on; a cached binary with the same recipe is it.
+  # The recipe names what the binary is built from; a cached binary with the same recipe is it
+  # (checked without Go, so a machine with the toolchain cached needs no Go to use it).
   local recipe
-  recipe=$(printf '%s\n' "$extra" "${modules[@]}" "$pkg" "$version" "$(go env GOVERSION)" | sha256sum | cut -c1-16)
+  recipe=$(printf '%s\n' "$extra" "${modules[@]}" "$pkg" "$version" | sha256sum | cut -c1-16)
   if [[ -x $dest/bin/$out && -f $dest/recipes/$out && $(cat "$dest/recipes/$out") == "$recipe" ]]; then
     return 0
   fi

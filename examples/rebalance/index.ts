@@ -3,36 +3,34 @@
 // remaining hosts in one `pulumi up`, several at a time within the per-host limits. Removing a
 // host from `evacuate` and running `pulumi up` again brings its VMs home.
 import * as pulumi from "@pulumi/pulumi";
-import * as vmplacement from "../../sdk/nodejs";
-import { labProvider, readLab } from "../lab-provider";
+import * as vmplacement from "@vmplacement/vmplacement";
 import { spread } from "./spread";
 
 const config = new pulumi.Config();
-const lab = readLab();
-const provider = labProvider("lab", lab, {
-  outbound: config.getNumber("maxOutbound") ?? 2,
-  inbound: config.getNumber("maxInbound") ?? 2,
-});
+// The inventory is the provider's configuration (`vmplacement:hosts`), and so are the limits on
+// moves at a time per host (`vmplacement:maxMigrationsPerHostOutbound` and `...Inbound`).
+const inventory = new pulumi.Config("vmplacement").requireObject<{ name: string }[]>("hosts");
 
-const policy = new vmplacement.MigrationPolicy(
-  "evacuation",
-  { maxDowntimeMs: 300, downtimeLadderMs: [300, 1000], allowPostCopy: true },
-  { provider },
-);
+const policy = new vmplacement.MigrationPolicy("evacuation", {
+  maxDowntimeMs: 300,
+  downtimeLadderMs: [300, 1000],
+  allowPostCopy: true,
+});
 
 const placements = spread(
   config.requireObject<Record<string, string>>("vms"),
-  lab.hosts.map((h) => h.name),
+  inventory.map((h) => h.name),
   config.getObject<string[]>("evacuate") ?? [],
 );
 
 const vms = Object.entries(placements).map(
   ([vm, host]) =>
-    new vmplacement.VmPlacement(
-      vm,
-      { domain: vm, host, storagePool: "local", policy: policy.spec },
-      { provider },
-    ),
+    new vmplacement.VmPlacement(vm, {
+      domain: vm,
+      host,
+      storagePool: "local",
+      policy: policy.spec,
+    }),
 );
 
 export const where = Object.fromEntries(

@@ -1,20 +1,20 @@
-// The rebalance example on the lab: evacuating a host moves its VMs live to the least-loaded
-// remaining hosts in one `pulumi up` (preview shows each move first), every VM running on
-// exactly one host; ending the evacuation brings them home.
+// The rebalance example and the evacuation pipeline on the lab, both as fresh projects outside
+// the repository: the pipeline (Automation API) evacuates a host, printing the plan from the
+// preview and a report after `up`, every VM running on exactly one host; ending the evacuation
+// brings the VMs home. A plan that strands a VM changes nothing and fails.
 import assert from "node:assert/strict";
 import path from "node:path";
 import { loadLab, type LabDescription } from "../lab/lab";
+import { run } from "../lab/run";
 import { hostsRunning } from "../lab/virsh";
 import { GuestFactory } from "../integration/engine/lab-engine";
-import { pulumiWorkspace, type PulumiWorkspace } from "../support/pulumi-cli";
+import { exampleProject, type ExampleProject } from "../support/example-project";
 
-const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
-const EXAMPLE = path.join(REPO_ROOT, "examples", "rebalance");
-
-describe("rebalance example: evacuate a host by changing placements", function () {
+describe("rebalance example and evacuation pipeline: evacuate a host", function () {
   let lab: LabDescription;
   let guests: GuestFactory;
-  let ws: PulumiWorkspace;
+  let fleet: ExampleProject;
+  let pipeline: ExampleProject;
   const homes: Record<string, string> = {};
 
   before(async () => {
@@ -23,30 +23,68 @@ describe("rebalance example: evacuate a host by changing placements", function (
     const [h1, h2, h3] = lab.hosts;
     for (const [i, host] of [h1, h1, h1, h1, h2, h3].entries())
       homes[(await guests.local(`rb${i}`, host, { memoryMiB: 128, sizeMiB: 16 })).name] = host.name;
-    ws = pulumiWorkspace({}, { programDir: EXAMPLE });
-    await ws.pulumi(["stack", "init", "rebalance"]);
-    await ws.pulumi(["config", "set", "vms", JSON.stringify(homes)]);
-    await ws.pulumi(["up", "--yes", "--skip-preview"]);
+    fleet = await exampleProject("rebalance");
+    pipeline = await exampleProject("evacuate-pipeline");
+    await fleet.initLabStack("rebalance");
+    await fleet.pulumi(["config", "set", "vmplacement:maxMigrationsPerHostOutbound", "2"]);
+    await fleet.pulumi(["config", "set", "vmplacement:maxMigrationsPerHostInbound", "2"]);
+    await fleet.pulumi(["config", "set", "vms", JSON.stringify(homes)]);
+    await fleet.pulumi(["up", "--yes", "--skip-preview"]);
   });
   after(async () => {
-    await ws?.pulumi(["stack", "rm", "--yes", "--force"]).catch(() => undefined);
-    ws?.cleanup();
+    await fleet?.pulumi(["stack", "rm", "--yes", "--force"]).catch(() => undefined);
+    fleet?.cleanup();
+    pipeline?.cleanup();
     await guests?.cleanup();
   });
 
-  const where = async () => ws.output<Record<string, string>>("where");
+  const where = async () => fleet.output<Record<string, string>>("where");
   async function assertEachOnOneHost(expected: Record<string, string>): Promise<void> {
     for (const [vm, host] of Object.entries(expected))
       assert.deepEqual(await hostsRunning(lab.hosts, vm), [host], `${vm} runs only on ${host}`);
   }
+  /** The pipeline run with the fleet project's backend, home and passphrase. */
+  const evacuate = (host: string) =>
+    run(
+      "node",
+      [
+        path.join(pipeline.dir, "bin", "index.js"),
+        "--host",
+        host,
+        "--stack",
+        "rebalance",
+        "--work-dir",
+        fleet.dir,
+      ],
+      {
+        env: fleet.env,
+        timeoutMs: 600_000,
+        withStderr: true,
+      },
+    );
 
-  it("evacuates h1: preview shows the moves, up spreads its VMs over h2 and h3", async () => {
-    await ws.pulumi(["config", "set", "evacuate", JSON.stringify(["h1"])]);
-    const preview = await ws.pulumiWithDiagnostics(["preview"]);
+  it("refuses an evacuation that would strand VMs, changing nothing", async () => {
+    // Evacuating every host leaves nowhere to go: the preview fails and the config is restored.
+    await fleet.pulumi(["config", "set", "evacuate", JSON.stringify(["h2", "h3"])]);
+    await assert.rejects(evacuate("h1"), /evacuation of h1 not started: the preview failed/);
+    assert.equal((await fleet.pulumi(["config", "get", "evacuate"])).trim(), '["h2","h3"]');
+    await fleet.pulumi(["config", "rm", "evacuate"]);
+    assert.deepEqual(await where(), homes);
+  });
+
+  it("evacuates h1: prints the plan, spreads its VMs over h2 and h3, reports each move", async () => {
+    const out = await evacuate("h1");
     const leaving = Object.keys(homes).filter((vm) => homes[vm] === "h1");
-    for (const vm of leaving) assert.match(preview, new RegExp(`${vm}: h1 -> h[23], live`));
+    for (const vm of leaving)
+      assert.match(out, new RegExp(`${vm}\\s+h1\\s+h[23]\\s+live-`), `the plan lists ${vm}`);
+    assert.match(out, new RegExp(`moved ${leaving.length}, failed 0, in [\\d.]+ s`));
+    for (const vm of leaving)
+      assert.match(
+        out,
+        new RegExp(`${vm}\\s+h1\\s+h[23]\\s+h[23]\\s+moved\\s+[\\d.]+\\s+\\d+`),
+        `the report has ${vm}`,
+      );
 
-    await ws.pulumi(["up", "--yes", "--skip-preview"], 600_000);
     const now = await where();
     const load = (h: string) => Object.values(now).filter((p) => p === h).length;
     assert.deepEqual(["h1", "h2", "h3"].map(load), [0, 3, 3]);
@@ -54,8 +92,8 @@ describe("rebalance example: evacuate a host by changing placements", function (
   });
 
   it("brings the VMs home when the evacuation ends", async () => {
-    await ws.pulumi(["config", "rm", "evacuate"]);
-    await ws.pulumi(["up", "--yes", "--skip-preview"], 600_000);
+    await fleet.pulumi(["config", "rm", "evacuate"]);
+    await fleet.pulumi(["up", "--yes", "--skip-preview"], 600_000);
     assert.deepEqual(await where(), homes);
     await assertEachOnOneHost(homes);
   });
