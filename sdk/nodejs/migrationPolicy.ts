@@ -9,6 +9,30 @@ import * as utilities from "./utilities";
 
 /**
  * How VMs may move: live pre-copy, post-copy, offline fallback, downtime and bandwidth limits. Its `spec` output goes into VmPlacement's `policy`.
+ *
+ * ## Example Usage
+ * ### A policy for a database VM
+ *
+ * ```typescript
+ * import * as vmplacement from "@vmplacement/vmplacement";
+ *
+ * // Live pre-copy within 300 ms of downtime, widening to 1 s, then post-copy; never offline.
+ * const careful = new vmplacement.MigrationPolicy("careful", {
+ *     maxDowntimeMs: 300,
+ *     downtimeLadderMs: [300, 1000],
+ *     allowPostCopy: true,
+ *     allowOfflineFallback: false,
+ *     bandwidthMibps: 200,
+ *     completionTimeoutSecondsPerGib: 60,
+ * });
+ *
+ * new vmplacement.VmPlacement("db-1", { domain: "db-1", host: "kvm1", policy: careful.spec });
+ * ```
+ *
+ * ## Import
+ *
+ * A MigrationPolicy is data the provider keeps in the state; no remote object stands behind it, so
+ * there is nothing to import: declare it in the program.
  */
 export class MigrationPolicy extends pulumi.CustomResource {
     /**

@@ -9,6 +9,44 @@ import * as utilities from "./utilities";
 
 /**
  * Where a libvirt VM runs and which storage pools its disks live in. A change of host or pool is a live migration (or what the policy allows); deleting the resource leaves the VM running.
+ *
+ * ## Example Usage
+ * ### Place a VM and move it live
+ *
+ * ```typescript
+ * import * as vmplacement from "@vmplacement/vmplacement";
+ *
+ * // How the VM may move; the provider's hosts come from the stack config (vmplacement:hosts).
+ * const policy = new vmplacement.MigrationPolicy("standard", {
+ *     maxDowntimeMs: 300,
+ *     downtimeLadderMs: [300, 500, 1000],
+ *     allowPostCopy: true,
+ * });
+ *
+ * // web-1 runs on kvm2 with its disks in the pool "fast"; change `host` and `pulumi up` moves it live.
+ * const web1 = new vmplacement.VmPlacement("web-1", {
+ *     domain: "web-1",
+ *     host: "kvm2",
+ *     storagePool: "fast",
+ *     policy: policy.spec,
+ * });
+ *
+ * export const runsOn = web1.currentHost;
+ * export const lastMove = web1.lastMigration;
+ * ```
+ *
+ * ## Import
+ *
+ * A VM that already runs on an inventory host is adopted by importing it under its libvirt domain
+ * name (the ID). The provider finds the host it runs on and the pools its disks are in, and nothing
+ * moves:
+ *
+ * ```sh
+ * $ pulumi import vmplacement:index:VmPlacement web-1 web-1
+ * ```
+ *
+ * Creating a placement for a running VM adopts it the same way; if the VM runs elsewhere than
+ * `host`, the first `up` moves it.
  */
 export class VmPlacement extends pulumi.CustomResource {
     /**

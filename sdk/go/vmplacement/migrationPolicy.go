@@ -12,6 +12,48 @@ import (
 )
 
 // How VMs may move: live pre-copy, post-copy, offline fallback, downtime and bandwidth limits. Its `spec` output goes into VmPlacement's `policy`.
+//
+// ## Example Usage
+// ### A policy for a database VM
+// ```go
+// package main
+//
+// import (
+//
+//	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+//	"github.com/vmplacement/vmplacement/sdk/go/vmplacement"
+//
+// )
+//
+//	func main() {
+//		pulumi.Run(func(ctx *pulumi.Context) error {
+//			// Live pre-copy within 300 ms of downtime, widening to 1 s, then post-copy; never offline.
+//			careful, err := vmplacement.NewMigrationPolicy(ctx, "careful", &vmplacement.MigrationPolicyArgs{
+//				MaxDowntimeMs:                  pulumi.Int(300),
+//				DowntimeLadderMs:               pulumi.IntArray{pulumi.Int(300), pulumi.Int(1000)},
+//				AllowPostCopy:                  pulumi.Bool(true),
+//				AllowOfflineFallback:           pulumi.Bool(false),
+//				BandwidthMibps:                 pulumi.Int(200),
+//				CompletionTimeoutSecondsPerGib: pulumi.Int(60),
+//			})
+//			if err != nil {
+//				return err
+//			}
+//			_, err = vmplacement.NewVmPlacement(ctx, "db-1", &vmplacement.VmPlacementArgs{
+//				Domain: pulumi.String("db-1"),
+//				Host:   pulumi.String("kvm1"),
+//				Policy: careful.Spec.ToPolicySpecPtrOutput(),
+//			})
+//			return err
+//		})
+//	}
+//
+// ```
+//
+// ## Import
+//
+// A MigrationPolicy is data the provider keeps in the state; no remote object stands behind it, so
+// there is nothing to import: declare it in the program.
 type MigrationPolicy struct {
 	pulumi.CustomResourceState
 

@@ -13,6 +13,60 @@ import (
 )
 
 // Where a libvirt VM runs and which storage pools its disks live in. A change of host or pool is a live migration (or what the policy allows); deleting the resource leaves the VM running.
+//
+// ## Example Usage
+// ### Place a VM and move it live
+// ```go
+// package main
+//
+// import (
+//
+//	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+//	"github.com/vmplacement/vmplacement/sdk/go/vmplacement"
+//
+// )
+//
+//	func main() {
+//		pulumi.Run(func(ctx *pulumi.Context) error {
+//			// How the VM may move; the provider's hosts come from the stack config (vmplacement:hosts).
+//			policy, err := vmplacement.NewMigrationPolicy(ctx, "standard", &vmplacement.MigrationPolicyArgs{
+//				MaxDowntimeMs:    pulumi.Int(300),
+//				DowntimeLadderMs: pulumi.IntArray{pulumi.Int(300), pulumi.Int(500), pulumi.Int(1000)},
+//				AllowPostCopy:    pulumi.Bool(true),
+//			})
+//			if err != nil {
+//				return err
+//			}
+//			// web-1 runs on kvm2 with its disks in the pool "fast"; change Host and `pulumi up` moves it live.
+//			web1, err := vmplacement.NewVmPlacement(ctx, "web-1", &vmplacement.VmPlacementArgs{
+//				Domain:      pulumi.String("web-1"),
+//				Host:        pulumi.String("kvm2"),
+//				StoragePool: pulumi.String("fast"),
+//				Policy:      policy.Spec.ToPolicySpecPtrOutput(),
+//			})
+//			if err != nil {
+//				return err
+//			}
+//			ctx.Export("runsOn", web1.CurrentHost)
+//			ctx.Export("lastMove", web1.LastMigration)
+//			return nil
+//		})
+//	}
+//
+// ```
+//
+// ## Import
+//
+// A VM that already runs on an inventory host is adopted by importing it under its libvirt domain
+// name (the ID). The provider finds the host it runs on and the pools its disks are in, and nothing
+// moves:
+//
+// ```sh
+// $ pulumi import vmplacement:index:VmPlacement web-1 web-1
+// ```
+//
+// Creating a placement for a running VM adopts it the same way; if the VM runs elsewhere than
+// `host`, the first `up` moves it.
 type VmPlacement struct {
 	pulumi.CustomResourceState
 

@@ -376,6 +376,28 @@ class MigrationPolicy(pulumi.CustomResource):
         """
         How VMs may move: live pre-copy, post-copy, offline fallback, downtime and bandwidth limits. Its `spec` output goes into VmPlacement's `policy`.
 
+        ## Example Usage
+        ### A policy for a database VM
+        ```python
+        import pulumi_vmplacement as vmplacement
+
+        # Live pre-copy within 300 ms of downtime, widening to 1 s, then post-copy; never offline.
+        careful = vmplacement.MigrationPolicy("careful",
+            max_downtime_ms=300,
+            downtime_ladder_ms=[300, 1000],
+            allow_post_copy=True,
+            allow_offline_fallback=False,
+            bandwidth_mibps=200,
+            completion_timeout_seconds_per_gib=60)
+
+        vmplacement.VmPlacement("db-1", domain="db-1", host="kvm1", policy=careful.spec)
+        ```
+
+        ## Import
+
+        A MigrationPolicy is data the provider keeps in the state; no remote object stands behind it, so
+        there is nothing to import: declare it in the program.
+
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[_builtins.bool] allow_forced_shutdown: Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
@@ -405,6 +427,28 @@ class MigrationPolicy(pulumi.CustomResource):
                  opts: Optional[pulumi.ResourceOptions] = None):
         """
         How VMs may move: live pre-copy, post-copy, offline fallback, downtime and bandwidth limits. Its `spec` output goes into VmPlacement's `policy`.
+
+        ## Example Usage
+        ### A policy for a database VM
+        ```python
+        import pulumi_vmplacement as vmplacement
+
+        # Live pre-copy within 300 ms of downtime, widening to 1 s, then post-copy; never offline.
+        careful = vmplacement.MigrationPolicy("careful",
+            max_downtime_ms=300,
+            downtime_ladder_ms=[300, 1000],
+            allow_post_copy=True,
+            allow_offline_fallback=False,
+            bandwidth_mibps=200,
+            completion_timeout_seconds_per_gib=60)
+
+        vmplacement.VmPlacement("db-1", domain="db-1", host="kvm1", policy=careful.spec)
+        ```
+
+        ## Import
+
+        A MigrationPolicy is data the provider keeps in the state; no remote object stands behind it, so
+        there is nothing to import: declare it in the program.
 
         :param str resource_name: The name of the resource.
         :param MigrationPolicyArgs args: The arguments to use to populate this resource's properties.

@@ -121,6 +121,42 @@ class VmPlacement(pulumi.CustomResource):
         """
         Where a libvirt VM runs and which storage pools its disks live in. A change of host or pool is a live migration (or what the policy allows); deleting the resource leaves the VM running.
 
+        ## Example Usage
+        ### Place a VM and move it live
+        ```python
+        import pulumi
+        import pulumi_vmplacement as vmplacement
+
+        # How the VM may move; the provider's hosts come from the stack config (vmplacement:hosts).
+        policy = vmplacement.MigrationPolicy("standard",
+            max_downtime_ms=300,
+            downtime_ladder_ms=[300, 500, 1000],
+            allow_post_copy=True)
+
+        # web-1 runs on kvm2 with its disks in the pool "fast"; change `host` and `pulumi up` moves it live.
+        web1 = vmplacement.VmPlacement("web-1",
+            domain="web-1",
+            host="kvm2",
+            storage_pool="fast",
+            policy=policy.spec)
+
+        pulumi.export("runsOn", web1.current_host)
+        pulumi.export("lastMove", web1.last_migration)
+        ```
+
+        ## Import
+
+        A VM that already runs on an inventory host is adopted by importing it under its libvirt domain
+        name (the ID). The provider finds the host it runs on and the pools its disks are in, and nothing
+        moves:
+
+        ```sh
+        $ pulumi import vmplacement:index:VmPlacement web-1 web-1
+        ```
+
+        Creating a placement for a running VM adopts it the same way; if the VM runs elsewhere than
+        `host`, the first `up` moves it.
+
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] disks: Per-disk pool, by target device (e.g. vda).
@@ -137,6 +173,42 @@ class VmPlacement(pulumi.CustomResource):
                  opts: Optional[pulumi.ResourceOptions] = None):
         """
         Where a libvirt VM runs and which storage pools its disks live in. A change of host or pool is a live migration (or what the policy allows); deleting the resource leaves the VM running.
+
+        ## Example Usage
+        ### Place a VM and move it live
+        ```python
+        import pulumi
+        import pulumi_vmplacement as vmplacement
+
+        # How the VM may move; the provider's hosts come from the stack config (vmplacement:hosts).
+        policy = vmplacement.MigrationPolicy("standard",
+            max_downtime_ms=300,
+            downtime_ladder_ms=[300, 500, 1000],
+            allow_post_copy=True)
+
+        # web-1 runs on kvm2 with its disks in the pool "fast"; change `host` and `pulumi up` moves it live.
+        web1 = vmplacement.VmPlacement("web-1",
+            domain="web-1",
+            host="kvm2",
+            storage_pool="fast",
+            policy=policy.spec)
+
+        pulumi.export("runsOn", web1.current_host)
+        pulumi.export("lastMove", web1.last_migration)
+        ```
+
+        ## Import
+
+        A VM that already runs on an inventory host is adopted by importing it under its libvirt domain
+        name (the ID). The provider finds the host it runs on and the pools its disks are in, and nothing
+        moves:
+
+        ```sh
+        $ pulumi import vmplacement:index:VmPlacement web-1 web-1
+        ```
+
+        Creating a placement for a running VM adopts it the same way; if the VM runs elsewhere than
+        `host`, the first `up` moves it.
 
         :param str resource_name: The name of the resource.
         :param VmPlacementArgs args: The arguments to use to populate this resource's properties.
