@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PULUMI_ENV := $(CURDIR)/scripts/pulumi-env.sh
 MOCHA := npx --no-install mocha
 
-.PHONY: dist packages install bench-engine bench-forecast bench-provider bench-libvirt gen-libvirt gen-sdk check-sdk help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-faults test-e2e demo clean
+.PHONY: dist packages install bench-engine bench-placement bench-forecast bench-provider bench-libvirt gen-libvirt gen-sdk check-sdk help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-faults test-e2e demo clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ bench-engine: build ## the engine vs plain virsh migrate, same flags (lab must b
 
 bench-forecast: build ## forecast vs outcome for idle/moderate/fast guests, capped or not, shared/copied, offline; verdicts checked by a pre-copy probe (lab must be up; ARGS="runs")
 	node build/bench/forecast.js $(ARGS)
+
+bench-placement: build ## the fleet solver: 2,000 VMs over 100 hosts with rules vs a greedy baseline (pure, no lab; ARGS="runs")
+	node build/bench/placement.js $(ARGS)
 
 bench-provider: build ## pulumi up/preview vs plain virsh: one move, 200-placement preview, rebalance, a non-converging guest at a cap, stream options (lab must be up; ARGS="runs parts")
 	source $(PULUMI_ENV) && node build/bench/provider.js $(ARGS)

@@ -1,8 +1,9 @@
 // Evacuates a host through the Pulumi Automation API (LocalWorkspace), as a maintenance pipeline
-// would: adds the host to the fleet project's `evacuate` config (examples/rebalance), previews and
-// prints the plan (each VM that leaves, where to, how, and the forecast time and downtime),
-// applies it, and prints a report (moved, failed, time, downtime per VM). Exits non-zero when the
-// preview fails or leaves a VM on the host, when any move fails, or when a VM is still there after.
+// would: adds the host to the `cordon` of the fleet project's PlacementGroup (examples/rebalance),
+// previews and prints the plan (each VM that leaves, where to, how, and the forecast time and
+// downtime, and each VM that cannot leave, with the reason), applies it, and prints a report
+// (moved, failed, time, downtime per VM). Exits non-zero when the preview fails or leaves a VM on
+// the host (then nothing has changed), when any move fails, or when a VM is still there after.
 //
 //   npm install && npm run build
 //   node bin/index.js --host kvm1 --stack prod [--work-dir ../rebalance]
@@ -49,18 +50,30 @@ function parseArgs(argv: string[]): Args {
   return { host, stack, workDir: value("--work-dir") ?? "../rebalance" };
 }
 
-/** The moves a preview plans: each VmPlacement's `plannedMigration` output, by VM. */
-function plannedMoves(events: EngineEvent[]): PlannedMove[] {
-  const moves = new Map<string, PlannedMove>();
+/** The outputs a preview reports for each resource of a type, by URN. */
+function previewOutputs(events: EngineEvent[], type: string): Record<string, unknown>[] {
+  const byUrn = new Map<string, Record<string, unknown>>();
   for (const e of events) {
     const step = e.resourcePreEvent?.metadata ?? e.resOutputsEvent?.metadata;
-    if (step?.type !== "vmplacement:index:VmPlacement") continue;
-    const outputs = step.new?.outputs ?? {};
-    const plan = outputs.plannedMigration;
-    if (!plan || typeof plan !== "object") continue;
-    moves.set(outputs.domain, { vm: outputs.domain, ...plan });
+    if (step?.type === type && step.new?.outputs) byUrn.set(step.urn, step.new.outputs);
   }
-  return [...moves.values()].sort((a, b) => a.vm.localeCompare(b.vm));
+  return [...byUrn.values()];
+}
+
+/** The moves a preview plans: each VmPlacement's `plannedMigration` output, by VM. */
+function plannedMoves(events: EngineEvent[]): PlannedMove[] {
+  return previewOutputs(events, "vmplacement:index:VmPlacement")
+    .filter((o) => o.plannedMigration && typeof o.plannedMigration === "object")
+    .map((o) => ({ vm: String(o.domain), ...(o.plannedMigration as Omit<PlannedMove, "vm">) }))
+    .sort((a, b) => a.vm.localeCompare(b.vm));
+}
+
+/** What the placement rules cannot place, by VM, with the reason. */
+function unplaceable(events: EngineEvent[]): Record<string, { code: string; reason: string }> {
+  return Object.assign(
+    {},
+    ...previewOutputs(events, "vmplacement:index:PlacementGroup").map((o) => o.unplaceable ?? {}),
+  );
 }
 
 function table(header: string[], rows: (string | number | undefined)[][]): string {
@@ -69,28 +82,26 @@ function table(header: string[], rows: (string | number | undefined)[][]): strin
   return cells.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ")).join("\n");
 }
 
-async function configuredEvacuation(stack: Stack): Promise<string[]> {
+async function configuredCordon(stack: Stack): Promise<string[]> {
   const all = await stack.getAllConfig();
-  const entry = Object.entries(all).find(([key]) => key.endsWith(":evacuate"));
+  const entry = Object.entries(all).find(([key]) => key.endsWith(":cordon"));
   return entry ? (JSON.parse(entry[1].value) as string[]) : [];
 }
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const stack = await LocalWorkspace.selectStack({ stackName: args.stack, workDir: args.workDir });
-  const before = await configuredEvacuation(stack);
+  const before = await configuredCordon(stack);
   const where = async () => ((await stack.outputs()).where?.value ?? {}) as Record<string, string>;
   const onHost = Object.entries(await where())
     .filter(([, host]) => host === args.host)
     .map(([vm]) => vm);
 
-  await stack.setConfig("evacuate", {
-    value: JSON.stringify([...new Set([...before, args.host])]),
-  });
-  // A plan that fails or strands a VM changes nothing: the evacuation config goes back as it was.
+  await stack.setConfig("cordon", { value: JSON.stringify([...new Set([...before, args.host])]) });
+  // A plan that fails or strands a VM changes nothing: the cordon goes back as it was.
   const abandon = async (why: string) => {
-    if (before.length) await stack.setConfig("evacuate", { value: JSON.stringify(before) });
-    else await stack.removeConfig("evacuate");
+    if (before.length) await stack.setConfig("cordon", { value: JSON.stringify(before) });
+    else await stack.removeConfig("cordon");
     console.error(`evacuation of ${args.host} not started: ${why}`);
     return 1;
   };
@@ -109,8 +120,13 @@ async function main(): Promise<number> {
       plan.map((m) => [m.vm, m.from, m.to, m.mode, m.estimatedSeconds, m.estimatedDowntimeMs]),
     ),
   );
+  const blocked = unplaceable(events);
   const stranded = onHost.filter((vm) => !plan.some((m) => m.vm === vm && m.to !== args.host));
-  if (stranded.length) return abandon(`no move planned for ${stranded.join(", ")}`);
+  if (stranded.length)
+    return abandon(
+      `${stranded.length} VMs cannot leave:\n` +
+        stranded.map((vm) => `  ${vm}: ${blocked[vm]?.reason ?? "no move planned"}`).join("\n"),
+    );
 
   console.log(`== up: ${plan.length} moves`);
   const started = Date.now();

@@ -20,6 +20,11 @@ export type MigrationPolicy = import("./migrationPolicy").MigrationPolicy;
 export const MigrationPolicy: typeof import("./migrationPolicy").MigrationPolicy = null as any;
 utilities.lazyLoad(exports, ["MigrationPolicy"], () => require("./migrationPolicy"));
 
+export { PlacementGroupArgs } from "./placementGroup";
+export type PlacementGroup = import("./placementGroup").PlacementGroup;
+export const PlacementGroup: typeof import("./placementGroup").PlacementGroup = null as any;
+utilities.lazyLoad(exports, ["PlacementGroup"], () => require("./placementGroup"));
+
 export { PlanPlacementArgs, PlanPlacementResult, PlanPlacementOutputArgs } from "./planPlacement";
 export const planPlacement: typeof import("./planPlacement").planPlacement = null as any;
 export const planPlacementOutput: typeof import("./planPlacement").planPlacementOutput = null as any;
@@ -54,6 +59,8 @@ const _module = {
         switch (type) {
             case "vmplacement:index:MigrationPolicy":
                 return new MigrationPolicy(name, <any>undefined, { urn })
+            case "vmplacement:index:PlacementGroup":
+                return new PlacementGroup(name, <any>undefined, { urn })
             case "vmplacement:index:VmPlacement":
                 return new VmPlacement(name, <any>undefined, { urn })
             default:

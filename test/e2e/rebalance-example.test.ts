@@ -1,7 +1,8 @@
-// The rebalance example and the evacuation pipeline on the lab, both as fresh projects outside
-// the repository: the pipeline (Automation API) evacuates a host, printing the plan from the
-// preview and a report after `up`, every VM running on exactly one host; ending the evacuation
-// brings the VMs home. A plan that strands a VM changes nothing and fails.
+// The rebalance example (a PlacementGroup fleet) and the evacuation pipeline on the lab, both as
+// fresh projects outside the repository: the pipeline (Automation API) cordons a host, printing
+// the plan from the preview and a report after `up`, every VM running on exactly one host. A
+// plan that strands a VM changes nothing and fails, naming the VM and why. Ending the
+// maintenance moves nothing back; turning rebalance on evens the load.
 import assert from "node:assert/strict";
 import path from "node:path";
 import { loadLab, type LabDescription } from "../lab/lab";
@@ -28,7 +29,7 @@ describe("rebalance example and evacuation pipeline: evacuate a host", function 
     await fleet.initLabStack("rebalance");
     await fleet.pulumi(["config", "set", "vmplacement:maxMigrationsPerHostOutbound", "2"]);
     await fleet.pulumi(["config", "set", "vmplacement:maxMigrationsPerHostInbound", "2"]);
-    await fleet.pulumi(["config", "set", "vms", JSON.stringify(homes)]);
+    await fleet.pulumi(["config", "set", "vms", JSON.stringify(Object.keys(homes))]);
     await fleet.pulumi(["up", "--yes", "--skip-preview"]);
   });
   after(async () => {
@@ -63,12 +64,29 @@ describe("rebalance example and evacuation pipeline: evacuate a host", function 
       },
     );
 
-  it("refuses an evacuation that would strand VMs, changing nothing", async () => {
-    // Evacuating every host leaves nowhere to go: the preview fails and the config is restored.
-    await fleet.pulumi(["config", "set", "evacuate", JSON.stringify(["h2", "h3"])]);
-    await assert.rejects(evacuate("h1"), /evacuation of h1 not started: the preview failed/);
-    assert.equal((await fleet.pulumi(["config", "get", "evacuate"])).trim(), '["h2","h3"]');
-    await fleet.pulumi(["config", "rm", "evacuate"]);
+  it("refuses an evacuation that would strand a VM, naming it and why, changing nothing", async () => {
+    // rb4 and rb5 (on h2 and h3) in one anti-affinity group with an h1 VM: with h1 cordoned,
+    // rb0 has nowhere to go.
+    const [rb0, , , , rb4, rb5] = Object.keys(homes);
+    await fleet.pulumi([
+      "config",
+      "set",
+      "groups",
+      JSON.stringify({ [rb0]: "g", [rb4]: "g", [rb5]: "g" }),
+    ]);
+    await fleet.pulumi(["up", "--yes", "--skip-preview"]);
+    await assert.rejects(
+      evacuate("h1"),
+      new RegExp(
+        `evacuation of h1 not started: 1 VMs cannot leave:\\n  ${rb0}: no allowed host can take it`,
+      ),
+    );
+    await assert.rejects(
+      fleet.pulumi(["config", "get", "cordon"]),
+      /configuration key .* not found/,
+    );
+    await fleet.pulumi(["config", "rm", "groups"]);
+    await fleet.pulumi(["up", "--yes", "--skip-preview"]);
     assert.deepEqual(await where(), homes);
   });
 
@@ -91,10 +109,16 @@ describe("rebalance example and evacuation pipeline: evacuate a host", function 
     await assertEachOnOneHost(now);
   });
 
-  it("brings the VMs home when the evacuation ends", async () => {
-    await fleet.pulumi(["config", "rm", "evacuate"]);
+  it("ending the maintenance moves nothing back; rebalance evens the load", async () => {
+    const drained = await where();
+    await fleet.pulumi(["config", "rm", "cordon"]);
+    await fleet.pulumi(["up", "--yes", "--skip-preview"]);
+    assert.deepEqual(await where(), drained, "uncordoning moves nothing");
+    await fleet.pulumi(["config", "set", "rebalance", "true"]);
     await fleet.pulumi(["up", "--yes", "--skip-preview"], 600_000);
-    assert.deepEqual(await where(), homes);
-    await assertEachOnOneHost(homes);
+    const now = await where();
+    const load = (h: string) => Object.values(now).filter((p) => p === h).length;
+    assert.deepEqual(["h1", "h2", "h3"].map(load), [2, 2, 2]);
+    await assertEachOnOneHost(now);
   });
 });

@@ -1,11 +1,11 @@
 // The provider's functions (invokes): what the hosts have, where a domain runs, and the plan for
 // a placement without a stack (for CI gates). Each validates its arguments the way Check does,
 // naming the argument and what to do.
-import { XMLParser } from "fast-xml-parser";
 import { z } from "zod";
-import { constants as C, type LibvirtConnection } from "../libvirt";
+import { constants as C } from "../libvirt";
 import { planPlacement, RunLedger } from "../engine";
 import { gatherHostFacts } from "../engine/gather";
+import { hostCpuModel } from "../fleet/facts";
 import type { ProviderRuntime } from "./runtime";
 import { zodFailures, type CheckFailure } from "./migration-policy";
 import {
@@ -49,17 +49,6 @@ export type InvokeResult =
 const getHostsArgs = z.strictObject({ names: z.array(z.string().min(1)).optional() });
 const getPlacementArgs = z.strictObject({ domain: z.string().min(1) });
 
-const xml = new XMLParser({ ignoreAttributes: true });
-
-/** The host CPU model libvirt reports in its capabilities (host/cpu/model). */
-async function cpuModel(conn: LibvirtConnection): Promise<string | undefined> {
-  const caps = xml.parse(await conn.host.capabilities()) as {
-    capabilities?: { host?: { cpu?: { model?: unknown } } };
-  };
-  const model = caps.capabilities?.host?.cpu?.model;
-  return typeof model === "string" ? model : undefined;
-}
-
 async function hostStatus(runtime: ProviderRuntime, name: string): Promise<HostStatus> {
   const facts = await gatherHostFacts(runtime.pool, name);
   const base = { name, reachable: false, freeMemoryBytes: 0, pools: [], runningDomains: [] };
@@ -68,7 +57,7 @@ async function hostStatus(runtime: ProviderRuntime, name: string): Promise<HostS
   const conn = await runtime.pool.get(name);
   const { VIR_CONNECT_LIST_DOMAINS_ACTIVE } = C.virConnectListAllDomainsFlags;
   const [model, running] = await Promise.all([
-    cpuModel(conn).catch(() => undefined),
+    hostCpuModel(conn).catch(() => undefined),
     conn.domains.listAll(VIR_CONNECT_LIST_DOMAINS_ACTIVE),
   ]);
   return {

@@ -16,6 +16,14 @@ import {
   type CheckFailure,
 } from "../resources/migration-policy";
 import { invokeFunction } from "../resources/functions";
+import {
+  PLACEMENT_GROUP_TOKEN,
+  checkGroup,
+  describeSolution,
+  diffGroup,
+  solveGroup,
+  type GroupInputs,
+} from "../resources/placement-group";
 import type { DiffKind } from "../resources/input-diff";
 import {
   VM_PLACEMENT_TOKEN,
@@ -83,6 +91,9 @@ function awaitingInputs(raw: Record<string, unknown>): Record<string, Plain> {
   const unknown = Object.fromEntries(PLACEMENT_COMPUTED_OUTPUTS.map((k) => [k, UNKNOWN]));
   return { ...(raw as Record<string, Plain>), ...unknown };
 }
+
+/** What a group reports beyond its inputs: unknown while inputs it is solved from are. */
+const GROUP_COMPUTED_OUTPUTS = ["assignments", "reasons", "unplaceable", "moves"];
 
 /** Outputs that echo inputs stay secret where the inputs were. */
 function keepSecrets(outs: PlacementOutputs, secrets: Set<string>): Record<string, Plain> {
@@ -168,6 +179,8 @@ export class VmPlacementProvider {
   private readonly cancel = new AbortController();
   /** Placements in flight, so a shutdown can let them roll back first. */
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Hosts the groups solved in this run assigned, by domain, so a placement's error names them. */
+  private readonly assignedBy = new Map<string, { group: string; host: string; reason: string }>();
   readonly engineLog = new EngineLog();
 
   constructor(private readonly schema: string) {}
@@ -259,6 +272,8 @@ export class VmPlacementProvider {
         if (type === MIGRATION_POLICY_TOKEN) failures = checkPolicy(news.value).failures;
         else if (type === VM_PLACEMENT_TOKEN)
           failures = checkPlacement(news.value, this.runtime).failures;
+        else if (type === PLACEMENT_GROUP_TOKEN)
+          failures = news.unknowns.size ? [] : checkGroup(news.value, this.runtime).failures;
         else failures = [{ property: "", reason: `unknown resource type ${type}` }];
         // Values not known yet (preview) are checked again once they are.
         failures = failures.filter((f) => !news.unknowns.has(f.property.split(/[.[]/)[0]));
@@ -276,6 +291,13 @@ export class VmPlacementProvider {
         if (type === MIGRATION_POLICY_TOKEN) {
           resp.setId(call.request.getUrn().split("::").pop() ?? "policy");
           resp.setProperties(struct(policyState(props.value, raw, props.unknowns)));
+          return resp;
+        }
+        if (type === PLACEMENT_GROUP_TOKEN) {
+          resp.setId(call.request.getUrn().split("::").pop() ?? "group");
+          resp.setProperties(
+            struct(await this.group(call.request.getUrn(), props.value, raw, props.unknowns)),
+          );
           return resp;
         }
         if (call.request.getPreview() && placementAwaitsInputs(props.unknowns)) {
@@ -308,6 +330,12 @@ export class VmPlacementProvider {
           resp.setProperties(struct(policyState(news.value, raw, news.unknowns)));
           return resp;
         }
+        if (type === PLACEMENT_GROUP_TOKEN) {
+          resp.setProperties(
+            struct(await this.group(call.request.getUrn(), news.value, raw, news.unknowns)),
+          );
+          return resp;
+        }
         if (call.request.getPreview() && placementAwaitsInputs(news.unknowns)) {
           resp.setProperties(struct(awaitingInputs(raw)));
           resp.setRefreshBeforeUpdate(true);
@@ -331,7 +359,8 @@ export class VmPlacementProvider {
         const props = state.value as Partial<PlacementOutputs>;
         const inputs = given.value as Partial<PlacementInputs>;
         const resp = new pb.ReadResponse();
-        if (type === MIGRATION_POLICY_TOKEN) {
+        // A group's state is its last solution: it changes when its rules do, not on refresh.
+        if (type === MIGRATION_POLICY_TOKEN || type === PLACEMENT_GROUP_TOKEN) {
           resp.setId(call.request.getId());
           resp.setProperties(call.request.getProperties());
           resp.setInputs(call.request.getInputs());
@@ -392,7 +421,9 @@ export class VmPlacementProvider {
     const { changes, replaces, fromState } =
       type === VM_PLACEMENT_TOKEN
         ? diffPlacement(olds, oldOutputs, n, news.unknowns)
-        : diffPolicy(olds, n, news.unknowns);
+        : type === PLACEMENT_GROUP_TOKEN
+          ? diffGroup(olds, n, news.unknowns)
+          : diffPolicy(olds, n, news.unknowns);
     const resp = new pb.DiffResponse();
     resp.setChanges(
       changes.size ? pb.DiffResponse.DiffChanges.DIFF_SOME : pb.DiffResponse.DiffChanges.DIFF_NONE,
@@ -408,6 +439,29 @@ export class VmPlacementProvider {
       detailed.set(key, pd);
     }
     return resp;
+  }
+
+  /** Solves a group from the facts now (in preview too) and logs each move and blocker. */
+  private async group(
+    urn: string,
+    inputs: Plain,
+    raw: Record<string, unknown>,
+    unknowns: Set<string>,
+  ): Promise<Record<string, Plain>> {
+    if (unknowns.size) {
+      const unknown = Object.fromEntries(GROUP_COMPUTED_OUTPUTS.map((k) => [k, UNKNOWN]));
+      return { ...(raw as Record<string, Plain>), ...unknown };
+    }
+    const runtime = this.requireRuntime();
+    const { inputs: checked, failures } = checkGroup(inputs, runtime);
+    if (!checked || failures.length)
+      throw new Error(failures.map((f) => `${f.property}: ${f.reason}`).join("; "));
+    const { outputs, solution } = await solveGroup(runtime, checked as GroupInputs);
+    for (const line of describeSolution(solution)) await this.engineLog.log("info", line, urn);
+    const group = urn.split("::").pop() ?? "group";
+    for (const [domain, a] of Object.entries(solution.assignments))
+      this.assignedBy.set(domain, { group, host: a.host, reason: a.reason });
+    return compact(outputs as unknown as Record<string, unknown>);
   }
 
   private async place(
@@ -434,6 +488,13 @@ export class VmPlacementProvider {
       warn: (message) => void this.engineLog.log("warning", message, urn),
       onProgress: (p) => void this.engineLog.log("info", progressLine(p), urn, true),
     })
+      .catch((err: unknown) => {
+        // A host a group assigned: the error says so next to the placement's own reason.
+        const by = this.assignedBy.get(inputs.domain);
+        if (err instanceof Error && by && by.host === inputs.host)
+          err.message += ` (host ${by.host} was assigned by PlacementGroup '${by.group}': ${by.reason})`;
+        throw err;
+      })
       .catch(async (err: unknown) => {
         if (!(err instanceof PlacementFailedError)) throw err;
         const { record } = err.cause;

@@ -23,6 +23,8 @@ func (m *module) Construct(ctx *pulumi.Context, name, typ, urn string) (r pulumi
 	switch typ {
 	case "vmplacement:index:MigrationPolicy":
 		r = &MigrationPolicy{}
+	case "vmplacement:index:PlacementGroup":
+		r = &PlacementGroup{}
 	case "vmplacement:index:VmPlacement":
 		r = &VmPlacement{}
 	default:

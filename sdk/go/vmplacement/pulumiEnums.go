@@ -678,6 +678,174 @@ func (o MigrationResultPtrOutput) ToStringPtrOutputWithContext(ctx context.Conte
 	}).(pulumi.StringPtrOutput)
 }
 
+// How a PlacementGroup chooses among the hosts that can take a VM.
+type PlacementStrategy string
+
+const (
+	// The host with the most memory left after the move: load ends up even.
+	PlacementStrategySpread = PlacementStrategy("spread")
+	// The host with the least memory left that still fits: VMs fill hosts, leaving others empty.
+	PlacementStrategyPack = PlacementStrategy("pack")
+)
+
+func (PlacementStrategy) ElementType() reflect.Type {
+	return reflect.TypeOf((*PlacementStrategy)(nil)).Elem()
+}
+
+func (e PlacementStrategy) ToPlacementStrategyOutput() PlacementStrategyOutput {
+	return pulumi.ToOutput(e).(PlacementStrategyOutput)
+}
+
+func (e PlacementStrategy) ToPlacementStrategyOutputWithContext(ctx context.Context) PlacementStrategyOutput {
+	return pulumi.ToOutputWithContext(ctx, e).(PlacementStrategyOutput)
+}
+
+func (e PlacementStrategy) ToPlacementStrategyPtrOutput() PlacementStrategyPtrOutput {
+	return e.ToPlacementStrategyPtrOutputWithContext(context.Background())
+}
+
+func (e PlacementStrategy) ToPlacementStrategyPtrOutputWithContext(ctx context.Context) PlacementStrategyPtrOutput {
+	return PlacementStrategy(e).ToPlacementStrategyOutputWithContext(ctx).ToPlacementStrategyPtrOutputWithContext(ctx)
+}
+
+func (e PlacementStrategy) ToStringOutput() pulumi.StringOutput {
+	return pulumi.ToOutput(pulumi.String(e)).(pulumi.StringOutput)
+}
+
+func (e PlacementStrategy) ToStringOutputWithContext(ctx context.Context) pulumi.StringOutput {
+	return pulumi.ToOutputWithContext(ctx, pulumi.String(e)).(pulumi.StringOutput)
+}
+
+func (e PlacementStrategy) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return pulumi.String(e).ToStringPtrOutputWithContext(context.Background())
+}
+
+func (e PlacementStrategy) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return pulumi.String(e).ToStringOutputWithContext(ctx).ToStringPtrOutputWithContext(ctx)
+}
+
+type PlacementStrategyOutput struct{ *pulumi.OutputState }
+
+func (PlacementStrategyOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PlacementStrategy)(nil)).Elem()
+}
+
+func (o PlacementStrategyOutput) ToPlacementStrategyOutput() PlacementStrategyOutput {
+	return o
+}
+
+func (o PlacementStrategyOutput) ToPlacementStrategyOutputWithContext(ctx context.Context) PlacementStrategyOutput {
+	return o
+}
+
+func (o PlacementStrategyOutput) ToPlacementStrategyPtrOutput() PlacementStrategyPtrOutput {
+	return o.ToPlacementStrategyPtrOutputWithContext(context.Background())
+}
+
+func (o PlacementStrategyOutput) ToPlacementStrategyPtrOutputWithContext(ctx context.Context) PlacementStrategyPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v PlacementStrategy) *PlacementStrategy {
+		return &v
+	}).(PlacementStrategyPtrOutput)
+}
+
+func (o PlacementStrategyOutput) ToStringOutput() pulumi.StringOutput {
+	return o.ToStringOutputWithContext(context.Background())
+}
+
+func (o PlacementStrategyOutput) ToStringOutputWithContext(ctx context.Context) pulumi.StringOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e PlacementStrategy) string {
+		return string(e)
+	}).(pulumi.StringOutput)
+}
+
+func (o PlacementStrategyOutput) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return o.ToStringPtrOutputWithContext(context.Background())
+}
+
+func (o PlacementStrategyOutput) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e PlacementStrategy) *string {
+		v := string(e)
+		return &v
+	}).(pulumi.StringPtrOutput)
+}
+
+type PlacementStrategyPtrOutput struct{ *pulumi.OutputState }
+
+func (PlacementStrategyPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**PlacementStrategy)(nil)).Elem()
+}
+
+func (o PlacementStrategyPtrOutput) ToPlacementStrategyPtrOutput() PlacementStrategyPtrOutput {
+	return o
+}
+
+func (o PlacementStrategyPtrOutput) ToPlacementStrategyPtrOutputWithContext(ctx context.Context) PlacementStrategyPtrOutput {
+	return o
+}
+
+func (o PlacementStrategyPtrOutput) Elem() PlacementStrategyOutput {
+	return o.ApplyT(func(v *PlacementStrategy) PlacementStrategy {
+		if v != nil {
+			return *v
+		}
+		var ret PlacementStrategy
+		return ret
+	}).(PlacementStrategyOutput)
+}
+
+func (o PlacementStrategyPtrOutput) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return o.ToStringPtrOutputWithContext(context.Background())
+}
+
+func (o PlacementStrategyPtrOutput) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e *PlacementStrategy) *string {
+		if e == nil {
+			return nil
+		}
+		v := string(*e)
+		return &v
+	}).(pulumi.StringPtrOutput)
+}
+
+// PlacementStrategyInput is an input type that accepts values of the PlacementStrategy enum
+// A concrete instance of `PlacementStrategyInput` can be one of the following:
+//
+//	PlacementStrategySpread
+//	PlacementStrategyPack
+type PlacementStrategyInput interface {
+	pulumi.Input
+
+	ToPlacementStrategyOutput() PlacementStrategyOutput
+	ToPlacementStrategyOutputWithContext(context.Context) PlacementStrategyOutput
+}
+
+var placementStrategyPtrType = reflect.TypeOf((**PlacementStrategy)(nil)).Elem()
+
+type PlacementStrategyPtrInput interface {
+	pulumi.Input
+
+	ToPlacementStrategyPtrOutput() PlacementStrategyPtrOutput
+	ToPlacementStrategyPtrOutputWithContext(context.Context) PlacementStrategyPtrOutput
+}
+
+type placementStrategyPtr string
+
+func PlacementStrategyPtr(v string) PlacementStrategyPtrInput {
+	return (*placementStrategyPtr)(&v)
+}
+
+func (*placementStrategyPtr) ElementType() reflect.Type {
+	return placementStrategyPtrType
+}
+
+func (in *placementStrategyPtr) ToPlacementStrategyPtrOutput() PlacementStrategyPtrOutput {
+	return pulumi.ToOutput(in).(PlacementStrategyPtrOutput)
+}
+
+func (in *placementStrategyPtr) ToPlacementStrategyPtrOutputWithContext(ctx context.Context) PlacementStrategyPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, in).(PlacementStrategyPtrOutput)
+}
+
 // How disks not on shared storage are copied during a live move.
 type StorageCopy string
 
@@ -847,6 +1015,111 @@ func (in *storageCopyPtr) ToStorageCopyPtrOutput() StorageCopyPtrOutput {
 
 func (in *storageCopyPtr) ToStorageCopyPtrOutputWithContext(ctx context.Context) StorageCopyPtrOutput {
 	return pulumi.ToOutputWithContext(ctx, in).(StorageCopyPtrOutput)
+}
+
+// Why a PlacementGroup cannot place a VM.
+type UnplaceableReason string
+
+const (
+	// The VM runs on no inventory host.
+	UnplaceableReasonNotFound = UnplaceableReason("not-found")
+	// Every host its rules allow is cordoned or is the one it must leave.
+	UnplaceableReasonNoAllowedHost = UnplaceableReason("no-allowed-host")
+	// No allowed host has the memory free (memory promised to other moves of the update counts as taken).
+	UnplaceableReasonNoRoom = UnplaceableReason("no-room")
+	// Every allowed host with room holds a member of its anti-affinity group, now or once the update's moves land.
+	UnplaceableReasonAntiAffinity = UnplaceableReason("anti-affinity")
+	// It uses host devices (PCI, USB passthrough) that tie it to its host.
+	UnplaceableReasonLocalDevice = UnplaceableReason("local-device")
+	// It sees its host's CPU (host-passthrough or host-model) and no allowed host has that CPU model.
+	UnplaceableReasonCpu = UnplaceableReason("cpu")
+	// No allowed host has room in the pool its copied disks need.
+	UnplaceableReasonStorage = UnplaceableReason("storage")
+	// The hosts that could take it do not answer.
+	UnplaceableReasonUnreachable = UnplaceableReason("unreachable")
+)
+
+type UnplaceableReasonOutput struct{ *pulumi.OutputState }
+
+func (UnplaceableReasonOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*UnplaceableReason)(nil)).Elem()
+}
+
+func (o UnplaceableReasonOutput) ToUnplaceableReasonOutput() UnplaceableReasonOutput {
+	return o
+}
+
+func (o UnplaceableReasonOutput) ToUnplaceableReasonOutputWithContext(ctx context.Context) UnplaceableReasonOutput {
+	return o
+}
+
+func (o UnplaceableReasonOutput) ToUnplaceableReasonPtrOutput() UnplaceableReasonPtrOutput {
+	return o.ToUnplaceableReasonPtrOutputWithContext(context.Background())
+}
+
+func (o UnplaceableReasonOutput) ToUnplaceableReasonPtrOutputWithContext(ctx context.Context) UnplaceableReasonPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v UnplaceableReason) *UnplaceableReason {
+		return &v
+	}).(UnplaceableReasonPtrOutput)
+}
+
+func (o UnplaceableReasonOutput) ToStringOutput() pulumi.StringOutput {
+	return o.ToStringOutputWithContext(context.Background())
+}
+
+func (o UnplaceableReasonOutput) ToStringOutputWithContext(ctx context.Context) pulumi.StringOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e UnplaceableReason) string {
+		return string(e)
+	}).(pulumi.StringOutput)
+}
+
+func (o UnplaceableReasonOutput) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return o.ToStringPtrOutputWithContext(context.Background())
+}
+
+func (o UnplaceableReasonOutput) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e UnplaceableReason) *string {
+		v := string(e)
+		return &v
+	}).(pulumi.StringPtrOutput)
+}
+
+type UnplaceableReasonPtrOutput struct{ *pulumi.OutputState }
+
+func (UnplaceableReasonPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**UnplaceableReason)(nil)).Elem()
+}
+
+func (o UnplaceableReasonPtrOutput) ToUnplaceableReasonPtrOutput() UnplaceableReasonPtrOutput {
+	return o
+}
+
+func (o UnplaceableReasonPtrOutput) ToUnplaceableReasonPtrOutputWithContext(ctx context.Context) UnplaceableReasonPtrOutput {
+	return o
+}
+
+func (o UnplaceableReasonPtrOutput) Elem() UnplaceableReasonOutput {
+	return o.ApplyT(func(v *UnplaceableReason) UnplaceableReason {
+		if v != nil {
+			return *v
+		}
+		var ret UnplaceableReason
+		return ret
+	}).(UnplaceableReasonOutput)
+}
+
+func (o UnplaceableReasonPtrOutput) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return o.ToStringPtrOutputWithContext(context.Background())
+}
+
+func (o UnplaceableReasonPtrOutput) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e *UnplaceableReason) *string {
+		if e == nil {
+			return nil
+		}
+		v := string(*e)
+		return &v
+	}).(pulumi.StringPtrOutput)
 }
 
 // A migration event a webhook can be told of.
@@ -1068,6 +1341,8 @@ func (o WebhookEventArrayOutput) Index(i pulumi.IntInput) WebhookEventOutput {
 func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*CompressionInput)(nil)).Elem(), Compression("none"))
 	pulumi.RegisterInputType(reflect.TypeOf((*CompressionPtrInput)(nil)).Elem(), Compression("none"))
+	pulumi.RegisterInputType(reflect.TypeOf((*PlacementStrategyInput)(nil)).Elem(), PlacementStrategy("spread"))
+	pulumi.RegisterInputType(reflect.TypeOf((*PlacementStrategyPtrInput)(nil)).Elem(), PlacementStrategy("spread"))
 	pulumi.RegisterInputType(reflect.TypeOf((*StorageCopyInput)(nil)).Elem(), StorageCopy("auto"))
 	pulumi.RegisterInputType(reflect.TypeOf((*StorageCopyPtrInput)(nil)).Elem(), StorageCopy("auto"))
 	pulumi.RegisterInputType(reflect.TypeOf((*WebhookEventInput)(nil)).Elem(), WebhookEvent("started"))
@@ -1085,8 +1360,12 @@ func init() {
 	pulumi.RegisterOutputType(MigrationModePtrOutput{})
 	pulumi.RegisterOutputType(MigrationResultOutput{})
 	pulumi.RegisterOutputType(MigrationResultPtrOutput{})
+	pulumi.RegisterOutputType(PlacementStrategyOutput{})
+	pulumi.RegisterOutputType(PlacementStrategyPtrOutput{})
 	pulumi.RegisterOutputType(StorageCopyOutput{})
 	pulumi.RegisterOutputType(StorageCopyPtrOutput{})
+	pulumi.RegisterOutputType(UnplaceableReasonOutput{})
+	pulumi.RegisterOutputType(UnplaceableReasonPtrOutput{})
 	pulumi.RegisterOutputType(WebhookEventOutput{})
 	pulumi.RegisterOutputType(WebhookEventPtrOutput{})
 	pulumi.RegisterOutputType(WebhookEventArrayOutput{})

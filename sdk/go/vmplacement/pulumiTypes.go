@@ -1329,6 +1329,202 @@ func (o PendingCleanupArrayOutput) Index(i pulumi.IntInput) PendingCleanupOutput
 	}).(PendingCleanupOutput)
 }
 
+// One VM a PlacementGroup places, and its rules.
+type PlacementGroupVm struct {
+	// A group name: no two VMs of one group run on one host, at any moment of an update.
+	AntiAffinity *string `pulumi:"antiAffinity"`
+	// libvirt domain name.
+	Domain string `pulumi:"domain"`
+	// Inventory labels a host must carry, all of them, for the VM to run there (with `hosts`: among those hosts).
+	HostSelector map[string]string `pulumi:"hostSelector"`
+	// Inventory hosts it may run on (all of them when unset).
+	Hosts []string `pulumi:"hosts"`
+	// The one host it must run on; it must not be cordoned.
+	Pinned *string `pulumi:"pinned"`
+}
+
+// PlacementGroupVmInput is an input type that accepts PlacementGroupVmArgs and PlacementGroupVmOutput values.
+// You can construct a concrete instance of `PlacementGroupVmInput` via:
+//
+//	PlacementGroupVmArgs{...}
+type PlacementGroupVmInput interface {
+	pulumi.Input
+
+	ToPlacementGroupVmOutput() PlacementGroupVmOutput
+	ToPlacementGroupVmOutputWithContext(context.Context) PlacementGroupVmOutput
+}
+
+// One VM a PlacementGroup places, and its rules.
+type PlacementGroupVmArgs struct {
+	// A group name: no two VMs of one group run on one host, at any moment of an update.
+	AntiAffinity pulumi.StringPtrInput `pulumi:"antiAffinity"`
+	// libvirt domain name.
+	Domain pulumi.StringInput `pulumi:"domain"`
+	// Inventory labels a host must carry, all of them, for the VM to run there (with `hosts`: among those hosts).
+	HostSelector pulumi.StringMapInput `pulumi:"hostSelector"`
+	// Inventory hosts it may run on (all of them when unset).
+	Hosts pulumi.StringArrayInput `pulumi:"hosts"`
+	// The one host it must run on; it must not be cordoned.
+	Pinned pulumi.StringPtrInput `pulumi:"pinned"`
+}
+
+func (PlacementGroupVmArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*PlacementGroupVm)(nil)).Elem()
+}
+
+func (i PlacementGroupVmArgs) ToPlacementGroupVmOutput() PlacementGroupVmOutput {
+	return i.ToPlacementGroupVmOutputWithContext(context.Background())
+}
+
+func (i PlacementGroupVmArgs) ToPlacementGroupVmOutputWithContext(ctx context.Context) PlacementGroupVmOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PlacementGroupVmOutput)
+}
+
+// PlacementGroupVmArrayInput is an input type that accepts PlacementGroupVmArray and PlacementGroupVmArrayOutput values.
+// You can construct a concrete instance of `PlacementGroupVmArrayInput` via:
+//
+//	PlacementGroupVmArray{ PlacementGroupVmArgs{...} }
+type PlacementGroupVmArrayInput interface {
+	pulumi.Input
+
+	ToPlacementGroupVmArrayOutput() PlacementGroupVmArrayOutput
+	ToPlacementGroupVmArrayOutputWithContext(context.Context) PlacementGroupVmArrayOutput
+}
+
+type PlacementGroupVmArray []PlacementGroupVmInput
+
+func (PlacementGroupVmArray) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PlacementGroupVm)(nil)).Elem()
+}
+
+func (i PlacementGroupVmArray) ToPlacementGroupVmArrayOutput() PlacementGroupVmArrayOutput {
+	return i.ToPlacementGroupVmArrayOutputWithContext(context.Background())
+}
+
+func (i PlacementGroupVmArray) ToPlacementGroupVmArrayOutputWithContext(ctx context.Context) PlacementGroupVmArrayOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PlacementGroupVmArrayOutput)
+}
+
+// One VM a PlacementGroup places, and its rules.
+type PlacementGroupVmOutput struct{ *pulumi.OutputState }
+
+func (PlacementGroupVmOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PlacementGroupVm)(nil)).Elem()
+}
+
+func (o PlacementGroupVmOutput) ToPlacementGroupVmOutput() PlacementGroupVmOutput {
+	return o
+}
+
+func (o PlacementGroupVmOutput) ToPlacementGroupVmOutputWithContext(ctx context.Context) PlacementGroupVmOutput {
+	return o
+}
+
+// A group name: no two VMs of one group run on one host, at any moment of an update.
+func (o PlacementGroupVmOutput) AntiAffinity() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PlacementGroupVm) *string { return v.AntiAffinity }).(pulumi.StringPtrOutput)
+}
+
+// libvirt domain name.
+func (o PlacementGroupVmOutput) Domain() pulumi.StringOutput {
+	return o.ApplyT(func(v PlacementGroupVm) string { return v.Domain }).(pulumi.StringOutput)
+}
+
+// Inventory labels a host must carry, all of them, for the VM to run there (with `hosts`: among those hosts).
+func (o PlacementGroupVmOutput) HostSelector() pulumi.StringMapOutput {
+	return o.ApplyT(func(v PlacementGroupVm) map[string]string { return v.HostSelector }).(pulumi.StringMapOutput)
+}
+
+// Inventory hosts it may run on (all of them when unset).
+func (o PlacementGroupVmOutput) Hosts() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v PlacementGroupVm) []string { return v.Hosts }).(pulumi.StringArrayOutput)
+}
+
+// The one host it must run on; it must not be cordoned.
+func (o PlacementGroupVmOutput) Pinned() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PlacementGroupVm) *string { return v.Pinned }).(pulumi.StringPtrOutput)
+}
+
+type PlacementGroupVmArrayOutput struct{ *pulumi.OutputState }
+
+func (PlacementGroupVmArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PlacementGroupVm)(nil)).Elem()
+}
+
+func (o PlacementGroupVmArrayOutput) ToPlacementGroupVmArrayOutput() PlacementGroupVmArrayOutput {
+	return o
+}
+
+func (o PlacementGroupVmArrayOutput) ToPlacementGroupVmArrayOutputWithContext(ctx context.Context) PlacementGroupVmArrayOutput {
+	return o
+}
+
+func (o PlacementGroupVmArrayOutput) Index(i pulumi.IntInput) PlacementGroupVmOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) PlacementGroupVm {
+		return vs[0].([]PlacementGroupVm)[vs[1].(int)]
+	}).(PlacementGroupVmOutput)
+}
+
+// A move a PlacementGroup's assignments ask for.
+type PlacementMove struct {
+	// The VM.
+	Domain string `pulumi:"domain"`
+	// The host it runs on now.
+	From string `pulumi:"from"`
+	// The host it is assigned.
+	To string `pulumi:"to"`
+}
+
+// A move a PlacementGroup's assignments ask for.
+type PlacementMoveOutput struct{ *pulumi.OutputState }
+
+func (PlacementMoveOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PlacementMove)(nil)).Elem()
+}
+
+func (o PlacementMoveOutput) ToPlacementMoveOutput() PlacementMoveOutput {
+	return o
+}
+
+func (o PlacementMoveOutput) ToPlacementMoveOutputWithContext(ctx context.Context) PlacementMoveOutput {
+	return o
+}
+
+// The VM.
+func (o PlacementMoveOutput) Domain() pulumi.StringOutput {
+	return o.ApplyT(func(v PlacementMove) string { return v.Domain }).(pulumi.StringOutput)
+}
+
+// The host it runs on now.
+func (o PlacementMoveOutput) From() pulumi.StringOutput {
+	return o.ApplyT(func(v PlacementMove) string { return v.From }).(pulumi.StringOutput)
+}
+
+// The host it is assigned.
+func (o PlacementMoveOutput) To() pulumi.StringOutput {
+	return o.ApplyT(func(v PlacementMove) string { return v.To }).(pulumi.StringOutput)
+}
+
+type PlacementMoveArrayOutput struct{ *pulumi.OutputState }
+
+func (PlacementMoveArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PlacementMove)(nil)).Elem()
+}
+
+func (o PlacementMoveArrayOutput) ToPlacementMoveArrayOutput() PlacementMoveArrayOutput {
+	return o
+}
+
+func (o PlacementMoveArrayOutput) ToPlacementMoveArrayOutputWithContext(ctx context.Context) PlacementMoveArrayOutput {
+	return o
+}
+
+func (o PlacementMoveArrayOutput) Index(i pulumi.IntInput) PlacementMoveOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) PlacementMove {
+		return vs[0].([]PlacementMove)[vs[1].(int)]
+	}).(PlacementMoveOutput)
+}
+
 // Why a placement cannot be carried out as asked.
 type PlanBlocker struct {
 	// A stable code for the obstacle (e.g. HOST_OVERCOMMITTED, POOL_MISSING).
@@ -2190,6 +2386,59 @@ func (o PoolStatusArrayOutput) Index(i pulumi.IntInput) PoolStatusOutput {
 	}).(PoolStatusOutput)
 }
 
+// A VM a PlacementGroup cannot place where its rules want it.
+type UnplaceableVm struct {
+	// The kind of reason.
+	Code UnplaceableReason `pulumi:"code"`
+	// The reason in words, naming the hosts and what each lacks.
+	Reason string `pulumi:"reason"`
+}
+
+// A VM a PlacementGroup cannot place where its rules want it.
+type UnplaceableVmOutput struct{ *pulumi.OutputState }
+
+func (UnplaceableVmOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*UnplaceableVm)(nil)).Elem()
+}
+
+func (o UnplaceableVmOutput) ToUnplaceableVmOutput() UnplaceableVmOutput {
+	return o
+}
+
+func (o UnplaceableVmOutput) ToUnplaceableVmOutputWithContext(ctx context.Context) UnplaceableVmOutput {
+	return o
+}
+
+// The kind of reason.
+func (o UnplaceableVmOutput) Code() UnplaceableReasonOutput {
+	return o.ApplyT(func(v UnplaceableVm) UnplaceableReason { return v.Code }).(UnplaceableReasonOutput)
+}
+
+// The reason in words, naming the hosts and what each lacks.
+func (o UnplaceableVmOutput) Reason() pulumi.StringOutput {
+	return o.ApplyT(func(v UnplaceableVm) string { return v.Reason }).(pulumi.StringOutput)
+}
+
+type UnplaceableVmMapOutput struct{ *pulumi.OutputState }
+
+func (UnplaceableVmMapOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]UnplaceableVm)(nil)).Elem()
+}
+
+func (o UnplaceableVmMapOutput) ToUnplaceableVmMapOutput() UnplaceableVmMapOutput {
+	return o
+}
+
+func (o UnplaceableVmMapOutput) ToUnplaceableVmMapOutputWithContext(ctx context.Context) UnplaceableVmMapOutput {
+	return o
+}
+
+func (o UnplaceableVmMapOutput) MapIndex(k pulumi.StringInput) UnplaceableVmOutput {
+	return pulumi.All(o, k).ApplyT(func(vs []interface{}) UnplaceableVm {
+		return vs[0].(map[string]UnplaceableVm)[vs[1].(string)]
+	}).(UnplaceableVmOutput)
+}
+
 // A notification webhook: a JSON POST (event, domain, from, to, mode, summary, and the migration record once the move has ended) when a move starts and when it ends. Delivery is retried on network errors, 429 and 5xx (3 attempts, 5 s each) and never fails a placement; a failed delivery is a warning.
 type Webhook struct {
 	// Which events to send: started, succeeded, failed (default: all).
@@ -2371,6 +2620,8 @@ func (o WebhookPtrOutput) Url() pulumi.StringPtrOutput {
 func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*HostInput)(nil)).Elem(), HostArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*HostArrayInput)(nil)).Elem(), HostArray{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PlacementGroupVmInput)(nil)).Elem(), PlacementGroupVmArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PlacementGroupVmArrayInput)(nil)).Elem(), PlacementGroupVmArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicySpecInput)(nil)).Elem(), PolicySpecArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicySpecPtrInput)(nil)).Elem(), PolicySpecArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WebhookInput)(nil)).Elem(), WebhookArgs{})
@@ -2391,6 +2642,10 @@ func init() {
 	pulumi.RegisterOutputType(MigrationTransportPtrOutput{})
 	pulumi.RegisterOutputType(PendingCleanupOutput{})
 	pulumi.RegisterOutputType(PendingCleanupArrayOutput{})
+	pulumi.RegisterOutputType(PlacementGroupVmOutput{})
+	pulumi.RegisterOutputType(PlacementGroupVmArrayOutput{})
+	pulumi.RegisterOutputType(PlacementMoveOutput{})
+	pulumi.RegisterOutputType(PlacementMoveArrayOutput{})
 	pulumi.RegisterOutputType(PlanBlockerOutput{})
 	pulumi.RegisterOutputType(PlanBlockerArrayOutput{})
 	pulumi.RegisterOutputType(PlannedMigrationOutput{})
@@ -2399,6 +2654,8 @@ func init() {
 	pulumi.RegisterOutputType(PolicySpecPtrOutput{})
 	pulumi.RegisterOutputType(PoolStatusOutput{})
 	pulumi.RegisterOutputType(PoolStatusArrayOutput{})
+	pulumi.RegisterOutputType(UnplaceableVmOutput{})
+	pulumi.RegisterOutputType(UnplaceableVmMapOutput{})
 	pulumi.RegisterOutputType(WebhookOutput{})
 	pulumi.RegisterOutputType(WebhookPtrOutput{})
 }

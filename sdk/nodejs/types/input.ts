@@ -41,6 +41,32 @@ export interface HostArgs {
 }
 
 /**
+ * One VM a PlacementGroup places, and its rules.
+ */
+export interface PlacementGroupVmArgs {
+    /**
+     * A group name: no two VMs of one group run on one host, at any moment of an update.
+     */
+    antiAffinity?: pulumi.Input<string | undefined>;
+    /**
+     * libvirt domain name.
+     */
+    domain: pulumi.Input<string>;
+    /**
+     * Inventory labels a host must carry, all of them, for the VM to run there (with `hosts`: among those hosts).
+     */
+    hostSelector?: pulumi.Input<{[key: string]: pulumi.Input<string>} | undefined>;
+    /**
+     * Inventory hosts it may run on (all of them when unset).
+     */
+    hosts?: pulumi.Input<pulumi.Input<string>[] | undefined>;
+    /**
+     * The one host it must run on; it must not be cordoned.
+     */
+    pinned?: pulumi.Input<string | undefined>;
+}
+
+/**
  * A normalized migration policy.
  */
 export interface PolicySpec {

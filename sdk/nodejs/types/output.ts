@@ -319,6 +319,50 @@ export interface PendingCleanup {
 }
 
 /**
+ * One VM a PlacementGroup places, and its rules.
+ */
+export interface PlacementGroupVm {
+    /**
+     * A group name: no two VMs of one group run on one host, at any moment of an update.
+     */
+    antiAffinity?: string;
+    /**
+     * libvirt domain name.
+     */
+    domain: string;
+    /**
+     * Inventory labels a host must carry, all of them, for the VM to run there (with `hosts`: among those hosts).
+     */
+    hostSelector?: {[key: string]: string};
+    /**
+     * Inventory hosts it may run on (all of them when unset).
+     */
+    hosts?: string[];
+    /**
+     * The one host it must run on; it must not be cordoned.
+     */
+    pinned?: string;
+}
+
+/**
+ * A move a PlacementGroup's assignments ask for.
+ */
+export interface PlacementMove {
+    /**
+     * The VM.
+     */
+    domain: string;
+    /**
+     * The host it runs on now.
+     */
+    from: string;
+    /**
+     * The host it is assigned.
+     */
+    to: string;
+}
+
+/**
  * Why a placement cannot be carried out as asked.
  */
 export interface PlanBlocker {
@@ -496,6 +540,20 @@ export interface PoolStatus {
      * libvirt's pool type (dir, netfs, logical, rbd, ...).
      */
     type: string;
+}
+
+/**
+ * A VM a PlacementGroup cannot place where its rules want it.
+ */
+export interface UnplaceableVm {
+    /**
+     * The kind of reason.
+     */
+    code: enums.UnplaceableReason;
+    /**
+     * The reason in words, naming the hosts and what each lacks.
+     */
+    reason: string;
 }
 
 /**

@@ -10,6 +10,7 @@ from ._enums import *
 from .get_hosts import *
 from .get_placement import *
 from .migration_policy import *
+from .placement_group import *
 from .plan_placement import *
 from .provider import *
 from .vm_placement import *
@@ -32,6 +33,7 @@ _utilities.register(
   "fqn": "pulumi_vmplacement",
   "classes": {
    "vmplacement:index:MigrationPolicy": "MigrationPolicy",
+   "vmplacement:index:PlacementGroup": "PlacementGroup",
    "vmplacement:index:VmPlacement": "VmPlacement"
   }
  }

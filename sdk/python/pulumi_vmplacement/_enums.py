@@ -13,7 +13,9 @@ __all__ = [
     'Escalation',
     'MigrationMode',
     'MigrationResult',
+    'PlacementStrategy',
     'StorageCopy',
+    'UnplaceableReason',
     'WebhookEvent',
 ]
 
@@ -176,6 +178,21 @@ class MigrationResult(_builtins.str, Enum):
     """
 
 
+@pulumi.type_token("vmplacement:index:PlacementStrategy")
+class PlacementStrategy(_builtins.str, Enum):
+    """
+    How a PlacementGroup chooses among the hosts that can take a VM.
+    """
+    SPREAD = "spread"
+    """
+    The host with the most memory left after the move: load ends up even.
+    """
+    PACK = "pack"
+    """
+    The host with the least memory left that still fits: VMs fill hosts, leaving others empty.
+    """
+
+
 @pulumi.type_token("vmplacement:index:StorageCopy")
 class StorageCopy(_builtins.str, Enum):
     """
@@ -192,6 +209,45 @@ class StorageCopy(_builtins.str, Enum):
     INCREMENTAL = "incremental"
     """
     Only the top layer is copied; the backing chain must be on the target.
+    """
+
+
+@pulumi.type_token("vmplacement:index:UnplaceableReason")
+class UnplaceableReason(_builtins.str, Enum):
+    """
+    Why a PlacementGroup cannot place a VM.
+    """
+    NOT_FOUND = "not-found"
+    """
+    The VM runs on no inventory host.
+    """
+    NO_ALLOWED_HOST = "no-allowed-host"
+    """
+    Every host its rules allow is cordoned or is the one it must leave.
+    """
+    NO_ROOM = "no-room"
+    """
+    No allowed host has the memory free (memory promised to other moves of the update counts as taken).
+    """
+    ANTI_AFFINITY = "anti-affinity"
+    """
+    Every allowed host with room holds a member of its anti-affinity group, now or once the update's moves land.
+    """
+    LOCAL_DEVICE = "local-device"
+    """
+    It uses host devices (PCI, USB passthrough) that tie it to its host.
+    """
+    CPU = "cpu"
+    """
+    It sees its host's CPU (host-passthrough or host-model) and no allowed host has that CPU model.
+    """
+    STORAGE = "storage"
+    """
+    No allowed host has room in the pool its copied disks need.
+    """
+    UNREACHABLE = "unreachable"
+    """
+    The hosts that could take it do not answer.
     """
 
 

@@ -18,6 +18,8 @@ from ._enums import *
 __all__ = [
     'HostArgs',
     'HostArgsDict',
+    'PlacementGroupVmArgs',
+    'PlacementGroupVmArgsDict',
     'PolicySpec',
     'PolicySpecDict',
     'PolicySpecArgs',
@@ -177,6 +179,119 @@ class HostArgs:
     @peer_uri.setter
     def peer_uri(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "peer_uri", value)
+
+
+class PlacementGroupVmArgsDict(TypedDict):
+    """
+    One VM a PlacementGroup places, and its rules.
+    """
+    domain: pulumi.Input[_builtins.str]
+    """
+    libvirt domain name.
+    """
+    anti_affinity: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    A group name: no two VMs of one group run on one host, at any moment of an update.
+    """
+    host_selector: NotRequired[pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]]
+    """
+    Inventory labels a host must carry, all of them, for the VM to run there (with `hosts`: among those hosts).
+    """
+    hosts: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]]
+    """
+    Inventory hosts it may run on (all of them when unset).
+    """
+    pinned: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The one host it must run on; it must not be cordoned.
+    """
+
+@pulumi.input_type
+class PlacementGroupVmArgs:
+    def __init__(__self__, *,
+                 domain: pulumi.Input[_builtins.str],
+                 anti_affinity: pulumi.Input[Optional[_builtins.str]] = None,
+                 host_selector: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 hosts: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 pinned: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        One VM a PlacementGroup places, and its rules.
+
+        :param pulumi.Input[_builtins.str] domain: libvirt domain name.
+        :param pulumi.Input[_builtins.str] anti_affinity: A group name: no two VMs of one group run on one host, at any moment of an update.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] host_selector: Inventory labels a host must carry, all of them, for the VM to run there (with `hosts`: among those hosts).
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] hosts: Inventory hosts it may run on (all of them when unset).
+        :param pulumi.Input[_builtins.str] pinned: The one host it must run on; it must not be cordoned.
+        """
+        pulumi.set(__self__, "domain", domain)
+        if anti_affinity is not None:
+            pulumi.set(__self__, "anti_affinity", anti_affinity)
+        if host_selector is not None:
+            pulumi.set(__self__, "host_selector", host_selector)
+        if hosts is not None:
+            pulumi.set(__self__, "hosts", hosts)
+        if pinned is not None:
+            pulumi.set(__self__, "pinned", pinned)
+
+    @_builtins.property
+    @pulumi.getter
+    def domain(self) -> pulumi.Input[_builtins.str]:
+        """
+        libvirt domain name.
+        """
+        return pulumi.get(self, "domain")
+
+    @domain.setter
+    def domain(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "domain", value)
+
+    @_builtins.property
+    @pulumi.getter(name="antiAffinity")
+    def anti_affinity(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        A group name: no two VMs of one group run on one host, at any moment of an update.
+        """
+        return pulumi.get(self, "anti_affinity")
+
+    @anti_affinity.setter
+    def anti_affinity(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "anti_affinity", value)
+
+    @_builtins.property
+    @pulumi.getter(name="hostSelector")
+    def host_selector(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        Inventory labels a host must carry, all of them, for the VM to run there (with `hosts`: among those hosts).
+        """
+        return pulumi.get(self, "host_selector")
+
+    @host_selector.setter
+    def host_selector(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "host_selector", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def hosts(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Inventory hosts it may run on (all of them when unset).
+        """
+        return pulumi.get(self, "hosts")
+
+    @hosts.setter
+    def hosts(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "hosts", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def pinned(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The one host it must run on; it must not be cordoned.
+        """
+        return pulumi.get(self, "pinned")
+
+    @pinned.setter
+    def pinned(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "pinned", value)
 
 
 class PolicySpecDict(TypedDict):

@@ -25,10 +25,13 @@ __all__ = [
     'MigrationRecord',
     'MigrationTransport',
     'PendingCleanup',
+    'PlacementGroupVm',
+    'PlacementMove',
     'PlanBlocker',
     'PlannedMigration',
     'PolicySpec',
     'PoolStatus',
+    'UnplaceableVm',
     'Webhook',
 ]
 
@@ -1024,6 +1027,158 @@ class PendingCleanup(dict):
 
 
 @pulumi.output_type
+class PlacementGroupVm(dict):
+    """
+    One VM a PlacementGroup places, and its rules.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "antiAffinity":
+            suggest = "anti_affinity"
+        elif key == "hostSelector":
+            suggest = "host_selector"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in PlacementGroupVm. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        PlacementGroupVm.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        PlacementGroupVm.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 domain: _builtins.str,
+                 anti_affinity: Optional[_builtins.str] = None,
+                 host_selector: Optional[Mapping[str, _builtins.str]] = None,
+                 hosts: Optional[Sequence[_builtins.str]] = None,
+                 pinned: Optional[_builtins.str] = None):
+        """
+        One VM a PlacementGroup places, and its rules.
+
+        :param _builtins.str domain: libvirt domain name.
+        :param _builtins.str anti_affinity: A group name: no two VMs of one group run on one host, at any moment of an update.
+        :param Mapping[str, _builtins.str] host_selector: Inventory labels a host must carry, all of them, for the VM to run there (with `hosts`: among those hosts).
+        :param Sequence[_builtins.str] hosts: Inventory hosts it may run on (all of them when unset).
+        :param _builtins.str pinned: The one host it must run on; it must not be cordoned.
+        """
+        pulumi.set(__self__, "domain", domain)
+        if anti_affinity is not None:
+            pulumi.set(__self__, "anti_affinity", anti_affinity)
+        if host_selector is not None:
+            pulumi.set(__self__, "host_selector", host_selector)
+        if hosts is not None:
+            pulumi.set(__self__, "hosts", hosts)
+        if pinned is not None:
+            pulumi.set(__self__, "pinned", pinned)
+
+    @_builtins.property
+    @pulumi.getter
+    def domain(self) -> _builtins.str:
+        """
+        libvirt domain name.
+        """
+        return pulumi.get(self, "domain")
+
+    @_builtins.property
+    @pulumi.getter(name="antiAffinity")
+    def anti_affinity(self) -> Optional[_builtins.str]:
+        """
+        A group name: no two VMs of one group run on one host, at any moment of an update.
+        """
+        return pulumi.get(self, "anti_affinity")
+
+    @_builtins.property
+    @pulumi.getter(name="hostSelector")
+    def host_selector(self) -> Optional[Mapping[str, _builtins.str]]:
+        """
+        Inventory labels a host must carry, all of them, for the VM to run there (with `hosts`: among those hosts).
+        """
+        return pulumi.get(self, "host_selector")
+
+    @_builtins.property
+    @pulumi.getter
+    def hosts(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        Inventory hosts it may run on (all of them when unset).
+        """
+        return pulumi.get(self, "hosts")
+
+    @_builtins.property
+    @pulumi.getter
+    def pinned(self) -> Optional[_builtins.str]:
+        """
+        The one host it must run on; it must not be cordoned.
+        """
+        return pulumi.get(self, "pinned")
+
+
+@pulumi.output_type
+class PlacementMove(dict):
+    """
+    A move a PlacementGroup's assignments ask for.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "from":
+            suggest = "from_"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in PlacementMove. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        PlacementMove.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        PlacementMove.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 domain: _builtins.str,
+                 from_: _builtins.str,
+                 to: _builtins.str):
+        """
+        A move a PlacementGroup's assignments ask for.
+
+        :param _builtins.str domain: The VM.
+        :param _builtins.str from_: The host it runs on now.
+        :param _builtins.str to: The host it is assigned.
+        """
+        pulumi.set(__self__, "domain", domain)
+        pulumi.set(__self__, "from_", from_)
+        pulumi.set(__self__, "to", to)
+
+    @_builtins.property
+    @pulumi.getter
+    def domain(self) -> _builtins.str:
+        """
+        The VM.
+        """
+        return pulumi.get(self, "domain")
+
+    @_builtins.property
+    @pulumi.getter(name="from")
+    def from_(self) -> _builtins.str:
+        """
+        The host it runs on now.
+        """
+        return pulumi.get(self, "from_")
+
+    @_builtins.property
+    @pulumi.getter
+    def to(self) -> _builtins.str:
+        """
+        The host it is assigned.
+        """
+        return pulumi.get(self, "to")
+
+
+@pulumi.output_type
 class PlanBlocker(dict):
     """
     Why a placement cannot be carried out as asked.
@@ -1601,6 +1756,40 @@ class PoolStatus(dict):
         libvirt's pool type (dir, netfs, logical, rbd, ...).
         """
         return pulumi.get(self, "type")
+
+
+@pulumi.output_type
+class UnplaceableVm(dict):
+    """
+    A VM a PlacementGroup cannot place where its rules want it.
+    """
+    def __init__(__self__, *,
+                 code: 'UnplaceableReason',
+                 reason: _builtins.str):
+        """
+        A VM a PlacementGroup cannot place where its rules want it.
+
+        :param 'UnplaceableReason' code: The kind of reason.
+        :param _builtins.str reason: The reason in words, naming the hosts and what each lacks.
+        """
+        pulumi.set(__self__, "code", code)
+        pulumi.set(__self__, "reason", reason)
+
+    @_builtins.property
+    @pulumi.getter
+    def code(self) -> 'UnplaceableReason':
+        """
+        The kind of reason.
+        """
+        return pulumi.get(self, "code")
+
+    @_builtins.property
+    @pulumi.getter
+    def reason(self) -> _builtins.str:
+        """
+        The reason in words, naming the hosts and what each lacks.
+        """
+        return pulumi.get(self, "reason")
 
 
 @pulumi.output_type

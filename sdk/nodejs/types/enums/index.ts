@@ -166,6 +166,22 @@ export const MigrationResult = {
  */
 export type MigrationResult = (typeof MigrationResult)[keyof typeof MigrationResult];
 
+export const PlacementStrategy = {
+    /**
+     * The host with the most memory left after the move: load ends up even.
+     */
+    Spread: "spread",
+    /**
+     * The host with the least memory left that still fits: VMs fill hosts, leaving others empty.
+     */
+    Pack: "pack",
+} as const;
+
+/**
+ * How a PlacementGroup chooses among the hosts that can take a VM.
+ */
+export type PlacementStrategy = (typeof PlacementStrategy)[keyof typeof PlacementStrategy];
+
 export const StorageCopy = {
     /**
      * Incremental when the backing chain is on the target already, else everything.
@@ -185,6 +201,46 @@ export const StorageCopy = {
  * How disks not on shared storage are copied during a live move.
  */
 export type StorageCopy = (typeof StorageCopy)[keyof typeof StorageCopy];
+
+export const UnplaceableReason = {
+    /**
+     * The VM runs on no inventory host.
+     */
+    NotFound: "not-found",
+    /**
+     * Every host its rules allow is cordoned or is the one it must leave.
+     */
+    NoAllowedHost: "no-allowed-host",
+    /**
+     * No allowed host has the memory free (memory promised to other moves of the update counts as taken).
+     */
+    NoRoom: "no-room",
+    /**
+     * Every allowed host with room holds a member of its anti-affinity group, now or once the update's moves land.
+     */
+    AntiAffinity: "anti-affinity",
+    /**
+     * It uses host devices (PCI, USB passthrough) that tie it to its host.
+     */
+    LocalDevice: "local-device",
+    /**
+     * It sees its host's CPU (host-passthrough or host-model) and no allowed host has that CPU model.
+     */
+    Cpu: "cpu",
+    /**
+     * No allowed host has room in the pool its copied disks need.
+     */
+    Storage: "storage",
+    /**
+     * The hosts that could take it do not answer.
+     */
+    Unreachable: "unreachable",
+} as const;
+
+/**
+ * Why a PlacementGroup cannot place a VM.
+ */
+export type UnplaceableReason = (typeof UnplaceableReason)[keyof typeof UnplaceableReason];
 
 export const WebhookEvent = {
     /**

@@ -1,0 +1,129 @@
+// The facts a fleet solve needs, gathered from the hosts: each host's free and total memory, CPU
+// model, pools and labels; each VM's host, memory, the disk bytes a move would copy, host devices
+// and whether its CPU ties it to a model. Hosts are asked side by side; an unreachable one is a
+// fact too (its VMs are then found nowhere).
+import { XMLParser } from "fast-xml-parser";
+import { constants as C, type LibvirtConnection } from "../libvirt";
+import { gatherDomainFacts, gatherHostFacts } from "../engine/gather";
+import type { ConnectionPool } from "../engine";
+import type { DomainFacts } from "../engine/types";
+import type { FleetHost, FleetVm } from "./solver";
+
+const xml = new XMLParser({ ignoreAttributes: true });
+
+/** The host CPU model libvirt reports in its capabilities (host/cpu/model). */
+export async function hostCpuModel(conn: LibvirtConnection): Promise<string | undefined> {
+  const caps = xml.parse(await conn.host.capabilities()) as {
+    capabilities?: { host?: { cpu?: { model?: unknown } } };
+  };
+  const model = caps.capabilities?.host?.cpu?.model;
+  return typeof model === "string" ? model : undefined;
+}
+
+interface HostScan {
+  host: FleetHost;
+  running: string[];
+  /** Pools on storage every host reaches: disks in them are not copied. */
+  sharedPools: Set<string>;
+}
+
+async function scanHost(pool: ConnectionPool, name: string): Promise<HostScan> {
+  const labels = pool.host(name)?.labels ?? {};
+  const facts = await gatherHostFacts(pool, name);
+  const unreachable: HostScan = {
+    host: {
+      name,
+      reachable: false,
+      labels,
+      freeMemoryBytes: 0,
+      totalMemoryBytes: 0,
+      allocatedMemoryBytes: 0,
+      poolFreeBytes: {},
+    },
+    running: [],
+    sharedPools: new Set(),
+  };
+  if (!facts?.reachable) return unreachable;
+  const conn = await pool.get(name);
+  const { VIR_CONNECT_LIST_DOMAINS_ACTIVE } = C.virConnectListAllDomainsFlags;
+  const [node, cpuModel, running] = await Promise.all([
+    conn.host.nodeInfo(),
+    hostCpuModel(conn).catch(() => undefined),
+    conn.domains.listAll(VIR_CONNECT_LIST_DOMAINS_ACTIVE),
+  ]);
+  // The load: memory given to every VM running there, in the group or not. A domain that goes
+  // away while it is asked counts as nothing.
+  const memories = await Promise.all(
+    running.map((d) =>
+      conn.domains.info(d).then(
+        (i) => i.memoryKiB * 1024,
+        () => 0,
+      ),
+    ),
+  );
+  return {
+    host: {
+      name,
+      reachable: true,
+      labels,
+      freeMemoryBytes: facts.freeMemoryBytes,
+      totalMemoryBytes: node.memoryKiB * 1024,
+      allocatedMemoryBytes: memories.reduce((a, b) => a + b, 0),
+      ...(cpuModel ? { cpuModel } : {}),
+      poolFreeBytes: Object.fromEntries(
+        Object.values(facts.pools).map((p) => [p.name, p.availableBytes]),
+      ),
+    },
+    running: running.map((d) => d.name),
+    sharedPools: new Set(
+      Object.values(facts.pools)
+        .filter((p) => p.sharedStorageKey !== undefined)
+        .map((p) => p.name),
+    ),
+  };
+}
+
+/** What a move of this VM copies, needs and cannot take along. */
+function vmOf(domain: DomainFacts, host: FleetHost, sharedPools: Set<string>): FleetVm {
+  // Disks on network storage or in a shared pool stay where they are; the rest are copied.
+  const copied = domain.disks.filter(
+    (d) => d.device === "disk" && !d.readOnly && !d.network && !(d.pool && sharedPools.has(d.pool)),
+  );
+  const mode = /mode=['"]([\w-]+)['"]/.exec(domain.cpuXml ?? "")?.[1];
+  return {
+    domain: domain.name,
+    currentHost: host.name,
+    memoryBytes: domain.memoryBytes,
+    copiedDiskBytes: copied.reduce(
+      (n, d) => n + d.allocationBytes + (d.backingAllocationBytes ?? 0),
+      0,
+    ),
+    ...(copied[0]?.pool ? { storagePool: copied[0].pool } : {}),
+    localDevices: domain.hostDevices,
+    // A guest that sees the host's own CPU can only go where that CPU is.
+    ...((mode === "host-passthrough" || mode === "host-model") && host.cpuModel
+      ? { requiredCpuModel: host.cpuModel }
+      : {}),
+  };
+}
+
+export async function gatherFleetFacts(
+  pool: ConnectionPool,
+  hostNames: string[],
+  domains: string[],
+): Promise<{ hosts: FleetHost[]; vms: FleetVm[] }> {
+  const scans = await Promise.all(hostNames.map((h) => scanHost(pool, h)));
+  const wanted = new Set(domains);
+  // A domain seen on two hosts (a move's last instant) counts where the inventory lists first.
+  const where = new Map<string, HostScan>();
+  for (const scan of scans)
+    for (const d of scan.running) if (wanted.has(d) && !where.has(d)) where.set(d, scan);
+  const vms = await Promise.all(
+    [...where].map(async ([name, scan]) => {
+      const conn = await pool.get(scan.host.name);
+      const dom = await conn.domains.lookupByName(name);
+      return vmOf(await gatherDomainFacts(conn, scan.host.name, dom), scan.host, scan.sharedPools);
+    }),
+  );
+  return { hosts: scans.map((s) => s.host), vms };
+}

@@ -1,0 +1,427 @@
+// Places a whole set of VMs at once under rules (allowed hosts, anti-affinity, pins, cordons) and
+// a strategy, from the facts gathered about hosts and VMs. Pure and deterministic: the same rules
+// and facts give the same assignments, every tie broken by name.
+//
+// Load is the memory given to VMs as a fraction of the host's memory; room is what is free.
+// Stable by default: a VM stays where it runs while that host is allowed, not cordoned, and the
+// rules hold there. Only VMs that must leave are placed, largest first; with `rebalance`, up to
+// `maxMoves` further single moves are made, each the one that improves the strategy's objective
+// most. Memory a leaving VM frees is never counted as room for another: the moves of one update
+// run side by side, so the target must have room while the source still holds the VM.
+// Anti-affinity holds at every moment of the update, not only at its end: a VM is only sent to
+// a host where no member of its group runs now or is bound for.
+
+export type Strategy = "spread" | "pack";
+
+export interface FleetHost {
+  name: string;
+  reachable: boolean;
+  labels: Record<string, string>;
+  /** Memory free now; what the VMs running there use is already taken. Room is checked against it. */
+  freeMemoryBytes: number;
+  /** Memory the host has in all. */
+  totalMemoryBytes: number;
+  /**
+   * Memory given to the VMs running there (their current memory): the load the strategies
+   * spread or pack, as a fraction of the total. Free memory alone cannot tell the load of hosts
+   * that share memory with other work.
+   */
+  allocatedMemoryBytes: number;
+  cpuModel?: string;
+  /** Free bytes per pool, by pool name. */
+  poolFreeBytes: Record<string, number>;
+}
+
+export interface FleetVm {
+  domain: string;
+  /** Where it runs now; undefined when it runs nowhere in the inventory. */
+  currentHost?: string;
+  memoryBytes: number;
+  /** Bytes of disk a move copies into `storagePool` on the target (0: all shared). */
+  copiedDiskBytes: number;
+  storagePool?: string;
+  /** Host devices passed through to the VM: it cannot leave its host. */
+  localDevices: string[];
+  /** A CPU model the target must have (host-model or host-passthrough guests). */
+  requiredCpuModel?: string;
+}
+
+export interface VmRule {
+  domain: string;
+  hosts?: string[];
+  hostSelector?: Record<string, string>;
+  antiAffinity?: string;
+  pinned?: string;
+}
+
+export interface FleetRules {
+  vms: VmRule[];
+  cordon: string[];
+  strategy: Strategy;
+  rebalance: boolean;
+  maxMoves: number;
+}
+
+export type UnplaceableCode =
+  | "not-found"
+  | "no-allowed-host"
+  | "no-room"
+  | "anti-affinity"
+  | "local-device"
+  | "cpu"
+  | "storage"
+  | "unreachable";
+
+export interface Assignment {
+  host: string;
+  reason: string;
+}
+
+export interface Unplaceable {
+  code: UnplaceableCode;
+  reason: string;
+}
+
+export interface Solution {
+  /** domain -> host; a VM that cannot leave its host keeps it here (and is in `unplaceable`). */
+  assignments: Record<string, Assignment>;
+  unplaceable: Record<string, Unplaceable>;
+  /** The VMs whose assigned host differs from where they run, in domain order. */
+  moves: Array<{ domain: string; from: string; to: string }>;
+}
+
+const GiB = 1024 ** 3;
+const gib = (bytes: number) => `${(bytes / GiB).toFixed(1)} GiB`;
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The hosts a rule allows, in inventory order, before cordons and facts. */
+export function allowedHosts(rule: VmRule, inventory: FleetHost[]): FleetHost[] {
+  if (rule.pinned) return inventory.filter((h) => h.name === rule.pinned);
+  return inventory.filter(
+    (h) =>
+      (!rule.hosts || rule.hosts.includes(h.name)) &&
+      Object.entries(rule.hostSelector ?? {}).every(([k, v]) => h.labels[k] === v),
+  );
+}
+
+/** Mutable bookkeeping of one solve: memory and pool space promised to incoming VMs. */
+class Ledger {
+  readonly incomingMemory = new Map<string, number>();
+  readonly incomingPool = new Map<string, number>();
+  /** group -> hosts where a member runs now or is bound for. */
+  readonly groupHosts = new Map<string, Set<string>>();
+
+  constructor(private readonly hosts: Map<string, FleetHost>) {}
+
+  roomFor(vm: FleetVm, host: string): number {
+    return (
+      this.hosts.get(host)!.freeMemoryBytes - (this.incomingMemory.get(host) ?? 0) - vm.memoryBytes
+    );
+  }
+
+  poolRoomFor(vm: FleetVm, host: string): number {
+    if (!vm.copiedDiskBytes || !vm.storagePool) return Infinity;
+    const free = this.hosts.get(host)!.poolFreeBytes[vm.storagePool];
+    if (free === undefined) return -Infinity;
+    return free - (this.incomingPool.get(`${host}/${vm.storagePool}`) ?? 0) - vm.copiedDiskBytes;
+  }
+
+  holdsGroup(group: string | undefined, host: string): boolean {
+    return group !== undefined && (this.groupHosts.get(group)?.has(host) ?? false);
+  }
+
+  markGroup(group: string | undefined, host: string): void {
+    if (group === undefined) return;
+    if (!this.groupHosts.has(group)) this.groupHosts.set(group, new Set());
+    this.groupHosts.get(group)!.add(host);
+  }
+
+  reserve(vm: FleetVm, host: string): void {
+    this.incomingMemory.set(host, (this.incomingMemory.get(host) ?? 0) + vm.memoryBytes);
+    if (vm.copiedDiskBytes && vm.storagePool) {
+      const key = `${host}/${vm.storagePool}`;
+      this.incomingPool.set(key, (this.incomingPool.get(key) ?? 0) + vm.copiedDiskBytes);
+    }
+  }
+
+  release(vm: FleetVm, host: string): void {
+    this.incomingMemory.set(host, (this.incomingMemory.get(host) ?? 0) - vm.memoryBytes);
+    if (vm.copiedDiskBytes && vm.storagePool) {
+      const key = `${host}/${vm.storagePool}`;
+      this.incomingPool.set(key, (this.incomingPool.get(key) ?? 0) - vm.copiedDiskBytes);
+    }
+  }
+}
+
+interface Context {
+  rules: FleetRules;
+  inventory: FleetHost[];
+  hosts: Map<string, FleetHost>;
+  vms: Map<string, FleetVm>;
+  ruleOf: Map<string, VmRule>;
+  cordoned: Set<string>;
+  /** Each VM's allowed hosts, computed once. */
+  allowed: Map<string, FleetHost[]>;
+}
+
+/** Why `host` cannot take `vm` now, or undefined when it can. */
+function rejection(
+  ctx: Context,
+  ledger: Ledger,
+  vm: FleetVm,
+  rule: VmRule,
+  host: FleetHost,
+): Unplaceable | undefined {
+  if (ctx.cordoned.has(host.name))
+    return { code: "no-allowed-host", reason: `${host.name} is cordoned` };
+  if (!host.reachable) return { code: "unreachable", reason: `${host.name} does not answer` };
+  if (vm.requiredCpuModel && host.cpuModel !== vm.requiredCpuModel)
+    return {
+      code: "cpu",
+      reason: `${host.name} has CPU ${host.cpuModel ?? "unknown"}, the VM needs ${vm.requiredCpuModel}`,
+    };
+  if (ledger.holdsGroup(rule.antiAffinity, host.name))
+    return {
+      code: "anti-affinity",
+      reason: `${host.name} holds a member of anti-affinity group '${rule.antiAffinity}'`,
+    };
+  const room = ledger.roomFor(vm, host.name);
+  if (room < 0)
+    return {
+      code: "no-room",
+      reason: `${host.name} has ${gib(room + vm.memoryBytes)} free for ${gib(vm.memoryBytes)}`,
+    };
+  const poolRoom = ledger.poolRoomFor(vm, host.name);
+  if (poolRoom < 0)
+    return {
+      code: "storage",
+      reason:
+        poolRoom === -Infinity
+          ? `${host.name} has no pool '${vm.storagePool}'`
+          : `${host.name}'s pool '${vm.storagePool}' has ${gib(poolRoom + vm.copiedDiskBytes)} free for ${gib(vm.copiedDiskBytes)}`,
+    };
+  return undefined;
+}
+
+/** The most telling reason among the hosts' rejections: the first by this order. */
+const CODE_ORDER: UnplaceableCode[] = [
+  "no-room",
+  "storage",
+  "anti-affinity",
+  "cpu",
+  "unreachable",
+  "no-allowed-host",
+];
+
+function summarize(rejections: Unplaceable[], leaving: string): Unplaceable {
+  if (!rejections.length)
+    return { code: "no-allowed-host", reason: `no host its rules allow ${leaving}` };
+  const code = CODE_ORDER.find((c) => rejections.some((r) => r.code === c))!;
+  return {
+    code,
+    reason: `no allowed host can take it ${leaving}: ${rejections.map((r) => r.reason).join("; ")}`,
+  };
+}
+
+/**
+ * Score of a host after taking the VM, higher is better: spread wants the least loaded host
+ * (memory given to VMs over its memory), pack the most loaded one that still has room.
+ */
+function preference(ctx: Context, ledger: Ledger, vm: FleetVm, host: FleetHost): number {
+  const load = host.totalMemoryBytes
+    ? (host.allocatedMemoryBytes + (ledger.incomingMemory.get(host.name) ?? 0) + vm.memoryBytes) /
+      host.totalMemoryBytes
+    : 1;
+  return ctx.rules.strategy === "spread" ? -load : load;
+}
+
+function mustLeave(
+  ctx: Context,
+  kept: Map<string, Set<string>>,
+  vm: FleetVm,
+  rule: VmRule,
+): string | undefined {
+  const host = ctx.hosts.get(vm.currentHost!)!;
+  if (ctx.cordoned.has(host.name)) return `${host.name} is cordoned`;
+  if (!ctx.allowed.get(rule.domain)!.includes(host)) return `its rules do not allow ${host.name}`;
+  if (vm.requiredCpuModel && host.cpuModel && host.cpuModel !== vm.requiredCpuModel)
+    return `${host.name} has CPU ${host.cpuModel}, the VM needs ${vm.requiredCpuModel}`;
+  if (rule.antiAffinity && kept.get(rule.antiAffinity)?.has(host.name))
+    return `${host.name} holds another member of anti-affinity group '${rule.antiAffinity}'`;
+  return undefined;
+}
+
+/**
+ * How much moving `bytes` from one host to another improves the strategy's objective: the sum
+ * over hosts of the squared fraction of memory used, which spread wants small (even load) and
+ * pack wants large (full hosts next to empty ones). Only the two hosts change.
+ */
+function gainOf(
+  ctx: Context,
+  used: Map<string, number>,
+  bytes: number,
+  from: FleetHost,
+  to: FleetHost,
+): number {
+  const sq = (h: FleetHost, u: number) => (h.totalMemoryBytes ? (u / h.totalMemoryBytes) ** 2 : 0);
+  const uf = used.get(from.name)!;
+  const ut = used.get(to.name)!;
+  const delta = sq(from, uf - bytes) - sq(from, uf) + sq(to, ut + bytes) - sq(to, ut);
+  return ctx.rules.strategy === "spread" ? -delta : delta;
+}
+
+export function solvePlacements(
+  rules: FleetRules,
+  inventory: FleetHost[],
+  vmFacts: FleetVm[],
+): Solution {
+  const ctx: Context = {
+    rules,
+    inventory,
+    hosts: new Map(inventory.map((h) => [h.name, h])),
+    vms: new Map(vmFacts.map((v) => [v.domain, v])),
+    ruleOf: new Map(rules.vms.map((r) => [r.domain, r])),
+    cordoned: new Set(rules.cordon),
+    allowed: new Map(rules.vms.map((r) => [r.domain, allowedHosts(r, inventory)])),
+  };
+  const ledger = new Ledger(ctx.hosts);
+  const assignments: Record<string, Assignment> = {};
+  const unplaceable: Record<string, Unplaceable> = {};
+  const domains = rules.vms.map((r) => r.domain).sort(byName);
+
+  // Where every member of each group runs now: a host with one is off limits to the others
+  // until that member is gone, which within one update it is not.
+  const running = domains.filter((d) => ctx.hosts.has(ctx.vms.get(d)?.currentHost ?? ""));
+  const found = new Set(running);
+  for (const d of domains)
+    if (!found.has(d))
+      unplaceable[d] = { code: "not-found", reason: `${d} runs on no inventory host` };
+
+  // Stayers first, in name order: a second member of a group on one host is the one that leaves.
+  const stays = new Set<string>();
+  const leaving = new Map<string, string>();
+  const groupAt = new Map<string, Set<string>>();
+  for (const d of running) {
+    const vm = ctx.vms.get(d)!;
+    const rule = ctx.ruleOf.get(d)!;
+    const why = mustLeave(ctx, groupAt, vm, rule);
+    if (why) leaving.set(d, why);
+    else {
+      stays.add(d);
+      assignments[d] = {
+        host: vm.currentHost!,
+        reason: `stays on ${vm.currentHost}: allowed, and its rules hold there`,
+      };
+      if (rule.antiAffinity) {
+        if (!groupAt.has(rule.antiAffinity)) groupAt.set(rule.antiAffinity, new Set());
+        groupAt.get(rule.antiAffinity)!.add(vm.currentHost!);
+      }
+    }
+  }
+  for (const d of running)
+    ledger.markGroup(ctx.ruleOf.get(d)!.antiAffinity, ctx.vms.get(d)!.currentHost!);
+
+  // Leavers, largest first (they are the hardest to fit), then by name.
+  const movers = [...leaving.keys()].sort(
+    (a, b) => ctx.vms.get(b)!.memoryBytes - ctx.vms.get(a)!.memoryBytes || byName(a, b),
+  );
+  for (const d of movers) {
+    const vm = ctx.vms.get(d)!;
+    const rule = ctx.ruleOf.get(d)!;
+    const why = `(it must leave ${vm.currentHost}: ${leaving.get(d)})`;
+    const keep = (u: Unplaceable) => {
+      unplaceable[d] = u;
+      assignments[d] = {
+        host: vm.currentHost!,
+        reason: `stays on ${vm.currentHost}: cannot leave: ${u.reason}`,
+      };
+    };
+    if (vm.localDevices.length) {
+      keep({
+        code: "local-device",
+        reason: `it uses ${vm.localDevices.join(", ")} on ${vm.currentHost} ${why}`,
+      });
+      continue;
+    }
+    let best: { host: string; score: number } | undefined;
+    const rejections: Unplaceable[] = [];
+    for (const host of ctx.allowed.get(d)!) {
+      if (host.name === vm.currentHost) continue;
+      const no = rejection(ctx, ledger, vm, rule, host);
+      if (no) {
+        rejections.push(no);
+        continue;
+      }
+      const score = preference(ctx, ledger, vm, host);
+      if (!best || score > best.score) best = { host: host.name, score };
+    }
+    if (!best) {
+      keep(summarize(rejections, why));
+      continue;
+    }
+    ledger.reserve(vm, best.host);
+    ledger.markGroup(rule.antiAffinity, best.host);
+    assignments[d] = {
+      host: best.host,
+      reason: `moves ${vm.currentHost} -> ${best.host} ${why}; ${best.host} is the ${rules.strategy === "spread" ? "least" : "most"} loaded of the hosts that can take it`,
+    };
+  }
+
+  if (rules.rebalance) rebalance(ctx, ledger, assignments, stays, rules.maxMoves);
+
+  const moves = domains
+    .filter((d) => assignments[d] && assignments[d].host !== ctx.vms.get(d)!.currentHost)
+    .map((d) => ({ domain: d, from: ctx.vms.get(d)!.currentHost!, to: assignments[d].host }));
+  return { assignments, unplaceable, moves };
+}
+
+/**
+ * Up to `budget` single moves of VMs that would stay, each the one that improves the objective
+ * most (ties: domain, then host name), stopping when none improves it.
+ */
+function rebalance(
+  ctx: Context,
+  ledger: Ledger,
+  assignments: Record<string, Assignment>,
+  stays: Set<string>,
+  budget: number,
+): void {
+  const used = new Map(ctx.inventory.map((h) => [h.name, h.allocatedMemoryBytes]));
+  for (const [d, a] of Object.entries(assignments)) {
+    const vm = ctx.vms.get(d)!;
+    if (a.host !== vm.currentHost) {
+      used.set(a.host, used.get(a.host)! + vm.memoryBytes);
+      used.set(vm.currentHost!, used.get(vm.currentHost!)! - vm.memoryBytes);
+    }
+  }
+  const candidates = [...stays].filter((d) => !ctx.vms.get(d)!.localDevices.length).sort(byName);
+  for (let moved = 0; moved < budget; moved++) {
+    let best: { d: string; host: string; gain: number } | undefined;
+    for (const d of candidates) {
+      const vm = ctx.vms.get(d)!;
+      const rule = ctx.ruleOf.get(d)!;
+      const from = vm.currentHost!;
+      for (const host of ctx.allowed.get(d)!) {
+        if (host.name === from) continue;
+        const gain = gainOf(ctx, used, vm.memoryBytes, ctx.hosts.get(from)!, host);
+        // Only clear gains (a move for a rounding error is churn); the rules are checked only for
+        // a move that would be the best so far, which keeps the search cheap.
+        if (gain <= 1e-9 || (best && gain <= best.gain + 1e-12)) continue;
+        if (!rejection(ctx, ledger, vm, rule, host)) best = { d, host: host.name, gain };
+      }
+    }
+    if (!best) return;
+    const vm = ctx.vms.get(best.d)!;
+    const rule = ctx.ruleOf.get(best.d)!;
+    ledger.reserve(vm, best.host);
+    ledger.markGroup(rule.antiAffinity, best.host);
+    used.set(vm.currentHost!, used.get(vm.currentHost!)! - vm.memoryBytes);
+    used.set(best.host, used.get(best.host)! + vm.memoryBytes);
+    assignments[best.d] = {
+      host: best.host,
+      reason: `moves ${vm.currentHost} -> ${best.host} to ${ctx.rules.strategy === "spread" ? "even out" : "pack"} memory use (rebalance)`,
+    };
+    stays.delete(best.d);
+    candidates.splice(candidates.indexOf(best.d), 1);
+  }
+}
