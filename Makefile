@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PULUMI_ENV := $(CURDIR)/scripts/pulumi-env.sh
 MOCHA := npx --no-install mocha
 
-.PHONY: dist packages install bench-engine bench-placement bench-forecast bench-provider bench-libvirt gen-libvirt gen-sdk check-sdk help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-faults test-e2e demo clean
+.PHONY: pulumi dist packages install bench-engine bench-placement bench-forecast bench-provider bench-libvirt gen-libvirt gen-sdk check-sdk help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-faults test-e2e demo clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -15,6 +15,9 @@ deps: ## install Debian packages the lab and tests need (root)
 
 toolchain: ## build the pinned Pulumi CLI and language hosts into the cache (once per version)
 	scripts/install-pulumi.sh
+
+pulumi: ## a Pulumi CLI: the one on PATH when recent enough (scripts/find-pulumi.sh), else the pinned build (needs Go)
+	@scripts/find-pulumi.sh >/dev/null 2>&1 || scripts/install-pulumi.sh >/dev/null
 
 node_modules: package.json package-lock.json
 	npm ci
@@ -51,7 +54,8 @@ test-faults: build ## faults injected into real moves on the lab, each followed 
 test-e2e: build
 	source $(PULUMI_ENV) && $(MOCHA) 'build/test/e2e/**/*.test.js'
 
-demo: deps toolchain node_modules build dist packages lab-up ## set up everything, place three lab VMs with Pulumi, move one live
+demo: deps pulumi node_modules build dist lab-up ## set up everything, place three lab VMs with Pulumi, move one live
+	scripts/packages.sh nodejs >/dev/null
 	scripts/demo.sh
 
 clean:

@@ -25,6 +25,12 @@ dest=$cache_root/v$PULUMI_VERSION
 mkdir -p "$dest/bin" "$dest/recipes"
 
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
+need_go() {
+  command -v go >/dev/null || {
+    echo "no Pulumi CLI v$PULUMI_VERSION or later on PATH, and no Go to build one: install either" >&2
+    exit 1
+  }
+}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 built=0
@@ -43,6 +49,7 @@ build_tool() {
   if [[ -x $dest/bin/$out && -f $dest/recipes/$out && $(cat "$dest/recipes/$out") == "$recipe" ]]; then
     return 0
   fi
+  need_go
   local started=$SECONDS
   mkdir -p "$dir"
   printf 'module vmplacement.local/%s\n\ngo 1.21\n\n%s\n' "$(basename "$dir")" "$extra" >"$dir/go.mod"
@@ -79,6 +86,7 @@ build_tool yaml '' "github.com/pulumi/pulumi-yaml@$YAML_HOST" \
 
 # The python host runs this helper script from next to itself.
 if [[ ! -x $dest/bin/pulumi-language-python-exec ]]; then
+  need_go
   go mod download "github.com/pulumi/pulumi/sdk/v3@$PYTHON_HOST_SDK"
   install -m 0755 "$(go env GOMODCACHE)/github.com/pulumi/pulumi/sdk/v3@$PYTHON_HOST_SDK/python/cmd/pulumi-language-python-exec" \
     "$dest/bin/pulumi-language-python-exec"

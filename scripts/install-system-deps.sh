@@ -20,6 +20,6 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-for tool in go node npm; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: install Go and Node.js 20 first" >&2; exit 1; }
+for tool in node npm; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: install Node.js 20 first" >&2; exit 1; }
 done

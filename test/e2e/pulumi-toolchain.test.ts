@@ -98,6 +98,20 @@ describe("pulumi toolchain", function () {
       assert.deepEqual(readdirSync(emptyCache), [], "no toolchain was built");
     });
 
+    it("needs no Go for the demo's setup when a recent CLI is installed", async () => {
+      const bin = userCli("no-go", "v3.999.0");
+      const emptyCache = mkdtempSync(path.join(dir, "cache-"));
+      const env = { ...process.env, PATH: `${bin}:/usr/bin:/bin`, VMP_PULUMI_CACHE: emptyCache };
+      await assert.rejects(run("bash", ["-c", "command -v go"], { env }), "no go on this PATH");
+      // What `make demo` runs besides the lab and the build: the CLI check and the npm package.
+      await run("make", ["-s", "pulumi"], { cwd: REPO_ROOT, env });
+      await run(path.join(REPO_ROOT, "scripts", "packages.sh"), ["nodejs"], {
+        cwd: REPO_ROOT,
+        env,
+      });
+      assert.deepEqual(readdirSync(emptyCache), [], "no toolchain was built");
+    });
+
     it("does not use an older CLI: the pinned build comes first", async () => {
       const bin = userCli("old", "v3.100.0");
       const cache = path.dirname(path.dirname(pinned));
