@@ -345,10 +345,76 @@ restart_libvirtd() {
   return 1
 }
 
+host_index() {
+  local name=$1 i
+  for ((i = 1; i <= HOST_COUNT; i++)); do
+    [[ $(host_name "$i") == "$name" ]] && { echo "$i"; return 0; }
+  done
+  log "no lab host named $name"
+  return 1
+}
+
+# Every process of a host but its namespace anchor: its QEMUs, libvirtd, sshd, virtlogd.
+host_processes() {
+  local i=$1 anchor
+  anchor=$(cat "$(host_dir "$i")/anchor.pid")
+  ip netns pids "$(host_ns "$i")" | grep -vx "$anchor" || true
+}
+
+# Power a lab host off as a fence device would: every process in it dies at once (SIGKILL, no
+# shutdown), and its link goes down. The namespaces stay, so it can be powered on again.
+power_off() {
+  local i
+  i=$(host_index "$1") || return 1
+  ip link set "$(host_ns "$i")" down
+  local pids
+  mapfile -t pids < <(host_processes "$i")
+  ((${#pids[@]})) && kill -KILL "${pids[@]}" 2>/dev/null
+  for _ in $(seq 50); do
+    [[ -z $(host_processes "$i") ]] && { rm -f "$(host_dir "$i")"/{libvirtd,sshd}.pid; return 0; }
+    sleep 0.1
+  done
+  log "$1: processes still alive after SIGKILL: $(host_processes "$i" | tr '\n' ' ')"
+  return 1
+}
+
+# off: nothing runs in the host and its link is down; on: anything runs or the link is up.
+power_status() {
+  local i
+  i=$(host_index "$1") || return 1
+  if [[ -z $(host_processes "$i") ]] && ! ip link show "$(host_ns "$i")" | grep -q ',UP'; then
+    echo off
+  else
+    echo on
+  fi
+}
+
+# Power a lab host on again: link up, libvirtd and sshd started (its guests stay off: a powered
+# off host's guests do not come back, and the provider defines them with autostart off).
+power_on() {
+  local i dir
+  i=$(host_index "$1") || return 1
+  dir=$(host_dir "$i")
+  ip link set "$(host_ns "$i")" up
+  if ! pid_alive "$dir/libvirtd.pid"; then
+    rm -f "$dir/libvirtd.pid"
+    nsenter -t "$(cat "$dir/anchor.pid")" -m -n -u -- \
+      libvirtd --daemon --listen -p "$dir/libvirtd.pid" -f /etc/libvirt/libvirtd.conf
+  fi
+  if ! pid_alive "$dir/sshd.pid"; then
+    nsenter -t "$(cat "$dir/anchor.pid")" -m -n -u -- \
+      /usr/sbin/sshd -f "$dir/ssh/sshd_config" -E "$dir/sshd.log"
+  fi
+  wait_for_host "$i"
+}
+
 case ${1:-} in
   up) lab_up ;;
   restart-libvirtd) restart_libvirtd "${2:?host name}" ;;
+  power-off) power_off "${2:?host name}" ;;
+  power-on) power_on "${2:?host name}" ;;
+  power-status) power_status "${2:?host name}" ;;
   down) lab_down; log "lab down" ;;
   status) if lab_healthy; then echo up; else echo down; exit 1; fi ;;
-  *) echo "usage: $0 up|down|status|restart-libvirtd HOST" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|restart-libvirtd HOST|power-off HOST|power-on HOST|power-status HOST" >&2; exit 2 ;;
 esac
