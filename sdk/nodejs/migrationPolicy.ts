@@ -62,6 +62,10 @@ export class MigrationPolicy extends pulumi.CustomResource {
     }
 
     /**
+     * Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+     */
+    declare public readonly allowFailover: pulumi.Output<boolean | undefined>;
+    /**
      * Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
      */
     declare public readonly allowForcedShutdown: pulumi.Output<boolean | undefined>;
@@ -149,6 +153,7 @@ export class MigrationPolicy extends pulumi.CustomResource {
         let resourceInputs: pulumi.Inputs = {};
         opts = opts || {};
         if (!opts.id) {
+            resourceInputs["allowFailover"] = (args?.allowFailover) ?? false;
             resourceInputs["allowForcedShutdown"] = (args?.allowForcedShutdown) ?? false;
             resourceInputs["allowLive"] = (args?.allowLive) ?? true;
             resourceInputs["allowOfflineFallback"] = (args?.allowOfflineFallback) ?? false;
@@ -169,6 +174,7 @@ export class MigrationPolicy extends pulumi.CustomResource {
             resourceInputs["tls"] = (args?.tls) ?? false;
             resourceInputs["spec"] = undefined /*out*/;
         } else {
+            resourceInputs["allowFailover"] = undefined /*out*/;
             resourceInputs["allowForcedShutdown"] = undefined /*out*/;
             resourceInputs["allowLive"] = undefined /*out*/;
             resourceInputs["allowOfflineFallback"] = undefined /*out*/;
@@ -200,6 +206,10 @@ export class MigrationPolicy extends pulumi.CustomResource {
  * The set of arguments for constructing a MigrationPolicy resource.
  */
 export interface MigrationPolicyArgs {
+    /**
+     * Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+     */
+    allowFailover?: pulumi.Input<boolean | undefined>;
     /**
      * Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
      */

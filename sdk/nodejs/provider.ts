@@ -42,6 +42,7 @@ export class Provider extends pulumi.ProviderResource {
             }
             resourceInputs["defaultPolicy"] = pulumi.output(args?.defaultPolicy).apply(JSON.stringify);
             resourceInputs["dirtyRateSampleSeconds"] = pulumi.output((args?.dirtyRateSampleSeconds) ?? 1).apply(JSON.stringify);
+            resourceInputs["fenceSecrets"] = pulumi.output(args?.fenceSecrets ? pulumi.secret(args.fenceSecrets) : undefined).apply(JSON.stringify);
             resourceInputs["hosts"] = pulumi.output(args?.hosts).apply(JSON.stringify);
             resourceInputs["maxMigrationsPerHostInbound"] = pulumi.output((args?.maxMigrationsPerHostInbound) ?? 1).apply(JSON.stringify);
             resourceInputs["maxMigrationsPerHostOutbound"] = pulumi.output((args?.maxMigrationsPerHostOutbound) ?? 1).apply(JSON.stringify);
@@ -70,6 +71,10 @@ export interface ProviderArgs {
      * Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
      */
     dirtyRateSampleSeconds?: pulumi.Input<number | undefined>;
+    /**
+     * Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
+     */
+    fenceSecrets?: pulumi.Input<{[key: string]: pulumi.Input<{[key: string]: pulumi.Input<string>}>} | undefined>;
     /**
      * The libvirt hosts VMs may be placed on.
      */

@@ -6,6 +6,7 @@ export const DEFAULT_POLICY: MigrationPolicy = {
   allowPostCopy: true,
   allowOfflineFallback: false,
   allowForcedShutdown: false,
+  allowFailover: false,
   maxDowntimeMs: 300,
   downtimeLadderMs: [300, 500, 1000],
   bandwidthMibps: 0,

@@ -105,6 +105,11 @@ export interface MigrationPolicy {
   allowOfflineFallback: boolean;
   /** Offline fallback may power the guest off hard when it ignores a graceful shutdown. */
   allowForcedShutdown: boolean;
+  /**
+   * When the VM's host is lost (libvirt and ssh both fail), fence the host and start the VM on
+   * the target from shared storage.
+   */
+  allowFailover: boolean;
   maxDowntimeMs: number;
   /** Downtimes to step through when pre-copy stalls; the last is the most the policy allows. */
   downtimeLadderMs: number[];

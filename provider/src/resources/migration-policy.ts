@@ -17,6 +17,7 @@ export const policyInputs = z
     allowPostCopy: z.boolean(),
     allowOfflineFallback: z.boolean(),
     allowForcedShutdown: z.boolean(),
+    allowFailover: z.boolean(),
     maxDowntimeMs: positiveInt("maxDowntimeMs")
       .min(1, "maxDowntimeMs must be at least 1 ms")
       .max(

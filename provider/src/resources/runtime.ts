@@ -8,6 +8,7 @@ import type {
   MigrationLimiter,
   RunLedger,
 } from "../engine";
+import type { FenceDevice } from "../fencing/agent";
 import type { PolicySpec } from "./migration-policy";
 
 export interface ProviderRuntime {
@@ -26,4 +27,6 @@ export interface ProviderRuntime {
    * apart (a process serves one run, but a preview's claims must never weigh on an update).
    */
   ledgers: { preview: RunLedger; update: RunLedger };
+  /** The fence device of an inventory host, with its secrets; undefined when it has none. */
+  fenceDevice(host: string): FenceDevice | undefined;
 }

@@ -6,7 +6,7 @@ import { Agent, request } from "undici";
 import { z } from "zod";
 import type { MigrationRecord } from "../engine";
 
-export const WEBHOOK_EVENTS = ["started", "succeeded", "failed"] as const;
+export const WEBHOOK_EVENTS = ["started", "succeeded", "failed", "failover"] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
 export const webhookInputs = z

@@ -33,6 +33,14 @@ const hostSchema = z
       )
       .optional(),
     labels: z.record(z.string(), z.string()).optional(),
+    fence: z
+      .object({
+        agent: z.string().min(1, "a fence device needs its agent, e.g. fence_ipmilan"),
+        options: z.record(z.string(), z.string()).optional(),
+        timeoutSeconds: z.number().int().min(1).max(600).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -55,6 +63,8 @@ export const configSchema = z
       .max(60, "dirtyRateSampleSeconds above 60 holds every preview up; 1 to 5 is plenty")
       .optional(),
     defaultPolicy: z.record(z.string(), z.unknown()).optional(),
+    /** Per host, the fence agent options that are secrets (password, ...). */
+    fenceSecrets: z.record(z.string(), z.record(z.string(), z.string())).optional(),
   })
   .strict();
 
@@ -126,6 +136,13 @@ export function checkConfig(raw: Record<string, unknown>): {
       }
     }
   });
+  for (const host of Object.keys(config.fenceSecrets ?? {})) {
+    if (!config.hosts.some((h) => h.name === host && h.fence))
+      failures.push({
+        property: `fenceSecrets.${host}`,
+        reason: `fence secrets for '${host}', which is not an inventory host with a fence device; give hosts[].fence for it or remove the entry`,
+      });
+  }
   const policy = checkPolicy(config.defaultPolicy ?? {});
   failures.push(...policy.failures.map((f) => ({ ...f, property: `defaultPolicy.${f.property}` })));
   return { config, policy: policy.spec, failures: dedupe(failures) };
@@ -168,5 +185,15 @@ export function buildRuntime(
     measureGate: new MeasureGate(),
     measuredLinks: [],
     ledgers: { preview: new RunLedger(), update: new RunLedger() },
+    fenceDevice: (host) => {
+      const fence = config.hosts.find((h) => h.name === host)?.fence;
+      if (!fence) return undefined;
+      return {
+        agent: fence.agent,
+        options: fence.options ?? {},
+        secrets: config.fenceSecrets?.[host] ?? {},
+        timeoutSeconds: fence.timeoutSeconds ?? 60,
+      };
+    },
   };
 }

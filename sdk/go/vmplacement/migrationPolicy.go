@@ -57,6 +57,8 @@ import (
 type MigrationPolicy struct {
 	pulumi.CustomResourceState
 
+	// Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+	AllowFailover pulumi.BoolPtrOutput `pulumi:"allowFailover"`
 	// Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
 	AllowForcedShutdown pulumi.BoolPtrOutput `pulumi:"allowForcedShutdown"`
 	// Allow live migration (pre-copy, with storage copy when disks are not shared). Default true.
@@ -104,6 +106,9 @@ func NewMigrationPolicy(ctx *pulumi.Context,
 		args = &MigrationPolicyArgs{}
 	}
 
+	if args.AllowFailover == nil {
+		args.AllowFailover = pulumi.BoolPtr(false)
+	}
 	if args.AllowForcedShutdown == nil {
 		args.AllowForcedShutdown = pulumi.BoolPtr(false)
 	}
@@ -192,6 +197,8 @@ func (MigrationPolicyState) ElementType() reflect.Type {
 }
 
 type migrationPolicyArgs struct {
+	// Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+	AllowFailover *bool `pulumi:"allowFailover"`
 	// Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
 	AllowForcedShutdown *bool `pulumi:"allowForcedShutdown"`
 	// Allow live migration (pre-copy, with storage copy when disks are not shared). Default true.
@@ -232,6 +239,8 @@ type migrationPolicyArgs struct {
 
 // The set of arguments for constructing a MigrationPolicy resource.
 type MigrationPolicyArgs struct {
+	// Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+	AllowFailover pulumi.BoolPtrInput
 	// Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
 	AllowForcedShutdown pulumi.BoolPtrInput
 	// Allow live migration (pre-copy, with storage copy when disks are not shared). Default true.
@@ -305,6 +314,11 @@ func (o MigrationPolicyOutput) ToMigrationPolicyOutput() MigrationPolicyOutput {
 
 func (o MigrationPolicyOutput) ToMigrationPolicyOutputWithContext(ctx context.Context) MigrationPolicyOutput {
 	return o
+}
+
+// Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+func (o MigrationPolicyOutput) AllowFailover() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *MigrationPolicy) pulumi.BoolPtrOutput { return v.AllowFailover }).(pulumi.BoolPtrOutput)
 }
 
 // Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.

@@ -42,6 +42,9 @@ func NewProvider(ctx *pulumi.Context,
 	if args.SshInsecureIgnoreHostKeys == nil {
 		args.SshInsecureIgnoreHostKeys = pulumi.BoolPtr(false)
 	}
+	if args.FenceSecrets != nil {
+		args.FenceSecrets = pulumi.ToSecret(args.FenceSecrets).(pulumi.StringMapMapInput)
+	}
 	if args.SshPrivateKey != nil {
 		args.SshPrivateKey = pulumi.ToSecret(args.SshPrivateKey).(pulumi.StringPtrInput)
 	}
@@ -62,6 +65,8 @@ type providerArgs struct {
 	DefaultPolicy *PolicySpec `pulumi:"defaultPolicy"`
 	// Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
 	DirtyRateSampleSeconds *int `pulumi:"dirtyRateSampleSeconds"`
+	// Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
+	FenceSecrets map[string]map[string]string `pulumi:"fenceSecrets"`
 	// The libvirt hosts VMs may be placed on.
 	Hosts []Host `pulumi:"hosts"`
 	// Migrations arriving at one host at a time (default 1).
@@ -90,6 +95,8 @@ type ProviderArgs struct {
 	DefaultPolicy PolicySpecPtrInput
 	// Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
 	DirtyRateSampleSeconds pulumi.IntPtrInput
+	// Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
+	FenceSecrets pulumi.StringMapMapInput
 	// The libvirt hosts VMs may be placed on.
 	Hosts HostArrayInput
 	// Migrations arriving at one host at a time (default 1).

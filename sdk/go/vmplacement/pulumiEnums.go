@@ -492,6 +492,8 @@ const (
 	MigrationModeBlockCopy = MigrationMode("block-copy")
 	// Shut off, defined and its disks copied on the target, and started there if it ran.
 	MigrationModeOffline = MigrationMode("offline")
+	// The VM's host was lost: fenced, then the VM started on the target from shared storage.
+	MigrationModeFailover = MigrationMode("failover")
 	// Nothing moves.
 	MigrationModeNone = MigrationMode("none")
 )
@@ -1132,6 +1134,8 @@ const (
 	WebhookEventSucceeded = WebhookEvent("succeeded")
 	// A move failed; the VM runs where the record says.
 	WebhookEventFailed = WebhookEvent("failed")
+	// A lost host was fenced and its VM started on another host.
+	WebhookEventFailover = WebhookEvent("failover")
 )
 
 func (WebhookEvent) ElementType() reflect.Type {
@@ -1259,6 +1263,7 @@ func (o WebhookEventPtrOutput) ToStringPtrOutputWithContext(ctx context.Context)
 //	WebhookEventStarted
 //	WebhookEventSucceeded
 //	WebhookEventFailed
+//	WebhookEventFailover
 type WebhookEventInput interface {
 	pulumi.Input
 

@@ -80,6 +80,184 @@ func (o DiskStateArrayOutput) Index(i pulumi.IntInput) DiskStateOutput {
 	}).(DiskStateOutput)
 }
 
+// How to power a host off when it is lost: a fence agent speaking the fence-agents interface (fence_ipmilan, fence_redfish, fence_virsh, ...), given its options as key=value lines on standard input.
+type FenceDevice struct {
+	// The agent: a path, or a name found on PATH (e.g. fence_ipmilan).
+	Agent string `pulumi:"agent"`
+	// The agent's options that are not secrets (ip, username, lanplus, plug, ...); secrets go in the provider's fenceSecrets.
+	Options map[string]string `pulumi:"options"`
+	// How long one agent action may take. Default 60.
+	TimeoutSeconds *int `pulumi:"timeoutSeconds"`
+}
+
+// FenceDeviceInput is an input type that accepts FenceDeviceArgs and FenceDeviceOutput values.
+// You can construct a concrete instance of `FenceDeviceInput` via:
+//
+//	FenceDeviceArgs{...}
+type FenceDeviceInput interface {
+	pulumi.Input
+
+	ToFenceDeviceOutput() FenceDeviceOutput
+	ToFenceDeviceOutputWithContext(context.Context) FenceDeviceOutput
+}
+
+// How to power a host off when it is lost: a fence agent speaking the fence-agents interface (fence_ipmilan, fence_redfish, fence_virsh, ...), given its options as key=value lines on standard input.
+type FenceDeviceArgs struct {
+	// The agent: a path, or a name found on PATH (e.g. fence_ipmilan).
+	Agent pulumi.StringInput `pulumi:"agent"`
+	// The agent's options that are not secrets (ip, username, lanplus, plug, ...); secrets go in the provider's fenceSecrets.
+	Options pulumi.StringMapInput `pulumi:"options"`
+	// How long one agent action may take. Default 60.
+	TimeoutSeconds pulumi.IntPtrInput `pulumi:"timeoutSeconds"`
+}
+
+func (FenceDeviceArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*FenceDevice)(nil)).Elem()
+}
+
+func (i FenceDeviceArgs) ToFenceDeviceOutput() FenceDeviceOutput {
+	return i.ToFenceDeviceOutputWithContext(context.Background())
+}
+
+func (i FenceDeviceArgs) ToFenceDeviceOutputWithContext(ctx context.Context) FenceDeviceOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(FenceDeviceOutput)
+}
+
+func (i FenceDeviceArgs) ToFenceDevicePtrOutput() FenceDevicePtrOutput {
+	return i.ToFenceDevicePtrOutputWithContext(context.Background())
+}
+
+func (i FenceDeviceArgs) ToFenceDevicePtrOutputWithContext(ctx context.Context) FenceDevicePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(FenceDeviceOutput).ToFenceDevicePtrOutputWithContext(ctx)
+}
+
+// FenceDevicePtrInput is an input type that accepts FenceDeviceArgs, FenceDevicePtr and FenceDevicePtrOutput values.
+// You can construct a concrete instance of `FenceDevicePtrInput` via:
+//
+//	        FenceDeviceArgs{...}
+//
+//	or:
+//
+//	        nil
+type FenceDevicePtrInput interface {
+	pulumi.Input
+
+	ToFenceDevicePtrOutput() FenceDevicePtrOutput
+	ToFenceDevicePtrOutputWithContext(context.Context) FenceDevicePtrOutput
+}
+
+type fenceDevicePtrType FenceDeviceArgs
+
+func FenceDevicePtr(v *FenceDeviceArgs) FenceDevicePtrInput {
+	return (*fenceDevicePtrType)(v)
+}
+
+func (*fenceDevicePtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**FenceDevice)(nil)).Elem()
+}
+
+func (i *fenceDevicePtrType) ToFenceDevicePtrOutput() FenceDevicePtrOutput {
+	return i.ToFenceDevicePtrOutputWithContext(context.Background())
+}
+
+func (i *fenceDevicePtrType) ToFenceDevicePtrOutputWithContext(ctx context.Context) FenceDevicePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(FenceDevicePtrOutput)
+}
+
+// How to power a host off when it is lost: a fence agent speaking the fence-agents interface (fence_ipmilan, fence_redfish, fence_virsh, ...), given its options as key=value lines on standard input.
+type FenceDeviceOutput struct{ *pulumi.OutputState }
+
+func (FenceDeviceOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*FenceDevice)(nil)).Elem()
+}
+
+func (o FenceDeviceOutput) ToFenceDeviceOutput() FenceDeviceOutput {
+	return o
+}
+
+func (o FenceDeviceOutput) ToFenceDeviceOutputWithContext(ctx context.Context) FenceDeviceOutput {
+	return o
+}
+
+func (o FenceDeviceOutput) ToFenceDevicePtrOutput() FenceDevicePtrOutput {
+	return o.ToFenceDevicePtrOutputWithContext(context.Background())
+}
+
+func (o FenceDeviceOutput) ToFenceDevicePtrOutputWithContext(ctx context.Context) FenceDevicePtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v FenceDevice) *FenceDevice {
+		return &v
+	}).(FenceDevicePtrOutput)
+}
+
+// The agent: a path, or a name found on PATH (e.g. fence_ipmilan).
+func (o FenceDeviceOutput) Agent() pulumi.StringOutput {
+	return o.ApplyT(func(v FenceDevice) string { return v.Agent }).(pulumi.StringOutput)
+}
+
+// The agent's options that are not secrets (ip, username, lanplus, plug, ...); secrets go in the provider's fenceSecrets.
+func (o FenceDeviceOutput) Options() pulumi.StringMapOutput {
+	return o.ApplyT(func(v FenceDevice) map[string]string { return v.Options }).(pulumi.StringMapOutput)
+}
+
+// How long one agent action may take. Default 60.
+func (o FenceDeviceOutput) TimeoutSeconds() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v FenceDevice) *int { return v.TimeoutSeconds }).(pulumi.IntPtrOutput)
+}
+
+type FenceDevicePtrOutput struct{ *pulumi.OutputState }
+
+func (FenceDevicePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**FenceDevice)(nil)).Elem()
+}
+
+func (o FenceDevicePtrOutput) ToFenceDevicePtrOutput() FenceDevicePtrOutput {
+	return o
+}
+
+func (o FenceDevicePtrOutput) ToFenceDevicePtrOutputWithContext(ctx context.Context) FenceDevicePtrOutput {
+	return o
+}
+
+func (o FenceDevicePtrOutput) Elem() FenceDeviceOutput {
+	return o.ApplyT(func(v *FenceDevice) FenceDevice {
+		if v != nil {
+			return *v
+		}
+		var ret FenceDevice
+		return ret
+	}).(FenceDeviceOutput)
+}
+
+// The agent: a path, or a name found on PATH (e.g. fence_ipmilan).
+func (o FenceDevicePtrOutput) Agent() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *FenceDevice) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Agent
+	}).(pulumi.StringPtrOutput)
+}
+
+// The agent's options that are not secrets (ip, username, lanplus, plug, ...); secrets go in the provider's fenceSecrets.
+func (o FenceDevicePtrOutput) Options() pulumi.StringMapOutput {
+	return o.ApplyT(func(v *FenceDevice) map[string]string {
+		if v == nil {
+			return nil
+		}
+		return v.Options
+	}).(pulumi.StringMapOutput)
+}
+
+// How long one agent action may take. Default 60.
+func (o FenceDevicePtrOutput) TimeoutSeconds() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *FenceDevice) *int {
+		if v == nil {
+			return nil
+		}
+		return v.TimeoutSeconds
+	}).(pulumi.IntPtrOutput)
+}
+
 // What the planner expects a move to take, from measured facts and the convergence model.
 type Forecast struct {
 	// The guest's memory dirty rate, in MiB/s.
@@ -440,6 +618,8 @@ func (o ForecastSourcesPtrOutput) Stream() pulumi.StringPtrOutput {
 
 // A libvirt host of the inventory.
 type Host struct {
+	// The host's fence device, for failover: a VM whose host is lost starts elsewhere only after this device confirms the host is off.
+	Fence *FenceDevice `pulumi:"fence"`
 	// Free-form labels.
 	Labels map[string]string `pulumi:"labels"`
 	// Address migration streams and storage copies are sent to.
@@ -469,6 +649,8 @@ type HostInput interface {
 
 // A libvirt host of the inventory.
 type HostArgs struct {
+	// The host's fence device, for failover: a VM whose host is lost starts elsewhere only after this device confirms the host is off.
+	Fence FenceDevicePtrInput `pulumi:"fence"`
 	// Free-form labels.
 	Labels pulumi.StringMapInput `pulumi:"labels"`
 	// Address migration streams and storage copies are sent to.
@@ -535,6 +717,11 @@ func (o HostOutput) ToHostOutput() HostOutput {
 
 func (o HostOutput) ToHostOutputWithContext(ctx context.Context) HostOutput {
 	return o
+}
+
+// The host's fence device, for failover: a VM whose host is lost starts elsewhere only after this device confirms the host is off.
+func (o HostOutput) Fence() FenceDevicePtrOutput {
+	return o.ApplyT(func(v Host) *FenceDevice { return v.Fence }).(FenceDevicePtrOutput)
 }
 
 // Free-form labels.
@@ -1844,6 +2031,8 @@ func (o PlannedMigrationPtrOutput) Warnings() pulumi.StringArrayOutput {
 
 // A normalized migration policy.
 type PolicySpec struct {
+	// Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+	AllowFailover *bool `pulumi:"allowFailover"`
 	// Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
 	AllowForcedShutdown *bool `pulumi:"allowForcedShutdown"`
 	// Allow live migration (pre-copy, with storage copy when disks are not shared). Default true.
@@ -1895,6 +2084,8 @@ type PolicySpecInput interface {
 
 // A normalized migration policy.
 type PolicySpecArgs struct {
+	// Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+	AllowFailover pulumi.BoolPtrInput `pulumi:"allowFailover"`
 	// Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
 	AllowForcedShutdown pulumi.BoolPtrInput `pulumi:"allowForcedShutdown"`
 	// Allow live migration (pre-copy, with storage copy when disks are not shared). Default true.
@@ -2011,6 +2202,11 @@ func (o PolicySpecOutput) ToPolicySpecPtrOutputWithContext(ctx context.Context) 
 	}).(PolicySpecPtrOutput)
 }
 
+// Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+func (o PolicySpecOutput) AllowFailover() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v PolicySpec) *bool { return v.AllowFailover }).(pulumi.BoolPtrOutput)
+}
+
 // Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
 func (o PolicySpecOutput) AllowForcedShutdown() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v PolicySpec) *bool { return v.AllowForcedShutdown }).(pulumi.BoolPtrOutput)
@@ -2123,6 +2319,16 @@ func (o PolicySpecPtrOutput) Elem() PolicySpecOutput {
 		var ret PolicySpec
 		return ret
 	}).(PolicySpecOutput)
+}
+
+// Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+func (o PolicySpecPtrOutput) AllowFailover() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *PolicySpec) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.AllowFailover
+	}).(pulumi.BoolPtrOutput)
 }
 
 // Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
@@ -2618,6 +2824,8 @@ func (o WebhookPtrOutput) Url() pulumi.StringPtrOutput {
 }
 
 func init() {
+	pulumi.RegisterInputType(reflect.TypeOf((*FenceDeviceInput)(nil)).Elem(), FenceDeviceArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*FenceDevicePtrInput)(nil)).Elem(), FenceDeviceArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*HostInput)(nil)).Elem(), HostArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*HostArrayInput)(nil)).Elem(), HostArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PlacementGroupVmInput)(nil)).Elem(), PlacementGroupVmArgs{})
@@ -2628,6 +2836,8 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*WebhookPtrInput)(nil)).Elem(), WebhookArgs{})
 	pulumi.RegisterOutputType(DiskStateOutput{})
 	pulumi.RegisterOutputType(DiskStateArrayOutput{})
+	pulumi.RegisterOutputType(FenceDeviceOutput{})
+	pulumi.RegisterOutputType(FenceDevicePtrOutput{})
 	pulumi.RegisterOutputType(ForecastOutput{})
 	pulumi.RegisterOutputType(ForecastPtrOutput{})
 	pulumi.RegisterOutputType(ForecastSourcesOutput{})

@@ -33,6 +33,17 @@ Object.defineProperty(exports, "dirtyRateSampleSeconds", {
 });
 
 /**
+ * Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
+ */
+export declare const fenceSecrets: {[key: string]: {[key: string]: string}} | undefined;
+Object.defineProperty(exports, "fenceSecrets", {
+    get() {
+        return __config.getObject<{[key: string]: {[key: string]: string}}>("fenceSecrets");
+    },
+    enumerable: true,
+});
+
+/**
  * The libvirt hosts VMs may be placed on.
  */
 export declare const hosts: outputs.Host[] | undefined;

@@ -7,9 +7,31 @@ import * as outputs from "../types/output";
 import * as enums from "../types/enums";
 
 /**
+ * How to power a host off when it is lost: a fence agent speaking the fence-agents interface (fence_ipmilan, fence_redfish, fence_virsh, ...), given its options as key=value lines on standard input.
+ */
+export interface FenceDeviceArgs {
+    /**
+     * The agent: a path, or a name found on PATH (e.g. fence_ipmilan).
+     */
+    agent: pulumi.Input<string>;
+    /**
+     * The agent's options that are not secrets (ip, username, lanplus, plug, ...); secrets go in the provider's fenceSecrets.
+     */
+    options?: pulumi.Input<{[key: string]: pulumi.Input<string>} | undefined>;
+    /**
+     * How long one agent action may take. Default 60.
+     */
+    timeoutSeconds?: pulumi.Input<number | undefined>;
+}
+
+/**
  * A libvirt host of the inventory.
  */
 export interface HostArgs {
+    /**
+     * The host's fence device, for failover: a VM whose host is lost starts elsewhere only after this device confirms the host is off.
+     */
+    fence?: pulumi.Input<inputs.FenceDeviceArgs | undefined>;
     /**
      * Free-form labels.
      */
@@ -70,6 +92,10 @@ export interface PlacementGroupVmArgs {
  * A normalized migration policy.
  */
 export interface PolicySpec {
+    /**
+     * Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+     */
+    allowFailover?: boolean;
     /**
      * Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
      */
@@ -148,6 +174,10 @@ export interface PolicySpec {
  * A normalized migration policy.
  */
 export interface PolicySpecArgs {
+    /**
+     * Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+     */
+    allowFailover?: pulumi.Input<boolean | undefined>;
     /**
      * Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
      */

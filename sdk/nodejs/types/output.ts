@@ -29,6 +29,24 @@ export interface DiskState {
 }
 
 /**
+ * How to power a host off when it is lost: a fence agent speaking the fence-agents interface (fence_ipmilan, fence_redfish, fence_virsh, ...), given its options as key=value lines on standard input.
+ */
+export interface FenceDevice {
+    /**
+     * The agent: a path, or a name found on PATH (e.g. fence_ipmilan).
+     */
+    agent: string;
+    /**
+     * The agent's options that are not secrets (ip, username, lanplus, plug, ...); secrets go in the provider's fenceSecrets.
+     */
+    options?: {[key: string]: string};
+    /**
+     * How long one agent action may take. Default 60.
+     */
+    timeoutSeconds?: number;
+}
+
+/**
  * What the planner expects a move to take, from measured facts and the convergence model.
  */
 export interface Forecast {
@@ -108,6 +126,10 @@ export interface ForecastSources {
  * A libvirt host of the inventory.
  */
 export interface Host {
+    /**
+     * The host's fence device, for failover: a VM whose host is lost starts elsewhere only after this device confirms the host is off.
+     */
+    fence?: outputs.FenceDevice;
     /**
      * Free-form labels.
      */
@@ -438,6 +460,10 @@ export interface PlannedMigration {
  * A normalized migration policy.
  */
 export interface PolicySpec {
+    /**
+     * Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+     */
+    allowFailover?: boolean;
     /**
      * Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
      */

@@ -145,6 +145,10 @@ class MigrationMode(_builtins.str, Enum):
     """
     Shut off, defined and its disks copied on the target, and started there if it ran.
     """
+    FAILOVER = "failover"
+    """
+    The VM's host was lost: fenced, then the VM started on the target from shared storage.
+    """
     NONE = "none"
     """
     Nothing moves.
@@ -267,4 +271,8 @@ class WebhookEvent(_builtins.str, Enum):
     FAILED = "failed"
     """
     A move failed; the VM runs where the record says.
+    """
+    FAILOVER = "failover"
+    """
+    A lost host was fenced and its VM started on another host.
     """

@@ -16,6 +16,8 @@ from . import _utilities
 from ._enums import *
 
 __all__ = [
+    'FenceDeviceArgs',
+    'FenceDeviceArgsDict',
     'HostArgs',
     'HostArgsDict',
     'PlacementGroupVmArgs',
@@ -29,6 +31,79 @@ __all__ = [
     'WebhookArgs',
     'WebhookArgsDict',
 ]
+
+class FenceDeviceArgsDict(TypedDict):
+    """
+    How to power a host off when it is lost: a fence agent speaking the fence-agents interface (fence_ipmilan, fence_redfish, fence_virsh, ...), given its options as key=value lines on standard input.
+    """
+    agent: pulumi.Input[_builtins.str]
+    """
+    The agent: a path, or a name found on PATH (e.g. fence_ipmilan).
+    """
+    options: NotRequired[pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]]
+    """
+    The agent's options that are not secrets (ip, username, lanplus, plug, ...); secrets go in the provider's fenceSecrets.
+    """
+    timeout_seconds: NotRequired[pulumi.Input[Optional[_builtins.int]]]
+    """
+    How long one agent action may take. Default 60.
+    """
+
+@pulumi.input_type
+class FenceDeviceArgs:
+    def __init__(__self__, *,
+                 agent: pulumi.Input[_builtins.str],
+                 options: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 timeout_seconds: pulumi.Input[Optional[_builtins.int]] = None):
+        """
+        How to power a host off when it is lost: a fence agent speaking the fence-agents interface (fence_ipmilan, fence_redfish, fence_virsh, ...), given its options as key=value lines on standard input.
+
+        :param pulumi.Input[_builtins.str] agent: The agent: a path, or a name found on PATH (e.g. fence_ipmilan).
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] options: The agent's options that are not secrets (ip, username, lanplus, plug, ...); secrets go in the provider's fenceSecrets.
+        :param pulumi.Input[_builtins.int] timeout_seconds: How long one agent action may take. Default 60.
+        """
+        pulumi.set(__self__, "agent", agent)
+        if options is not None:
+            pulumi.set(__self__, "options", options)
+        if timeout_seconds is not None:
+            pulumi.set(__self__, "timeout_seconds", timeout_seconds)
+
+    @_builtins.property
+    @pulumi.getter
+    def agent(self) -> pulumi.Input[_builtins.str]:
+        """
+        The agent: a path, or a name found on PATH (e.g. fence_ipmilan).
+        """
+        return pulumi.get(self, "agent")
+
+    @agent.setter
+    def agent(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "agent", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def options(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        The agent's options that are not secrets (ip, username, lanplus, plug, ...); secrets go in the provider's fenceSecrets.
+        """
+        return pulumi.get(self, "options")
+
+    @options.setter
+    def options(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "options", value)
+
+    @_builtins.property
+    @pulumi.getter(name="timeoutSeconds")
+    def timeout_seconds(self) -> pulumi.Input[Optional[_builtins.int]]:
+        """
+        How long one agent action may take. Default 60.
+        """
+        return pulumi.get(self, "timeout_seconds")
+
+    @timeout_seconds.setter
+    def timeout_seconds(self, value: pulumi.Input[Optional[_builtins.int]]):
+        pulumi.set(self, "timeout_seconds", value)
+
 
 class HostArgsDict(TypedDict):
     """
@@ -45,6 +120,10 @@ class HostArgsDict(TypedDict):
     uri: pulumi.Input[_builtins.str]
     """
     libvirt URI the provider connects to, e.g. qemu+ssh://root@10.0.0.5/system.
+    """
+    fence: NotRequired[pulumi.Input[Optional['FenceDeviceArgsDict']]]
+    """
+    The host's fence device, for failover: a VM whose host is lost starts elsewhere only after this device confirms the host is off.
     """
     labels: NotRequired[pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]]
     """
@@ -69,6 +148,7 @@ class HostArgs:
                  migration_address: pulumi.Input[_builtins.str],
                  name: pulumi.Input[_builtins.str],
                  uri: pulumi.Input[_builtins.str],
+                 fence: pulumi.Input[Optional['FenceDeviceArgs']] = None,
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  migration_link_mibps: pulumi.Input[Optional[_builtins.float]] = None,
                  migration_tls_name: pulumi.Input[Optional[_builtins.str]] = None,
@@ -79,6 +159,7 @@ class HostArgs:
         :param pulumi.Input[_builtins.str] migration_address: Address migration streams and storage copies are sent to.
         :param pulumi.Input[_builtins.str] name: Name placements use in `host`.
         :param pulumi.Input[_builtins.str] uri: libvirt URI the provider connects to, e.g. qemu+ssh://root@10.0.0.5/system.
+        :param pulumi.Input['FenceDeviceArgs'] fence: The host's fence device, for failover: a VM whose host is lost starts elsewhere only after this device confirms the host is off.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] labels: Free-form labels.
         :param pulumi.Input[_builtins.float] migration_link_mibps: What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
         :param pulumi.Input[_builtins.str] migration_tls_name: The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
@@ -87,6 +168,8 @@ class HostArgs:
         pulumi.set(__self__, "migration_address", migration_address)
         pulumi.set(__self__, "name", name)
         pulumi.set(__self__, "uri", uri)
+        if fence is not None:
+            pulumi.set(__self__, "fence", fence)
         if labels is not None:
             pulumi.set(__self__, "labels", labels)
         if migration_link_mibps is not None:
@@ -131,6 +214,18 @@ class HostArgs:
     @uri.setter
     def uri(self, value: pulumi.Input[_builtins.str]):
         pulumi.set(self, "uri", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def fence(self) -> pulumi.Input[Optional['FenceDeviceArgs']]:
+        """
+        The host's fence device, for failover: a VM whose host is lost starts elsewhere only after this device confirms the host is off.
+        """
+        return pulumi.get(self, "fence")
+
+    @fence.setter
+    def fence(self, value: pulumi.Input[Optional['FenceDeviceArgs']]):
+        pulumi.set(self, "fence", value)
 
     @_builtins.property
     @pulumi.getter
@@ -298,6 +393,10 @@ class PolicySpecDict(TypedDict):
     """
     A normalized migration policy.
     """
+    allow_failover: NotRequired[_builtins.bool]
+    """
+    Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+    """
     allow_forced_shutdown: NotRequired[_builtins.bool]
     """
     Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
@@ -374,6 +473,7 @@ class PolicySpecDict(TypedDict):
 @pulumi.input_type
 class PolicySpec:
     def __init__(__self__, *,
+                 allow_failover: Optional[_builtins.bool] = None,
                  allow_forced_shutdown: Optional[_builtins.bool] = None,
                  allow_live: Optional[_builtins.bool] = None,
                  allow_offline_fallback: Optional[_builtins.bool] = None,
@@ -395,6 +495,7 @@ class PolicySpec:
         """
         A normalized migration policy.
 
+        :param _builtins.bool allow_failover: Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
         :param _builtins.bool allow_forced_shutdown: Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
         :param _builtins.bool allow_live: Allow live migration (pre-copy, with storage copy when disks are not shared). Default true.
         :param _builtins.bool allow_offline_fallback: Allow an offline move (shutdown, copy, start on the target) when live migration gives up, or when live migration is not allowed. Default false.
@@ -414,6 +515,8 @@ class PolicySpec:
         :param 'StorageCopy' storage_copy: Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
         :param _builtins.bool tls: Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
         """
+        if allow_failover is not None:
+            pulumi.set(__self__, "allow_failover", allow_failover)
         if allow_forced_shutdown is not None:
             pulumi.set(__self__, "allow_forced_shutdown", allow_forced_shutdown)
         if allow_live is not None:
@@ -450,6 +553,18 @@ class PolicySpec:
             pulumi.set(__self__, "storage_copy", storage_copy)
         if tls is not None:
             pulumi.set(__self__, "tls", tls)
+
+    @_builtins.property
+    @pulumi.getter(name="allowFailover")
+    def allow_failover(self) -> Optional[_builtins.bool]:
+        """
+        Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+        """
+        return pulumi.get(self, "allow_failover")
+
+    @allow_failover.setter
+    def allow_failover(self, value: Optional[_builtins.bool]):
+        pulumi.set(self, "allow_failover", value)
 
     @_builtins.property
     @pulumi.getter(name="allowForcedShutdown")
@@ -672,6 +787,10 @@ class PolicySpecArgsDict(TypedDict):
     """
     A normalized migration policy.
     """
+    allow_failover: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+    """
     allow_forced_shutdown: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
     """
     Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
@@ -748,6 +867,7 @@ class PolicySpecArgsDict(TypedDict):
 @pulumi.input_type
 class PolicySpecArgs:
     def __init__(__self__, *,
+                 allow_failover: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_forced_shutdown: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_live: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_offline_fallback: pulumi.Input[Optional[_builtins.bool]] = None,
@@ -769,6 +889,7 @@ class PolicySpecArgs:
         """
         A normalized migration policy.
 
+        :param pulumi.Input[_builtins.bool] allow_failover: Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
         :param pulumi.Input[_builtins.bool] allow_forced_shutdown: Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
         :param pulumi.Input[_builtins.bool] allow_live: Allow live migration (pre-copy, with storage copy when disks are not shared). Default true.
         :param pulumi.Input[_builtins.bool] allow_offline_fallback: Allow an offline move (shutdown, copy, start on the target) when live migration gives up, or when live migration is not allowed. Default false.
@@ -788,6 +909,8 @@ class PolicySpecArgs:
         :param pulumi.Input['StorageCopy'] storage_copy: Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
         :param pulumi.Input[_builtins.bool] tls: Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
         """
+        if allow_failover is not None:
+            pulumi.set(__self__, "allow_failover", allow_failover)
         if allow_forced_shutdown is not None:
             pulumi.set(__self__, "allow_forced_shutdown", allow_forced_shutdown)
         if allow_live is not None:
@@ -824,6 +947,18 @@ class PolicySpecArgs:
             pulumi.set(__self__, "storage_copy", storage_copy)
         if tls is not None:
             pulumi.set(__self__, "tls", tls)
+
+    @_builtins.property
+    @pulumi.getter(name="allowFailover")
+    def allow_failover(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+        """
+        return pulumi.get(self, "allow_failover")
+
+    @allow_failover.setter
+    def allow_failover(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "allow_failover", value)
 
     @_builtins.property
     @pulumi.getter(name="allowForcedShutdown")

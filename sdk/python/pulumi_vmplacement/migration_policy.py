@@ -22,6 +22,7 @@ __all__ = ['MigrationPolicyArgs', 'MigrationPolicy']
 @pulumi.input_type
 class MigrationPolicyArgs:
     def __init__(__self__, *,
+                 allow_failover: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_forced_shutdown: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_live: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_offline_fallback: pulumi.Input[Optional[_builtins.bool]] = None,
@@ -43,6 +44,7 @@ class MigrationPolicyArgs:
         """
         The set of arguments for constructing a MigrationPolicy resource.
 
+        :param pulumi.Input[_builtins.bool] allow_failover: Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
         :param pulumi.Input[_builtins.bool] allow_forced_shutdown: Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
         :param pulumi.Input[_builtins.bool] allow_live: Allow live migration (pre-copy, with storage copy when disks are not shared). Default true.
         :param pulumi.Input[_builtins.bool] allow_offline_fallback: Allow an offline move (shutdown, copy, start on the target) when live migration gives up, or when live migration is not allowed. Default false.
@@ -62,6 +64,10 @@ class MigrationPolicyArgs:
         :param pulumi.Input['StorageCopy'] storage_copy: Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
         :param pulumi.Input[_builtins.bool] tls: Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
         """
+        if allow_failover is None:
+            allow_failover = False
+        if allow_failover is not None:
+            pulumi.set(__self__, "allow_failover", allow_failover)
         if allow_forced_shutdown is None:
             allow_forced_shutdown = False
         if allow_forced_shutdown is not None:
@@ -130,6 +136,18 @@ class MigrationPolicyArgs:
             tls = False
         if tls is not None:
             pulumi.set(__self__, "tls", tls)
+
+    @_builtins.property
+    @pulumi.getter(name="allowFailover")
+    def allow_failover(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+        """
+        return pulumi.get(self, "allow_failover")
+
+    @allow_failover.setter
+    def allow_failover(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "allow_failover", value)
 
     @_builtins.property
     @pulumi.getter(name="allowForcedShutdown")
@@ -354,6 +372,7 @@ class MigrationPolicy(pulumi.CustomResource):
     def __init__(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 allow_failover: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_forced_shutdown: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_live: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_offline_fallback: pulumi.Input[Optional[_builtins.bool]] = None,
@@ -400,6 +419,7 @@ class MigrationPolicy(pulumi.CustomResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[_builtins.bool] allow_failover: Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
         :param pulumi.Input[_builtins.bool] allow_forced_shutdown: Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
         :param pulumi.Input[_builtins.bool] allow_live: Allow live migration (pre-copy, with storage copy when disks are not shared). Default true.
         :param pulumi.Input[_builtins.bool] allow_offline_fallback: Allow an offline move (shutdown, copy, start on the target) when live migration gives up, or when live migration is not allowed. Default false.
@@ -465,6 +485,7 @@ class MigrationPolicy(pulumi.CustomResource):
     def _internal_init(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 allow_failover: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_forced_shutdown: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_live: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_offline_fallback: pulumi.Input[Optional[_builtins.bool]] = None,
@@ -492,6 +513,9 @@ class MigrationPolicy(pulumi.CustomResource):
                 raise TypeError('__props__ is only valid when passed in combination with a valid opts.id to get an existing resource')
             __props__ = MigrationPolicyArgs.__new__(MigrationPolicyArgs)
 
+            if allow_failover is None:
+                allow_failover = False
+            __props__.__dict__["allow_failover"] = allow_failover
             if allow_forced_shutdown is None:
                 allow_forced_shutdown = False
             __props__.__dict__["allow_forced_shutdown"] = allow_forced_shutdown
@@ -567,6 +591,7 @@ class MigrationPolicy(pulumi.CustomResource):
 
         __props__ = MigrationPolicyArgs.__new__(MigrationPolicyArgs)
 
+        __props__.__dict__["allow_failover"] = None
         __props__.__dict__["allow_forced_shutdown"] = None
         __props__.__dict__["allow_live"] = None
         __props__.__dict__["allow_offline_fallback"] = None
@@ -587,6 +612,14 @@ class MigrationPolicy(pulumi.CustomResource):
         __props__.__dict__["storage_copy"] = None
         __props__.__dict__["tls"] = None
         return MigrationPolicy(resource_name, opts=opts, __props__=__props__)
+
+    @_builtins.property
+    @pulumi.getter(name="allowFailover")
+    def allow_failover(self) -> pulumi.Output[Optional[_builtins.bool]]:
+        """
+        Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+        """
+        return pulumi.get(self, "allow_failover")
 
     @_builtins.property
     @pulumi.getter(name="allowForcedShutdown")

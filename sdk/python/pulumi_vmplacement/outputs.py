@@ -18,6 +18,7 @@ from ._enums import *
 
 __all__ = [
     'DiskState',
+    'FenceDevice',
     'Forecast',
     'ForecastSources',
     'Host',
@@ -108,6 +109,53 @@ class DiskState(dict):
         The storage pool the disk's volume is in; unset for a file outside every pool.
         """
         return pulumi.get(self, "pool")
+
+
+@pulumi.output_type
+class FenceDevice(dict):
+    """
+    How to power a host off when it is lost: a fence agent speaking the fence-agents interface (fence_ipmilan, fence_redfish, fence_virsh, ...), given its options as key=value lines on standard input.
+    """
+    def __init__(__self__, *,
+                 agent: _builtins.str,
+                 options: Optional[Mapping[str, _builtins.str]] = None,
+                 timeout_seconds: Optional[_builtins.int] = None):
+        """
+        How to power a host off when it is lost: a fence agent speaking the fence-agents interface (fence_ipmilan, fence_redfish, fence_virsh, ...), given its options as key=value lines on standard input.
+
+        :param _builtins.str agent: The agent: a path, or a name found on PATH (e.g. fence_ipmilan).
+        :param Mapping[str, _builtins.str] options: The agent's options that are not secrets (ip, username, lanplus, plug, ...); secrets go in the provider's fenceSecrets.
+        :param _builtins.int timeout_seconds: How long one agent action may take. Default 60.
+        """
+        pulumi.set(__self__, "agent", agent)
+        if options is not None:
+            pulumi.set(__self__, "options", options)
+        if timeout_seconds is not None:
+            pulumi.set(__self__, "timeout_seconds", timeout_seconds)
+
+    @_builtins.property
+    @pulumi.getter
+    def agent(self) -> _builtins.str:
+        """
+        The agent: a path, or a name found on PATH (e.g. fence_ipmilan).
+        """
+        return pulumi.get(self, "agent")
+
+    @_builtins.property
+    @pulumi.getter
+    def options(self) -> Optional[Mapping[str, _builtins.str]]:
+        """
+        The agent's options that are not secrets (ip, username, lanplus, plug, ...); secrets go in the provider's fenceSecrets.
+        """
+        return pulumi.get(self, "options")
+
+    @_builtins.property
+    @pulumi.getter(name="timeoutSeconds")
+    def timeout_seconds(self) -> Optional[_builtins.int]:
+        """
+        How long one agent action may take. Default 60.
+        """
+        return pulumi.get(self, "timeout_seconds")
 
 
 @pulumi.output_type
@@ -365,6 +413,7 @@ class Host(dict):
                  migration_address: _builtins.str,
                  name: _builtins.str,
                  uri: _builtins.str,
+                 fence: Optional['outputs.FenceDevice'] = None,
                  labels: Optional[Mapping[str, _builtins.str]] = None,
                  migration_link_mibps: Optional[_builtins.float] = None,
                  migration_tls_name: Optional[_builtins.str] = None,
@@ -375,6 +424,7 @@ class Host(dict):
         :param _builtins.str migration_address: Address migration streams and storage copies are sent to.
         :param _builtins.str name: Name placements use in `host`.
         :param _builtins.str uri: libvirt URI the provider connects to, e.g. qemu+ssh://root@10.0.0.5/system.
+        :param 'FenceDevice' fence: The host's fence device, for failover: a VM whose host is lost starts elsewhere only after this device confirms the host is off.
         :param Mapping[str, _builtins.str] labels: Free-form labels.
         :param _builtins.float migration_link_mibps: What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
         :param _builtins.str migration_tls_name: The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
@@ -383,6 +433,8 @@ class Host(dict):
         pulumi.set(__self__, "migration_address", migration_address)
         pulumi.set(__self__, "name", name)
         pulumi.set(__self__, "uri", uri)
+        if fence is not None:
+            pulumi.set(__self__, "fence", fence)
         if labels is not None:
             pulumi.set(__self__, "labels", labels)
         if migration_link_mibps is not None:
@@ -415,6 +467,14 @@ class Host(dict):
         libvirt URI the provider connects to, e.g. qemu+ssh://root@10.0.0.5/system.
         """
         return pulumi.get(self, "uri")
+
+    @_builtins.property
+    @pulumi.getter
+    def fence(self) -> Optional['outputs.FenceDevice']:
+        """
+        The host's fence device, for failover: a VM whose host is lost starts elsewhere only after this device confirms the host is off.
+        """
+        return pulumi.get(self, "fence")
 
     @_builtins.property
     @pulumi.getter
@@ -1415,7 +1475,9 @@ class PolicySpec(dict):
     @staticmethod
     def __key_warning(key: str):
         suggest = None
-        if key == "allowForcedShutdown":
+        if key == "allowFailover":
+            suggest = "allow_failover"
+        elif key == "allowForcedShutdown":
             suggest = "allow_forced_shutdown"
         elif key == "allowLive":
             suggest = "allow_live"
@@ -1458,6 +1520,7 @@ class PolicySpec(dict):
         return super().get(key, default)
 
     def __init__(__self__, *,
+                 allow_failover: Optional[_builtins.bool] = None,
                  allow_forced_shutdown: Optional[_builtins.bool] = None,
                  allow_live: Optional[_builtins.bool] = None,
                  allow_offline_fallback: Optional[_builtins.bool] = None,
@@ -1479,6 +1542,7 @@ class PolicySpec(dict):
         """
         A normalized migration policy.
 
+        :param _builtins.bool allow_failover: Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
         :param _builtins.bool allow_forced_shutdown: Allow powering the guest off when it ignores a graceful shutdown during an offline move. Default false.
         :param _builtins.bool allow_live: Allow live migration (pre-copy, with storage copy when disks are not shared). Default true.
         :param _builtins.bool allow_offline_fallback: Allow an offline move (shutdown, copy, start on the target) when live migration gives up, or when live migration is not allowed. Default false.
@@ -1498,6 +1562,8 @@ class PolicySpec(dict):
         :param 'StorageCopy' storage_copy: Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
         :param _builtins.bool tls: Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
         """
+        if allow_failover is not None:
+            pulumi.set(__self__, "allow_failover", allow_failover)
         if allow_forced_shutdown is not None:
             pulumi.set(__self__, "allow_forced_shutdown", allow_forced_shutdown)
         if allow_live is not None:
@@ -1534,6 +1600,14 @@ class PolicySpec(dict):
             pulumi.set(__self__, "storage_copy", storage_copy)
         if tls is not None:
             pulumi.set(__self__, "tls", tls)
+
+    @_builtins.property
+    @pulumi.getter(name="allowFailover")
+    def allow_failover(self) -> Optional[_builtins.bool]:
+        """
+        Allow failover: when the VM's host is lost (libvirt and ssh both fail), fence it and start the VM on the target from shared storage. Default false.
+        """
+        return pulumi.get(self, "allow_failover")
 
     @_builtins.property
     @pulumi.getter(name="allowForcedShutdown")

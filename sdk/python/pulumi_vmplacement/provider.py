@@ -24,6 +24,7 @@ class ProviderArgs:
                  hosts: pulumi.Input[Sequence[pulumi.Input['HostArgs']]],
                  default_policy: pulumi.Input[Optional['PolicySpecArgs']] = None,
                  dirty_rate_sample_seconds: pulumi.Input[Optional[_builtins.int]] = None,
+                 fence_secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]] = None,
                  max_migrations_per_host_inbound: pulumi.Input[Optional[_builtins.int]] = None,
                  max_migrations_per_host_outbound: pulumi.Input[Optional[_builtins.int]] = None,
                  max_migrations_total: pulumi.Input[Optional[_builtins.int]] = None,
@@ -39,6 +40,7 @@ class ProviderArgs:
         :param pulumi.Input[Sequence[pulumi.Input['HostArgs']]] hosts: The libvirt hosts VMs may be placed on.
         :param pulumi.Input['PolicySpecArgs'] default_policy: Policy for placements that name none.
         :param pulumi.Input[_builtins.int] dirty_rate_sample_seconds: Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
+        :param pulumi.Input[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]] fence_secrets: Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
         :param pulumi.Input[_builtins.int] max_migrations_per_host_inbound: Migrations arriving at one host at a time (default 1).
         :param pulumi.Input[_builtins.int] max_migrations_per_host_outbound: Migrations leaving one host at a time (default 1).
         :param pulumi.Input[_builtins.int] max_migrations_total: Migrations at a time in one update (default 4).
@@ -56,6 +58,8 @@ class ProviderArgs:
             dirty_rate_sample_seconds = 1
         if dirty_rate_sample_seconds is not None:
             pulumi.set(__self__, "dirty_rate_sample_seconds", dirty_rate_sample_seconds)
+        if fence_secrets is not None:
+            pulumi.set(__self__, "fence_secrets", fence_secrets)
         if max_migrations_per_host_inbound is None:
             max_migrations_per_host_inbound = 1
         if max_migrations_per_host_inbound is not None:
@@ -118,6 +122,18 @@ class ProviderArgs:
     @dirty_rate_sample_seconds.setter
     def dirty_rate_sample_seconds(self, value: pulumi.Input[Optional[_builtins.int]]):
         pulumi.set(self, "dirty_rate_sample_seconds", value)
+
+    @_builtins.property
+    @pulumi.getter(name="fenceSecrets")
+    def fence_secrets(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]]:
+        """
+        Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
+        """
+        return pulumi.get(self, "fence_secrets")
+
+    @fence_secrets.setter
+    def fence_secrets(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]]):
+        pulumi.set(self, "fence_secrets", value)
 
     @_builtins.property
     @pulumi.getter(name="maxMigrationsPerHostInbound")
@@ -236,6 +252,7 @@ class Provider(pulumi.ProviderResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  default_policy: pulumi.Input[Optional[Union['PolicySpecArgs', 'PolicySpecArgsDict']]] = None,
                  dirty_rate_sample_seconds: pulumi.Input[Optional[_builtins.int]] = None,
+                 fence_secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]] = None,
                  hosts: pulumi.Input[Optional[Sequence[pulumi.Input[Union['HostArgs', 'HostArgsDict']]]]] = None,
                  max_migrations_per_host_inbound: pulumi.Input[Optional[_builtins.int]] = None,
                  max_migrations_per_host_outbound: pulumi.Input[Optional[_builtins.int]] = None,
@@ -254,6 +271,7 @@ class Provider(pulumi.ProviderResource):
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[Union['PolicySpecArgs', 'PolicySpecArgsDict']] default_policy: Policy for placements that name none.
         :param pulumi.Input[_builtins.int] dirty_rate_sample_seconds: Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
+        :param pulumi.Input[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]] fence_secrets: Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
         :param pulumi.Input[Sequence[pulumi.Input[Union['HostArgs', 'HostArgsDict']]]] hosts: The libvirt hosts VMs may be placed on.
         :param pulumi.Input[_builtins.int] max_migrations_per_host_inbound: Migrations arriving at one host at a time (default 1).
         :param pulumi.Input[_builtins.int] max_migrations_per_host_outbound: Migrations leaving one host at a time (default 1).
@@ -291,6 +309,7 @@ class Provider(pulumi.ProviderResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  default_policy: pulumi.Input[Optional[Union['PolicySpecArgs', 'PolicySpecArgsDict']]] = None,
                  dirty_rate_sample_seconds: pulumi.Input[Optional[_builtins.int]] = None,
+                 fence_secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]] = None,
                  hosts: pulumi.Input[Optional[Sequence[pulumi.Input[Union['HostArgs', 'HostArgsDict']]]]] = None,
                  max_migrations_per_host_inbound: pulumi.Input[Optional[_builtins.int]] = None,
                  max_migrations_per_host_outbound: pulumi.Input[Optional[_builtins.int]] = None,
@@ -314,6 +333,7 @@ class Provider(pulumi.ProviderResource):
             if dirty_rate_sample_seconds is None:
                 dirty_rate_sample_seconds = 1
             __props__.__dict__["dirty_rate_sample_seconds"] = pulumi.Output.from_input(dirty_rate_sample_seconds).apply(pulumi.runtime.to_json) if dirty_rate_sample_seconds is not None else None
+            __props__.__dict__["fence_secrets"] = pulumi.Output.secret(fence_secrets).apply(pulumi.runtime.to_json) if fence_secrets is not None else None
             if hosts is None and not opts.urn:
                 raise TypeError("Missing required property 'hosts'")
             __props__.__dict__["hosts"] = pulumi.Output.from_input(hosts).apply(pulumi.runtime.to_json) if hosts is not None else None

@@ -169,7 +169,7 @@ describe("MigrationPolicy webhook settings", () => {
     assert.deepEqual(checkPolicy({ notify: { url: "https://h/x" } }).spec?.notify, {
       url: "https://h/x",
       headers: {},
-      events: ["started", "succeeded", "failed"],
+      events: ["started", "succeeded", "failed", "failover"],
     });
     assert.equal(checkPolicy({}).spec?.notify, undefined);
   });
@@ -184,7 +184,7 @@ describe("MigrationPolicy webhook settings", () => {
     assert.deepEqual(state.notify, secret(notify));
     assert.deepEqual(
       state.spec.notify,
-      secret({ ...notify, headers: {}, events: ["started", "succeeded", "failed"] }),
+      secret({ ...notify, headers: {}, events: ["started", "succeeded", "failed", "failover"] }),
     );
     assert.equal(state.spec.maxDowntimeMs, 300);
   });

@@ -27,6 +27,11 @@ func GetDirtyRateSampleSeconds(ctx *pulumi.Context) int {
 	return value
 }
 
+// Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
+func GetFenceSecrets(ctx *pulumi.Context) string {
+	return config.Get(ctx, "vmplacement:fenceSecrets")
+}
+
 // The libvirt hosts VMs may be placed on.
 func GetHosts(ctx *pulumi.Context) string {
 	return config.Get(ctx, "vmplacement:hosts")

@@ -128,6 +128,10 @@ export const MigrationMode = {
      */
     Offline: "offline",
     /**
+     * The VM's host was lost: fenced, then the VM started on the target from shared storage.
+     */
+    Failover: "failover",
+    /**
      * Nothing moves.
      */
     None: "none",
@@ -255,6 +259,10 @@ export const WebhookEvent = {
      * A move failed; the VM runs where the record says.
      */
     Failed: "failed",
+    /**
+     * A lost host was fenced and its VM started on another host.
+     */
+    Failover: "failover",
 } as const;
 
 /**

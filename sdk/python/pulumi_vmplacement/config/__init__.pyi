@@ -26,6 +26,11 @@ dirtyRateSampleSeconds: int
 Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
 """
 
+fenceSecrets: Optional[str]
+"""
+Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
+"""
+
 hosts: Optional[str]
 """
 The libvirt hosts VMs may be placed on.

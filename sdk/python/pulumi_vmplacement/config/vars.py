@@ -37,6 +37,13 @@ class _ExportableConfig(types.ModuleType):
         return __config__.get_int('dirtyRateSampleSeconds') or 1
 
     @_builtins.property
+    def fence_secrets(self) -> Optional[str]:
+        """
+        Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
+        """
+        return __config__.get('fenceSecrets')
+
+    @_builtins.property
     def hosts(self) -> Optional[str]:
         """
         The libvirt hosts VMs may be placed on.
