@@ -84,6 +84,10 @@ export class VmPlacement extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly currentHost: pulumi.Output<string>;
     /**
+     * The domain's definition (libvirt's migratable XML) as last seen running; a failover defines it on the target when the VM's host is lost.
+     */
+    declare public /*out*/ readonly definitionXml: pulumi.Output<string | undefined>;
+    /**
      * Per-disk pool, by target device (e.g. vda).
      */
     declare public readonly disks: pulumi.Output<{[key: string]: string} | undefined>;
@@ -144,6 +148,7 @@ export class VmPlacement extends pulumi.CustomResource {
             resourceInputs["storagePool"] = args?.storagePool;
             resourceInputs["currentDisks"] = undefined /*out*/;
             resourceInputs["currentHost"] = undefined /*out*/;
+            resourceInputs["definitionXml"] = undefined /*out*/;
             resourceInputs["lastMigration"] = undefined /*out*/;
             resourceInputs["migrationCount"] = undefined /*out*/;
             resourceInputs["pendingCleanup"] = undefined /*out*/;
@@ -151,6 +156,7 @@ export class VmPlacement extends pulumi.CustomResource {
         } else {
             resourceInputs["currentDisks"] = undefined /*out*/;
             resourceInputs["currentHost"] = undefined /*out*/;
+            resourceInputs["definitionXml"] = undefined /*out*/;
             resourceInputs["disks"] = undefined /*out*/;
             resourceInputs["domain"] = undefined /*out*/;
             resourceInputs["host"] = undefined /*out*/;

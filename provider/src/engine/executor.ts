@@ -200,5 +200,8 @@ async function run(ctx: RunContext): Promise<{ finalHost: string }> {
       }
     case "none":
       return { finalHost: ctx.plan.from };
+    case "failover":
+      // A lost host's VM is not migrated: resources/failover.ts fences and restarts it.
+      throw new Error("a failover is not a migration plan");
   }
 }

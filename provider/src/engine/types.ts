@@ -97,7 +97,13 @@ export interface HostFacts {
 }
 
 export type MigrationMode =
-  "live-shared" | "live-copy-all" | "live-copy-incremental" | "block-copy" | "offline" | "none";
+  | "live-shared"
+  | "live-copy-all"
+  | "live-copy-incremental"
+  | "block-copy"
+  | "offline"
+  | "failover"
+  | "none";
 
 export interface MigrationPolicy {
   allowLive: boolean;
@@ -265,6 +271,8 @@ export interface MigrationRecord {
   postCopy: boolean;
   fallbackUsed: boolean;
   result: MigrationResult;
+  /** A failover's fence: the agent, each call and what it answered. */
+  fence?: string;
   errorCategory?:
     "blocked" | "connection" | "libvirt" | "timeout" | "verification" | "cancelled" | "deadline";
   error?: string;

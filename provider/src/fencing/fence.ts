@@ -2,6 +2,7 @@
 // agent, then ask the agent until it confirms the power is off. Only a confirmed fence allows a
 // failover; anything else (the agent fails, times out, or keeps saying on) is refused with the
 // agent's own words.
+import path from "node:path";
 import { runFenceAgent, type FenceDevice, type FenceResult } from "./agent";
 
 export interface FenceOutcome {
@@ -37,6 +38,7 @@ export async function fenceOff(
   options: { statusChecks?: number; statusIntervalMs?: number; signal?: AbortSignal } = {},
 ): Promise<FenceOutcome> {
   const checks = options.statusChecks ?? 5;
+  const agent = path.basename(device.agent);
   const calls: FenceResult[] = [];
   const off = await runFenceAgent(device, "off", options.signal);
   calls.push(off);
@@ -45,7 +47,7 @@ export async function fenceOff(
       host,
       confirmed: false,
       calls,
-      reason: `${device.agent} could not power ${host} off: ${describeCalls([off])}`,
+      reason: `${agent} could not power ${host} off: ${describeCalls([off])}`,
     };
   for (let i = 0; i < checks; i++) {
     const status = await runFenceAgent(device, "status", options.signal);
@@ -57,6 +59,6 @@ export async function fenceOff(
     host,
     confirmed: false,
     calls,
-    reason: `${device.agent} did not confirm ${host} is off after ${checks} status checks: ${describeCalls(calls.slice(-1))}`,
+    reason: `${agent} did not confirm ${host} is off after ${checks} status checks: ${describeCalls(calls.slice(-1))}`,
   };
 }

@@ -14,12 +14,26 @@ import {
   type PlacementRequest,
   type PlannedMove,
 } from "../engine";
-import { gatherDomainFacts, locateDomain, settledLocation } from "../engine/gather";
+import {
+  gatherDomainFacts,
+  locateDomain,
+  LocationUnknownError,
+  settledLocation,
+} from "../engine/gather";
+import { probeHost } from "../fencing/reachability";
 import { diffInputs, type InputDiff } from "./input-diff";
 import { refreshedInputs } from "./placement-drift";
 import type { ProviderRuntime } from "./runtime";
 import { checkPolicy, zodFailures, type CheckFailure, type PolicySpec } from "./migration-policy";
 import { notifyWebhook, type WebhookEvent } from "./webhook";
+import { PlacementBlockedError } from "./errors";
+import {
+  carryOutFailover,
+  describeFailover,
+  planFailover,
+  removeStaleDefinition,
+  type FailoverPlan,
+} from "./failover";
 
 export const VM_PLACEMENT_TOKEN = "vmplacement:index:VmPlacement";
 
@@ -63,6 +77,11 @@ export interface PlacementOutputs extends PlacementInputs {
   migrationCount: number;
   /** Found by a refresh; an update removes it (and the state then drops this). */
   pendingCleanup?: PendingCleanup[];
+  /**
+   * The domain's definition (libvirt's migratable XML) as last seen running: what a failover
+   * defines on the target when the VM's host is lost.
+   */
+  definitionXml?: string;
 }
 
 export interface PlannedMigrationOutput {
@@ -75,7 +94,8 @@ export interface PlannedMigrationOutput {
   verdict: PlanForecast["verdict"];
   memoryBytes: number;
   diskBytes: number;
-  forecast: PlanForecast;
+  /** The forecast in full (none for a failover: nothing is sent). */
+  forecast?: PlanForecast;
   escalation: string[];
   warnings: string[];
   summary: string;
@@ -263,7 +283,7 @@ export function measuredLinks(
   return [...(fromState ? [fromState] : []), ...runtime.measuredLinks];
 }
 
-export class PlacementBlockedError extends Error {}
+export { PlacementBlockedError };
 
 /**
  * A move that failed after it started: `outputs` say where the VM is now and carry the failed
@@ -285,13 +305,14 @@ export class PlacementFailedError extends Error {
 export async function observe(
   runtime: ProviderRuntime,
   domain: string,
-): Promise<{ currentHost: string; currentDisks: DiskState[] } | undefined> {
+): Promise<{ currentHost: string; currentDisks: DiskState[]; definitionXml: string } | undefined> {
   const found = settledLocation(domain, await locateDomain(runtime.pool, domain));
   if (!found) return undefined;
   const conn = await runtime.pool.get(found.host);
   const facts = await gatherDomainFacts(conn, found.host, found.domain);
   return {
     currentHost: found.host,
+    definitionXml: facts.xml,
     currentDisks: facts.disks
       .filter((d) => d.device === "disk" || d.device === "lun")
       .map((d) => ({
@@ -313,8 +334,31 @@ export async function readPlacement(
   state: Partial<PlacementOutputs>,
   inputs: Partial<PlacementInputs>,
 ): Promise<{ outputs: PlacementOutputs; inputs: PlacementInputs } | undefined> {
-  const now = await observe(runtime, domain);
+  let now: Awaited<ReturnType<typeof observe>>;
+  try {
+    now = await observe(runtime, domain);
+  } catch (err) {
+    // The VM's host is lost (libvirt and ssh both silent) and no host that answers runs it: the
+    // state stays as last seen, so an update that moves the VM elsewhere can fail it over.
+    // A host that is only sick (ssh answers) still fails the refresh, naming it.
+    const last = state.currentHost;
+    if (!(err instanceof LocationUnknownError) || !last || err.unreachable[last] === undefined)
+      throw err;
+    if (!(await probeHost(runtime.pool, last)).lost) throw err;
+    return {
+      outputs: {
+        lastMigration: null,
+        migrationCount: 0,
+        plannedMigration: null,
+        ...state,
+      } as PlacementOutputs,
+      inputs: { ...inputs, domain } as PlacementInputs,
+    };
+  }
   if (!now) return undefined;
+  const last = state.lastMigration;
+  if (last?.mode === "failover" && last.result === "succeeded")
+    await removeStaleDefinition(runtime, domain, last.from, now.currentHost);
   const refreshed = refreshedInputs(domain, inputs, now);
   const cleanup = mayHaveLeftovers(state, now.currentHost)
     ? await leftBehind(runtime, refreshed, state)
@@ -431,6 +475,8 @@ export async function applyPlacement(
   const policy = policyFor(inputs, runtime);
   const ledger = options.preview ? runtime.ledgers.preview : runtime.ledgers.update;
   const claimant = options.claimant ?? inputs.domain;
+  const lostFrom = await lostSource(runtime, inputs, options.previous);
+  if (lostFrom) return failover(runtime, inputs, options, policy, lostFrom);
   const { plan, facts } = await planPlacement(
     runtime.pool,
     placementRequest(inputs, options.previous),
@@ -459,6 +505,81 @@ export async function applyPlacement(
   }
 }
 
+/**
+ * The host the state last saw the VM on, when the program moves it elsewhere and that host does
+ * not answer while no answering host runs the VM: the case for a failover.
+ */
+async function lostSource(
+  runtime: ProviderRuntime,
+  inputs: PlacementInputs,
+  previous: Partial<PlacementOutputs> | undefined,
+): Promise<string | undefined> {
+  const source = previous?.currentHost;
+  if (!source || source === inputs.host) return undefined;
+  const located = await locateDomain(runtime.pool, inputs.domain);
+  if (located.unreachable[source] === undefined) return undefined;
+  if (located.found?.running) return undefined;
+  return source;
+}
+
+async function failover(
+  runtime: ProviderRuntime,
+  inputs: PlacementInputs,
+  options: ApplyOptions,
+  policy: PolicySpec,
+  source: string,
+): Promise<PlacementOutputs> {
+  const previous = { ...options.previous, currentHost: source };
+  const plan = await planFailover(runtime, inputs, previous, policy);
+  const base = {
+    ...inputs,
+    lastMigration: previous.lastMigration ?? null,
+    migrationCount: previous.migrationCount ?? 0,
+    currentDisks: previous.currentDisks ?? [],
+    ...(previous.definitionXml ? { definitionXml: previous.definitionXml } : {}),
+  };
+  if (options.preview)
+    return { ...base, currentHost: source, plannedMigration: describeFailover(plan) };
+  const record = await notifyFailover(plan, policy, options.warn, () =>
+    carryOutFailover(runtime, plan, options.signal),
+  );
+  const now = await observe(runtime, inputs.domain).catch(() => undefined);
+  return {
+    ...base,
+    ...(now ?? { currentHost: plan.target }),
+    plannedMigration: null,
+    lastMigration: record,
+    migrationCount: base.migrationCount + 1,
+  };
+}
+
+/** The webhook's failover event (and failed, when it does not happen), as moves notify. */
+async function notifyFailover(
+  plan: FailoverPlan,
+  policy: PolicySpec,
+  warn: ((message: string) => void) | undefined,
+  run: () => Promise<MigrationRecord>,
+): Promise<MigrationRecord> {
+  const notify = (event: WebhookEvent, extra: { record?: MigrationRecord; error?: string }) =>
+    notifyWebhook(policy.notify, {
+      event,
+      domain: plan.domain,
+      from: plan.source,
+      to: plan.target,
+      mode: "failover",
+      summary: plan.summary,
+      ...extra,
+    }).then((d) => d.problem && warn?.(`${plan.domain}: ${event} not notified: ${d.problem}`));
+  try {
+    const record = await run();
+    await notify("failover", { record });
+    return record;
+  } catch (err) {
+    await notify("failed", { error: err instanceof Error ? err.message : String(err) });
+    throw err;
+  }
+}
+
 function blockedError(inputs: PlacementInputs, plan: MigrationPlan): PlacementBlockedError {
   return new PlacementBlockedError(
     `cannot place ${inputs.domain} on ${inputs.host}: ${plan.blockers.map((b) => `${b.code}: ${b.message}`).join("; ")}`,
@@ -478,6 +599,7 @@ function previewOutputs(
     migrationCount: options.previous?.migrationCount ?? 0,
     currentHost: facts!.host,
     currentDisks: [],
+    ...(options.previous?.definitionXml ? { definitionXml: options.previous.definitionXml } : {}),
     plannedMigration: describePlan(plan),
   };
 }

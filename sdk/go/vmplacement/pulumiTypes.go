@@ -883,6 +883,8 @@ type MigrationRecord struct {
 	ErrorCategory *ErrorCategory `pulumi:"errorCategory"`
 	// Whether it fell back to an offline move.
 	FallbackUsed *bool `pulumi:"fallbackUsed"`
+	// A failover's fence: the agent, each call (off, status) and what it answered, secrets redacted.
+	Fence *string `pulumi:"fence"`
 	// Where the VM runs after the attempt, verified (the target on success; after a failure, where it stayed).
 	FinalHost *string `pulumi:"finalHost"`
 	// When it ended, ISO 8601.
@@ -961,6 +963,11 @@ func (o MigrationRecordOutput) ErrorCategory() ErrorCategoryPtrOutput {
 // Whether it fell back to an offline move.
 func (o MigrationRecordOutput) FallbackUsed() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *bool { return v.FallbackUsed }).(pulumi.BoolPtrOutput)
+}
+
+// A failover's fence: the agent, each call (off, status) and what it answered, secrets redacted.
+func (o MigrationRecordOutput) Fence() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v MigrationRecord) *string { return v.Fence }).(pulumi.StringPtrOutput)
 }
 
 // Where the VM runs after the attempt, verified (the target on success; after a failure, where it stayed).
@@ -1125,6 +1132,16 @@ func (o MigrationRecordPtrOutput) FallbackUsed() pulumi.BoolPtrOutput {
 		}
 		return v.FallbackUsed
 	}).(pulumi.BoolPtrOutput)
+}
+
+// A failover's fence: the agent, each call (off, status) and what it answered, secrets redacted.
+func (o MigrationRecordPtrOutput) Fence() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *MigrationRecord) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Fence
+	}).(pulumi.StringPtrOutput)
 }
 
 // Where the VM runs after the attempt, verified (the target on success; after a failure, where it stayed).

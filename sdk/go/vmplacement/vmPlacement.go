@@ -74,6 +74,8 @@ type VmPlacement struct {
 	CurrentDisks DiskStateArrayOutput `pulumi:"currentDisks"`
 	// Where the VM runs now.
 	CurrentHost pulumi.StringOutput `pulumi:"currentHost"`
+	// The domain's definition (libvirt's migratable XML) as last seen running; a failover defines it on the target when the VM's host is lost.
+	DefinitionXml pulumi.StringPtrOutput `pulumi:"definitionXml"`
 	// Per-disk pool, by target device (e.g. vda).
 	Disks pulumi.StringMapOutput `pulumi:"disks"`
 	// libvirt domain name. Changing it replaces the resource.
@@ -215,6 +217,11 @@ func (o VmPlacementOutput) CurrentDisks() DiskStateArrayOutput {
 // Where the VM runs now.
 func (o VmPlacementOutput) CurrentHost() pulumi.StringOutput {
 	return o.ApplyT(func(v *VmPlacement) pulumi.StringOutput { return v.CurrentHost }).(pulumi.StringOutput)
+}
+
+// The domain's definition (libvirt's migratable XML) as last seen running; a failover defines it on the target when the VM's host is lost.
+func (o VmPlacementOutput) DefinitionXml() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *VmPlacement) pulumi.StringPtrOutput { return v.DefinitionXml }).(pulumi.StringPtrOutput)
 }
 
 // Per-disk pool, by target device (e.g. vda).

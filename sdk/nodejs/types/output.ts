@@ -227,6 +227,10 @@ export interface MigrationRecord {
      */
     fallbackUsed?: boolean;
     /**
+     * A failover's fence: the agent, each call (off, status) and what it answered, secrets redacted.
+     */
+    fence?: string;
+    /**
      * Where the VM runs after the attempt, verified (the target on success; after a failure, where it stayed).
      */
     finalHost?: string;

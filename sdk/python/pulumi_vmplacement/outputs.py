@@ -652,6 +652,7 @@ class MigrationRecord(dict):
                  error: Optional[_builtins.str] = None,
                  error_category: Optional['ErrorCategory'] = None,
                  fallback_used: Optional[_builtins.bool] = None,
+                 fence: Optional[_builtins.str] = None,
                  final_host: Optional[_builtins.str] = None,
                  finished_at: Optional[_builtins.str] = None,
                  forecast: Optional['outputs.Forecast'] = None,
@@ -676,6 +677,7 @@ class MigrationRecord(dict):
         :param _builtins.str error: The error that ended it, with libvirt's code and message where libvirt raised it.
         :param 'ErrorCategory' error_category: What kind of failure ended it, when it failed.
         :param _builtins.bool fallback_used: Whether it fell back to an offline move.
+        :param _builtins.str fence: A failover's fence: the agent, each call (off, status) and what it answered, secrets redacted.
         :param _builtins.str final_host: Where the VM runs after the attempt, verified (the target on success; after a failure, where it stayed).
         :param _builtins.str finished_at: When it ended, ISO 8601.
         :param 'Forecast' forecast: What the plan forecast, next to what happened.
@@ -705,6 +707,8 @@ class MigrationRecord(dict):
             pulumi.set(__self__, "error_category", error_category)
         if fallback_used is not None:
             pulumi.set(__self__, "fallback_used", fallback_used)
+        if fence is not None:
+            pulumi.set(__self__, "fence", fence)
         if final_host is not None:
             pulumi.set(__self__, "final_host", final_host)
         if finished_at is not None:
@@ -789,6 +793,14 @@ class MigrationRecord(dict):
         Whether it fell back to an offline move.
         """
         return pulumi.get(self, "fallback_used")
+
+    @_builtins.property
+    @pulumi.getter
+    def fence(self) -> Optional[_builtins.str]:
+        """
+        A failover's fence: the agent, each call (off, status) and what it answered, secrets redacted.
+        """
+        return pulumi.get(self, "fence")
 
     @_builtins.property
     @pulumi.getter(name="finalHost")

@@ -250,6 +250,7 @@ class VmPlacement(pulumi.CustomResource):
             __props__.__dict__["storage_pool"] = storage_pool
             __props__.__dict__["current_disks"] = None
             __props__.__dict__["current_host"] = None
+            __props__.__dict__["definition_xml"] = None
             __props__.__dict__["last_migration"] = None
             __props__.__dict__["migration_count"] = None
             __props__.__dict__["pending_cleanup"] = None
@@ -280,6 +281,7 @@ class VmPlacement(pulumi.CustomResource):
 
         __props__.__dict__["current_disks"] = None
         __props__.__dict__["current_host"] = None
+        __props__.__dict__["definition_xml"] = None
         __props__.__dict__["disks"] = None
         __props__.__dict__["domain"] = None
         __props__.__dict__["host"] = None
@@ -306,6 +308,14 @@ class VmPlacement(pulumi.CustomResource):
         Where the VM runs now.
         """
         return pulumi.get(self, "current_host")
+
+    @_builtins.property
+    @pulumi.getter(name="definitionXml")
+    def definition_xml(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        The domain's definition (libvirt's migratable XML) as last seen running; a failover defines it on the target when the VM's host is lost.
+        """
+        return pulumi.get(self, "definition_xml")
 
     @_builtins.property
     @pulumi.getter
