@@ -9,13 +9,15 @@
 //   (e) A policy without allowFailover fails at preview, saying so.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
 import { cutLink, repairAll } from "../lab/faults";
 import { diskContentSha256 } from "../lab/guests";
 import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
 import { run } from "../lab/run";
-import { definedDomains, hostsRunning } from "../lab/virsh";
+import { definedDomains, hostsRunning, virsh } from "../lab/virsh";
 import { labHosts, placementWorkspace } from "../e2e/placement-workspace";
 import type { PulumiWorkspace } from "../support/pulumi-cli";
 
@@ -79,6 +81,7 @@ describe("fault tier: a lost host is fenced and its VM started elsewhere, never 
     g: TestGuest,
     policy: Record<string, unknown>,
     fence: Record<string, string> = {},
+    webhookUrl?: string,
   ) {
     ws = placementWorkspace();
     await ws.pulumi(["stack", "init", `fo-${g.name}`]);
@@ -91,6 +94,10 @@ describe("fault tier: a lost host is fenced and its VM started elsewhere, never 
     await ws.pulumi(["config", "set", "domain", g.name]);
     await ws.pulumi(["config", "set", "host", h1.name]);
     await ws.pulumi(["config", "set", "policyResource", JSON.stringify(policy)]);
+    if (webhookUrl) {
+      await ws.pulumi(["config", "set", "webhookUrl", webhookUrl]);
+      await ws.setSecret("webhookToken", "Bearer lab-hook");
+    }
     await ws.pulumi(["up", "--yes", "--skip-preview"]);
   }
   const state = async () => {
@@ -102,7 +109,19 @@ describe("fault tier: a lost host is fenced and its VM started elsewhere, never 
 
   it("(a) partition: fences h1 before h2 opens the shared disk; (d) h1's stale definition goes", async () => {
     const g = await guests.shared("fo-a", h1, 1, "heartbeat", 128);
-    await adopt(g, { allowFailover: true });
+    const events: Array<{ event: string; domain: string; record?: { mode: string } }> = [];
+    const hook = createServer((req, res) => {
+      let body = "";
+      req.on("data", (d) => (body += d));
+      req.on("end", () => {
+        events.push(JSON.parse(body));
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, "127.0.0.1", r));
+    after(() => hook.close());
+    const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+    await adopt(g, { allowFailover: true }, {}, hookUrl);
     const sum = await diskContentSha256(h2, g.disk, 1024 * 1024);
     const [oldPid] = await qemuPids(h1, g.name);
     assert.ok(oldPid, "the guest's QEMU runs on h1");
@@ -148,7 +167,11 @@ describe("fault tier: a lost host is fenced and its VM started elsewhere, never 
       /fence_lab off: exit 0.*status: exit 2, power off/,
     );
     assert.ok(Number(s.lastMigration?.downtimeMs) > 0);
+    const failover = events.find((e) => e.event === "failover");
+    assert.equal(failover?.domain, g.name, "the webhook got a failover event");
+    assert.equal(failover?.record?.mode, "failover");
     assert.deepEqual(await hostsRunning([h2, lab.hosts[2]], g.name), [h2.name]);
+    assert.equal((await virsh(h2, "dominfo", g.name)).match(/Autostart:\s+(\w+)/)?.[1], "disable");
     assert.equal(
       await diskContentSha256(h2, g.disk, 1024 * 1024),
       sum,

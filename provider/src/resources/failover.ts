@@ -142,7 +142,9 @@ export async function carryOutFailover(
   step(`fenced ${plan.source}: ${fence}`);
   const conn = await runtime.pool.get(plan.target);
   const dom = await conn.domains.define(plan.definitionXml);
-  step(`defined ${plan.domain} on ${plan.target} from its last known definition`);
+  // Never started by a host's boot: where it runs is the placement's to say.
+  await conn.domains.setAutostart(dom, false);
+  step(`defined ${plan.domain} on ${plan.target} from its last known definition, autostart off`);
   await conn.domains.start(dom);
   const { state } = await conn.domains.state(dom);
   if (state !== "running")
@@ -150,7 +152,6 @@ export async function carryOutFailover(
       `${plan.domain} was started on ${plan.target} but is ${state} there; check the host`,
     );
   const running = Date.now();
-  // libvirt defines domains with autostart off: it never starts by itself when a host boots.
   step(`started ${plan.domain} on ${plan.target}; it runs`);
   return {
     domain: plan.domain,

@@ -190,6 +190,14 @@ export class DomainApi {
     return (await this.remote.call("DOMAIN_DEFINE_XML_FLAGS", { xml, flags })).dom;
   }
 
+  async autostart(dom: Domain): Promise<boolean> {
+    return (await this.remote.call("DOMAIN_GET_AUTOSTART", { dom })).autostart !== 0;
+  }
+
+  async setAutostart(dom: Domain, on: boolean): Promise<void> {
+    await this.remote.call("DOMAIN_SET_AUTOSTART", { dom, autostart: on ? 1 : 0 });
+  }
+
   /** flags from virDomainUndefineFlagsValues. */
   async undefine(dom: Domain, flags = 0): Promise<void> {
     await this.remote.call("DOMAIN_UNDEFINE_FLAGS", { dom, flags });
