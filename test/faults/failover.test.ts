@@ -7,6 +7,7 @@
 //   (b) A fence agent that fails: nothing starts, the error says why, the state is unchanged.
 //   (c) A VM with a local disk on the lost host is reported lost with it, never started.
 //   (e) A policy without allowFailover fails at preview, saying so.
+//   (f) A PlacementGroup that cordons the lost host assigns its VM elsewhere: it fails over.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -19,10 +20,11 @@ import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
 import { run } from "../lab/run";
 import { definedDomains, hostsRunning, virsh } from "../lab/virsh";
 import { labHosts, placementWorkspace } from "../e2e/placement-workspace";
-import type { PulumiWorkspace } from "../support/pulumi-cli";
+import { pulumiWorkspace, type PulumiWorkspace } from "../support/pulumi-cli";
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
 const FENCE_LAB = path.join(REPO_ROOT, "test", "lab", "fence_lab");
+const GROUP_PROGRAM = path.join(REPO_ROOT, "test", "e2e", "programs", "group");
 
 /** The guest's QEMU processes inside a host's namespace. */
 async function qemuPids(host: LabHost, domain: string): Promise<number[]> {
@@ -76,6 +78,14 @@ describe("fault tier: a lost host is fenced and its VM started elsewhere, never 
     await guests.cleanup();
   });
 
+  /** The lab's hosts, h1 with its fence device (the lab agent, plus `fence` options). */
+  const fencedHosts = (fence: Record<string, string> = {}) =>
+    labHosts(lab).map((h) =>
+      h.name === h1.name
+        ? { ...h, fence: { agent: FENCE_LAB, options: { plug: h1.name, ...fence } } }
+        : h,
+    );
+
   /** A stack placing `g` on h1 with the lab's hosts, h1's fence device and a policy. */
   async function adopt(
     g: TestGuest,
@@ -85,12 +95,7 @@ describe("fault tier: a lost host is fenced and its VM started elsewhere, never 
   ) {
     ws = placementWorkspace();
     await ws.pulumi(["stack", "init", `fo-${g.name}`]);
-    const hosts = labHosts(lab).map((h) =>
-      h.name === h1.name
-        ? { ...h, fence: { agent: FENCE_LAB, options: { plug: h1.name, ...fence } } }
-        : h,
-    );
-    await ws.pulumi(["config", "set", "vmplacement:hosts", JSON.stringify(hosts)]);
+    await ws.pulumi(["config", "set", "vmplacement:hosts", JSON.stringify(fencedHosts(fence))]);
     await ws.pulumi(["config", "set", "domain", g.name]);
     await ws.pulumi(["config", "set", "host", h1.name]);
     await ws.pulumi(["config", "set", "policyResource", JSON.stringify(policy)]);
@@ -191,11 +196,18 @@ describe("fault tier: a lost host is fenced and its VM started elsewhere, never 
     assert.deepEqual(await hostsRunning(lab.hosts, g.name), [h2.name]);
   });
 
-  it("(b) a fence agent that fails: nothing starts, the error says why, the state is unchanged", async () => {
-    const g = await guests.shared("fo-b", h1, 1, "heartbeat", 128);
-    await adopt(g, { allowFailover: true }, { fail: "1" });
+  it("(e) a policy without allowFailover fails at preview; (b) a failing fence agent starts nothing", async () => {
+    const g = await guests.shared("fo-be", h1, 1, "heartbeat", 128);
+    await adopt(g, { allowFailover: false }, { fail: "1" });
     await cutLink(h1);
     await ws.pulumi(["config", "set", "host", h2.name]);
+    await assert.rejects(
+      ws.pulumiWithDiagnostics(["preview"]),
+      /h1 unreachable \(libvirt: .*; ssh: .*\), and its policy does not allow failover; set allowFailover in the MigrationPolicy, or bring h1 back/,
+    );
+    assert.equal((await state()).currentHost, h1.name);
+
+    await ws.pulumi(["config", "set", "policyResource", JSON.stringify({ allowFailover: true })]);
     await assert.rejects(
       ws.pulumi(["up", "--yes", "--skip-preview"]),
       /not started on h2: the fence of h1 is not confirmed \(fence_lab could not power h1 off: off: exit 1 \(Failed: fence device does not answer/,
@@ -221,15 +233,30 @@ describe("fault tier: a lost host is fenced and its VM started elsewhere, never 
     assert.equal((await state()).currentHost, h1.name);
   });
 
-  it("(e) a policy without allowFailover fails at preview, saying so", async () => {
-    const g = await guests.shared("fo-e", h1, 1, "heartbeat", 128);
-    await adopt(g, { allowFailover: false });
+  it("(f) a PlacementGroup cordon of the lost host fails its VM over", async () => {
+    const g = await guests.shared("fo-f", h1, 1, "heartbeat", 128);
+    ws = pulumiWorkspace({}, { programDir: GROUP_PROGRAM });
+    await ws.pulumi(["stack", "init", `fo-${g.name}`]);
+    await ws.pulumi(["config", "set", "vmplacement:hosts", JSON.stringify(fencedHosts())]);
+    await ws.pulumi(["config", "set", "vms", JSON.stringify([{ domain: g.name }])]);
+    await ws.pulumi(["config", "set", "allowFailover", "true"]);
+    await ws.pulumi(["up", "--yes", "--skip-preview"]);
     await cutLink(h1);
-    await ws.pulumi(["config", "set", "host", h2.name]);
-    await assert.rejects(
-      ws.pulumiWithDiagnostics(["preview"]),
-      /h1 unreachable \(libvirt: .*; ssh: .*\), and its policy does not allow failover; set allowFailover in the MigrationPolicy, or bring h1 back/,
+    await ws.pulumi(["config", "set", "cordon", JSON.stringify([h1.name])]);
+    const preview = await ws.pulumiWithDiagnostics(["preview"]);
+    assert.match(
+      preview,
+      new RegExp(
+        `${g.name}: h1 -> h[23]: moves h1 -> h[23] \\(it must leave h1: h1 is cordoned\\)`,
+      ),
     );
-    assert.equal((await state()).currentHost, h1.name);
+    assert.match(
+      preview,
+      new RegExp(`will fence h1 with fence_lab, then start ${g.name} on h[23] from shared storage`),
+    );
+    await ws.pulumi(["up", "--yes", "--skip-preview"]);
+    const where = await ws.output<Record<string, string>>("where");
+    assert.notEqual(where[g.name], h1.name);
+    assert.deepEqual(await hostsRunning([h2, lab.hosts[2]], g.name), [where[g.name]]);
   });
 });

@@ -27,23 +27,32 @@ export interface Location {
   unreachable: Record<string, string>;
 }
 
-/** Finds where a domain is: the host running it, else a host defining it; plus other definitions. */
-export async function locateDomain(pool: ConnectionPool, name: string): Promise<Location> {
+/**
+ * Finds where a domain is: the host running it, else a host defining it; plus other definitions.
+ * Hosts in `skip` are not asked (one already known to be silent would only cost its timeout).
+ */
+export async function locateDomain(
+  pool: ConnectionPool,
+  name: string,
+  skip: string[] = [],
+): Promise<Location> {
   const hits: LocatedDomain[] = [];
   const unreachable: Record<string, string> = {};
   await Promise.all(
-    pool.hosts.map(async (h) => {
-      try {
-        const conn = await pool.get(h.name);
-        const domain = await conn.domains.lookupByName(name);
-        const { state, reason } = await conn.domains.state(domain);
-        const incoming =
-          state === "paused" && reason === C.virDomainPausedReason.VIR_DOMAIN_PAUSED_MIGRATION;
-        hits.push({ host: h.name, domain, running: state !== "shutoff", incoming });
-      } catch (err) {
-        if (!isNotFound(err)) unreachable[h.name] = (err as Error).message;
-      }
-    }),
+    pool.hosts
+      .filter((h) => !skip.includes(h.name))
+      .map(async (h) => {
+        try {
+          const conn = await pool.get(h.name);
+          const domain = await conn.domains.lookupByName(name);
+          const { state, reason } = await conn.domains.state(domain);
+          const incoming =
+            state === "paused" && reason === C.virDomainPausedReason.VIR_DOMAIN_PAUSED_MIGRATION;
+          hits.push({ host: h.name, domain, running: state !== "shutoff", incoming });
+        } catch (err) {
+          if (!isNotFound(err)) unreachable[h.name] = (err as Error).message;
+        }
+      }),
   );
   hits.sort(
     (a, b) =>

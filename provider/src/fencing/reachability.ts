@@ -8,6 +8,8 @@ export interface Reachability {
   lost: boolean;
   /** "libvirt: ...; ssh: ..." — what each probe got. */
   reason: string;
+  /** When the probes were sent (ms since the epoch): the first failed contact, when lost. */
+  since: number;
 }
 
 function tcpProbe(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
@@ -29,8 +31,9 @@ export async function probeHost(
   name: string,
   timeoutMs = 3000,
 ): Promise<Reachability> {
+  const since = Date.now();
   const inv = pool.host(name);
-  if (!inv) return { lost: false, reason: `${name} is not in the inventory` };
+  if (!inv) return { lost: false, reason: `${name} is not in the inventory`, since };
   const uri = parseLibvirtUri(inv.uri);
   const address = uri.host ?? inv.migrationAddress;
   const sshPort = uri.transport === "ssh" ? (uri.port ?? 22) : 22;
@@ -41,6 +44,7 @@ export async function probeHost(
   return {
     lost: libvirt !== undefined && ssh !== undefined,
     reason: `libvirt: ${libvirt ?? "answers"}; ssh: ${ssh ?? "answers"}`,
+    since,
   };
 }
 

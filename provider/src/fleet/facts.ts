@@ -107,10 +107,16 @@ function vmOf(domain: DomainFacts, host: FleetHost, sharedPools: Set<string>): F
   };
 }
 
+/**
+ * `lastKnown` (domain -> host, the group's previous assignments) places a VM found nowhere on the
+ * host it was assigned, when that host does not answer: a cordon then assigns it elsewhere, and
+ * its VmPlacement fails it over. What it holds is not known then, so it counts as nothing.
+ */
 export async function gatherFleetFacts(
   pool: ConnectionPool,
   hostNames: string[],
   domains: string[],
+  lastKnown: Record<string, string> = {},
 ): Promise<{ hosts: FleetHost[]; vms: FleetVm[] }> {
   const scans = await Promise.all(hostNames.map((h) => scanHost(pool, h)));
   const wanted = new Set(domains);
@@ -125,5 +131,15 @@ export async function gatherFleetFacts(
       return vmOf(await gatherDomainFacts(conn, scan.host.name, dom), scan.host, scan.sharedPools);
     }),
   );
-  return { hosts: scans.map((s) => s.host), vms };
+  const silent = new Set(scans.filter((s) => !s.host.reachable).map((s) => s.host.name));
+  const onLostHosts: FleetVm[] = domains
+    .filter((d) => !where.has(d) && silent.has(lastKnown[d]))
+    .map((d) => ({
+      domain: d,
+      currentHost: lastKnown[d],
+      memoryBytes: 0,
+      copiedDiskBytes: 0,
+      localDevices: [],
+    }));
+  return { hosts: scans.map((s) => s.host), vms: [...vms, ...onLostHosts] };
 }

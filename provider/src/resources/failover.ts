@@ -9,7 +9,7 @@ import { undefineKeepingNvram } from "../engine/where";
 import { parseDomainXml } from "../engine/domain-xml";
 import type { MigrationRecord } from "../engine";
 import { describeCalls, fenceOff } from "../fencing/fence";
-import { probeHost } from "../fencing/reachability";
+import { probeHost, type Reachability } from "../fencing/reachability";
 import type { FenceDevice } from "../fencing/agent";
 import type { ProviderRuntime } from "./runtime";
 import type { PolicySpec } from "./migration-policy";
@@ -57,11 +57,12 @@ export async function planFailover(
   inputs: PlacementInputs,
   previous: Partial<PlacementOutputs>,
   policy: PolicySpec,
+  probed?: Reachability,
 ): Promise<FailoverPlan> {
   const source = previous.currentHost!;
   const domain = inputs.domain;
-  const lostSince = Date.now();
-  const reach = await probeHost(runtime.pool, source);
+  const reach = probed ?? (await probeHost(runtime.pool, source));
+  const lostSince = reach.since;
   if (!reach.lost)
     throw refuse(
       domain,
@@ -183,7 +184,11 @@ export async function removeStaleDefinition(
   runningOn: string,
 ): Promise<string | undefined> {
   if (lostHost === runningOn) return undefined;
-  const conn = await runtime.pool.get(lostHost).catch(() => undefined);
+  // Still lost: nothing to clean yet, and a refresh should not wait out a connect timeout for it.
+  const conn = await Promise.race([
+    runtime.pool.get(lostHost).catch(() => undefined),
+    new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000).unref()),
+  ]);
   if (!conn) return undefined;
   const dom = await conn.domains.lookupByName(domain).catch(() => undefined);
   if (!dom) return undefined;

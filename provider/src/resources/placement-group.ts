@@ -80,11 +80,13 @@ export function describeSolution(solution: Solution): string[] {
 export async function solveGroup(
   runtime: ProviderRuntime,
   inputs: GroupInputs,
+  previousAssignments: Record<string, string> = {},
 ): Promise<{ outputs: GroupOutputs; solution: Solution }> {
   const { hosts, vms } = await gatherFleetFacts(
     runtime.pool,
     runtime.hostNames,
     inputs.vms.map((v) => v.domain),
+    previousAssignments,
   );
   const solution = solvePlacements(inputs as FleetRules, hosts, vms);
   const pick = <T>(f: (a: Solution["assignments"][string]) => T) =>

@@ -20,7 +20,8 @@ import {
   LocationUnknownError,
   settledLocation,
 } from "../engine/gather";
-import { probeHost } from "../fencing/reachability";
+import { probeHost, type Reachability } from "../fencing/reachability";
+import { constants as C } from "../libvirt";
 import { diffInputs, type InputDiff } from "./input-diff";
 import { refreshedInputs } from "./placement-drift";
 import type { ProviderRuntime } from "./runtime";
@@ -36,6 +37,9 @@ import {
 } from "./failover";
 
 export const VM_PLACEMENT_TOKEN = "vmplacement:index:VmPlacement";
+
+const { VIR_DOMAIN_XML_INACTIVE: XML_INACTIVE, VIR_DOMAIN_XML_MIGRATABLE: XML_MIGRATABLE } =
+  C.virDomainXMLFlags;
 
 export const placementInputs = z
   .object({
@@ -310,9 +314,14 @@ export async function observe(
   if (!found) return undefined;
   const conn = await runtime.pool.get(found.host);
   const facts = await gatherDomainFacts(conn, found.host, found.domain);
+  // The persistent definition (what a cold boot uses), in the form another host takes: what a
+  // failover defines when this host is lost.
+  const definitionXml = facts.persistent
+    ? await conn.domains.xml(found.domain, XML_INACTIVE | XML_MIGRATABLE)
+    : facts.xml;
   return {
     currentHost: found.host,
-    definitionXml: facts.xml,
+    definitionXml,
     currentDisks: facts.disks
       .filter((d) => d.device === "disk" || d.device === "lun")
       .map((d) => ({
@@ -475,8 +484,8 @@ export async function applyPlacement(
   const policy = policyFor(inputs, runtime);
   const ledger = options.preview ? runtime.ledgers.preview : runtime.ledgers.update;
   const claimant = options.claimant ?? inputs.domain;
-  const lostFrom = await lostSource(runtime, inputs, options.previous);
-  if (lostFrom) return failover(runtime, inputs, options, policy, lostFrom);
+  const lost = await lostSource(runtime, inputs, options.previous);
+  if (lost) return failover(runtime, inputs, options, policy, lost.source, lost.reach);
   const { plan, facts } = await planPlacement(
     runtime.pool,
     placementRequest(inputs, options.previous),
@@ -513,13 +522,15 @@ async function lostSource(
   runtime: ProviderRuntime,
   inputs: PlacementInputs,
   previous: Partial<PlacementOutputs> | undefined,
-): Promise<string | undefined> {
+): Promise<{ source: string; reach: Reachability } | undefined> {
   const source = previous?.currentHost;
   if (!source || source === inputs.host) return undefined;
-  const located = await locateDomain(runtime.pool, inputs.domain);
-  if (located.unreachable[source] === undefined) return undefined;
-  if (located.found?.running) return undefined;
-  return source;
+  // The probe first: a host that answers costs milliseconds, a lost one a single short timeout.
+  const reach = await probeHost(runtime.pool, source);
+  if (!reach.lost) return undefined;
+  const elsewhere = await locateDomain(runtime.pool, inputs.domain, [source]);
+  if (elsewhere.found?.running) return undefined;
+  return { source, reach };
 }
 
 async function failover(
@@ -528,9 +539,10 @@ async function failover(
   options: ApplyOptions,
   policy: PolicySpec,
   source: string,
+  reach: Reachability,
 ): Promise<PlacementOutputs> {
   const previous = { ...options.previous, currentHost: source };
-  const plan = await planFailover(runtime, inputs, previous, policy);
+  const plan = await planFailover(runtime, inputs, previous, policy, reach);
   const base = {
     ...inputs,
     lastMigration: previous.lastMigration ?? null,

@@ -331,8 +331,11 @@ export class VmPlacementProvider {
           return resp;
         }
         if (type === PLACEMENT_GROUP_TOKEN) {
+          const previous = (olds as { assignments?: Record<string, string> }).assignments;
           resp.setProperties(
-            struct(await this.group(call.request.getUrn(), news.value, raw, news.unknowns)),
+            struct(
+              await this.group(call.request.getUrn(), news.value, raw, news.unknowns, previous),
+            ),
           );
           return resp;
         }
@@ -447,6 +450,7 @@ export class VmPlacementProvider {
     inputs: Plain,
     raw: Record<string, unknown>,
     unknowns: Set<string>,
+    previousAssignments?: Record<string, string>,
   ): Promise<Record<string, Plain>> {
     if (unknowns.size) {
       const unknown = Object.fromEntries(GROUP_COMPUTED_OUTPUTS.map((k) => [k, UNKNOWN]));
@@ -456,7 +460,11 @@ export class VmPlacementProvider {
     const { inputs: checked, failures } = checkGroup(inputs, runtime);
     if (!checked || failures.length)
       throw new Error(failures.map((f) => `${f.property}: ${f.reason}`).join("; "));
-    const { outputs, solution } = await solveGroup(runtime, checked as GroupInputs);
+    const { outputs, solution } = await solveGroup(
+      runtime,
+      checked as GroupInputs,
+      previousAssignments,
+    );
     for (const line of describeSolution(solution)) await this.engineLog.log("info", line, urn);
     const group = urn.split("::").pop() ?? "group";
     for (const [domain, a] of Object.entries(solution.assignments))

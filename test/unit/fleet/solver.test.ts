@@ -176,6 +176,18 @@ describe("fleet solver", () => {
     assert.equal(s.assignments.ghost, undefined);
   });
 
+  it("keeps a VM on a host that does not answer, and assigns it elsewhere once that host is cordoned", () => {
+    // What a lost host holds is unknown: the VM counts as nothing, and its placement fails over.
+    const inventory = [host("h1", 8, { reachable: false }), host("h2", 8), host("h3", 6)];
+    const facts = [vm("a", "h1", 0)];
+    assert.equal(
+      solvePlacements(rules([{ domain: "a" }]), inventory, facts).assignments.a.host,
+      "h1",
+    );
+    const s = solvePlacements(rules([{ domain: "a" }], { cordon: ["h1"] }), inventory, facts);
+    assert.deepEqual(s.moves, [{ domain: "a", from: "h1", to: "h2" }]);
+  });
+
   it("follows pins and host selectors", () => {
     const inventory = [
       host("h1", 8),

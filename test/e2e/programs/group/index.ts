@@ -1,6 +1,6 @@
 // E2E test program: config `vms` (the group's VM rules) and `cordon` make a PlacementGroup, and
 // each VM gets a VmPlacement whose host is the group's assignment (in pool `pools[vm]`, default
-// local).
+// local), under a policy that allows failover when config `allowFailover` says so.
 import * as pulumi from "@pulumi/pulumi";
 import * as vmplacement from "../../../../sdk/nodejs";
 
@@ -16,6 +16,7 @@ const group = new vmplacement.PlacementGroup("fleet", {
 const policy = new vmplacement.MigrationPolicy("drain", {
   maxDowntimeMs: 300,
   allowPostCopy: true,
+  allowFailover: config.getBoolean("allowFailover") ?? false,
 });
 
 const placements = vms.map(
