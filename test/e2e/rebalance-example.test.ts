@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { loadLab, type LabDescription } from "../lab/lab";
 import { run } from "../lab/run";
-import { hostsRunning } from "../lab/virsh";
+import { hostsRunning, virsh } from "../lab/virsh";
 import { GuestFactory } from "../integration/engine/lab-engine";
 import { exampleProject, type ExampleProject } from "../support/example-project";
 
@@ -44,6 +44,22 @@ describe("rebalance example and evacuation pipeline: evacuate a host", function 
     for (const [vm, host] of Object.entries(expected))
       assert.deepEqual(await hostsRunning(lab.hosts, vm), [host], `${vm} runs only on ${host}`);
   }
+  /** Max minus min over the hosts of the memory given to every VM running there (KiB). */
+  async function memorySpread(): Promise<number> {
+    const perHost = await Promise.all(
+      lab.hosts.map(async (h) => {
+        const names = (await virsh(h, "list", "--name")).split("\n").filter((n) => n.trim());
+        const kib = await Promise.all(
+          names.map(async (n) =>
+            Number(/Used memory:\s+(\d+)/.exec(await virsh(h, "dominfo", n.trim()))?.[1] ?? 0),
+          ),
+        );
+        return kib.reduce((a, b) => a + b, 0);
+      }),
+    );
+    return Math.max(...perHost) - Math.min(...perHost);
+  }
+
   /** The pipeline run with the fleet project's backend, home and passphrase. */
   const evacuate = (host: string) =>
     run(
@@ -105,7 +121,9 @@ describe("rebalance example and evacuation pipeline: evacuate a host", function 
 
     const now = await where();
     const load = (h: string) => Object.values(now).filter((p) => p === h).length;
-    assert.deepEqual(["h1", "h2", "h3"].map(load), [0, 3, 3]);
+    // Where each goes depends on what else runs on h2 and h3: the least loaded takes the next.
+    assert.equal(load("h1"), 0);
+    assert.equal(load("h2") + load("h3"), 6);
     await assertEachOnOneHost(now);
   });
 
@@ -114,11 +132,13 @@ describe("rebalance example and evacuation pipeline: evacuate a host", function 
     await fleet.pulumi(["config", "rm", "cordon"]);
     await fleet.pulumi(["up", "--yes", "--skip-preview"]);
     assert.deepEqual(await where(), drained, "uncordoning moves nothing");
+    const before = await memorySpread();
     await fleet.pulumi(["config", "set", "rebalance", "true"]);
     await fleet.pulumi(["up", "--yes", "--skip-preview"], 600_000);
     const now = await where();
-    const load = (h: string) => Object.values(now).filter((p) => p === h).length;
-    assert.deepEqual(["h1", "h2", "h3"].map(load), [2, 2, 2]);
+    const moved = Object.keys(now).filter((vm) => now[vm] !== drained[vm]).length;
+    assert.ok(moved > 0 && moved <= 10, `${moved} moves, at most maxMoves`);
+    assert.ok((await memorySpread()) < before, "memory given to VMs is more even across the hosts");
     await assertEachOnOneHost(now);
   });
 });

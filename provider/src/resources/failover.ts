@@ -1,9 +1,10 @@
 // Failover: a placement whose VM sits on a host that is lost (libvirt and ssh both fail) and that
-// the program assigns elsewhere. With the policy's allowFailover, the lost host is fenced through
-// its fence agent, and only once the agent confirms it is off is the VM defined on the target
-// from its last known definition and started there, from shared storage. Nothing starts without
-// a confirmed fence, and a VM with disks on the lost host is reported lost with them, never
-// started elsewhere: it can never run twice, nor on a copy of its data.
+// the program (or a PlacementGroup cordon) assigns elsewhere. With the policy's allowFailover,
+// the lost host is fenced through its fence agent, and only once the agent confirms it is off is
+// the VM defined on the target from its last known definition and started there, from shared
+// storage. Nothing starts without a confirmed fence, and a VM with disks on the lost host is
+// reported lost with them, never started elsewhere: it can never run twice, nor on a copy of its
+// data.
 import { gatherHostFacts } from "../engine/gather";
 import { undefineKeepingNvram } from "../engine/where";
 import { parseDomainXml } from "../engine/domain-xml";
