@@ -441,23 +441,31 @@ export interface ApplyOptions {
 }
 
 /** Runs a move, telling the policy's webhook (if any) when it starts and how it ended. */
+/** Sends one move's webhook events; a notification that fails is a warning, never an error. */
+function notifier(
+  policy: PolicySpec,
+  warn: ((message: string) => void) | undefined,
+  move: { domain: string; from: string; to: string; mode: string; summary: string },
+) {
+  return (event: WebhookEvent, extra: { record?: MigrationRecord; error?: string }) =>
+    notifyWebhook(policy.notify, { event, ...move, ...extra }).then(
+      (d) => d.problem && warn?.(`${move.domain}: ${event} not notified: ${d.problem}`),
+    );
+}
+
 async function withNotifications(
   plan: MigrationPlan,
   policy: PolicySpec,
   warn: ((message: string) => void) | undefined,
   move: () => Promise<MigrationRecord>,
 ): Promise<MigrationRecord> {
-  const summary = planSummary(plan);
-  const notify = (event: WebhookEvent, extra: { record?: MigrationRecord; error?: string }) =>
-    notifyWebhook(policy.notify, {
-      event,
-      domain: plan.domain,
-      from: plan.from,
-      to: plan.to,
-      mode: plan.mode,
-      summary,
-      ...extra,
-    }).then((d) => d.problem && warn?.(`${plan.domain}: ${event} not notified: ${d.problem}`));
+  const notify = notifier(policy, warn, {
+    domain: plan.domain,
+    from: plan.from,
+    to: plan.to,
+    mode: plan.mode,
+    summary: planSummary(plan),
+  });
   // Not awaited before the move starts: a slow webhook must not hold up the migration.
   const started = notify("started", {});
   try {
@@ -572,16 +580,13 @@ async function notifyFailover(
   warn: ((message: string) => void) | undefined,
   run: () => Promise<MigrationRecord>,
 ): Promise<MigrationRecord> {
-  const notify = (event: WebhookEvent, extra: { record?: MigrationRecord; error?: string }) =>
-    notifyWebhook(policy.notify, {
-      event,
-      domain: plan.domain,
-      from: plan.source,
-      to: plan.target,
-      mode: "failover",
-      summary: plan.summary,
-      ...extra,
-    }).then((d) => d.problem && warn?.(`${plan.domain}: ${event} not notified: ${d.problem}`));
+  const notify = notifier(policy, warn, {
+    domain: plan.domain,
+    from: plan.source,
+    to: plan.target,
+    mode: "failover",
+    summary: plan.summary,
+  });
   try {
     const record = await run();
     await notify("failover", { record });
