@@ -4,27 +4,26 @@
 // with its heartbeat and disk intact, the state still holds the placement (with the failed
 // attempt's record where there was one), and refresh + up converge with nothing left over.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
 import { cutLink, killLibvirtd, repairAll, restartLibvirtd } from "../lab/faults";
 import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
-import { run } from "../lab/run";
 import { virsh } from "../lab/virsh";
-import { labHosts, placementWorkspace } from "../e2e/placement-workspace";
+import { placementWorkspace } from "../e2e/placement-workspace";
 import type { PulumiWorkspace } from "../support/pulumi-cli";
+import {
+  adoptInStack,
+  jobsSettled as settled,
+  labPicture as picture,
+  placementState as stackPlacement,
+  processTree,
+  sleep,
+  upInBackground as upInBackgroundOf,
+} from "./cli-stack";
 import { recordFault, type FaultRow } from "./fault-results";
 import { before as snapshot, checkInvariants, leftovers, type Observed } from "./invariants";
-
-interface PlacementState {
-  inputs: { host: string };
-  outputs: {
-    currentHost: string;
-    lastMigration?: { result: string; errorCategory?: string; steps: string[] };
-  };
-}
 
 /** One row of the fault table for a move of a local disk through the CLI. */
 function recordCliFault(
@@ -45,18 +44,6 @@ function recordCliFault(
     ...rest,
   });
 }
-
-/** `pid` and all its descendants, collected before any of them is killed. */
-async function processTree(pid: number): Promise<number[]> {
-  const children = (await run("ps", ["-o", "pid=", "--ppid", String(pid)]).catch(() => ""))
-    .split(/\s+/)
-    .filter(Boolean)
-    .map(Number);
-  const below = await Promise.all(children.map(processTree));
-  return [pid, ...below.flat()];
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("fault tier: injected faults through the Pulumi CLI", function () {
   // Each case runs several CLI commands (each starts the provider) besides the move itself.
@@ -80,52 +67,12 @@ describe("fault tier: injected faults through the Pulumi CLI", function () {
   after(() => ws?.cleanup());
 
   /** A new stack adopting `g` on h1, with a slow storage copy so a fault lands mid-copy. */
-  async function adopt(name: string, g: TestGuest, config: Record<string, unknown> = {}) {
-    await ws.pulumi(["stack", "select", "--create", name]);
-    const all = {
-      domain: g.name,
-      host: h1.name,
-      pool: "local",
-      "vmplacement:hosts": labHosts(lab),
-      policy: { bandwidthMibps: 2 },
-      ...config,
-    };
-    await ws.pulumi([
-      "config",
-      "set-all",
-      ...Object.entries(all).flatMap(([key, value]) => [
-        "--plaintext",
-        `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`,
-      ]),
-    ]);
-    await ws.pulumi(["up", "--yes", "--skip-preview"]);
-  }
-
-  async function placementState(): Promise<PlacementState> {
-    const state = JSON.parse(await ws.pulumi(["stack", "export"]));
-    const r = state.deployment.resources.find(
-      (x: { type: string }) => x.type === "vmplacement:index:VmPlacement",
-    );
-    assert.ok(r, "the state still holds the placement");
-    return r as PlacementState;
-  }
-
-  /** Starts `pulumi up` in its own process group; resolves with its exit code and output. */
-  function upInBackground() {
-    let output = "";
-    const child = spawn("pulumi", ["up", "--yes", "--skip-preview", "--non-interactive"], {
-      cwd: ws.dir,
-      env: ws.env,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<{ code: number | null; output: string }>((resolve) =>
-      child.on("exit", (code) => resolve({ code, output })),
-    );
-    return { child, exited };
-  }
+  const adopt = (name: string, g: TestGuest, config: Record<string, unknown> = {}) =>
+    adoptInStack(ws, lab, name, g, h1, config);
+  const placementState = () => stackPlacement(ws);
+  const upInBackground = () => upInBackgroundOf(ws);
+  const jobsSettled = (domain: string) => settled(lab, domain);
+  const labPicture = (g: TestGuest) => picture(lab, g);
 
   /** Waits until the domain's migration job runs on the source (bounded). */
   async function migrationRunning(domain: string): Promise<void> {
@@ -135,18 +82,6 @@ describe("fault tier: injected faults through the Pulumi CLI", function () {
       await sleep(200);
     }
     throw new Error(`the migration of ${domain} was never seen running on ${h1.name}`);
-  }
-
-  /** Waits until no migration job runs for the domain on any host (bounded). */
-  async function jobsSettled(domain: string): Promise<void> {
-    for (let i = 0; i < 300; i++) {
-      const jobs = await Promise.all(
-        lab.hosts.map((h) => virsh(h, "domjobinfo", domain).catch(() => "")),
-      );
-      if (!jobs.some((j) => /Job type:\s+(Unbounded|Bounded)/.test(j))) return;
-      await sleep(500);
-    }
-    throw new Error(`the migration of ${domain} never settled`);
   }
 
   /** refresh then up converge to h2 with nothing left over; returns the seconds it took. */
@@ -171,18 +106,6 @@ describe("fault tier: injected faults through the Pulumi CLI", function () {
     assert.equal(state.outputs.currentHost, h2.name);
     assert.deepEqual(await leftovers(lab, g), [], `nothing left over on any host after:\n${up}`);
     return seconds;
-  }
-
-  /** Where the domain is defined and in which state, and what is left over: for failures. */
-  async function labPicture(g: TestGuest): Promise<string> {
-    const states = await Promise.all(
-      lab.hosts.map(
-        async (h) =>
-          `${h.name}: ${(await virsh(h, "domstate", g.name).catch(() => "not defined")).trim()}`,
-      ),
-    );
-    const left = await leftovers(lab, g).catch((e: Error) => [e.message]);
-    return `${states.join(", ")}; leftovers: ${left.join(", ") || "none"}`;
   }
 
   it("refresh and preview with a host down or cut off fail naming it, and keep the placement", async () => {

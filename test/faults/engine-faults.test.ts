@@ -219,7 +219,8 @@ const CASES: FaultCase[] = [
     [
       ["target libvirtd killed", killTargetDaemon, back("failed")],
       ["incoming QEMU killed", killIncoming, back("failed")],
-      ["cancel (SIGINT)", cancel, back("cancelled", "cancelled")],
+      // A cancel here, in post-copy, the shutdown wait and the offline copy: cli-interrupt.test.ts,
+      // through the CLI as users cancel.
     ] as const
   ).map(([fault, inject, expect]): FaultCase => ({
     fault,
@@ -370,18 +371,6 @@ const CASES: FaultCase[] = [
     expect,
     live: true,
   })),
-  {
-    fault: "cancel (SIGINT)",
-    mode: "live-shared",
-    phase: "post-copy",
-    guest: (f, h) => f.shared("flt", h, 3, "churn-fast", 256),
-    target: "other host",
-    // The first pass takes seconds; post-copy still lasts long enough to be cancelled in.
-    policy: { ...earlyPostCopy, bandwidthMibps: 64, postcopyBandwidthMibps: 32 },
-    inject: cancel,
-    expect: { result: "succeeded", onSource: false },
-    live: true,
-  },
   // live-copy-incremental
   ...(
     [
@@ -431,18 +420,6 @@ const CASES: FaultCase[] = [
     live: false,
   },
   // offline
-  {
-    fault: "cancel (SIGINT); guest ignores ACPI",
-    mode: "offline",
-    phase: "shutdown wait",
-    guest: localDisk,
-    target: "other host",
-    policy: { ...offline, allowForcedShutdown: false, shutdownTimeoutSeconds: 30 },
-    converge: offline,
-    inject: cancel,
-    expect: back("cancelled", "cancelled"),
-    live: true,
-  },
   {
     fault: "guest ignores ACPI, forced shutdown not allowed",
     mode: "offline",

@@ -134,6 +134,22 @@ max_clients = 256
 max_workers = 40
 max_client_requests = 64
 CONF
+  # A fault hook: while hold-start/<domain> exists, starting that domain waits in libvirt's
+  # "prepare" step (at most 30 s) after writing hold-start/<domain>.held. Tests use it to land a
+  # fault in an offline move's start on the target.
+  mkdir -p "$dir/etc/hooks" "$dir/hold-start"
+  cat >"$dir/etc/hooks/qemu" <<HOOK
+#!/bin/sh
+cat >/dev/null
+[ "\$2" = prepare ] || exit 0
+hold="$dir/hold-start/\$1"
+[ -e "\$hold" ] || exit 0
+touch "\$hold.held"
+i=0
+while [ -e "\$hold" ] && [ \$i -lt 300 ]; do sleep 0.1; i=\$((i + 1)); done
+exit 0
+HOOK
+  chmod +x "$dir/etc/hooks/qemu"
   cat >"$dir/etc/qemu.conf" <<CONF
 user = "root"
 group = "root"

@@ -6,6 +6,13 @@
 import { XMLParser } from "fast-xml-parser";
 import type { DiskFacts, DomainFacts } from "./types";
 import {
+  MOVE_MARKER_KEY,
+  MOVE_MARKER_NS,
+  moveMarkerAttributes,
+  moveMarkerOf,
+  type MoveMarker,
+} from "./move-marker";
+import {
   attrOf,
   buildXml,
   childrenOf,
@@ -34,7 +41,16 @@ export interface ParsedDisk extends Omit<DiskFacts, "capacityBytes" | "allocatio
 
 export interface ParsedDomain extends Pick<
   DomainFacts,
-  "name" | "uuid" | "virtType" | "arch" | "machine" | "memoryBytes" | "vcpus" | "cpuXml" | "nvram"
+  | "name"
+  | "uuid"
+  | "virtType"
+  | "arch"
+  | "machine"
+  | "memoryBytes"
+  | "vcpus"
+  | "cpuXml"
+  | "nvram"
+  | "moveMarker"
 > {
   disks: ParsedDisk[];
   /** One short description per host device passed through, e.g. "pci 0000:03:00.0". */
@@ -336,6 +352,8 @@ export function parseDomainXml(xml: string): ParsedDomain {
   if (machine !== undefined) parsed.machine = machine;
   const nvram = text(child(child(domain, "os"), "nvram"));
   if (nvram) parsed.nvram = nvram;
+  const moveMarker = moveMarkerOf(child(domain, "metadata"));
+  if (moveMarker) parsed.moveMarker = moveMarker;
   // The CPU definition as written, for the hypervisor's comparison: it needs the document order.
   if (has(domain, "cpu")) {
     const cpu = elements(childrenOf(orderedDocument(xml).domain), "cpu")[0];
@@ -414,5 +432,29 @@ export function rewriteDiskSources(xml: string, changes: Record<string, DiskSour
     if (target !== undefined && Object.prototype.hasOwnProperty.call(changes, target))
       rewriteDisk(disks[i], changes[target]);
   });
+  return buildXml(doc);
+}
+
+/**
+ * The XML with the move marker in its <metadata> (replacing an older one): for the definitions a
+ * live migration sends with it, which libvirt takes as given.
+ */
+export function withMoveMarker(xml: string, marker: MoveMarker): string {
+  const { doc, domain } = orderedDocument(xml);
+  const children = childrenOf(domain);
+  let metadata = elements(children, "metadata")[0];
+  if (!metadata) {
+    metadata = element("metadata");
+    children.push(metadata);
+  }
+  const entries = childrenOf(metadata);
+  const tag = `${MOVE_MARKER_KEY}:move`;
+  for (let i = entries.length - 1; i >= 0; i--) if (tagOf(entries[i]) === tag) entries.splice(i, 1);
+  entries.push(
+    element(tag, {
+      [`xmlns:${MOVE_MARKER_KEY}`]: MOVE_MARKER_NS,
+      ...moveMarkerAttributes(marker),
+    }),
+  );
   return buildXml(doc);
 }

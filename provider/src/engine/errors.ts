@@ -8,7 +8,8 @@ export type EngineErrorCode =
   | "VMP_MIGRATION_ABORTED"
   | "VMP_MIGRATION_CANCELLED"
   | "VMP_MIGRATION_TIMED_OUT"
-  | "VMP_VERIFICATION_FAILED";
+  | "VMP_VERIFICATION_FAILED"
+  | "VMP_RECOVERY_FAILED";
 
 export class MigrationError extends Error {
   constructor(

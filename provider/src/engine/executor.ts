@@ -9,6 +9,15 @@ import type { MigrationLimiter, SlotRelease } from "./limiter";
 import { runLive } from "./live";
 import { runOffline } from "./offline";
 import { RecordBuilder } from "./record";
+import { withMoveMarker as withMoveMarkerXml } from "./domain-xml";
+import {
+  clearMoveMarker,
+  newMoveMarker,
+  recoverInterruptedMove,
+  writeMoveMarker,
+} from "./interrupted-move";
+import type { Recovery } from "./recovery-plan";
+import { presence } from "./where";
 import { removeLeftovers } from "./volumes";
 import type {
   DomainFacts,
@@ -35,10 +44,11 @@ const SILENT_HOST_WAIT_MS = 30_000;
 
 export async function executePlan(
   plan: MigrationPlan,
-  facts: DomainFacts,
+  facts: DomainFacts | undefined,
   options: ExecuteOptions,
 ): Promise<MigrationRecord> {
   const record = new RecordBuilder(plan);
+  if (plan.recovery) return recover(plan.recovery, options.pool, record);
   if (plan.blockers.length) {
     const message = plan.blockers.map((b) => `${b.code}: ${b.message}`).join("; ");
     throw new MigrationError(
@@ -51,6 +61,7 @@ export async function executePlan(
     await cleanUpLeftovers(options.pool, plan, record);
     return record.finish("noop", plan.from);
   }
+  if (!facts) throw new Error(`no facts gathered for moving ${plan.domain}`);
 
   let release: () => void = () => undefined;
   const ctx: RunContext = {
@@ -87,7 +98,7 @@ export async function executePlan(
     }
     record.begin();
     await cleanUpLeftovers(options.pool, plan, record);
-    const { finalHost } = await run(ctx);
+    const { finalHost } = await withMoveMarker(ctx, () => run(ctx));
     return record.finish("succeeded", finalHost);
   } catch (err) {
     const failure =
@@ -115,6 +126,73 @@ export async function executePlan(
     );
   } finally {
     release();
+  }
+}
+
+/** Carries out the recovery of an interrupted move; its steps make the record. */
+async function recover(
+  recovery: Recovery,
+  pool: ConnectionPool,
+  record: RecordBuilder,
+): Promise<MigrationRecord> {
+  try {
+    for (const step of await recoverInterruptedMove(pool, recovery)) record.step(step);
+  } catch (err) {
+    const message = `recovering from an interrupted move of ${recovery.domain}: ${describeError(err)}`;
+    throw new MigrationError(
+      "VMP_RECOVERY_FAILED",
+      message,
+      record.finish("failed", recovery.keep, { category: "verification", message }),
+      { cause: err },
+    );
+  }
+  return record.finish("noop", recovery.keep);
+}
+
+/**
+ * Runs a move that can stop the VM or give it a second definition under a move marker: written
+ * on the source before the first such step (and into the definitions a live migration sends),
+ * cleared where the VM ends up once the move settled there. A run that ends where the VM does not
+ * run as it did (or in doubt) keeps the marker, so the next run puts it right.
+ */
+async function withMoveMarker(
+  ctx: RunContext,
+  move: () => Promise<{ finalHost: string }>,
+): Promise<{ finalHost: string }> {
+  const { plan, facts } = ctx;
+  if (plan.mode === "block-copy") return move();
+  const marker = newMoveMarker({
+    from: plan.from,
+    to: plan.to,
+    mode: plan.mode,
+    ran: facts.running,
+  });
+  const src = await ctx.pool.get(plan.from);
+  await writeMoveMarker(src, plan.domain, marker, facts);
+  const { destinationXml, persistentXml } = plan.params;
+  if (destinationXml) plan.params.destinationXml = withMoveMarkerXml(destinationXml, marker);
+  if (persistentXml) plan.params.persistentXml = withMoveMarkerXml(persistentXml, marker);
+  let finalHost: string;
+  try {
+    finalHost = (await move()).finalHost;
+  } catch (err) {
+    const host = err instanceof RunFailure ? err.finalHost : "unknown";
+    if (ctx.pool.host(host) && (await runsAsBefore(ctx, host)))
+      await clearMoveMarker(ctx.pool, host, plan.domain);
+    throw err;
+  }
+  if (!(await clearMoveMarker(ctx.pool, finalHost, plan.domain)))
+    ctx.record.step(`could not clear the move's note on ${finalHost} now; the next run clears it`);
+  return { finalHost };
+}
+
+/** Whether the VM is on `host` as it was before the move: running if it ran. */
+async function runsAsBefore(ctx: RunContext, host: string): Promise<boolean> {
+  try {
+    const now = await presence(await ctx.pool.get(host), ctx.plan.domain);
+    return now.defined && (!ctx.facts.running || now.running);
+  } catch {
+    return false;
   }
 }
 

@@ -8,6 +8,7 @@ import { constants as C, isNotFound, type Domain, type LibvirtConnection } from 
 import type { ConnectionPool } from "./connections";
 import { parseDomainXml } from "./domain-xml";
 import { parsePoolXml } from "./pool-xml";
+import type { DefinedCopy } from "./recovery-plan";
 import type { DiskFacts, DomainFacts, HostFacts, PoolFacts } from "./types";
 
 export interface LocatedDomain {
@@ -228,8 +229,9 @@ export async function gatherDomainFacts(
     running && persistent
       ? await conn.domains.xml(dom, C.virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE)
       : fullXml;
-  const persistentDiskPaths = parseDomainXml(inactiveXml)
-    .disks.map((d) => d.path)
+  const definition = parseDomainXml(inactiveXml);
+  const persistentDiskPaths = definition.disks
+    .map((d) => d.path)
     .filter((p): p is string => p !== undefined);
   const parsed = parseDomainXml(fullXml);
   const disks = await Promise.all(parsed.disks.map((d) => diskFacts(conn, dom, d)));
@@ -251,7 +253,22 @@ export async function gatherDomainFacts(
     snapshotCount,
     xml,
     persistentDiskPaths,
+    moveMarker: definition.moveMarker ?? parsed.moveMarker,
   };
+}
+
+/** The move marker each definition of a domain carries (its persistent one, where it has one). */
+export async function markedCopies(
+  pool: ConnectionPool,
+  copies: LocatedDomain[],
+): Promise<DefinedCopy[]> {
+  return Promise.all(
+    copies.map(async (c) => {
+      const conn = await pool.get(c.host);
+      const xml = await conn.domains.xml(c.domain, C.virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE);
+      return { host: c.host, running: c.running, marker: parseDomainXml(xml).moveMarker };
+    }),
+  );
 }
 
 async function poolFacts(conn: LibvirtConnection): Promise<Record<string, PoolFacts>> {

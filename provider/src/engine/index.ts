@@ -6,9 +6,11 @@ import {
   gatherHostFacts,
   locateDomain,
   LocationUnknownError,
+  markedCopies,
   settledLocation,
   type LocatedDomain,
 } from "./gather";
+import { decideRecovery, type Recovery } from "./recovery-plan";
 import type { Observed, RunLedger } from "./ledger";
 import { chooseLink, type LinkFacts, type MeasuredLink } from "./link";
 import { MeasureGate, measureMemory, residentMemory } from "./measure";
@@ -32,6 +34,7 @@ export {
 export { DeadlineExceeded, MigrationError } from "./errors";
 export { LocationUnknownError } from "./gather";
 export { executePlan, type ExecuteOptions } from "./executor";
+export type { Recovery } from "./recovery-plan";
 export { DEFAULT_POLICY } from "./policy";
 export { choosePlan, type PlacementRequest } from "./planner";
 export { MeasureGate } from "./measure";
@@ -86,22 +89,39 @@ export async function planPlacement(
   if (!found) return { plan: choosePlan(req, {}, policy) };
   const staleIncoming = await staleIncomingCopies(pool, found, located.also);
   const copies = located.also.filter((l) => !staleIncoming.includes(l.host));
-  if (copies.length) {
-    // Two copies of one VM: moving either could lose the other's data or run it twice.
-    const where = [found, ...copies]
-      .map((l) => `${l.host} (${l.running ? "running" : "defined, shut off"})`)
-      .join(", ");
-    return {
-      plan: blockedPlan(req, found.host, [
-        {
-          code: "DEFINED_ON_SEVERAL_HOSTS",
-          message: `${req.domain} is defined on more than one host: ${where}. Decide which copy is the VM, remove the other (virsh undefine on that host, after checking its disks), then run this again; neither copy is touched until then.`,
-        },
-      ]),
-    };
+  // A copy that is not running, or a second definition, may be what an interrupted move left.
+  if (copies.length || !found.running) {
+    const decision = decideRecovery(req.domain, await markedCopies(pool, [found, ...copies]));
+    if (decision.kind === "recover") return { plan: recoveryPlan(req, decision.recovery) };
+    if (copies.length) {
+      // Two copies of one VM: moving either could lose the other's data or run it twice.
+      const where = [found, ...copies]
+        .map((l) => `${l.host} (${l.running ? "running" : "defined, shut off"})`)
+        .join(", ");
+      const why = decision.kind === "blocked" ? ` (${decision.reason})` : "";
+      return {
+        plan: blockedPlan(req, found.host, [
+          {
+            code: "DEFINED_ON_SEVERAL_HOSTS",
+            message: `${req.domain} is defined on more than one host: ${where}${why}. Decide which copy is the VM, remove the other (virsh undefine on that host, after checking its disks), then run this again; neither copy is touched until then.`,
+          },
+        ]),
+      };
+    }
   }
   const sourceConn = await pool.get(found.host);
   let facts = await gatherDomainFacts(sourceConn, found.host, found.domain);
+  if (facts.moveMarker && found.running) {
+    // Running where it is, with the note of a move: one under way (a job) keeps it; an
+    // interrupted one's note is cleared.
+    const job = await sourceConn.domains.jobInfo(found.domain);
+    const decision = decideRecovery(
+      req.domain,
+      [{ host: found.host, running: true, marker: facts.moveMarker }],
+      job.type !== "none",
+    );
+    if (decision.kind === "recover") return { plan: recoveryPlan(req, decision.recovery), facts };
+  }
   const seconds = options.measureSeconds ?? DEFAULT_MEASURE_SECONDS;
   const link = linkFacts(pool, found.host, req.host, options.measuredLinks);
   // Only a live move to another host needs to know how much memory the guest holds and how fast
@@ -181,6 +201,11 @@ export async function planPlacement(
   return { plan, facts };
 }
 
+/** A plan that only recovers an interrupted move; the placement is planned again afterwards. */
+function recoveryPlan(req: PlacementRequest, recovery: Recovery): MigrationPlan {
+  return { ...blockedPlan(req, recovery.keep, []), recovery };
+}
+
 function observedFigures(host: HostFacts): Observed {
   return {
     freeMemoryBytes: host.freeMemoryBytes,
@@ -226,7 +251,12 @@ export async function place(
   policy: MigrationPolicy,
   options: Omit<ExecuteOptions, "pool" | "policy"> & PlanOptions = {},
 ): Promise<{ plan: MigrationPlan; record: MigrationRecord }> {
-  const { plan, facts } = await planPlacement(pool, req, policy, options);
+  let planned = await planPlacement(pool, req, policy, options);
+  if (planned.plan.recovery) {
+    await executePlan(planned.plan, planned.facts, { ...options, pool, policy });
+    planned = await planPlacement(pool, req, policy, options);
+  }
+  const { plan, facts } = planned;
   const record = await executePlan(plan, facts!, { ...options, pool, policy });
   return { plan, record };
 }

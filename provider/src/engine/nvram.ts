@@ -4,10 +4,10 @@
 // files stay). The file lands at the same path, where the domain's definition names it.
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
 import { constants as C, isNotFound, type LibvirtConnection, type StoragePool } from "../libvirt";
 import { volumeXml } from "./domain-xml";
 import { dirPoolXml } from "./pool-xml";
+import { copyVolume } from "./volume-copy";
 
 async function withDirPool<T>(
   conn: LibvirtConnection,
@@ -47,16 +47,7 @@ export function copyNvram(
             ? dst.storage.createVol(toPool, volumeXml(file, capacity, "raw"))
             : Promise.reject(err),
         );
-      const download = await src.storage.download(from);
-      const upload = await dst.storage.upload(to);
-      try {
-        await pipeline(download.stream, upload.stream, { signal });
-        await Promise.all([download.done, upload.done]);
-      } catch (err) {
-        download.stream.destroy();
-        upload.stream.destroy();
-        throw err;
-      }
+      await copyVolume(src, from, dst, to, { signal });
       return capacity;
     }),
   );

@@ -2,12 +2,12 @@
 // through libvirt streams, define and start it on the target, verify, then forget the source.
 // Until the target copy starts (the switch-over) a cancel or a failure puts the VM back on the
 // source with nothing left on the target; after it, the move finishes.
-import { pipeline } from "node:stream/promises";
 import { constants as C, type LibvirtConnection } from "../libvirt";
 import { RateMeter, reportPhase, RunFailure, secondsLeft, type RunContext } from "./context";
 import { rewriteDiskSources } from "./domain-xml";
 import { describeError, stopCause } from "./errors";
 import { copyNvram, removeNvramFile } from "./nvram";
+import { copyVolume } from "./volume-copy";
 import { CreatedVolumes, removeSourceVolumes, withSourceMarks, type SourceMarks } from "./volumes";
 import { presence, sleep, undefineWithNvram, undefineKeepingNvram } from "./where";
 
@@ -55,13 +55,9 @@ async function copyVolumes(
     throwIfStopped(ctx, `before copying ${d.target}`);
     const from = await src.storage.volByPath(d.sourcePath);
     const to = await dst.storage.volByPath(d.targetPath);
-    const download = await src.storage.download(from);
-    const upload = await dst.storage.upload(to);
     const meter = new RateMeter();
-    let moved = 0;
     let reportedAt = 0;
-    download.stream.on("data", (chunk: Buffer) => {
-      moved += chunk.length;
+    const report = (moved: number) => {
       // Reported at the poll interval, not per chunk.
       if (Date.now() - reportedAt < ctx.pollIntervalMs) return;
       reportedAt = Date.now();
@@ -80,13 +76,11 @@ async function copyVolumes(
         dirtyRateBps: 0,
         iteration: 0,
       });
-    });
+    };
+    let moved: number;
     try {
-      await pipeline(download.stream, upload.stream, { signal: ctx.signal });
-      await Promise.all([download.done, upload.done]);
+      moved = await copyVolume(src, from, dst, to, { signal: ctx.signal, onBytes: report });
     } catch (err) {
-      download.stream.destroy();
-      upload.stream.destroy();
       throwIfStopped(ctx, `while copying ${d.target}`);
       throw err;
     }

@@ -1,3 +1,5 @@
+import type { MoveMarker } from "./move-marker";
+import type { Recovery } from "./recovery-plan";
 import type { MigrationParams } from "../libvirt";
 import type { Demand } from "./ledger";
 
@@ -61,6 +63,8 @@ export interface DomainFacts {
   xml: string;
   /** Disk files the persistent definition names (what a cold boot would use), when known. */
   persistentDiskPaths?: string[];
+  /** The note of a move that is under way or was interrupted (move-marker.ts). */
+  moveMarker?: MoveMarker;
 }
 
 export interface PoolFacts {
@@ -227,6 +231,11 @@ export interface MigrationPlan {
   leftovers: VolumeRef[];
   /** Hosts with a half-received incoming copy of the domain (it never ran there); removed first. */
   staleIncoming: string[];
+  /**
+   * A move of this domain was interrupted (its marker says so): this is done first, and the
+   * placement is planned again once it is (interrupted-move.ts).
+   */
+  recovery?: Recovery;
 }
 
 export interface MigrationTransport {

@@ -302,6 +302,8 @@ export class PlacementFailedError extends Error {
   }
 }
 
+type Observed = { currentHost: string; currentDisks: DiskState[]; definitionXml: string };
+
 /**
  * Where the domain is now, as outputs; undefined only when every inventory host answered that it
  * has no such domain. Throws (LocationUnknownError) when unreachable hosts leave it open.
@@ -309,8 +311,17 @@ export class PlacementFailedError extends Error {
 export async function observe(
   runtime: ProviderRuntime,
   domain: string,
-): Promise<{ currentHost: string; currentDisks: DiskState[]; definitionXml: string } | undefined> {
-  const found = settledLocation(domain, await locateDomain(runtime.pool, domain));
+): Promise<Observed | undefined> {
+  return (await look(runtime, domain))?.observed;
+}
+
+/** observe, and whether an interrupted move may have left something (its note, a second definition). */
+async function look(
+  runtime: ProviderRuntime,
+  domain: string,
+): Promise<{ observed: Observed; interrupted: boolean } | undefined> {
+  const located = await locateDomain(runtime.pool, domain);
+  const found = settledLocation(domain, located);
   if (!found) return undefined;
   const conn = await runtime.pool.get(found.host);
   const facts = await gatherDomainFacts(conn, found.host, found.domain);
@@ -319,7 +330,7 @@ export async function observe(
   const definitionXml = facts.persistent
     ? await conn.domains.xml(found.domain, XML_INACTIVE | XML_MIGRATABLE)
     : facts.xml;
-  return {
+  const observed = {
     currentHost: found.host,
     definitionXml,
     currentDisks: facts.disks
@@ -331,6 +342,7 @@ export async function observe(
         capacityBytes: d.capacityBytes,
       })),
   };
+  return { observed, interrupted: !!facts.moveMarker || located.also.length > 0 };
 }
 
 /**
@@ -343,9 +355,9 @@ export async function readPlacement(
   state: Partial<PlacementOutputs>,
   inputs: Partial<PlacementInputs>,
 ): Promise<{ outputs: PlacementOutputs; inputs: PlacementInputs } | undefined> {
-  let now: Awaited<ReturnType<typeof observe>>;
+  let seen: Awaited<ReturnType<typeof look>>;
   try {
-    now = await observe(runtime, domain);
+    seen = await look(runtime, domain);
   } catch (err) {
     // The VM's host is lost (libvirt and ssh both silent) and no host that answers runs it: the
     // state stays as last seen, so an update that moves the VM elsewhere can fail it over.
@@ -364,14 +376,16 @@ export async function readPlacement(
       inputs: { ...inputs, domain } as PlacementInputs,
     };
   }
-  if (!now) return undefined;
+  if (!seen) return undefined;
+  const now = seen.observed;
   const last = state.lastMigration;
   if (last?.mode === "failover" && last.result === "succeeded")
     await removeStaleDefinition(runtime, domain, last.from, now.currentHost);
   const refreshed = refreshedInputs(domain, inputs, now);
-  const cleanup = mayHaveLeftovers(state, now.currentHost)
-    ? await leftBehind(runtime, refreshed, state)
-    : [];
+  const cleanup =
+    seen.interrupted || mayHaveLeftovers(state, now.currentHost)
+      ? await leftBehind(runtime, refreshed, state)
+      : [];
   // What an earlier refresh found is found again, or is gone.
   const kept = { ...state };
   delete kept.pendingCleanup;
@@ -420,6 +434,7 @@ async function leftBehind(
     policyFor(inPlace, runtime),
     { measureSeconds: 0 },
   );
+  if (plan.recovery) return [{ host: plan.recovery.keep, item: plan.recovery.summary }];
   return [
     ...plan.staleIncoming.map((host) => ({
       host,
@@ -438,6 +453,10 @@ export interface ApplyOptions {
   previous?: Partial<PlacementOutputs>;
   /** Problems worth a warning that do not fail the placement (an unreachable webhook). */
   warn?: (message: string) => void;
+  /** What the update did that the user should hear of (a recovered interrupted move). */
+  info?: (message: string) => void;
+  /** Set once an interrupted move was recovered in this operation. */
+  recovered?: boolean;
 }
 
 /** Runs a move, telling the policy's webhook (if any) when it starts and how it ended. */
@@ -507,6 +526,7 @@ export async function applyPlacement(
       signal: options.signal,
     },
   );
+  if (plan.recovery) return recoverFirst(runtime, inputs, options, policy, plan);
   // A preview's claims stand for the whole preview: nothing it plans is done before it ends.
   if (options.preview) return previewOutputs(inputs, options, plan, facts);
   let landed = false;
@@ -520,6 +540,55 @@ export async function applyPlacement(
   } finally {
     ledger.settle(claimant, landed);
   }
+}
+
+/**
+ * A move of this VM was interrupted (its marker says so): the preview says what will be done
+ * first; the update does it (stale definitions removed, the VM started where its disks are
+ * complete), says so, and plans the placement again from there.
+ */
+async function recoverFirst(
+  runtime: ProviderRuntime,
+  inputs: PlacementInputs,
+  options: ApplyOptions,
+  policy: PolicySpec,
+  plan: MigrationPlan,
+): Promise<PlacementOutputs> {
+  const recovery = plan.recovery!;
+  const base = {
+    ...inputs,
+    lastMigration: options.previous?.lastMigration ?? null,
+    migrationCount: options.previous?.migrationCount ?? 0,
+    ...(options.previous?.definitionXml ? { definitionXml: options.previous.definitionXml } : {}),
+  };
+  if (options.preview) {
+    const planned = describePlan(plan);
+    planned.summary = `${inputs.domain}: ${recovery.summary}; then ${inputs.domain} is placed on ${inputs.host} as planned from there`;
+    return { ...base, currentHost: recovery.keep, currentDisks: [], plannedMigration: planned };
+  }
+  if (options.recovered)
+    throw new PlacementBlockedError(
+      `${inputs.domain}: the interrupted move was recovered, yet its note is still found (${recovery.summary}); check ${recovery.keep}`,
+    );
+  try {
+    const record = await executePlan(plan, undefined, { pool: runtime.pool, policy });
+    for (const step of record.steps) options.info?.(`${inputs.domain}: ${step}`);
+  } catch (err) {
+    if (!(err instanceof MigrationError)) throw err;
+    const now = await observe(runtime, inputs.domain).catch(() => undefined);
+    throw new PlacementFailedError(err, {
+      ...base,
+      currentHost: now?.currentHost ?? recovery.keep,
+      currentDisks: now?.currentDisks ?? [],
+      plannedMigration: null,
+      lastMigration: err.record,
+    });
+  }
+  return applyPlacement(runtime, inputs, {
+    ...options,
+    recovered: true,
+    previous: { ...options.previous, currentHost: recovery.keep, pendingCleanup: undefined },
+  });
 }
 
 /**

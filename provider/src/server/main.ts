@@ -23,18 +23,43 @@ function main(): void {
     }
     process.stdout.write(`${port}\n`);
   });
-  // The engine asks a plugin to exit with SIGINT once it is done with it, and kills it 5 s later:
-  // sessions the engine left open must not hold the exit up (a graceful gRPC shutdown waits for
-  // them), while a migration still running gets those seconds to roll back to its source.
+  // SIGINT (or SIGTERM) asks the plugin to exit: the engine sends it once it is done with the
+  // plugin, and again on a second Ctrl-C, killing the plugin 5 s later. Moves still in flight are
+  // cancelled first (each rolls back or finishes as its phase requires) and keep the server up
+  // until they answered the engine; only then does the process go. What a SIGKILL cuts short is
+  // left marked on the hosts for the next run (engine/move-marker.ts).
   let stopping = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    server.forceShutdown();
-    void provider.shutdown(3000).finally(() => process.exit(0));
+    void provider.shutdown(IN_FLIGHT_GRACE_MS).finally(() => {
+      // Sessions the engine left open must not hold the exit up: a graceful shutdown waits for them.
+      const force = setTimeout(() => {
+        server.forceShutdown();
+        process.exit(0);
+      }, FLUSH_GRACE_MS);
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        process.exit(0);
+      });
+    });
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  // A stray error must not take the process (and with it every move in flight) down: each move
+  // handles its own failures and puts its VM back. Reported, so that tests and users see it.
+  process.on("unhandledRejection", (reason) => internalError("unhandled rejection", reason));
+  process.on("uncaughtException", (err) => internalError("uncaught exception", err));
+}
+
+/** How long moves in flight get to roll back or finish after the plugin is asked to exit. */
+const IN_FLIGHT_GRACE_MS = 30_000;
+/** How long answers already given get to reach the engine before the process exits. */
+const FLUSH_GRACE_MS = 1_000;
+
+function internalError(kind: string, err: unknown): void {
+  const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`vmplacement: internal error (${kind}), please report it: ${text}\n`);
 }
 
 main();

@@ -494,6 +494,7 @@ export class VmPlacementProvider {
       previous,
       signal: stop.signal,
       warn: (message) => void this.engineLog.log("warning", message, urn),
+      info: (message) => void this.engineLog.log("info", message, urn),
       onProgress: (p) => void this.engineLog.log("info", progressLine(p), urn, true),
     })
       .catch((err: unknown) => {

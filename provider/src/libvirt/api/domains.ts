@@ -194,6 +194,27 @@ export class DomainApi {
     return (await this.remote.call("DOMAIN_GET_AUTOSTART", { dom })).autostart !== 0;
   }
 
+  /**
+   * Sets (or with `metadata` null removes) the domain's metadata element in namespace `uri`;
+   * flags from virDomainModificationImpact (the live domain, its persistent config, or both).
+   */
+  async setMetadataElement(
+    dom: Domain,
+    metadata: string | null,
+    key: string,
+    uri: string,
+    flags = 0,
+  ): Promise<void> {
+    await this.remote.call("DOMAIN_SET_METADATA", {
+      dom,
+      type: C.virDomainMetadataType.VIR_DOMAIN_METADATA_ELEMENT,
+      metadata,
+      key: metadata === null ? null : key,
+      uri,
+      flags,
+    });
+  }
+
   async setAutostart(dom: Domain, on: boolean): Promise<void> {
     await this.remote.call("DOMAIN_SET_AUTOSTART", { dom, autostart: on ? 1 : 0 });
   }

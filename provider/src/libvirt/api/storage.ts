@@ -134,9 +134,16 @@ export interface TransferOptions {
   flags?: number;
 }
 
+/**
+ * Settles when the stream closes. A transfer torn down early (an abort) rejects it while the
+ * caller may be handling the pipeline's error instead: it never counts as an unhandled rejection,
+ * and whoever awaits it still sees the error.
+ */
 function streamDone(stream: Readable | Writable): Promise<void> {
-  return new Promise((resolve, reject) => {
+  const done = new Promise<void>((resolve, reject) => {
     stream.once("error", reject);
     stream.once("close", () => resolve());
   });
+  done.catch(() => undefined);
+  return done;
 }
