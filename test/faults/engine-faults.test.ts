@@ -436,6 +436,8 @@ const CASES: FaultCase[] = [
     [
       // (A cancel in the offline copy is the offline fallback's case above: the same copy.)
       ["target libvirtd killed", killTargetDaemon, back("failed")],
+      // The rollback waits for the source's daemon and restarts the VM there.
+      ["source libvirtd killed, restarted after 3 s", bounceSourceDaemon, back("failed")],
       ["target link cut for 7 s", cutTargetBriefly, undefined],
     ] as const
   ).map(([fault, inject, expect]): FaultCase => ({

@@ -160,7 +160,8 @@ async function withMoveMarker(
   move: () => Promise<{ finalHost: string }>,
 ): Promise<{ finalHost: string }> {
   const { plan, facts } = ctx;
-  if (plan.mode === "block-copy") return move();
+  // A block copy stays on its host and never stops the VM.
+  if (plan.mode === "block-copy" || plan.mode === "failover") return move();
   const marker = newMoveMarker({
     from: plan.from,
     to: plan.to,

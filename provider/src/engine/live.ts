@@ -16,7 +16,14 @@ import { removeNvramFile } from "./nvram";
 import { SETUP_SECONDS } from "./plan-forecast";
 import { CreatedVolumes, removeSourceVolumes, SourceMarks } from "./volumes";
 import type { MigrationPlan, MigrationPolicy, MigrationTransport } from "./types";
-import { presence, sleep, undefineWithNvram, type Presence } from "./where";
+import {
+  presence,
+  presenceVia,
+  sleep,
+  undefineWithNvram,
+  waitForPresence,
+  type Presence,
+} from "./where";
 
 function progressOf(ctx: RunContext, stats: JobStats, postCopy: boolean) {
   const total = stats.dataTotal ?? 0;
@@ -557,31 +564,6 @@ async function stopTargetCopy(ctx: RunContext): Promise<boolean> {
     return true;
   } catch (err) {
     return isNotFound(err);
-  }
-}
-
-/** Waits (bounded) until `host` answers; undefined when it never does (`unanswered` says so). */
-async function waitForPresence(
-  ctx: RunContext,
-  host: string,
-  unanswered: string,
-): Promise<Presence | undefined> {
-  const deadline = Date.now() + ctx.silentHostWaitMs;
-  while (Date.now() < deadline) {
-    const seen = await presenceVia(ctx, host);
-    if (seen) return seen;
-    await sleep(1000);
-  }
-  ctx.record.step(`${host} did not answer within ${ctx.silentHostWaitMs / 1000} s; ${unanswered}`);
-  return undefined;
-}
-
-/** Where the domain is on `host`; undefined when the host does not answer. */
-async function presenceVia(ctx: RunContext, host: string): Promise<Presence | undefined> {
-  try {
-    return await presence(await ctx.pool.get(host), ctx.plan.domain);
-  } catch {
-    return undefined;
   }
 }
 

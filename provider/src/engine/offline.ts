@@ -9,7 +9,7 @@ import { describeError, stopCause } from "./errors";
 import { copyNvram, removeNvramFile } from "./nvram";
 import { copyVolume } from "./volume-copy";
 import { CreatedVolumes, removeSourceVolumes, withSourceMarks, type SourceMarks } from "./volumes";
-import { presence, sleep, undefineWithNvram, undefineKeepingNvram } from "./where";
+import { presence, sleep, undefineKeepingNvram, undefineWithNvram, waitForPresence } from "./where";
 
 /** Thrown inside the run when a cancel (or customTimeouts) stops it before the switch-over. */
 class Stopped extends Error {}
@@ -234,7 +234,6 @@ async function rollBack(
 ): Promise<never> {
   const { plan, record } = ctx;
   const stopped = err instanceof Stopped;
-  const src = await ctx.pool.get(plan.from);
   if (!state.sameHost && state.definedOnTarget && !(await removeTargetCopy(ctx))) {
     throw new RunFailure(
       "failed",
@@ -244,6 +243,21 @@ async function rollBack(
       { cause: err },
     );
   }
+  // The source's daemon may be restarting (what failed the move): it is waited for, bounded.
+  const onSource = await waitForPresence(
+    ctx,
+    plan.from,
+    `${plan.domain} could not be ${state.restart ? "restarted" : "checked"} there now; the next run does it`,
+  );
+  if (!onSource)
+    throw new RunFailure(
+      "failed",
+      "libvirt",
+      `offline move of ${plan.domain} failed (${describeError(err)}), and ${plan.from} did not answer to ${state.restart ? "restart it" : "put it back"}; the next run ${state.restart ? "starts it there" : "finishes the rollback"} once ${plan.from} answers`,
+      "unknown",
+      { cause: err },
+    );
+  const src = await ctx.pool.get(plan.from);
   if (state.sameHost) await src.domains.define(state.inactiveXml).catch(() => undefined);
   const { removed, left } = await state.volumes.removeAll();
   // Copied but never defined there; with a definition, removeTargetCopy's undefine took it.

@@ -1,5 +1,6 @@
 // Where a domain is on a host right now: the facts verification and rollback decide on.
 import { constants as C, isNotFound, type Domain, type LibvirtConnection } from "../libvirt";
+import type { RunContext } from "./context";
 
 export interface Presence {
   defined: boolean;
@@ -59,4 +60,29 @@ export function undefineWithNvram(conn: LibvirtConnection, dom: Domain): Promise
 /** Undefines a source whose NVRAM did not move with it: the file stays (the only copy). */
 export function undefineKeepingNvram(conn: LibvirtConnection, dom: Domain): Promise<void> {
   return conn.domains.undefine(dom, VIR_DOMAIN_UNDEFINE_KEEP_NVRAM);
+}
+
+/** Waits (bounded) until `host` answers; undefined when it never does (`unanswered` says so). */
+export async function waitForPresence(
+  ctx: RunContext,
+  host: string,
+  unanswered: string,
+): Promise<Presence | undefined> {
+  const deadline = Date.now() + ctx.silentHostWaitMs;
+  while (Date.now() < deadline) {
+    const seen = await presenceVia(ctx, host);
+    if (seen) return seen;
+    await sleep(1000);
+  }
+  ctx.record.step(`${host} did not answer within ${ctx.silentHostWaitMs / 1000} s; ${unanswered}`);
+  return undefined;
+}
+
+/** Where the domain is on `host`; undefined when the host does not answer. */
+export async function presenceVia(ctx: RunContext, host: string): Promise<Presence | undefined> {
+  try {
+    return await presence(await ctx.pool.get(host), ctx.plan.domain);
+  } catch {
+    return undefined;
+  }
 }
