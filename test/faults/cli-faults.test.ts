@@ -7,14 +7,14 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
+import type { GuestFactory, TestGuest } from "../integration/engine/lab-engine";
 import { cutLink, killLibvirtd, repairAll, restartLibvirtd } from "../lab/faults";
-import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
+import type { LabDescription, LabHost } from "../lab/lab";
 import { virsh } from "../lab/virsh";
-import { placementWorkspace } from "../e2e/placement-workspace";
 import type { PulumiWorkspace } from "../support/pulumi-cli";
 import {
   adoptInStack,
+  useCliLab,
   jobsSettled as settled,
   labPicture as picture,
   placementState as stackPlacement,
@@ -54,17 +54,8 @@ describe("fault tier: injected faults through the Pulumi CLI", function () {
   let guests: GuestFactory;
   let ws: PulumiWorkspace;
 
-  before(() => {
-    lab = loadLab();
-    [h1, h2] = lab.hosts;
-    guests = new GuestFactory(lab);
-    ws = placementWorkspace();
-  });
-  afterEach(async () => {
-    await repairAll();
-    await guests.cleanup();
-  });
-  after(() => ws?.cleanup());
+  const fixture = useCliLab();
+  before(() => ({ lab, h1, h2, guests, ws } = fixture));
 
   /** A new stack adopting `g` on h1, with a slow storage copy so a fault lands mid-copy. */
   const adopt = (name: string, g: TestGuest, config: Record<string, unknown> = {}) =>

@@ -8,14 +8,14 @@
 import assert from "node:assert/strict";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
-import { killLibvirtd, repairAll, restartLibvirtd } from "../lab/faults";
-import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
+import type { GuestFactory, TestGuest } from "../integration/engine/lab-engine";
+import { killLibvirtd, restartLibvirtd } from "../lab/faults";
+import type { LabDescription, LabHost } from "../lab/lab";
 import { definedDomains, hostsRunning, virsh } from "../lab/virsh";
-import { placementWorkspace } from "../e2e/placement-workspace";
 import type { PulumiWorkspace } from "../support/pulumi-cli";
 import {
   adoptInStack,
+  useCliLab,
   jobsSettled,
   labPicture,
   placementState,
@@ -199,17 +199,8 @@ describe("fault tier: Ctrl-C through the Pulumi CLI in every phase of a move", f
   let ws: PulumiWorkspace;
   let stacks = 0;
 
-  before(() => {
-    lab = loadLab();
-    [h1, h2] = lab.hosts;
-    guests = new GuestFactory(lab);
-    ws = placementWorkspace();
-  });
-  afterEach(async () => {
-    await repairAll();
-    await guests.cleanup();
-  });
-  after(() => ws?.cleanup());
+  const fixture = useCliLab();
+  before(() => ({ lab, h1, h2, guests, ws } = fixture));
 
   for (const c of PHASES) {
     for (const signal of SIGNALS) {

@@ -3,11 +3,12 @@
 // placement as the state holds it, and waits on the lab's migration jobs.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import type { TestGuest } from "../integration/engine/lab-engine";
-import type { LabDescription, LabHost } from "../lab/lab";
+import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
+import { repairAll } from "../lab/faults";
+import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
 import { run } from "../lab/run";
 import { virsh } from "../lab/virsh";
-import { labHosts } from "../e2e/placement-workspace";
+import { labHosts, placementWorkspace } from "../e2e/placement-workspace";
 import type { PulumiWorkspace } from "../support/pulumi-cli";
 import { leftovers } from "./invariants";
 
@@ -21,6 +22,35 @@ export interface PlacementState {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface CliLab {
+  lab: LabDescription;
+  h1: LabHost;
+  h2: LabHost;
+  guests: GuestFactory;
+  ws: PulumiWorkspace;
+}
+
+/**
+ * Registers the hooks of a CLI fault file (call it inside `describe`): the lab, a guest factory
+ * and one workspace, filled in before the first test; faults repaired and guests removed after
+ * each. The returned object's fields are set once the hooks ran.
+ */
+export function useCliLab(): CliLab {
+  const t = {} as CliLab;
+  before(() => {
+    t.lab = loadLab();
+    [t.h1, t.h2] = t.lab.hosts;
+    t.guests = new GuestFactory(t.lab);
+    t.ws = placementWorkspace();
+  });
+  afterEach(async () => {
+    await repairAll();
+    await t.guests.cleanup();
+  });
+  after(() => t.ws?.cleanup());
+  return t;
+}
 
 /** A new stack adopting `g` on `host`; `config` adds to or overrides the stack's config. */
 export async function adoptInStack(

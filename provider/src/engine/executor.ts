@@ -160,7 +160,7 @@ async function withMoveMarker(
   move: () => Promise<{ finalHost: string }>,
 ): Promise<{ finalHost: string }> {
   const { plan, facts } = ctx;
-  // A block copy stays on its host and never stops the VM.
+  // A block copy stays on its host and never stops the VM; a failover is not run here.
   if (plan.mode === "block-copy" || plan.mode === "failover") return move();
   const marker = newMoveMarker({
     from: plan.from,
@@ -170,9 +170,16 @@ async function withMoveMarker(
   });
   const src = await ctx.pool.get(plan.from);
   await writeMoveMarker(src, plan.domain, marker, facts);
+  // The definitions a live migration sends are taken as given: they carry the note too.
   const { destinationXml, persistentXml } = plan.params;
-  if (destinationXml) plan.params.destinationXml = withMoveMarkerXml(destinationXml, marker);
-  if (persistentXml) plan.params.persistentXml = withMoveMarkerXml(persistentXml, marker);
+  ctx.plan = {
+    ...plan,
+    params: {
+      ...plan.params,
+      ...(destinationXml ? { destinationXml: withMoveMarkerXml(destinationXml, marker) } : {}),
+      ...(persistentXml ? { persistentXml: withMoveMarkerXml(persistentXml, marker) } : {}),
+    },
+  };
   let finalHost: string;
   try {
     finalHost = (await move()).finalHost;

@@ -32,12 +32,16 @@ function main(): void {
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    const answering = provider.busy;
     void provider.shutdown(IN_FLIGHT_GRACE_MS).finally(() => {
-      // Sessions the engine left open must not hold the exit up: a graceful shutdown waits for them.
-      const force = setTimeout(() => {
+      const exit = () => {
         server.forceShutdown();
         process.exit(0);
-      }, FLUSH_GRACE_MS);
+      };
+      // Sessions the engine left open must not hold the exit up (a graceful shutdown waits for
+      // them): answers just given get a moment to reach the engine, an idle plugin goes at once.
+      if (!answering) return exit();
+      const force = setTimeout(exit, FLUSH_GRACE_MS);
       server.tryShutdown(() => {
         clearTimeout(force);
         process.exit(0);

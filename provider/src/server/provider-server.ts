@@ -185,6 +185,11 @@ export class VmPlacementProvider {
 
   constructor(private readonly schema: string) {}
 
+  /** Whether operations are in flight. */
+  get busy(): boolean {
+    return this.inFlight.size > 0;
+  }
+
   /**
    * For the plugin's exit: cancels what still runs (a migration rolls back to its source), waits
    * for it up to `graceMs`, and closes the libvirt connections.
