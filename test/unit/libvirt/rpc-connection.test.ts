@@ -183,6 +183,42 @@ describe("libvirt RPC connection", () => {
     assert.deepEqual(await reply, { dom: { name: "vm1", uuid: uuid(7), id: 7 } });
   });
 
+  it("refuses a reply whose program, version or procedure is not the call's, closing the connection", async () => {
+    for (const wrong of [
+      { program: REMOTE_PROGRAM + 1 },
+      { version: REMOTE_PROTOCOL_VERSION + 1 },
+      { procedure: PROCEDURES.DOMAIN_GET_XML_DESC.number },
+    ]) {
+      const [clientEnd, daemonEnd] = socketPair();
+      const d = new MockDaemon(daemonEnd);
+      const r = new RemoteProgram(clientEnd, "mock", 1000);
+      const reply = r.call("DOMAIN_LOOKUP_BY_NAME", { name: "vm1" });
+      const other = r.call("DOMAIN_LOOKUP_BY_NAME", { name: "vm2" });
+      const call = await d.nextCall();
+      d.send({ ...call.header, ...wrong, type: MessageType.Reply }, lookupRet("vm1", 7));
+      const err = await rejectsWith(reply, "VMP_LIBVIRT_PROTOCOL");
+      assert.match(
+        err.message,
+        /answered REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME \(serial 1\) with a reply to/,
+      );
+      // Every other call on the connection fails too: the stream cannot be trusted any more.
+      await rejectsWith(other, "VMP_LIBVIRT_PROTOCOL");
+      assert.ok(r.rpc.closed);
+    }
+  });
+
+  it("turns a reply that does not decode into the client's protocol error", async () => {
+    const reply = remote.call("DOMAIN_LOOKUP_BY_NAME", { name: "vm1" });
+    const call = await daemon.nextCall();
+    daemon.reply(call, Buffer.from([0, 0, 0, 200, 1, 2])); // a string of 200 bytes, 2 sent
+    const err = await rejectsWith(reply, "VMP_LIBVIRT_PROTOCOL");
+    assert.match(
+      err.message,
+      /the reply to REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME does not decode as remote_domain_lookup_by_name_ret/,
+    );
+    assert.ok(!remote.rpc.closed, "a reply that does not decode fails its call only");
+  });
+
   it("matches replies to concurrent calls by serial, whatever their order", async () => {
     const a = remote.call("DOMAIN_LOOKUP_BY_NAME", { name: "a" });
     const b = remote.call("DOMAIN_LOOKUP_BY_NAME", { name: "b" });

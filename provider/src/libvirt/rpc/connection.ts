@@ -35,6 +35,10 @@ export interface RpcConnectionOptions {
 
 interface PendingCall {
   name: string;
+  /** What the reply must echo, as libvirt's own client checks it. */
+  program: number;
+  version: number;
+  procedure: number;
   resolve(payload: Buffer): void;
   reject(err: Error): void;
   stream?: RpcStream;
@@ -166,6 +170,9 @@ export class RpcConnection extends EventEmitter {
       options.signal?.addEventListener("abort", onAbort, { once: true });
       this.pending.set(serial, {
         name,
+        program,
+        version,
+        procedure,
         stream,
         resolve: (p) => {
           settle();
@@ -293,6 +300,21 @@ export class RpcConnection extends EventEmitter {
               this.wireError(payload, this.name(header.program, header.procedure)),
             );
           return; // otherwise: timed out or cancelled, the late reply is dropped
+        }
+        if (
+          header.program !== call.program ||
+          header.version !== call.version ||
+          header.procedure !== call.procedure
+        ) {
+          // The replies no longer line up with the calls: nothing on this stream can be trusted.
+          this.fail(
+            new LibvirtClientError(
+              "VMP_LIBVIRT_PROTOCOL",
+              `${this.options.description} answered ${call.name} (serial ${header.serial}) with a reply to ${this.name(header.program, header.procedure)} (program 0x${header.program.toString(16)} version ${header.version}); the connection is closed`,
+            ),
+          );
+          this.socket.destroy();
+          return;
         }
         if (header.status === MessageStatus.Ok) call.resolve(payload);
         else call.reject(this.wireError(payload, call.name));

@@ -4,7 +4,7 @@ import type { CallOptions } from "./connection";
 import { RpcConnection } from "./connection";
 import type { RpcStream } from "./stream";
 import { decode, encode } from "../protocol/xdr-types";
-import type { LibvirtWireError } from "../errors";
+import { LibvirtClientError, type LibvirtWireError } from "../errors";
 import {
   PROCEDURE_NAMES,
   PROCEDURES,
@@ -22,6 +22,19 @@ export type Msg<P extends ProcedureName> = ProcedureTypes[P]["msg"];
 
 export function decodeWireError(payload: Buffer): LibvirtWireError {
   return decode<LibvirtWireError>(TYPES, "virNetMessageError", payload);
+}
+
+/** Decodes a payload; what does not decode is the client's protocol error, not a bare XdrError. */
+function decodeOrThrow(type: string, payload: Buffer, what: string): unknown {
+  try {
+    return decode(TYPES, type, payload);
+  } catch (err) {
+    throw new LibvirtClientError(
+      "VMP_LIBVIRT_PROTOCOL",
+      `${what} does not decode as ${type}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
 }
 
 export function procedureName(program: number, procedure: number): string {
@@ -48,7 +61,9 @@ export class RemoteProgram {
 
   private decodeRet<P extends ProcedureName>(proc: P, payload: Buffer): Ret<P> {
     const type = PROCEDURES[proc].ret;
-    return (type ? decode(TYPES, type, payload) : undefined) as Ret<P>;
+    return (
+      type ? decodeOrThrow(type, payload, `the reply to REMOTE_PROC_${proc}`) : undefined
+    ) as Ret<P>;
   }
 
   async call<P extends ProcedureName>(
@@ -87,7 +102,7 @@ export class RemoteProgram {
     const type = PROCEDURES[proc].msg;
     if (!type) throw new Error(`${proc} is not an event`);
     this.rpc.onMessage(REMOTE_PROGRAM, PROCEDURES[proc].number, (payload) =>
-      handler(decode(TYPES, type, payload) as Msg<P>),
+      handler(decodeOrThrow(type, payload, `the event REMOTE_PROC_${proc}`) as Msg<P>),
     );
   }
 }
