@@ -2,9 +2,10 @@
 // fence_redfish, fence_virsh, ...) work unchanged: options go as key=value lines on standard input
 // (never as arguments, where other users of the machine could read a password), `action` is off,
 // on or status, and the exit status says what happened (0: done, or for status: on; 2: status
-// off; anything else: the agent failed). What the agent prints is kept with every secret value
-// replaced, so it can go into errors, logs and the migration record.
+// off; anything else: the agent failed). What the agent prints is kept (its end, bounded) with
+// every secret replaced in every form it may take, so it can go into errors, logs and the record.
 import { spawn } from "node:child_process";
+import { RedactedTail, Redactor } from "./redact";
 
 export type FenceAction = "off" | "on" | "status";
 
@@ -31,13 +32,6 @@ export interface FenceResult {
   durationMs: number;
 }
 
-/** The agent's output with every secret value replaced. */
-export function redact(text: string, secrets: Record<string, string>): string {
-  let out = text;
-  for (const value of Object.values(secrets)) if (value) out = out.split(value).join("[secret]");
-  return out;
-}
-
 /** The standard input an agent reads: one key=value line per option, the action first. */
 export function agentInput(action: FenceAction, device: FenceDevice): string {
   const lines = [`action=${action}`];
@@ -49,6 +43,13 @@ export function agentInput(action: FenceAction, device: FenceDevice): string {
   return lines.join("\n") + "\n";
 }
 
+/** What is kept of each of the agent's streams: the end, where an agent says what went wrong. */
+const KEPT_OUTPUT_CHARS = 32 * 1024;
+
+/**
+ * Runs the agent in a process group of its own: at its timeout, on a cancel, and once it exited,
+ * the whole group is killed, so a helper it started (ipmitool, curl, ...) cannot act afterwards.
+ */
 export function runFenceAgent(
   device: FenceDevice,
   action: FenceAction,
@@ -56,41 +57,55 @@ export function runFenceAgent(
 ): Promise<FenceResult> {
   const input = agentInput(action, device);
   const started = Date.now();
+  const redactor = new Redactor(Object.values(device.secrets));
   return new Promise((resolve) => {
-    const child = spawn(device.agent, [], { stdio: ["pipe", "pipe", "pipe"], signal });
-    let stdout = "";
-    let stderr = "";
+    const child = spawn(device.agent, [], { stdio: ["pipe", "pipe", "pipe"], detached: true });
+    const killGroup = () => {
+      try {
+        if (child.pid) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // the group is gone already
+      }
+    };
+    const stdout = new RedactedTail(redactor, KEPT_OUTPUT_CHARS);
+    const stderr = new RedactedTail(redactor, KEPT_OUTPUT_CHARS);
+    let exitCode: number | null = null;
     let settled = false;
-    const finish = (exitCode: number | null, extra = "") => {
+    const finish = (code: number | null, extra = "") => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      const output = redact(`${stdout}${stderr}${extra}`, device.secrets).trim();
+      signal?.removeEventListener("abort", onAbort);
+      killGroup();
+      const output = `${stdout}${stderr}${redactor.redact(extra)}`.trim();
       const power =
-        action === "status"
-          ? exitCode === 0
-            ? "on"
-            : exitCode === 2
-              ? "off"
-              : undefined
-          : undefined;
+        action === "status" ? (code === 0 ? "on" : code === 2 ? "off" : undefined) : undefined;
       resolve({
         action,
-        exitCode,
+        exitCode: code,
         ...(power ? { power } : {}),
-        ok: action === "status" ? power !== undefined : exitCode === 0,
+        ok: action === "status" ? power !== undefined : code === 0,
         output,
         durationMs: Date.now() - started,
       });
     };
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      finish(null, `\n${device.agent} ${action}: no answer within ${device.timeoutSeconds} s`);
-    }, device.timeoutSeconds * 1000);
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(
+      () =>
+        finish(null, `\n${device.agent} ${action}: no answer within ${device.timeoutSeconds} s`),
+      device.timeoutSeconds * 1000,
+    );
+    const onAbort = () => finish(null, `\n${device.agent} ${action}: cancelled`);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    child.stdout.on("data", (d: Buffer) => stdout.push(d.toString()));
+    child.stderr.on("data", (d: Buffer) => stderr.push(d.toString()));
     child.on("error", (err) => finish(null, `\n${device.agent}: ${err.message}`));
-    child.on("close", (code) => finish(code));
+    // A helper left running keeps the pipes open: the group goes as soon as the agent exits.
+    child.on("exit", (code) => {
+      exitCode = code;
+      killGroup();
+    });
+    child.on("close", (code) => finish(code ?? exitCode));
     child.stdin.on("error", () => undefined); // an agent that exits without reading
     child.stdin.end(input);
   });

@@ -3,7 +3,7 @@
 // never in the output, an agent that hangs killed at its timeout; and a fence confirmed only when
 // status says off.
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { agentInput, runFenceAgent, type FenceDevice } from "../../../provider/src/fencing/agent";
@@ -71,6 +71,77 @@ describe("fence agents", () => {
     assert.equal(r.exitCode, null);
     assert.match(r.output, /no answer within 1 s/);
     assert.ok(r.durationMs < 5000);
+  });
+
+  it("kills the agent's whole process group at the timeout: a helper it started cannot act afterwards", async () => {
+    const acted = path.join(dir, "helper-acted");
+    const pidFile = path.join(dir, "helper-pid");
+    // The helper (think ipmitool) would power the host off 2 s later, after the provider gave up.
+    const file = agent(
+      "spawner",
+      `(sleep 2; echo off >"${acted}") & echo $! >"${pidFile}"; sleep 30`,
+    );
+    const r = await runFenceAgent(device(file, { timeoutSeconds: 1 }), "off");
+    assert.equal(r.ok, false);
+    const helper = Number(readFileSync(pidFile, "utf8"));
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    assert.ok(!existsSync(acted), "the helper never acted");
+    assert.throws(() => process.kill(helper, 0), "the helper is gone");
+  });
+
+  it("kills what an agent left running when it exits", async () => {
+    const acted = path.join(dir, "orphan-acted");
+    const r = await runFenceAgent(
+      device(agent("orphaner", `(sleep 1; echo on >"${acted}") >/dev/null 2>&1 & echo started`)),
+      "off",
+    );
+    assert.equal(r.ok, true);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.ok(!existsSync(acted), "the orphaned helper never acted");
+  });
+
+  it("keeps only the end of a flood of output, redacted", async function () {
+    this.timeout(60_000);
+    const r = await runFenceAgent(
+      device(
+        agent(
+          "flood",
+          'head -c 100000000 /dev/zero | tr "\\0" x; echo; echo "last: $opt_password"; exit 1',
+        ),
+        { timeoutSeconds: 50 },
+      ),
+      "off",
+    );
+    assert.equal(r.ok, false);
+    assert.ok(r.output.length <= 64 * 1024 + 64, `output bounded: ${r.output.length} characters`);
+    assert.match(r.output, /^\[\.\.\. earlier output dropped\]\nx+\nlast: \[secret\]$/);
+  });
+
+  it("redacts a secret URL-encoded, in base64 at any alignment, and a longer secret before a shorter one it contains", async () => {
+    const secrets = { password: "p@ss w/rd+1", token: "p@ss w/rd+1-and-more" };
+    const basic = Buffer.from(`admin:${secrets.password}`).toString("base64");
+    const lines = [
+      `url: https://bmc/login?pw=${encodeURIComponent(secrets.password)}`,
+      `form: pw=${new URLSearchParams({ x: secrets.password }).toString().slice(2)}`,
+      `b64: ${Buffer.from(secrets.password).toString("base64")}`,
+      `basic: Authorization: Basic ${basic}`,
+      `token: ${secrets.token}`,
+    ];
+    const r = await runFenceAgent(
+      device(agent("encodings", `cat <<'EOF'\n${lines.join("\n")}\nEOF\nexit 1`), { secrets }),
+      "off",
+    );
+    for (const form of [
+      secrets.password,
+      secrets.token,
+      encodeURIComponent(secrets.password),
+      Buffer.from(secrets.password).toString("base64").slice(0, 12),
+      "-and-more",
+    ])
+      assert.ok(!r.output.includes(form), `${form} is not in:\n${r.output}`);
+    assert.match(r.output, /token: \[secret\]$/m);
+    // What is left of the Basic header is the user name's part ("admin:"), not the password's.
+    assert.match(r.output, /^basic: Authorization: Basic YWRtaW46\[secret\]=?$/m);
   });
 
   it("refuses options that cannot be sent as key=value lines", () => {
