@@ -459,26 +459,29 @@ export interface ApplyOptions {
   recovered?: boolean;
 }
 
-/** Runs a move, telling the policy's webhook (if any) when it starts and how it ended. */
-/** Sends one move's webhook events; a notification that fails is a warning, never an error. */
+/**
+ * Sends one move's webhook events; a notification that fails is a warning, never an error. The
+ * operation's cancel stops a delivery under way (one sent after it gets its own deadline).
+ */
 function notifier(
   policy: PolicySpec,
-  warn: ((message: string) => void) | undefined,
+  options: Pick<ApplyOptions, "warn" | "signal">,
   move: { domain: string; from: string; to: string; mode: string; summary: string },
 ) {
   return (event: WebhookEvent, extra: { record?: MigrationRecord; error?: string }) =>
-    notifyWebhook(policy.notify, { event, ...move, ...extra }).then(
-      (d) => d.problem && warn?.(`${move.domain}: ${event} not notified: ${d.problem}`),
+    notifyWebhook(policy.notify, { event, ...move, ...extra }, { signal: options.signal }).then(
+      (d) => d.problem && options.warn?.(`${move.domain}: ${event} not notified: ${d.problem}`),
     );
 }
 
+/** Runs a move, telling the policy's webhook (if any) when it starts and how it ended. */
 async function withNotifications(
   plan: MigrationPlan,
   policy: PolicySpec,
-  warn: ((message: string) => void) | undefined,
+  options: Pick<ApplyOptions, "warn" | "signal">,
   move: () => Promise<MigrationRecord>,
 ): Promise<MigrationRecord> {
-  const notify = notifier(policy, warn, {
+  const notify = notifier(policy, options, {
     domain: plan.domain,
     from: plan.from,
     to: plan.to,
@@ -629,7 +632,7 @@ async function failover(
   };
   if (options.preview)
     return { ...base, currentHost: source, plannedMigration: describeFailover(plan) };
-  const record = await notifyFailover(plan, policy, options.warn, () =>
+  const record = await notifyFailover(plan, policy, options, () =>
     carryOutFailover(runtime, plan, options.signal),
   );
   const now = await observe(runtime, inputs.domain).catch(() => undefined);
@@ -646,10 +649,10 @@ async function failover(
 async function notifyFailover(
   plan: FailoverPlan,
   policy: PolicySpec,
-  warn: ((message: string) => void) | undefined,
+  options: Pick<ApplyOptions, "warn" | "signal">,
   run: () => Promise<MigrationRecord>,
 ): Promise<MigrationRecord> {
-  const notify = notifier(policy, warn, {
+  const notify = notifier(policy, options, {
     domain: plan.domain,
     from: plan.source,
     to: plan.target,
@@ -711,7 +714,7 @@ async function carryOut(
     await executePlan(plan, facts!, { pool: runtime.pool, policy });
   } else if (plan.mode !== "none") {
     try {
-      record = await withNotifications(plan, policy, options.warn, () =>
+      record = await withNotifications(plan, policy, options, () =>
         executePlan(plan, facts!, {
           pool: runtime.pool,
           policy,

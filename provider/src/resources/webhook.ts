@@ -1,8 +1,8 @@
 // A MigrationPolicy's notification webhook: a JSON POST when a move starts and when it ends.
-// Delivery is bounded and best effort: a webhook that is down delays nothing by more than a few
-// seconds and never fails a placement. URLs and headers may carry tokens, so problems are
+// Delivery is bounded and best effort: every delivery ends by its deadline (or the operation's
+// cancel) however a server behaves, and a webhook never fails a placement. URLs and headers may carry tokens, so problems are
 // reported with the webhook's host only.
-import { Agent, request } from "undici";
+import { Agent, request, RetryAgent } from "undici";
 import { z } from "zod";
 import type { MigrationRecord } from "../engine";
 
@@ -65,8 +65,16 @@ export interface Delivery {
 
 export interface DeliveryOptions {
   attempts?: number;
+  /** One attempt's connect and response-headers timeout. */
   timeoutMs?: number;
+  /** The first wait between attempts (doubling after), unless the server says Retry-After. */
   backoffMs?: number;
+  /** The longest wait between attempts, a server's Retry-After included. */
+  maxWaitMs?: number;
+  /** Everything (attempts, waits, reading the answer) ends by then: the delivery is given up. */
+  totalMs?: number;
+  /** The operation's cancel: a delivery under way stops (one begun after it still gets totalMs). */
+  signal?: AbortSignal;
   userAgent?: string;
 }
 
@@ -84,9 +92,14 @@ function agentFor(timeoutMs: number): Agent {
   return agent;
 }
 
-const retryable = (status: number) => status === 429 || status >= 500;
+/** What a delivery waits for at most by default: a hanging webhook costs a move this much. */
+export const DELIVERY_DEADLINE_MS = 15_000;
 
-/** POSTs `message` unless the settings leave its event out; retries network errors, 429 and 5xx. */
+/**
+ * POSTs `message` unless the settings leave its event out. undici's RetryAgent retries network
+ * errors, 429 and 5xx, honouring Retry-After (capped at maxWaitMs); the whole delivery ends by
+ * its deadline or the operation's cancel, however slowly a server answers.
+ */
 export async function notifyWebhook(
   settings: WebhookSettings | undefined,
   message: Omit<WebhookMessage, "sentAt">,
@@ -94,31 +107,60 @@ export async function notifyWebhook(
 ): Promise<Delivery> {
   if (!settings || !settings.events.includes(message.event))
     return { delivered: false, attempts: 0 };
-  const { attempts = 3, timeoutMs = 5000, backoffMs = 500 } = options;
+  const {
+    attempts: maxAttempts = 3,
+    timeoutMs = 5000,
+    backoffMs = 500,
+    maxWaitMs = 5000,
+    totalMs = DELIVERY_DEADLINE_MS,
+  } = options;
   const host = new URL(settings.url).host;
   const body = JSON.stringify({ ...message, sentAt: new Date().toISOString() });
-  let problem = "";
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    if (attempt > 1) await new Promise((r) => setTimeout(r, backoffMs * 2 ** (attempt - 2)));
-    try {
-      const res = await request(settings.url, {
-        method: "POST",
-        headers: {
-          ...settings.headers,
-          "content-type": "application/json",
-          "user-agent": options.userAgent ?? "vmplacement",
-        },
-        body,
-        dispatcher: agentFor(timeoutMs),
-      });
-      await res.body.dump();
-      if (res.statusCode < 300) return { delivered: true, attempts: attempt };
-      problem = `the webhook at ${host} answered HTTP ${res.statusCode}`;
-      if (!retryable(res.statusCode)) return { delivered: false, attempts: attempt, problem };
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      problem = `the webhook at ${host} could not be reached (${code ?? (err as Error).name})`;
-    }
+  const deadline = AbortSignal.timeout(totalMs);
+  const cancel = options.signal && !options.signal.aborted ? [options.signal] : [];
+  const signal = AbortSignal.any([deadline, ...cancel]);
+  let attempts = 0;
+  const counted = agentFor(timeoutMs).compose((dispatch) => (opts, handler) => {
+    attempts++;
+    return dispatch(opts, handler);
+  });
+  const dispatcher = new RetryAgent(counted, {
+    maxRetries: maxAttempts - 1,
+    minTimeout: backoffMs,
+    maxTimeout: maxWaitMs,
+    timeoutFactor: 2,
+    retryAfter: true,
+    methods: ["POST"],
+    statusCodes: [429, 500, 502, 503, 504],
+  });
+  try {
+    const res = await request(settings.url, {
+      method: "POST",
+      headers: {
+        ...settings.headers,
+        "content-type": "application/json",
+        "user-agent": options.userAgent ?? "vmplacement",
+      },
+      body,
+      dispatcher,
+      signal,
+    });
+    // The answer is in the status; a body that trickles in is not waited for past the deadline.
+    await res.body.dump({ limit: 64 * 1024, signal }).catch(() => undefined);
+    if (res.statusCode < 300) return { delivered: true, attempts };
+    return {
+      delivered: false,
+      attempts,
+      problem: `the webhook at ${host} answered HTTP ${res.statusCode}`,
+    };
+  } catch (err) {
+    const e = err as { code?: string; statusCode?: number; name?: string };
+    const problem =
+      e.code === "UND_ERR_REQ_RETRY" && e.statusCode
+        ? `the webhook at ${host} answered HTTP ${e.statusCode}`
+        : signal.aborted
+          ? `the webhook at ${host} ${deadline.aborted ? `did not take the notification within ${totalMs / 1000} s` : "was not waited for: the operation was cancelled"}`
+          : `the webhook at ${host} could not be reached (${e.code ?? e.name})`;
+    return { delivered: false, attempts, problem };
   }
-  return { delivered: false, attempts, problem };
 }

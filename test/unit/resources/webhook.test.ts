@@ -86,6 +86,103 @@ describe("notification webhook", () => {
     assert.doesNotMatch(d.problem!, /t0ken|hooks/);
   });
 
+  /** A server of its own for one test: `answer` handles each request once its body is in. */
+  async function withServer(
+    answer: (res: import("node:http").ServerResponse, n: number) => void,
+    test: (url: string, seen: number[]) => Promise<void>,
+  ): Promise<void> {
+    const seen: number[] = [];
+    const s = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        seen.push(Date.now());
+        answer(res, seen.length);
+      });
+    });
+    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+    try {
+      await test(`http://127.0.0.1:${(s.address() as AddressInfo).port}/hook`, seen);
+    } finally {
+      s.closeAllConnections();
+      await new Promise<void>((r) => s.close(() => r()));
+    }
+  }
+
+  it("ends by its deadline when a server answers 200 and trickles its body", async () => {
+    const timers: NodeJS.Timeout[] = [];
+    await withServer(
+      (res) => {
+        res.writeHead(200, { "content-type": "text/plain" });
+        timers.push(setInterval(() => res.write("."), 300));
+      },
+      async (hook) => {
+        const started = Date.now();
+        const d = await notifyWebhook(settings({ url: hook }), MESSAGE, { ...FAST, totalMs: 1500 });
+        assert.equal(d.delivered, true, "a 200 is a delivery");
+        assert.ok(Date.now() - started < 3000, `bounded: ${Date.now() - started} ms`);
+      },
+    );
+    for (const t of timers) clearInterval(t);
+  });
+
+  it("honours Retry-After on 503 and 429", async () => {
+    for (const status of [503, 429]) {
+      await withServer(
+        (res, n) => {
+          if (n === 1) res.writeHead(status, { "retry-after": "1" }).end();
+          else res.writeHead(204).end();
+        },
+        async (hook, seen) => {
+          const d = await notifyWebhook(settings({ url: hook }), MESSAGE, FAST);
+          assert.deepEqual(d, { delivered: true, attempts: 2 });
+          const waited = seen[1] - seen[0];
+          assert.ok(
+            waited >= 900,
+            `waited ${waited} ms as the server asked, not the 10 ms backoff`,
+          );
+        },
+      );
+    }
+  });
+
+  it("caps a long Retry-After and gives up within its total time", async () => {
+    await withServer(
+      (res) => res.writeHead(503, { "retry-after": "3600" }).end(),
+      async (hook, seen) => {
+        const started = Date.now();
+        const d = await notifyWebhook(settings({ url: hook }), MESSAGE, {
+          ...FAST,
+          attempts: 10,
+          maxWaitMs: 300,
+          totalMs: 2000,
+        });
+        assert.equal(d.delivered, false);
+        assert.ok(Date.now() - started < 3000, `bounded: ${Date.now() - started} ms`);
+        assert.ok(seen.length >= 2, "retried after the capped wait");
+        assert.match(d.problem!, /127\.0\.0\.1:\d+/);
+      },
+    );
+  });
+
+  it("stops waiting when the operation is cancelled", async () => {
+    await withServer(
+      () => undefined, // never answers
+      async (hook) => {
+        const cancel = new AbortController();
+        setTimeout(() => cancel.abort(), 200);
+        const started = Date.now();
+        const d = await notifyWebhook(settings({ url: hook }), MESSAGE, {
+          ...FAST,
+          timeoutMs: 10_000,
+          signal: cancel.signal,
+        });
+        assert.equal(d.delivered, false);
+        assert.ok(Date.now() - started < 1500, `stopped at the cancel: ${Date.now() - started} ms`);
+        assert.match(d.problem!, /was not waited for: the operation was cancelled/);
+      },
+    );
+  });
+
   it("sends nothing for an event the settings leave out, or without settings", async () => {
     assert.deepEqual(await notifyWebhook(settings({ events: ["failed"] }), MESSAGE, FAST), {
       delivered: false,
