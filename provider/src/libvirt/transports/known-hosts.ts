@@ -86,7 +86,9 @@ export function verifyHostKey(
   if (pinnedFingerprints.includes(fingerprint)) return { ok: true };
   const known = forHost.filter((e) => e.marker === undefined);
   if (known.some((e) => e.key.equals(presented))) return { ok: true };
-  const knownFingerprints = [...known.map((e) => sha256Fingerprint(e.key)), ...pinnedFingerprints];
+  const knownFingerprints = [
+    ...new Set([...known.map((e) => sha256Fingerprint(e.key)), ...pinnedFingerprints]),
+  ];
   return {
     ok: false,
     reason: knownFingerprints.length ? "mismatch" : "unknown",

@@ -12,7 +12,7 @@ import {
   DEFAULT_TLS_PORT,
   type TlsMaterial,
 } from "./socket";
-import { readKnownHostsFile, SshTransport } from "./ssh";
+import { readKnownHostsFile, readOptional, SshTransport } from "./ssh";
 import type { Transport } from "./transport";
 
 export interface TransportCredentials {
@@ -30,14 +30,6 @@ export interface TransportCredentials {
 
 function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-function readOptional(file: string): string | undefined {
-  try {
-    return readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
 }
 
 function remoteCommand(u: LibvirtUri): string {
@@ -80,13 +72,9 @@ export function openTransport(u: LibvirtUri, creds: TransportCredentials = {}): 
         creds.sshPrivateKey ?? (u.params.keyfile ? readFileSync(u.params.keyfile) : undefined);
       const knownHostsFile = u.params.knownHosts ?? path.join(os.homedir(), ".ssh", "known_hosts");
       const verify = creds.sshInsecureIgnoreHostKeys ? "ignore" : u.params.knownHostsVerify;
+      // accept-new reads the file itself at every connection (what it recorded counts).
       const knownHosts =
-        creds.sshKnownHosts ??
-        (verify === "ignore"
-          ? ""
-          : verify === "auto"
-            ? (readOptional(knownHostsFile) ?? "")
-            : readKnownHostsFile(knownHostsFile));
+        creds.sshKnownHosts ?? (verify === "normal" ? readKnownHostsFile(knownHostsFile) : "");
       return new SshTransport({
         host: u.host!,
         port: u.port,

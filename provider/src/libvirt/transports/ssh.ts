@@ -6,7 +6,13 @@ import { appendFileSync, readFileSync } from "node:fs";
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import { LibvirtClientError } from "../errors";
 import type { Transport } from "./transport";
-import { knownHostsName, parseKnownHosts, verifyHostKey, type HostKeyVerdict } from "./known-hosts";
+import {
+  knownHostsName,
+  parseKnownHosts,
+  verifyHostKey,
+  type HostKeyVerdict,
+  type KnownHostEntry,
+} from "./known-hosts";
 
 export interface SshOptions {
   host: string;
@@ -94,8 +100,15 @@ export class SshTransport implements Transport {
   connect(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Duplex> {
     const o = this.options;
     const policy = o.hostKeyPolicy ?? "verify";
-    const entries = parseKnownHosts(o.knownHosts ?? "");
     const name = knownHostsName(o.host, this.port);
+    // With accept-new, a key once accepted is pinned: what the file has recorded counts next to
+    // the configured keys (read at every connection), and so does what this process accepted.
+    const recorded =
+      policy === "accept-new" && o.knownHostsFile ? (readOptional(o.knownHostsFile) ?? "") : "";
+    const entries = [
+      ...parseKnownHosts(`${o.knownHosts ?? ""}\n${recorded}`),
+      ...(acceptedKeys.get(name) ?? []),
+    ];
     let rejection: LibvirtClientError | undefined;
 
     const config: ConnectConfig = {
@@ -112,9 +125,16 @@ export class SshTransport implements Transport {
         if (policy === "insecure-accept-any") return true;
         const verdict = verifyHostKey(key, name, entries, o.pinnedFingerprints);
         if (verdict.ok) return true;
-        if (verdict.reason === "unknown" && policy === "accept-new" && o.knownHostsFile) {
-          const parsed = parseSshKeyType(key);
-          appendFileSync(o.knownHostsFile, `${name} ${parsed} ${key.toString("base64")}\n`);
+        if (verdict.reason === "unknown" && policy === "accept-new") {
+          const keyType = parseSshKeyType(key);
+          acceptedKeys.set(name, [{ patterns: [name], keyType, key: Buffer.from(key) }]);
+          if (o.knownHostsFile) {
+            try {
+              appendFileSync(o.knownHostsFile, `${name} ${keyType} ${key.toString("base64")}\n`);
+            } catch {
+              // pinned for this process all the same
+            }
+          }
           return true;
         }
         rejection = hostKeyError(o.host, this.port, verdict);
@@ -159,6 +179,18 @@ export class SshTransport implements Transport {
       });
       client.connect(config);
     });
+  }
+}
+
+/** Host keys this process accepted under accept-new, by known_hosts name: pinned from then on. */
+const acceptedKeys = new Map<string, KnownHostEntry[]>();
+
+/** A file's text, or undefined when it cannot be read. */
+export function readOptional(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
   }
 }
 
