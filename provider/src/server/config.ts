@@ -148,6 +148,42 @@ export function checkConfig(raw: Record<string, unknown>): {
   return { config, policy: policy.spec, failures: dedupe(failures) };
 }
 
+/**
+ * The insecure opt-outs the configuration uses, one warning each, naming the host, the setting
+ * and what it costs: shown on every preview and update that uses them.
+ */
+export function insecureSettings(config: ProviderConfigInputs): string[] {
+  const warnings: string[] = [];
+  for (const h of config.hosts) {
+    for (const [field, uri] of [
+      ["uri", h.uri],
+      ["peerUri", h.peerUri],
+    ] as const) {
+      if (!uri) continue;
+      let u: ReturnType<typeof parseLibvirtUri>;
+      try {
+        u = parseLibvirtUri(uri);
+      } catch {
+        continue; // a check failure says so
+      }
+      const where = `host ${h.name} (${field})`;
+      if (u.transport === "ssh" && config.sshInsecureIgnoreHostKeys)
+        warnings.push(
+          `${where}: sshInsecureIgnoreHostKeys accepts any ssh host key, so anyone on the path to ${h.name} can pose as it and receive the libvirt session (and the VMs' definitions); give sshKnownHosts instead`,
+        );
+      else if (u.transport === "ssh" && u.params.knownHostsVerify === "ignore")
+        warnings.push(
+          `${where}: known_hosts_verify=ignore accepts any ssh host key, so anyone on the path to ${h.name} can pose as it; remove it and give sshKnownHosts`,
+        );
+      if (u.transport === "tls" && u.params.noVerify)
+        warnings.push(
+          `${where}: no_verify=1 does not check ${h.name}'s TLS certificate, so anyone on the path can pose as it; remove it and give tlsCaCert`,
+        );
+    }
+  }
+  return warnings;
+}
+
 function dedupe(failures: CheckFailure[]): CheckFailure[] {
   const seen = new Set<string>();
   return failures.filter(

@@ -38,7 +38,13 @@ import {
   type PlacementInputs,
   type PlacementOutputs,
 } from "../resources/vm-placement";
-import { buildRuntime, checkConfig, decodeConfigValues, type ProviderRuntime } from "./config";
+import {
+  buildRuntime,
+  checkConfig,
+  decodeConfigValues,
+  insecureSettings,
+  type ProviderRuntime,
+} from "./config";
 import { operationSignal } from "./deadline";
 import { EngineLog } from "./engine-log";
 import { pluginFile } from "./plugin-files";
@@ -232,9 +238,12 @@ export class VmPlacementProvider {
       }),
       checkConfig: handle<pb.CheckRequest>(async (call) => {
         const news = call.request.getNews()?.toJavaScript() ?? {};
-        const { failures } = checkConfig(
+        const { config, failures } = checkConfig(
           decodeConfigValues(unwrapProperties(news).value as Record<string, unknown>),
         );
+        // Checked on every preview and update: an insecure opt-out is said each time.
+        for (const warning of config ? insecureSettings(config) : [])
+          await this.engineLog.log("warning", warning, call.request.getUrn());
         const resp = new pb.CheckResponse();
         resp.setInputs(call.request.getNews());
         resp.setFailuresList(failuresOf(failures));
