@@ -84,7 +84,7 @@ export class VmPlacement extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly currentHost: pulumi.Output<string>;
     /**
-     * The domain's definition (libvirt's migratable XML) as last seen running; a failover defines it on the target when the VM's host is lost.
+     * The domain's definition (libvirt's migratable XML) as last seen running, kept only when the placement's policy allows failover: a failover defines it on the target when the VM's host is lost. Always a secret: it carries what the domain does (graphics passwords, SMBIOS credentials, command-line arguments, metadata).
      */
     declare public /*out*/ readonly definitionXml: pulumi.Output<string | undefined>;
     /**
@@ -95,6 +95,10 @@ export class VmPlacement extends pulumi.CustomResource {
      * libvirt domain name. Changing it replaces the resource.
      */
     declare public readonly domain: pulumi.Output<string>;
+    /**
+     * The domain's UUID as last seen; a failover defines only a definition with this name and UUID.
+     */
+    declare public /*out*/ readonly domainUuid: pulumi.Output<string | undefined>;
     /**
      * Inventory name of the host the VM should run on.
      */
@@ -149,6 +153,7 @@ export class VmPlacement extends pulumi.CustomResource {
             resourceInputs["currentDisks"] = undefined /*out*/;
             resourceInputs["currentHost"] = undefined /*out*/;
             resourceInputs["definitionXml"] = undefined /*out*/;
+            resourceInputs["domainUuid"] = undefined /*out*/;
             resourceInputs["lastMigration"] = undefined /*out*/;
             resourceInputs["migrationCount"] = undefined /*out*/;
             resourceInputs["pendingCleanup"] = undefined /*out*/;
@@ -159,6 +164,7 @@ export class VmPlacement extends pulumi.CustomResource {
             resourceInputs["definitionXml"] = undefined /*out*/;
             resourceInputs["disks"] = undefined /*out*/;
             resourceInputs["domain"] = undefined /*out*/;
+            resourceInputs["domainUuid"] = undefined /*out*/;
             resourceInputs["host"] = undefined /*out*/;
             resourceInputs["lastMigration"] = undefined /*out*/;
             resourceInputs["migrationCount"] = undefined /*out*/;
@@ -168,6 +174,8 @@ export class VmPlacement extends pulumi.CustomResource {
             resourceInputs["storagePool"] = undefined /*out*/;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
+        const secretOpts = { additionalSecretOutputs: ["definitionXml"] };
+        opts = pulumi.mergeOptions(opts, secretOpts);
         const replaceOnChanges = { replaceOnChanges: ["domain"] };
         opts = pulumi.mergeOptions(opts, replaceOnChanges);
         super(VmPlacement.__pulumiType, name, resourceInputs, opts);

@@ -458,3 +458,21 @@ export function withMoveMarker(xml: string, marker: MoveMarker): string {
   );
   return buildXml(doc);
 }
+
+/** The XML without the move marker (a note about a move, not part of the VM's definition). */
+export function withoutMoveMarker(xml: string): string {
+  const { doc, domain } = orderedDocument(xml);
+  const children = childrenOf(domain);
+  const metadata = elements(children, "metadata")[0];
+  if (!metadata) return xml;
+  const entries = childrenOf(metadata);
+  const before = entries.length;
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const tag = tagOf(entries[i]);
+    const prefix = tag?.endsWith(":move") ? tag.slice(0, -":move".length) : undefined;
+    if (prefix && attrOf(entries[i], `xmlns:${prefix}`) === MOVE_MARKER_NS) entries.splice(i, 1);
+  }
+  if (entries.length === before) return xml;
+  if (!entries.some((e) => tagOf(e) !== undefined)) children.splice(children.indexOf(metadata), 1);
+  return buildXml(doc);
+}

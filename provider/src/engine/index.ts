@@ -35,6 +35,7 @@ export { DeadlineExceeded, MigrationError } from "./errors";
 export { LocationUnknownError } from "./gather";
 export { executePlan, type ExecuteOptions } from "./executor";
 export type { Recovery } from "./recovery-plan";
+export { withoutMoveMarker } from "./domain-xml";
 export { DEFAULT_POLICY } from "./policy";
 export { choosePlan, type PlacementRequest } from "./planner";
 export { MeasureGate } from "./measure";

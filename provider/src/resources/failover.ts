@@ -90,6 +90,16 @@ export async function planFailover(
       source,
       `${lost}, and the state holds no definition of ${domain} to start elsewhere`,
     );
+  // Only this placement's own domain is ever defined elsewhere: a state edited by hand, or one
+  // holding another VM's definition, stops here.
+  const defined = parseDomainXml(previous.definitionXml);
+  const uuidDiffers = !!previous.domainUuid && defined.uuid !== previous.domainUuid;
+  if (defined.name !== domain || uuidDiffers)
+    throw refuse(
+      domain,
+      source,
+      `${lost}, but the definition the state holds is of '${defined.name}' (UUID ${defined.uuid}), not of ${domain}${previous.domainUuid ? ` (UUID ${previous.domainUuid})` : ""}: nothing is started. Refresh the placement once ${source} answers`,
+    );
   const unshared = await unsharedDisks(runtime, previous.definitionXml, inputs.host);
   if (unshared.length)
     throw refuse(

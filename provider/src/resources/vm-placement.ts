@@ -13,6 +13,7 @@ import {
   type MigrationRecord,
   type PlacementRequest,
   type PlannedMove,
+  withoutMoveMarker,
 } from "../engine";
 import {
   gatherDomainFacts,
@@ -83,9 +84,12 @@ export interface PlacementOutputs extends PlacementInputs {
   pendingCleanup?: PendingCleanup[];
   /**
    * The domain's definition (libvirt's migratable XML) as last seen running: what a failover
-   * defines on the target when the VM's host is lost.
+   * defines on the target when the VM's host is lost. Kept only when the policy allows failover,
+   * and always a secret (it carries graphics passwords, SMBIOS credentials and the like).
    */
   definitionXml?: string;
+  /** The domain's UUID as last seen: a failover defines only a definition of this domain. */
+  domainUuid?: string;
 }
 
 export interface PlannedMigrationOutput {
@@ -302,23 +306,32 @@ export class PlacementFailedError extends Error {
   }
 }
 
-type Observed = { currentHost: string; currentDisks: DiskState[]; definitionXml: string };
+type Observed = {
+  currentHost: string;
+  currentDisks: DiskState[];
+  domainUuid: string;
+  definitionXml?: string;
+};
 
 /**
  * Where the domain is now, as outputs; undefined only when every inventory host answered that it
  * has no such domain. Throws (LocationUnknownError) when unreachable hosts leave it open.
+ * `definition`: keep the domain's definition too, for a failover (only placements whose policy
+ * allows one hold it: it carries the domain's secrets).
  */
 export async function observe(
   runtime: ProviderRuntime,
   domain: string,
+  definition = false,
 ): Promise<Observed | undefined> {
-  return (await look(runtime, domain))?.observed;
+  return (await look(runtime, domain, definition))?.observed;
 }
 
 /** observe, and whether an interrupted move may have left something (its note, a second definition). */
 async function look(
   runtime: ProviderRuntime,
   domain: string,
+  definition: boolean,
 ): Promise<{ observed: Observed; interrupted: boolean } | undefined> {
   const located = await locateDomain(runtime.pool, domain);
   const found = settledLocation(domain, located);
@@ -326,13 +339,18 @@ async function look(
   const conn = await runtime.pool.get(found.host);
   const facts = await gatherDomainFacts(conn, found.host, found.domain);
   // The persistent definition (what a cold boot uses), in the form another host takes: what a
-  // failover defines when this host is lost.
-  const definitionXml = facts.persistent
-    ? await conn.domains.xml(found.domain, XML_INACTIVE | XML_MIGRATABLE)
-    : facts.xml;
+  // failover defines when this host is lost. The note of a move in progress is not part of it.
+  const definitionXml = !definition
+    ? undefined
+    : withoutMoveMarker(
+        facts.persistent
+          ? await conn.domains.xml(found.domain, XML_INACTIVE | XML_MIGRATABLE)
+          : facts.xml,
+      );
   const observed = {
     currentHost: found.host,
-    definitionXml,
+    domainUuid: facts.uuid,
+    ...(definitionXml ? { definitionXml } : {}),
     currentDisks: facts.disks
       .filter((d) => d.device === "disk" || d.device === "lun")
       .map((d) => ({
@@ -343,6 +361,13 @@ async function look(
       })),
   };
   return { observed, interrupted: !!facts.moveMarker || located.also.length > 0 };
+}
+
+/** Whether the placement keeps the domain's definition: only for a failover its policy allows. */
+function keepsDefinition(runtime: ProviderRuntime, inputs: Partial<PlacementInputs>): boolean {
+  return inputs.policy || runtime.defaultPolicy.allowFailover
+    ? policyFor(inputs as PlacementInputs, runtime).allowFailover
+    : false;
 }
 
 /**
@@ -357,7 +382,7 @@ export async function readPlacement(
 ): Promise<{ outputs: PlacementOutputs; inputs: PlacementInputs } | undefined> {
   let seen: Awaited<ReturnType<typeof look>>;
   try {
-    seen = await look(runtime, domain);
+    seen = await look(runtime, domain, keepsDefinition(runtime, inputs));
   } catch (err) {
     // The VM's host is lost (libvirt and ssh both silent) and no host that answers runs it: the
     // state stays as last seen, so an update that moves the VM elsewhere can fail it over.
@@ -386,9 +411,10 @@ export async function readPlacement(
     seen.interrupted || mayHaveLeftovers(state, now.currentHost)
       ? await leftBehind(runtime, refreshed, state)
       : [];
-  // What an earlier refresh found is found again, or is gone.
+  // What an earlier refresh found is found again, or is gone; so is a definition no longer kept.
   const kept = { ...state };
   delete kept.pendingCleanup;
+  delete kept.definitionXml;
   return {
     outputs: {
       lastMigration: null,
@@ -635,7 +661,7 @@ async function failover(
   const record = await notifyFailover(plan, policy, options, () =>
     carryOutFailover(runtime, plan, options.signal),
   );
-  const now = await observe(runtime, inputs.domain).catch(() => undefined);
+  const now = await observe(runtime, inputs.domain, policy.allowFailover).catch(() => undefined);
   return {
     ...base,
     ...(now ?? { currentHost: plan.target }),
@@ -737,7 +763,7 @@ async function carryOut(
   }
   const measured = record && measuredLinkOf(record);
   if (measured) runtime.measuredLinks.push(measured);
-  const now = await observe(runtime, inputs.domain);
+  const now = await observe(runtime, inputs.domain, policy.allowFailover);
   if (!now)
     throw new Error(`${inputs.domain} is on no inventory host after the move; check the hosts`);
   return {

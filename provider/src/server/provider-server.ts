@@ -49,7 +49,15 @@ import { operationSignal } from "./deadline";
 import { EngineLog } from "./engine-log";
 import { pluginFile } from "./plugin-files";
 import { progressLine } from "../resources/progress-line";
-import { compact, secret, UNKNOWN, unwrapProperties, wrapSecrets, type Plain } from "./values";
+import {
+  compact,
+  secret,
+  UNKNOWN,
+  unwrapProperties,
+  wrapSecretAt,
+  wrapSecrets,
+  type Plain,
+} from "./values";
 
 type Call<Req> = grpc.ServerUnaryCall<Req, unknown>;
 type Callback = grpc.sendUnaryData<unknown>;
@@ -101,9 +109,32 @@ function awaitingInputs(raw: Record<string, unknown>): Record<string, Plain> {
 /** What a group reports beyond its inputs: unknown while inputs it is solved from are. */
 const GROUP_COMPUTED_OUTPUTS = ["assignments", "reasons", "unplaceable", "moves"];
 
-/** Outputs that echo inputs stay secret where the inputs were. */
+/**
+ * Secrets of a placement's state: outputs that echo inputs stay secret where the inputs were;
+ * the domain's definition (graphics passwords, SMBIOS credentials, ...) and a webhook written
+ * into the policy (URLs and headers carry tokens) always are.
+ */
 function keepSecrets(outs: PlacementOutputs, secrets: Set<string>): Record<string, Plain> {
-  return wrapSecrets(compact(outs as unknown as Record<string, unknown>), secrets);
+  const state = wrapSecrets(compact(outs as unknown as Record<string, unknown>), [
+    ...secrets,
+    "definitionXml",
+  ]);
+  return wrapSecretAt(state, ["policy", "notify"]);
+}
+
+/**
+ * The provider's configuration as the state keeps it: a default policy with a webhook is a secret
+ * as a whole (config values arrive as JSON text, which cannot be part secret).
+ */
+function defaultPolicySecret(news: Record<string, unknown>): Record<string, unknown> {
+  const policy = news.defaultPolicy;
+  const text = typeof policy === "string" ? policy : JSON.stringify(policy ?? null);
+  return text.includes('"notify"') ? wrapSecretAt(news, ["defaultPolicy"]) : news;
+}
+
+/** A placement's inputs as the state keeps them: a webhook written into its policy is secret. */
+function placementInputsState(inputs: Record<string, Plain>): Record<string, Plain> {
+  return wrapSecretAt(inputs, ["policy", "notify"]);
 }
 
 function failuresOf(failures: CheckFailure[]): pb.CheckFailure[] {
@@ -245,7 +276,7 @@ export class VmPlacementProvider {
         for (const warning of config ? insecureSettings(config) : [])
           await this.engineLog.log("warning", warning, call.request.getUrn());
         const resp = new pb.CheckResponse();
-        resp.setInputs(call.request.getNews());
+        resp.setInputs(struct(defaultPolicySecret(news)));
         resp.setFailuresList(failuresOf(failures));
         return resp;
       }),
@@ -292,7 +323,12 @@ export class VmPlacementProvider {
         // Values not known yet (preview) are checked again once they are.
         failures = failures.filter((f) => !news.unknowns.has(f.property.split(/[.[]/)[0]));
         const resp = new pb.CheckResponse();
-        resp.setInputs(call.request.getNews());
+        const raw = call.request.getNews()?.toJavaScript() ?? {};
+        resp.setInputs(
+          type === VM_PLACEMENT_TOKEN
+            ? struct(placementInputsState(raw as Record<string, Plain>))
+            : call.request.getNews(),
+        );
         resp.setFailuresList(failuresOf(failures));
         return resp;
       }),
@@ -393,7 +429,7 @@ export class VmPlacementProvider {
         const secrets = new Set([...state.secrets, ...given.secrets]);
         resp.setId(read.outputs.domain);
         resp.setProperties(struct(keepSecrets(read.outputs, secrets)));
-        resp.setInputs(struct(wrapSecrets(compact(read.inputs), secrets)));
+        resp.setInputs(struct(placementInputsState(wrapSecrets(compact(read.inputs), secrets))));
         resp.setRefreshBeforeUpdate(true);
         return resp;
       }),
@@ -531,7 +567,9 @@ export class VmPlacementProvider {
           err.cause,
           inputs.domain,
           keepSecrets(err.outputs, secrets),
-          wrapSecrets(compact(inputs as unknown as Record<string, unknown>), secrets),
+          placementInputsState(
+            wrapSecrets(compact(inputs as unknown as Record<string, unknown>), secrets),
+          ),
         );
       })
       .finally(stop.done);

@@ -76,3 +76,26 @@ export function wrapSecrets(
 export function compact<T extends Record<string, unknown>>(o: T): Record<string, Plain> {
   return JSON.parse(JSON.stringify(o)) as Record<string, Plain>;
 }
+
+/**
+ * Wraps the value at `path` (nested object keys) as a secret, in plain or wire form: left alone
+ * where it is absent, null, unknown, or inside something that is a secret already.
+ */
+export function wrapSecretAt<T>(props: T, path: string[]): T {
+  if (
+    !path.length ||
+    isSecret(props) ||
+    !props ||
+    typeof props !== "object" ||
+    Array.isArray(props)
+  )
+    return props;
+  const [key, ...rest] = path;
+  const obj = props as Record<string, unknown>;
+  const v = obj[key];
+  if (v === undefined || v === null || v === UNKNOWN || isSecret(v)) return props;
+  return {
+    ...obj,
+    [key]: rest.length ? wrapSecretAt(v, rest) : secret(v as Plain),
+  } as T;
+}

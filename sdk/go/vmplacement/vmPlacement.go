@@ -74,12 +74,14 @@ type VmPlacement struct {
 	CurrentDisks DiskStateArrayOutput `pulumi:"currentDisks"`
 	// Where the VM runs now.
 	CurrentHost pulumi.StringOutput `pulumi:"currentHost"`
-	// The domain's definition (libvirt's migratable XML) as last seen running; a failover defines it on the target when the VM's host is lost.
+	// The domain's definition (libvirt's migratable XML) as last seen running, kept only when the placement's policy allows failover: a failover defines it on the target when the VM's host is lost. Always a secret: it carries what the domain does (graphics passwords, SMBIOS credentials, command-line arguments, metadata).
 	DefinitionXml pulumi.StringPtrOutput `pulumi:"definitionXml"`
 	// Per-disk pool, by target device (e.g. vda).
 	Disks pulumi.StringMapOutput `pulumi:"disks"`
 	// libvirt domain name. Changing it replaces the resource.
 	Domain pulumi.StringOutput `pulumi:"domain"`
+	// The domain's UUID as last seen; a failover defines only a definition with this name and UUID.
+	DomainUuid pulumi.StringPtrOutput `pulumi:"domainUuid"`
 	// Inventory name of the host the VM should run on.
 	Host pulumi.StringOutput `pulumi:"host"`
 	// What the last move did.
@@ -109,6 +111,10 @@ func NewVmPlacement(ctx *pulumi.Context,
 	if args.Host == nil {
 		return nil, errors.New("invalid value for required argument 'Host'")
 	}
+	secrets := pulumi.AdditionalSecretOutputs([]string{
+		"definitionXml",
+	})
+	opts = append(opts, secrets)
 	replaceOnChanges := pulumi.ReplaceOnChanges([]string{
 		"domain",
 	})
@@ -219,7 +225,7 @@ func (o VmPlacementOutput) CurrentHost() pulumi.StringOutput {
 	return o.ApplyT(func(v *VmPlacement) pulumi.StringOutput { return v.CurrentHost }).(pulumi.StringOutput)
 }
 
-// The domain's definition (libvirt's migratable XML) as last seen running; a failover defines it on the target when the VM's host is lost.
+// The domain's definition (libvirt's migratable XML) as last seen running, kept only when the placement's policy allows failover: a failover defines it on the target when the VM's host is lost. Always a secret: it carries what the domain does (graphics passwords, SMBIOS credentials, command-line arguments, metadata).
 func (o VmPlacementOutput) DefinitionXml() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *VmPlacement) pulumi.StringPtrOutput { return v.DefinitionXml }).(pulumi.StringPtrOutput)
 }
@@ -232,6 +238,11 @@ func (o VmPlacementOutput) Disks() pulumi.StringMapOutput {
 // libvirt domain name. Changing it replaces the resource.
 func (o VmPlacementOutput) Domain() pulumi.StringOutput {
 	return o.ApplyT(func(v *VmPlacement) pulumi.StringOutput { return v.Domain }).(pulumi.StringOutput)
+}
+
+// The domain's UUID as last seen; a failover defines only a definition with this name and UUID.
+func (o VmPlacementOutput) DomainUuid() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *VmPlacement) pulumi.StringPtrOutput { return v.DomainUuid }).(pulumi.StringPtrOutput)
 }
 
 // Inventory name of the host the VM should run on.

@@ -251,10 +251,13 @@ class VmPlacement(pulumi.CustomResource):
             __props__.__dict__["current_disks"] = None
             __props__.__dict__["current_host"] = None
             __props__.__dict__["definition_xml"] = None
+            __props__.__dict__["domain_uuid"] = None
             __props__.__dict__["last_migration"] = None
             __props__.__dict__["migration_count"] = None
             __props__.__dict__["pending_cleanup"] = None
             __props__.__dict__["planned_migration"] = None
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["definitionXml"])
+        opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         replace_on_changes = pulumi.ResourceOptions(replace_on_changes=["domain"])
         opts = pulumi.ResourceOptions.merge(opts, replace_on_changes)
         super(VmPlacement, __self__).__init__(
@@ -284,6 +287,7 @@ class VmPlacement(pulumi.CustomResource):
         __props__.__dict__["definition_xml"] = None
         __props__.__dict__["disks"] = None
         __props__.__dict__["domain"] = None
+        __props__.__dict__["domain_uuid"] = None
         __props__.__dict__["host"] = None
         __props__.__dict__["last_migration"] = None
         __props__.__dict__["migration_count"] = None
@@ -313,7 +317,7 @@ class VmPlacement(pulumi.CustomResource):
     @pulumi.getter(name="definitionXml")
     def definition_xml(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        The domain's definition (libvirt's migratable XML) as last seen running; a failover defines it on the target when the VM's host is lost.
+        The domain's definition (libvirt's migratable XML) as last seen running, kept only when the placement's policy allows failover: a failover defines it on the target when the VM's host is lost. Always a secret: it carries what the domain does (graphics passwords, SMBIOS credentials, command-line arguments, metadata).
         """
         return pulumi.get(self, "definition_xml")
 
@@ -332,6 +336,14 @@ class VmPlacement(pulumi.CustomResource):
         libvirt domain name. Changing it replaces the resource.
         """
         return pulumi.get(self, "domain")
+
+    @_builtins.property
+    @pulumi.getter(name="domainUuid")
+    def domain_uuid(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        The domain's UUID as last seen; a failover defines only a definition with this name and UUID.
+        """
+        return pulumi.get(self, "domain_uuid")
 
     @_builtins.property
     @pulumi.getter

@@ -190,6 +190,50 @@ describe("MigrationPolicy webhook settings", () => {
   });
 });
 
+describe("secrets in a placement's state", () => {
+  const notify = { url: "https://h/x?token=abc", headers: { authorization: "Bearer t" } };
+
+  it("a webhook written into a placement's policy comes back from Check as a secret", async () => {
+    const req = new pb.CheckRequest();
+    req.setUrn(URN);
+    req.setNews(toStruct({ domain: "web", host: "h1", policy: { maxDowntimeMs: 300, notify } }));
+    const resp = await callService<pb.CheckResponse>("check", req);
+    const inputs = resp.getInputs()!.toJavaScript() as Record<string, Record<string, unknown>>;
+    assert.deepEqual(inputs.policy.notify, secret(notify));
+    assert.equal(inputs.policy.maxDowntimeMs, 300);
+  });
+
+  it("a policy spec that is a secret already stays as it is", async () => {
+    const req = new pb.CheckRequest();
+    req.setUrn(URN);
+    const news = { domain: "web", host: "h1", policy: secret({ notify }) };
+    req.setNews(toStruct(news));
+    const resp = await callService<pb.CheckResponse>("check", req);
+    assert.deepEqual(resp.getInputs()!.toJavaScript(), news);
+  });
+
+  it("a default policy with a webhook is kept secret in the provider's configuration", async () => {
+    const req = new pb.CheckRequest();
+    req.setUrn("urn:pulumi:s::p::pulumi:providers:vmplacement::default");
+    const hosts = JSON.stringify([
+      { name: "h1", uri: "qemu+tcp://h1/system", migrationAddress: "h1" },
+    ]);
+    const defaultPolicy = JSON.stringify({ notify });
+    req.setNews(toStruct({ hosts, defaultPolicy }));
+    const resp = await callService<pb.CheckResponse>("checkConfig", req);
+    const inputs = resp.getInputs()!.toJavaScript() as Record<string, unknown>;
+    assert.deepEqual(inputs.defaultPolicy, secret(defaultPolicy));
+    assert.equal(inputs.hosts, hosts);
+    // Without a webhook nothing is wrapped.
+    req.setNews(toStruct({ hosts, defaultPolicy: JSON.stringify({ maxDowntimeMs: 200 }) }));
+    const plain = await callService<pb.CheckResponse>("checkConfig", req);
+    assert.equal(
+      typeof (plain.getInputs()!.toJavaScript() as Record<string, unknown>).defaultPolicy,
+      "string",
+    );
+  });
+});
+
 describe("wire values", () => {
   it("unwraps secrets and unknowns, remembering which properties held them", () => {
     const u = unwrapProperties({ key: secret("s3cret"), host: UNKNOWN, domain: "web" });
