@@ -113,7 +113,9 @@ describe("fault tier: a lost host is fenced and its VM started elsewhere, never 
   };
 
   it("(a) partition: fences h1 before h2 opens the shared disk; (d) h1's stale definition goes", async () => {
-    const g = await guests.shared("fo-a", h1, 1, "heartbeat", 128);
+    // A domain with what real ones carry: kept in the state for the failover, as a secret only.
+    const secrets = { vncPassword: "vncFo1234", credential: "cred-failover-7a1c" };
+    const g = await guests.shared("fo-a", h1, 1, "heartbeat", 128, secrets);
     const events: Array<{ event: string; domain: string; record?: { mode: string } }> = [];
     const hook = createServer((req, res) => {
       let body = "";
@@ -182,6 +184,14 @@ describe("fault tier: a lost host is fenced and its VM started elsewhere, never 
       sum,
       "the shared disk is intact",
     );
+    // The VM started from the kept definition has its password and credential; the state holds
+    // them only as secrets.
+    const started2 = await virsh(h2, "dumpxml", "--security-info", g.name);
+    assert.ok(started2.includes(secrets.vncPassword), "the VNC password came along");
+    assert.ok(started2.includes(secrets.credential), "the SMBIOS credential came along");
+    const exported = await ws.pulumi(["stack", "export"]);
+    for (const value of Object.values(secrets))
+      assert.ok(!exported.includes(value), `${value} is not in the state in plain text`);
     console.log(
       `      failover: up took ${upSeconds.toFixed(1)} s; downtime ${s.lastMigration?.downtimeMs} ms (from the first failed contact to running on h2)`,
     );

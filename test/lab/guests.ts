@@ -123,6 +123,11 @@ export interface GuestDomain {
   disk: GuestDisk;
   /** Boots the UEFI guest with OVMF and an NVRAM file made from the firmware's template. */
   uefi?: boolean;
+  /**
+   * What real domains carry that must stay secret: a VNC password, and a systemd credential in
+   * the SMBIOS OEM strings (io.systemd.credential:<name>=<value>).
+   */
+  secrets?: { vncPassword: string; credential: string };
 }
 
 /** The UEFI guest's FAT disk (guest/uefi-guest.c as its boot loader), copied for one guest. */
@@ -198,11 +203,18 @@ export function domainXml(lab: LabDescription, guest: GuestDomain): string {
     <nvram template='${lab.uefi.varsTemplate}'>${nvramPathOnHost(guest.name)}</nvram>
     <boot dev='hd'/></os>
   <features><acpi/></features>`
-    : `<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>`;
+    : `<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/>${guest.secrets ? "<smbios mode='sysinfo'/>" : ""}</os>`;
+  const sysinfo = guest.secrets
+    ? `<sysinfo type='smbios'><oemStrings><entry>io.systemd.credential:token=${guest.secrets.credential}</entry></oemStrings></sysinfo>`
+    : "";
+  const graphics = guest.secrets
+    ? `<graphics type='vnc' autoport='yes' listen='127.0.0.1' passwd='${guest.secrets.vncPassword}'/>`
+    : "";
   return `<domain type='${type}'>
   <name>${guest.name}</name>
   <memory unit='MiB'>${guest.memoryMiB}</memory>
   <vcpu>1</vcpu>
+  ${sysinfo}
   ${os}
   <on_poweroff>destroy</on_poweroff>
   <devices>
@@ -211,6 +223,7 @@ export function domainXml(lab: LabDescription, guest: GuestDomain): string {
       <source path='${serialLogOnHost(guest.name)}'/>
       <target port='0'/>
     </serial>
+    ${graphics}
   </devices>
 </domain>
 `;

@@ -424,12 +424,37 @@ power_on() {
   wait_for_host "$i"
 }
 
+# Give a lab host's sshd a new host key (as a reinstalled host, or an impostor, would have), or
+# with "restore" its own key back; sshd is restarted either way.
+ssh_rekey() {
+  local i dir key
+  i=$(host_index "$1") || return 1
+  dir=$(host_dir "$i")
+  key=$dir/ssh/ssh_host_ed25519_key
+  if [[ ${2:-} == restore ]]; then
+    [[ -f $key.orig ]] || return 0
+    mv -f "$key.orig" "$key"
+    mv -f "$key.orig.pub" "$key.pub"
+  else
+    [[ -f $key.orig ]] || { cp "$key" "$key.orig"; cp "$key.pub" "$key.orig.pub"; }
+    rm -f "$key" "$key.pub"
+    ssh-keygen -q -t ed25519 -N '' -C "$(host_name "$i")-rekeyed" -f "$key"
+  fi
+  if pid_alive "$dir/sshd.pid"; then
+    kill "$(cat "$dir/sshd.pid")"
+    for _ in $(seq 50); do pid_alive "$dir/sshd.pid" || break; sleep 0.1; done
+  fi
+  nsenter -t "$(cat "$dir/anchor.pid")" -m -n -u -- \
+    /usr/sbin/sshd -f "$dir/ssh/sshd_config" -E "$dir/sshd.log"
+}
+
 case ${1:-} in
   up) lab_up ;;
   restart-libvirtd) restart_libvirtd "${2:?host name}" ;;
   power-off) power_off "${2:?host name}" ;;
   power-on) power_on "${2:?host name}" ;;
   power-status) power_status "${2:?host name}" ;;
+  ssh-rekey) ssh_rekey "${2:?host name}" "${3:-}" ;;
   down) lab_down; log "lab down" ;;
   status) if lab_healthy; then echo up; else echo down; exit 1; fi ;;
   *) echo "usage: $0 up|down|status|restart-libvirtd HOST|power-off HOST|power-on HOST|power-status HOST" >&2; exit 2 ;;

@@ -53,6 +53,7 @@ export class GuestFactory {
       randomMiB?: number;
       pool?: "local" | "scratch";
       kind?: GuestKind;
+      secrets?: { vncPassword: string; credential: string };
     } = {},
   ): Promise<TestGuest> {
     const name = this.name(prefix);
@@ -64,7 +65,12 @@ export class GuestFactory {
     );
     this.images.push(image);
     const disk = await placeInLocalPool(this.lab, host, image, `${name}.qcow2`, options.pool);
-    await startGuest(this.lab, host, { name, memoryMiB: options.memoryMiB ?? 256, disk });
+    await startGuest(this.lab, host, {
+      name,
+      memoryMiB: options.memoryMiB ?? 256,
+      disk,
+      secrets: options.secrets,
+    });
     return { name, image, disk };
   }
 
@@ -116,6 +122,7 @@ export class GuestFactory {
     exportIndex: number,
     kind: GuestKind = "heartbeat",
     memoryMiB = 256,
+    secrets?: { vncPassword: string; credential: string },
   ): Promise<TestGuest> {
     const name = this.name(prefix);
     const image = buildGuestImage(this.lab, kind, 16, kind === "heartbeat" ? 2 : 0);
@@ -125,7 +132,7 @@ export class GuestFactory {
       image,
       this.lab.pools.shared.exports[exportIndex],
     );
-    await startGuest(this.lab, host, { name, memoryMiB, disk });
+    await startGuest(this.lab, host, { name, memoryMiB, disk, secrets });
     return { name, image, disk };
   }
 

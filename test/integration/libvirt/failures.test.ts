@@ -1,7 +1,8 @@
 // Failure handling against real daemons: host key verification, a killed daemon, a frozen one.
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { LibvirtConnection, sha256Fingerprint } from "../../../provider/src/libvirt";
 import { loadLab, type LabDescription, type LabHost } from "../../lab/lab";
@@ -23,11 +24,10 @@ function libvirtdPid(host: LabHost): number {
   return Number(readFileSync(path.join(host.dir, "libvirtd.pid"), "utf8").trim());
 }
 
+const LAB_SH = path.resolve(__dirname, "../../../../test/lab/lab.sh");
+
 async function restartLibvirtd(host: LabHost): Promise<void> {
-  await run(path.resolve(__dirname, "../../../../test/lab/lab.sh"), [
-    "restart-libvirtd",
-    host.name,
-  ]);
+  await run(LAB_SH, ["restart-libvirtd", host.name]);
 }
 
 describe("libvirt client: failures", function () {
@@ -65,6 +65,38 @@ describe("libvirt client: failures", function () {
     });
     assert.equal(await conn.host.hostname(), host.name);
     await conn.close();
+  });
+
+  it("pins a host key accepted under known_hosts_verify=auto, with sshKnownHosts set, and refuses the host once it is rekeyed", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "vmp-kh-"));
+    const file = path.join(dir, "known_hosts");
+    const uri = `${host.uris.ssh}?known_hosts_verify=auto&known_hosts=${file}`;
+    // sshKnownHosts names other hosts only: the first contact is a new key, accepted and recorded.
+    const others = readFileSync(lab.ssh.knownHosts, "utf8")
+      .split("\n")
+      .filter((l) => l && !l.startsWith(`${host.address} `))
+      .join("\n");
+    const options = { sshPrivateKey: readFileSync(lab.ssh.privateKey), sshKnownHosts: others };
+    try {
+      const first = await LibvirtConnection.open(uri, options);
+      assert.equal(await first.host.hostname(), host.name);
+      await first.close();
+      const accepted = readFileSync(file, "utf8");
+      assert.match(accepted, new RegExp(`^${host.address.replace(/\./g, "\\.")} ssh-ed25519 `));
+      await run(LAB_SH, ["ssh-rekey", host.name]);
+      const err = await LibvirtConnection.open(uri, options).catch((e) => e);
+      assert.equal(err.code, "VMP_LIBVIRT_HOST_KEY", String(err));
+      const was = sha256Fingerprint(Buffer.from(accepted.trim().split(" ")[2], "base64"));
+      assert.match(err.message, /HOST KEY MISMATCH/);
+      assert.ok(err.message.includes(`expected ${was}`), err.message);
+      assert.match(err.message, /presented SHA256:\S+, expected/);
+    } finally {
+      await run(LAB_SH, ["ssh-rekey", host.name, "restore"]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Its own key back: the lab's known_hosts verifies it again.
+    const back = await connectTo(lab, host, "ssh");
+    await back.close();
   });
 
   it("rejects every pending call at once when the daemon is killed", async () => {
