@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { GuestFactory, TestGuest } from "../integration/engine/lab-engine";
-import { killLibvirtd, restartLibvirtd } from "../lab/faults";
+import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
+import { freezeLibvirtd, killLibvirtd, restartLibvirtd, thawLibvirtd } from "../lab/faults";
 import type { LabDescription, LabHost } from "../lab/lab";
 import { definedDomains, hostsRunning, virsh } from "../lab/virsh";
 import type { PulumiWorkspace } from "../support/pulumi-cli";
@@ -92,11 +92,13 @@ const PHASES: PhaseCase[] = [
   {
     phase: "offline copy",
     mode: "offline",
-    guest: (f, h) => f.local("int", h, { sizeMiB: 1024, randomMiB: 192 }),
+    guest: (f, h) => f.local("int", h, { sizeMiB: 1024, randomMiB: 128 }),
     policy: { ...offline, shutdownTimeoutSeconds: 1 },
     converge: { ...offline, shutdownTimeoutSeconds: 1 },
-    reached: (c) =>
-      until("the copy growing on h2", 90, async () => {
+    // The copy is held where it is (the target's daemon frozen) until the signal is in: a copy
+    // that finished first would be a test of the switch-over, not of the copy.
+    reached: async (c) => {
+      await until("the copy begun on h2", 90, async () => {
         const info = await virsh(
           c.h2,
           "vol-info",
@@ -105,8 +107,11 @@ const PHASES: PhaseCase[] = [
           `${c.g.name}.qcow2`,
           "--bytes",
         );
-        return Number(/Allocation:\s+(\d+)/.exec(info)?.[1] ?? 0) > 32 * 1024 * 1024;
-      }),
+        return Number(/Allocation:\s+(\d+)/.exec(info)?.[1] ?? 0) > 1024 * 1024;
+      });
+      freezeLibvirtd(c.h2);
+    },
+    release: (c) => thawLibvirtd(c.h2),
     live: false,
   },
   {
@@ -202,82 +207,108 @@ describe("fault tier: Ctrl-C through the Pulumi CLI in every phase of a move", f
   const fixture = useCliLab();
   before(() => ({ lab, h1, h2, guests, ws } = fixture));
 
+  // One guest and one stack per phase; the signals take turns, each moving it back the other way.
   for (const c of PHASES) {
-    for (const signal of SIGNALS) {
-      it(`${signal}, ${c.phase} (${c.mode})`, async () => {
-        const g = await c.guest(guests, h1);
-        const ctx = { lab, h1, h2, g };
+    describe(`${c.phase} (${c.mode})`, () => {
+      let phaseGuests: GuestFactory;
+      let g: TestGuest;
+      before(async () => {
+        phaseGuests = new GuestFactory(lab);
+        g = await c.guest(phaseGuests, h1);
         await adoptInStack(ws, lab, `interrupt-${++stacks}`, g, h1, { policy: c.policy });
-        await ws.pulumi(["config", "set", "host", h2.name]);
-        const was = snapshot(h1, g);
-        c.arm?.(ctx);
-        const up = upInBackground(ws);
-        let output = "";
-        try {
-          await c.reached(ctx).catch(async (err: Error) => {
-            up.child.kill("SIGKILL");
-            throw new Error(`${err.message}\n${(await up.exited).output}`);
-          });
-          const tree = await processTree(up.child.pid!);
-          await send(signal, up.child.pid!);
-          c.release?.(ctx);
-          ({ output } = await up.exited);
-          // The CLI kills its plugins 5 s after the second SIGINT at the latest.
-          for (let i = 0; i < 100 && anyAlive(tree); i++) await sleep(100);
-          assert.ok(!anyAlive(tree), "every process of the pulumi tree is gone");
-        } finally {
-          c.release?.(ctx);
-        }
-        const twice = signal === "two SIGINTs";
-        if (!twice) {
-          assert.doesNotMatch(output, /exited prematurely|internal error|unhandled/i);
-          assert.match(output, /cancel/i, `the CLI cancelled:\n${output}`);
-        }
-        await jobsSettled(lab, g.name);
-        const immediately = await hostsRunning(lab.hosts, g.name);
-        let after = "";
-        if (!twice) {
-          // The provider rolled back or finished, and answered: the VM runs on one host now.
-          const seen = await checkInvariants(lab, g, was, c.live).catch(async (err: Error) => {
-            throw new Error(`${err.message}\n${await labPicture(lab, g)}\n${output}`);
-          });
-          after = `${seen.host} only`;
-          const state = await placementState(ws);
-          assert.equal(state.outputs.currentHost, seen.host, "the state says where it runs");
-        } else {
-          await ws.pulumi(["cancel", "--yes"]).catch(() => undefined);
-          after = immediately.length ? `${immediately.join(", ")}` : "nowhere until the next up";
-          if (!immediately.length) {
-            // The provider was killed with the VM shut off: the preview says it will run again.
-            const preview = await ws.pulumiWithDiagnostics(["preview"]);
-            assert.match(preview, /start .* \(it ran when a move h1 -> h2/, preview);
-          }
-        }
-        // One `up` converges, whatever the interruption left.
-        await ws.pulumi(["config", "set", "policy", JSON.stringify(c.converge)]);
-        const converged = await ws
-          .pulumiWithDiagnostics(["up", "--yes", "--skip-preview"])
-          .catch(async (err: Error) => {
-            throw new Error(`${err.message}\nthe lab when it failed: ${await labPicture(lab, g)}`);
-          });
-        const final = await checkInvariants(lab, g, was, false);
-        assert.equal(final.host, h2.name, `one up converged:\n${converged}`);
-        assert.equal((await placementState(ws)).outputs.currentHost, h2.name);
-        assert.deepEqual(await leftovers(lab, g), [], `nothing left over after:\n${converged}`);
-        recordFault({
-          fault: signal,
-          mode: c.mode,
-          phase: c.phase,
-          result: twice ? "provider killed by the CLI" : "provider survived, answered",
-          ranOn: after,
-          heartbeat: final.heartbeat,
-          checksum: final.checksum,
-          state: "placement kept",
-          leftovers: "none after 1 up",
-          convergeSeconds: 0,
-        });
       });
+      after(() => phaseGuests?.cleanup());
+
+      for (const signal of SIGNALS) {
+        it(`${signal}, ${c.phase} (${c.mode})`, async () => {
+          const [from, to] = (await hostsRunning(lab.hosts, g.name)).includes(h1.name)
+            ? [h1, h2]
+            : [h2, h1];
+          await interruptedMove(c, signal, g, from, to);
+        });
+      }
+    });
+  }
+
+  /** Moves `g` from `from` to `to`, interrupts it with `signal` in the phase, then converges. */
+  async function interruptedMove(
+    c: PhaseCase,
+    signal: Signal,
+    g: TestGuest,
+    from: LabHost,
+    to: LabHost,
+  ): Promise<void> {
+    const ctx = { lab, h1: from, h2: to, g };
+    await ws.pulumi(["config", "set", "policy", JSON.stringify(c.policy)]);
+    await ws.pulumi(["config", "set", "host", to.name]);
+    const was = snapshot(from, g);
+    c.arm?.(ctx);
+    const up = upInBackground(ws);
+    let output = "";
+    try {
+      await c.reached(ctx).catch(async (err: Error) => {
+        up.child.kill("SIGKILL");
+        throw new Error(`${err.message}\n${(await up.exited).output}`);
+      });
+      const tree = await processTree(up.child.pid!);
+      await send(signal, up.child.pid!);
+      c.release?.(ctx);
+      ({ output } = await up.exited);
+      // The CLI kills its plugins 5 s after the second SIGINT at the latest.
+      for (let i = 0; i < 100 && anyAlive(tree); i++) await sleep(100);
+      assert.ok(!anyAlive(tree), "every process of the pulumi tree is gone");
+    } finally {
+      c.release?.(ctx);
     }
+    const twice = signal === "two SIGINTs";
+    if (!twice) {
+      assert.doesNotMatch(output, /exited prematurely|internal error|unhandled/i);
+      assert.match(output, /cancel/i, `the CLI cancelled:\n${output}`);
+    }
+    await jobsSettled(lab, g.name);
+    const immediately = await hostsRunning(lab.hosts, g.name);
+    let after = "";
+    if (!twice) {
+      // The provider rolled back or finished, and answered: the VM runs on one host now.
+      const seen = await checkInvariants(lab, g, was, c.live).catch(async (err: Error) => {
+        throw new Error(`${err.message}\n${await labPicture(lab, g)}\n${output}`);
+      });
+      after = `${seen.host} only`;
+      const state = await placementState(ws);
+      assert.equal(state.outputs.currentHost, seen.host, "the state says where it runs");
+    } else {
+      await ws.pulumi(["cancel", "--yes"]).catch(() => undefined);
+      after = immediately.length ? `${immediately.join(", ")}` : "nowhere until the next up";
+      if (!immediately.length) {
+        // The provider was killed with the VM shut off: the preview says it will run again.
+        const preview = await ws.pulumiWithDiagnostics(["preview"]);
+        const move = `${from.name} -> ${to.name}`;
+        assert.ok(preview.includes(`(it ran when a move ${move}`), preview);
+      }
+    }
+    // One `up` converges, whatever the interruption left.
+    await ws.pulumi(["config", "set", "policy", JSON.stringify(c.converge)]);
+    const converged = await ws
+      .pulumiWithDiagnostics(["up", "--yes", "--skip-preview"])
+      .catch(async (err: Error) => {
+        throw new Error(`${err.message}\nthe lab when it failed: ${await labPicture(lab, g)}`);
+      });
+    const final = await checkInvariants(lab, g, was, false);
+    assert.equal(final.host, to.name, `one up converged:\n${converged}`);
+    assert.equal((await placementState(ws)).outputs.currentHost, to.name);
+    assert.deepEqual(await leftovers(lab, g), [], `nothing left over after:\n${converged}`);
+    recordFault({
+      fault: signal,
+      mode: c.mode,
+      phase: c.phase,
+      result: twice ? "provider killed by the CLI" : "provider survived, answered",
+      ranOn: after,
+      heartbeat: final.heartbeat,
+      checksum: final.checksum,
+      state: "placement kept",
+      leftovers: "none after 1 up",
+      convergeSeconds: 0,
+    });
   }
 
   it("SIGKILL of the whole pulumi tree in the offline copy: the VM is left off, the next preview says it will run, one up restarts and moves it", async () => {
@@ -292,10 +323,14 @@ describe("fault tier: Ctrl-C through the Pulumi CLI in every phase of a move", f
     // The CLI, its language host and the provider: nobody gets a word in.
     const tree = await processTree(up.child.pid!);
     for (const pid of tree) process.kill(pid, "SIGKILL");
+    c.release?.(ctx);
     await up.exited;
     for (let i = 0; i < 50 && anyAlive(tree); i++) await sleep(100);
     assert.deepEqual(await hostsRunning(lab.hosts, g.name), [], "the VM was left shut off");
-    assert.match(await virsh(h1, "dumpxml", "--inactive", g.name), /vmplacement:move .*ran="yes"/);
+    assert.match(
+      await virsh(h1, "dumpxml", "--inactive", g.name),
+      /vmplacement:move .*stops="yes"/,
+    );
     await ws.pulumi(["cancel", "--yes"]).catch(() => undefined);
     const preview = await ws.pulumiWithDiagnostics(["preview"]);
     assert.match(

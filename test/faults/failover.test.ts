@@ -114,7 +114,7 @@ describe("fault tier: a lost host is fenced and its VM started elsewhere, never 
 
   it("(a) partition: fences h1 before h2 opens the shared disk; (d) h1's stale definition goes", async () => {
     // A domain with what real ones carry: kept in the state for the failover, as a secret only.
-    const secrets = { vncPassword: "vncFo1234", credential: "cred-failover-7a1c" };
+    const secrets = { vncPassword: "vncFo123", credential: "cred-failover-7a1c" };
     const g = await guests.shared("fo-a", h1, 1, "heartbeat", 128, secrets);
     const events: Array<{ event: string; domain: string; record?: { mode: string } }> = [];
     const hook = createServer((req, res) => {

@@ -1,4 +1,4 @@
-// Fault primitives for the lab: kill and restart a host's libvirtd, kill a guest's QEMU on one
+// Fault primitives for the lab: kill, freeze and restart a host's libvirtd, kill a guest's QEMU on one
 // host, cut a host's link to the bridge and restore it. Every fault is undone by `repairAll`, so
 // a failing test never leaves the lab broken for the next one.
 import { readFileSync } from "node:fs";
@@ -18,6 +18,7 @@ function libvirtdPid(host: LabHost): number | undefined {
 
 const cut = new Set<LabHost>();
 const killed = new Set<LabHost>();
+const frozen = new Set<LabHost>();
 
 /** SIGKILLs the host's libvirtd; its guests keep running, as on a real host. */
 export function killLibvirtd(host: LabHost): void {
@@ -25,6 +26,20 @@ export function killLibvirtd(host: LabHost): void {
   if (pid === undefined) throw new Error(`${host.name} has no libvirtd pid file`);
   process.kill(pid, "SIGKILL");
   killed.add(host);
+}
+
+/** Stops the host's libvirtd (SIGSTOP): every call and stream to it waits until it is thawed. */
+export function freezeLibvirtd(host: LabHost): void {
+  const pid = libvirtdPid(host);
+  if (pid === undefined) throw new Error(`${host.name} has no libvirtd pid file`);
+  process.kill(pid, "SIGSTOP");
+  frozen.add(host);
+}
+
+export function thawLibvirtd(host: LabHost): void {
+  const pid = libvirtdPid(host);
+  if (pid !== undefined) process.kill(pid, "SIGCONT");
+  frozen.delete(host);
 }
 
 /** Starts the host's libvirtd again (it re-attaches the guests that still run). */
@@ -66,6 +81,7 @@ export async function killQemu(host: LabHost, domain: string): Promise<number> {
 
 /** Undoes every fault still in place: links up, daemons running. */
 export async function repairAll(): Promise<void> {
+  for (const host of [...frozen]) thawLibvirtd(host);
   for (const host of [...cut]) await restoreLink(host);
   for (const host of [...killed]) await restartLibvirtd(host);
 }

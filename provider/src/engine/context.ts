@@ -1,5 +1,6 @@
 // What every migration runner (live, offline, block copy) works with.
 import type { ConnectionPool } from "./connections";
+import type { MoveMarker } from "./move-marker";
 import type { RecordBuilder } from "./record";
 import type {
   DomainFacts,
@@ -25,6 +26,8 @@ export interface RunContext {
    * stop a copy its daemon may resume), or a moved domain's source (to confirm it stopped there).
    */
   silentHostWaitMs: number;
+  /** The note the move wrote on the source (interrupted-move.ts); the offline move updates it. */
+  moveMarker?: MoveMarker;
 }
 
 /** Thrown inside runners to end with a given result; the executor turns it into a record. */

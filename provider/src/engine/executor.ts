@@ -162,14 +162,10 @@ async function withMoveMarker(
   const { plan, facts } = ctx;
   // A block copy stays on its host and never stops the VM; a failover is not run here.
   if (plan.mode === "block-copy" || plan.mode === "failover") return move();
-  const marker = newMoveMarker({
-    from: plan.from,
-    to: plan.to,
-    mode: plan.mode,
-    ran: facts.running,
-  });
+  const marker = newMoveMarker({ from: plan.from, to: plan.to, mode: plan.mode, stops: false });
   const src = await ctx.pool.get(plan.from);
   await writeMoveMarker(src, plan.domain, marker, facts);
+  ctx.moveMarker = marker;
   // The definitions a live migration sends are taken as given: they carry the note too.
   const { destinationXml, persistentXml } = plan.params;
   ctx.plan = {

@@ -3,7 +3,7 @@
 // definition, and removes once the move settled. It travels with every copy the move makes (the
 // offline move's target definition, a live migration's target), so whatever interrupts the
 // move (a cancel cut short, the provider killed, a daemon restarted) the next run finds, on the
-// hosts themselves, that the VM ran before the move, where it was going, and which definitions
+// hosts themselves, whether the move stopped the VM, where it was going, and which definitions
 // the move made. The Pulumi state cannot hold this: a provider gets no say in the state while an
 // operation runs, and a killed one none at all.
 // Pure: building and reading the note. Writing it is the executor's (interrupted-move.ts).
@@ -20,8 +20,12 @@ export interface MoveMarker {
   from: string;
   to: string;
   mode: string;
-  /** The VM ran when the move began: it must run when the move ends. */
-  ran: boolean;
+  /**
+   * The move stops the VM (it ran, and an offline move shuts it down): it must run when the move
+   * ends. Set right before the shutdown; a VM that stops by itself during a move (its guest powered
+   * off, its QEMU killed) is not the move's to restart.
+   */
+  stops: boolean;
   /** When the move began (ISO 8601). */
   since: string;
 }
@@ -33,7 +37,7 @@ export function moveMarkerAttributes(m: MoveMarker): Record<string, string> {
     from: m.from,
     to: m.to,
     mode: m.mode,
-    ran: m.ran ? "yes" : "no",
+    stops: m.stops ? "yes" : "no",
     since: m.since,
   };
 }
@@ -66,7 +70,7 @@ export function moveMarkerOf(
       from: get("from"),
       to: get("to"),
       mode: get("mode"),
-      ran: get("ran") === "yes",
+      stops: get("stops") === "yes",
       since: get("since"),
     };
   }

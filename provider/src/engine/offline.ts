@@ -8,6 +8,7 @@ import { rewriteDiskSources } from "./domain-xml";
 import { describeError, stopCause } from "./errors";
 import { copyNvram, removeNvramFile } from "./nvram";
 import { copyVolume } from "./volume-copy";
+import { writeMoveMarker } from "./interrupted-move";
 import { CreatedVolumes, removeSourceVolumes, withSourceMarks, type SourceMarks } from "./volumes";
 import { presence, sleep, undefineKeepingNvram, undefineWithNvram, waitForPresence } from "./where";
 
@@ -129,6 +130,11 @@ async function moveOffline(ctx: RunContext, sources: SourceMarks): Promise<{ fin
       plan.from,
     );
   const dom = await src.domains.lookupByName(plan.domain);
+  // The note says the move stops the VM before it does, and goes into the target's definition.
+  if (wasRunning && ctx.moveMarker) {
+    ctx.moveMarker = { ...ctx.moveMarker, stops: true };
+    await writeMoveMarker(src, plan.domain, ctx.moveMarker, { running: true, persistent: true });
+  }
   const inactiveXml = await src.domains.xml(
     dom,
     C.virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE | C.virDomainXMLFlags.VIR_DOMAIN_XML_SECURE,

@@ -80,13 +80,13 @@ export function decideRecovery(
     keep === marker.to && marker.to !== marker.from
       ? `on ${keep}, where the move's copy was complete`
       : `on ${keep}, where it was before the move`;
-  const what = marker.ran
-    ? `start ${domain} ${where} (it ran when ${began} that was interrupted; its disks are checked first)`
-    : `keep ${domain} shut off ${where}, as it was when ${began} that was interrupted`;
+  const what = marker.stops
+    ? `start ${domain} ${where} (it ran when ${began} shut it down and was interrupted; its disks are checked first)`
+    : `keep ${domain} shut off ${where}: it stopped during ${began}, which did not stop it`;
   return recover(
     domain,
     keep,
-    marker.ran,
+    marker.stops,
     undefine,
     marker,
     what + (undefine.length ? `, and remove the definition on ${undefine.join(", ")}` : ""),

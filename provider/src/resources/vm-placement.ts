@@ -13,6 +13,7 @@ import {
   type MigrationRecord,
   type PlacementRequest,
   type PlannedMove,
+  type Recovery,
   withoutMoveMarker,
 } from "../engine";
 import {
@@ -460,7 +461,7 @@ async function leftBehind(
     policyFor(inPlace, runtime),
     { measureSeconds: 0 },
   );
-  if (plan.recovery) return [{ host: plan.recovery.keep, item: plan.recovery.summary }];
+  if (plan.recovery) return recoveryCleanup(plan.recovery);
   return [
     ...plan.staleIncoming.map((host) => ({
       host,
@@ -572,6 +573,24 @@ export async function applyPlacement(
 }
 
 /**
+ * What a refresh reports of an interrupted move: the recovery, and the move's other host, where
+ * leftovers of the move (its old source volumes, a copy that never completed) are looked for
+ * once the recovery is done.
+ */
+function recoveryCleanup(recovery: Recovery): PendingCleanup[] {
+  const { marker, keep, domain } = recovery;
+  return [
+    { host: keep, item: recovery.summary },
+    ...[...new Set([marker.from, marker.to])]
+      .filter((h) => h !== keep)
+      .map((host) => ({
+        host,
+        item: `what the interrupted move of ${domain} may have left on ${host}, looked for once it is recovered`,
+      })),
+  ];
+}
+
+/**
  * A move of this VM was interrupted (its marker says so): the preview says what will be done
  * first; the update does it (stale definitions removed, the VM started where its disks are
  * complete), says so, and plans the placement again from there.
@@ -613,10 +632,15 @@ async function recoverFirst(
       lastMigration: err.record,
     });
   }
+  // Planned again from where it is now, looking for leftovers on both of the move's hosts.
   return applyPlacement(runtime, inputs, {
     ...options,
     recovered: true,
-    previous: { ...options.previous, currentHost: recovery.keep, pendingCleanup: undefined },
+    previous: {
+      ...options.previous,
+      currentHost: recovery.keep,
+      pendingCleanup: recoveryCleanup(recovery),
+    },
   });
 }
 

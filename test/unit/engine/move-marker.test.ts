@@ -13,7 +13,7 @@ const marker: MoveMarker = {
   from: "h1",
   to: "h2",
   mode: "live-copy-all",
-  ran: true,
+  stops: true,
   since: "2026-12-04T10:00:00.000Z",
 };
 
@@ -24,20 +24,20 @@ describe("engine: the move marker", () => {
   it("is the element libvirt stores, attributes escaped", () => {
     assert.equal(
       moveMarkerElement({ ...marker, from: 'h"1<' }),
-      '<move id="a1b2c3" from="h&quot;1&lt;" to="h2" mode="live-copy-all" ran="yes" since="2026-12-04T10:00:00.000Z"/>',
+      '<move id="a1b2c3" from="h&quot;1&lt;" to="h2" mode="live-copy-all" stops="yes" since="2026-12-04T10:00:00.000Z"/>',
     );
   });
 
   it("is read from the metadata libvirt writes, under any prefix", () => {
     const xml = domain(
-      `<metadata><other:x xmlns:other="urn:other"/><vmp:move xmlns:vmp="${MOVE_MARKER_NS}" id="a1b2c3" from="h1" to="h2" mode="offline" ran="no" since="s"/></metadata>`,
+      `<metadata><other:x xmlns:other="urn:other"/><vmp:move xmlns:vmp="${MOVE_MARKER_NS}" id="a1b2c3" from="h1" to="h2" mode="offline" stops="no" since="s"/></metadata>`,
     );
     assert.deepEqual(parseDomainXml(xml).moveMarker, {
       id: "a1b2c3",
       from: "h1",
       to: "h2",
       mode: "offline",
-      ran: false,
+      stops: false,
       since: "s",
     });
   });

@@ -9,7 +9,7 @@ const marker = (over: Partial<MoveMarker> = {}): MoveMarker => ({
   from: "h1",
   to: "h2",
   mode: "offline",
-  ran: true,
+  stops: true,
   since: "2026-12-04T10:00:00.000Z",
   ...over,
 });
@@ -43,18 +43,20 @@ describe("engine: recovery of an interrupted move", () => {
         keep: "h1",
         start: true,
         undefine: [],
-        summary: /start vm on h1, where it was before the move \(it ran when/,
+        summary:
+          /start vm on h1, where it was before the move \(it ran when a move h1 -> h2 .* shut it down and was interrupted/,
       },
     },
     {
-      name: "shut off when the move began: stays off, the note goes",
-      copies: [copy("h1", false, marker({ ran: false }))],
+      name: "stopped by itself during a move that does not stop it (a live one): stays off, the note goes",
+      copies: [copy("h1", false, marker({ stops: false, mode: "live-copy-all" }))],
       expect: {
         kind: "recover",
         keep: "h1",
         start: false,
         undefine: [],
-        summary: /keep vm shut off/,
+        summary:
+          /keep vm shut off on h1, where it was before the move: it stopped during a move h1 -> h2 \(live-copy-all, .*\), which did not stop it/,
       },
     },
     {
