@@ -37,3 +37,6 @@ export function writeFaultTable(): void {
   console.log(line(cols));
   for (const r of rows) console.log(line(cols.map((c) => String(r[c]))));
 }
+
+// Once per run, whichever fault files ran (this module is loaded once): a root hook.
+after(() => writeFaultTable());

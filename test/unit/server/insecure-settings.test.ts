@@ -1,7 +1,10 @@
 // The insecure opt-outs a configuration uses: each warned about, naming the host, the setting and
 // what it costs; secure settings bring no warning.
 import assert from "node:assert/strict";
+import * as structPb from "google-protobuf/google/protobuf/struct_pb";
+import * as pb from "@pulumi/pulumi/proto/provider_pb";
 import { checkConfig, insecureSettings } from "../../../provider/src/server/config";
+import { VmPlacementProvider } from "../../../provider/src/server/provider-server";
 
 const host = (name: string, uri: string, peerUri?: string) => ({
   name,
@@ -70,4 +73,35 @@ describe("insecure settings", () => {
       t.expect.forEach((re, i) => assert.match(warnings[i], re));
     });
   }
+});
+
+describe("insecure settings through the provider", () => {
+  it("CheckConfig, which every preview and update calls, warns on the provider's URN", async () => {
+    const provider = new VmPlacementProvider("{}");
+    const logged: string[] = [];
+    provider.engineLog.log = async (severity, message, urn) => {
+      logged.push(`${severity} ${urn} ${message}`);
+    };
+    const req = new pb.CheckRequest();
+    const urn = "urn:pulumi:s::p::pulumi:providers:vmplacement::kvm";
+    req.setUrn(urn);
+    const hosts = [host("kvm1", "qemu+ssh://root@kvm1/system?known_hosts_verify=ignore")];
+    req.setNews(
+      structPb.Struct.fromJavaScript({ hosts: JSON.stringify(hosts) } as Record<string, string>),
+    );
+    const handler = provider.service().checkConfig as (
+      call: unknown,
+      cb: (err: unknown, r: pb.CheckResponse) => void,
+    ) => void;
+    for (let run = 0; run < 2; run++)
+      await new Promise((resolve, reject) =>
+        handler({ request: req }, (err, r) => (err ? reject(err) : resolve(r))),
+      );
+    assert.equal(logged.length, 2, logged.join("\n"));
+    for (const line of logged)
+      assert.match(
+        line,
+        new RegExp(`^warning ${urn} host kvm1 \\(uri\\): known_hosts_verify=ignore`),
+      );
+  });
 });
