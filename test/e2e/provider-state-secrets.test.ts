@@ -79,14 +79,7 @@ describe("provider e2e: what domains and policies carry stays secret", function 
         notify: { url: `http://127.0.0.1:${port}/default?token=${secrets.defaultToken}` },
       },
     };
-    await ws.pulumi([
-      "config",
-      "set-all",
-      ...Object.entries(config).flatMap(([key, value]) => [
-        "--plaintext",
-        `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`,
-      ]),
-    ]);
+    await ws.setConfig(config);
     const printed: string[] = [];
     printed.push(await ws.pulumiWithDiagnostics(["up", "--yes", "--skip-preview"]));
     await ws.pulumi(["config", "set", "host", h2.name]);

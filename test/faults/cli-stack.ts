@@ -70,14 +70,7 @@ export async function adoptInStack(
     policy: { bandwidthMibps: 2 },
     ...config,
   };
-  await ws.pulumi([
-    "config",
-    "set-all",
-    ...Object.entries(all).flatMap(([key, value]) => [
-      "--plaintext",
-      `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`,
-    ]),
-  ]);
+  await ws.setConfig(all);
   await ws.pulumi(["up", "--yes", "--skip-preview"]);
 }
 

@@ -217,7 +217,20 @@ describe("fault tier: a lost host is fenced and its VM started elsewhere, never 
     );
     assert.equal((await state()).currentHost, h1.name);
 
+    // Allowed only now: the definition a failover needs was never kept (it is a secret kept
+    // only for placements that may fail over).
     await ws.pulumi(["config", "set", "policyResource", JSON.stringify({ allowFailover: true })]);
+    await assert.rejects(
+      ws.pulumiWithDiagnostics(["preview"]),
+      /the state holds no definition of .* to start elsewhere: it is kept only while the placement's policy allows failover, so allow it before a host is lost/,
+    );
+    // h1 answers again, an update that keeps the VM there keeps its definition, and h1 is lost
+    // again.
+    await repairAll();
+    await ws.pulumi(["config", "set", "host", h1.name]);
+    await ws.pulumi(["up", "--yes", "--skip-preview"]);
+    await cutLink(h1);
+    await ws.pulumi(["config", "set", "host", h2.name]);
     await assert.rejects(
       ws.pulumi(["up", "--yes", "--skip-preview"]),
       /not started on h2: the fence of h1 is not confirmed \(fence_lab could not power h1 off: off: exit 1 \(Failed: fence device does not answer/,

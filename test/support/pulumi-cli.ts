@@ -16,6 +16,8 @@ export interface PulumiWorkspace {
   setSecret(key: string, value: string): Promise<string>;
   /** Like pulumi(), with the diagnostics the CLI prints to standard error appended. */
   pulumiWithDiagnostics(args: string[], timeoutMs?: number): Promise<string>;
+  /** Sets many plain config values at once; objects are written as JSON. */
+  setConfig(values: Record<string, unknown>): Promise<string>;
   cleanup(): void;
 }
 
@@ -59,6 +61,15 @@ export function pulumiWorkspace(
       }),
     pulumiWithDiagnostics: (args, timeoutMs = 300_000) =>
       run("pulumi", [...args, "--non-interactive"], { cwd: dir, env, timeoutMs, withStderr: true }),
+    setConfig: (values) =>
+      pulumi([
+        "config",
+        "set-all",
+        ...Object.entries(values).flatMap(([key, value]) => [
+          "--plaintext",
+          `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`,
+        ]),
+      ]),
     cleanup: () => rmSync(root, { recursive: true, force: true }),
   };
 }

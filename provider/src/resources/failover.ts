@@ -88,7 +88,7 @@ export async function planFailover(
     throw refuse(
       domain,
       source,
-      `${lost}, and the state holds no definition of ${domain} to start elsewhere`,
+      `${lost}, and the state holds no definition of ${domain} to start elsewhere: it is kept only while the placement's policy allows failover, so allow it before a host is lost (the next update or refresh keeps it once ${source} answers)`,
     );
   // Only this placement's own domain is ever defined elsewhere: a state edited by hand, or one
   // holding another VM's definition, stops here.
