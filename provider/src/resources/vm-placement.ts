@@ -366,9 +366,7 @@ async function look(
 
 /** Whether the placement keeps the domain's definition: only for a failover its policy allows. */
 function keepsDefinition(runtime: ProviderRuntime, inputs: Partial<PlacementInputs>): boolean {
-  return inputs.policy || runtime.defaultPolicy.allowFailover
-    ? policyFor(inputs as PlacementInputs, runtime).allowFailover
-    : false;
+  return policyFor(inputs as PlacementInputs, runtime).allowFailover;
 }
 
 /**
