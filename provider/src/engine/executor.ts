@@ -17,7 +17,7 @@ import {
   writeMoveMarker,
 } from "./interrupted-move";
 import type { Recovery } from "./recovery-plan";
-import { presence } from "./where";
+import { presenceVia } from "./where";
 import { removeLeftovers } from "./volumes";
 import type {
   DomainFacts,
@@ -192,12 +192,8 @@ async function withMoveMarker(
 
 /** Whether the VM is on `host` as it was before the move: running if it ran. */
 async function runsAsBefore(ctx: RunContext, host: string): Promise<boolean> {
-  try {
-    const now = await presence(await ctx.pool.get(host), ctx.plan.domain);
-    return now.defined && (!ctx.facts.running || now.running);
-  } catch {
-    return false;
-  }
+  const now = await presenceVia(ctx, host);
+  return !!now?.defined && (!ctx.facts.running || now.running);
 }
 
 /** Waits for the move's slots, reporting its place in the queue at every poll while it waits. */

@@ -621,13 +621,10 @@ async function recoverFirst(
     for (const step of record.steps) options.info?.(`${inputs.domain}: ${step}`);
   } catch (err) {
     if (!(err instanceof MigrationError)) throw err;
-    const now = await observe(runtime, inputs.domain).catch(() => undefined);
-    throw new PlacementFailedError(err, {
+    throw await failedPlacement(runtime, inputs, policy, err, {
       ...base,
-      currentHost: now?.currentHost ?? recovery.keep,
-      currentDisks: now?.currentDisks ?? [],
-      plannedMigration: null,
-      lastMigration: err.record,
+      currentHost: recovery.keep,
+      currentDisks: [],
     });
   }
   // Planned again from where it is now, looking for leftovers on both of the move's hosts.
@@ -741,6 +738,27 @@ function previewOutputs(
   };
 }
 
+/**
+ * A move or recovery that failed after it started: the state keeps the placement where the VM is
+ * now (or, when that cannot be seen, as `lastKnown` says) with the failed attempt's record, and
+ * the definition a failover needs where the policy allows one.
+ */
+async function failedPlacement(
+  runtime: ProviderRuntime,
+  inputs: PlacementInputs,
+  policy: PolicySpec,
+  err: MigrationError,
+  lastKnown: Omit<PlacementOutputs, "plannedMigration" | "lastMigration">,
+): Promise<PlacementFailedError> {
+  const now = await observe(runtime, inputs.domain, policy.allowFailover).catch(() => undefined);
+  return new PlacementFailedError(err, {
+    ...lastKnown,
+    ...now,
+    plannedMigration: null,
+    lastMigration: err.record,
+  });
+}
+
 /** Runs the plan and reports where the VM is afterwards. */
 async function carryOut(
   runtime: ProviderRuntime,
@@ -773,13 +791,12 @@ async function carryOut(
       );
     } catch (err) {
       if (!(err instanceof MigrationError)) throw err;
-      const now = await observe(runtime, inputs.domain).catch(() => undefined);
-      throw new PlacementFailedError(err, {
+      const previous = options.previous;
+      throw await failedPlacement(runtime, inputs, policy, err, {
         ...base,
-        currentHost: now?.currentHost ?? options.previous?.currentHost ?? plan.from,
-        currentDisks: now?.currentDisks ?? options.previous?.currentDisks ?? [],
-        plannedMigration: null,
-        lastMigration: err.record,
+        currentHost: previous?.currentHost ?? plan.from,
+        currentDisks: previous?.currentDisks ?? [],
+        ...(previous?.definitionXml ? { definitionXml: previous.definitionXml } : {}),
       });
     }
   }
