@@ -26,9 +26,10 @@ node_modules: package.json package-lock.json
 build: node_modules ## compile TypeScript
 	npx --no-install tsc -p tsconfig.json
 
-lint: node_modules ## eslint and prettier
+lint: node_modules ## eslint, prettier, and the layering (no import cycle; nothing above the engine reaches past its index)
 	npx --no-install eslint .
 	npx --no-install prettier --check .
+	scripts/check-structure.sh
 
 lab-up: ## start the multi-host libvirt lab (root; harmless when already up)
 	test/lab/lab.sh up

@@ -1,5 +1,7 @@
-// What every migration runner (live, offline, block copy) works with.
+// What every migration runner (live, offline, block copy, failover) works with.
+import { VmpError } from "../errors";
 import type { ConnectionPool } from "./connections";
+import type { EngineErrorCode } from "./errors";
 import type { MoveMarker } from "./move-marker";
 import type { RecordBuilder } from "./record";
 import type {
@@ -31,7 +33,9 @@ export interface RunContext {
 }
 
 /** Thrown inside runners to end with a given result; the executor turns it into a record. */
-export class RunFailure extends Error {
+export class RunFailure extends VmpError {
+  declare readonly code: EngineErrorCode;
+
   constructor(
     readonly result: "failed" | "aborted" | "cancelled",
     readonly category: NonNullable<MigrationRecord["errorCategory"]>,
@@ -39,8 +43,20 @@ export class RunFailure extends Error {
     readonly finalHost: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(failureCode(result, category), message, options);
   }
+}
+
+/** The stable code of a run that ended with `result` for a reason of `category`. */
+function failureCode(
+  result: RunFailure["result"],
+  category: RunFailure["category"],
+): EngineErrorCode {
+  if (category === "deadline") return "VMP_MIGRATION_TIMED_OUT";
+  if (category === "fence") return "VMP_FENCE_UNCONFIRMED";
+  if (result === "cancelled") return "VMP_MIGRATION_CANCELLED";
+  if (result === "aborted") return "VMP_MIGRATION_ABORTED";
+  return category === "verification" ? "VMP_VERIFICATION_FAILED" : "VMP_MIGRATION_FAILED";
 }
 
 /** Reports a phase of a move that has no job statistics of its own (the figures are zero). */

@@ -1,25 +1,31 @@
 // Engine errors: a stable code, a message that says what to do, and the migration record.
+import { VmpError, type VmpErrorCode } from "../errors";
 import { findLibvirtError } from "../libvirt";
 import type { MigrationRecord } from "./types";
 
-export type EngineErrorCode =
+export type EngineErrorCode = Extract<
+  VmpErrorCode,
   | "VMP_PLAN_BLOCKED"
   | "VMP_MIGRATION_FAILED"
   | "VMP_MIGRATION_ABORTED"
   | "VMP_MIGRATION_CANCELLED"
   | "VMP_MIGRATION_TIMED_OUT"
   | "VMP_VERIFICATION_FAILED"
-  | "VMP_RECOVERY_FAILED";
+  | "VMP_RECOVERY_FAILED"
+  | "VMP_FENCE_UNCONFIRMED"
+>;
 
-export class MigrationError extends Error {
+/** A move (or recovery, or failover) that ended without reaching its goal; `record` says how. */
+export class MigrationError extends VmpError {
+  declare readonly code: EngineErrorCode;
+
   constructor(
-    readonly code: EngineErrorCode,
+    code: EngineErrorCode,
     message: string,
     readonly record: MigrationRecord,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
-    this.name = "MigrationError";
+    super(code, message, options);
   }
 }
 
@@ -28,10 +34,9 @@ export class MigrationError extends Error {
  * provider: the resource's customTimeouts). The engine stops the way it does on a cancel, and
  * says which limit it was.
  */
-export class DeadlineExceeded extends Error {
+export class DeadlineExceeded extends VmpError {
   constructor(message: string) {
-    super(message);
-    this.name = "DeadlineExceeded";
+    super("VMP_DEADLINE_EXCEEDED", message);
   }
 }
 

@@ -7,6 +7,7 @@ import { RunFailure, type RunContext } from "./context";
 import { describeError, MigrationError, stopCause } from "./errors";
 import type { MigrationLimiter, SlotRelease } from "./limiter";
 import { runLive } from "./live";
+import { runFailover } from "./failover";
 import { runOffline } from "./offline";
 import { RecordBuilder } from "./record";
 import { withMoveMarker as withMoveMarkerXml } from "./domain-xml";
@@ -61,6 +62,9 @@ export async function executePlan(
     await cleanUpLeftovers(options.pool, plan, record);
     return record.finish("noop", plan.from);
   }
+  // A failover moves nothing through a migration slot: its VM runs nowhere until it is done.
+  if (plan.mode === "failover")
+    return settle(record, () => runFailover({ ...options, plan, record }));
   if (!facts) throw new Error(`no facts gathered for moving ${plan.domain}`);
 
   let release: () => void = () => undefined;
@@ -77,46 +81,59 @@ export async function executePlan(
     silentHostWaitMs: options.silentHostWaitMs ?? SILENT_HOST_WAIT_MS,
   };
   try {
-    if (options.limiter) {
-      const slot = await waitForSlot(ctx, options.limiter).catch((err: unknown) => {
-        const stop = stopCause(options.signal);
-        throw new RunFailure(
-          "cancelled",
-          stop.category,
-          `migration of ${plan.domain} ${stop.phrase} while waiting for a migration slot (${(err as Error).message}); it keeps running on ${plan.from}`,
-          plan.from,
-          { cause: err },
-        );
-      });
-      release = slot;
-      // The limiter's queue forecasts use the move's own time left, as its progress tells it.
-      const report = ctx.onProgress;
-      ctx.onProgress = (p) => {
-        slot.report(p.secondsLeft);
-        report?.(p);
-      };
-    }
-    record.begin();
-    await cleanUpLeftovers(options.pool, plan, record);
-    const { finalHost } = await withMoveMarker(ctx, () => run(ctx));
+    return await settle(record, async () => {
+      if (options.limiter) release = await takeSlot(ctx, options.limiter);
+      record.begin();
+      await cleanUpLeftovers(options.pool, plan, record);
+      return withMoveMarker(ctx, () => run(ctx));
+    });
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Waits for the move's slots; a cancel while waiting ends the run with the VM where it is. The
+ * limiter's queue forecasts then use the move's own time left, as its progress tells it.
+ */
+async function takeSlot(ctx: RunContext, limiter: MigrationLimiter): Promise<() => void> {
+  const { plan } = ctx;
+  const slot = await waitForSlot(ctx, limiter).catch((err: unknown) => {
+    const stop = stopCause(ctx.signal);
+    throw new RunFailure(
+      "cancelled",
+      stop.category,
+      `migration of ${plan.domain} ${stop.phrase} while waiting for a migration slot (${(err as Error).message}); it keeps running on ${plan.from}`,
+      plan.from,
+      { cause: err },
+    );
+  });
+  const report = ctx.onProgress;
+  ctx.onProgress = (p) => {
+    slot.report(p.secondsLeft);
+    report?.(p);
+  };
+  return slot;
+}
+
+/**
+ * The record of a run: succeeded where it ended, or, when it throws, a MigrationError whose code
+ * and record say how it ended.
+ */
+async function settle(
+  record: RecordBuilder,
+  run: () => Promise<{ finalHost: string }>,
+): Promise<MigrationRecord> {
+  try {
+    const { finalHost } = await run();
     return record.finish("succeeded", finalHost);
   } catch (err) {
     const failure =
       err instanceof RunFailure
         ? err
         : new RunFailure("failed", "libvirt", describeError(err), "unknown", { cause: err });
-    const code =
-      failure.category === "deadline"
-        ? "VMP_MIGRATION_TIMED_OUT"
-        : failure.result === "cancelled"
-          ? "VMP_MIGRATION_CANCELLED"
-          : failure.result === "aborted"
-            ? "VMP_MIGRATION_ABORTED"
-            : failure.category === "verification"
-              ? "VMP_VERIFICATION_FAILED"
-              : "VMP_MIGRATION_FAILED";
     throw new MigrationError(
-      code,
+      failure.code,
       failure.message,
       record.finish(failure.result, failure.finalHost, {
         category: failure.category,
@@ -124,8 +141,6 @@ export async function executePlan(
       }),
       { cause: failure.cause ?? err },
     );
-  } finally {
-    release();
   }
 }
 
@@ -279,7 +294,7 @@ async function run(ctx: RunContext): Promise<{ finalHost: string }> {
     case "none":
       return { finalHost: ctx.plan.from };
     case "failover":
-      // A lost host's VM is not migrated: resources/failover.ts fences and restarts it.
-      throw new Error("a failover is not a migration plan");
+      // Run apart from the slots and the move marker (executePlan): nothing is migrated.
+      return runFailover(ctx);
   }
 }

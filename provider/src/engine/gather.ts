@@ -5,6 +5,7 @@ import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import path from "node:path";
 import { constants as C, isNotFound, type Domain, type LibvirtConnection } from "../libvirt";
+import { VmpError } from "../errors";
 import type { ConnectionPool } from "./connections";
 import { parseDomainXml } from "./domain-xml";
 import { parsePoolXml } from "./pool-xml";
@@ -84,19 +85,18 @@ export function settledLocation(name: string, located: Location): LocatedDomain 
   return located.found;
 }
 
-export class LocationUnknownError extends Error {
-  readonly code = "VMP_LOCATION_UNKNOWN";
+export class LocationUnknownError extends VmpError {
   constructor(
     domain: string,
     readonly unreachable: Record<string, string>,
     definedOn?: LocatedDomain,
   ) {
     super(
+      "VMP_LOCATION_UNKNOWN",
       `cannot tell where ${domain} runs: inventory host(s) ${describeUnreachable(unreachable)} did not answer` +
         `${definedOn ? `, and it is only defined (not running) on ${definedOn.host}` : ", and no other host has it"}. ` +
         "Bring those hosts (their libvirtd) back or remove them from the provider's hosts, then run this again; the placement is kept as it was.",
     );
-    this.name = "LocationUnknownError";
   }
 }
 

@@ -33,6 +33,12 @@ export interface PlacementRequest {
   diskPools?: Record<string, string>;
   /** Hosts besides the source and the target to look for leftovers of earlier attempts on. */
   alsoLookOn?: string[];
+  /**
+   * Where the state last saw the domain, with its definition and UUID as then (kept only when
+   * its policy allows failover): when that host is lost and the domain runs nowhere else, the
+   * placement is a failover from it.
+   */
+  lastSeen?: { host: string; definitionXml?: string; domainUuid?: string };
 }
 
 export interface PlanningFacts {

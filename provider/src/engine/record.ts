@@ -19,6 +19,8 @@ export class RecordBuilder {
   linkMibps?: number;
   passMibps?: number;
   transport?: MigrationTransport;
+  /** A failover's fence: the agent, each call and what it answered. */
+  fence?: string;
 
   constructor(private readonly plan: MigrationPlan) {
     this.mode = plan.mode;
@@ -63,6 +65,7 @@ export class RecordBuilder {
       ...(this.passMibps !== undefined ? { passMibps: this.passMibps } : {}),
       ...(this.plan.forecast ? { forecast: this.plan.forecast } : {}),
       ...(this.transport ? { transport: this.transport } : {}),
+      ...(this.fence ? { fence: this.fence } : {}),
       postCopy: this.postCopy,
       fallbackUsed: this.fallbackUsed,
       result,

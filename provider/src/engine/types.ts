@@ -2,6 +2,7 @@ import type { MoveMarker } from "./move-marker";
 import type { Recovery } from "./recovery-plan";
 import type { MigrationParams } from "../libvirt";
 import type { Demand } from "./ledger";
+import type { FenceDevice } from "../fencing/agent";
 
 // The migration engine's vocabulary: facts gathered from hosts, the policy that constrains a
 // move, the plan the planner makes of both, and the record of what the executor did.
@@ -236,6 +237,17 @@ export interface MigrationPlan {
    * placement is planned again once it is (interrupted-move.ts).
    */
   recovery?: Recovery;
+  /** For mode "failover": the fence, and the definition started on the target. */
+  failover?: FailoverSpec;
+}
+
+/** What a failover carries out: the fence, and the definition it starts on the target. */
+export interface FailoverSpec {
+  device: FenceDevice;
+  definitionXml: string;
+  /** When the source was first found not to answer (ms since the epoch). */
+  lostSince: number;
+  summary: string;
 }
 
 export interface MigrationTransport {
@@ -283,7 +295,14 @@ export interface MigrationRecord {
   /** A failover's fence: the agent, each call and what it answered. */
   fence?: string;
   errorCategory?:
-    "blocked" | "connection" | "libvirt" | "timeout" | "verification" | "cancelled" | "deadline";
+    | "blocked"
+    | "connection"
+    | "libvirt"
+    | "timeout"
+    | "verification"
+    | "cancelled"
+    | "deadline"
+    | "fence";
   error?: string;
 }
 

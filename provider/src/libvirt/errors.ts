@@ -1,5 +1,6 @@
 // One error base class with stable codes. Errors from libvirt keep libvirt's numeric code,
 // domain and message; errors of our own (transport, timeout, closed connection) have string codes.
+import { VmpError } from "../errors";
 import { ERROR_CODE_NAMES, ERROR_DOMAIN_NAMES } from "./protocol/virterror.gen";
 
 export type ClientErrorCode =
@@ -12,13 +13,11 @@ export type ClientErrorCode =
   | "VMP_LIBVIRT_AUTH"
   | "VMP_LIBVIRT_URI";
 
-export class LibvirtClientError extends Error {
-  readonly code: ClientErrorCode | string;
+export class LibvirtClientError extends VmpError {
+  declare readonly code: ClientErrorCode | string;
 
   constructor(code: ClientErrorCode | string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.name = new.target.name;
+    super(code, message, options);
   }
 }
 

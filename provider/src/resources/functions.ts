@@ -2,44 +2,24 @@
 // a placement without a stack (for CI gates). Each validates its arguments the way Check does,
 // naming the argument and what to do.
 import { z } from "zod";
-import { constants as C } from "../libvirt";
-import { planPlacement, RunLedger } from "../engine";
-import { gatherHostFacts } from "../engine/gather";
-import { hostCpuModel } from "../fleet/facts";
+import { hostStatus, observeDomain, planPlacement, RunLedger } from "../engine";
+import { VmpError } from "../errors";
+import { zodFailures, type CheckFailure } from "./check-failures";
 import type { ProviderRuntime } from "./runtime";
-import { zodFailures, type CheckFailure } from "./migration-policy";
+import { describePlan } from "./vm-placement/plan-output";
 import {
   checkPlacement,
-  describePlan,
   notInInventory,
-  observe,
   placementRequest,
   policyFor,
   type PlannedMigrationOutput,
-} from "./vm-placement";
+} from "./vm-placement/types";
 
 export const FUNCTION_TOKENS = {
   getHosts: "vmplacement:index:getHosts",
   getPlacement: "vmplacement:index:getPlacement",
   planPlacement: "vmplacement:index:planPlacement",
 } as const;
-
-export interface HostStatus {
-  name: string;
-  reachable: boolean;
-  unreachableReason?: string;
-  freeMemoryBytes: number;
-  cpuModel?: string;
-  pools: Array<{
-    name: string;
-    type: string;
-    active: boolean;
-    shared: boolean;
-    capacityBytes: number;
-    freeBytes: number;
-  }>;
-  runningDomains: string[];
-}
 
 /** A function's result, or the failures of its arguments. */
 export type InvokeResult =
@@ -48,36 +28,6 @@ export type InvokeResult =
 
 const getHostsArgs = z.strictObject({ names: z.array(z.string().min(1)).optional() });
 const getPlacementArgs = z.strictObject({ domain: z.string().min(1) });
-
-async function hostStatus(runtime: ProviderRuntime, name: string): Promise<HostStatus> {
-  const facts = await gatherHostFacts(runtime.pool, name);
-  const base = { name, reachable: false, freeMemoryBytes: 0, pools: [], runningDomains: [] };
-  if (!facts?.reachable)
-    return { ...base, unreachableReason: facts?.unreachableReason ?? "not in the inventory" };
-  const conn = await runtime.pool.get(name);
-  const { VIR_CONNECT_LIST_DOMAINS_ACTIVE } = C.virConnectListAllDomainsFlags;
-  const [model, running] = await Promise.all([
-    hostCpuModel(conn).catch(() => undefined),
-    conn.domains.listAll(VIR_CONNECT_LIST_DOMAINS_ACTIVE),
-  ]);
-  return {
-    name,
-    reachable: true,
-    freeMemoryBytes: facts.freeMemoryBytes,
-    ...(model ? { cpuModel: model } : {}),
-    pools: Object.values(facts.pools)
-      .map((p) => ({
-        name: p.name,
-        type: p.type,
-        active: p.active,
-        shared: p.sharedStorageKey !== undefined,
-        capacityBytes: p.capacityBytes,
-        freeBytes: p.availableBytes,
-      }))
-      .sort((a, b) => a.name.localeCompare(b.name)),
-    runningDomains: running.map((d) => d.name).sort(),
-  };
-}
 
 async function getHosts(runtime: ProviderRuntime, args: unknown): Promise<InvokeResult> {
   const parsed = getHostsArgs.safeParse(args ?? {});
@@ -88,18 +38,20 @@ async function getHosts(runtime: ProviderRuntime, args: unknown): Promise<Invoke
   );
   if (failures.length) return { failures };
   // Side by side: an unreachable host only costs its own connection timeout.
-  return { result: { hosts: await Promise.all(names.map((n) => hostStatus(runtime, n))) } };
+  return { result: { hosts: await Promise.all(names.map((n) => hostStatus(runtime.pool, n))) } };
 }
 
 async function getPlacement(runtime: ProviderRuntime, args: unknown): Promise<InvokeResult> {
   const parsed = getPlacementArgs.safeParse(args ?? {});
   if (!parsed.success) return { failures: zodFailures(parsed.error) };
   const { domain } = parsed.data;
-  const now = await observe(runtime, domain);
-  if (!now)
-    throw new Error(
+  const seen = await observeDomain(runtime.pool, domain);
+  if (!seen)
+    throw new VmpError(
+      "VMP_DOMAIN_NOT_FOUND",
       `domain '${domain}' runs or is defined on none of the inventory hosts (${runtime.hostNames.join(", ")})`,
     );
+  const { interrupted: interrupted, ...now } = seen;
   return { result: { domain, ...now } };
 }
 
@@ -117,6 +69,7 @@ async function planWithoutStack(runtime: ProviderRuntime, args: unknown): Promis
       measuredLinks: runtime.measuredLinks,
       ledger: new RunLedger(),
       claimant: inputs.domain,
+      fenceDevice: runtime.fenceDevice,
     },
   );
   const planned: PlannedMigrationOutput | null =
@@ -154,7 +107,8 @@ export function invokeFunction(
 ): Promise<InvokeResult> {
   const fn = FUNCTIONS[token];
   if (!fn)
-    throw new Error(
+    throw new VmpError(
+      "VMP_UNKNOWN_TOKEN",
       `vmplacement has no function '${token}'; it has ${Object.keys(FUNCTIONS).join(", ")}`,
     );
   return fn(runtime(), args);

@@ -3,13 +3,13 @@
 // shares between its placements (measurements, link rates, reservations).
 import type {
   ConnectionPool,
+  FenceDevice,
   MeasureGate,
   MeasuredLink,
   MigrationLimiter,
   RunLedger,
 } from "../engine";
-import type { FenceDevice } from "../fencing/agent";
-import type { PolicySpec } from "./migration-policy";
+import type { PolicySpec } from "./migration-policy/types";
 
 export interface ProviderRuntime {
   pool: ConnectionPool;
@@ -27,6 +27,8 @@ export interface ProviderRuntime {
    * apart (a process serves one run, but a preview's claims must never weigh on an update).
    */
   ledgers: { preview: RunLedger; update: RunLedger };
+  /** Hosts the groups solved in this run assigned, by domain, so a placement's error names them. */
+  groupAssignments: Map<string, { group: string; host: string; reason: string }>;
   /** The fence device of an inventory host, with its secrets; undefined when it has none. */
   fenceDevice(host: string): FenceDevice | undefined;
 }

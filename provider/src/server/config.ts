@@ -1,20 +1,17 @@
 // Provider configuration: the host inventory, credentials (secrets), concurrency limits and the
 // default policy; validated into Check-style failures with property paths.
 import { z } from "zod";
-import { parseLibvirtUri, type ConnectOptions } from "../libvirt";
 import {
   ConnectionPool,
   DEFAULT_POLICY,
+  parseLibvirtUri,
+  type ConnectOptions,
   MeasureGate,
   MigrationLimiter,
   RunLedger,
 } from "../engine";
-import {
-  checkPolicy,
-  zodFailures,
-  type CheckFailure,
-  type PolicySpec,
-} from "../resources/migration-policy";
+import { zodFailures, type CheckFailure } from "../resources/check-failures";
+import { checkPolicy, type PolicySpec } from "../resources/migration-policy/types";
 import type { ProviderRuntime } from "../resources/runtime";
 
 export type { ProviderRuntime } from "../resources/runtime";
@@ -221,6 +218,7 @@ export function buildRuntime(
     measureGate: new MeasureGate(),
     measuredLinks: [],
     ledgers: { preview: new RunLedger(), update: new RunLedger() },
+    groupAssignments: new Map(),
     fenceDevice: (host) => {
       const fence = config.hosts.find((h) => h.name === host)?.fence;
       if (!fence) return undefined;

@@ -1,43 +1,24 @@
 // The ResourceProvider gRPC service: Pulumi's provider protocol on the proto stubs that
-// @pulumi/pulumi ships. Handlers unwrap secrets and unknowns, call the resource controllers,
-// and map failures to Check failures or gRPC errors the engine shows to users.
+// @pulumi/pulumi ships. It translates protobuf, secrets and unknowns, dispatches by type token to
+// the resource controllers (resources/registry.ts), and maps failures to Check failures or gRPC
+// errors (grpc-status.ts). It knows no resource by name.
 import * as grpc from "@grpc/grpc-js";
-import * as anyPb from "google-protobuf/google/protobuf/any_pb";
 import * as emptyPb from "google-protobuf/google/protobuf/empty_pb";
 import * as structPb from "google-protobuf/google/protobuf/struct_pb";
 import * as pluginPb from "@pulumi/pulumi/proto/plugin_pb";
 import * as pb from "@pulumi/pulumi/proto/provider_pb";
-import * as statusPb from "@pulumi/pulumi/proto/status_pb";
-import { LocationUnknownError, MigrationError } from "../engine";
+import { VmpError } from "../errors";
+import type { CheckFailure } from "../resources/check-failures";
 import {
-  MIGRATION_POLICY_TOKEN,
-  checkPolicy,
-  diffPolicy,
-  type CheckFailure,
-} from "../resources/migration-policy";
+  ResourceFailedError,
+  type OperationContext,
+  type Props,
+  type ResourceController,
+  type State,
+} from "../resources/controller";
 import { invokeFunction } from "../resources/functions";
-import {
-  PLACEMENT_GROUP_TOKEN,
-  checkGroup,
-  describeSolution,
-  diffGroup,
-  solveGroup,
-  type GroupInputs,
-} from "../resources/placement-group";
 import type { DiffKind } from "../resources/input-diff";
-import {
-  VM_PLACEMENT_TOKEN,
-  applyPlacement,
-  checkPlacement,
-  diffPlacement,
-  PLACEMENT_COMPUTED_OUTPUTS,
-  placementAwaitsInputs,
-  readPlacement,
-  PlacementBlockedError,
-  PlacementFailedError,
-  type PlacementInputs,
-  type PlacementOutputs,
-} from "../resources/vm-placement";
+import { controllerFor, RESOURCE_TOKENS } from "../resources/registry";
 import {
   buildRuntime,
   checkConfig,
@@ -47,11 +28,10 @@ import {
 } from "./config";
 import { operationSignal } from "./deadline";
 import { EngineLog } from "./engine-log";
+import { grpcError, type PartialState } from "./grpc-status";
 import { pluginFile } from "./plugin-files";
-import { progressLine } from "../resources/progress-line";
 import {
   compact,
-  secret,
   UNKNOWN,
   unwrapProperties,
   wrapSecretAt,
@@ -83,58 +63,32 @@ function struct(obj: Record<string, unknown>): structPb.Struct {
   return structPb.Struct.fromJavaScript(compact(obj) as Record<string, structPb.JavaScriptValue>);
 }
 
-/**
- * A MigrationPolicy's state: its inputs and the normalized spec; webhook settings stay secret.
- * While an input is not known (preview), neither is the spec.
- */
-function policyState(
-  inputs: Plain,
-  raw: Record<string, unknown>,
-  unknowns: Set<string>,
+const props = (s: structPb.Struct | undefined): Props => unwrapProperties(s?.toJavaScript());
+
+/** Values with the named top-level properties and the controller's secret paths as secrets. */
+function withSecrets(
+  controller: ResourceController,
+  values: Record<string, unknown>,
+  secrets: Iterable<string>,
 ): Record<string, Plain> {
-  if (unknowns.size) return { ...(raw as Record<string, Plain>), spec: UNKNOWN };
-  const spec = checkPolicy(inputs).spec;
-  const specState = spec ? compact(spec as unknown as Record<string, unknown>) : null;
-  if (specState?.notify) specState.notify = secret(specState.notify);
-  const state = { ...(inputs as Record<string, Plain>), spec: specState };
-  return wrapSecrets(state, ["notify"]);
+  let out = wrapSecrets(compact(values), secrets);
+  for (const path of controller.secretPaths) out = wrapSecretAt(out, path);
+  return out;
 }
 
-/** A placement's preview while inputs it is planned from are not known yet. */
-function awaitingInputs(raw: Record<string, unknown>): Record<string, Plain> {
-  const unknown = Object.fromEntries(PLACEMENT_COMPUTED_OUTPUTS.map((k) => [k, UNKNOWN]));
-  return { ...(raw as Record<string, Plain>), ...unknown };
-}
-
-/** What a group reports beyond its inputs: unknown while inputs it is solved from are. */
-const GROUP_COMPUTED_OUTPUTS = ["assignments", "reasons", "unplaceable", "moves"];
-
-/**
- * Secrets of a placement's state: outputs that echo inputs stay secret where the inputs were;
- * the domain's definition (graphics passwords, SMBIOS credentials, ...) and a webhook written
- * into the policy (URLs and headers carry tokens) always are.
- */
-function keepSecrets(outs: PlacementOutputs, secrets: Set<string>): Record<string, Plain> {
-  const state = wrapSecrets(compact(outs as unknown as Record<string, unknown>), [
-    ...secrets,
-    "definitionXml",
-  ]);
-  return wrapSecretAt(state, ["policy", "notify"]);
+/** A controller's state as the engine keeps it: unknowns marked, secrets where inputs had them. */
+function stateOf(controller: ResourceController, result: State, news: Props): structPb.Struct {
+  const state = compact(result.state);
+  for (const key of [...news.unknowns, ...(result.unknown ?? [])]) state[key] = UNKNOWN;
+  return struct(withSecrets(controller, state, news.secrets));
 }
 
 /**
- * The provider's configuration as the state keeps it: a default policy with a webhook is a secret
- * as a whole (config values arrive as JSON text, which cannot be part secret).
+ * The inputs of a Check response: as sent (unknowns and secrets in wire form), with the paths
+ * the controller always keeps secret made secret.
  */
-function defaultPolicySecret(news: Record<string, unknown>): Record<string, unknown> {
-  const policy = news.defaultPolicy;
-  const text = typeof policy === "string" ? policy : JSON.stringify(policy ?? null);
-  return text.includes('"notify"') ? wrapSecretAt(news, ["defaultPolicy"]) : news;
-}
-
-/** A placement's inputs as the state keeps them: a webhook written into its policy is secret. */
-function placementInputsState(inputs: Record<string, Plain>): Record<string, Plain> {
-  return wrapSecretAt(inputs, ["policy", "notify"]);
+function checkedInputs(controller: ResourceController, raw: Record<string, unknown>) {
+  return struct(controller.secretPaths.reduce((out, path) => wrapSecretAt(out, path), raw));
 }
 
 function failuresOf(failures: CheckFailure[]): pb.CheckFailure[] {
@@ -146,78 +100,34 @@ function failuresOf(failures: CheckFailure[]): pb.CheckFailure[] {
   });
 }
 
-/**
- * A Create or Update that failed after it had a resource to report: the engine keeps `state`
- * (with the failed attempt's record) and retries the update on the next run, as Pulumi's
- * partial-failure protocol asks (ErrorResourceInitFailed in the gRPC status details).
- */
-class PartialFailure extends Error {
-  constructor(
-    readonly cause: unknown,
-    readonly id: string,
-    readonly state: Record<string, Plain>,
-    readonly inputs: Record<string, Plain>,
-  ) {
-    super(cause instanceof Error ? cause.message : String(cause));
-  }
-}
-
-function statusDetails(err: PartialFailure, code: grpc.status): grpc.Metadata {
-  const detail = new pb.ErrorResourceInitFailed();
-  detail.setId(err.id);
-  detail.setProperties(struct(err.state));
-  detail.setInputs(struct(err.inputs));
-  detail.setReasonsList([err.message]);
-  detail.setRefreshBeforeUpdate(true);
-  const any = new anyPb.Any();
-  any.pack(detail.serializeBinary(), "pulumirpc.ErrorResourceInitFailed");
-  const status = new statusPb.Status();
-  status.setCode(code);
-  status.setMessage(err.message);
-  status.addDetails(any);
-  const metadata = new grpc.Metadata();
-  metadata.add("grpc-status-details-bin", Buffer.from(status.serializeBinary()));
-  return metadata;
-}
-
-function grpcError(failure: unknown): grpc.ServiceError {
-  const err = failure instanceof PartialFailure ? failure.cause : failure;
-  const message = err instanceof Error ? err.message : String(err);
-  const code =
-    err instanceof PlacementBlockedError
-      ? grpc.status.FAILED_PRECONDITION
-      : err instanceof LocationUnknownError
-        ? grpc.status.UNAVAILABLE
-        : err instanceof MigrationError && err.code === "VMP_MIGRATION_CANCELLED"
-          ? grpc.status.CANCELLED
-          : err instanceof MigrationError && err.code === "VMP_MIGRATION_TIMED_OUT"
-            ? grpc.status.DEADLINE_EXCEEDED
-            : grpc.status.UNKNOWN;
-  return Object.assign(new Error(message), {
-    code,
-    details: message,
-    metadata:
-      failure instanceof PartialFailure ? statusDetails(failure, code) : new grpc.Metadata(),
-  }) as grpc.ServiceError;
-}
-
 /** Runs a handler, turning thrown errors into gRPC errors. */
 function handle<Req>(fn: (call: Call<Req>) => Promise<unknown>) {
   return (call: Call<Req>, callback: Callback) => {
     fn(call).then(
       (resp) => callback(null, resp),
-      (err) => callback(grpcError(err)),
+      (err: unknown) => callback(err instanceof GrpcFailure ? err.error : grpcError(err)),
     );
   };
 }
 
+/** A failure already translated, with the partial state it reports. */
+class GrpcFailure extends Error {
+  constructor(readonly error: grpc.ServiceError) {
+    super(error.message);
+  }
+}
+
+const unknownType = (type: string) =>
+  new VmpError(
+    "VMP_UNKNOWN_TOKEN",
+    `unknown resource type ${type}; vmplacement has ${RESOURCE_TOKENS.join(", ")}`,
+  );
+
 export class VmPlacementProvider {
   private runtime: ProviderRuntime | undefined;
   private readonly cancel = new AbortController();
-  /** Placements in flight, so a shutdown can let them roll back first. */
+  /** Operations in flight, so a shutdown can let them roll back first. */
   private readonly inFlight = new Set<Promise<unknown>>();
-  /** Hosts the groups solved in this run assigned, by domain, so a placement's error names them. */
-  private readonly assignedBy = new Map<string, { group: string; host: string; reason: string }>();
   readonly engineLog = new EngineLog();
 
   constructor(private readonly schema: string) {}
@@ -241,10 +151,86 @@ export class VmPlacementProvider {
 
   private requireRuntime(): ProviderRuntime {
     if (!this.runtime)
-      throw new Error(
+      throw new VmpError(
+        "VMP_NOT_CONFIGURED",
         "the vmplacement provider is not configured: set vmplacement:hosts in the stack configuration",
       );
     return this.runtime;
+  }
+
+  private controller(urn: string): ResourceController {
+    const type = typeOf(urn);
+    const controller = controllerFor(type);
+    if (!controller) throw unknownType(type);
+    return controller;
+  }
+
+  /**
+   * Runs one operation of a resource with its context: a signal for Cancel, the plugin's exit
+   * and (for create and update) its customTimeouts; log lines sent before it answers.
+   */
+  private async operation<T>(
+    urn: string,
+    options: { preview?: boolean; timeoutSeconds?: number; kind?: "create" | "update" },
+    run: (ctx: OperationContext) => Promise<T>,
+  ): Promise<T> {
+    const stop = options.kind
+      ? operationSignal(this.cancel.signal, options.timeoutSeconds ?? 0, options.kind)
+      : { signal: this.cancel.signal, done: () => undefined };
+    const sent: Promise<void>[] = [];
+    const say =
+      (severity: "info" | "warning" | "error", ephemeral = false) =>
+      (m: string) =>
+        void sent.push(this.engineLog.log(severity, m, urn, ephemeral));
+    const ctx: OperationContext = {
+      urn,
+      name: urn.split("::").pop() ?? "",
+      preview: options.preview ?? false,
+      signal: stop.signal,
+      log: {
+        info: say("info"),
+        warn: say("warning"),
+        error: say("error"),
+        progress: say("info", true),
+      },
+      runtime: () => this.requireRuntime(),
+    };
+    const work = run(ctx).finally(stop.done);
+    this.inFlight.add(work);
+    try {
+      return await work;
+    } finally {
+      this.inFlight.delete(work);
+      await Promise.allSettled(sent);
+    }
+  }
+
+  /**
+   * A Create or Update: the controller's state, or its failure as a gRPC error that carries the
+   * state a failed move left (partial failure), so the engine keeps the resource.
+   */
+  private async write(
+    urn: string,
+    news: Props,
+    options: { preview: boolean; timeoutSeconds: number; kind: "create" | "update" },
+    run: (
+      controller: ResourceController,
+      ctx: OperationContext,
+    ) => Promise<State & { id?: string }>,
+  ): Promise<{ id?: string; properties: structPb.Struct; controller: ResourceController }> {
+    const controller = this.controller(urn);
+    try {
+      const result = await this.operation(urn, options, (ctx) => run(controller, ctx));
+      return { id: result.id, properties: stateOf(controller, result, news), controller };
+    } catch (err) {
+      if (!(err instanceof ResourceFailedError)) throw err;
+      const partial: PartialState = {
+        id: err.id,
+        state: struct(withSecrets(controller, err.state, news.secrets)),
+        inputs: struct(withSecrets(controller, news.value, news.secrets)),
+      };
+      throw new GrpcFailure(grpcError(err, partial));
+    }
   }
 
   service(): grpc.UntypedServiceImplementation {
@@ -281,8 +267,8 @@ export class VmPlacementProvider {
         return resp;
       }),
       diffConfig: handle<pb.DiffRequest>(async (call) => {
-        const olds = JSON.stringify(unwrapProperties(call.request.getOlds()?.toJavaScript()).value);
-        const news = JSON.stringify(unwrapProperties(call.request.getNews()?.toJavaScript()).value);
+        const olds = JSON.stringify(props(call.request.getOlds()).value);
+        const news = JSON.stringify(props(call.request.getNews()).value);
         const resp = new pb.DiffResponse();
         resp.setChanges(
           olds === news
@@ -298,7 +284,8 @@ export class VmPlacementProvider {
           : Object.fromEntries(call.request.getVariablesMap().entries());
         const { config, policy, failures } = checkConfig(decodeConfigValues(raw));
         if (!config || failures.length)
-          throw new Error(
+          throw new VmpError(
+            "VMP_INVALID_INPUT",
             `invalid provider configuration: ${failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`,
           );
         await this.runtime?.pool.closeAll();
@@ -312,128 +299,79 @@ export class VmPlacementProvider {
       }),
       check: handle<pb.CheckRequest>(async (call) => {
         const type = typeOf(call.request.getUrn());
-        const news = unwrapProperties(call.request.getNews()?.toJavaScript());
-        let failures: CheckFailure[];
-        if (type === MIGRATION_POLICY_TOKEN) failures = checkPolicy(news.value).failures;
-        else if (type === VM_PLACEMENT_TOKEN)
-          failures = checkPlacement(news.value, this.runtime).failures;
-        else if (type === PLACEMENT_GROUP_TOKEN)
-          failures = news.unknowns.size ? [] : checkGroup(news.value, this.runtime).failures;
-        else failures = [{ property: "", reason: `unknown resource type ${type}` }];
-        // Values not known yet (preview) are checked again once they are.
-        failures = failures.filter((f) => !news.unknowns.has(f.property.split(/[.[]/)[0]));
+        const controller = controllerFor(type);
+        const news = props(call.request.getNews());
         const resp = new pb.CheckResponse();
-        const raw = call.request.getNews()?.toJavaScript() ?? {};
-        resp.setInputs(
-          type === VM_PLACEMENT_TOKEN
-            ? struct(placementInputsState(raw as Record<string, Plain>))
-            : call.request.getNews(),
-        );
+        if (!controller) {
+          resp.setInputs(call.request.getNews());
+          resp.setFailuresList(failuresOf([{ property: "", reason: unknownType(type).message }]));
+          return resp;
+        }
+        // Values not known yet (preview) are checked again once they are.
+        const failures = controller
+          .check(news, this.runtime)
+          .filter((f) => !news.unknowns.has(f.property.split(/[.[]/)[0]));
+        resp.setInputs(checkedInputs(controller, call.request.getNews()?.toJavaScript() ?? {}));
         resp.setFailuresList(failuresOf(failures));
         return resp;
       }),
       diff: handle<pb.DiffRequest>(async (call) => this.diff(call.request)),
       create: handle<pb.CreateRequest>(async (call) => {
-        const type = typeOf(call.request.getUrn());
-        const props = unwrapProperties(call.request.getProperties()?.toJavaScript());
+        const req = call.request;
+        const news = props(req.getProperties());
+        const options = { preview: req.getPreview(), timeoutSeconds: req.getTimeout() };
+        const { id, properties, controller } = await this.write(
+          req.getUrn(),
+          news,
+          { ...options, kind: "create" },
+          (c, ctx) => c.create(news, ctx),
+        );
         const resp = new pb.CreateResponse();
-        const raw = call.request.getProperties()?.toJavaScript() ?? {};
-        if (type === MIGRATION_POLICY_TOKEN) {
-          resp.setId(call.request.getUrn().split("::").pop() ?? "policy");
-          resp.setProperties(struct(policyState(props.value, raw, props.unknowns)));
-          return resp;
-        }
-        if (type === PLACEMENT_GROUP_TOKEN) {
-          resp.setId(call.request.getUrn().split("::").pop() ?? "group");
-          resp.setProperties(
-            struct(await this.group(call.request.getUrn(), props.value, raw, props.unknowns)),
-          );
-          return resp;
-        }
-        if (call.request.getPreview() && placementAwaitsInputs(props.unknowns)) {
-          // Nothing to plan yet: known inputs as given, everything it would report unknown.
-          const domain = (props.value as Record<string, Plain>).domain;
-          resp.setId(props.unknowns.has("domain") ? "" : String(domain));
-          resp.setProperties(struct(awaitingInputs(raw)));
-          resp.setRefreshBeforeUpdate(true);
-          return resp;
-        }
-        const outs = await this.place(call.request.getUrn(), props.value as PlacementInputs, {
-          preview: call.request.getPreview(),
-          timeoutSeconds: call.request.getTimeout(),
-          operation: "create",
-          secrets: props.secrets,
-        });
-        resp.setId(outs.domain);
-        resp.setProperties(struct(keepSecrets(outs, props.secrets)));
-        resp.setRefreshBeforeUpdate(true);
+        resp.setId(id ?? "");
+        resp.setProperties(properties);
+        resp.setRefreshBeforeUpdate(controller.refreshBeforeUpdate);
         return resp;
       }),
       update: handle<pb.UpdateRequest>(async (call) => {
-        const type = typeOf(call.request.getUrn());
-        const news = unwrapProperties(call.request.getNews()?.toJavaScript());
-        const olds = unwrapProperties(call.request.getOlds()?.toJavaScript())
-          .value as Partial<PlacementOutputs>;
+        const req = call.request;
+        const news = props(req.getNews());
+        const olds = props(req.getOlds()).value;
+        const options = { preview: req.getPreview(), timeoutSeconds: req.getTimeout() };
+        const { properties, controller } = await this.write(
+          req.getUrn(),
+          news,
+          { ...options, kind: "update" },
+          (c, ctx) => c.update(news, olds, ctx),
+        );
         const resp = new pb.UpdateResponse();
-        const raw = call.request.getNews()?.toJavaScript() ?? {};
-        if (type === MIGRATION_POLICY_TOKEN) {
-          resp.setProperties(struct(policyState(news.value, raw, news.unknowns)));
-          return resp;
-        }
-        if (type === PLACEMENT_GROUP_TOKEN) {
-          const previous = (olds as { assignments?: Record<string, string> }).assignments;
-          resp.setProperties(
-            struct(
-              await this.group(call.request.getUrn(), news.value, raw, news.unknowns, previous),
-            ),
-          );
-          return resp;
-        }
-        if (call.request.getPreview() && placementAwaitsInputs(news.unknowns)) {
-          resp.setProperties(struct(awaitingInputs(raw)));
-          resp.setRefreshBeforeUpdate(true);
-          return resp;
-        }
-        const outs = await this.place(call.request.getUrn(), news.value as PlacementInputs, {
-          preview: call.request.getPreview(),
-          timeoutSeconds: call.request.getTimeout(),
-          operation: "update",
-          previous: olds,
-          secrets: news.secrets,
-        });
-        resp.setProperties(struct(keepSecrets(outs, news.secrets)));
-        resp.setRefreshBeforeUpdate(true);
+        resp.setProperties(properties);
+        resp.setRefreshBeforeUpdate(controller.refreshBeforeUpdate);
         return resp;
       }),
       read: handle<pb.ReadRequest>(async (call) => {
-        const type = typeOf(call.request.getUrn());
-        const state = unwrapProperties(call.request.getProperties()?.toJavaScript());
-        const given = unwrapProperties(call.request.getInputs()?.toJavaScript());
-        const props = state.value as Partial<PlacementOutputs>;
-        const inputs = given.value as Partial<PlacementInputs>;
-        const resp = new pb.ReadResponse();
-        // A group's state is its last solution: it changes when its rules do, not on refresh.
-        if (type === MIGRATION_POLICY_TOKEN || type === PLACEMENT_GROUP_TOKEN) {
-          resp.setId(call.request.getId());
-          resp.setProperties(call.request.getProperties());
-          resp.setInputs(call.request.getInputs());
-          return resp;
-        }
-        const read = await readPlacement(
-          this.requireRuntime(),
-          call.request.getId(),
-          props,
-          inputs,
+        const req = call.request;
+        const controller = this.controller(req.getUrn());
+        const state = props(req.getProperties());
+        const inputs = props(req.getInputs());
+        const read = await this.operation(req.getUrn(), {}, (ctx) =>
+          controller.read(req.getId(), state, inputs, ctx),
         );
+        const resp = new pb.ReadResponse();
         if (!read) return resp; // gone: an empty id tells the engine so
-        const secrets = new Set([...state.secrets, ...given.secrets]);
-        resp.setId(read.outputs.domain);
-        resp.setProperties(struct(keepSecrets(read.outputs, secrets)));
-        resp.setInputs(struct(placementInputsState(wrapSecrets(compact(read.inputs), secrets))));
-        resp.setRefreshBeforeUpdate(true);
+        const secrets = new Set([...state.secrets, ...inputs.secrets]);
+        resp.setId(read.id);
+        resp.setProperties(struct(withSecrets(controller, read.state, secrets)));
+        resp.setInputs(struct(withSecrets(controller, read.inputs, secrets)));
+        resp.setRefreshBeforeUpdate(controller.refreshBeforeUpdate);
         return resp;
       }),
-      delete: handle(async () => new emptyPb.Empty()),
+      delete: handle<pb.DeleteRequest>(async (call) => {
+        const req = call.request;
+        const controller = this.controller(req.getUrn());
+        const state = props(req.getProperties()).value;
+        await this.operation(req.getUrn(), {}, (ctx) => controller.delete(req.getId(), state, ctx));
+        return new emptyPb.Empty();
+      }),
       cancel: handle(async () => {
         this.cancel.abort();
         return new emptyPb.Empty();
@@ -441,13 +379,11 @@ export class VmPlacementProvider {
       getMapping: handle(async () => new pb.GetMappingResponse()),
       getMappings: handle(async () => new pb.GetMappingsResponse()),
       parameterize: handle(async () => {
-        throw Object.assign(new Error("vmplacement does not take parameters"), {
-          code: grpc.status.UNIMPLEMENTED,
-        });
+        throw new VmpError("VMP_UNIMPLEMENTED", "vmplacement does not take parameters");
       }),
       invoke: handle<pb.InvokeRequest>(async (call) => {
         const token = call.request.getTok();
-        const args = unwrapProperties(call.request.getArgs()?.toJavaScript()).value;
+        const args = props(call.request.getArgs()).value;
         const { result, failures } = await invokeFunction(token, () => this.requireRuntime(), args);
         const resp = new pb.InvokeResponse();
         if (result) resp.setReturn(struct(result));
@@ -459,24 +395,16 @@ export class VmPlacementProvider {
   }
 
   private diff(req: pb.DiffRequest): pb.DiffResponse {
-    const type = typeOf(req.getUrn());
+    const controller = this.controller(req.getUrn());
     // Old inputs as the state has them (refreshed first when the resource asks for it); engines
     // that send none leave the old outputs, which echo the inputs.
-    const oldOutputs = unwrapProperties(req.getOlds()?.toJavaScript()).value as Record<
-      string,
-      Plain
-    >;
-    const olds = req.hasOldInputs()
-      ? (unwrapProperties(req.getOldInputs()?.toJavaScript()).value as Record<string, Plain>)
-      : oldOutputs;
-    const news = unwrapProperties(req.getNews()?.toJavaScript());
-    const n = news.value as Record<string, Plain>;
-    const { changes, replaces, fromState } =
-      type === VM_PLACEMENT_TOKEN
-        ? diffPlacement(olds, oldOutputs, n, news.unknowns)
-        : type === PLACEMENT_GROUP_TOKEN
-          ? diffGroup(olds, n, news.unknowns)
-          : diffPolicy(olds, n, news.unknowns);
+    const oldState = props(req.getOlds()).value;
+    const oldInputs = req.hasOldInputs() ? props(req.getOldInputs()).value : oldState;
+    const { changes, replaces, fromState } = controller.diff(
+      oldInputs,
+      oldState,
+      props(req.getNews()),
+    );
     const resp = new pb.DiffResponse();
     resp.setChanges(
       changes.size ? pb.DiffResponse.DiffChanges.DIFF_SOME : pb.DiffResponse.DiffChanges.DIFF_NONE,
@@ -493,101 +421,14 @@ export class VmPlacementProvider {
     }
     return resp;
   }
+}
 
-  /** Solves a group from the facts now (in preview too) and logs each move and blocker. */
-  private async group(
-    urn: string,
-    inputs: Plain,
-    raw: Record<string, unknown>,
-    unknowns: Set<string>,
-    previousAssignments?: Record<string, string>,
-  ): Promise<Record<string, Plain>> {
-    if (unknowns.size) {
-      const unknown = Object.fromEntries(GROUP_COMPUTED_OUTPUTS.map((k) => [k, UNKNOWN]));
-      return { ...(raw as Record<string, Plain>), ...unknown };
-    }
-    const runtime = this.requireRuntime();
-    const { inputs: checked, failures } = checkGroup(inputs, runtime);
-    if (!checked || failures.length)
-      throw new Error(failures.map((f) => `${f.property}: ${f.reason}`).join("; "));
-    const { outputs, solution } = await solveGroup(
-      runtime,
-      checked as GroupInputs,
-      previousAssignments,
-    );
-    for (const line of describeSolution(solution)) await this.engineLog.log("info", line, urn);
-    const group = urn.split("::").pop() ?? "group";
-    for (const [domain, a] of Object.entries(solution.assignments))
-      this.assignedBy.set(domain, { group, host: a.host, reason: a.reason });
-    return compact(outputs as unknown as Record<string, unknown>);
-  }
-
-  private async place(
-    urn: string,
-    inputs: PlacementInputs,
-    options: {
-      preview: boolean;
-      timeoutSeconds: number;
-      operation: "create" | "update";
-      previous?: Partial<PlacementOutputs>;
-      /** Input properties that were secrets, so the failed attempt's state keeps them secret. */
-      secrets: Set<string>;
-    },
-  ): Promise<PlacementOutputs> {
-    const { secrets } = options;
-    const { preview, previous } = options;
-    const runtime = this.requireRuntime();
-    const stop = operationSignal(this.cancel.signal, options.timeoutSeconds, options.operation);
-    const work = applyPlacement(runtime, inputs, {
-      preview,
-      claimant: urn.split("::").pop() || inputs.domain,
-      previous,
-      signal: stop.signal,
-      warn: (message) => void this.engineLog.log("warning", message, urn),
-      info: (message) => void this.engineLog.log("info", message, urn),
-      onProgress: (p) => void this.engineLog.log("info", progressLine(p), urn, true),
-    })
-      .catch((err: unknown) => {
-        // A host a group assigned: the error says so next to the placement's own reason.
-        const by = this.assignedBy.get(inputs.domain);
-        if (err instanceof Error && by && by.host === inputs.host)
-          err.message += ` (host ${by.host} was assigned by PlacementGroup '${by.group}': ${by.reason})`;
-        throw err;
-      })
-      .catch(async (err: unknown) => {
-        if (!(err instanceof PlacementFailedError)) throw err;
-        const { record } = err.cause;
-        await this.engineLog.log(
-          "error",
-          `${inputs.domain}: ${record.result} (${record.steps.length} steps); ${err.message}`,
-          urn,
-        );
-        // The state keeps the placement, where the VM really is, and the failed attempt.
-        throw new PartialFailure(
-          err.cause,
-          inputs.domain,
-          keepSecrets(err.outputs, secrets),
-          placementInputsState(
-            wrapSecrets(compact(inputs as unknown as Record<string, unknown>), secrets),
-          ),
-        );
-      })
-      .finally(stop.done);
-    this.inFlight.add(work);
-    const outs = await work.finally(() => this.inFlight.delete(work));
-    if (preview && outs.plannedMigration) {
-      await this.engineLog.log("info", outs.plannedMigration.summary, urn);
-      for (const w of outs.plannedMigration.warnings)
-        await this.engineLog.log("warning", `${inputs.domain}: ${w}`, urn);
-    }
-    if (!preview && outs.lastMigration && outs.lastMigration !== previous?.lastMigration) {
-      const r = outs.lastMigration;
-      await this.engineLog.log(
-        "info",
-        `${r.domain}: ${r.from} -> ${r.finalHost} ${r.result} (${r.mode}${r.postCopy ? ", post-copy" : ""}${r.fallbackUsed ? ", offline fallback" : ""}) in ${r.durationMs} ms, downtime ${r.downtimeMs ?? "n/a"} ms`,
-        urn,
-      );
-    }
-    return outs;
-  }
+/**
+ * The provider's configuration as the state keeps it: a default policy with a webhook is a secret
+ * as a whole (config values arrive as JSON text, which cannot be part secret).
+ */
+function defaultPolicySecret(news: Record<string, unknown>): Record<string, unknown> {
+  const policy = news.defaultPolicy;
+  const text = typeof policy === "string" ? policy : JSON.stringify(policy ?? null);
+  return text.includes('"notify"') ? wrapSecretAt(news, ["defaultPolicy"]) : news;
 }

@@ -1,12 +1,13 @@
 // Pulumi's wire conventions inside protobuf Structs: secrets are wrapped in a signature object,
 // unknown values (during preview) are a sentinel string.
 import { specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/runtime/rpc";
+import type { Plain, Props } from "../resources/controller";
+
+export type { Plain } from "../resources/controller";
 
 export const SECRET_SIG_KEY = specialSigKey;
 const SECRET_SIG = specialSecretSig;
 export const UNKNOWN = unknownValue;
-
-export type Plain = null | boolean | number | string | Plain[] | { [key: string]: Plain };
 
 function isSecret(v: unknown): v is { value: Plain } {
   return (
@@ -17,13 +18,7 @@ function isSecret(v: unknown): v is { value: Plain } {
   );
 }
 
-export interface Unwrapped {
-  value: Plain;
-  /** Top-level property names that held secrets (anywhere inside). */
-  secrets: Set<string>;
-  /** Top-level property names whose value is not known yet (preview). */
-  unknowns: Set<string>;
-}
+export type Unwrapped = Props;
 
 function strip(v: unknown, found: { secret: boolean; unknown: boolean }): Plain {
   if (isSecret(v)) {
@@ -61,14 +56,15 @@ export function secret(value: Plain): Record<string, Plain> {
   return { [SECRET_SIG_KEY]: SECRET_SIG, value };
 }
 
-/** Wraps the named top-level properties as secrets. */
+/** Wraps the named top-level properties as secrets (a value not known yet stays as it is). */
 export function wrapSecrets(
   props: Record<string, Plain>,
   names: Iterable<string>,
 ): Record<string, Plain> {
   const out = { ...props };
   for (const n of names)
-    if (n in out && out[n] !== null && out[n] !== undefined) out[n] = secret(out[n]);
+    if (n in out && out[n] !== null && out[n] !== undefined && out[n] !== UNKNOWN)
+      out[n] = secret(out[n]);
   return out;
 }
 

@@ -1,7 +1,7 @@
 // What a refresh records as a placement's inputs: where the VM really is, in the properties
 // the program used, so drift shows as a diff and ignoreChanges can hold it.
 import assert from "node:assert/strict";
-import { refreshedInputs } from "../../../provider/src/resources/placement-drift";
+import { refreshedInputs } from "../../../provider/src/resources/vm-placement/drift";
 
 const disk = (target: string, pool: string | null) => ({
   target,

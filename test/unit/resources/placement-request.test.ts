@@ -2,7 +2,7 @@
 // run may have left something (where the state last saw the VM, and the last move's source).
 import assert from "node:assert/strict";
 import type { MigrationRecord } from "../../../provider/src/engine";
-import { placementRequest } from "../../../provider/src/resources/vm-placement";
+import { placementRequest } from "../../../provider/src/resources/vm-placement/types";
 
 describe("placement request", () => {
   it("asks for the declared host and pools", () => {

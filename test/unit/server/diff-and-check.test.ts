@@ -5,8 +5,8 @@ import * as structPb from "google-protobuf/google/protobuf/struct_pb";
 import * as pb from "@pulumi/pulumi/proto/provider_pb";
 import { VmPlacementProvider } from "../../../provider/src/server/provider-server";
 import { checkConfig } from "../../../provider/src/server/config";
-import { checkPlacement } from "../../../provider/src/resources/vm-placement";
-import { checkPolicy } from "../../../provider/src/resources/migration-policy";
+import { checkPlacement } from "../../../provider/src/resources/vm-placement/types";
+import { checkPolicy } from "../../../provider/src/resources/migration-policy/types";
 import { secret, UNKNOWN, unwrapProperties } from "../../../provider/src/server/values";
 
 const URN = "urn:pulumi:s::p::vmplacement:index:VmPlacement::vm";

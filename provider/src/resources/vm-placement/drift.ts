@@ -1,7 +1,7 @@
 // What a refresh records of a VmPlacement: its inputs as the VM really is placed, so a move made
 // outside Pulumi shows as drift (the program's inputs differ from the refreshed ones) and
 // ignoreChanges keeps it (the engine then takes the refreshed value). Pure.
-import type { DiskState, PlacementInputs } from "./vm-placement";
+import type { DiskState, PlacementInputs } from "./types";
 
 export interface ObservedPlacement {
   currentHost: string;

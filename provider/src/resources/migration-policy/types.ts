@@ -1,11 +1,9 @@
-// MigrationPolicy: how a VM may move. Pure: validates and normalizes its inputs into `spec`,
-// which VmPlacement resources consume. Nothing here touches a host.
+// MigrationPolicy's inputs and spec: how a VM may move. Pure: validates and normalizes inputs into
+// `spec`, which VmPlacements (and the provider's defaultPolicy) use. Nothing here touches a host.
 import { z } from "zod";
-import { DEFAULT_POLICY, type MigrationPolicy } from "../engine";
-import { diffInputs, type InputDiff } from "./input-diff";
-import { normalizeWebhook, webhookInputs, type WebhookSettings } from "./webhook";
-
-export const MIGRATION_POLICY_TOKEN = "vmplacement:index:MigrationPolicy";
+import { DEFAULT_POLICY, type MigrationPolicy } from "../../engine";
+import { zodFailures, type CheckFailure } from "../check-failures";
+import { normalizeWebhook, webhookInputs, type WebhookSettings } from "../webhook";
 
 const positiveInt = (what: string) =>
   z.number({ error: `${what} must be a number` }).int(`${what} must be a whole number`);
@@ -69,27 +67,6 @@ export type PolicyInputs = z.infer<typeof policyInputs>;
 /** The normalized policy: what the engine follows, plus whom to tell about moves. */
 export type PolicySpec = MigrationPolicy & { notify?: WebhookSettings };
 
-export interface CheckFailure {
-  property: string;
-  reason: string;
-}
-
-export function zodFailures(err: z.ZodError, prefix = ""): CheckFailure[] {
-  return err.issues.map((i) => {
-    const property =
-      prefix +
-      i.path
-        .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
-        .join("")
-        .replace(/^\./, "");
-    const reason =
-      i.code === "unrecognized_keys"
-        ? `unknown propert${i.keys.length > 1 ? "ies" : "y"} ${i.keys.join(", ")}; check its spelling against the schema's documented names`
-        : i.message;
-    return { property: property || prefix.replace(/\.$/, "") || "(inputs)", reason };
-  });
-}
-
 /** The normalized policy: defaults filled in, and cross-field rules checked. */
 export function normalizePolicy(
   inputs: PolicyInputs,
@@ -138,15 +115,4 @@ export function checkPolicy(
   if (!parsed.success) return { failures: zodFailures(parsed.error) };
   const { spec, failures } = normalizePolicy(parsed.data, base);
   return { inputs: parsed.data, spec, failures };
-}
-
-/** Diff of a policy's inputs (its `spec` output follows from them); nothing replaces a policy. */
-export function diffPolicy(
-  oldInputs: Record<string, unknown>,
-  news: Record<string, unknown>,
-  unknowns: Set<string>,
-): InputDiff {
-  const keys = new Set([...Object.keys(oldInputs), ...Object.keys(news)]);
-  keys.delete("spec");
-  return diffInputs(oldInputs, news, { keys, unknowns });
 }

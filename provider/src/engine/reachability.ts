@@ -2,7 +2,7 @@
 // A host whose ssh answers while libvirtd does not is sick, not lost: nothing of it is fenced.
 import net from "node:net";
 import { parseLibvirtUri } from "../libvirt";
-import type { ConnectionPool } from "../engine";
+import type { ConnectionPool } from "./connections";
 
 export interface Reachability {
   lost: boolean;

@@ -1,0 +1,97 @@
+// Where a domain is and what it looks like there, as a placement's state records it: its host,
+// UUID, disks and (for a placement that may fail over) its definition. Reads only.
+import { constants as C } from "../libvirt";
+import type { ConnectionPool } from "./connections";
+import { withoutMoveMarker } from "./domain-xml";
+import { gatherDomainFacts, locateDomain, settledLocation, type LocatedDomain } from "./gather";
+
+const { VIR_DOMAIN_XML_INACTIVE: XML_INACTIVE, VIR_DOMAIN_XML_MIGRATABLE: XML_MIGRATABLE } =
+  C.virDomainXMLFlags;
+
+export interface ObservedDisk {
+  target: string;
+  pool: string | null;
+  path: string | null;
+  capacityBytes: number;
+}
+
+export interface ObservedDomain {
+  currentHost: string;
+  currentDisks: ObservedDisk[];
+  domainUuid: string;
+  /** The persistent definition in the form another host takes, without a move's note. */
+  definitionXml?: string;
+  /** A move's note or a second definition: an interrupted move may have left something. */
+  interrupted: boolean;
+}
+
+export interface ObserveOptions {
+  /** Keep the definition too (it carries the domain's secrets: only for a failover). */
+  definition?: boolean;
+}
+
+/**
+ * Where the domain is now, asking every inventory host; undefined only when every host answered
+ * that it has no such domain. Throws LocationUnknownError when silent hosts leave it open.
+ */
+export async function observeDomain(
+  pool: ConnectionPool,
+  domain: string,
+  options: ObserveOptions = {},
+): Promise<ObservedDomain | undefined> {
+  const located = await locateDomain(pool, domain);
+  const found = settledLocation(domain, located);
+  if (!found) return undefined;
+  return describe(pool, found, located.also.length > 0, options);
+}
+
+/**
+ * The domain as it is on `host`, where a move just verified it runs: no other host is asked.
+ * Undefined when the host does not have it.
+ */
+export async function observeDomainOn(
+  pool: ConnectionPool,
+  host: string,
+  domain: string,
+  options: ObserveOptions = {},
+): Promise<ObservedDomain | undefined> {
+  const conn = await pool.get(host);
+  const dom = await conn.domains.lookupByName(domain).catch(() => undefined);
+  if (!dom) return undefined;
+  const { state } = await conn.domains.state(dom);
+  const found = { host, domain: dom, running: state !== "shutoff", incoming: false };
+  return describe(pool, found, false, options);
+}
+
+async function describe(
+  pool: ConnectionPool,
+  found: LocatedDomain,
+  elsewhere: boolean,
+  options: ObserveOptions,
+): Promise<ObservedDomain> {
+  const conn = await pool.get(found.host);
+  const facts = await gatherDomainFacts(conn, found.host, found.domain);
+  // The persistent definition (what a cold boot uses), in the form another host takes: what a
+  // failover defines when this host is lost. The note of a move in progress is not part of it.
+  const definitionXml = !options.definition
+    ? undefined
+    : withoutMoveMarker(
+        facts.persistent
+          ? await conn.domains.xml(found.domain, XML_INACTIVE | XML_MIGRATABLE)
+          : facts.xml,
+      );
+  return {
+    currentHost: found.host,
+    domainUuid: facts.uuid,
+    ...(definitionXml ? { definitionXml } : {}),
+    currentDisks: facts.disks
+      .filter((d) => d.device === "disk" || d.device === "lun")
+      .map((d) => ({
+        target: d.target,
+        pool: d.pool ?? null,
+        path: d.path ?? null,
+        capacityBytes: d.capacityBytes,
+      })),
+    interrupted: !!facts.moveMarker || elsewhere,
+  };
+}
