@@ -84,8 +84,18 @@ describe("PlacementGroup e2e: cordon drains a host under anti-affinity", functio
     await guests?.cleanup();
   });
 
+  /** h1 cordoned in the stack's config (nothing moves until an `up`). */
+  const cordonH1 = () => ws.pulumi(["config", "set", "cordon", JSON.stringify([h1.name])]);
+  /** h1 cordoned and drained: an `up` only while a VM that can leave it is still there. */
+  async function drainedH1(): Promise<void> {
+    await cordonH1();
+    const where = await ws.output<Record<string, string>>("where");
+    if ([name.d0, name.f0].some((vm) => where[vm] === h1.name))
+      await ws.pulumi(["up", "--yes", "--skip-preview"], 600_000);
+  }
+
   it("cordoning h1 previews the drain and every VM that cannot leave, changing nothing", async () => {
-    await ws.pulumi(["config", "set", "cordon", JSON.stringify([h1.name])]);
+    await cordonH1();
     const preview = await ws.pulumiWithDiagnostics(["preview"]);
     assert.match(
       preview,
@@ -106,6 +116,7 @@ describe("PlacementGroup e2e: cordon drains a host under anti-affinity", functio
   });
 
   it("up drains h1: one host per VM, heartbeats continue, anti-affinity held at every sample", async () => {
+    await cordonH1();
     const groups = Object.fromEntries(
       ["web", "db"].map((g) => [g, rules.filter((r) => r.antiAffinity === g).map((r) => r.domain)]),
     );
@@ -183,10 +194,12 @@ describe("PlacementGroup e2e: cordon drains a host under anti-affinity", functio
   });
 
   it("a second up changes nothing", async () => {
+    await drainedH1();
     await ws.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes"]);
   });
 
   it("uncordoning h1 moves nothing back", async () => {
+    await drainedH1();
     const before = await ws.output<Record<string, number>>("migrations");
     const where = await ws.output<Record<string, string>>("where");
     await ws.pulumi(["config", "rm", "cordon"]);

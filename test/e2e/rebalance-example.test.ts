@@ -1,8 +1,9 @@
 // The rebalance example (a PlacementGroup fleet) and the evacuation pipeline on the lab, both as
 // fresh projects outside the repository: the pipeline (Automation API) cordons a host, printing
-// the plan from the preview and a report after `up`, every VM running on exactly one host. A
-// plan that strands a VM changes nothing and fails, naming the VM and why. Ending the
-// maintenance moves nothing back; turning rebalance on evens the load.
+// the plan from the preview and a report after `up`; only the host's VMs move, spread over the
+// other hosts, every VM running on exactly one host. A plan that strands a VM changes nothing and
+// fails, naming the VM and why. Ending the maintenance moves nothing back; turning rebalance on
+// evens the load with no more moves than that needs.
 import assert from "node:assert/strict";
 import path from "node:path";
 import { loadLab, type LabDescription } from "../lab/lab";
@@ -44,8 +45,8 @@ describe("rebalance example and evacuation pipeline: evacuate a host", function 
     for (const [vm, host] of Object.entries(expected))
       assert.deepEqual(await hostsRunning(lab.hosts, vm), [host], `${vm} runs only on ${host}`);
   }
-  /** Max minus min over the hosts of the memory given to every VM running there (KiB). */
-  async function memorySpread(): Promise<number> {
+  /** The memory given to every VM running on each host (KiB), by host name. */
+  async function memoryPerHost(): Promise<Record<string, number>> {
     const perHost = await Promise.all(
       lab.hosts.map(async (h) => {
         const names = (await virsh(h, "list", "--name")).split("\n").filter((n) => n.trim());
@@ -57,8 +58,16 @@ describe("rebalance example and evacuation pipeline: evacuate a host", function 
         return kib.reduce((a, b) => a + b, 0);
       }),
     );
+    return Object.fromEntries(lab.hosts.map((h, i) => [h.name, perHost[i]]));
+  }
+  /** Max minus min over the hosts of the memory given to every VM running there (KiB). */
+  async function memorySpread(): Promise<number> {
+    const perHost = Object.values(await memoryPerHost());
     return Math.max(...perHost) - Math.min(...perHost);
   }
+  /** How many of the VMs in `placed` (VM -> host) are on `host`. */
+  const count = (placed: Record<string, string>, host: string) =>
+    Object.values(placed).filter((p) => p === host).length;
 
   /** The pipeline run with the fleet project's backend, home and passphrase. */
   const evacuate = (host: string) =>
@@ -107,23 +116,47 @@ describe("rebalance example and evacuation pipeline: evacuate a host", function 
   });
 
   it("evacuates h1: prints the plan, spreads its VMs over h2 and h3, reports each move", async () => {
-    const out = await evacuate("h1");
-    const leaving = Object.keys(homes).filter((vm) => homes[vm] === "h1");
+    const [h1, h2, h3] = lab.hosts.map((h) => h.name);
+    const leaving = Object.keys(homes).filter((vm) => homes[vm] === h1);
+    // Spread sends each leaver to the least loaded host that can take it, counting the ones
+    // already sent there. The VMs are all one size and h2 and h3 start with one each, so h1's VMs
+    // split evenly between them; anything else running there would tip the split.
+    const start = await memoryPerHost();
+    assert.equal(start[h2], start[h3], `${h2} and ${h3} start equally loaded (KiB given to VMs)`);
+
+    const out = await evacuate(h1);
+    const now = await where();
     for (const vm of leaving)
-      assert.match(out, new RegExp(`${vm}\\s+h1\\s+h[23]\\s+live-`), `the plan lists ${vm}`);
+      assert.match(
+        out,
+        new RegExp(`${vm}\\s+${h1}\\s+${now[vm]}\\s+live-`),
+        `the plan lists ${vm}`,
+      );
     assert.match(out, new RegExp(`moved ${leaving.length}, failed 0, in [\\d.]+ s`));
     for (const vm of leaving)
       assert.match(
         out,
-        new RegExp(`${vm}\\s+h1\\s+h[23]\\s+h[23]\\s+moved\\s+[\\d.]+\\s+\\d+`),
+        new RegExp(`${vm}\\s+${h1}\\s+${now[vm]}\\s+${now[vm]}\\s+moved\\s+[\\d.]+\\s+\\d+`),
         `the report has ${vm}`,
       );
 
-    const now = await where();
-    const load = (h: string) => Object.values(now).filter((p) => p === h).length;
-    // Where each goes depends on what else runs on h2 and h3: the least loaded takes the next.
-    assert.equal(load("h1"), 0);
-    assert.equal(load("h2") + load("h3"), 6);
+    assert.deepEqual(
+      Object.keys(now)
+        .filter((vm) => now[vm] !== homes[vm])
+        .sort(),
+      leaving.sort(),
+      "exactly the VMs that had to leave h1 moved",
+    );
+    assert.equal(count(now, h1), 0, `${h1} runs none of the fleet`);
+    for (const h of [h2, h3])
+      assert.ok(
+        leaving.some((vm) => now[vm] === h),
+        `${h} took some of ${h1}'s VMs: ${JSON.stringify(now)}`,
+      );
+    assert.ok(
+      Math.abs(count(now, h2) - count(now, h3)) <= 1,
+      `${h2} and ${h3} hold the fleet evenly: ${JSON.stringify(now)}`,
+    );
     await assertEachOnOneHost(now);
   });
 
@@ -136,8 +169,15 @@ describe("rebalance example and evacuation pipeline: evacuate a host", function 
     await fleet.pulumi(["config", "set", "rebalance", "true"]);
     await fleet.pulumi(["up", "--yes", "--skip-preview"], 600_000);
     const now = await where();
-    const moved = Object.keys(now).filter((vm) => now[vm] !== drained[vm]).length;
-    assert.ok(moved > 0 && moved <= 10, `${moved} moves, at most maxMoves`);
+    // All VMs are one size: even is as many on each host, and the fewest moves that reach it
+    // take from each host above that only what it holds over it.
+    const hosts = lab.hosts.map((h) => h.name);
+    const even = Object.keys(homes).length / hosts.length;
+    const over = hosts.reduce((n, h) => n + Math.max(0, count(drained, h) - even), 0);
+    for (const h of hosts)
+      assert.equal(count(now, h), even, `${h} holds ${even} VMs: ${JSON.stringify(now)}`);
+    const moved = Object.keys(now).filter((vm) => now[vm] !== drained[vm]);
+    assert.equal(moved.length, over, `${moved.join(", ")} moved: only what evening the load needs`);
     assert.ok((await memorySpread()) < before, "memory given to VMs is more even across the hosts");
     await assertEachOnOneHost(now);
   });

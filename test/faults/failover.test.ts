@@ -7,7 +7,8 @@
 //   (b) A fence agent that fails: nothing starts, the error says why, the state is unchanged.
 //   (c) A VM with a local disk on the lost host is reported lost with it, never started.
 //   (e) A policy without allowFailover fails at preview, saying so.
-//   (f) A PlacementGroup that cordons the lost host assigns its VM elsewhere: it fails over.
+//   (f) A PlacementGroup that cordons the lost host assigns its VM elsewhere: it fails over (h1
+//       fenced, its QEMU gone, the record says failover) and runs on one host.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -264,6 +265,8 @@ describe("fault tier: a lost host is fenced and its VM started elsewhere, never 
     await ws.pulumi(["config", "set", "vms", JSON.stringify([{ domain: g.name }])]);
     await ws.pulumi(["config", "set", "allowFailover", "true"]);
     await ws.pulumi(["up", "--yes", "--skip-preview"]);
+    const [oldPid] = await qemuPids(h1, g.name);
+    assert.ok(oldPid, "the guest's QEMU runs on h1");
     await cutLink(h1);
     await ws.pulumi(["config", "set", "cordon", JSON.stringify([h1.name])]);
     const preview = await ws.pulumiWithDiagnostics(["preview"]);
@@ -280,6 +283,21 @@ describe("fault tier: a lost host is fenced and its VM started elsewhere, never 
     await ws.pulumi(["up", "--yes", "--skip-preview"]);
     const where = await ws.output<Record<string, string>>("where");
     assert.notEqual(where[g.name], h1.name);
-    assert.deepEqual(await hostsRunning([h2, lab.hosts[2]], g.name), [where[g.name]]);
+    const s = await state();
+    assert.equal(s.lastMigration?.mode, "failover");
+    assert.equal(s.lastMigration?.result, "succeeded");
+    assert.match(
+      String(s.lastMigration?.fence),
+      /fence_lab off: exit 0.*status: exit 2, power off/,
+    );
+    assert.ok(!alive(oldPid), "the old QEMU on h1 is gone");
+    // h1 is powered off (its libvirtd with it): what runs there is its QEMU processes.
+    const onH1 = (await qemuPids(h1, g.name)).length ? [h1.name] : [];
+    const others = lab.hosts.filter((h) => h !== h1);
+    assert.deepEqual(
+      [...onH1, ...(await hostsRunning(others, g.name))],
+      [where[g.name]],
+      `${g.name} runs on ${where[g.name]} only`,
+    );
   });
 });
