@@ -236,7 +236,13 @@ describe("fault tier: a lost host is fenced and its VM started elsewhere, never 
       ws.pulumi(["up", "--yes", "--skip-preview"]),
       /not started on h2: the fence of h1 is not confirmed \(fence_lab could not power h1 off: off: exit 1 \(Failed: fence device does not answer/,
     );
-    assert.equal((await state()).currentHost, h1.name);
+    // The failed failover is in the state like any failed move: its record, mode and fence.
+    const failed = await state();
+    assert.equal(failed.currentHost, h1.name);
+    assert.equal(failed.lastMigration?.mode, "failover");
+    assert.equal(failed.lastMigration?.result, "failed");
+    assert.equal(failed.lastMigration?.errorCategory, "fence");
+    assert.match(String(failed.lastMigration?.fence), /fence_lab off: exit 1/);
     assert.ok(!(await definedDomains(h2)).includes(g.name), "nothing was defined on h2");
     await repairAll();
     assert.deepEqual(await hostsRunning(lab.hosts, g.name), [h1.name], "it still runs on h1 alone");
