@@ -3,7 +3,6 @@
 // parsed document: what it does not touch keeps its order, text and layout), and the volume and
 // block-copy definitions the engine creates. All of it through ./xml.
 
-import { XMLParser } from "fast-xml-parser";
 import type { DiskFacts, DomainFacts } from "./types";
 import {
   MOVE_MARKER_KEY,
@@ -18,6 +17,7 @@ import {
   childrenOf,
   element,
   elements,
+  objectReader,
   parseXml,
   setAttr,
   tagOf,
@@ -110,8 +110,7 @@ export function volumeXml(
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
-// fast-xml-parser's output: attributes under "@_name", text under "#text" when there are
-// attributes, a plain string for a text-only element, "" for an empty element.
+// An element as objectReader gives it (see ./xml).
 type XmlNode = Record<string, unknown>;
 
 const ARRAY_PATHS = new Set([
@@ -122,25 +121,10 @@ const ARRAY_PATHS = new Set([
   "domain.devices.graphics",
 ]);
 
-function xmlParser(): XMLParser {
-  return new XMLParser({
-    ignoreAttributes: false,
-    attributeNamePrefix: "@_",
-    parseTagValue: false,
-    parseAttributeValue: false,
-    trimValues: true,
-    isArray: (_tag, jpath) => ARRAY_PATHS.has(String(jpath)),
-  });
-}
+const readDomainXml = objectReader(ARRAY_PATHS);
 
 function parseDocument(xml: string): XmlNode {
-  let doc: unknown;
-  try {
-    doc = xmlParser().parse(xml, true);
-  } catch (e) {
-    throw new Error(`invalid domain XML: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  const domain = asNode((doc as XmlNode | undefined)?.domain);
+  const domain = asNode(readDomainXml(xml, "domain XML").domain);
   if (!domain) throw new Error("invalid domain XML: no <domain> root element");
   return domain;
 }

@@ -2,23 +2,14 @@
 // model, pools and labels; each VM's host, memory, the disk bytes a move would copy, host devices
 // and whether its CPU ties it to a model. Hosts are asked side by side; an unreachable one is a
 // fact too (its VMs are then found nowhere).
-import { XMLParser } from "fast-xml-parser";
-import { constants as C, type LibvirtConnection } from "../libvirt";
+import { constants as C } from "../libvirt";
 import { gatherDomainFacts, gatherHostFacts } from "../engine/gather";
-import type { ConnectionPool } from "../engine";
+import { hostCpuModel, type ConnectionPool } from "../engine";
 import type { DomainFacts } from "../engine/types";
 import type { FleetHost, FleetVm } from "./solver";
 
-const xml = new XMLParser({ ignoreAttributes: true });
-
-/** The host CPU model libvirt reports in its capabilities (host/cpu/model). */
-export async function hostCpuModel(conn: LibvirtConnection): Promise<string | undefined> {
-  const caps = xml.parse(await conn.host.capabilities()) as {
-    capabilities?: { host?: { cpu?: { model?: unknown } } };
-  };
-  const model = caps.capabilities?.host?.cpu?.model;
-  return typeof model === "string" ? model : undefined;
-}
+// Callers that ask the fleet for it (resources/functions.ts) keep importing it from here.
+export { hostCpuModel };
 
 interface HostScan {
   host: FleetHost;
