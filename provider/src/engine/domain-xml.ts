@@ -346,6 +346,16 @@ export function parseDomainXml(xml: string): ParsedDomain {
   return parsed;
 }
 
+/**
+ * The mode of a <cpu> definition (DomainFacts.cpuXml): custom, host-model, host-passthrough or
+ * maximum; undefined when there is no definition or it names no mode.
+ */
+export function cpuMode(cpuXml: string | undefined): string | undefined {
+  if (!cpuXml) return undefined;
+  const cpu = elements(parseXml(cpuXml, "CPU XML"), "cpu")[0];
+  return cpu && attrOf(cpu, "mode");
+}
+
 /** The document's nodes and its <domain> element, with everything in document order. */
 function orderedDocument(xml: string): { doc: OrderedNode[]; domain: OrderedNode } {
   const doc = parseXml(xml, "domain XML");

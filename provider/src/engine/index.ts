@@ -36,7 +36,7 @@ export { LocationUnknownError } from "./gather";
 export { hostCpuModel } from "./fleet-scan";
 export { executePlan, type ExecuteOptions } from "./executor";
 export type { Recovery } from "./recovery-plan";
-export { withoutMoveMarker } from "./domain-xml";
+export { cpuMode, withoutMoveMarker } from "./domain-xml";
 export { DEFAULT_POLICY } from "./policy";
 export { choosePlan, type PlacementRequest } from "./planner";
 export { MeasureGate } from "./measure";

@@ -4,7 +4,7 @@
 // fact too (its VMs are then found nowhere).
 import { constants as C } from "../libvirt";
 import { gatherDomainFacts, gatherHostFacts } from "../engine/gather";
-import { hostCpuModel, type ConnectionPool } from "../engine";
+import { cpuMode, hostCpuModel, type ConnectionPool } from "../engine";
 import type { DomainFacts } from "../engine/types";
 import type { FleetHost, FleetVm } from "./solver";
 
@@ -80,7 +80,7 @@ function vmOf(domain: DomainFacts, host: FleetHost, sharedPools: Set<string>): F
   const copied = domain.disks.filter(
     (d) => d.device === "disk" && !d.readOnly && !d.network && !(d.pool && sharedPools.has(d.pool)),
   );
-  const mode = /mode=['"]([\w-]+)['"]/.exec(domain.cpuXml ?? "")?.[1];
+  const mode = cpuMode(domain.cpuXml);
   return {
     domain: domain.name,
     currentHost: host.name,
