@@ -3,7 +3,14 @@
 // Until the target copy starts (the switch-over) a cancel or a failure puts the VM back on the
 // source with nothing left on the target; after it, the move finishes.
 import { constants as C, type LibvirtConnection } from "../libvirt";
-import { RateMeter, reportPhase, RunFailure, secondsLeft, type RunContext } from "./context";
+import {
+  progressEvent,
+  RateMeter,
+  reportPhase,
+  RunFailure,
+  secondsLeft,
+  type RunContext,
+} from "./context";
 import { rewriteDiskSources } from "./domain-xml";
 import { describeError, stopCause } from "./errors";
 import { copyNvram, removeNvramFile } from "./nvram";
@@ -64,19 +71,15 @@ async function copyVolumes(
       reportedAt = Date.now();
       const bps = meter.sample(moved);
       const remaining = Math.max(0, d.capacityBytes - moved);
-      ctx.onProgress?.({
-        domain: ctx.plan.domain,
-        phase: "offline-copy",
-        percent: d.capacityBytes ? Math.min(100, Math.round((moved / d.capacityBytes) * 100)) : 0,
-        secondsLeft: secondsLeft(remaining, bps),
-        memoryProcessed: 0,
-        memoryRemaining: 0,
-        diskProcessed: moved,
-        diskRemaining: remaining,
-        bandwidthBps: bps,
-        dirtyRateBps: 0,
-        iteration: 0,
-      });
+      ctx.onProgress?.(
+        progressEvent(ctx.plan.domain, "offline-copy", {
+          percent: d.capacityBytes ? Math.min(100, Math.round((moved / d.capacityBytes) * 100)) : 0,
+          secondsLeft: secondsLeft(remaining, bps),
+          diskProcessed: moved,
+          diskRemaining: remaining,
+          bandwidthBps: bps,
+        }),
+      );
     };
     let moved: number;
     try {
