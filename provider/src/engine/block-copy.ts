@@ -118,7 +118,7 @@ export async function runBlockCopy(ctx: RunContext): Promise<{ finalHost: string
 }
 
 async function copyAndPivot(ctx: RunContext, sources: SourceMarks): Promise<{ finalHost: string }> {
-  const { plan, record, policy, facts } = ctx;
+  const { plan, record, facts } = ctx;
   const conn = await ctx.pool.get(plan.from);
   const dom = await conn.domains.lookupByName(plan.domain);
   const volumes = new CreatedVolumes(ctx.pool, facts.uuid);
@@ -170,12 +170,10 @@ async function copyAndPivot(ctx: RunContext, sources: SourceMarks): Promise<{ fi
     record.step(`updated the persistent definition (${moved.map((d) => d.target).join(", ")})`);
   }
   await volumes.settle((volume) => movedNames.has(volume));
-  if (policy.removeSourceVolumes) {
-    const { removed, left } = await removeSourceVolumes(ctx.pool, plan.from, moved, true, sources);
-    if (removed.length)
-      record.step(`removed old volumes: ${removed.map((p) => path.basename(p)).join(", ")}`);
-    if (left) record.step(left);
-  }
+  await removeSourceVolumes(ctx, moved, sources, {
+    sameHost: true,
+    removedAs: (paths) => `removed old volumes: ${paths.map((p) => path.basename(p)).join(", ")}`,
+  });
   if (moved.length < copies.length) {
     const stayed = copies.filter((d) => !moved.includes(d)).map((d) => d.target);
     throw new RunFailure(

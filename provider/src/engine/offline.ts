@@ -3,14 +3,7 @@
 // Until the target copy starts (the switch-over) a cancel or a failure puts the VM back on the
 // source with nothing left on the target; after it, the move finishes.
 import { constants as C, type LibvirtConnection } from "../libvirt";
-import {
-  progressEvent,
-  RateMeter,
-  reportPhase,
-  RunFailure,
-  secondsLeft,
-  type RunContext,
-} from "./context";
+import { progressEvent, RateMeter, RunFailure, secondsLeft, type RunContext } from "./context";
 import { rewriteDiskSources } from "./domain-xml";
 import { describeError, stopCause } from "./errors";
 import { copyNvram, removeNvramFile } from "./nvram";
@@ -121,7 +114,7 @@ export async function runOffline(ctx: RunContext): Promise<{ finalHost: string }
 }
 
 async function moveOffline(ctx: RunContext, sources: SourceMarks): Promise<{ finalHost: string }> {
-  const { plan, record, policy, facts } = ctx;
+  const { plan, record, facts } = ctx;
   const src = await ctx.pool.get(plan.from);
   const sameHost = plan.from === plan.to;
   const wasRunning = (await presence(src, plan.domain)).running;
@@ -211,18 +204,7 @@ async function moveOffline(ctx: RunContext, sources: SourceMarks): Promise<{ fin
   }
   await volumes.keep();
   record.downtimeMs = wasRunning ? Date.now() - downSince : undefined;
-  if (policy.removeSourceVolumes) {
-    reportPhase(ctx, "cleanup");
-    const { removed, left } = await removeSourceVolumes(
-      ctx.pool,
-      plan.from,
-      plan.disks,
-      sameHost,
-      sources,
-    );
-    if (removed.length) record.step(`removed source volumes: ${removed.join(", ")}`);
-    if (left) record.step(left);
-  }
+  await removeSourceVolumes(ctx, plan.disks, sources, { sameHost, cleanupPhase: true });
   return { finalHost: plan.to };
 }
 
