@@ -3,7 +3,7 @@
 // parsed document: what it does not touch keeps its order, text and layout), and the volume and
 // block-copy definitions the engine creates. All of it through ./xml.
 
-import type { DiskFacts, DomainFacts } from "./types";
+import type { DiskFacts, DiskPlacement, DomainFacts } from "./types";
 import {
   MOVE_MARKER_KEY,
   MOVE_MARKER_NS,
@@ -427,6 +427,19 @@ export function rewriteDiskSources(xml: string, changes: Record<string, DiskSour
       rewriteDisk(disks[i], changes[target]);
   });
   return buildXml(doc);
+}
+
+/**
+ * The domain XML as it is to be on the target: each copied disk whose path changes points at its
+ * target path. Undefined when no disk's path changes.
+ */
+export function withTargetDiskPaths(xml: string, disks: DiskPlacement[]): string | undefined {
+  const changes = Object.fromEntries(
+    disks
+      .filter((d) => d.copy && d.targetPath && d.targetPath !== d.sourcePath)
+      .map((d) => [d.target, { path: d.targetPath! }]),
+  );
+  return Object.keys(changes).length ? rewriteDiskSources(xml, changes) : undefined;
 }
 
 /**

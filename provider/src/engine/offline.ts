@@ -4,7 +4,7 @@
 // source with nothing left on the target; after it, the move finishes.
 import { constants as C, type LibvirtConnection } from "../libvirt";
 import { progressEvent, RateMeter, RunFailure, secondsLeft, type RunContext } from "./context";
-import { rewriteDiskSources } from "./domain-xml";
+import { withTargetDiskPaths } from "./domain-xml";
 import { describeError, stopCause } from "./errors";
 import { copyNvram, removeNvramFile } from "./nvram";
 import { copyVolume } from "./volume-copy";
@@ -135,14 +135,7 @@ async function moveOffline(ctx: RunContext, sources: SourceMarks): Promise<{ fin
     dom,
     C.virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE | C.virDomainXMLFlags.VIR_DOMAIN_XML_SECURE,
   );
-  const changes = Object.fromEntries(
-    plan.disks
-      .filter((d) => d.copy && d.targetPath && d.targetPath !== d.sourcePath)
-      .map((d) => [d.target, { path: d.targetPath! }]),
-  );
-  const targetXml = Object.keys(changes).length
-    ? rewriteDiskSources(inactiveXml, changes)
-    : inactiveXml;
+  const targetXml = withTargetDiskPaths(inactiveXml, plan.disks) ?? inactiveXml;
 
   // Downtime counts from the shutdown request: the guest stops serving from then on.
   const downSince = Date.now();
