@@ -33,7 +33,7 @@ export {
 } from "./limiter";
 export { DeadlineExceeded, MigrationError } from "./errors";
 export { LocationUnknownError } from "./gather";
-export { hostCpuModel } from "./fleet-scan";
+export { gatherFleetDomain, gatherFleetHost, hostCpuModel, type FleetHostScan } from "./fleet-scan";
 export { executePlan, type ExecuteOptions } from "./executor";
 export type { Recovery } from "./recovery-plan";
 export { cpuMode, withoutMoveMarker } from "./domain-xml";
