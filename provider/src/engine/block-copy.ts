@@ -3,7 +3,7 @@
 // persistent definition is rewritten last, to exactly the disks the running domain then uses.
 import path from "node:path";
 import { constants as C, type Domain, type LibvirtConnection } from "../libvirt";
-import { RateMeter, RunFailure, secondsLeft, type RunContext } from "./context";
+import { progressEvent, RateMeter, RunFailure, secondsLeft, type RunContext } from "./context";
 import { blockCopyDestinationXml, parseDomainXml, rewriteDiskSources } from "./domain-xml";
 import { describeError, stopCause } from "./errors";
 import type { DiskPlacement } from "./types";
@@ -68,19 +68,15 @@ async function mirrorAll(
     const end = jobs.reduce((sum, j) => sum + j!.end, 0);
     // The jobs' own bandwidth field is the limit set on them; the real rate is measured.
     const bps = meter.sample(cur);
-    ctx.onProgress?.({
-      domain: plan.domain,
-      phase: "block-copy",
-      percent: end ? Math.round((cur / end) * 100) : 0,
-      secondsLeft: secondsLeft(end - cur, bps),
-      memoryProcessed: 0,
-      memoryRemaining: 0,
-      diskProcessed: cur,
-      diskRemaining: end - cur,
-      bandwidthBps: bps,
-      dirtyRateBps: 0,
-      iteration: 0,
-    });
+    ctx.onProgress?.(
+      progressEvent(plan.domain, "block-copy", {
+        percent: end ? Math.round((cur / end) * 100) : 0,
+        secondsLeft: secondsLeft(end - cur, bps),
+        diskProcessed: cur,
+        diskRemaining: end - cur,
+        bandwidthBps: bps,
+      }),
+    );
     if (jobs.every((j) => j!.end > 0 && j!.cur === j!.end)) return;
     await sleep(ctx.pollIntervalMs, ctx.signal);
   }
@@ -122,7 +118,7 @@ export async function runBlockCopy(ctx: RunContext): Promise<{ finalHost: string
 }
 
 async function copyAndPivot(ctx: RunContext, sources: SourceMarks): Promise<{ finalHost: string }> {
-  const { plan, record, policy, facts } = ctx;
+  const { plan, record, facts } = ctx;
   const conn = await ctx.pool.get(plan.from);
   const dom = await conn.domains.lookupByName(plan.domain);
   const volumes = new CreatedVolumes(ctx.pool, facts.uuid);
@@ -174,12 +170,10 @@ async function copyAndPivot(ctx: RunContext, sources: SourceMarks): Promise<{ fi
     record.step(`updated the persistent definition (${moved.map((d) => d.target).join(", ")})`);
   }
   await volumes.settle((volume) => movedNames.has(volume));
-  if (policy.removeSourceVolumes) {
-    const { removed, left } = await removeSourceVolumes(ctx.pool, plan.from, moved, true, sources);
-    if (removed.length)
-      record.step(`removed old volumes: ${removed.map((p) => path.basename(p)).join(", ")}`);
-    if (left) record.step(left);
-  }
+  await removeSourceVolumes(ctx, moved, sources, {
+    sameHost: true,
+    removedAs: (paths) => `removed old volumes: ${paths.map((p) => path.basename(p)).join(", ")}`,
+  });
   if (moved.length < copies.length) {
     const stayed = copies.filter((d) => !moved.includes(d)).map((d) => d.target);
     throw new RunFailure(

@@ -59,12 +59,16 @@ function failureCode(
   return category === "verification" ? "VMP_VERIFICATION_FAILED" : "VMP_MIGRATION_FAILED";
 }
 
-/** Reports a phase of a move that has no job statistics of its own (the figures are zero). */
-export function reportPhase(ctx: RunContext, phase: "verifying" | "cleanup"): void {
-  ctx.onProgress?.({
-    domain: ctx.plan.domain,
+/** A progress event; the figures not given are zero. */
+export function progressEvent(
+  domain: string,
+  phase: MigrationProgress["phase"],
+  figures: Partial<Omit<MigrationProgress, "domain" | "phase">> = {},
+): MigrationProgress {
+  return {
+    domain,
     phase,
-    percent: 100,
+    percent: 0,
     memoryProcessed: 0,
     memoryRemaining: 0,
     diskProcessed: 0,
@@ -72,7 +76,13 @@ export function reportPhase(ctx: RunContext, phase: "verifying" | "cleanup"): vo
     bandwidthBps: 0,
     dirtyRateBps: 0,
     iteration: 0,
-  });
+    ...figures,
+  };
+}
+
+/** Reports a phase of a move that has no job statistics of its own (the figures are zero). */
+export function reportPhase(ctx: RunContext, phase: "verifying" | "cleanup"): void {
+  ctx.onProgress?.(progressEvent(ctx.plan.domain, phase, { percent: 100 }));
 }
 
 /** The rate a copy really runs at, from how much it has done over time (not a configured limit). */

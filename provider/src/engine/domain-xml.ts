@@ -3,8 +3,7 @@
 // parsed document: what it does not touch keeps its order, text and layout), and the volume and
 // block-copy definitions the engine creates. All of it through ./xml.
 
-import { XMLParser } from "fast-xml-parser";
-import type { DiskFacts, DomainFacts } from "./types";
+import type { DiskFacts, DiskPlacement, DomainFacts } from "./types";
 import {
   MOVE_MARKER_KEY,
   MOVE_MARKER_NS,
@@ -18,6 +17,7 @@ import {
   childrenOf,
   element,
   elements,
+  objectReader,
   parseXml,
   setAttr,
   tagOf,
@@ -110,8 +110,7 @@ export function volumeXml(
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
-// fast-xml-parser's output: attributes under "@_name", text under "#text" when there are
-// attributes, a plain string for a text-only element, "" for an empty element.
+// An element as objectReader gives it (see ./xml).
 type XmlNode = Record<string, unknown>;
 
 const ARRAY_PATHS = new Set([
@@ -122,25 +121,10 @@ const ARRAY_PATHS = new Set([
   "domain.devices.graphics",
 ]);
 
-function xmlParser(): XMLParser {
-  return new XMLParser({
-    ignoreAttributes: false,
-    attributeNamePrefix: "@_",
-    parseTagValue: false,
-    parseAttributeValue: false,
-    trimValues: true,
-    isArray: (_tag, jpath) => ARRAY_PATHS.has(String(jpath)),
-  });
-}
+const readDomainXml = objectReader(ARRAY_PATHS);
 
 function parseDocument(xml: string): XmlNode {
-  let doc: unknown;
-  try {
-    doc = xmlParser().parse(xml, true);
-  } catch (e) {
-    throw new Error(`invalid domain XML: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  const domain = asNode((doc as XmlNode | undefined)?.domain);
+  const domain = asNode(readDomainXml(xml, "domain XML").domain);
   if (!domain) throw new Error("invalid domain XML: no <domain> root element");
   return domain;
 }
@@ -362,6 +346,16 @@ export function parseDomainXml(xml: string): ParsedDomain {
   return parsed;
 }
 
+/**
+ * The mode of a <cpu> definition (DomainFacts.cpuXml): custom, host-model, host-passthrough or
+ * maximum; undefined when there is no definition or it names no mode.
+ */
+export function cpuMode(cpuXml: string | undefined): string | undefined {
+  if (!cpuXml) return undefined;
+  const cpu = elements(parseXml(cpuXml, "CPU XML"), "cpu")[0];
+  return cpu && attrOf(cpu, "mode");
+}
+
 /** The document's nodes and its <domain> element, with everything in document order. */
 function orderedDocument(xml: string): { doc: OrderedNode[]; domain: OrderedNode } {
   const doc = parseXml(xml, "domain XML");
@@ -433,6 +427,19 @@ export function rewriteDiskSources(xml: string, changes: Record<string, DiskSour
       rewriteDisk(disks[i], changes[target]);
   });
   return buildXml(doc);
+}
+
+/**
+ * The domain XML as it is to be on the target: each copied disk whose path changes points at its
+ * target path. Undefined when no disk's path changes.
+ */
+export function withTargetDiskPaths(xml: string, disks: DiskPlacement[]): string | undefined {
+  const changes = Object.fromEntries(
+    disks
+      .filter((d) => d.copy && d.targetPath && d.targetPath !== d.sourcePath)
+      .map((d) => [d.target, { path: d.targetPath! }]),
+  );
+  return Object.keys(changes).length ? rewriteDiskSources(xml, changes) : undefined;
 }
 
 /**

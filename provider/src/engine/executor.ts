@@ -3,7 +3,7 @@
 // throws with) a truthful migration record.
 import { runBlockCopy } from "./block-copy";
 import type { ConnectionPool } from "./connections";
-import { RunFailure, type RunContext } from "./context";
+import { progressEvent, RunFailure, type RunContext } from "./context";
 import { describeError, MigrationError, stopCause } from "./errors";
 import type { MigrationLimiter, SlotRelease } from "./limiter";
 import { runLive } from "./live";
@@ -222,19 +222,7 @@ async function waitForSlot(ctx: RunContext, limiter: MigrationLimiter): Promise<
   const report = () => {
     const queue = request.status();
     if (!queue) return;
-    ctx.onProgress?.({
-      domain: plan.domain,
-      phase: "queued",
-      percent: 0,
-      memoryProcessed: 0,
-      memoryRemaining: 0,
-      diskProcessed: 0,
-      diskRemaining: 0,
-      bandwidthBps: 0,
-      dirtyRateBps: 0,
-      iteration: 0,
-      queue,
-    });
+    ctx.onProgress?.(progressEvent(plan.domain, "queued", { queue }));
   };
   report();
   const timer = setInterval(report, ctx.pollIntervalMs);

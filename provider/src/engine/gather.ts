@@ -7,7 +7,7 @@ import path from "node:path";
 import { constants as C, isNotFound, type Domain, type LibvirtConnection } from "../libvirt";
 import { VmpError } from "../errors";
 import type { ConnectionPool } from "./connections";
-import { parseDomainXml } from "./domain-xml";
+import { cpuMode, parseDomainXml } from "./domain-xml";
 import { parsePoolXml } from "./pool-xml";
 import type { DefinedCopy } from "./recovery-plan";
 import type { DiskFacts, DomainFacts, HostFacts, PoolFacts } from "./types";
@@ -350,7 +350,7 @@ export async function cpuRunsOn(
   conn: LibvirtConnection,
   domain: DomainFacts | undefined,
 ): Promise<boolean | undefined> {
-  if (!domain?.cpuXml || !/mode=['"]custom['"]/.test(domain.cpuXml)) return undefined;
+  if (!domain?.cpuXml || cpuMode(domain.cpuXml) !== "custom") return undefined;
   const result = await conn.host
     .compareHypervisorCpu(domain.cpuXml, {
       arch: domain.arch,

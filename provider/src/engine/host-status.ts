@@ -1,8 +1,8 @@
 // A host as the getHosts function reports it: whether it answers, its free memory, CPU model,
 // pools and the domains it runs. Reads only.
-import { XMLParser } from "fast-xml-parser";
-import { constants as C, type LibvirtConnection } from "../libvirt";
+import { constants as C } from "../libvirt";
 import type { ConnectionPool } from "./connections";
+import { hostCpuModel } from "./fleet-scan";
 import { gatherHostFacts } from "./gather";
 
 export interface HostStatus {
@@ -20,17 +20,6 @@ export interface HostStatus {
     freeBytes: number;
   }>;
   runningDomains: string[];
-}
-
-const xml = new XMLParser({ ignoreAttributes: true });
-
-/** The host CPU model libvirt reports in its capabilities (host/cpu/model). */
-export async function hostCpuModel(conn: LibvirtConnection): Promise<string | undefined> {
-  const caps = xml.parse(await conn.host.capabilities()) as {
-    capabilities?: { host?: { cpu?: { model?: unknown } } };
-  };
-  const model = caps.capabilities?.host?.cpu?.model;
-  return typeof model === "string" ? model : undefined;
 }
 
 export async function hostStatus(pool: ConnectionPool, name: string): Promise<HostStatus> {

@@ -630,18 +630,8 @@ async function verifyMoved(ctx: RunContext, seen: Seen): Promise<{ finalHost: st
   record.step(
     `verified: running on ${plan.to} only${facts.persistent ? ", persistent there, undefined on the source" : ""}`,
   );
-  if (policy.removeSourceVolumes && plan.disks.some((d) => d.copy)) {
-    reportPhase(ctx, "cleanup");
-    const { removed, left } = await removeSourceVolumes(
-      ctx.pool,
-      plan.from,
-      plan.disks,
-      false,
-      sources,
-    );
-    if (removed.length) record.step(`removed source volumes: ${removed.join(", ")}`);
-    if (left) record.step(left);
-  }
+  if (plan.disks.some((d) => d.copy))
+    await removeSourceVolumes(ctx, plan.disks, sources, { cleanupPhase: true });
   return { finalHost: plan.to };
 }
 

@@ -3,8 +3,8 @@
 // Until the target copy starts (the switch-over) a cancel or a failure puts the VM back on the
 // source with nothing left on the target; after it, the move finishes.
 import { constants as C, type LibvirtConnection } from "../libvirt";
-import { RateMeter, reportPhase, RunFailure, secondsLeft, type RunContext } from "./context";
-import { rewriteDiskSources } from "./domain-xml";
+import { progressEvent, RateMeter, RunFailure, secondsLeft, type RunContext } from "./context";
+import { withTargetDiskPaths } from "./domain-xml";
 import { describeError, stopCause } from "./errors";
 import { copyNvram, removeNvramFile } from "./nvram";
 import { copyVolume } from "./volume-copy";
@@ -64,19 +64,15 @@ async function copyVolumes(
       reportedAt = Date.now();
       const bps = meter.sample(moved);
       const remaining = Math.max(0, d.capacityBytes - moved);
-      ctx.onProgress?.({
-        domain: ctx.plan.domain,
-        phase: "offline-copy",
-        percent: d.capacityBytes ? Math.min(100, Math.round((moved / d.capacityBytes) * 100)) : 0,
-        secondsLeft: secondsLeft(remaining, bps),
-        memoryProcessed: 0,
-        memoryRemaining: 0,
-        diskProcessed: moved,
-        diskRemaining: remaining,
-        bandwidthBps: bps,
-        dirtyRateBps: 0,
-        iteration: 0,
-      });
+      ctx.onProgress?.(
+        progressEvent(ctx.plan.domain, "offline-copy", {
+          percent: d.capacityBytes ? Math.min(100, Math.round((moved / d.capacityBytes) * 100)) : 0,
+          secondsLeft: secondsLeft(remaining, bps),
+          diskProcessed: moved,
+          diskRemaining: remaining,
+          bandwidthBps: bps,
+        }),
+      );
     };
     let moved: number;
     try {
@@ -118,7 +114,7 @@ export async function runOffline(ctx: RunContext): Promise<{ finalHost: string }
 }
 
 async function moveOffline(ctx: RunContext, sources: SourceMarks): Promise<{ finalHost: string }> {
-  const { plan, record, policy, facts } = ctx;
+  const { plan, record, facts } = ctx;
   const src = await ctx.pool.get(plan.from);
   const sameHost = plan.from === plan.to;
   const wasRunning = (await presence(src, plan.domain)).running;
@@ -139,14 +135,7 @@ async function moveOffline(ctx: RunContext, sources: SourceMarks): Promise<{ fin
     dom,
     C.virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE | C.virDomainXMLFlags.VIR_DOMAIN_XML_SECURE,
   );
-  const changes = Object.fromEntries(
-    plan.disks
-      .filter((d) => d.copy && d.targetPath && d.targetPath !== d.sourcePath)
-      .map((d) => [d.target, { path: d.targetPath! }]),
-  );
-  const targetXml = Object.keys(changes).length
-    ? rewriteDiskSources(inactiveXml, changes)
-    : inactiveXml;
+  const targetXml = withTargetDiskPaths(inactiveXml, plan.disks) ?? inactiveXml;
 
   // Downtime counts from the shutdown request: the guest stops serving from then on.
   const downSince = Date.now();
@@ -208,18 +197,7 @@ async function moveOffline(ctx: RunContext, sources: SourceMarks): Promise<{ fin
   }
   await volumes.keep();
   record.downtimeMs = wasRunning ? Date.now() - downSince : undefined;
-  if (policy.removeSourceVolumes) {
-    reportPhase(ctx, "cleanup");
-    const { removed, left } = await removeSourceVolumes(
-      ctx.pool,
-      plan.from,
-      plan.disks,
-      sameHost,
-      sources,
-    );
-    if (removed.length) record.step(`removed source volumes: ${removed.join(", ")}`);
-    if (left) record.step(left);
-  }
+  await removeSourceVolumes(ctx, plan.disks, sources, { sameHost, cleanupPhase: true });
   return { finalHost: plan.to };
 }
 

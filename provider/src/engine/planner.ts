@@ -2,7 +2,7 @@
 // uses only this; nothing here talks to a host.
 import path from "node:path";
 import { completionTimeoutSeconds, downtimeSteps } from "./policy";
-import { rewriteDiskSources } from "./domain-xml";
+import { withTargetDiskPaths } from "./domain-xml";
 import { memoryBlockers, placementDemand, poolBlockers } from "./capacity";
 import type { HeldOnTarget } from "./ledger";
 import { chooseLink, type LinkFacts } from "./link";
@@ -602,14 +602,7 @@ export function choosePlan(
       ),
     );
 
-  const pathChanges = Object.fromEntries(
-    disks
-      .filter((d) => d.copy && d.targetPath && d.targetPath !== d.sourcePath)
-      .map((d) => [d.target, { path: d.targetPath! }]),
-  );
-  const rewritten = Object.keys(pathChanges).length
-    ? rewriteDiskSources(domain.xml, pathChanges)
-    : undefined;
+  const rewritten = withTargetDiskPaths(domain.xml, disks);
   const copied = disks.filter((d) => d.copy).map((d) => d.target);
   const live = mode.startsWith("live");
   return {

@@ -1,9 +1,8 @@
 // Storage pool XML: the pool's type, its directory, and an identity of the storage behind it
 // that is equal on every host reaching the same shared storage.
-import { XMLParser } from "fast-xml-parser";
-import { buildXml, element, textElement } from "./xml";
+import { buildXml, element, objectReader, textElement } from "./xml";
 
-const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@" });
+const readPoolXml = objectReader();
 
 /** Pool types whose storage other hosts can reach too. */
 const SHARED_TYPES = new Set([
@@ -27,10 +26,10 @@ type Node = Record<string, unknown>;
 const asArray = <T>(v: T | T[] | undefined): T[] =>
   v === undefined ? [] : Array.isArray(v) ? v : [v];
 const attr = (n: unknown, name: string): string | undefined =>
-  n && typeof n === "object" ? ((n as Node)[`@${name}`] as string | undefined) : undefined;
+  n && typeof n === "object" ? ((n as Node)[`@_${name}`] as string | undefined) : undefined;
 
 export function parsePoolXml(xml: string): ParsedPool {
-  const pool = (parser.parse(xml) as { pool: Node }).pool;
+  const pool = readPoolXml(xml, "pool XML").pool as Node;
   const type = attr(pool, "type") ?? "unknown";
   const target = pool.target as Node | undefined;
   const source = (pool.source as Node | undefined) ?? {};

@@ -5,6 +5,7 @@
 import path from "node:path";
 import { isNotFound, type LibvirtConnection, type StoragePool } from "../libvirt";
 import type { ConnectionPool } from "./connections";
+import { reportPhase, type RunContext } from "./context";
 import { describeError } from "./errors";
 import { volumeXml } from "./domain-xml";
 import { movingMarkerName, ownerMarkerName } from "./volume-markers";
@@ -177,33 +178,42 @@ export async function removeLeftovers(
 }
 
 /**
- * Deletes the source copies of moved disks, only ever after the move was verified. The move has
- * happened whatever this meets: a failure is reported (`left`), never thrown, and the copies
- * left keep their "moving" markers so that the next run removes them.
+ * After a verified move, and when the policy says so, deletes the source copies of the moved
+ * disks and notes in the record what went. The move has happened whatever this meets: a failure
+ * is noted, never thrown, and the copies left keep their "moving" markers so that the next run
+ * removes them. `sameHost`: a pool change within the host, where a disk whose path stays has no
+ * separate source copy.
  */
 export async function removeSourceVolumes(
-  pool: ConnectionPool,
-  host: string,
+  ctx: RunContext,
   disks: DiskPlacement[],
-  sameHost: boolean,
   sources: SourceMarks,
-): Promise<{ removed: string[]; left?: string }> {
+  options: {
+    sameHost?: boolean;
+    /** Reports the cleanup phase before removing. */
+    cleanupPhase?: boolean;
+    /** The record's note of the removed volumes (by path). */
+    removedAs?: (paths: string[]) => string;
+  } = {},
+): Promise<void> {
+  if (!ctx.policy.removeSourceVolumes) return;
+  if (options.cleanupPhase) reportPhase(ctx, "cleanup");
+  const host = ctx.plan.from;
   const removed: string[] = [];
+  let left: string | undefined;
   try {
-    const conn = await pool.get(host);
+    const conn = await ctx.pool.get(host);
     for (const d of disks) {
-      // On the same host, a disk whose path did not change has no separate source copy.
-      if (!d.copy || !d.sourcePath || (sameHost && d.sourcePath === d.targetPath)) continue;
+      if (!d.copy || !d.sourcePath || (options.sameHost && d.sourcePath === d.targetPath)) continue;
       const vol = await conn.storage.volByPath(d.sourcePath);
       await conn.storage.deleteVol(vol);
       removed.push(d.sourcePath);
     }
-    return { removed };
   } catch (err) {
     sources.keepForNextRun();
-    return {
-      removed,
-      left: `could not remove the old source volume(s) on ${host} now (${describeError(err)}); the next run removes them`,
-    };
+    left = `could not remove the old source volume(s) on ${host} now (${describeError(err)}); the next run removes them`;
   }
+  const removedAs = options.removedAs ?? ((p) => `removed source volumes: ${p.join(", ")}`);
+  if (removed.length) ctx.record.step(removedAs(removed));
+  if (left) ctx.record.step(left);
 }

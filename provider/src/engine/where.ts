@@ -1,6 +1,10 @@
 // Where a domain is on a host right now: the facts verification and rollback decide on.
 import { constants as C, isNotFound, type Domain, type LibvirtConnection } from "../libvirt";
+import { sleep } from "../util/sleep";
 import type { RunContext } from "./context";
+
+// Engine modules import sleep from here.
+export { sleep };
 
 export interface Presence {
   defined: boolean;
@@ -33,18 +37,6 @@ export async function presence(conn: LibvirtConnection, name: string): Promise<P
     throw err;
   }
 }
-
-/** Waits `ms`, or less when `signal` aborts; leaves no listener behind either way. */
-export const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 
 const { VIR_DOMAIN_UNDEFINE_NVRAM, VIR_DOMAIN_UNDEFINE_KEEP_NVRAM } =
   C.virDomainUndefineFlagsValues;

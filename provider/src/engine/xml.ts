@@ -1,6 +1,7 @@
-// The one place the engine edits and writes XML: documents are parsed by fast-xml-parser into
-// an ordered tree (elements, text with its whitespace, comments, CDATA, in document order),
-// edited as data, and serialized by its builder, which escapes every value.
+// The one place that configures fast-xml-parser. Documents the engine edits and writes are parsed
+// into an ordered tree (elements, text with its whitespace, comments, CDATA, in document order),
+// edited as data, and serialized by its builder, which escapes every value. Documents only read
+// for facts are parsed into plain objects (objectReader).
 import { XMLBuilder, XMLParser } from "fast-xml-parser";
 
 /** An element (`{ [tag]: children, ":@": attributes }`), a text node, a comment or CDATA. */
@@ -28,11 +29,37 @@ const pretty = new XMLBuilder({ ...OPTIONS, format: true, indentBy: "  " });
 
 /** Parses a document into its ordered nodes; throws on XML that is not well-formed. */
 export function parseXml(xml: string, what = "XML"): XmlNode[] {
+  return validated(() => parser.parse(xml, true) as XmlNode[], what);
+}
+
+function validated<T>(parse: () => T, what: string): T {
   try {
-    return parser.parse(xml, true) as XmlNode[];
+    return parse();
   } catch (e) {
     throw new Error(`invalid ${what}: ${e instanceof Error ? e.message : String(e)}`);
   }
+}
+
+/**
+ * A parser of documents into plain objects, for reading facts: attributes under "@_name", text
+ * under "#text" when there are attributes, a plain string for a text-only element, "" for an
+ * empty one; values stay the text as written. `arrays` names the element paths
+ * ("domain.devices.disk") that are lists even when there is one. Throws on XML that is not
+ * well-formed.
+ */
+export function objectReader(
+  arrays: ReadonlySet<string> = new Set(),
+): (xml: string, what?: string) => Record<string, unknown> {
+  const reader = new XMLParser({
+    ignoreAttributes: false,
+    attributeNamePrefix: "@_",
+    parseTagValue: false,
+    parseAttributeValue: false,
+    trimValues: true,
+    isArray: (_tag, jpath) => arrays.has(String(jpath)),
+  });
+  return (xml, what = "XML") =>
+    validated(() => reader.parse(xml, true) as Record<string, unknown>, what);
 }
 
 /** Serializes nodes; `indented` lays elements out one per line (for documents made from scratch). */

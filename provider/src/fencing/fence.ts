@@ -3,6 +3,7 @@
 // failover; anything else (the agent fails, times out, or keeps saying on) is refused with the
 // agent's own words.
 import path from "node:path";
+import { sleep } from "../util/sleep";
 import { runFenceAgent, type FenceDevice, type FenceResult } from "./agent";
 
 export interface FenceOutcome {
@@ -13,14 +14,6 @@ export interface FenceOutcome {
   /** Why the fence is not confirmed, when it is not. */
   reason?: string;
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => (clearTimeout(t), reject(signal.reason)), {
-      once: true,
-    });
-  });
 
 /** One line per agent call, for records and errors: "off: exit 0 (Success: off)". */
 export function describeCalls(calls: FenceResult[]): string {
@@ -53,7 +46,9 @@ export async function fenceOff(
     const status = await runFenceAgent(device, "status", options.signal);
     calls.push(status);
     if (status.power === "off") return { host, confirmed: true, calls };
-    if (i + 1 < checks) await sleep(options.statusIntervalMs ?? 1000, options.signal);
+    // A cancel during the wait ends the fence with the signal's reason.
+    if (i + 1 < checks && (await sleep(options.statusIntervalMs ?? 1000, options.signal)))
+      throw options.signal?.reason;
   }
   return {
     host,

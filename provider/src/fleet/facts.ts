@@ -2,23 +2,14 @@
 // model, pools and labels; each VM's host, memory, the disk bytes a move would copy, host devices
 // and whether its CPU ties it to a model. Hosts are asked side by side; an unreachable one is a
 // fact too (its VMs are then found nowhere).
-import { XMLParser } from "fast-xml-parser";
-import { constants as C, type LibvirtConnection } from "../libvirt";
-import { gatherDomainFacts, gatherHostFacts } from "../engine/gather";
-import type { ConnectionPool } from "../engine";
-import type { DomainFacts } from "../engine/types";
+import {
+  cpuMode,
+  gatherFleetDomain,
+  gatherFleetHost,
+  type ConnectionPool,
+  type DomainFacts,
+} from "../engine";
 import type { FleetHost, FleetVm } from "./solver";
-
-const xml = new XMLParser({ ignoreAttributes: true });
-
-/** The host CPU model libvirt reports in its capabilities (host/cpu/model). */
-export async function hostCpuModel(conn: LibvirtConnection): Promise<string | undefined> {
-  const caps = xml.parse(await conn.host.capabilities()) as {
-    capabilities?: { host?: { cpu?: { model?: unknown } } };
-  };
-  const model = caps.capabilities?.host?.cpu?.model;
-  return typeof model === "string" ? model : undefined;
-}
 
 interface HostScan {
   host: FleetHost;
@@ -29,57 +20,35 @@ interface HostScan {
 
 async function scanHost(pool: ConnectionPool, name: string): Promise<HostScan> {
   const labels = pool.host(name)?.labels ?? {};
-  const facts = await gatherHostFacts(pool, name);
-  const unreachable: HostScan = {
-    host: {
-      name,
-      reachable: false,
-      labels,
-      freeMemoryBytes: 0,
-      totalMemoryBytes: 0,
-      allocatedMemoryBytes: 0,
-      poolFreeBytes: {},
-    },
-    running: [],
-    sharedPools: new Set(),
-  };
-  if (!facts?.reachable) return unreachable;
-  const conn = await pool.get(name);
-  const { VIR_CONNECT_LIST_DOMAINS_ACTIVE } = C.virConnectListAllDomainsFlags;
-  const [node, cpuModel, running] = await Promise.all([
-    conn.host.nodeInfo(),
-    hostCpuModel(conn).catch(() => undefined),
-    conn.domains.listAll(VIR_CONNECT_LIST_DOMAINS_ACTIVE),
-  ]);
-  // The load: memory given to every VM running there, in the group or not. A domain that goes
-  // away while it is asked counts as nothing.
-  const memories = await Promise.all(
-    running.map((d) =>
-      conn.domains.info(d).then(
-        (i) => i.memoryKiB * 1024,
-        () => 0,
-      ),
-    ),
-  );
+  const scan = await gatherFleetHost(pool, name);
+  if (!scan)
+    return {
+      host: {
+        name,
+        reachable: false,
+        labels,
+        freeMemoryBytes: 0,
+        totalMemoryBytes: 0,
+        allocatedMemoryBytes: 0,
+        poolFreeBytes: {},
+      },
+      running: [],
+      sharedPools: new Set(),
+    };
+  const pools = Object.values(scan.facts.pools);
   return {
     host: {
       name,
       reachable: true,
       labels,
-      freeMemoryBytes: facts.freeMemoryBytes,
-      totalMemoryBytes: node.memoryKiB * 1024,
-      allocatedMemoryBytes: memories.reduce((a, b) => a + b, 0),
-      ...(cpuModel ? { cpuModel } : {}),
-      poolFreeBytes: Object.fromEntries(
-        Object.values(facts.pools).map((p) => [p.name, p.availableBytes]),
-      ),
+      freeMemoryBytes: scan.facts.freeMemoryBytes,
+      totalMemoryBytes: scan.totalMemoryBytes,
+      allocatedMemoryBytes: scan.allocatedMemoryBytes,
+      ...(scan.cpuModel ? { cpuModel: scan.cpuModel } : {}),
+      poolFreeBytes: Object.fromEntries(pools.map((p) => [p.name, p.availableBytes])),
     },
-    running: running.map((d) => d.name),
-    sharedPools: new Set(
-      Object.values(facts.pools)
-        .filter((p) => p.sharedStorageKey !== undefined)
-        .map((p) => p.name),
-    ),
+    running: scan.running,
+    sharedPools: new Set(pools.filter((p) => p.sharedStorageKey !== undefined).map((p) => p.name)),
   };
 }
 
@@ -89,7 +58,7 @@ function vmOf(domain: DomainFacts, host: FleetHost, sharedPools: Set<string>): F
   const copied = domain.disks.filter(
     (d) => d.device === "disk" && !d.readOnly && !d.network && !(d.pool && sharedPools.has(d.pool)),
   );
-  const mode = /mode=['"]([\w-]+)['"]/.exec(domain.cpuXml ?? "")?.[1];
+  const mode = cpuMode(domain.cpuXml);
   return {
     domain: domain.name,
     currentHost: host.name,
@@ -125,11 +94,9 @@ export async function gatherFleetFacts(
   for (const scan of scans)
     for (const d of scan.running) if (wanted.has(d) && !where.has(d)) where.set(d, scan);
   const vms = await Promise.all(
-    [...where].map(async ([name, scan]) => {
-      const conn = await pool.get(scan.host.name);
-      const dom = await conn.domains.lookupByName(name);
-      return vmOf(await gatherDomainFacts(conn, scan.host.name, dom), scan.host, scan.sharedPools);
-    }),
+    [...where].map(async ([name, scan]) =>
+      vmOf(await gatherFleetDomain(pool, scan.host.name, name), scan.host, scan.sharedPools),
+    ),
   );
   const silent = new Set(scans.filter((s) => !s.host.reachable).map((s) => s.host.name));
   const onLostHosts: FleetVm[] = domains

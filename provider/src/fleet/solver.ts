@@ -104,12 +104,13 @@ export function allowedHosts(rule: VmRule, inventory: FleetHost[]): FleetHost[] 
   );
 }
 
+// Not RunLedger: that tracks moves under way against changing host figures; this sums one solve.
 /** Mutable bookkeeping of one solve: memory and pool space promised to incoming VMs. */
 class Ledger {
   readonly incomingMemory = new Map<string, number>();
-  readonly incomingPool = new Map<string, number>();
+  private readonly incomingPool = new Map<string, number>();
   /** group -> hosts where a member runs now or is bound for. */
-  readonly groupHosts = new Map<string, Set<string>>();
+  private readonly groupHosts = new Map<string, Set<string>>();
 
   constructor(private readonly hosts: Map<string, FleetHost>) {}
 
@@ -141,14 +142,6 @@ class Ledger {
     if (vm.copiedDiskBytes && vm.storagePool) {
       const key = `${host}/${vm.storagePool}`;
       this.incomingPool.set(key, (this.incomingPool.get(key) ?? 0) + vm.copiedDiskBytes);
-    }
-  }
-
-  release(vm: FleetVm, host: string): void {
-    this.incomingMemory.set(host, (this.incomingMemory.get(host) ?? 0) - vm.memoryBytes);
-    if (vm.copiedDiskBytes && vm.storagePool) {
-      const key = `${host}/${vm.storagePool}`;
-      this.incomingPool.set(key, (this.incomingPool.get(key) ?? 0) - vm.copiedDiskBytes);
     }
   }
 }

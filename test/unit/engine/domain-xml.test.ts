@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   blockCopyDestinationXml,
+  cpuMode,
   parseDomainXml,
   rewriteDiskSources,
   volumeXml,
@@ -326,6 +327,18 @@ describe("domain XML", () => {
     it("rejects what is not a domain", () => {
       assert.throws(() => parseDomainXml("<pool><name>x</name></pool>"), /no <domain>/);
       assert.throws(() => parseDomainXml("<domain><name>x</domain>"), /invalid domain XML/);
+    });
+  });
+
+  describe("cpuMode", () => {
+    it("is the <cpu> element's own mode, not a child's", () => {
+      assert.equal(cpuMode(parseDomainXml(DOMAIN).cpuXml), "custom");
+      assert.equal(
+        cpuMode(`<cpu mode="host-passthrough" check="none"><cache mode="passthrough"/></cpu>`),
+        "host-passthrough",
+      );
+      assert.equal(cpuMode(`<cpu><cache mode="emulate"/></cpu>`), undefined);
+      assert.equal(cpuMode(undefined), undefined);
     });
   });
 
