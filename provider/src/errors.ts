@@ -2,20 +2,10 @@
 // tests match codes, never wording), and server/grpc-status.ts maps each code to a gRPC status in
 // one table. libvirt's own errors keep libvirt's code name (libvirt/errors.ts).
 
-export type VmpErrorCode =
-  /** The provider has no configuration yet (no `vmplacement:hosts`). */
-  | "VMP_NOT_CONFIGURED"
-  /** Inputs, config or function arguments that fail validation. */
-  | "VMP_INVALID_INPUT"
-  /** A resource type or function this provider does not have. */
-  | "VMP_UNKNOWN_TOKEN"
-  | "VMP_UNIMPLEMENTED"
+/** How a move, a recovery or a failover ended without reaching its goal (MigrationError). */
+export type MoveErrorCode =
   /** A plan with blockers: nothing was started (a refused failover too). */
   | "VMP_PLAN_BLOCKED"
-  /** Hosts that did not answer leave open where a domain runs. */
-  | "VMP_LOCATION_UNKNOWN"
-  /** The domain is on no inventory host. */
-  | "VMP_DOMAIN_NOT_FOUND"
   | "VMP_MIGRATION_FAILED"
   | "VMP_MIGRATION_ABORTED"
   | "VMP_MIGRATION_CANCELLED"
@@ -23,7 +13,21 @@ export type VmpErrorCode =
   | "VMP_VERIFICATION_FAILED"
   | "VMP_RECOVERY_FAILED"
   /** A failover's fence agent did not confirm the lost host is off: nothing was started. */
-  | "VMP_FENCE_UNCONFIRMED"
+  | "VMP_FENCE_UNCONFIRMED";
+
+export type VmpErrorCode =
+  | MoveErrorCode
+  /** The provider has no configuration yet (no `vmplacement:hosts`). */
+  | "VMP_NOT_CONFIGURED"
+  /** Inputs, config or function arguments that fail validation. */
+  | "VMP_INVALID_INPUT"
+  /** A resource type or function this provider does not have. */
+  | "VMP_UNKNOWN_TOKEN"
+  | "VMP_UNIMPLEMENTED"
+  /** Hosts that did not answer leave open where a domain runs. */
+  | "VMP_LOCATION_UNKNOWN"
+  /** The domain is on no inventory host. */
+  | "VMP_DOMAIN_NOT_FOUND"
   /** The operation's own time limit (customTimeouts) passed. */
   | "VMP_DEADLINE_EXCEEDED"
   /** A fence agent could not be run as configured. */

@@ -1,19 +1,9 @@
 // Engine errors: a stable code, a message that says what to do, and the migration record.
-import { VmpError, type VmpErrorCode } from "../errors";
+import { VmpError, type MoveErrorCode } from "../errors";
 import { findLibvirtError } from "../libvirt";
 import type { MigrationRecord } from "./types";
 
-export type EngineErrorCode = Extract<
-  VmpErrorCode,
-  | "VMP_PLAN_BLOCKED"
-  | "VMP_MIGRATION_FAILED"
-  | "VMP_MIGRATION_ABORTED"
-  | "VMP_MIGRATION_CANCELLED"
-  | "VMP_MIGRATION_TIMED_OUT"
-  | "VMP_VERIFICATION_FAILED"
-  | "VMP_RECOVERY_FAILED"
-  | "VMP_FENCE_UNCONFIRMED"
->;
+export type EngineErrorCode = MoveErrorCode;
 
 /** A move (or recovery, or failover) that ended without reaching its goal; `record` says how. */
 export class MigrationError extends VmpError {

@@ -120,106 +120,104 @@ export function placeDisk(
   policy: MigrationPolicy,
   leftovers: VolumeRef[] = [],
 ): DiskDecision {
+  if (disk.device === "cdrom" || disk.device === "floppy")
+    return removableMedia(disk, source.name !== target.name, target);
+  if (disk.network) return networkDisk(disk, req);
   const wanted = req.diskPools?.[disk.target] ?? req.storagePool ?? disk.pool;
+  const poolProblem = targetPoolProblem(disk, wanted, target);
+  if (poolProblem) return decision([poolProblem]);
+  const targetPool = target.pools[wanted!];
   const hostChange = source.name !== target.name;
-  const out: DiskDecision = { blockers: [], warnings: [], incremental: false };
-
-  if (disk.device === "cdrom" || disk.device === "floppy") {
-    if (hostChange && disk.path) {
-      out.warnings.push(
-        blocker(
-          "REMOVABLE_MEDIA",
-          `${disk.target} has ${disk.path} inserted; media is not copied, so the same path must exist on ${target.name} (or eject it first).`,
-        ),
-      );
-    }
-    out.placement = stays(disk);
-    return out;
-  }
-
-  if (disk.network) {
-    // The domain-wide storagePool is for disks in pools; only a per-disk setting names this one.
-    const explicit = req.diskPools?.[disk.target];
-    if (explicit !== undefined && explicit !== disk.pool) {
-      out.blockers.push(
-        blocker(
-          "DISK_ON_NETWORK_STORAGE",
-          `disk ${disk.target} is on network storage (${disk.network.protocol} ${disk.network.name}), which every host reaches; it cannot be moved into pool '${explicit}'. Remove disks.${disk.target}.`,
-        ),
-      );
-    }
-    out.placement = stays(disk);
-    return out;
-  }
-  if (wanted === undefined) {
-    out.blockers.push(
-      blocker(
-        "DISK_NOT_IN_POOL",
-        `disk ${disk.target} (${disk.path ?? "no source"}) is not in a libvirt storage pool; set storagePool or disks.${disk.target} to a pool on ${target.name}.`,
-      ),
-    );
-    return out;
-  }
-  const targetPool = target.pools[wanted];
-  if (!targetPool) {
-    out.blockers.push(
-      blocker(
-        "POOL_MISSING",
-        `pool '${wanted}' does not exist on host ${target.name} (pools there: ${Object.keys(target.pools).join(", ") || "none"}); create it or choose another pool for disk ${disk.target}.`,
-      ),
-    );
-    return out;
-  }
-  if (!targetPool.active) {
-    out.blockers.push(
-      blocker(
-        "POOL_INACTIVE",
-        `pool '${wanted}' on host ${target.name} is not active; start it (virsh pool-start ${wanted}) before moving disk ${disk.target} there.`,
-      ),
-    );
-    return out;
-  }
   const sourcePool = disk.pool ? source.pools[disk.pool] : undefined;
-  const poolChange = wanted !== disk.pool;
   // The same shared storage under another pool name on the target needs no copy either.
   const shared = sameSharedStorage(sourcePool, targetPool);
-  const copy = !shared && (hostChange || poolChange);
-  if (!copy) {
-    out.placement = {
-      target: disk.target,
+  if (shared || (!hostChange && wanted === disk.pool)) {
+    const placement = {
+      ...stays(disk),
       pool: wanted,
       sourcePath: disk.path,
       targetPath: disk.path,
-      format: disk.format,
-      capacityBytes: disk.capacityBytes,
-      bytesToCopy: 0,
-      copy: false,
     };
-    return out;
+    return { ...decision([]), placement };
   }
-  if (!targetPool.path) {
-    out.blockers.push(
+  if (!targetPool.path)
+    return decision([
       blocker(
         "POOL_NOT_FILE_BASED",
         `pool '${wanted}' on ${target.name} is of type ${targetPool.type}, which has no directory to copy disk ${disk.target} into; choose a directory-backed pool.`,
       ),
+    ]);
+  const into = { source, target, pool: wanted!, targetPool: targetPool as FilePool };
+  return copiedDisk(disk, req, into, policy, leftovers);
+}
+
+function decision(blockers: Blocker[], warnings: Warning[] = []): DiskDecision {
+  return { blockers, warnings, incremental: false };
+}
+
+/** Removable media stay as they are; media inserted from a file must exist on the target too. */
+function removableMedia(disk: DiskFacts, hostChange: boolean, target: HostFacts): DiskDecision {
+  const warnings =
+    hostChange && disk.path
+      ? [
+          blocker(
+            "REMOVABLE_MEDIA",
+            `${disk.target} has ${disk.path} inserted; media is not copied, so the same path must exist on ${target.name} (or eject it first).`,
+          ),
+        ]
+      : [];
+  return { ...decision([], warnings), placement: stays(disk) };
+}
+
+/** A network disk stays where it is, which every host reaches; it cannot be moved into a pool. */
+function networkDisk(disk: DiskFacts, req: PlacementRequest): DiskDecision {
+  // The domain-wide storagePool is for disks in pools; only a per-disk setting names this one.
+  const explicit = req.diskPools?.[disk.target];
+  const blockers =
+    explicit !== undefined && explicit !== disk.pool
+      ? [
+          blocker(
+            "DISK_ON_NETWORK_STORAGE",
+            `disk ${disk.target} is on network storage (${disk.network!.protocol} ${disk.network!.name}), which every host reaches; it cannot be moved into pool '${explicit}'. Remove disks.${disk.target}.`,
+          ),
+        ]
+      : [];
+  return { ...decision(blockers), placement: stays(disk) };
+}
+
+/** Why the disk cannot go into pool `wanted` on the target, if it cannot. */
+function targetPoolProblem(
+  disk: DiskFacts,
+  wanted: string | undefined,
+  target: HostFacts,
+): Blocker | undefined {
+  if (wanted === undefined)
+    return blocker(
+      "DISK_NOT_IN_POOL",
+      `disk ${disk.target} (${disk.path ?? "no source"}) is not in a libvirt storage pool; set storagePool or disks.${disk.target} to a pool on ${target.name}.`,
     );
-    return out;
-  }
-  const volumeName = path.basename(disk.path ?? `${req.domain}-${disk.target}.${disk.format}`);
-  const targetPath = path.join(targetPool.path, volumeName);
-  const samePlace = !hostChange && targetPath === disk.path;
-  const leftover = leftovers.some(
-    (l) => l.host === target.name && l.pool === wanted && l.volume === volumeName,
-  );
-  if (!samePlace && !leftover && targetPool.volumes.includes(volumeName)) {
-    out.blockers.push(
-      blocker(
-        "VOLUME_EXISTS",
-        `pool '${wanted}' on ${target.name} already has a volume named ${volumeName}; remove it (virsh vol-delete --pool ${wanted} ${volumeName}) or rename disk ${disk.target}'s file.`,
-      ),
+  const pool = target.pools[wanted];
+  if (!pool)
+    return blocker(
+      "POOL_MISSING",
+      `pool '${wanted}' does not exist on host ${target.name} (pools there: ${Object.keys(target.pools).join(", ") || "none"}); create it or choose another pool for disk ${disk.target}.`,
     );
-  }
+  if (!pool.active)
+    return blocker(
+      "POOL_INACTIVE",
+      `pool '${wanted}' on host ${target.name} is not active; start it (virsh pool-start ${wanted}) before moving disk ${disk.target} there.`,
+    );
+  return undefined;
+}
+
+type FilePool = PoolFacts & { path: string };
+
+/** Which backing files an incremental copy needs on the target, and which of them differ there. */
+function backingChainOnTarget(
+  disk: DiskFacts,
+  target: HostFacts,
+  targetPool: FilePool,
+): { onTarget: boolean; differing: string[] } {
   // Incremental copy needs the whole backing chain on the target already: the same images, not
   // only files of the same names.
   const namesOnTarget =
@@ -231,20 +229,48 @@ export function placeDisk(
           !sameImage(
             disk.backingIdentities?.[i],
             target,
-            path.join(targetPool.path!, path.basename(b)),
+            path.join(targetPool.path, path.basename(b)),
           ),
       )
     : [];
-  const chainOnTarget = namesOnTarget && differing.length === 0;
-  out.incremental = hostChange && policy.storageCopy !== "all" && chainOnTarget;
-  if (hostChange && policy.storageCopy !== "all" && differing.length) {
+  return { onTarget: namesOnTarget && differing.length === 0, differing };
+}
+
+/** A disk copied into a file-based pool: its target volume, and whether the copy is incremental. */
+function copiedDisk(
+  disk: DiskFacts,
+  req: PlacementRequest,
+  into: { source: HostFacts; target: HostFacts; pool: string; targetPool: FilePool },
+  policy: MigrationPolicy,
+  leftovers: VolumeRef[],
+): DiskDecision {
+  const { source, target, pool, targetPool } = into;
+  const out = decision([]);
+  const hostChange = source.name !== target.name;
+  const volumeName = path.basename(disk.path ?? `${req.domain}-${disk.target}.${disk.format}`);
+  const targetPath = path.join(targetPool.path, volumeName);
+  const samePlace = !hostChange && targetPath === disk.path;
+  const leftover = leftovers.some(
+    (l) => l.host === target.name && l.pool === pool && l.volume === volumeName,
+  );
+  if (!samePlace && !leftover && targetPool.volumes.includes(volumeName)) {
+    out.blockers.push(
+      blocker(
+        "VOLUME_EXISTS",
+        `pool '${pool}' on ${target.name} already has a volume named ${volumeName}; remove it (virsh vol-delete --pool ${pool} ${volumeName}) or rename disk ${disk.target}'s file.`,
+      ),
+    );
+  }
+  const chain = backingChainOnTarget(disk, target, targetPool);
+  out.incremental = hostChange && policy.storageCopy !== "all" && chain.onTarget;
+  if (hostChange && policy.storageCopy !== "all" && chain.differing.length) {
     out.warnings.push(
       blocker(
         "BACKING_FILE_DIFFERS",
-        `disk ${disk.target}: ${differing.map((b) => path.basename(b)).join(", ")} on ${target.name} is not the same image as on ${source.name} (size or content differ); its whole content is copied.`,
+        `disk ${disk.target}: ${chain.differing.map((b) => path.basename(b)).join(", ")} on ${target.name} is not the same image as on ${source.name} (size or content differ); its whole content is copied.`,
       ),
     );
-  } else if (hostChange && policy.storageCopy === "incremental" && !chainOnTarget) {
+  } else if (hostChange && policy.storageCopy === "incremental" && !chain.onTarget) {
     out.warnings.push(
       blocker(
         "INCREMENTAL_UNAVAILABLE",
@@ -254,7 +280,7 @@ export function placeDisk(
   }
   out.placement = {
     target: disk.target,
-    pool: wanted,
+    pool,
     sourcePath: disk.path,
     targetPath,
     format: disk.format,
@@ -490,109 +516,172 @@ export function blockedPlan(
   return { ...emptyPlan(req, from), blockers };
 }
 
-/** The whole plan: what moves where, how, with which libvirt flags, and what may follow. */
-export function choosePlan(
+/** The plan of a placement whose domain or hosts cannot be planned with, if it is one. */
+function unplannable(
   req: PlacementRequest,
   facts: PlanningFacts,
-  policy: MigrationPolicy,
-): MigrationPlan {
-  const from = facts.domain?.host ?? facts.source?.name ?? "unknown";
-  const base = emptyPlan(req, from);
+  base: MigrationPlan,
+): MigrationPlan | undefined {
   const { domain, source, target } = facts;
+  const blocked = (code: string, message: string) => ({
+    ...base,
+    blockers: [blocker(code, message)],
+  });
   if (!domain)
-    return {
-      ...base,
-      blockers: [
-        blocker(
-          "DOMAIN_NOT_FOUND",
-          `domain '${req.domain}' was not found on any host of the inventory; check the name, or define it first.`,
-        ),
-      ],
-    };
+    return blocked(
+      "DOMAIN_NOT_FOUND",
+      `domain '${req.domain}' was not found on any host of the inventory; check the name, or define it first.`,
+    );
   if (!source?.reachable)
-    return {
-      ...base,
-      blockers: [
-        blocker(
-          "HOST_UNREACHABLE",
-          `source host ${from} is unreachable: ${source?.unreachableReason ?? "no connection"}.`,
-        ),
-      ],
-    };
+    return blocked(
+      "HOST_UNREACHABLE",
+      `source host ${base.from} is unreachable: ${source?.unreachableReason ?? "no connection"}.`,
+    );
   if (!target)
-    return {
-      ...base,
-      blockers: [
-        blocker(
-          "HOST_UNKNOWN",
-          `host '${req.host}' is not in the provider's host inventory; add it to the provider configuration or choose one of the inventory's hosts.`,
-        ),
-      ],
-    };
+    return blocked(
+      "HOST_UNKNOWN",
+      `host '${req.host}' is not in the provider's host inventory; add it to the provider configuration or choose one of the inventory's hosts.`,
+    );
   if (!target.reachable)
-    return {
-      ...base,
-      blockers: [
-        blocker(
-          "HOST_UNREACHABLE",
-          `target host ${target.name} is unreachable: ${target.unreachableReason ?? "no connection"}.`,
-        ),
-      ],
-    };
+    return blocked(
+      "HOST_UNREACHABLE",
+      `target host ${target.name} is unreachable: ${target.unreachableReason ?? "no connection"}.`,
+    );
+  return undefined;
+}
 
-  const blockers: Blocker[] = [];
-  const warnings: Warning[] = [];
-  const disks: DiskPlacement[] = [];
+interface DisksPlaced {
+  disks: DiskPlacement[];
+  blockers: Blocker[];
+  warnings: Warning[];
+  /** Some disk is copied, and every copied disk can be copied incrementally. */
+  incrementalCopy: boolean;
+}
+
+/** Where each disk goes, and the disks the request names that the domain does not have. */
+function placeDisks(
+  req: PlacementRequest,
+  domain: DomainFacts,
+  source: HostFacts,
+  target: HostFacts,
+  policy: MigrationPolicy,
+  leftovers: VolumeRef[],
+): DisksPlaced {
+  const out: DisksPlaced = { disks: [], blockers: [], warnings: [], incrementalCopy: false };
   let incremental = true;
   let anyCopy = false;
-  const leftovers = findLeftovers(domain, [source, target, ...(facts.others ?? [])], policy);
   for (const disk of placedDisks(domain)) {
     const d = placeDisk(disk, req, source, target, policy, leftovers);
-    blockers.push(...d.blockers);
-    warnings.push(...d.warnings);
-    if (d.placement) {
-      disks.push(d.placement);
-      if (d.placement.copy) {
-        anyCopy = true;
-        incremental &&= d.incremental;
-      }
+    out.blockers.push(...d.blockers);
+    out.warnings.push(...d.warnings);
+    if (!d.placement) continue;
+    out.disks.push(d.placement);
+    if (d.placement.copy) {
+      anyCopy = true;
+      incremental &&= d.incremental;
     }
   }
   for (const t of Object.keys(req.diskPools ?? {})) {
     if (!domain.disks.some((d) => d.target === t))
-      blockers.push(
+      out.blockers.push(
         blocker(
           "DISK_UNKNOWN",
           `disks.${t}: ${req.domain} has no disk '${t}' (disks: ${domain.disks.map((d) => d.target).join(", ")}).`,
         ),
       );
   }
-  const mode = chooseMode({ domain, source, target }, disks, anyCopy && incremental, policy);
-  blockers.push(...checkFeasibility(req, facts, policy, mode, disks));
+  out.incrementalCopy = anyCopy && incremental;
+  return out;
+}
 
-  const offlineWhyNot =
+/** The typed parameters of the migration call (live) or the target's definition (offline). */
+function migrationParams(
+  mode: MigrationMode,
+  domain: DomainFacts,
+  target: HostFacts,
+  disks: DiskPlacement[],
+  policy: MigrationPolicy,
+): MigrationPlan["params"] {
+  const rewritten = withTargetDiskPaths(domain.xml, disks);
+  if (!mode.startsWith("live")) return rewritten ? { destinationXml: rewritten } : {};
+  const copied = disks.filter((d) => d.copy).map((d) => d.target);
+  return {
+    uri: `tcp://${target.migrationAddress}`,
+    ...(copied.length
+      ? { disksUri: `tcp://${target.migrationAddress}`, migrateDisks: copied }
+      : {}),
+    ...(policy.bandwidthMibps ? { bandwidthMibps: policy.bandwidthMibps } : {}),
+    ...(policy.postcopyBandwidthMibps
+      ? { postcopyBandwidthMibps: policy.postcopyBandwidthMibps }
+      : {}),
+    ...(policy.compression !== "none" ? { compression: [policy.compression] } : {}),
+    ...(policy.parallelConnections > 1 ? { parallelConnections: policy.parallelConnections } : {}),
+    // Without it QEMU checks the certificate against the address in the migration URI.
+    ...(policy.tls && target.migrationTlsName ? { tlsDestination: target.migrationTlsName } : {}),
+    ...(rewritten
+      ? { destinationXml: rewritten, ...(domain.persistent ? { persistentXml: rewritten } : {}) }
+      : {}),
+  };
+}
+
+/** Why the offline move (or the live move's offline fallback) cannot work, as a blocker or warning. */
+function offlineProblems(
+  mode: MigrationMode,
+  domain: DomainFacts,
+  disks: DiskPlacement[],
+  target: HostFacts,
+  policy: MigrationPolicy,
+): { whyNot?: string; blockers: Blocker[]; warnings: Warning[] } {
+  const whyNot =
     mode === "offline" || (mode.startsWith("live") && policy.allowOfflineFallback)
       ? offlineObstacle(domain, disks, target)
       : undefined;
-  if (offlineWhyNot && mode === "offline")
-    blockers.push(blocker("OFFLINE_MOVE_IMPOSSIBLE", offlineWhyNot));
-  else if (offlineWhyNot)
-    warnings.push(
-      blocker("OFFLINE_FALLBACK_UNAVAILABLE", `the offline fallback is left out: ${offlineWhyNot}`),
-    );
+  if (!whyNot) return { blockers: [], warnings: [] };
+  if (mode === "offline")
+    return { whyNot, blockers: [blocker("OFFLINE_MOVE_IMPOSSIBLE", whyNot)], warnings: [] };
+  return {
+    whyNot,
+    blockers: [],
+    warnings: [
+      blocker("OFFLINE_FALLBACK_UNAVAILABLE", `the offline fallback is left out: ${whyNot}`),
+    ],
+  };
+}
 
-  const placed =
+/** The whole plan: what moves where, how, with which libvirt flags, and what may follow. */
+export function choosePlan(
+  req: PlacementRequest,
+  facts: PlanningFacts,
+  policy: MigrationPolicy,
+): MigrationPlan {
+  const base = emptyPlan(req, facts.domain?.host ?? facts.source?.name ?? "unknown");
+  const early = unplannable(req, facts, base);
+  if (early) return early;
+  const domain = facts.domain!;
+  const source = facts.source!;
+  const target = facts.target!;
+  const leftovers = findLeftovers(domain, [source, target, ...(facts.others ?? [])], policy);
+  const placed = placeDisks(req, domain, source, target, policy, leftovers);
+  const { disks, blockers, warnings } = placed;
+  const mode = chooseMode({ domain, source, target }, disks, placed.incrementalCopy, policy);
+  blockers.push(...checkFeasibility(req, facts, policy, mode, disks));
+  const offline = offlineProblems(mode, domain, disks, target, policy);
+  blockers.push(...offline.blockers);
+  warnings.push(...offline.warnings);
+
+  // An offline move copies the top layer onto the backing files the target already has.
+  const copies =
     mode === "offline"
       ? disks.map((d) =>
           d.backingBytes ? { ...d, bytesToCopy: d.bytesToCopy - d.backingBytes } : d,
         )
       : disks;
   const link = chooseLink(policy, source.name, target.name, facts.link);
-  const diskBytes = placed.reduce((sum, d) => sum + d.bytesToCopy, 0);
+  const diskBytes = copies.reduce((sum, d) => sum + d.bytesToCopy, 0);
   const memory = mode.startsWith("live") ? domain.memoryBytes : 0;
   const timeout = completionTimeoutSeconds(policy, memory + diskBytes);
-  const forecast = forecastPlan(mode, domain, placed, link, policy, timeout);
-  const notConverging = convergenceWarning(req.domain, forecast, policy, !offlineWhyNot);
+  const forecast = forecastPlan(mode, domain, copies, link, policy, timeout);
+  const notConverging = convergenceWarning(req.domain, forecast, policy, !offline.whyNot);
   if (notConverging) warnings.push(notConverging);
   if (mode.startsWith("live") && policy.compression === "xbzrle" && policy.parallelConnections > 1)
     warnings.push(
@@ -601,44 +690,13 @@ export function choosePlan(
         `compression 'xbzrle' does not apply with parallelConnections ${policy.parallelConnections}: QEMU sends pages over parallel connections whole; set parallelConnections to 1 to compress resent pages, or compression to 'none'.`,
       ),
     );
-
-  const rewritten = withTargetDiskPaths(domain.xml, disks);
-  const copied = disks.filter((d) => d.copy).map((d) => d.target);
-  const live = mode.startsWith("live");
   return {
     ...base,
     from: source.name,
     mode,
     flags: migrationFlags(mode, domain, policy),
-    params: live
-      ? {
-          uri: `tcp://${target.migrationAddress}`,
-          ...(copied.length
-            ? { disksUri: `tcp://${target.migrationAddress}`, migrateDisks: copied }
-            : {}),
-          ...(policy.bandwidthMibps ? { bandwidthMibps: policy.bandwidthMibps } : {}),
-          ...(policy.postcopyBandwidthMibps
-            ? { postcopyBandwidthMibps: policy.postcopyBandwidthMibps }
-            : {}),
-          ...(policy.compression !== "none" ? { compression: [policy.compression] } : {}),
-          ...(policy.parallelConnections > 1
-            ? { parallelConnections: policy.parallelConnections }
-            : {}),
-          // Without it QEMU checks the certificate against the address in the migration URI.
-          ...(policy.tls && target.migrationTlsName
-            ? { tlsDestination: target.migrationTlsName }
-            : {}),
-          ...(rewritten
-            ? {
-                destinationXml: rewritten,
-                ...(domain.persistent ? { persistentXml: rewritten } : {}),
-              }
-            : {}),
-        }
-      : rewritten
-        ? { destinationXml: rewritten }
-        : {},
-    disks: placed,
+    params: migrationParams(mode, domain, target, disks, policy),
+    disks: copies,
     bytes: {
       memory: forecast.memoryBytes,
       disks: diskBytes,
@@ -650,7 +708,7 @@ export function choosePlan(
       linkMibps: link.mibps,
     },
     forecast,
-    escalation: escalationSteps(mode, policy, !offlineWhyNot, forecast),
+    escalation: escalationSteps(mode, policy, !offline.whyNot, forecast),
     completionTimeoutSeconds: timeout,
     demand: mode === "none" ? undefined : placementDemand(domain, source, target, disks),
     blockers,
