@@ -225,37 +225,49 @@ async function steerJob(
       plan.forecast.escalation,
     );
     state.ladder = decision.state;
-    const action = decision.action;
-    if (action.kind === "raise-downtime") {
-      if (
-        await steer(ctx, `raising the max downtime to ${action.downtimeMs} ms`, () =>
-          src.migration.setMaxDowntime(dom, action.downtimeMs),
-        )
+    await escalate(ctx, src, dom, state, decision.action, abort);
+  }
+}
+
+/** Takes the ladder's next step on the job: a longer downtime, post-copy, or the abort. */
+async function escalate(
+  ctx: RunContext,
+  src: LibvirtConnection,
+  dom: Domain,
+  state: Steering,
+  action: ReturnType<typeof decideEscalation>["action"],
+  abort: () => Promise<boolean>,
+): Promise<void> {
+  const { record } = ctx;
+  if (action.kind === "raise-downtime") {
+    if (
+      await steer(ctx, `raising the max downtime to ${action.downtimeMs} ms`, () =>
+        src.migration.setMaxDowntime(dom, action.downtimeMs),
       )
-        record.step(`raised max downtime to ${action.downtimeMs} ms (${action.reason})`);
-    } else if (action.kind === "defer-post-copy") {
-      record.step(
-        `post-copy is due (${action.reason}), but the job is still copying disks; it starts once memory migration begins`,
-      );
-    } else if (action.kind === "post-copy") {
-      if (await steer(ctx, "switching to post-copy", () => src.migration.startPostCopy(dom))) {
-        record.step(`switched to post-copy (${action.reason})`);
-        record.postCopy = true;
-      } else {
-        state.ladder = postCopyRefused(state.ladder);
-        if (++state.postCopyRefusals >= MAX_POSTCOPY_REFUSALS) {
-          state.abortedBy = "ladder";
-          record.step(
-            `libvirt refused post-copy ${state.postCopyRefusals} times: aborting pre-copy; the domain stays on the source`,
-          );
-          await abort();
-        }
+    )
+      record.step(`raised max downtime to ${action.downtimeMs} ms (${action.reason})`);
+  } else if (action.kind === "defer-post-copy") {
+    record.step(
+      `post-copy is due (${action.reason}), but the job is still copying disks; it starts once memory migration begins`,
+    );
+  } else if (action.kind === "post-copy") {
+    if (await steer(ctx, "switching to post-copy", () => src.migration.startPostCopy(dom))) {
+      record.step(`switched to post-copy (${action.reason})`);
+      record.postCopy = true;
+    } else {
+      state.ladder = postCopyRefused(state.ladder);
+      if (++state.postCopyRefusals >= MAX_POSTCOPY_REFUSALS) {
+        state.abortedBy = "ladder";
+        record.step(
+          `libvirt refused post-copy ${state.postCopyRefusals} times: aborting pre-copy; the domain stays on the source`,
+        );
+        await abort();
       }
-    } else if (action.kind === "abort") {
-      state.abortedBy = "ladder";
-      record.step(`aborting pre-copy (${action.reason}); the domain stays on the source`);
-      await abort();
     }
+  } else if (action.kind === "abort") {
+    state.abortedBy = "ladder";
+    record.step(`aborting pre-copy (${action.reason}); the domain stays on the source`);
+    await abort();
   }
 }
 
@@ -471,47 +483,61 @@ async function decide(
       { cause: err },
     );
   }
-  if (!targetRuns && (sourceRuns || !onSource)) {
-    // Failed before the switch-over: leave the domain where it runs, remove what this attempt made.
-    const rolledBack = await rollBackTarget(ctx, volumes, onTarget);
-    record.step(
-      `rolled back: ${plan.domain} ${sourceRuns ? "keeps running" : "was left running (its host does not answer)"} on ${plan.from}; ${rolledBack}`,
-    );
-    const where = sourceRuns ? plan.from : "unknown";
-    const keeps = sourceRuns
-      ? `it keeps running on ${plan.from}`
-      : `${plan.from} does not answer; libvirt leaves guests running when its daemon goes, so it should still run there`;
-    if (outcome.abortedBy === "cancel") {
-      const stop = stopCause(ctx.signal);
-      throw new RunFailure(
-        "cancelled",
-        stop.category,
-        `migration of ${plan.domain} ${stop.phrase}; ${keeps}`,
-        where,
-        { cause: err },
-      );
-    }
-    if (outcome.abortedBy === "ladder")
-      throw new RunFailure(
-        "aborted",
-        "timeout",
-        `migration of ${plan.domain} did not converge within the policy and was aborted; ${keeps}`,
-        where,
-        { cause: err },
-      );
-    throw new RunFailure(
-      "failed",
-      isConnectionClosed(err) || !onSource || !onTarget ? "connection" : "libvirt",
-      `migration of ${plan.domain} to ${plan.to} failed: ${describeError(err)}; ${keeps}`,
-      where,
-      { cause: err },
-    );
-  }
+  if (!targetRuns && (sourceRuns || !onSource))
+    return rolledBack(ctx, outcome, { ...seen, onSource, onTarget });
   throw new RunFailure(
     "failed",
     "verification",
     `migration of ${plan.domain} failed (${describeError(err)}) and left it ${sourceRuns ? "running on both hosts" : targetRuns ? `running on ${plan.to}, while ${plan.from} does not answer` : `stopped on ${plan.from}, while ${plan.to} does not answer (it may have switched over)`}; not touching it further`,
     "unknown",
+    { cause: err },
+  );
+}
+
+/**
+ * Failed before the switch-over: the domain stays where it runs (its source), what this attempt
+ * made on the target goes, and the failure says why it ended (a cancel, the ladder, an error).
+ */
+async function rolledBack(
+  ctx: RunContext,
+  outcome: Awaited<ReturnType<typeof migrateAndSteer>>,
+  seen: Seen,
+): Promise<never> {
+  const { plan, record } = ctx;
+  const { onSource, onTarget } = seen;
+  const err = outcome.error;
+  const sourceRuns = onSource?.running === true;
+  const removed = await rollBackTarget(ctx, seen.volumes, onTarget);
+  record.step(
+    `rolled back: ${plan.domain} ${sourceRuns ? "keeps running" : "was left running (its host does not answer)"} on ${plan.from}; ${removed}`,
+  );
+  const where = sourceRuns ? plan.from : "unknown";
+  const keeps = sourceRuns
+    ? `it keeps running on ${plan.from}`
+    : `${plan.from} does not answer; libvirt leaves guests running when its daemon goes, so it should still run there`;
+  if (outcome.abortedBy === "cancel") {
+    const stop = stopCause(ctx.signal);
+    throw new RunFailure(
+      "cancelled",
+      stop.category,
+      `migration of ${plan.domain} ${stop.phrase}; ${keeps}`,
+      where,
+      { cause: err },
+    );
+  }
+  if (outcome.abortedBy === "ladder")
+    throw new RunFailure(
+      "aborted",
+      "timeout",
+      `migration of ${plan.domain} did not converge within the policy and was aborted; ${keeps}`,
+      where,
+      { cause: err },
+    );
+  throw new RunFailure(
+    "failed",
+    isConnectionClosed(err) || !onSource || !onTarget ? "connection" : "libvirt",
+    `migration of ${plan.domain} to ${plan.to} failed: ${describeError(err)}; ${keeps}`,
+    where,
     { cause: err },
   );
 }

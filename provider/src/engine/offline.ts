@@ -2,7 +2,7 @@
 // through libvirt streams, define and start it on the target, verify, then forget the source.
 // Until the target copy starts (the switch-over) a cancel or a failure puts the VM back on the
 // source with nothing left on the target; after it, the move finishes.
-import { constants as C, type LibvirtConnection } from "../libvirt";
+import { constants as C, type Domain, type LibvirtConnection } from "../libvirt";
 import { progressEvent, RateMeter, RunFailure, secondsLeft, type RunContext } from "./context";
 import { withTargetDiskPaths } from "./domain-xml";
 import { describeError, stopCause } from "./errors";
@@ -186,19 +186,39 @@ async function moveOffline(ctx: RunContext, sources: SourceMarks): Promise<{ fin
       restart: wasRunning && shutDownBySelf,
     });
   }
+  // The guest serves again from the start on the target.
+  record.downtimeMs = wasRunning ? Date.now() - downSince : undefined;
+  await settleOnTarget(ctx, { src, dom, volumes, sources, carriesNvram });
+  return { finalHost: plan.to };
+}
+
+/**
+ * After the switch-over: the source's definition (and NVRAM, when it was copied) and the source
+ * volumes go, and the target's volumes are the VM's.
+ */
+async function settleOnTarget(
+  ctx: RunContext,
+  moved: {
+    src: LibvirtConnection;
+    dom: Domain;
+    volumes: CreatedVolumes;
+    sources: SourceMarks;
+    carriesNvram: boolean;
+  },
+): Promise<void> {
+  const { plan, record, facts } = ctx;
+  const sameHost = plan.from === plan.to;
   if (ctx.signal?.aborted)
     record.step(`${stopCause(ctx.signal).phrase} after the switch-over: the move was finished`);
   if (!sameHost) {
     // The NVRAM went with it (copied): the source's file goes with the source's definition.
-    await (carriesNvram ? undefineWithNvram : undefineKeepingNvram)(src, dom);
+    await (moved.carriesNvram ? undefineWithNvram : undefineKeepingNvram)(moved.src, moved.dom);
     record.step(
-      `undefined ${plan.domain} on ${plan.from}${carriesNvram ? ` with its NVRAM ${facts.nvram}` : ""}`,
+      `undefined ${plan.domain} on ${plan.from}${moved.carriesNvram ? ` with its NVRAM ${facts.nvram}` : ""}`,
     );
   }
-  await volumes.keep();
-  record.downtimeMs = wasRunning ? Date.now() - downSince : undefined;
-  await removeSourceVolumes(ctx, plan.disks, sources, { sameHost, cleanupPhase: true });
-  return { finalHost: plan.to };
+  await moved.volumes.keep();
+  await removeSourceVolumes(ctx, plan.disks, moved.sources, { sameHost, cleanupPhase: true });
 }
 
 /** Puts the VM back on the source: target copy confirmed gone first, then the source restarted. */

@@ -290,27 +290,7 @@ export function solvePlacements(
     if (!found.has(d))
       unplaceable[d] = { code: "not-found", reason: `${d} runs on no inventory host` };
 
-  // Stayers first, in name order: a second member of a group on one host is the one that leaves.
-  const stays = new Set<string>();
-  const leaving = new Map<string, string>();
-  const groupAt = new Map<string, Set<string>>();
-  for (const d of running) {
-    const vm = ctx.vms.get(d)!;
-    const rule = ctx.ruleOf.get(d)!;
-    const why = mustLeave(ctx, groupAt, vm, rule);
-    if (why) leaving.set(d, why);
-    else {
-      stays.add(d);
-      assignments[d] = {
-        host: vm.currentHost!,
-        reason: `stays on ${vm.currentHost}: allowed, and its rules hold there`,
-      };
-      if (rule.antiAffinity) {
-        if (!groupAt.has(rule.antiAffinity)) groupAt.set(rule.antiAffinity, new Set());
-        groupAt.get(rule.antiAffinity)!.add(vm.currentHost!);
-      }
-    }
-  }
+  const { stays, leaving } = stayersAndLeavers(ctx, running, assignments);
   for (const d of running)
     ledger.markGroup(ctx.ruleOf.get(d)!.antiAffinity, ctx.vms.get(d)!.currentHost!);
 
@@ -319,45 +299,9 @@ export function solvePlacements(
     (a, b) => ctx.vms.get(b)!.memoryBytes - ctx.vms.get(a)!.memoryBytes || byName(a, b),
   );
   for (const d of movers) {
-    const vm = ctx.vms.get(d)!;
-    const rule = ctx.ruleOf.get(d)!;
-    const why = `(it must leave ${vm.currentHost}: ${leaving.get(d)})`;
-    const keep = (u: Unplaceable) => {
-      unplaceable[d] = u;
-      assignments[d] = {
-        host: vm.currentHost!,
-        reason: `stays on ${vm.currentHost}: cannot leave: ${u.reason}`,
-      };
-    };
-    if (vm.localDevices.length) {
-      keep({
-        code: "local-device",
-        reason: `it uses ${vm.localDevices.join(", ")} on ${vm.currentHost} ${why}`,
-      });
-      continue;
-    }
-    let best: { host: string; score: number } | undefined;
-    const rejections: Unplaceable[] = [];
-    for (const host of ctx.allowed.get(d)!) {
-      if (host.name === vm.currentHost) continue;
-      const no = rejection(ctx, ledger, vm, rule, host);
-      if (no) {
-        rejections.push(no);
-        continue;
-      }
-      const score = preference(ctx, ledger, vm, host);
-      if (!best || score > best.score) best = { host: host.name, score };
-    }
-    if (!best) {
-      keep(summarize(rejections, why));
-      continue;
-    }
-    ledger.reserve(vm, best.host);
-    ledger.markGroup(rule.antiAffinity, best.host);
-    assignments[d] = {
-      host: best.host,
-      reason: `moves ${vm.currentHost} -> ${best.host} ${why}; ${best.host} is the ${rules.strategy === "spread" ? "least" : "most"} loaded of the hosts that can take it`,
-    };
+    const placed = placeLeaver(ctx, ledger, d, leaving.get(d)!);
+    assignments[d] = placed.assignment;
+    if (placed.unplaceable) unplaceable[d] = placed.unplaceable;
   }
 
   if (rules.rebalance) rebalance(ctx, ledger, assignments, stays, rules.maxMoves);
@@ -366,6 +310,87 @@ export function solvePlacements(
     .filter((d) => assignments[d] && assignments[d].host !== ctx.vms.get(d)!.currentHost)
     .map((d) => ({ domain: d, from: ctx.vms.get(d)!.currentHost!, to: assignments[d].host }));
   return { assignments, unplaceable, moves };
+}
+
+/**
+ * Stayers first, in name order: a second member of a group on one host is the one that leaves.
+ * Records each stayer's assignment; returns the stayers and why each leaver must leave.
+ */
+function stayersAndLeavers(
+  ctx: Context,
+  running: string[],
+  assignments: Record<string, Assignment>,
+): { stays: Set<string>; leaving: Map<string, string> } {
+  const stays = new Set<string>();
+  const leaving = new Map<string, string>();
+  const groupAt = new Map<string, Set<string>>();
+  for (const d of running) {
+    const vm = ctx.vms.get(d)!;
+    const rule = ctx.ruleOf.get(d)!;
+    const why = mustLeave(ctx, groupAt, vm, rule);
+    if (why) {
+      leaving.set(d, why);
+      continue;
+    }
+    stays.add(d);
+    assignments[d] = {
+      host: vm.currentHost!,
+      reason: `stays on ${vm.currentHost}: allowed, and its rules hold there`,
+    };
+    if (rule.antiAffinity) {
+      if (!groupAt.has(rule.antiAffinity)) groupAt.set(rule.antiAffinity, new Set());
+      groupAt.get(rule.antiAffinity)!.add(vm.currentHost!);
+    }
+  }
+  return { stays, leaving };
+}
+
+/**
+ * The host a VM that must leave goes to (the best the strategy prefers among those that can
+ * take it, reserved in the ledger), or why it cannot leave (it then stays where it is).
+ */
+function placeLeaver(
+  ctx: Context,
+  ledger: Ledger,
+  d: string,
+  mustLeaveBecause: string,
+): { assignment: Assignment; unplaceable?: Unplaceable } {
+  const vm = ctx.vms.get(d)!;
+  const rule = ctx.ruleOf.get(d)!;
+  const why = `(it must leave ${vm.currentHost}: ${mustLeaveBecause})`;
+  const keep = (u: Unplaceable) => ({
+    unplaceable: u,
+    assignment: {
+      host: vm.currentHost!,
+      reason: `stays on ${vm.currentHost}: cannot leave: ${u.reason}`,
+    },
+  });
+  if (vm.localDevices.length)
+    return keep({
+      code: "local-device",
+      reason: `it uses ${vm.localDevices.join(", ")} on ${vm.currentHost} ${why}`,
+    });
+  let best: { host: string; score: number } | undefined;
+  const rejections: Unplaceable[] = [];
+  for (const host of ctx.allowed.get(d)!) {
+    if (host.name === vm.currentHost) continue;
+    const no = rejection(ctx, ledger, vm, rule, host);
+    if (no) {
+      rejections.push(no);
+      continue;
+    }
+    const score = preference(ctx, ledger, vm, host);
+    if (!best || score > best.score) best = { host: host.name, score };
+  }
+  if (!best) return keep(summarize(rejections, why));
+  ledger.reserve(vm, best.host);
+  ledger.markGroup(rule.antiAffinity, best.host);
+  return {
+    assignment: {
+      host: best.host,
+      reason: `moves ${vm.currentHost} -> ${best.host} ${why}; ${best.host} is the ${ctx.rules.strategy === "spread" ? "least" : "most"} loaded of the hosts that can take it`,
+    },
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 // Rule sets that no facts can satisfy, found before anything is gathered or moved: each failure
 // names the property path, the value, and what to do. Pure: it needs only the inventory.
-import { allowedHosts, type FleetRules } from "./solver";
+import { allowedHosts, type FleetRules, type VmRule } from "./solver";
 
 export interface RuleFailure {
   property: string;
@@ -59,32 +59,10 @@ export function validateRules(rules: FleetRules, inventory: InventoryHost[]): Ru
     rule.hosts?.forEach((h, j) => unknown(`${at}.hosts[${j}]`, h));
     if (rule.pinned !== undefined) {
       unknown(`${at}.pinned`, rule.pinned);
-      if (cordoned.has(rule.pinned))
-        failures.push({
-          property: `${at}.pinned`,
-          reason: `${rule.domain} is pinned to '${rule.pinned}', which is cordoned; uncordon it or unpin the VM`,
-        });
-      if (rule.hosts && !rule.hosts.includes(rule.pinned))
-        failures.push({
-          property: `${at}.pinned`,
-          reason: `'${rule.pinned}' is not among its hosts (${list(rule.hosts)}); pin it to one of them`,
-        });
+      failures.push(...pinFailures(rule, at, cordoned));
     }
     const allowed = allowedHosts(rule, hosts).map((h) => h.name);
-    if (rule.hostSelector && !allowed.length) {
-      const labels = inventory
-        .map(
-          (h) =>
-            `${h.name} {${Object.entries(h.labels)
-              .map(([k, v]) => `${k}=${v}`)
-              .join(", ")}}`,
-        )
-        .join("; ");
-      failures.push({
-        property: `${at}.hostSelector`,
-        reason: `${JSON.stringify(rule.hostSelector)} matches no host${rule.hosts ? " among its hosts" : ""} (labels: ${labels}); fix the selector or the hosts' labels`,
-      });
-    }
+    if (rule.hostSelector && !allowed.length) failures.push(selectorFailure(rule, at, inventory));
     if (rule.antiAffinity) {
       if (!groups.has(rule.antiAffinity)) groups.set(rule.antiAffinity, new Set());
       for (const h of allowed) groups.get(rule.antiAffinity)!.add(h);
@@ -102,4 +80,36 @@ export function validateRules(rules: FleetRules, inventory: InventoryHost[]): Ru
       });
   }
   return failures;
+}
+
+/** A pin to a cordoned host, or to one outside the VM's hosts. */
+function pinFailures(rule: VmRule, at: string, cordoned: Set<string>): RuleFailure[] {
+  const failures: RuleFailure[] = [];
+  if (cordoned.has(rule.pinned!))
+    failures.push({
+      property: `${at}.pinned`,
+      reason: `${rule.domain} is pinned to '${rule.pinned}', which is cordoned; uncordon it or unpin the VM`,
+    });
+  if (rule.hosts && !rule.hosts.includes(rule.pinned!))
+    failures.push({
+      property: `${at}.pinned`,
+      reason: `'${rule.pinned}' is not among its hosts (${list(rule.hosts)}); pin it to one of them`,
+    });
+  return failures;
+}
+
+/** A host selector that matches no host, naming every host's labels. */
+function selectorFailure(rule: VmRule, at: string, inventory: InventoryHost[]): RuleFailure {
+  const labels = inventory
+    .map(
+      (h) =>
+        `${h.name} {${Object.entries(h.labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(", ")}}`,
+    )
+    .join("; ");
+  return {
+    property: `${at}.hostSelector`,
+    reason: `${JSON.stringify(rule.hostSelector)} matches no host${rule.hosts ? " among its hosts" : ""} (labels: ${labels}); fix the selector or the hosts' labels`,
+  };
 }

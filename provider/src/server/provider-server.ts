@@ -125,7 +125,7 @@ const unknownType = (type: string) =>
 
 export class VmPlacementProvider {
   private runtime: ProviderRuntime | undefined;
-  private readonly cancel = new AbortController();
+  private readonly stopAll = new AbortController();
   /** Operations in flight, so a shutdown can let them roll back first. */
   private readonly inFlight = new Set<Promise<unknown>>();
   readonly engineLog = new EngineLog();
@@ -142,7 +142,7 @@ export class VmPlacementProvider {
    * for it up to `graceMs`, and closes the libvirt connections.
    */
   async shutdown(graceMs: number): Promise<void> {
-    this.cancel.abort();
+    this.stopAll.abort();
     const settled = Promise.allSettled([...this.inFlight]);
     await Promise.race([settled, new Promise((r) => setTimeout(r, graceMs).unref())]);
     await this.runtime?.pool.closeAll().catch(() => undefined);
@@ -175,8 +175,8 @@ export class VmPlacementProvider {
     run: (ctx: OperationContext) => Promise<T>,
   ): Promise<T> {
     const stop = options.kind
-      ? operationSignal(this.cancel.signal, options.timeoutSeconds ?? 0, options.kind)
-      : { signal: this.cancel.signal, done: () => undefined };
+      ? operationSignal(this.stopAll.signal, options.timeoutSeconds ?? 0, options.kind)
+      : { signal: this.stopAll.signal, done: () => undefined };
     const sent: Promise<void>[] = [];
     const say =
       (severity: "info" | "warning" | "error", ephemeral = false) =>
@@ -233,167 +233,193 @@ export class VmPlacementProvider {
     }
   }
 
+  /** The service: one handler per RPC of provider.proto. */
   service(): grpc.UntypedServiceImplementation {
     return {
-      handshake: handle<pb.ProviderHandshakeRequest>(async (call) => {
-        this.engineLog.connect(call.request.getEngineAddress());
-        const resp = new pb.ProviderHandshakeResponse();
-        resp.setAcceptSecrets(true);
-        resp.setAcceptResources(false);
-        resp.setAcceptOutputs(false);
-        return resp;
-      }),
-      getPluginInfo: handle(async () => {
-        const info = new pluginPb.PluginInfo();
-        info.setVersion(PROVIDER_VERSION);
-        return info;
-      }),
-      getSchema: handle(async () => {
-        const resp = new pb.GetSchemaResponse();
-        resp.setSchema(this.schema);
-        return resp;
-      }),
-      checkConfig: handle<pb.CheckRequest>(async (call) => {
-        const news = call.request.getNews()?.toJavaScript() ?? {};
-        const { config, failures } = checkConfig(
-          decodeConfigValues(unwrapProperties(news).value as Record<string, unknown>),
-        );
-        // Checked on every preview and update: an insecure opt-out is said each time.
-        for (const warning of config ? insecureSettings(config) : [])
-          await this.engineLog.log("warning", warning, call.request.getUrn());
-        const resp = new pb.CheckResponse();
-        resp.setInputs(struct(defaultPolicySecret(news)));
-        resp.setFailuresList(failuresOf(failures));
-        return resp;
-      }),
-      diffConfig: handle<pb.DiffRequest>(async (call) => {
-        const olds = JSON.stringify(props(call.request.getOlds()).value);
-        const news = JSON.stringify(props(call.request.getNews()).value);
-        const resp = new pb.DiffResponse();
-        resp.setChanges(
-          olds === news
-            ? pb.DiffResponse.DiffChanges.DIFF_NONE
-            : pb.DiffResponse.DiffChanges.DIFF_SOME,
-        );
-        return resp;
-      }),
-      configure: handle<pb.ConfigureRequest>(async (call) => {
-        const args = call.request.getArgs()?.toJavaScript();
-        const raw: Record<string, unknown> = args
-          ? (unwrapProperties(args).value as Record<string, unknown>)
-          : Object.fromEntries(call.request.getVariablesMap().entries());
-        const { config, policy, failures } = checkConfig(decodeConfigValues(raw));
-        if (!config || failures.length)
-          throw new VmpError(
-            "VMP_INVALID_INPUT",
-            `invalid provider configuration: ${failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`,
-          );
-        await this.runtime?.pool.closeAll();
-        this.runtime = buildRuntime(config, policy);
-        const resp = new pb.ConfigureResponse();
-        resp.setAcceptsecrets(true);
-        resp.setSupportspreview(true);
-        resp.setAcceptresources(false);
-        resp.setAcceptoutputs(false);
-        return resp;
-      }),
-      check: handle<pb.CheckRequest>(async (call) => {
-        const type = typeOf(call.request.getUrn());
-        const controller = controllerFor(type);
-        const news = props(call.request.getNews());
-        const resp = new pb.CheckResponse();
-        if (!controller) {
-          resp.setInputs(call.request.getNews());
-          resp.setFailuresList(failuresOf([{ property: "", reason: unknownType(type).message }]));
-          return resp;
-        }
-        // Values not known yet (preview) are checked again once they are.
-        const failures = controller
-          .check(news, this.runtime)
-          .filter((f) => !news.unknowns.has(f.property.split(/[.[]/)[0]));
-        resp.setInputs(checkedInputs(controller, call.request.getNews()?.toJavaScript() ?? {}));
-        resp.setFailuresList(failuresOf(failures));
-        return resp;
-      }),
+      handshake: handle(this.handshake),
+      getPluginInfo: handle(this.getPluginInfo),
+      getSchema: handle(this.getSchema),
+      checkConfig: handle(this.checkConfig),
+      diffConfig: handle(this.diffConfig),
+      configure: handle(this.configure),
+      check: handle(this.check),
       diff: handle<pb.DiffRequest>(async (call) => this.diff(call.request)),
-      create: handle<pb.CreateRequest>(async (call) => {
-        const req = call.request;
-        const news = props(req.getProperties());
-        const options = { preview: req.getPreview(), timeoutSeconds: req.getTimeout() };
-        const { id, properties, controller } = await this.write(
-          req.getUrn(),
-          news,
-          { ...options, kind: "create" },
-          (c, ctx) => c.create(news, ctx),
-        );
-        const resp = new pb.CreateResponse();
-        resp.setId(id ?? "");
-        resp.setProperties(properties);
-        resp.setRefreshBeforeUpdate(controller.refreshBeforeUpdate);
-        return resp;
-      }),
-      update: handle<pb.UpdateRequest>(async (call) => {
-        const req = call.request;
-        const news = props(req.getNews());
-        const olds = props(req.getOlds()).value;
-        const options = { preview: req.getPreview(), timeoutSeconds: req.getTimeout() };
-        const { properties, controller } = await this.write(
-          req.getUrn(),
-          news,
-          { ...options, kind: "update" },
-          (c, ctx) => c.update(news, olds, ctx),
-        );
-        const resp = new pb.UpdateResponse();
-        resp.setProperties(properties);
-        resp.setRefreshBeforeUpdate(controller.refreshBeforeUpdate);
-        return resp;
-      }),
-      read: handle<pb.ReadRequest>(async (call) => {
-        const req = call.request;
-        const controller = this.controller(req.getUrn());
-        const state = props(req.getProperties());
-        const inputs = props(req.getInputs());
-        const read = await this.operation(req.getUrn(), {}, (ctx) =>
-          controller.read(req.getId(), state, inputs, ctx),
-        );
-        const resp = new pb.ReadResponse();
-        if (!read) return resp; // gone: an empty id tells the engine so
-        const secrets = new Set([...state.secrets, ...inputs.secrets]);
-        resp.setId(read.id);
-        resp.setProperties(struct(withSecrets(controller, read.state, secrets)));
-        resp.setInputs(struct(withSecrets(controller, read.inputs, secrets)));
-        resp.setRefreshBeforeUpdate(controller.refreshBeforeUpdate);
-        return resp;
-      }),
-      delete: handle<pb.DeleteRequest>(async (call) => {
-        const req = call.request;
-        const controller = this.controller(req.getUrn());
-        const state = props(req.getProperties()).value;
-        await this.operation(req.getUrn(), {}, (ctx) => controller.delete(req.getId(), state, ctx));
-        return new emptyPb.Empty();
-      }),
-      cancel: handle(async () => {
-        this.cancel.abort();
-        return new emptyPb.Empty();
-      }),
+      create: handle(this.create),
+      update: handle(this.update),
+      read: handle(this.read),
+      delete: handle(this.delete),
+      cancel: handle(this.cancel),
       getMapping: handle(async () => new pb.GetMappingResponse()),
       getMappings: handle(async () => new pb.GetMappingsResponse()),
-      parameterize: handle(async () => {
-        throw new VmpError("VMP_UNIMPLEMENTED", "vmplacement does not take parameters");
-      }),
-      invoke: handle<pb.InvokeRequest>(async (call) => {
-        const token = call.request.getTok();
-        const args = props(call.request.getArgs()).value;
-        const { result, failures } = await invokeFunction(token, () => this.requireRuntime(), args);
-        const resp = new pb.InvokeResponse();
-        if (result) resp.setReturn(struct(result));
-        if (failures) resp.setFailuresList(failuresOf(failures));
-        return resp;
-      }),
+      parameterize: handle(this.parameterize),
+      invoke: handle(this.invoke),
       attach: handle(async () => new emptyPb.Empty()),
     };
   }
 
+  private readonly handshake = async (call: Call<pb.ProviderHandshakeRequest>) => {
+    this.engineLog.connect(call.request.getEngineAddress());
+    const resp = new pb.ProviderHandshakeResponse();
+    resp.setAcceptSecrets(true);
+    resp.setAcceptResources(false);
+    resp.setAcceptOutputs(false);
+    return resp;
+  };
+
+  private readonly getPluginInfo = async () => {
+    const info = new pluginPb.PluginInfo();
+    info.setVersion(PROVIDER_VERSION);
+    return info;
+  };
+
+  private readonly getSchema = async () => {
+    const resp = new pb.GetSchemaResponse();
+    resp.setSchema(this.schema);
+    return resp;
+  };
+
+  private readonly checkConfig = async (call: Call<pb.CheckRequest>) => {
+    const news = call.request.getNews()?.toJavaScript() ?? {};
+    const { config, failures } = checkConfig(
+      decodeConfigValues(unwrapProperties(news).value as Record<string, unknown>),
+    );
+    // Checked on every preview and update: an insecure opt-out is said each time.
+    for (const warning of config ? insecureSettings(config) : [])
+      await this.engineLog.log("warning", warning, call.request.getUrn());
+    const resp = new pb.CheckResponse();
+    resp.setInputs(struct(defaultPolicySecret(news)));
+    resp.setFailuresList(failuresOf(failures));
+    return resp;
+  };
+
+  private readonly diffConfig = async (call: Call<pb.DiffRequest>) => {
+    const olds = JSON.stringify(props(call.request.getOlds()).value);
+    const news = JSON.stringify(props(call.request.getNews()).value);
+    const resp = new pb.DiffResponse();
+    resp.setChanges(
+      olds === news ? pb.DiffResponse.DiffChanges.DIFF_NONE : pb.DiffResponse.DiffChanges.DIFF_SOME,
+    );
+    return resp;
+  };
+
+  private readonly configure = async (call: Call<pb.ConfigureRequest>) => {
+    const args = call.request.getArgs()?.toJavaScript();
+    const raw: Record<string, unknown> = args
+      ? (unwrapProperties(args).value as Record<string, unknown>)
+      : Object.fromEntries(call.request.getVariablesMap().entries());
+    const { config, policy, failures } = checkConfig(decodeConfigValues(raw));
+    if (!config || failures.length)
+      throw new VmpError(
+        "VMP_INVALID_INPUT",
+        `invalid provider configuration: ${failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`,
+      );
+    await this.runtime?.pool.closeAll();
+    this.runtime = buildRuntime(config, policy);
+    const resp = new pb.ConfigureResponse();
+    resp.setAcceptsecrets(true);
+    resp.setSupportspreview(true);
+    resp.setAcceptresources(false);
+    resp.setAcceptoutputs(false);
+    return resp;
+  };
+
+  private readonly check = async (call: Call<pb.CheckRequest>) => {
+    const type = typeOf(call.request.getUrn());
+    const controller = controllerFor(type);
+    const news = props(call.request.getNews());
+    const resp = new pb.CheckResponse();
+    if (!controller) {
+      resp.setInputs(call.request.getNews());
+      resp.setFailuresList(failuresOf([{ property: "", reason: unknownType(type).message }]));
+      return resp;
+    }
+    // Values not known yet (preview) are checked again once they are.
+    const failures = controller
+      .check(news, this.runtime)
+      .filter((f) => !news.unknowns.has(f.property.split(/[.[]/)[0]));
+    resp.setInputs(checkedInputs(controller, call.request.getNews()?.toJavaScript() ?? {}));
+    resp.setFailuresList(failuresOf(failures));
+    return resp;
+  };
+
+  private readonly create = async (call: Call<pb.CreateRequest>) => {
+    const req = call.request;
+    const news = props(req.getProperties());
+    const options = { preview: req.getPreview(), timeoutSeconds: req.getTimeout() };
+    const { id, properties, controller } = await this.write(
+      req.getUrn(),
+      news,
+      { ...options, kind: "create" },
+      (c, ctx) => c.create(news, ctx),
+    );
+    const resp = new pb.CreateResponse();
+    resp.setId(id ?? "");
+    resp.setProperties(properties);
+    resp.setRefreshBeforeUpdate(controller.refreshBeforeUpdate);
+    return resp;
+  };
+
+  private readonly update = async (call: Call<pb.UpdateRequest>) => {
+    const req = call.request;
+    const news = props(req.getNews());
+    const olds = props(req.getOlds()).value;
+    const options = { preview: req.getPreview(), timeoutSeconds: req.getTimeout() };
+    const { properties, controller } = await this.write(
+      req.getUrn(),
+      news,
+      { ...options, kind: "update" },
+      (c, ctx) => c.update(news, olds, ctx),
+    );
+    const resp = new pb.UpdateResponse();
+    resp.setProperties(properties);
+    resp.setRefreshBeforeUpdate(controller.refreshBeforeUpdate);
+    return resp;
+  };
+
+  private readonly read = async (call: Call<pb.ReadRequest>) => {
+    const req = call.request;
+    const controller = this.controller(req.getUrn());
+    const state = props(req.getProperties());
+    const inputs = props(req.getInputs());
+    const read = await this.operation(req.getUrn(), {}, (ctx) =>
+      controller.read(req.getId(), state, inputs, ctx),
+    );
+    const resp = new pb.ReadResponse();
+    if (!read) return resp; // gone: an empty id tells the engine so
+    const secrets = new Set([...state.secrets, ...inputs.secrets]);
+    resp.setId(read.id);
+    resp.setProperties(struct(withSecrets(controller, read.state, secrets)));
+    resp.setInputs(struct(withSecrets(controller, read.inputs, secrets)));
+    resp.setRefreshBeforeUpdate(controller.refreshBeforeUpdate);
+    return resp;
+  };
+
+  private readonly delete = async (call: Call<pb.DeleteRequest>) => {
+    const req = call.request;
+    const controller = this.controller(req.getUrn());
+    const state = props(req.getProperties()).value;
+    await this.operation(req.getUrn(), {}, (ctx) => controller.delete(req.getId(), state, ctx));
+    return new emptyPb.Empty();
+  };
+
+  private readonly cancel = async () => {
+    this.stopAll.abort();
+    return new emptyPb.Empty();
+  };
+
+  private readonly parameterize = async () => {
+    throw new VmpError("VMP_UNIMPLEMENTED", "vmplacement does not take parameters");
+  };
+
+  private readonly invoke = async (call: Call<pb.InvokeRequest>) => {
+    const token = call.request.getTok();
+    const args = props(call.request.getArgs()).value;
+    const { result, failures } = await invokeFunction(token, () => this.requireRuntime(), args);
+    const resp = new pb.InvokeResponse();
+    if (result) resp.setReturn(struct(result));
+    if (failures) resp.setFailuresList(failuresOf(failures));
+    return resp;
+  };
   private diff(req: pb.DiffRequest): pb.DiffResponse {
     const controller = this.controller(req.getUrn());
     // Old inputs as the state has them (refreshed first when the resource asks for it); engines

@@ -122,23 +122,9 @@ export class SshTransport implements Transport {
       keepaliveInterval: 5_000,
       keepaliveCountMax: 3,
       hostVerifier: (key: Buffer) => {
-        if (policy === "insecure-accept-any") return true;
-        const verdict = verifyHostKey(key, name, entries, o.pinnedFingerprints);
-        if (verdict.ok) return true;
-        if (verdict.reason === "unknown" && policy === "accept-new") {
-          const keyType = parseSshKeyType(key);
-          acceptedKeys.set(name, [{ patterns: [name], keyType, key: Buffer.from(key) }]);
-          if (o.knownHostsFile) {
-            try {
-              appendFileSync(o.knownHostsFile, `${name} ${keyType} ${key.toString("base64")}\n`);
-            } catch {
-              // pinned for this process all the same
-            }
-          }
-          return true;
-        }
-        rejection = hostKeyError(o.host, this.port, verdict);
-        return false;
+        const verdict = this.checkHostKey(key, policy, name, entries);
+        if (verdict !== true) rejection = verdict;
+        return verdict === true;
       },
     };
 
@@ -179,6 +165,35 @@ export class SshTransport implements Transport {
       });
       client.connect(config);
     });
+  }
+
+  /**
+   * Whether the host's key is one it may have: configured or recorded (verify), else accepted
+   * and pinned on first sight (accept-new), or anything (insecure-accept-any); otherwise why not.
+   */
+  private checkHostKey(
+    key: Buffer,
+    policy: NonNullable<SshOptions["hostKeyPolicy"]>,
+    name: string,
+    entries: ReturnType<typeof parseKnownHosts>,
+  ): true | LibvirtClientError {
+    const o = this.options;
+    if (policy === "insecure-accept-any") return true;
+    const verdict = verifyHostKey(key, name, entries, o.pinnedFingerprints);
+    if (verdict.ok) return true;
+    if (verdict.reason === "unknown" && policy === "accept-new") {
+      const keyType = parseSshKeyType(key);
+      acceptedKeys.set(name, [{ patterns: [name], keyType, key: Buffer.from(key) }]);
+      if (o.knownHostsFile) {
+        try {
+          appendFileSync(o.knownHostsFile, `${name} ${keyType} ${key.toString("base64")}\n`);
+        } catch {
+          // pinned for this process all the same
+        }
+      }
+      return true;
+    }
+    return hostKeyError(o.host, this.port, verdict);
   }
 }
 
