@@ -26,10 +26,11 @@ node_modules: package.json package-lock.json
 build: node_modules ## compile TypeScript
 	npx --no-install tsc -p tsconfig.json
 
-lint: node_modules ## eslint, prettier, and the layering (no import cycle; nothing above the engine reaches past its index)
+lint: node_modules ## eslint, prettier, the layering (no import cycle; nothing above the engine reaches past its index), no function over 80 lines
 	npx --no-install eslint .
 	npx --no-install prettier --check .
 	scripts/check-structure.sh
+	node scripts/longest-functions.mjs 80 >/dev/null
 
 lab-up: ## start the multi-host libvirt lab (root; harmless when already up)
 	test/lab/lab.sh up

@@ -28,3 +28,5 @@ export { observeDomain, observeDomainOn, type ObservedDisk, type ObservedDomain 
 export { removeStaleDefinition } from "./failover";
 export { probeHost, type Reachability } from "./reachability";
 export { hostStatus, type HostStatus } from "./host-status";
+export { placementEngine, type PlacementEngine } from "./engine";
+export type { ObserveOptions } from "./observe";

@@ -2,7 +2,7 @@
 // a placement without a stack (for CI gates). Each validates its arguments the way Check does,
 // naming the argument and what to do.
 import { z } from "zod";
-import { hostStatus, observeDomain, planPlacement, RunLedger } from "../engine";
+import { hostStatus, RunLedger } from "../engine";
 import { VmpError } from "../errors";
 import { zodFailures, type CheckFailure } from "./check-failures";
 import type { ProviderRuntime } from "./runtime";
@@ -45,7 +45,7 @@ async function getPlacement(runtime: ProviderRuntime, args: unknown): Promise<In
   const parsed = getPlacementArgs.safeParse(args ?? {});
   if (!parsed.success) return { failures: zodFailures(parsed.error) };
   const { domain } = parsed.data;
-  const seen = await observeDomain(runtime.pool, domain);
+  const seen = await runtime.engine.observeDomain(domain);
   if (!seen)
     throw new VmpError(
       "VMP_DOMAIN_NOT_FOUND",
@@ -59,8 +59,7 @@ async function planWithoutStack(runtime: ProviderRuntime, args: unknown): Promis
   const { inputs, failures } = checkPlacement(args, runtime);
   if (!inputs || failures.length) return { failures };
   // A plan of its own: nothing else in flight reserves room on the target.
-  const { plan, facts } = await planPlacement(
-    runtime.pool,
+  const { plan, facts } = await runtime.engine.planPlacement(
     placementRequest(inputs),
     policyFor(inputs, runtime),
     {

@@ -7,12 +7,15 @@ import type {
   MeasureGate,
   MeasuredLink,
   MigrationLimiter,
+  PlacementEngine,
   RunLedger,
 } from "../engine";
 import type { PolicySpec } from "./migration-policy/types";
 
 export interface ProviderRuntime {
   pool: ConnectionPool;
+  /** Plans, moves and observes placements over `pool`. */
+  engine: PlacementEngine;
   limiter: MigrationLimiter;
   defaultPolicy: PolicySpec;
   hostNames: string[];

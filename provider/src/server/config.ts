@@ -8,6 +8,7 @@ import {
   type ConnectOptions,
   MeasureGate,
   MigrationLimiter,
+  placementEngine,
   RunLedger,
 } from "../engine";
 import { zodFailures, type CheckFailure } from "../resources/check-failures";
@@ -211,6 +212,7 @@ export function buildRuntime(
   });
   return {
     pool,
+    engine: placementEngine(pool),
     limiter,
     defaultPolicy: policy ?? DEFAULT_POLICY,
     hostNames: config.hosts.map((h) => h.name),

@@ -3,12 +3,8 @@
 // policy's webhook, and report where the VM is. A move that fails after it started keeps the
 // placement in the state with the failed attempt's record (ResourceFailedError).
 import {
-  executePlan,
   measuredLinkOf,
   MigrationError,
-  observeDomain,
-  observeDomainOn,
-  planPlacement,
   type MigrationPlan,
   type MigrationProgress,
   type MigrationRecord,
@@ -54,8 +50,7 @@ export async function applyPlacement(
   const policy = policyFor(inputs, runtime);
   const ledger = options.preview ? runtime.ledgers.preview : runtime.ledgers.update;
   const claimant = options.claimant ?? inputs.domain;
-  const { plan, facts } = await planPlacement(
-    runtime.pool,
+  const { plan, facts } = await runtime.engine.planPlacement(
     placementRequest(inputs, options.previous),
     policy,
     {
@@ -126,7 +121,7 @@ async function recoverFirst(
       `${inputs.domain}: the interrupted move was recovered, yet its note is still found (${recovery.summary}); check ${recovery.keep}`,
     );
   try {
-    const record = await executePlan(plan, undefined, { pool: runtime.pool, policy });
+    const record = await runtime.engine.executePlan(plan, undefined, { policy });
     for (const step of record.steps) options.info?.(`${inputs.domain}: ${step}`);
   } catch (err) {
     if (!(err instanceof MigrationError)) throw err;
@@ -226,9 +221,11 @@ async function failedPlacement(
   const now =
     err.record.mode === "failover"
       ? undefined
-      : await observeDomain(runtime.pool, inputs.domain, {
-          definition: policy.allowFailover,
-        }).catch(() => undefined);
+      : await runtime.engine
+          .observeDomain(inputs.domain, {
+            definition: policy.allowFailover,
+          })
+          .catch(() => undefined);
   const outputs: PlacementOutputs = {
     ...lastKnown,
     ...withoutFlags(now),
@@ -257,12 +254,11 @@ async function carryOut(
   let record: MigrationRecord | undefined;
   if (plan.mode === "none" && (plan.leftovers.length || plan.staleIncoming.length)) {
     // Nothing moves, but an earlier attempt left volumes (or markers) behind: remove them.
-    await executePlan(plan, facts, { pool: runtime.pool, policy });
+    await runtime.engine.executePlan(plan, facts, { policy });
   } else if (plan.mode !== "none") {
     try {
       record = await withNotifications(plan, policy, options, () =>
-        executePlan(plan, facts, {
-          pool: runtime.pool,
+        runtime.engine.executePlan(plan, facts, {
           policy,
           limiter: runtime.limiter,
           signal: options.signal,
@@ -282,7 +278,7 @@ async function carryOut(
   const measured = record && measuredLinkOf(record);
   if (measured) runtime.measuredLinks.push(measured);
   const host = record?.finalHost ?? plan.from;
-  const now = await observeDomainOn(runtime.pool, host, inputs.domain, {
+  const now = await runtime.engine.observeDomainOn(host, inputs.domain, {
     definition: policy.allowFailover,
   });
   if (!now)

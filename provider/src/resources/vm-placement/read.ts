@@ -1,14 +1,6 @@
 // Read (refresh and import) of a placement: where the domain is now, the inputs that amounts to
 // (so drift shows against the program), and what earlier attempts left for the next update.
-import {
-  LocationUnknownError,
-  observeDomain,
-  planPlacement,
-  probeHost,
-  removeStaleDefinition,
-  type ObservedDomain,
-  type Recovery,
-} from "../../engine";
+import { LocationUnknownError, type ObservedDomain, type Recovery } from "../../engine";
 import type { ProviderRuntime } from "../runtime";
 import { refreshedInputs } from "./drift";
 import {
@@ -35,7 +27,7 @@ export async function readPlacement(
 ): Promise<{ outputs: PlacementOutputs; inputs: PlacementInputs } | undefined> {
   let seen: ObservedDomain | undefined;
   try {
-    seen = await observeDomain(runtime.pool, domain, {
+    seen = await runtime.engine.observeDomain(domain, {
       definition: keepsDefinition(runtime, inputs),
     });
   } catch (err) {
@@ -51,7 +43,7 @@ export async function readPlacement(
   const { interrupted, ...now } = seen;
   const last = state.lastMigration;
   if (last?.mode === "failover" && last.result === "succeeded")
-    await removeStaleDefinition(runtime.pool, domain, last.from, now.currentHost);
+    await runtime.engine.removeStaleDefinition(domain, last.from, now.currentHost);
   const refreshed = refreshedInputs(domain, inputs, now);
   const cleanup =
     interrupted || mayHaveLeftovers(state, now.currentHost)
@@ -86,7 +78,7 @@ async function lastHostLost(
   const last = state.currentHost;
   if (!(err instanceof LocationUnknownError) || !last || err.unreachable[last] === undefined)
     return false;
-  return (await probeHost(runtime.pool, last)).lost;
+  return (await runtime.engine.probeHost(last)).lost;
 }
 
 /**
@@ -114,8 +106,7 @@ async function leftBehind(
   inPlace: PlacementInputs,
   state: Partial<PlacementOutputs>,
 ): Promise<PendingCleanup[]> {
-  const { plan } = await planPlacement(
-    runtime.pool,
+  const { plan } = await runtime.engine.planPlacement(
     placementRequest(inPlace, state),
     policyFor(inPlace, runtime),
     { measureSeconds: 0 },
