@@ -18,7 +18,7 @@ export { cpuMode, withoutMoveMarker } from "./domain-xml";
 export { DEFAULT_POLICY } from "./policy";
 export { choosePlan, type PlacementRequest } from "./planner";
 export { MeasureGate } from "./measure";
-export { RunLedger } from "./ledger";
+export { RunLedger, type Demand, type Observed } from "./ledger";
 export { measuredLinkOf, type MeasuredLink } from "./link";
 export type * from "./types";
 export type { FenceDevice } from "../fencing/agent";

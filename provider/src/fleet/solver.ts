@@ -11,6 +11,8 @@
 // Anti-affinity holds at every moment of the update, not only at its end: a VM is only sent to
 // a host where no member of its group runs now or is bound for.
 
+import { RunLedger, type Demand, type Observed } from "../engine";
+
 export type Strategy = "spread" | "pack";
 
 export interface FleetHost {
@@ -104,27 +106,48 @@ export function allowedHosts(rule: VmRule, inventory: FleetHost[]): FleetHost[] 
   );
 }
 
-// Not RunLedger: that tracks moves under way against changing host figures; this sums one solve.
-/** Mutable bookkeeping of one solve: memory and pool space promised to incoming VMs. */
+/**
+ * The bookkeeping of one solve: the room VMs bound for a host take there, held in the engine's
+ * RunLedger (the same accounts a run's moves hold: memory, and space per pool), against the
+ * hosts' figures as gathered; and which hosts each anti-affinity group is on.
+ */
 class Ledger {
-  readonly incomingMemory = new Map<string, number>();
-  private readonly incomingPool = new Map<string, number>();
+  private readonly claims = new RunLedger();
   /** group -> hosts where a member runs now or is bound for. */
   private readonly groupHosts = new Map<string, Set<string>>();
 
   constructor(private readonly hosts: Map<string, FleetHost>) {}
 
+  private demand(vm: FleetVm, host: string): Demand {
+    const copies = vm.copiedDiskBytes && vm.storagePool;
+    return {
+      host,
+      memoryBytes: vm.memoryBytes,
+      pools: copies ? { [vm.storagePool!]: vm.copiedDiskBytes } : {},
+    };
+  }
+
+  private figures(host: string): Observed {
+    const h = this.hosts.get(host)!;
+    return { freeMemoryBytes: h.freeMemoryBytes, pools: h.poolFreeBytes };
+  }
+
+  /** Memory promised to VMs bound for `host` in this solve. */
+  incomingMemory(host: string): number {
+    return this.claims.held({ host, memoryBytes: 0, pools: {} }, "", this.figures(host)).memory
+      .bytes;
+  }
+
   roomFor(vm: FleetVm, host: string): number {
-    return (
-      this.hosts.get(host)!.freeMemoryBytes - (this.incomingMemory.get(host) ?? 0) - vm.memoryBytes
-    );
+    return this.hosts.get(host)!.freeMemoryBytes - this.incomingMemory(host) - vm.memoryBytes;
   }
 
   poolRoomFor(vm: FleetVm, host: string): number {
     if (!vm.copiedDiskBytes || !vm.storagePool) return Infinity;
     const free = this.hosts.get(host)!.poolFreeBytes[vm.storagePool];
     if (free === undefined) return -Infinity;
-    return free - (this.incomingPool.get(`${host}/${vm.storagePool}`) ?? 0) - vm.copiedDiskBytes;
+    const held = this.claims.held(this.demand(vm, host), "", this.figures(host));
+    return free - held.pools[vm.storagePool].bytes - vm.copiedDiskBytes;
   }
 
   holdsGroup(group: string | undefined, host: string): boolean {
@@ -137,12 +160,9 @@ class Ledger {
     this.groupHosts.get(group)!.add(host);
   }
 
+  /** `vm` is bound for `host`: it holds its room there for the rest of the solve. */
   reserve(vm: FleetVm, host: string): void {
-    this.incomingMemory.set(host, (this.incomingMemory.get(host) ?? 0) + vm.memoryBytes);
-    if (vm.copiedDiskBytes && vm.storagePool) {
-      const key = `${host}/${vm.storagePool}`;
-      this.incomingPool.set(key, (this.incomingPool.get(key) ?? 0) + vm.copiedDiskBytes);
-    }
+    this.claims.reserve(vm.domain, vm.domain, this.demand(vm, host), this.figures(host));
   }
 }
 
@@ -222,7 +242,7 @@ function summarize(rejections: Unplaceable[], leaving: string): Unplaceable {
  */
 function preference(ctx: Context, ledger: Ledger, vm: FleetVm, host: FleetHost): number {
   const load = host.totalMemoryBytes
-    ? (host.allocatedMemoryBytes + (ledger.incomingMemory.get(host.name) ?? 0) + vm.memoryBytes) /
+    ? (host.allocatedMemoryBytes + ledger.incomingMemory(host.name) + vm.memoryBytes) /
       host.totalMemoryBytes
     : 1;
   return ctx.rules.strategy === "spread" ? -load : load;
