@@ -251,6 +251,8 @@ build_guests() {
     nasm -f bin -DPAGES_PER_TICK=$((rate * 1406 / 100)) -DWSET_MIB=256 \
       -o "$LAB_DIR/guests/$name.bin" "$SCRIPT_DIR/guest/guest.asm"
   done
+  # Their firmware (guest/boot-rom.asm), in place of SeaBIOS: at the same path on every host.
+  nasm -f bin -o "$LAB_DIR/guests/boot-rom.bin" "$SCRIPT_DIR/guest/boot-rom.asm"
   build_uefi_guest
 }
 
@@ -303,6 +305,7 @@ write_description() {
       guests: {heartbeat: "\($dir)/guests/heartbeat.bin",
                "churn-moderate": "\($dir)/guests/churn-moderate.bin",
                "churn-fast": "\($dir)/guests/churn-fast.bin"},
+      bootRom: "\($dir)/guests/boot-rom.bin",
       uefi: {image: "\($dir)/guests/uefi/disk.img", loader: "/usr/share/OVMF/OVMF_CODE_4M.fd",
              varsTemplate: "/usr/share/OVMF/OVMF_VARS_4M.fd"},
       churnRatesMiBps: {heartbeat: 0, "churn-moderate": 20, "churn-fast": 200}}' \

@@ -38,6 +38,11 @@ export interface LabDescription {
   ssh: { user: string; privateKey: string; publicKey: string; knownHosts: string };
   tls: { ca: string; clientCert: string; clientKey: string };
   guests: Record<GuestKind, string>;
+  /**
+   * The boot-sector guests' firmware (guest/boot-rom.asm) in place of SeaBIOS, at the same path
+   * on every host. A lab brought up before it existed has none: its guests boot with SeaBIOS.
+   */
+  bootRom?: string;
   /** The UEFI guest's disk image and the OVMF firmware and NVRAM template it boots with. */
   uefi: { image: string; loader: string; varsTemplate: string };
   churnRatesMiBps: Record<GuestKind, number>;

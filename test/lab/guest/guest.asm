@@ -2,7 +2,8 @@
 ; It enters 32-bit protected mode, then forever:
 ;   - every PIT period (65536 ticks of 1.193182 MHz = 54.9 ms) dirties
 ;     PAGES_PER_TICK pages of a WSET_MIB working set starting at 16 MiB;
-;   - every BEAT_TICKS periods writes "HB xxxxxxxx\n" (hex counter) to COM1.
+;   - every BEAT_TICKS periods writes "HB xxxxxxxx\n" (hex counter) to COM1, the first one
+;     after the first period already.
 ; Between periods it halts until the PIT's interrupt: an idle guest costs its host
 ; almost no CPU (polling the PIT made every guest spin a host core).
 ; A counter that continues across a migration proves the guest was not restarted.
@@ -104,7 +105,7 @@ protected:
 
     xor ebp, ebp                ; heartbeat counter
     xor esi, esi                ; next page index in the working set
-    xor ebx, ebx                ; ticks since last beat
+    mov ebx, BEAT_TICKS - 1     ; ticks since last beat: the first beat comes on the first tick
 
 wait_tick:
     mov esp, 0x7C00
