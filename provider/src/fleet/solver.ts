@@ -111,7 +111,7 @@ export function allowedHosts(rule: VmRule, inventory: FleetHost[]): FleetHost[] 
  * RunLedger (the same accounts a run's moves hold: memory, and space per pool), against the
  * hosts' figures as gathered; and which hosts each anti-affinity group is on.
  */
-class Ledger {
+class Bookkeeping {
   private readonly claims = new RunLedger();
   /** group -> hosts where a member runs now or is bound for. */
   private readonly groupHosts = new Map<string, Set<string>>();
@@ -180,7 +180,7 @@ interface Context {
 /** Why `host` cannot take `vm` now, or undefined when it can. */
 function rejection(
   ctx: Context,
-  ledger: Ledger,
+  book: Bookkeeping,
   vm: FleetVm,
   rule: VmRule,
   host: FleetHost,
@@ -193,18 +193,18 @@ function rejection(
       code: "cpu",
       reason: `${host.name} has CPU ${host.cpuModel ?? "unknown"}, the VM needs ${vm.requiredCpuModel}`,
     };
-  if (ledger.holdsGroup(rule.antiAffinity, host.name))
+  if (book.holdsGroup(rule.antiAffinity, host.name))
     return {
       code: "anti-affinity",
       reason: `${host.name} holds a member of anti-affinity group '${rule.antiAffinity}'`,
     };
-  const room = ledger.roomFor(vm, host.name);
+  const room = book.roomFor(vm, host.name);
   if (room < 0)
     return {
       code: "no-room",
       reason: `${host.name} has ${gib(room + vm.memoryBytes)} free for ${gib(vm.memoryBytes)}`,
     };
-  const poolRoom = ledger.poolRoomFor(vm, host.name);
+  const poolRoom = book.poolRoomFor(vm, host.name);
   if (poolRoom < 0)
     return {
       code: "storage",
@@ -240,9 +240,9 @@ function summarize(rejections: Unplaceable[], leaving: string): Unplaceable {
  * Score of a host after taking the VM, higher is better: spread wants the least loaded host
  * (memory given to VMs over its memory), pack the most loaded one that still has room.
  */
-function preference(ctx: Context, ledger: Ledger, vm: FleetVm, host: FleetHost): number {
+function preference(ctx: Context, book: Bookkeeping, vm: FleetVm, host: FleetHost): number {
   const load = host.totalMemoryBytes
-    ? (host.allocatedMemoryBytes + ledger.incomingMemory(host.name) + vm.memoryBytes) /
+    ? (host.allocatedMemoryBytes + book.incomingMemory(host.name) + vm.memoryBytes) /
       host.totalMemoryBytes
     : 1;
   return ctx.rules.strategy === "spread" ? -load : load;
@@ -297,7 +297,7 @@ export function solvePlacements(
     cordoned: new Set(rules.cordon),
     allowed: new Map(rules.vms.map((r) => [r.domain, allowedHosts(r, inventory)])),
   };
-  const ledger = new Ledger(ctx.hosts);
+  const book = new Bookkeeping(ctx.hosts);
   const assignments: Record<string, Assignment> = {};
   const unplaceable: Record<string, Unplaceable> = {};
   const domains = rules.vms.map((r) => r.domain).sort(byName);
@@ -312,19 +312,19 @@ export function solvePlacements(
 
   const { stays, leaving } = stayersAndLeavers(ctx, running, assignments);
   for (const d of running)
-    ledger.markGroup(ctx.ruleOf.get(d)!.antiAffinity, ctx.vms.get(d)!.currentHost!);
+    book.markGroup(ctx.ruleOf.get(d)!.antiAffinity, ctx.vms.get(d)!.currentHost!);
 
   // Leavers, largest first (they are the hardest to fit), then by name.
   const movers = [...leaving.keys()].sort(
     (a, b) => ctx.vms.get(b)!.memoryBytes - ctx.vms.get(a)!.memoryBytes || byName(a, b),
   );
   for (const d of movers) {
-    const placed = placeLeaver(ctx, ledger, d, leaving.get(d)!);
+    const placed = placeLeaver(ctx, book, d, leaving.get(d)!);
     assignments[d] = placed.assignment;
     if (placed.unplaceable) unplaceable[d] = placed.unplaceable;
   }
 
-  if (rules.rebalance) rebalance(ctx, ledger, assignments, stays, rules.maxMoves);
+  if (rules.rebalance) rebalance(ctx, book, assignments, stays, rules.maxMoves);
 
   const moves = domains
     .filter((d) => assignments[d] && assignments[d].host !== ctx.vms.get(d)!.currentHost)
@@ -367,11 +367,11 @@ function stayersAndLeavers(
 
 /**
  * The host a VM that must leave goes to (the best the strategy prefers among those that can
- * take it, reserved in the ledger), or why it cannot leave (it then stays where it is).
+ * take it, held in its bookkeeping), or why it cannot leave (it then stays where it is).
  */
 function placeLeaver(
   ctx: Context,
-  ledger: Ledger,
+  book: Bookkeeping,
   d: string,
   mustLeaveBecause: string,
 ): { assignment: Assignment; unplaceable?: Unplaceable } {
@@ -394,17 +394,17 @@ function placeLeaver(
   const rejections: Unplaceable[] = [];
   for (const host of ctx.allowed.get(d)!) {
     if (host.name === vm.currentHost) continue;
-    const no = rejection(ctx, ledger, vm, rule, host);
+    const no = rejection(ctx, book, vm, rule, host);
     if (no) {
       rejections.push(no);
       continue;
     }
-    const score = preference(ctx, ledger, vm, host);
+    const score = preference(ctx, book, vm, host);
     if (!best || score > best.score) best = { host: host.name, score };
   }
   if (!best) return keep(summarize(rejections, why));
-  ledger.reserve(vm, best.host);
-  ledger.markGroup(rule.antiAffinity, best.host);
+  book.reserve(vm, best.host);
+  book.markGroup(rule.antiAffinity, best.host);
   return {
     assignment: {
       host: best.host,
@@ -419,7 +419,7 @@ function placeLeaver(
  */
 function rebalance(
   ctx: Context,
-  ledger: Ledger,
+  book: Bookkeeping,
   assignments: Record<string, Assignment>,
   stays: Set<string>,
   budget: number,
@@ -445,14 +445,14 @@ function rebalance(
         // Only clear gains (a move for a rounding error is churn); the rules are checked only for
         // a move that would be the best so far, which keeps the search cheap.
         if (gain <= 1e-9 || (best && gain <= best.gain + 1e-12)) continue;
-        if (!rejection(ctx, ledger, vm, rule, host)) best = { d, host: host.name, gain };
+        if (!rejection(ctx, book, vm, rule, host)) best = { d, host: host.name, gain };
       }
     }
     if (!best) return;
     const vm = ctx.vms.get(best.d)!;
     const rule = ctx.ruleOf.get(best.d)!;
-    ledger.reserve(vm, best.host);
-    ledger.markGroup(rule.antiAffinity, best.host);
+    book.reserve(vm, best.host);
+    book.markGroup(rule.antiAffinity, best.host);
     used.set(vm.currentHost!, used.get(vm.currentHost!)! - vm.memoryBytes);
     used.set(best.host, used.get(best.host)! + vm.memoryBytes);
     assignments[best.d] = {
