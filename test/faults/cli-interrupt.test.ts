@@ -1,6 +1,9 @@
-// Ctrl-C as an operator gives it: SIGINT to the `pulumi` process, SIGINT to its whole process
-// group (what a terminal sends), and two SIGINTs (the CLI then terminates and kills its plugins),
-// each landed in every phase of a move where it matters. After each: the provider did not crash
+// Ctrl-C as an operator gives it: SIGINT to its whole process group (what a terminal sends) and
+// two SIGINTs (the CLI then terminates and kills its plugins), each landed in every phase of a
+// move where it matters; SIGINT to the `pulumi` process alone (what a CI runner may send) in the
+// offline copy. The CLI starts plugins in a process group of their own, so the provider sees the
+// group's SIGINT and the lone one alike (the CLI's Cancel): only the language host tells them
+// apart, and it does not depend on the move's phase. After each: the provider did not crash
 // (or, after the second SIGINT, was killed by the CLI), the VM runs on exactly one host with its
 // disk intact, the state still holds the placement, and the next `up` converges with nothing left
 // over. Phases are found on the lab (the move's note on the source, the target's volume growing,
@@ -219,7 +222,9 @@ describe("fault tier: Ctrl-C through the Pulumi CLI in every phase of a move", f
       });
       after(() => phaseGuests?.cleanup());
 
-      for (const signal of SIGNALS) {
+      for (const signal of SIGNALS.filter(
+        (sig) => sig !== "SIGINT to pulumi" || c.phase === "offline copy",
+      )) {
         it(`${signal}, ${c.phase} (${c.mode})`, async () => {
           const [from, to] = (await hostsRunning(lab.hosts, g.name)).includes(h1.name)
             ? [h1, h2]
