@@ -3,7 +3,7 @@
 import Mocha from "mocha";
 import path from "node:path";
 
-const SLOWEST_SHOWN = 6;
+const SLOWEST_SHOWN = 12;
 
 class SummaryReporter extends Mocha.reporters.Spec {
   constructor(runner: Mocha.Runner, options?: Mocha.MochaOptions) {
