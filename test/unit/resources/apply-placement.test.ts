@@ -22,6 +22,17 @@ const recovery = {
   marker: { id: "m1", from: "h1", to: "h2", mode: "offline", stops: true, since: "t" },
 } as unknown as NonNullable<ReturnType<typeof planOf>["recovery"]>;
 
+/** The failover of web from the lost h1 to h2. */
+const failoverPlan = () =>
+  planOf("web", "h1", "h2", "failover", {
+    failover: {
+      device: { agent: "/usr/sbin/fence_x", options: {}, secrets: {}, timeoutSeconds: 5 },
+      definitionXml: "<domain/>",
+      lostSince: 0,
+      summary: "h1 unreachable (x): will fence h1 with fence_x, then start web on h2",
+    },
+  });
+
 describe("applyPlacement with a scripted engine", () => {
   it("a preview plans the move, reports it, and runs nothing", async () => {
     const plan = planOf("web", "h1", "h2", "live-shared");
@@ -95,14 +106,7 @@ describe("applyPlacement with a scripted engine", () => {
   });
 
   it("a failover that fails its fence leaves its record, without asking the lost host again", async () => {
-    const plan = planOf("web", "h1", "h2", "failover", {
-      failover: {
-        device: { agent: "fence_x", options: {}, secrets: {}, timeoutSeconds: 5 },
-        definitionXml: "<domain/>",
-        lostSince: 0,
-        summary: "h1 unreachable: will fence h1",
-      },
-    });
+    const plan = failoverPlan();
     const failed = recordOf(plan, "failed", "h1", { errorCategory: "fence", fence: "off: exit 1" });
     const { engine, recorded } = fakeEngine({
       plans: [{ plan }],
@@ -121,14 +125,7 @@ describe("applyPlacement with a scripted engine", () => {
   });
 
   it("a preview of a failover shows it from the lost host, with nothing to send", async () => {
-    const plan = planOf("web", "h1", "h2", "failover", {
-      failover: {
-        device: { agent: "/usr/sbin/fence_x", options: {}, secrets: {}, timeoutSeconds: 5 },
-        definitionXml: "<domain/>",
-        lostSince: 0,
-        summary: "h1 unreachable (x): will fence h1 with fence_x, then start web on h2",
-      },
-    });
+    const plan = failoverPlan();
     const { engine } = fakeEngine({ plans: [{ plan }] });
     const out = await applyPlacement(runtimeWith(engine), inputs, { preview: true, previous });
     assert.equal(out.currentHost, "h1");
