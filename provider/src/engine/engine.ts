@@ -7,6 +7,7 @@ import { removeStaleDefinition } from "./failover";
 import {
   observeDomain,
   observeDomainOn,
+  type Observation,
   type ObserveOptions,
   type ObservedDomain,
 } from "./observe";
@@ -29,7 +30,7 @@ export interface PlacementEngine {
     options: Omit<ExecuteOptions, "pool">,
   ): Promise<MigrationRecord>;
   /** Where the domain is, asking every host (LocationUnknownError when silent hosts leave it open). */
-  observeDomain(domain: string, options?: ObserveOptions): Promise<ObservedDomain | undefined>;
+  observeDomain(domain: string, options?: ObserveOptions): Promise<Observation | undefined>;
   /** The domain as it is on one host, where a move left it. */
   observeDomainOn(
     host: string,

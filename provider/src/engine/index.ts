@@ -24,7 +24,13 @@ export type * from "./types";
 export type { FenceDevice } from "../fencing/agent";
 
 export { planPlacement, place, type PlannedMove, type PlanOptions } from "./placement";
-export { observeDomain, observeDomainOn, type ObservedDisk, type ObservedDomain } from "./observe";
+export {
+  observeDomain,
+  observeDomainOn,
+  type Observation,
+  type ObservedDisk,
+  type ObservedDomain,
+} from "./observe";
 export { removeStaleDefinition } from "./failover";
 export { probeHost, type Reachability } from "./reachability";
 export { hostStatus, type HostStatus } from "./host-status";

@@ -21,7 +21,12 @@ export interface ObservedDomain {
   domainUuid: string;
   /** The persistent definition in the form another host takes, without a move's note. */
   definitionXml?: string;
-  /** A move's note or a second definition: an interrupted move may have left something. */
+}
+
+/** The domain as it is, and whether an interrupted move may have left something of it. */
+export interface Observation {
+  domain: ObservedDomain;
+  /** A move's note or a second definition. */
   interrupted: boolean;
 }
 
@@ -38,7 +43,7 @@ export async function observeDomain(
   pool: ConnectionPool,
   domain: string,
   options: ObserveOptions = {},
-): Promise<ObservedDomain | undefined> {
+): Promise<Observation | undefined> {
   const located = await locateDomain(pool, domain);
   const found = settledLocation(domain, located);
   if (!found) return undefined;
@@ -60,7 +65,7 @@ export async function observeDomainOn(
   if (!dom) return undefined;
   const { state } = await conn.domains.state(dom);
   const found = { host, domain: dom, running: state !== "shutoff", incoming: false };
-  return describe(pool, found, false, options);
+  return (await describe(pool, found, false, options)).domain;
 }
 
 async function describe(
@@ -68,7 +73,7 @@ async function describe(
   found: LocatedDomain,
   elsewhere: boolean,
   options: ObserveOptions,
-): Promise<ObservedDomain> {
+): Promise<Observation> {
   const conn = await pool.get(found.host);
   const facts = await gatherDomainFacts(conn, found.host, found.domain);
   // The persistent definition (what a cold boot uses), in the form another host takes: what a
@@ -80,7 +85,7 @@ async function describe(
           ? await conn.domains.xml(found.domain, XML_INACTIVE | XML_MIGRATABLE)
           : facts.xml,
       );
-  return {
+  const observed: ObservedDomain = {
     currentHost: found.host,
     domainUuid: facts.uuid,
     ...(definitionXml ? { definitionXml } : {}),
@@ -92,6 +97,6 @@ async function describe(
         path: d.path ?? null,
         capacityBytes: d.capacityBytes,
       })),
-    interrupted: !!facts.moveMarker || elsewhere,
   };
+  return { domain: observed, interrupted: !!facts.moveMarker || elsewhere };
 }

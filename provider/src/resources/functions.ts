@@ -51,8 +51,7 @@ async function getPlacement(runtime: ProviderRuntime, args: unknown): Promise<In
       "VMP_DOMAIN_NOT_FOUND",
       `domain '${domain}' runs or is defined on none of the inventory hosts (${runtime.hostNames.join(", ")})`,
     );
-  const { interrupted: interrupted, ...now } = seen;
-  return { result: { domain, ...now } };
+  return { result: { domain, ...seen.domain } };
 }
 
 async function planWithoutStack(runtime: ProviderRuntime, args: unknown): Promise<InvokeResult> {

@@ -6,7 +6,7 @@ import { MigrationError } from "../../../provider/src/engine";
 import { ResourceFailedError } from "../../../provider/src/resources/controller";
 import { applyPlacement } from "../../../provider/src/resources/vm-placement/apply";
 import type { PlacementOutputs } from "../../../provider/src/resources/vm-placement/types";
-import { fakeEngine, observedOn, planOf, recordOf, runtimeWith } from "./fake-engine";
+import { fakeEngine, observation, observedOn, planOf, recordOf, runtimeWith } from "./fake-engine";
 
 const inputs = { domain: "web", host: "h2" };
 const previous: Partial<PlacementOutputs> = {
@@ -87,7 +87,7 @@ describe("applyPlacement with a scripted engine", () => {
     const { engine } = fakeEngine({
       plans: [{ plan }],
       runs: [new MigrationError("VMP_MIGRATION_ABORTED", "did not converge", failed)],
-      observed: [observedOn("h1")],
+      observed: [observation("h1")],
     });
     const err = await applyPlacement(runtimeWith(engine), inputs, {
       preview: false,

@@ -7,6 +7,7 @@ import {
   MigrationError,
   type MigrationPlan,
   type MigrationRecord,
+  type Observation,
   type ObservedDomain,
   type PlacementEngine,
   type PlannedMove,
@@ -21,7 +22,7 @@ export interface Script {
   /** What executePlan returns or throws (a MigrationError), in order. */
   runs?: Array<MigrationRecord | MigrationError>;
   /** What observeDomain answers (or throws), in order; the last one repeats. */
-  observed?: Array<ObservedDomain | undefined | Error>;
+  observed?: Array<Observation | undefined | Error>;
   /** What observeDomainOn answers, by host. */
   observedOn?: Record<string, ObservedDomain | undefined>;
   reach?: Record<string, Reachability>;
@@ -126,9 +127,17 @@ export function observedOn(host: string, extra: Partial<ObservedDomain> = {}): O
     currentHost: host,
     currentDisks: [{ target: "vda", pool: "default", path: "/p/vda.qcow2", capacityBytes: 1 }],
     domainUuid: "uuid-web",
-    interrupted: false,
     ...extra,
   };
+}
+
+/** What observeDomain answers for a domain on `host`. */
+export function observation(
+  host: string,
+  extra: Partial<ObservedDomain> = {},
+  interrupted = false,
+): Observation {
+  return { domain: observedOn(host, extra), interrupted };
 }
 
 export const locationUnknown = (domain: string, silent: string) =>

@@ -6,7 +6,7 @@ import type { PlacementOutputs } from "../../../provider/src/resources/vm-placem
 import {
   fakeEngine,
   locationUnknown,
-  observedOn,
+  observation,
   planOf,
   recordOf,
   runtimeWith,
@@ -23,7 +23,7 @@ const state: Partial<PlacementOutputs> = {
 
 describe("readPlacement with a scripted engine", () => {
   it("a VM where the state saw it: its facts, nothing to clean, no plan asked for", async () => {
-    const { engine, recorded } = fakeEngine({ observed: [observedOn("h1")] });
+    const { engine, recorded } = fakeEngine({ observed: [observation("h1")] });
     const read = await readPlacement(runtimeWith(engine), "web", state, inputs);
     assert.equal(read?.outputs.currentHost, "h1");
     assert.equal(read?.outputs.pendingCleanup, undefined);
@@ -38,7 +38,7 @@ describe("readPlacement with a scripted engine", () => {
 
   it("moved outside Pulumi: the refreshed inputs say where, and leftovers are looked for", async () => {
     const { engine, recorded } = fakeEngine({
-      observed: [observedOn("h3")],
+      observed: [observation("h3")],
       plans: [{ plan: planOf("web", "h3", "h3", "none") }],
     });
     const read = await readPlacement(runtimeWith(engine), "web", state, inputs);
@@ -81,7 +81,7 @@ describe("readPlacement with a scripted engine", () => {
       marker: { from: "h1", to: "h2" },
     } as unknown as NonNullable<ReturnType<typeof planOf>["recovery"]>;
     const { engine } = fakeEngine({
-      observed: [observedOn("h1", { interrupted: true })],
+      observed: [observation("h1", {}, true)],
       plans: [{ plan: planOf("web", "h1", "h1", "none", { recovery }) }],
     });
     const read = await readPlacement(runtimeWith(engine), "web", state, inputs);
@@ -97,7 +97,7 @@ describe("readPlacement with a scripted engine", () => {
       staleIncoming: ["h3"],
     });
     const failed = { ...state, lastMigration: recordOf(plan, "failed", "h1") };
-    const { engine } = fakeEngine({ observed: [observedOn("h1")], plans: [{ plan }] });
+    const { engine } = fakeEngine({ observed: [observation("h1")], plans: [{ plan }] });
     const read = await readPlacement(runtimeWith(engine), "web", failed, inputs);
     assert.deepEqual(read?.outputs.pendingCleanup, [
       { host: "h3", item: "a half-received copy of web" },
@@ -113,7 +113,7 @@ describe("readPlacement with a scripted engine", () => {
       host: "h2",
       lastMigration: recordOf(plan, "succeeded", "h2"),
     };
-    const { engine, recorded } = fakeEngine({ observed: [observedOn("h2")] });
+    const { engine, recorded } = fakeEngine({ observed: [observation("h2")] });
     await readPlacement(runtimeWith(engine), "web", failedOver, { domain: "web", host: "h2" });
     assert.ok(recorded.calls.includes("remove stale web on h1"), recorded.calls.join("; "));
   });
@@ -121,7 +121,7 @@ describe("readPlacement with a scripted engine", () => {
   it("keeps the definition only while the policy allows failover", async () => {
     for (const allowFailover of [true, false]) {
       const { engine } = fakeEngine({
-        observed: [observedOn("h1", { definitionXml: "<domain/>" })],
+        observed: [observation("h1", { definitionXml: "<domain/>" })],
       });
       let asked: boolean | undefined;
       const observe = engine.observeDomain;

@@ -8,7 +8,6 @@ import {
   type MigrationPlan,
   type MigrationProgress,
   type MigrationRecord,
-  type ObservedDomain,
   type PlannedMove,
 } from "../../engine";
 import { VmpError } from "../../errors";
@@ -228,18 +227,11 @@ async function failedPlacement(
           .catch(() => undefined);
   const outputs: PlacementOutputs = {
     ...lastKnown,
-    ...withoutFlags(now),
+    ...now?.domain,
     plannedMigration: null,
     lastMigration: err.record,
   };
   return new ResourceFailedError(err, inputs.domain, outputs as unknown as Record<string, unknown>);
-}
-
-/** The observation as outputs: what it says of the domain, not how it was found. */
-function withoutFlags(seen: ObservedDomain | undefined) {
-  if (!seen) return {};
-  const { interrupted: interrupted, ...outputs } = seen;
-  return outputs;
 }
 
 /** Runs the plan and reports where the VM is afterwards: only that host is asked. */
@@ -286,10 +278,9 @@ async function carryOut(
       "VMP_DOMAIN_NOT_FOUND",
       `${inputs.domain} is not on ${host} after the move, where the move left it; check the hosts`,
     );
-  const { interrupted: interrupted, ...seen } = now;
   return {
     ...base,
-    ...seen,
+    ...now,
     plannedMigration: null,
     lastMigration: record ?? base.lastMigration,
     migrationCount: base.migrationCount + (record?.result === "succeeded" ? 1 : 0),

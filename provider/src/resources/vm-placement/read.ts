@@ -1,6 +1,6 @@
 // Read (refresh and import) of a placement: where the domain is now, the inputs that amounts to
 // (so drift shows against the program), and what earlier attempts left for the next update.
-import { LocationUnknownError, type ObservedDomain, type Recovery } from "../../engine";
+import { LocationUnknownError, type Observation, type Recovery } from "../../engine";
 import type { ProviderRuntime } from "../runtime";
 import { refreshedInputs } from "./drift";
 import {
@@ -25,7 +25,7 @@ export async function readPlacement(
   state: Partial<PlacementOutputs>,
   inputs: Partial<PlacementInputs>,
 ): Promise<{ outputs: PlacementOutputs; inputs: PlacementInputs } | undefined> {
-  let seen: ObservedDomain | undefined;
+  let seen: Observation | undefined;
   try {
     seen = await runtime.engine.observeDomain(domain, {
       definition: keepsDefinition(runtime, inputs),
@@ -40,7 +40,7 @@ export async function readPlacement(
     };
   }
   if (!seen) return undefined;
-  const { interrupted, ...now } = seen;
+  const { domain: now, interrupted } = seen;
   const last = state.lastMigration;
   if (last?.mode === "failover" && last.result === "succeeded")
     await runtime.engine.removeStaleDefinition(domain, last.from, now.currentHost);
