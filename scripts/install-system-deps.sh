@@ -8,6 +8,8 @@ PACKAGES=(
   ovmf gnu-efi binutils mtools  # the UEFI lab guest (test/lab/guest/uefi-guest.c)
   python3 python3-venv  # the Python example's virtualenv (scripts/install-python-env.sh)
   qemu-user libc6-arm64-cross libstdc++6-arm64-cross  # runs the linux-arm64 plugin in its test
+  ceph-mon ceph-mgr ceph-osd ceph-common  # the lab's Ceph cluster (test/lab/ceph.sh); `ceph` for storage fencing
+  qemu-block-extra libvirt-daemon-driver-storage-rbd  # QEMU's rbd driver and libvirt's rbd pools
 )
 
 missing=()

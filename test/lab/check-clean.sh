@@ -4,7 +4,7 @@ set -uo pipefail
 LAB_DIR=${VMP_LAB_DIR:-/var/lib/vmplacement-lab}
 BRIDGE=${VMP_LAB_BRIDGE:-vmplab0}
 left=()
-ip netns list 2>/dev/null | grep -q '^vmp-h' && left+=("namespaces: $(ip netns list | grep '^vmp-h' | tr '\n' ' ')")
+ip netns list 2>/dev/null | grep -q -E '^vmp-(h|ceph)' && left+=("namespaces: $(ip netns list | grep -E '^vmp-(h|ceph)' | tr '\n' ' ')")
 ip link show "$BRIDGE" >/dev/null 2>&1 && left+=("bridge $BRIDGE")
 pgrep -f -- "$LAB_DIR/" >/dev/null && left+=("processes: $(pgrep -af -- "$LAB_DIR/" | tr '\n' ';')")
 [[ -e $LAB_DIR ]] && left+=("directory $LAB_DIR")

@@ -15,7 +15,7 @@ import {
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { GuestKind, LabDescription, LabHost, LabSharedPool } from "./lab";
+import type { GuestKind, LabCeph, LabDescription, LabHost, LabSharedPool } from "./lab";
 import { hostPathFromRoot } from "./lab";
 import { run } from "./run";
 import { virsh } from "./virsh";
@@ -64,7 +64,20 @@ function sha256File(file: string, lengthBytes?: number): string {
 
 export type GuestDisk =
   | { kind: "file"; pathOnHost: string; format: "qcow2" | "raw" }
-  | { kind: "nbd"; pool: LabSharedPool; exportName: string };
+  | { kind: "nbd"; pool: LabSharedPool; exportName: string }
+  | RbdDisk;
+
+/**
+ * An RBD image in the lab's Ceph pool, attached as a network disk (monitors and the cephx secret
+ * in the disk XML) or as a volume of each host's rbd storage pool.
+ */
+export interface RbdDisk {
+  kind: "rbd";
+  ceph: LabCeph;
+  image: string;
+  attach: "network" | "volume";
+  cephPool?: string;
+}
 
 /** Puts the image into a host's directory pool (default `local`) as qcow2 and refreshes the pool. */
 export async function placeInLocalPool(
@@ -108,6 +121,38 @@ export async function placeInSharedPool(
   return { kind: "nbd", pool, exportName };
 }
 
+/** Writes the image into a new RBD image `name` of the lab's Ceph pool. */
+export async function placeInCeph(
+  lab: LabDescription,
+  image: GuestImage,
+  name: string,
+  attach: RbdDisk["attach"] = "network",
+): Promise<RbdDisk> {
+  const disk: RbdDisk = { kind: "rbd", ceph: lab.pools.ceph, image: name, attach };
+  await run("qemu-img", ["convert", "-f", "raw", "-O", "raw", image.rawPath, rbdSpec(disk)]);
+  // Each host's rbd pool lists the image once refreshed (a volume disk is looked up there).
+  for (const host of lab.hosts) await virsh(host, "pool-refresh", disk.ceph.libvirtPool);
+  return disk;
+}
+
+/** Removes an RBD image of the lab's Ceph pool, if it is there. */
+export async function removeFromCeph(ceph: LabCeph, image: string, cephPool = ceph.cephPool) {
+  await run("rbd", [...cephArgs(ceph), "rm", "--no-progress", `${cephPool}/${image}`]).catch(
+    () => undefined,
+  );
+}
+
+/** Arguments that make the `ceph` and `rbd` tools speak to the lab's cluster as its admin. */
+export function cephArgs(ceph: LabCeph): string[] {
+  return ["-c", ceph.conf, "--name", "client.admin", "--keyring", ceph.adminKeyring];
+}
+
+/** The image as QEMU's rbd protocol names it from the root namespace (admin key). */
+function rbdSpec(disk: RbdDisk): string {
+  const { ceph } = disk;
+  return `rbd:${disk.cephPool ?? ceph.cephPool}/${disk.image}:conf=${ceph.conf}:id=admin:keyring=${ceph.adminKeyring}`;
+}
+
 /** Runs a command in a lab host's mount namespace (its private libvirt directories). */
 export function inHost(host: LabHost, command: string, args: string[]): Promise<string> {
   return run("nsenter", ["-t", String(host.anchorPid), "-m", "--", command, ...args]);
@@ -121,6 +166,8 @@ export interface GuestDomain {
   name: string;
   memoryMiB: number;
   disk: GuestDisk;
+  /** More disks, as vdb, vdc, ... */
+  extraDisks?: GuestDisk[];
   /** Boots the UEFI guest with OVMF and an NVRAM file made from the firmware's template. */
   uefi?: boolean;
   /**
@@ -179,21 +226,46 @@ export function serialLogOnHost(name: string): string {
   return `/var/log/libvirt/qemu/${name}-serial.log`;
 }
 
-export function domainXml(lab: LabDescription, guest: GuestDomain): string {
-  const disk =
-    guest.disk.kind === "file"
-      ? `<disk type='file' device='disk'>
-      <driver name='qemu' type='${guest.disk.format}'/>
-      <source file='${guest.disk.pathOnHost}'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>`
-      : `<disk type='network' device='disk'>
-      <driver name='qemu' type='raw' cache='none'/>
-      <source protocol='nbd' name='${guest.disk.exportName}'>
-        <host name='${guest.disk.pool.server}' port='${guest.disk.pool.port}'/>
-      </source>
-      <target dev='vda' bus='virtio'/>
+/** The `<disk>` element of a lab disk as guest device `dev`. */
+export function diskXml(disk: GuestDisk, dev: string): string {
+  const target = `<target dev='${dev}' bus='virtio'/>`;
+  switch (disk.kind) {
+    case "file":
+      return `<disk type='file' device='disk'>
+      <driver name='qemu' type='${disk.format}'/>
+      <source file='${disk.pathOnHost}'/>
+      ${target}
     </disk>`;
+    case "nbd":
+      return `<disk type='network' device='disk'>
+      <driver name='qemu' type='raw' cache='none'/>
+      <source protocol='nbd' name='${disk.exportName}'>
+        <host name='${disk.pool.server}' port='${disk.pool.port}'/>
+      </source>
+      ${target}
+    </disk>`;
+    case "rbd":
+      return disk.attach === "volume"
+        ? `<disk type='volume' device='disk'>
+      <driver name='qemu' type='raw' cache='none'/>
+      <source pool='${disk.ceph.libvirtPool}' volume='${disk.image}'/>
+      ${target}
+    </disk>`
+        : `<disk type='network' device='disk'>
+      <driver name='qemu' type='raw' cache='none'/>
+      <auth username='${disk.ceph.user}'><secret type='ceph' uuid='${disk.ceph.secretUuid}'/></auth>
+      <source protocol='rbd' name='${disk.cephPool ?? disk.ceph.cephPool}/${disk.image}'>
+        <host name='${disk.ceph.address}' port='${disk.ceph.port}'/>
+      </source>
+      ${target}
+    </disk>`;
+  }
+}
+
+export function domainXml(lab: LabDescription, guest: GuestDomain): string {
+  const disks = [guest.disk, ...(guest.extraDisks ?? [])]
+    .map((d, i) => diskXml(d, `vd${String.fromCharCode(97 + i)}`))
+    .join("\n    ");
   // OVMF runs its first code from flash, which KVM can only execute with read-only memory
   // slots; some nested hypervisors (this lab's among them) lack those, so UEFI guests use TCG.
   const type = lab.accel === "kvm" && !guest.uefi ? "kvm" : "qemu";
@@ -222,7 +294,7 @@ export function domainXml(lab: LabDescription, guest: GuestDomain): string {
   ${os}
   <on_poweroff>destroy</on_poweroff>
   <devices>
-    ${disk}
+    ${disks}
     <serial type='file'>
       <source path='${serialLogOnHost(guest.name)}'/>
       <target port='0'/>
@@ -297,7 +369,7 @@ export async function waitForHeartbeat(
 }
 
 /**
- * sha256 of the guest-visible content of a disk (qcow2 or raw file, or an NBD export), over
+ * sha256 of the guest-visible content of a disk (qcow2 or raw file, an NBD export or an RBD image), over
  * its first `lengthBytes` (an NBD export is larger than the image written into it).
  */
 export async function diskContentSha256(
@@ -308,7 +380,12 @@ export async function diskContentSha256(
   const dir = mkdtempSync(path.join(os.tmpdir(), "vmp-sum-"));
   try {
     const raw = path.join(dir, "disk.raw");
-    const source = disk.kind === "file" ? disk.pathOnHost : nbdUrl(disk.pool, disk.exportName);
+    const source =
+      disk.kind === "file"
+        ? disk.pathOnHost
+        : disk.kind === "nbd"
+          ? nbdUrl(disk.pool, disk.exportName)
+          : rbdSpec(disk);
     const format = disk.kind === "file" ? disk.format : "raw";
     // Inside the host's mount namespace, so backing files resolve as the host sees them;
     // -U reads while a running guest holds the image lock (the guests never write their disk).

@@ -18,6 +18,8 @@ SHARED_EXPORT_SIZE=${VMP_LAB_SHARED_EXPORT_SIZE:-256M}
 NBD_PORT=10809
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MARKER=.vmplacement-lab
+# shellcheck source=ceph.sh
+source "$SCRIPT_DIR/ceph.sh"
 
 log() { printf '[lab] %s\n' "$*" >&2; }
 host_name() { printf 'h%d' "$1"; }
@@ -33,6 +35,7 @@ lab_healthy() {
   [[ -f $LAB_DIR/lab.json && -f $LAB_DIR/$MARKER ]] || return 1
   ip link show "$BRIDGE" >/dev/null 2>&1 || return 1
   pid_alive "$LAB_DIR/qsd.pid" || return 1
+  ceph_healthy || return 1
   local i
   for ((i = 1; i <= HOST_COUNT; i++)); do
     pid_alive "$(host_dir "$i")/anchor.pid" || return 1
@@ -61,6 +64,7 @@ lab_down() {
     kill_pids "${pids[@]}"
     ip netns del "$ns" 2>/dev/null || true
   done
+  ceph_down
   if [[ -f $LAB_DIR/qsd.pid ]]; then
     kill_pids "$(cat "$LAB_DIR/qsd.pid")"
   fi
@@ -292,12 +296,14 @@ write_description() {
   for ((i = 0; i < SHARED_EXPORTS; i++)); do exports+=("\"shared-$i\""); done
   jq -n --arg dir "$LAB_DIR" --arg bridge "$BRIDGE" --arg baddr "$(bridge_addr)" \
     --arg accel "$accel" --argjson port "$NBD_PORT" --arg size "$SHARED_EXPORT_SIZE" \
+    --argjson ceph "$(ceph_description)" \
     --argjson hosts "[$(IFS=,; echo "${hosts[*]}")]" --argjson exports "[$(IFS=,; echo "${exports[*]}")]" \
     '{dir: $dir, bridge: {name: $bridge, address: $baddr}, accel: $accel, hosts: $hosts,
       pools: {local: {type: "dir", path: "/var/lib/libvirt/pools/local", shared: false},
               scratch: {type: "dir", path: "/var/lib/libvirt/pools/scratch", shared: false},
               shared: {type: "nbd", shared: true, server: $baddr, port: $port,
-                       exports: $exports, exportSize: $size, qmpSocket: "\($dir)/qsd.qmp"}},
+                       exports: $exports, exportSize: $size, qmpSocket: "\($dir)/qsd.qmp"},
+              ceph: $ceph},
       tls: {ca: "\($dir)/tls/ca.pem", clientCert: "\($dir)/tls/client.pem",
             clientKey: "\($dir)/tls/client-key.pem"},
       ssh: {user: "root", privateKey: "\($dir)/keys/id_ed25519",
@@ -333,11 +339,20 @@ lab_up() {
   ip link set "$BRIDGE" up
 
   start_shared_storage
+  # Ceph's monitor and OSD start while the guests build and the hosts come up.
+  ceph_up >"$LAB_DIR/ceph-up.log" 2>&1 &
+  local ceph_started=$!
   build_guests
+  log "guests built at $((SECONDS - started))s"
   for ((i = 1; i <= HOST_COUNT; i++)); do start_host "$i"; done
+  wait "$ceph_started" || { log "Ceph did not start:"; cat "$LAB_DIR/ceph-up.log" >&2; return 1; }
+  log "Ceph monitor up at $((SECONDS - started))s"
+  ceph_wait
+  log "Ceph OSD up at $((SECONDS - started))s"
   for ((i = 1; i <= HOST_COUNT; i++)); do
     wait_for_host "$i"
     define_local_pools "$i"
+    ceph_host_setup "$i"
   done
   write_description
   log "lab up in $((SECONDS - started))s: $LAB_DIR/lab.json"

@@ -25,6 +25,32 @@ export interface LabSharedPool {
   qmpSocket: string;
 }
 
+/** The lab's Ceph cluster (test/lab/ceph.sh) and how every host reaches it. */
+export interface LabCeph {
+  type: "rbd";
+  shared: true;
+  namespace: string;
+  address: string;
+  port: number;
+  fsid: string;
+  monitors: string[];
+  /** Ceph pool of the guests' images, and one more that no libvirt pool uses. */
+  cephPool: string;
+  otherCephPool: string;
+  /** The rbd storage pool every host has over `cephPool`. */
+  libvirtPool: string;
+  /** The libvirt secret (same UUID on every host) holding `user`'s cephx key. */
+  secretUuid: string;
+  user: string;
+  conf: string;
+  adminKeyring: string;
+  libvirtKeyring: string;
+  /** client.fence: may add and remove blocklist entries, nothing else. */
+  fenceKeyring: string;
+  osdPidFile: string;
+  monPidFile: string;
+}
+
 export interface LabDescription {
   dir: string;
   bridge: { name: string; address: string };
@@ -34,6 +60,7 @@ export interface LabDescription {
     local: { type: "dir"; path: string; shared: false };
     scratch: { type: "dir"; path: string; shared: false };
     shared: LabSharedPool;
+    ceph: LabCeph;
   };
   ssh: { user: string; privateKey: string; publicKey: string; knownHosts: string };
   tls: { ca: string; clientCert: string; clientKey: string };

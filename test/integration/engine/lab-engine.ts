@@ -6,13 +6,18 @@ import {
   inHost,
   buildGuestImage,
   buildUefiGuestImage,
+  cephArgs,
   placeInLocalPool,
   placeInSharedPool,
+  placeInCeph,
+  removeFromCeph,
   startGuest,
+  type RbdDisk,
   type GuestDisk,
   type GuestImage,
 } from "../../lab/guests";
 import { removeDomainEverywhere, virsh } from "../../lab/virsh";
+import { run } from "../../lab/run";
 
 export function labPool(lab: LabDescription): ConnectionPool {
   return new ConnectionPool(
@@ -136,9 +141,30 @@ export class GuestFactory {
     return { name, image, disk };
   }
 
+  /**
+   * A guest whose disk is an RBD image in the lab's Ceph pool, attached as a network disk or as
+   * a volume of the hosts' rbd pool; with `localDisk`, a second disk (vdb) in `local` of `host`.
+   */
+  async ceph(
+    prefix: string,
+    host: LabHost,
+    options: { attach?: RbdDisk["attach"]; localDisk?: boolean; kind?: GuestKind } = {},
+  ): Promise<TestGuest & { extraDisks: GuestDisk[] }> {
+    const name = this.name(prefix);
+    const image = buildGuestImage(this.lab, options.kind ?? "heartbeat", 16, 2);
+    this.images.push(image);
+    const disk = await placeInCeph(this.lab, image, `${name}.raw`, options.attach);
+    const extraDisks = options.localDisk
+      ? [await placeInLocalPool(this.lab, host, image, `${name}.data.qcow2`)]
+      : [];
+    await startGuest(this.lab, host, { name, memoryMiB: 256, disk, extraDisks });
+    return { name, image, disk, extraDisks };
+  }
+
   async cleanup(): Promise<void> {
     for (const name of this.names.splice(0)) {
       await removeDomainEverywhere(this.lab.hosts, name);
+      await this.removeCephImages(name);
       // Hosts and pools are independent: cleaned side by side.
       const pools = this.lab.hosts.flatMap((h) =>
         ["local", "scratch"].map((pool) => ({ h, pool })),
@@ -156,5 +182,17 @@ export class GuestFactory {
       );
     }
     for (const image of this.images.splice(0)) image.cleanup();
+  }
+
+  /** The guest's RBD images in every Ceph pool of the lab (moves may have created some). */
+  private async removeCephImages(name: string): Promise<void> {
+    const { ceph } = this.lab.pools;
+    for (const cephPool of [ceph.cephPool, ceph.otherCephPool]) {
+      const images = await run("rbd", [...cephArgs(ceph), "ls", cephPool]).catch(() => "");
+      for (const image of images.split("\n").map((l) => l.trim()))
+        if (image.startsWith(`${name}.`)) await removeFromCeph(ceph, image, cephPool);
+    }
+    for (const h of this.lab.hosts)
+      await virsh(h, "pool-refresh", ceph.libvirtPool).catch(() => undefined);
   }
 }
