@@ -138,6 +138,10 @@ export class MigrationPolicy extends pulumi.CustomResource {
      */
     declare public readonly storageCopy: pulumi.Output<string | undefined>;
     /**
+     * A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+     */
+    declare public readonly storageFencing: pulumi.Output<string | undefined>;
+    /**
      * Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
      */
     declare public readonly tls: pulumi.Output<boolean | undefined>;
@@ -171,6 +175,7 @@ export class MigrationPolicy extends pulumi.CustomResource {
             resourceInputs["removeSourceVolumes"] = (args?.removeSourceVolumes) ?? true;
             resourceInputs["shutdownTimeoutSeconds"] = (args?.shutdownTimeoutSeconds) ?? 120;
             resourceInputs["storageCopy"] = (args?.storageCopy) ?? "auto";
+            resourceInputs["storageFencing"] = args?.storageFencing;
             resourceInputs["tls"] = (args?.tls) ?? false;
             resourceInputs["spec"] = undefined /*out*/;
         } else {
@@ -193,6 +198,7 @@ export class MigrationPolicy extends pulumi.CustomResource {
             resourceInputs["shutdownTimeoutSeconds"] = undefined /*out*/;
             resourceInputs["spec"] = undefined /*out*/;
             resourceInputs["storageCopy"] = undefined /*out*/;
+            resourceInputs["storageFencing"] = undefined /*out*/;
             resourceInputs["tls"] = undefined /*out*/;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
@@ -278,6 +284,10 @@ export interface MigrationPolicyArgs {
      * Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
      */
     storageCopy?: pulumi.Input<enums.StorageCopy | undefined>;
+    /**
+     * A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+     */
+    storageFencing?: pulumi.Input<string | undefined>;
     /**
      * Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
      */

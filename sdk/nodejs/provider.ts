@@ -40,6 +40,8 @@ export class Provider extends pulumi.ProviderResource {
             if (args?.hosts === undefined && !opts.urn) {
                 throw new Error("Missing required property 'hosts'");
             }
+            resourceInputs["cephClusters"] = pulumi.output(args?.cephClusters).apply(JSON.stringify);
+            resourceInputs["cephKeys"] = pulumi.output(args?.cephKeys ? pulumi.secret(args.cephKeys) : undefined).apply(JSON.stringify);
             resourceInputs["defaultPolicy"] = pulumi.output(args?.defaultPolicy).apply(JSON.stringify);
             resourceInputs["dirtyRateSampleSeconds"] = pulumi.output((args?.dirtyRateSampleSeconds) ?? 1).apply(JSON.stringify);
             resourceInputs["fenceSecrets"] = pulumi.output(args?.fenceSecrets ? pulumi.secret(args.fenceSecrets) : undefined).apply(JSON.stringify);
@@ -63,6 +65,14 @@ export class Provider extends pulumi.ProviderResource {
  * The set of arguments for constructing a Provider resource.
  */
 export interface ProviderArgs {
+    /**
+     * Ceph clusters whose clients storage fencing blocklists (hosts[].storageFence names one). Their fence users' keys go in cephKeys.
+     */
+    cephClusters?: pulumi.Input<pulumi.Input<inputs.CephClusterArgs>[] | undefined>;
+    /**
+     * Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
+     */
+    cephKeys?: pulumi.Input<{[key: string]: pulumi.Input<string>} | undefined>;
     /**
      * Policy for placements that name none.
      */

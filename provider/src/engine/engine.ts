@@ -3,7 +3,8 @@
 // never a connection.
 import type { ConnectionPool } from "./connections";
 import { executePlan, type ExecuteOptions } from "./executor";
-import { removeStaleDefinition } from "./failover";
+import { reconcileAfterFailover, type AfterFailover } from "./failover";
+import type { CephStorageFence } from "../fencing/ceph-blocklist";
 import {
   observeDomain,
   observeDomainOn,
@@ -39,12 +40,16 @@ export interface PlacementEngine {
   ): Promise<ObservedDomain | undefined>;
   /** Whether a host is lost (libvirt and ssh both silent) or only sick. */
   probeHost(host: string): Promise<Reachability>;
-  /** Undefines a failed-over VM's stale copy on its old host, once that host is back. */
-  removeStaleDefinition(
+  /**
+   * Once a failed-over VM's old host is back: undefines its stale copy there and lifts the
+   * blocklist entries of its Ceph clients.
+   */
+  reconcileAfterFailover(
     domain: string,
-    lostHost: string,
+    failover: Pick<MigrationRecord, "from" | "storageFence">,
     runningOn: string,
-  ): Promise<string | undefined>;
+    storageFence?: CephStorageFence,
+  ): Promise<AfterFailover>;
 }
 
 export function placementEngine(pool: ConnectionPool): PlacementEngine {
@@ -54,7 +59,7 @@ export function placementEngine(pool: ConnectionPool): PlacementEngine {
     observeDomain: (domain, options) => observeDomain(pool, domain, options),
     observeDomainOn: (host, domain, options) => observeDomainOn(pool, host, domain, options),
     probeHost: (host) => probeHost(pool, host),
-    removeStaleDefinition: (domain, lostHost, runningOn) =>
-      removeStaleDefinition(pool, domain, lostHost, runningOn),
+    reconcileAfterFailover: (domain, failover, runningOn, storageFence) =>
+      reconcileAfterFailover(pool, domain, failover, runningOn, storageFence),
   };
 }

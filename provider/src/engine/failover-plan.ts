@@ -3,6 +3,7 @@
 // lost host is fenced. Each reason it cannot happen is a blocker naming what to do; nothing here
 // talks to a host.
 import type { FenceDevice } from "../fencing/agent";
+import type { CephStorageFence } from "../fencing/ceph-blocklist";
 import { parseDomainXml } from "./domain-xml";
 import { blockedPlan, type PlacementRequest } from "./planner";
 import type { Reachability } from "./reachability";
@@ -13,6 +14,8 @@ export interface FailoverFacts {
   source: string;
   reach: Reachability;
   fenceDevice?: FenceDevice;
+  /** The lost host's storage fence (its Ceph clients' blocklist), when it has one. */
+  storageFence?: CephStorageFence;
   /** The target's facts: which of its pools are on shared storage. */
   target?: HostFacts;
 }
@@ -57,7 +60,24 @@ function refusal(
   const unshared = unsharedDisks(lastSeen.definitionXml, facts.target);
   if (unshared.length)
     return `${lost}; ${domain} is lost with its disks ${unshared.join(", ")}, which are not on storage ${target} reaches as shared: it is not started elsewhere; bring ${source} back`;
+  if (
+    policy.storageFencing === "required" &&
+    onRbd(lastSeen.definitionXml) &&
+    !facts.storageFence
+  )
+    return `${lost}; its policy requires storage fencing for VMs on Ceph RBD, and ${source} has none: give its inventory entry a storageFence (hosts[].storageFence, with the cluster in cephClusters), or set storageFencing to auto`;
   return undefined;
+}
+
+const onRbd = (definitionXml: string) =>
+  parseDomainXml(definitionXml).disks.some((d) => d.network?.protocol === "rbd");
+
+/** The storage fence a failover of this definition uses: the host's, when the VM is on RBD. */
+function storageFenceFor(
+  definitionXml: string,
+  facts: FailoverFacts,
+): CephStorageFence | undefined {
+  return onRbd(definitionXml) ? facts.storageFence : undefined;
 }
 
 /** The failover of `req`'s domain from the lost `facts.source`, or the plan of why not. */
@@ -80,13 +100,20 @@ export function chooseFailover(
       ],
     };
   const device = facts.fenceDevice!;
+  const definitionXml = req.lastSeen!.definitionXml!;
+  const storageFence =
+    policy.storageFencing === "off" ? undefined : storageFenceFor(definitionXml, facts);
+  const blocklist = storageFence
+    ? `, blocklist its Ceph clients (${storageFence.clientAddresses.join(", ")}) on ${storageFence.cluster}`
+    : "";
   return {
     ...base,
     failover: {
       device,
-      definitionXml: req.lastSeen!.definitionXml!,
+      ...(storageFence ? { storageFence } : {}),
+      definitionXml,
       lostSince: reach.since,
-      summary: `${source} unreachable (${reach.reason}): will fence ${source} with ${device.agent.split("/").pop()}, then start ${req.domain} on ${req.host} from shared storage`,
+      summary: `${source} unreachable (${reach.reason}): will fence ${source} with ${device.agent.split("/").pop()}${blocklist}, then start ${req.domain} on ${req.host} from shared storage`,
     },
   };
 }

@@ -22,6 +22,7 @@ export { RunLedger, type Demand, type Observed } from "./ledger";
 export { measuredLinkOf, type MeasuredLink } from "./link";
 export type * from "./types";
 export type { FenceDevice } from "../fencing/agent";
+export type { CephStorageFence } from "../fencing/ceph-blocklist";
 
 export { planPlacement, place, type PlannedMove, type PlanOptions } from "./placement";
 export {
@@ -31,7 +32,7 @@ export {
   type ObservedDisk,
   type ObservedDomain,
 } from "./observe";
-export { removeStaleDefinition } from "./failover";
+export { reconcileAfterFailover, type AfterFailover } from "./failover";
 export { probeHost, type Reachability } from "./reachability";
 export { hostStatus, type HostStatus } from "./host-status";
 export { placementEngine, type PlacementEngine } from "./engine";

@@ -3,6 +3,7 @@
 // the run's ledger. A domain whose host is lost is planned as a failover. Changes nothing;
 // `place` also carries the plan out.
 import type { FenceDevice } from "../fencing/agent";
+import type { CephStorageFence } from "../fencing/ceph-blocklist";
 import type { ConnectionPool } from "./connections";
 import { executePlan, type ExecuteOptions } from "./executor";
 import { chooseFailover } from "./failover-plan";
@@ -52,6 +53,8 @@ export interface PlanOptions {
   claimant?: string;
   /** The fence device of an inventory host (with its secrets), for a failover from it. */
   fenceDevice?: (host: string) => FenceDevice | undefined;
+  /** The storage fence of an inventory host (Ceph blocklist, with its key), for a failover. */
+  storageFence?: (host: string) => CephStorageFence | undefined;
   signal?: AbortSignal;
 }
 
@@ -121,6 +124,7 @@ async function failoverPlan(
       source: lost.host,
       reach: lost.reach,
       fenceDevice: options.fenceDevice?.(lost.host),
+      storageFence: options.storageFence?.(lost.host),
       target: target?.reachable ? target : undefined,
     },
     policy,

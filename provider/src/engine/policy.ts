@@ -7,6 +7,7 @@ export const DEFAULT_POLICY: MigrationPolicy = {
   allowOfflineFallback: false,
   allowForcedShutdown: false,
   allowFailover: false,
+  storageFencing: "auto",
   maxDowntimeMs: 300,
   downtimeLadderMs: [300, 500, 1000],
   bandwidthMibps: 0,

@@ -5,6 +5,7 @@ import type {
   MigrationRecord,
   MigrationResult,
   MigrationTransport,
+  StorageFenceRecord,
 } from "./types";
 
 export class RecordBuilder {
@@ -21,6 +22,7 @@ export class RecordBuilder {
   transport?: MigrationTransport;
   /** A failover's fence: the agent, each call and what it answered. */
   fence?: string;
+  storageFence?: StorageFenceRecord;
 
   constructor(private readonly plan: MigrationPlan) {
     this.mode = plan.mode;
@@ -66,6 +68,7 @@ export class RecordBuilder {
       ...(this.plan.forecast ? { forecast: this.plan.forecast } : {}),
       ...(this.transport ? { transport: this.transport } : {}),
       ...(this.fence ? { fence: this.fence } : {}),
+      ...(this.storageFence ? { storageFence: this.storageFence } : {}),
       postCopy: this.postCopy,
       fallbackUsed: this.fallbackUsed,
       result,

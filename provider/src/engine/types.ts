@@ -3,6 +3,7 @@ import type { Recovery } from "./recovery-plan";
 import type { MigrationParams } from "../libvirt";
 import type { Demand } from "./ledger";
 import type { FenceDevice } from "../fencing/agent";
+import type { CephStorageFence } from "../fencing/ceph-blocklist";
 
 // The migration engine's vocabulary: facts gathered from hosts, the policy that constrains a
 // move, the plan the planner makes of both, and the record of what the executor did.
@@ -121,6 +122,12 @@ export interface MigrationPolicy {
    * the target from shared storage.
    */
   allowFailover: boolean;
+  /**
+   * A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients (hosts[].storageFence):
+   * "auto" when the host has a storage fence, "required" refuses the failover without one,
+   * "off" never does it.
+   */
+  storageFencing: "auto" | "required" | "off";
   maxDowntimeMs: number;
   /** Downtimes to step through when pre-copy stalls; the last is the most the policy allows. */
   downtimeLadderMs: number[];
@@ -244,10 +251,20 @@ export interface MigrationPlan {
 /** What a failover carries out: the fence, and the definition it starts on the target. */
 export interface FailoverSpec {
   device: FenceDevice;
+  /** Storage fencing: the lost host's Ceph clients blocklisted before the start elsewhere. */
+  storageFence?: CephStorageFence;
   definitionXml: string;
   /** When the source was first found not to answer (ms since the epoch). */
   lostSince: number;
   summary: string;
+}
+
+export interface StorageFenceRecord {
+  cluster: string;
+  host: string;
+  entries: string[];
+  /** When a refresh found the host back, the VM not running there, and lifted the entries. */
+  liftedAt?: string;
 }
 
 export interface MigrationTransport {
@@ -294,6 +311,8 @@ export interface MigrationRecord {
   result: MigrationResult;
   /** A failover's fence: the agent, each call and what it answered. */
   fence?: string;
+  /** A failover's storage fence: the lost host's blocklist entries, and when they were lifted. */
+  storageFence?: StorageFenceRecord;
   errorCategory?:
     | "blocked"
     | "connection"

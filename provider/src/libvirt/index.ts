@@ -6,6 +6,7 @@ export type { JobStats, JobType, DomainInfo, DomainStateName, BlockJobInfo } fro
 export type { MigrationParams, MigrateFlagName } from "./api/migration";
 export type { LifecycleEvent, MigrationIterationEvent, JobCompletedEvent } from "./api/events";
 export type { PoolInfo, VolInfo, VolumeTransfer } from "./api/storage";
+export { SECRET_USAGE, type Secret } from "./api/secrets";
 export * as constants from "./api/constants.gen";
 export {
   LibvirtError,

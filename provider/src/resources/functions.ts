@@ -68,6 +68,7 @@ async function planWithoutStack(runtime: ProviderRuntime, args: unknown): Promis
       ledger: new RunLedger(),
       claimant: inputs.domain,
       fenceDevice: runtime.fenceDevice,
+      storageFence: runtime.storageFence,
     },
   );
   const planned: PlannedMigrationOutput | null =

@@ -2,6 +2,7 @@
 // connections, the migration limits, the default policy, and what one run of the provider
 // shares between its placements (measurements, link rates, reservations).
 import type {
+  CephStorageFence,
   ConnectionPool,
   FenceDevice,
   MeasureGate,
@@ -34,4 +35,6 @@ export interface ProviderRuntime {
   groupAssignments: Map<string, { group: string; host: string; reason: string }>;
   /** The fence device of an inventory host, with its secrets; undefined when it has none. */
   fenceDevice(host: string): FenceDevice | undefined;
+  /** The storage fence of an inventory host (its Ceph clients' blocklist, with the key). */
+  storageFence(host: string): CephStorageFence | undefined;
 }

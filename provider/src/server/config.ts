@@ -5,6 +5,7 @@ import {
   ConnectionPool,
   DEFAULT_POLICY,
   parseLibvirtUri,
+  type CephStorageFence,
   type ConnectOptions,
   MeasureGate,
   MigrationLimiter,
@@ -39,6 +40,31 @@ const hostSchema = z
       })
       .strict()
       .optional(),
+    storageFence: z
+      .object({
+        ceph: z.string().min(1, "storageFence.ceph names a cluster of cephClusters"),
+        clientAddresses: z
+          .array(z.string().min(1))
+          .min(1, "clientAddresses lists the host's addresses on Ceph's public network")
+          .optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const cephClusterSchema = z
+  .object({
+    name: z.string().min(1, "a Ceph cluster needs a name (hosts[].storageFence.ceph refers to it)"),
+    monitors: z
+      .array(z.string().min(1))
+      .min(1, "monitors lists the cluster's monitor addresses, e.g. 10.0.0.1:6789"),
+    fenceUser: z
+      .string()
+      .regex(/^[^.\s]+$/, "fenceUser is the cephx user without 'client.', e.g. vmplacement-fence")
+      .optional(),
+    blocklistExpireSeconds: z.number().int().min(60).optional(),
+    timeoutSeconds: z.number().int().min(1).max(300).optional(),
   })
   .strict();
 
@@ -63,6 +89,9 @@ export const configSchema = z
     defaultPolicy: z.record(z.string(), z.unknown()).optional(),
     /** Per host, the fence agent options that are secrets (password, ...). */
     fenceSecrets: z.record(z.string(), z.record(z.string(), z.string())).optional(),
+    /** Ceph clusters storage fencing blocklists on, and the cephx key of each one's fence user. */
+    cephClusters: z.array(cephClusterSchema).optional(),
+    cephKeys: z.record(z.string(), z.string().min(1)).optional(),
   })
   .strict();
 
@@ -141,6 +170,7 @@ export function checkConfig(raw: Record<string, unknown>): {
         reason: `fence secrets for '${host}', which is not an inventory host with a fence device; give hosts[].fence for it or remove the entry`,
       });
   }
+  failures.push(...storageFenceFailures(config));
   const policy = checkPolicy(config.defaultPolicy ?? {});
   failures.push(...policy.failures.map((f) => ({ ...f, property: `defaultPolicy.${f.property}` })));
   return { config, policy: policy.spec, failures: dedupe(failures) };
@@ -221,6 +251,7 @@ export function buildRuntime(
     measuredLinks: [],
     ledgers: { preview: new RunLedger(), update: new RunLedger() },
     groupAssignments: new Map(),
+    storageFence: (host) => storageFence(config, host),
     fenceDevice: (host) => {
       const fence = config.hosts.find((h) => h.name === host)?.fence;
       if (!fence) return undefined;
@@ -232,4 +263,51 @@ export function buildRuntime(
       };
     },
   };
+}
+
+/** A year: an entry outlives any outage; the refresh that sees the host back lifts it. */
+const BLOCKLIST_EXPIRE_SECONDS = 365 * 24 * 3600;
+
+function storageFence(config: ProviderConfigInputs, host: string): CephStorageFence | undefined {
+  const entry = config.hosts.find((h) => h.name === host);
+  const cluster = config.cephClusters?.find((c) => c.name === entry?.storageFence?.ceph);
+  const key = cluster && config.cephKeys?.[cluster.name];
+  if (!entry?.storageFence || !cluster || !key) return undefined;
+  return {
+    cluster: cluster.name,
+    monitors: cluster.monitors,
+    user: cluster.fenceUser ?? "vmplacement-fence",
+    key,
+    clientAddresses: entry.storageFence.clientAddresses ?? [parseLibvirtUri(entry.uri).host ?? ""],
+    expireSeconds: cluster.blocklistExpireSeconds ?? BLOCKLIST_EXPIRE_SECONDS,
+    timeoutSeconds: cluster.timeoutSeconds ?? 10,
+  };
+}
+
+/** Each host's storage fence names a configured cluster, and each cluster has its key. */
+function storageFenceFailures(config: ProviderConfigInputs): CheckFailure[] {
+  const failures: CheckFailure[] = [];
+  const clusters = config.cephClusters ?? [];
+  config.hosts.forEach((h, i) => {
+    const name = h.storageFence?.ceph;
+    if (name !== undefined && !clusters.some((c) => c.name === name))
+      failures.push({
+        property: `hosts[${i}].storageFence.ceph`,
+        reason: `'${name}' is not a cluster of cephClusters (${clusters.map((c) => c.name).join(", ") || "none configured"}); add it there with its monitors`,
+      });
+  });
+  clusters.forEach((c, i) => {
+    if (!config.cephKeys?.[c.name])
+      failures.push({
+        property: `cephClusters[${i}]`,
+        reason: `no key for Ceph cluster '${c.name}': set the cephx key of client.${c.fenceUser ?? "vmplacement-fence"} as a secret, pulumi config set --secret vmplacement:cephKeys '{"${c.name}":"<key>"}'`,
+      });
+  });
+  for (const name of Object.keys(config.cephKeys ?? {}))
+    if (!clusters.some((c) => c.name === name))
+      failures.push({
+        property: `cephKeys.${name}`,
+        reason: `a key for '${name}', which is not a cluster of cephClusters; add the cluster or remove the key`,
+      });
+  return failures;
 }

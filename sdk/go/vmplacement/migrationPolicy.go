@@ -95,6 +95,8 @@ type MigrationPolicy struct {
 	Spec PolicySpecOutput `pulumi:"spec"`
 	// Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
 	StorageCopy pulumi.StringPtrOutput `pulumi:"storageCopy"`
+	// A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+	StorageFencing pulumi.StringPtrOutput `pulumi:"storageFencing"`
 	// Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
 	Tls pulumi.BoolPtrOutput `pulumi:"tls"`
 }
@@ -233,6 +235,8 @@ type migrationPolicyArgs struct {
 	ShutdownTimeoutSeconds *int `pulumi:"shutdownTimeoutSeconds"`
 	// Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
 	StorageCopy *StorageCopy `pulumi:"storageCopy"`
+	// A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+	StorageFencing *string `pulumi:"storageFencing"`
 	// Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
 	Tls *bool `pulumi:"tls"`
 }
@@ -275,6 +279,8 @@ type MigrationPolicyArgs struct {
 	ShutdownTimeoutSeconds pulumi.IntPtrInput
 	// Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
 	StorageCopy StorageCopyPtrInput
+	// A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+	StorageFencing pulumi.StringPtrInput
 	// Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
 	Tls pulumi.BoolPtrInput
 }
@@ -409,6 +415,11 @@ func (o MigrationPolicyOutput) Spec() PolicySpecOutput {
 // Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
 func (o MigrationPolicyOutput) StorageCopy() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *MigrationPolicy) pulumi.StringPtrOutput { return v.StorageCopy }).(pulumi.StringPtrOutput)
+}
+
+// A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+func (o MigrationPolicyOutput) StorageFencing() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *MigrationPolicy) pulumi.StringPtrOutput { return v.StorageFencing }).(pulumi.StringPtrOutput)
 }
 
 // Encrypt migration streams with TLS (the hosts need QEMU migration certificates).

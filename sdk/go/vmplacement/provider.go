@@ -42,6 +42,9 @@ func NewProvider(ctx *pulumi.Context,
 	if args.SshInsecureIgnoreHostKeys == nil {
 		args.SshInsecureIgnoreHostKeys = pulumi.BoolPtr(false)
 	}
+	if args.CephKeys != nil {
+		args.CephKeys = pulumi.ToSecret(args.CephKeys).(pulumi.StringMapInput)
+	}
 	if args.FenceSecrets != nil {
 		args.FenceSecrets = pulumi.ToSecret(args.FenceSecrets).(pulumi.StringMapMapInput)
 	}
@@ -61,6 +64,10 @@ func NewProvider(ctx *pulumi.Context,
 }
 
 type providerArgs struct {
+	// Ceph clusters whose clients storage fencing blocklists (hosts[].storageFence names one). Their fence users' keys go in cephKeys.
+	CephClusters []CephCluster `pulumi:"cephClusters"`
+	// Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
+	CephKeys map[string]string `pulumi:"cephKeys"`
 	// Policy for placements that name none.
 	DefaultPolicy *PolicySpec `pulumi:"defaultPolicy"`
 	// Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
@@ -91,6 +98,10 @@ type providerArgs struct {
 
 // The set of arguments for constructing a Provider resource.
 type ProviderArgs struct {
+	// Ceph clusters whose clients storage fencing blocklists (hosts[].storageFence names one). Their fence users' keys go in cephKeys.
+	CephClusters CephClusterArrayInput
+	// Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
+	CephKeys pulumi.StringMapInput
 	// Policy for placements that name none.
 	DefaultPolicy PolicySpecPtrInput
 	// Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.

@@ -13,6 +13,142 @@ import (
 
 var _ = internal.GetEnvOrDefault
 
+// A Ceph cluster, for storage fencing: a failover of a VM on Ceph RBD blocklists the lost host's Ceph clients there before the VM starts elsewhere.
+type CephCluster struct {
+	// How long an entry lasts unless lifted first (the refresh that finds the host back lifts it). Default a year.
+	BlocklistExpireSeconds *int `pulumi:"blocklistExpireSeconds"`
+	// The cephx user (without 'client.') whose key is in cephKeys; it needs mon caps 'profile rbd, allow command "osd blocklist"'. Default vmplacement-fence.
+	FenceUser *string `pulumi:"fenceUser"`
+	// Monitor addresses, e.g. ["10.0.0.1:6789"].
+	Monitors []string `pulumi:"monitors"`
+	// The cluster's name in this configuration (hosts[].storageFence.ceph refers to it).
+	Name string `pulumi:"name"`
+	// How long the ceph tool may take to reach the monitors. Default 10.
+	TimeoutSeconds *int `pulumi:"timeoutSeconds"`
+}
+
+// CephClusterInput is an input type that accepts CephClusterArgs and CephClusterOutput values.
+// You can construct a concrete instance of `CephClusterInput` via:
+//
+//	CephClusterArgs{...}
+type CephClusterInput interface {
+	pulumi.Input
+
+	ToCephClusterOutput() CephClusterOutput
+	ToCephClusterOutputWithContext(context.Context) CephClusterOutput
+}
+
+// A Ceph cluster, for storage fencing: a failover of a VM on Ceph RBD blocklists the lost host's Ceph clients there before the VM starts elsewhere.
+type CephClusterArgs struct {
+	// How long an entry lasts unless lifted first (the refresh that finds the host back lifts it). Default a year.
+	BlocklistExpireSeconds pulumi.IntPtrInput `pulumi:"blocklistExpireSeconds"`
+	// The cephx user (without 'client.') whose key is in cephKeys; it needs mon caps 'profile rbd, allow command "osd blocklist"'. Default vmplacement-fence.
+	FenceUser pulumi.StringPtrInput `pulumi:"fenceUser"`
+	// Monitor addresses, e.g. ["10.0.0.1:6789"].
+	Monitors pulumi.StringArrayInput `pulumi:"monitors"`
+	// The cluster's name in this configuration (hosts[].storageFence.ceph refers to it).
+	Name pulumi.StringInput `pulumi:"name"`
+	// How long the ceph tool may take to reach the monitors. Default 10.
+	TimeoutSeconds pulumi.IntPtrInput `pulumi:"timeoutSeconds"`
+}
+
+func (CephClusterArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*CephCluster)(nil)).Elem()
+}
+
+func (i CephClusterArgs) ToCephClusterOutput() CephClusterOutput {
+	return i.ToCephClusterOutputWithContext(context.Background())
+}
+
+func (i CephClusterArgs) ToCephClusterOutputWithContext(ctx context.Context) CephClusterOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(CephClusterOutput)
+}
+
+// CephClusterArrayInput is an input type that accepts CephClusterArray and CephClusterArrayOutput values.
+// You can construct a concrete instance of `CephClusterArrayInput` via:
+//
+//	CephClusterArray{ CephClusterArgs{...} }
+type CephClusterArrayInput interface {
+	pulumi.Input
+
+	ToCephClusterArrayOutput() CephClusterArrayOutput
+	ToCephClusterArrayOutputWithContext(context.Context) CephClusterArrayOutput
+}
+
+type CephClusterArray []CephClusterInput
+
+func (CephClusterArray) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]CephCluster)(nil)).Elem()
+}
+
+func (i CephClusterArray) ToCephClusterArrayOutput() CephClusterArrayOutput {
+	return i.ToCephClusterArrayOutputWithContext(context.Background())
+}
+
+func (i CephClusterArray) ToCephClusterArrayOutputWithContext(ctx context.Context) CephClusterArrayOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(CephClusterArrayOutput)
+}
+
+// A Ceph cluster, for storage fencing: a failover of a VM on Ceph RBD blocklists the lost host's Ceph clients there before the VM starts elsewhere.
+type CephClusterOutput struct{ *pulumi.OutputState }
+
+func (CephClusterOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*CephCluster)(nil)).Elem()
+}
+
+func (o CephClusterOutput) ToCephClusterOutput() CephClusterOutput {
+	return o
+}
+
+func (o CephClusterOutput) ToCephClusterOutputWithContext(ctx context.Context) CephClusterOutput {
+	return o
+}
+
+// How long an entry lasts unless lifted first (the refresh that finds the host back lifts it). Default a year.
+func (o CephClusterOutput) BlocklistExpireSeconds() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v CephCluster) *int { return v.BlocklistExpireSeconds }).(pulumi.IntPtrOutput)
+}
+
+// The cephx user (without 'client.') whose key is in cephKeys; it needs mon caps 'profile rbd, allow command "osd blocklist"'. Default vmplacement-fence.
+func (o CephClusterOutput) FenceUser() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v CephCluster) *string { return v.FenceUser }).(pulumi.StringPtrOutput)
+}
+
+// Monitor addresses, e.g. ["10.0.0.1:6789"].
+func (o CephClusterOutput) Monitors() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v CephCluster) []string { return v.Monitors }).(pulumi.StringArrayOutput)
+}
+
+// The cluster's name in this configuration (hosts[].storageFence.ceph refers to it).
+func (o CephClusterOutput) Name() pulumi.StringOutput {
+	return o.ApplyT(func(v CephCluster) string { return v.Name }).(pulumi.StringOutput)
+}
+
+// How long the ceph tool may take to reach the monitors. Default 10.
+func (o CephClusterOutput) TimeoutSeconds() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v CephCluster) *int { return v.TimeoutSeconds }).(pulumi.IntPtrOutput)
+}
+
+type CephClusterArrayOutput struct{ *pulumi.OutputState }
+
+func (CephClusterArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]CephCluster)(nil)).Elem()
+}
+
+func (o CephClusterArrayOutput) ToCephClusterArrayOutput() CephClusterArrayOutput {
+	return o
+}
+
+func (o CephClusterArrayOutput) ToCephClusterArrayOutputWithContext(ctx context.Context) CephClusterArrayOutput {
+	return o
+}
+
+func (o CephClusterArrayOutput) Index(i pulumi.IntInput) CephClusterOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) CephCluster {
+		return vs[0].([]CephCluster)[vs[1].(int)]
+	}).(CephClusterOutput)
+}
+
 // A disk of the VM as it is now.
 type DiskState struct {
 	// The disk's capacity, in bytes.
@@ -632,6 +768,8 @@ type Host struct {
 	Name string `pulumi:"name"`
 	// URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
 	PeerUri *string `pulumi:"peerUri"`
+	// The host's storage fence (Ceph blocklist), the second guard of a failover of VMs on RBD.
+	StorageFence *StorageFence `pulumi:"storageFence"`
 	// libvirt URI the provider connects to, e.g. qemu+ssh://root@10.0.0.5/system.
 	Uri string `pulumi:"uri"`
 }
@@ -663,6 +801,8 @@ type HostArgs struct {
 	Name pulumi.StringInput `pulumi:"name"`
 	// URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
 	PeerUri pulumi.StringPtrInput `pulumi:"peerUri"`
+	// The host's storage fence (Ceph blocklist), the second guard of a failover of VMs on RBD.
+	StorageFence StorageFencePtrInput `pulumi:"storageFence"`
 	// libvirt URI the provider connects to, e.g. qemu+ssh://root@10.0.0.5/system.
 	Uri pulumi.StringInput `pulumi:"uri"`
 }
@@ -752,6 +892,11 @@ func (o HostOutput) Name() pulumi.StringOutput {
 // URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
 func (o HostOutput) PeerUri() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Host) *string { return v.PeerUri }).(pulumi.StringPtrOutput)
+}
+
+// The host's storage fence (Ceph blocklist), the second guard of a failover of VMs on RBD.
+func (o HostOutput) StorageFence() StorageFencePtrOutput {
+	return o.ApplyT(func(v Host) *StorageFence { return v.StorageFence }).(StorageFencePtrOutput)
 }
 
 // libvirt URI the provider connects to, e.g. qemu+ssh://root@10.0.0.5/system.
@@ -909,6 +1054,8 @@ type MigrationRecord struct {
 	StartedAt *string `pulumi:"startedAt"`
 	// What the engine did, one timestamped line per step, including every escalation and cleanup.
 	Steps []string `pulumi:"steps"`
+	// A failover's storage fence: the lost host's Ceph blocklist entries, and when they were lifted.
+	StorageFence *StorageFenceRecord `pulumi:"storageFence"`
 	// The host it was to move to.
 	To *string `pulumi:"to"`
 	// How a live move's stream went: TLS, parallel connections, compression, and what QEMU counted of them.
@@ -1028,6 +1175,11 @@ func (o MigrationRecordOutput) StartedAt() pulumi.StringPtrOutput {
 // What the engine did, one timestamped line per step, including every escalation and cleanup.
 func (o MigrationRecordOutput) Steps() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v MigrationRecord) []string { return v.Steps }).(pulumi.StringArrayOutput)
+}
+
+// A failover's storage fence: the lost host's Ceph blocklist entries, and when they were lifted.
+func (o MigrationRecordOutput) StorageFence() StorageFenceRecordPtrOutput {
+	return o.ApplyT(func(v MigrationRecord) *StorageFenceRecord { return v.StorageFence }).(StorageFenceRecordPtrOutput)
 }
 
 // The host it was to move to.
@@ -1262,6 +1414,16 @@ func (o MigrationRecordPtrOutput) Steps() pulumi.StringArrayOutput {
 		}
 		return v.Steps
 	}).(pulumi.StringArrayOutput)
+}
+
+// A failover's storage fence: the lost host's Ceph blocklist entries, and when they were lifted.
+func (o MigrationRecordPtrOutput) StorageFence() StorageFenceRecordPtrOutput {
+	return o.ApplyT(func(v *MigrationRecord) *StorageFenceRecord {
+		if v == nil {
+			return nil
+		}
+		return v.StorageFence
+	}).(StorageFenceRecordPtrOutput)
 }
 
 // The host it was to move to.
@@ -2084,6 +2246,8 @@ type PolicySpec struct {
 	ShutdownTimeoutSeconds *int `pulumi:"shutdownTimeoutSeconds"`
 	// Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
 	StorageCopy *StorageCopy `pulumi:"storageCopy"`
+	// A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+	StorageFencing *string `pulumi:"storageFencing"`
 	// Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
 	Tls *bool `pulumi:"tls"`
 }
@@ -2137,6 +2301,8 @@ type PolicySpecArgs struct {
 	ShutdownTimeoutSeconds pulumi.IntPtrInput `pulumi:"shutdownTimeoutSeconds"`
 	// Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
 	StorageCopy StorageCopyPtrInput `pulumi:"storageCopy"`
+	// A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+	StorageFencing pulumi.StringPtrInput `pulumi:"storageFencing"`
 	// Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
 	Tls pulumi.BoolPtrInput `pulumi:"tls"`
 }
@@ -2307,6 +2473,11 @@ func (o PolicySpecOutput) ShutdownTimeoutSeconds() pulumi.IntPtrOutput {
 // Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
 func (o PolicySpecOutput) StorageCopy() StorageCopyPtrOutput {
 	return o.ApplyT(func(v PolicySpec) *StorageCopy { return v.StorageCopy }).(StorageCopyPtrOutput)
+}
+
+// A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+func (o PolicySpecOutput) StorageFencing() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PolicySpec) *string { return v.StorageFencing }).(pulumi.StringPtrOutput)
 }
 
 // Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
@@ -2518,6 +2689,16 @@ func (o PolicySpecPtrOutput) StorageCopy() StorageCopyPtrOutput {
 	}).(StorageCopyPtrOutput)
 }
 
+// A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+func (o PolicySpecPtrOutput) StorageFencing() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *PolicySpec) *string {
+		if v == nil {
+			return nil
+		}
+		return v.StorageFencing
+	}).(pulumi.StringPtrOutput)
+}
+
 // Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
 func (o PolicySpecPtrOutput) Tls() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *PolicySpec) *bool {
@@ -2607,6 +2788,276 @@ func (o PoolStatusArrayOutput) Index(i pulumi.IntInput) PoolStatusOutput {
 	return pulumi.All(o, i).ApplyT(func(vs []interface{}) PoolStatus {
 		return vs[0].([]PoolStatus)[vs[1].(int)]
 	}).(PoolStatusOutput)
+}
+
+// The host's storage fence: its Ceph clients are blocklisted before a VM on RBD that ran on it starts elsewhere.
+type StorageFence struct {
+	// The cluster (a name in cephClusters).
+	Ceph string `pulumi:"ceph"`
+	// The host's addresses on Ceph's public network. Default: the host of its libvirt uri.
+	ClientAddresses []string `pulumi:"clientAddresses"`
+}
+
+// StorageFenceInput is an input type that accepts StorageFenceArgs and StorageFenceOutput values.
+// You can construct a concrete instance of `StorageFenceInput` via:
+//
+//	StorageFenceArgs{...}
+type StorageFenceInput interface {
+	pulumi.Input
+
+	ToStorageFenceOutput() StorageFenceOutput
+	ToStorageFenceOutputWithContext(context.Context) StorageFenceOutput
+}
+
+// The host's storage fence: its Ceph clients are blocklisted before a VM on RBD that ran on it starts elsewhere.
+type StorageFenceArgs struct {
+	// The cluster (a name in cephClusters).
+	Ceph pulumi.StringInput `pulumi:"ceph"`
+	// The host's addresses on Ceph's public network. Default: the host of its libvirt uri.
+	ClientAddresses pulumi.StringArrayInput `pulumi:"clientAddresses"`
+}
+
+func (StorageFenceArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*StorageFence)(nil)).Elem()
+}
+
+func (i StorageFenceArgs) ToStorageFenceOutput() StorageFenceOutput {
+	return i.ToStorageFenceOutputWithContext(context.Background())
+}
+
+func (i StorageFenceArgs) ToStorageFenceOutputWithContext(ctx context.Context) StorageFenceOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(StorageFenceOutput)
+}
+
+func (i StorageFenceArgs) ToStorageFencePtrOutput() StorageFencePtrOutput {
+	return i.ToStorageFencePtrOutputWithContext(context.Background())
+}
+
+func (i StorageFenceArgs) ToStorageFencePtrOutputWithContext(ctx context.Context) StorageFencePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(StorageFenceOutput).ToStorageFencePtrOutputWithContext(ctx)
+}
+
+// StorageFencePtrInput is an input type that accepts StorageFenceArgs, StorageFencePtr and StorageFencePtrOutput values.
+// You can construct a concrete instance of `StorageFencePtrInput` via:
+//
+//	        StorageFenceArgs{...}
+//
+//	or:
+//
+//	        nil
+type StorageFencePtrInput interface {
+	pulumi.Input
+
+	ToStorageFencePtrOutput() StorageFencePtrOutput
+	ToStorageFencePtrOutputWithContext(context.Context) StorageFencePtrOutput
+}
+
+type storageFencePtrType StorageFenceArgs
+
+func StorageFencePtr(v *StorageFenceArgs) StorageFencePtrInput {
+	return (*storageFencePtrType)(v)
+}
+
+func (*storageFencePtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**StorageFence)(nil)).Elem()
+}
+
+func (i *storageFencePtrType) ToStorageFencePtrOutput() StorageFencePtrOutput {
+	return i.ToStorageFencePtrOutputWithContext(context.Background())
+}
+
+func (i *storageFencePtrType) ToStorageFencePtrOutputWithContext(ctx context.Context) StorageFencePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(StorageFencePtrOutput)
+}
+
+// The host's storage fence: its Ceph clients are blocklisted before a VM on RBD that ran on it starts elsewhere.
+type StorageFenceOutput struct{ *pulumi.OutputState }
+
+func (StorageFenceOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*StorageFence)(nil)).Elem()
+}
+
+func (o StorageFenceOutput) ToStorageFenceOutput() StorageFenceOutput {
+	return o
+}
+
+func (o StorageFenceOutput) ToStorageFenceOutputWithContext(ctx context.Context) StorageFenceOutput {
+	return o
+}
+
+func (o StorageFenceOutput) ToStorageFencePtrOutput() StorageFencePtrOutput {
+	return o.ToStorageFencePtrOutputWithContext(context.Background())
+}
+
+func (o StorageFenceOutput) ToStorageFencePtrOutputWithContext(ctx context.Context) StorageFencePtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v StorageFence) *StorageFence {
+		return &v
+	}).(StorageFencePtrOutput)
+}
+
+// The cluster (a name in cephClusters).
+func (o StorageFenceOutput) Ceph() pulumi.StringOutput {
+	return o.ApplyT(func(v StorageFence) string { return v.Ceph }).(pulumi.StringOutput)
+}
+
+// The host's addresses on Ceph's public network. Default: the host of its libvirt uri.
+func (o StorageFenceOutput) ClientAddresses() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v StorageFence) []string { return v.ClientAddresses }).(pulumi.StringArrayOutput)
+}
+
+type StorageFencePtrOutput struct{ *pulumi.OutputState }
+
+func (StorageFencePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**StorageFence)(nil)).Elem()
+}
+
+func (o StorageFencePtrOutput) ToStorageFencePtrOutput() StorageFencePtrOutput {
+	return o
+}
+
+func (o StorageFencePtrOutput) ToStorageFencePtrOutputWithContext(ctx context.Context) StorageFencePtrOutput {
+	return o
+}
+
+func (o StorageFencePtrOutput) Elem() StorageFenceOutput {
+	return o.ApplyT(func(v *StorageFence) StorageFence {
+		if v != nil {
+			return *v
+		}
+		var ret StorageFence
+		return ret
+	}).(StorageFenceOutput)
+}
+
+// The cluster (a name in cephClusters).
+func (o StorageFencePtrOutput) Ceph() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *StorageFence) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Ceph
+	}).(pulumi.StringPtrOutput)
+}
+
+// The host's addresses on Ceph's public network. Default: the host of its libvirt uri.
+func (o StorageFencePtrOutput) ClientAddresses() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *StorageFence) []string {
+		if v == nil {
+			return nil
+		}
+		return v.ClientAddresses
+	}).(pulumi.StringArrayOutput)
+}
+
+// A failover's storage fence: the lost host's blocklist entries.
+type StorageFenceRecord struct {
+	// The Ceph cluster (a name in cephClusters).
+	Cluster string `pulumi:"cluster"`
+	// Blocklist entries as Ceph names them (ADDR:0/0: every client of the address).
+	Entries []string `pulumi:"entries"`
+	// The lost host whose clients were blocklisted.
+	Host string `pulumi:"host"`
+	// When a refresh found the host back, the VM not running there, and removed the entries.
+	LiftedAt *string `pulumi:"liftedAt"`
+}
+
+// A failover's storage fence: the lost host's blocklist entries.
+type StorageFenceRecordOutput struct{ *pulumi.OutputState }
+
+func (StorageFenceRecordOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*StorageFenceRecord)(nil)).Elem()
+}
+
+func (o StorageFenceRecordOutput) ToStorageFenceRecordOutput() StorageFenceRecordOutput {
+	return o
+}
+
+func (o StorageFenceRecordOutput) ToStorageFenceRecordOutputWithContext(ctx context.Context) StorageFenceRecordOutput {
+	return o
+}
+
+// The Ceph cluster (a name in cephClusters).
+func (o StorageFenceRecordOutput) Cluster() pulumi.StringOutput {
+	return o.ApplyT(func(v StorageFenceRecord) string { return v.Cluster }).(pulumi.StringOutput)
+}
+
+// Blocklist entries as Ceph names them (ADDR:0/0: every client of the address).
+func (o StorageFenceRecordOutput) Entries() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v StorageFenceRecord) []string { return v.Entries }).(pulumi.StringArrayOutput)
+}
+
+// The lost host whose clients were blocklisted.
+func (o StorageFenceRecordOutput) Host() pulumi.StringOutput {
+	return o.ApplyT(func(v StorageFenceRecord) string { return v.Host }).(pulumi.StringOutput)
+}
+
+// When a refresh found the host back, the VM not running there, and removed the entries.
+func (o StorageFenceRecordOutput) LiftedAt() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v StorageFenceRecord) *string { return v.LiftedAt }).(pulumi.StringPtrOutput)
+}
+
+type StorageFenceRecordPtrOutput struct{ *pulumi.OutputState }
+
+func (StorageFenceRecordPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**StorageFenceRecord)(nil)).Elem()
+}
+
+func (o StorageFenceRecordPtrOutput) ToStorageFenceRecordPtrOutput() StorageFenceRecordPtrOutput {
+	return o
+}
+
+func (o StorageFenceRecordPtrOutput) ToStorageFenceRecordPtrOutputWithContext(ctx context.Context) StorageFenceRecordPtrOutput {
+	return o
+}
+
+func (o StorageFenceRecordPtrOutput) Elem() StorageFenceRecordOutput {
+	return o.ApplyT(func(v *StorageFenceRecord) StorageFenceRecord {
+		if v != nil {
+			return *v
+		}
+		var ret StorageFenceRecord
+		return ret
+	}).(StorageFenceRecordOutput)
+}
+
+// The Ceph cluster (a name in cephClusters).
+func (o StorageFenceRecordPtrOutput) Cluster() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *StorageFenceRecord) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Cluster
+	}).(pulumi.StringPtrOutput)
+}
+
+// Blocklist entries as Ceph names them (ADDR:0/0: every client of the address).
+func (o StorageFenceRecordPtrOutput) Entries() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *StorageFenceRecord) []string {
+		if v == nil {
+			return nil
+		}
+		return v.Entries
+	}).(pulumi.StringArrayOutput)
+}
+
+// The lost host whose clients were blocklisted.
+func (o StorageFenceRecordPtrOutput) Host() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *StorageFenceRecord) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Host
+	}).(pulumi.StringPtrOutput)
+}
+
+// When a refresh found the host back, the VM not running there, and removed the entries.
+func (o StorageFenceRecordPtrOutput) LiftedAt() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *StorageFenceRecord) *string {
+		if v == nil {
+			return nil
+		}
+		return v.LiftedAt
+	}).(pulumi.StringPtrOutput)
 }
 
 // A VM a PlacementGroup cannot place where its rules want it.
@@ -2841,6 +3292,8 @@ func (o WebhookPtrOutput) Url() pulumi.StringPtrOutput {
 }
 
 func init() {
+	pulumi.RegisterInputType(reflect.TypeOf((*CephClusterInput)(nil)).Elem(), CephClusterArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*CephClusterArrayInput)(nil)).Elem(), CephClusterArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*FenceDeviceInput)(nil)).Elem(), FenceDeviceArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*FenceDevicePtrInput)(nil)).Elem(), FenceDeviceArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*HostInput)(nil)).Elem(), HostArgs{})
@@ -2849,8 +3302,12 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*PlacementGroupVmArrayInput)(nil)).Elem(), PlacementGroupVmArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicySpecInput)(nil)).Elem(), PolicySpecArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicySpecPtrInput)(nil)).Elem(), PolicySpecArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*StorageFenceInput)(nil)).Elem(), StorageFenceArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*StorageFencePtrInput)(nil)).Elem(), StorageFenceArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WebhookInput)(nil)).Elem(), WebhookArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WebhookPtrInput)(nil)).Elem(), WebhookArgs{})
+	pulumi.RegisterOutputType(CephClusterOutput{})
+	pulumi.RegisterOutputType(CephClusterArrayOutput{})
 	pulumi.RegisterOutputType(DiskStateOutput{})
 	pulumi.RegisterOutputType(DiskStateArrayOutput{})
 	pulumi.RegisterOutputType(FenceDeviceOutput{})
@@ -2881,6 +3338,10 @@ func init() {
 	pulumi.RegisterOutputType(PolicySpecPtrOutput{})
 	pulumi.RegisterOutputType(PoolStatusOutput{})
 	pulumi.RegisterOutputType(PoolStatusArrayOutput{})
+	pulumi.RegisterOutputType(StorageFenceOutput{})
+	pulumi.RegisterOutputType(StorageFencePtrOutput{})
+	pulumi.RegisterOutputType(StorageFenceRecordOutput{})
+	pulumi.RegisterOutputType(StorageFenceRecordPtrOutput{})
 	pulumi.RegisterOutputType(UnplaceableVmOutput{})
 	pulumi.RegisterOutputType(UnplaceableVmMapOutput{})
 	pulumi.RegisterOutputType(WebhookOutput{})

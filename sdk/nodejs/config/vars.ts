@@ -11,6 +11,28 @@ declare var exports: any;
 const __config = new pulumi.Config("vmplacement");
 
 /**
+ * Ceph clusters whose clients storage fencing blocklists (hosts[].storageFence names one). Their fence users' keys go in cephKeys.
+ */
+export declare const cephClusters: outputs.CephCluster[] | undefined;
+Object.defineProperty(exports, "cephClusters", {
+    get() {
+        return __config.getObject<outputs.CephCluster[]>("cephClusters");
+    },
+    enumerable: true,
+});
+
+/**
+ * Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
+ */
+export declare const cephKeys: {[key: string]: string} | undefined;
+Object.defineProperty(exports, "cephKeys", {
+    get() {
+        return __config.getObject<{[key: string]: string}>("cephKeys");
+    },
+    enumerable: true,
+});
+
+/**
  * Policy for placements that name none.
  */
 export declare const defaultPolicy: outputs.PolicySpec | undefined;

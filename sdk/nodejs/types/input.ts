@@ -7,6 +7,32 @@ import * as outputs from "../types/output";
 import * as enums from "../types/enums";
 
 /**
+ * A Ceph cluster, for storage fencing: a failover of a VM on Ceph RBD blocklists the lost host's Ceph clients there before the VM starts elsewhere.
+ */
+export interface CephClusterArgs {
+    /**
+     * How long an entry lasts unless lifted first (the refresh that finds the host back lifts it). Default a year.
+     */
+    blocklistExpireSeconds?: pulumi.Input<number | undefined>;
+    /**
+     * The cephx user (without 'client.') whose key is in cephKeys; it needs mon caps 'profile rbd, allow command "osd blocklist"'. Default vmplacement-fence.
+     */
+    fenceUser?: pulumi.Input<string | undefined>;
+    /**
+     * Monitor addresses, e.g. ["10.0.0.1:6789"].
+     */
+    monitors: pulumi.Input<pulumi.Input<string>[]>;
+    /**
+     * The cluster's name in this configuration (hosts[].storageFence.ceph refers to it).
+     */
+    name: pulumi.Input<string>;
+    /**
+     * How long the ceph tool may take to reach the monitors. Default 10.
+     */
+    timeoutSeconds?: pulumi.Input<number | undefined>;
+}
+
+/**
  * How to power a host off when it is lost: a fence agent speaking the fence-agents interface (fence_ipmilan, fence_redfish, fence_virsh, ...), given its options as key=value lines on standard input.
  */
 export interface FenceDeviceArgs {
@@ -56,6 +82,10 @@ export interface HostArgs {
      * URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
      */
     peerUri?: pulumi.Input<string | undefined>;
+    /**
+     * The host's storage fence (Ceph blocklist), the second guard of a failover of VMs on RBD.
+     */
+    storageFence?: pulumi.Input<inputs.StorageFenceArgs | undefined>;
     /**
      * libvirt URI the provider connects to, e.g. qemu+ssh://root@10.0.0.5/system.
      */
@@ -165,6 +195,10 @@ export interface PolicySpec {
      */
     storageCopy?: enums.StorageCopy;
     /**
+     * A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+     */
+    storageFencing?: string;
+    /**
      * Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
      */
     tls?: boolean;
@@ -247,9 +281,27 @@ export interface PolicySpecArgs {
      */
     storageCopy?: pulumi.Input<enums.StorageCopy | undefined>;
     /**
+     * A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+     */
+    storageFencing?: pulumi.Input<string | undefined>;
+    /**
      * Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
      */
     tls?: pulumi.Input<boolean | undefined>;
+}
+
+/**
+ * The host's storage fence: its Ceph clients are blocklisted before a VM on RBD that ran on it starts elsewhere.
+ */
+export interface StorageFenceArgs {
+    /**
+     * The cluster (a name in cephClusters).
+     */
+    ceph: pulumi.Input<string>;
+    /**
+     * The host's addresses on Ceph's public network. Default: the host of its libvirt uri.
+     */
+    clientAddresses?: pulumi.Input<pulumi.Input<string>[] | undefined>;
 }
 
 /**

@@ -7,6 +7,32 @@ import * as outputs from "../types/output";
 import * as enums from "../types/enums";
 
 /**
+ * A Ceph cluster, for storage fencing: a failover of a VM on Ceph RBD blocklists the lost host's Ceph clients there before the VM starts elsewhere.
+ */
+export interface CephCluster {
+    /**
+     * How long an entry lasts unless lifted first (the refresh that finds the host back lifts it). Default a year.
+     */
+    blocklistExpireSeconds?: number;
+    /**
+     * The cephx user (without 'client.') whose key is in cephKeys; it needs mon caps 'profile rbd, allow command "osd blocklist"'. Default vmplacement-fence.
+     */
+    fenceUser?: string;
+    /**
+     * Monitor addresses, e.g. ["10.0.0.1:6789"].
+     */
+    monitors: string[];
+    /**
+     * The cluster's name in this configuration (hosts[].storageFence.ceph refers to it).
+     */
+    name: string;
+    /**
+     * How long the ceph tool may take to reach the monitors. Default 10.
+     */
+    timeoutSeconds?: number;
+}
+
+/**
  * A disk of the VM as it is now.
  */
 export interface DiskState {
@@ -155,6 +181,10 @@ export interface Host {
      */
     peerUri?: string;
     /**
+     * The host's storage fence (Ceph blocklist), the second guard of a failover of VMs on RBD.
+     */
+    storageFence?: outputs.StorageFence;
+    /**
      * libvirt URI the provider connects to, e.g. qemu+ssh://root@10.0.0.5/system.
      */
     uri: string;
@@ -278,6 +308,10 @@ export interface MigrationRecord {
      * What the engine did, one timestamped line per step, including every escalation and cleanup.
      */
     steps?: string[];
+    /**
+     * A failover's storage fence: the lost host's Ceph blocklist entries, and when they were lifted.
+     */
+    storageFence?: outputs.StorageFenceRecord;
     /**
      * The host it was to move to.
      */
@@ -537,6 +571,10 @@ export interface PolicySpec {
      */
     storageCopy?: enums.StorageCopy;
     /**
+     * A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+     */
+    storageFencing?: string;
+    /**
      * Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
      */
     tls?: boolean;
@@ -570,6 +608,42 @@ export interface PoolStatus {
      * libvirt's pool type (dir, netfs, logical, rbd, ...).
      */
     type: string;
+}
+
+/**
+ * The host's storage fence: its Ceph clients are blocklisted before a VM on RBD that ran on it starts elsewhere.
+ */
+export interface StorageFence {
+    /**
+     * The cluster (a name in cephClusters).
+     */
+    ceph: string;
+    /**
+     * The host's addresses on Ceph's public network. Default: the host of its libvirt uri.
+     */
+    clientAddresses?: string[];
+}
+
+/**
+ * A failover's storage fence: the lost host's blocklist entries.
+ */
+export interface StorageFenceRecord {
+    /**
+     * The Ceph cluster (a name in cephClusters).
+     */
+    cluster: string;
+    /**
+     * Blocklist entries as Ceph names them (ADDR:0/0: every client of the address).
+     */
+    entries: string[];
+    /**
+     * The lost host whose clients were blocklisted.
+     */
+    host: string;
+    /**
+     * When a refresh found the host back, the VM not running there, and removed the entries.
+     */
+    liftedAt?: string;
 }
 
 /**

@@ -16,6 +16,8 @@ from . import _utilities
 from ._enums import *
 
 __all__ = [
+    'CephClusterArgs',
+    'CephClusterArgsDict',
     'FenceDeviceArgs',
     'FenceDeviceArgsDict',
     'HostArgs',
@@ -26,11 +28,125 @@ __all__ = [
     'PolicySpecDict',
     'PolicySpecArgs',
     'PolicySpecArgsDict',
+    'StorageFenceArgs',
+    'StorageFenceArgsDict',
     'Webhook',
     'WebhookDict',
     'WebhookArgs',
     'WebhookArgsDict',
 ]
+
+class CephClusterArgsDict(TypedDict):
+    """
+    A Ceph cluster, for storage fencing: a failover of a VM on Ceph RBD blocklists the lost host's Ceph clients there before the VM starts elsewhere.
+    """
+    monitors: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]
+    """
+    Monitor addresses, e.g. ["10.0.0.1:6789"].
+    """
+    name: pulumi.Input[_builtins.str]
+    """
+    The cluster's name in this configuration (hosts[].storageFence.ceph refers to it).
+    """
+    blocklist_expire_seconds: NotRequired[pulumi.Input[Optional[_builtins.int]]]
+    """
+    How long an entry lasts unless lifted first (the refresh that finds the host back lifts it). Default a year.
+    """
+    fence_user: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The cephx user (without 'client.') whose key is in cephKeys; it needs mon caps 'profile rbd, allow command "osd blocklist"'. Default vmplacement-fence.
+    """
+    timeout_seconds: NotRequired[pulumi.Input[Optional[_builtins.int]]]
+    """
+    How long the ceph tool may take to reach the monitors. Default 10.
+    """
+
+@pulumi.input_type
+class CephClusterArgs:
+    def __init__(__self__, *,
+                 monitors: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
+                 name: pulumi.Input[_builtins.str],
+                 blocklist_expire_seconds: pulumi.Input[Optional[_builtins.int]] = None,
+                 fence_user: pulumi.Input[Optional[_builtins.str]] = None,
+                 timeout_seconds: pulumi.Input[Optional[_builtins.int]] = None):
+        """
+        A Ceph cluster, for storage fencing: a failover of a VM on Ceph RBD blocklists the lost host's Ceph clients there before the VM starts elsewhere.
+
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] monitors: Monitor addresses, e.g. ["10.0.0.1:6789"].
+        :param pulumi.Input[_builtins.str] name: The cluster's name in this configuration (hosts[].storageFence.ceph refers to it).
+        :param pulumi.Input[_builtins.int] blocklist_expire_seconds: How long an entry lasts unless lifted first (the refresh that finds the host back lifts it). Default a year.
+        :param pulumi.Input[_builtins.str] fence_user: The cephx user (without 'client.') whose key is in cephKeys; it needs mon caps 'profile rbd, allow command "osd blocklist"'. Default vmplacement-fence.
+        :param pulumi.Input[_builtins.int] timeout_seconds: How long the ceph tool may take to reach the monitors. Default 10.
+        """
+        pulumi.set(__self__, "monitors", monitors)
+        pulumi.set(__self__, "name", name)
+        if blocklist_expire_seconds is not None:
+            pulumi.set(__self__, "blocklist_expire_seconds", blocklist_expire_seconds)
+        if fence_user is not None:
+            pulumi.set(__self__, "fence_user", fence_user)
+        if timeout_seconds is not None:
+            pulumi.set(__self__, "timeout_seconds", timeout_seconds)
+
+    @_builtins.property
+    @pulumi.getter
+    def monitors(self) -> pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]:
+        """
+        Monitor addresses, e.g. ["10.0.0.1:6789"].
+        """
+        return pulumi.get(self, "monitors")
+
+    @monitors.setter
+    def monitors(self, value: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]):
+        pulumi.set(self, "monitors", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def name(self) -> pulumi.Input[_builtins.str]:
+        """
+        The cluster's name in this configuration (hosts[].storageFence.ceph refers to it).
+        """
+        return pulumi.get(self, "name")
+
+    @name.setter
+    def name(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "name", value)
+
+    @_builtins.property
+    @pulumi.getter(name="blocklistExpireSeconds")
+    def blocklist_expire_seconds(self) -> pulumi.Input[Optional[_builtins.int]]:
+        """
+        How long an entry lasts unless lifted first (the refresh that finds the host back lifts it). Default a year.
+        """
+        return pulumi.get(self, "blocklist_expire_seconds")
+
+    @blocklist_expire_seconds.setter
+    def blocklist_expire_seconds(self, value: pulumi.Input[Optional[_builtins.int]]):
+        pulumi.set(self, "blocklist_expire_seconds", value)
+
+    @_builtins.property
+    @pulumi.getter(name="fenceUser")
+    def fence_user(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The cephx user (without 'client.') whose key is in cephKeys; it needs mon caps 'profile rbd, allow command "osd blocklist"'. Default vmplacement-fence.
+        """
+        return pulumi.get(self, "fence_user")
+
+    @fence_user.setter
+    def fence_user(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "fence_user", value)
+
+    @_builtins.property
+    @pulumi.getter(name="timeoutSeconds")
+    def timeout_seconds(self) -> pulumi.Input[Optional[_builtins.int]]:
+        """
+        How long the ceph tool may take to reach the monitors. Default 10.
+        """
+        return pulumi.get(self, "timeout_seconds")
+
+    @timeout_seconds.setter
+    def timeout_seconds(self, value: pulumi.Input[Optional[_builtins.int]]):
+        pulumi.set(self, "timeout_seconds", value)
+
 
 class FenceDeviceArgsDict(TypedDict):
     """
@@ -141,6 +257,10 @@ class HostArgsDict(TypedDict):
     """
     URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
     """
+    storage_fence: NotRequired[pulumi.Input[Optional['StorageFenceArgsDict']]]
+    """
+    The host's storage fence (Ceph blocklist), the second guard of a failover of VMs on RBD.
+    """
 
 @pulumi.input_type
 class HostArgs:
@@ -152,7 +272,8 @@ class HostArgs:
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  migration_link_mibps: pulumi.Input[Optional[_builtins.float]] = None,
                  migration_tls_name: pulumi.Input[Optional[_builtins.str]] = None,
-                 peer_uri: pulumi.Input[Optional[_builtins.str]] = None):
+                 peer_uri: pulumi.Input[Optional[_builtins.str]] = None,
+                 storage_fence: pulumi.Input[Optional['StorageFenceArgs']] = None):
         """
         A libvirt host of the inventory.
 
@@ -164,6 +285,7 @@ class HostArgs:
         :param pulumi.Input[_builtins.float] migration_link_mibps: What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
         :param pulumi.Input[_builtins.str] migration_tls_name: The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
         :param pulumi.Input[_builtins.str] peer_uri: URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
+        :param pulumi.Input['StorageFenceArgs'] storage_fence: The host's storage fence (Ceph blocklist), the second guard of a failover of VMs on RBD.
         """
         pulumi.set(__self__, "migration_address", migration_address)
         pulumi.set(__self__, "name", name)
@@ -178,6 +300,8 @@ class HostArgs:
             pulumi.set(__self__, "migration_tls_name", migration_tls_name)
         if peer_uri is not None:
             pulumi.set(__self__, "peer_uri", peer_uri)
+        if storage_fence is not None:
+            pulumi.set(__self__, "storage_fence", storage_fence)
 
     @_builtins.property
     @pulumi.getter(name="migrationAddress")
@@ -274,6 +398,18 @@ class HostArgs:
     @peer_uri.setter
     def peer_uri(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "peer_uri", value)
+
+    @_builtins.property
+    @pulumi.getter(name="storageFence")
+    def storage_fence(self) -> pulumi.Input[Optional['StorageFenceArgs']]:
+        """
+        The host's storage fence (Ceph blocklist), the second guard of a failover of VMs on RBD.
+        """
+        return pulumi.get(self, "storage_fence")
+
+    @storage_fence.setter
+    def storage_fence(self, value: pulumi.Input[Optional['StorageFenceArgs']]):
+        pulumi.set(self, "storage_fence", value)
 
 
 class PlacementGroupVmArgsDict(TypedDict):
@@ -465,6 +601,10 @@ class PolicySpecDict(TypedDict):
     """
     Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
     """
+    storage_fencing: NotRequired[_builtins.str]
+    """
+    A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+    """
     tls: NotRequired[_builtins.bool]
     """
     Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
@@ -491,6 +631,7 @@ class PolicySpec:
                  remove_source_volumes: Optional[_builtins.bool] = None,
                  shutdown_timeout_seconds: Optional[_builtins.int] = None,
                  storage_copy: Optional['StorageCopy'] = None,
+                 storage_fencing: Optional[_builtins.str] = None,
                  tls: Optional[_builtins.bool] = None):
         """
         A normalized migration policy.
@@ -513,6 +654,7 @@ class PolicySpec:
         :param _builtins.bool remove_source_volumes: Remove source volumes after a verified move. Default true.
         :param _builtins.int shutdown_timeout_seconds: Seconds to wait for a graceful shutdown in an offline move.
         :param 'StorageCopy' storage_copy: Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
+        :param _builtins.str storage_fencing: A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
         :param _builtins.bool tls: Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
         """
         if allow_failover is not None:
@@ -551,6 +693,8 @@ class PolicySpec:
             pulumi.set(__self__, "shutdown_timeout_seconds", shutdown_timeout_seconds)
         if storage_copy is not None:
             pulumi.set(__self__, "storage_copy", storage_copy)
+        if storage_fencing is not None:
+            pulumi.set(__self__, "storage_fencing", storage_fencing)
         if tls is not None:
             pulumi.set(__self__, "tls", tls)
 
@@ -771,6 +915,18 @@ class PolicySpec:
         pulumi.set(self, "storage_copy", value)
 
     @_builtins.property
+    @pulumi.getter(name="storageFencing")
+    def storage_fencing(self) -> Optional[_builtins.str]:
+        """
+        A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+        """
+        return pulumi.get(self, "storage_fencing")
+
+    @storage_fencing.setter
+    def storage_fencing(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "storage_fencing", value)
+
+    @_builtins.property
     @pulumi.getter
     def tls(self) -> Optional[_builtins.bool]:
         """
@@ -859,6 +1015,10 @@ class PolicySpecArgsDict(TypedDict):
     """
     Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
     """
+    storage_fencing: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+    """
     tls: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
     """
     Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
@@ -885,6 +1045,7 @@ class PolicySpecArgs:
                  remove_source_volumes: pulumi.Input[Optional[_builtins.bool]] = None,
                  shutdown_timeout_seconds: pulumi.Input[Optional[_builtins.int]] = None,
                  storage_copy: pulumi.Input[Optional['StorageCopy']] = None,
+                 storage_fencing: pulumi.Input[Optional[_builtins.str]] = None,
                  tls: pulumi.Input[Optional[_builtins.bool]] = None):
         """
         A normalized migration policy.
@@ -907,6 +1068,7 @@ class PolicySpecArgs:
         :param pulumi.Input[_builtins.bool] remove_source_volumes: Remove source volumes after a verified move. Default true.
         :param pulumi.Input[_builtins.int] shutdown_timeout_seconds: Seconds to wait for a graceful shutdown in an offline move.
         :param pulumi.Input['StorageCopy'] storage_copy: Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
+        :param pulumi.Input[_builtins.str] storage_fencing: A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
         :param pulumi.Input[_builtins.bool] tls: Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
         """
         if allow_failover is not None:
@@ -945,6 +1107,8 @@ class PolicySpecArgs:
             pulumi.set(__self__, "shutdown_timeout_seconds", shutdown_timeout_seconds)
         if storage_copy is not None:
             pulumi.set(__self__, "storage_copy", storage_copy)
+        if storage_fencing is not None:
+            pulumi.set(__self__, "storage_fencing", storage_fencing)
         if tls is not None:
             pulumi.set(__self__, "tls", tls)
 
@@ -1165,6 +1329,18 @@ class PolicySpecArgs:
         pulumi.set(self, "storage_copy", value)
 
     @_builtins.property
+    @pulumi.getter(name="storageFencing")
+    def storage_fencing(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+        """
+        return pulumi.get(self, "storage_fencing")
+
+    @storage_fencing.setter
+    def storage_fencing(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "storage_fencing", value)
+
+    @_builtins.property
     @pulumi.getter
     def tls(self) -> pulumi.Input[Optional[_builtins.bool]]:
         """
@@ -1175,6 +1351,59 @@ class PolicySpecArgs:
     @tls.setter
     def tls(self, value: pulumi.Input[Optional[_builtins.bool]]):
         pulumi.set(self, "tls", value)
+
+
+class StorageFenceArgsDict(TypedDict):
+    """
+    The host's storage fence: its Ceph clients are blocklisted before a VM on RBD that ran on it starts elsewhere.
+    """
+    ceph: pulumi.Input[_builtins.str]
+    """
+    The cluster (a name in cephClusters).
+    """
+    client_addresses: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]]
+    """
+    The host's addresses on Ceph's public network. Default: the host of its libvirt uri.
+    """
+
+@pulumi.input_type
+class StorageFenceArgs:
+    def __init__(__self__, *,
+                 ceph: pulumi.Input[_builtins.str],
+                 client_addresses: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None):
+        """
+        The host's storage fence: its Ceph clients are blocklisted before a VM on RBD that ran on it starts elsewhere.
+
+        :param pulumi.Input[_builtins.str] ceph: The cluster (a name in cephClusters).
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] client_addresses: The host's addresses on Ceph's public network. Default: the host of its libvirt uri.
+        """
+        pulumi.set(__self__, "ceph", ceph)
+        if client_addresses is not None:
+            pulumi.set(__self__, "client_addresses", client_addresses)
+
+    @_builtins.property
+    @pulumi.getter
+    def ceph(self) -> pulumi.Input[_builtins.str]:
+        """
+        The cluster (a name in cephClusters).
+        """
+        return pulumi.get(self, "ceph")
+
+    @ceph.setter
+    def ceph(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "ceph", value)
+
+    @_builtins.property
+    @pulumi.getter(name="clientAddresses")
+    def client_addresses(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        The host's addresses on Ceph's public network. Default: the host of its libvirt uri.
+        """
+        return pulumi.get(self, "client_addresses")
+
+    @client_addresses.setter
+    def client_addresses(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "client_addresses", value)
 
 
 class WebhookDict(TypedDict):

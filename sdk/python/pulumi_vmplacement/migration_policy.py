@@ -40,6 +40,7 @@ class MigrationPolicyArgs:
                  remove_source_volumes: pulumi.Input[Optional[_builtins.bool]] = None,
                  shutdown_timeout_seconds: pulumi.Input[Optional[_builtins.int]] = None,
                  storage_copy: pulumi.Input[Optional['StorageCopy']] = None,
+                 storage_fencing: pulumi.Input[Optional[_builtins.str]] = None,
                  tls: pulumi.Input[Optional[_builtins.bool]] = None):
         """
         The set of arguments for constructing a MigrationPolicy resource.
@@ -62,6 +63,7 @@ class MigrationPolicyArgs:
         :param pulumi.Input[_builtins.bool] remove_source_volumes: Remove source volumes after a verified move. Default true.
         :param pulumi.Input[_builtins.int] shutdown_timeout_seconds: Seconds to wait for a graceful shutdown in an offline move.
         :param pulumi.Input['StorageCopy'] storage_copy: Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
+        :param pulumi.Input[_builtins.str] storage_fencing: A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
         :param pulumi.Input[_builtins.bool] tls: Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
         """
         if allow_failover is None:
@@ -132,6 +134,8 @@ class MigrationPolicyArgs:
             storage_copy = 'auto'
         if storage_copy is not None:
             pulumi.set(__self__, "storage_copy", storage_copy)
+        if storage_fencing is not None:
+            pulumi.set(__self__, "storage_fencing", storage_fencing)
         if tls is None:
             tls = False
         if tls is not None:
@@ -354,6 +358,18 @@ class MigrationPolicyArgs:
         pulumi.set(self, "storage_copy", value)
 
     @_builtins.property
+    @pulumi.getter(name="storageFencing")
+    def storage_fencing(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+        """
+        return pulumi.get(self, "storage_fencing")
+
+    @storage_fencing.setter
+    def storage_fencing(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "storage_fencing", value)
+
+    @_builtins.property
     @pulumi.getter
     def tls(self) -> pulumi.Input[Optional[_builtins.bool]]:
         """
@@ -390,6 +406,7 @@ class MigrationPolicy(pulumi.CustomResource):
                  remove_source_volumes: pulumi.Input[Optional[_builtins.bool]] = None,
                  shutdown_timeout_seconds: pulumi.Input[Optional[_builtins.int]] = None,
                  storage_copy: pulumi.Input[Optional['StorageCopy']] = None,
+                 storage_fencing: pulumi.Input[Optional[_builtins.str]] = None,
                  tls: pulumi.Input[Optional[_builtins.bool]] = None,
                  __props__=None):
         """
@@ -437,6 +454,7 @@ class MigrationPolicy(pulumi.CustomResource):
         :param pulumi.Input[_builtins.bool] remove_source_volumes: Remove source volumes after a verified move. Default true.
         :param pulumi.Input[_builtins.int] shutdown_timeout_seconds: Seconds to wait for a graceful shutdown in an offline move.
         :param pulumi.Input['StorageCopy'] storage_copy: Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
+        :param pulumi.Input[_builtins.str] storage_fencing: A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
         :param pulumi.Input[_builtins.bool] tls: Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
         """
         ...
@@ -503,6 +521,7 @@ class MigrationPolicy(pulumi.CustomResource):
                  remove_source_volumes: pulumi.Input[Optional[_builtins.bool]] = None,
                  shutdown_timeout_seconds: pulumi.Input[Optional[_builtins.int]] = None,
                  storage_copy: pulumi.Input[Optional['StorageCopy']] = None,
+                 storage_fencing: pulumi.Input[Optional[_builtins.str]] = None,
                  tls: pulumi.Input[Optional[_builtins.bool]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
@@ -563,6 +582,7 @@ class MigrationPolicy(pulumi.CustomResource):
             if storage_copy is None:
                 storage_copy = 'auto'
             __props__.__dict__["storage_copy"] = storage_copy
+            __props__.__dict__["storage_fencing"] = storage_fencing
             if tls is None:
                 tls = False
             __props__.__dict__["tls"] = tls
@@ -610,6 +630,7 @@ class MigrationPolicy(pulumi.CustomResource):
         __props__.__dict__["shutdown_timeout_seconds"] = None
         __props__.__dict__["spec"] = None
         __props__.__dict__["storage_copy"] = None
+        __props__.__dict__["storage_fencing"] = None
         __props__.__dict__["tls"] = None
         return MigrationPolicy(resource_name, opts=opts, __props__=__props__)
 
@@ -764,6 +785,14 @@ class MigrationPolicy(pulumi.CustomResource):
         Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
         """
         return pulumi.get(self, "storage_copy")
+
+    @_builtins.property
+    @pulumi.getter(name="storageFencing")
+    def storage_fencing(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+        """
+        return pulumi.get(self, "storage_fencing")
 
     @_builtins.property
     @pulumi.getter

@@ -17,6 +17,7 @@ from . import outputs
 from ._enums import *
 
 __all__ = [
+    'CephCluster',
     'DiskState',
     'FenceDevice',
     'Forecast',
@@ -32,9 +33,81 @@ __all__ = [
     'PlannedMigration',
     'PolicySpec',
     'PoolStatus',
+    'StorageFence',
+    'StorageFenceRecord',
     'UnplaceableVm',
     'Webhook',
 ]
+
+@pulumi.output_type
+class CephCluster(dict):
+    """
+    A Ceph cluster, for storage fencing: a failover of a VM on Ceph RBD blocklists the lost host's Ceph clients there before the VM starts elsewhere.
+    """
+    def __init__(__self__, *,
+                 monitors: Sequence[_builtins.str],
+                 name: _builtins.str,
+                 blocklist_expire_seconds: Optional[_builtins.int] = None,
+                 fence_user: Optional[_builtins.str] = None,
+                 timeout_seconds: Optional[_builtins.int] = None):
+        """
+        A Ceph cluster, for storage fencing: a failover of a VM on Ceph RBD blocklists the lost host's Ceph clients there before the VM starts elsewhere.
+
+        :param Sequence[_builtins.str] monitors: Monitor addresses, e.g. ["10.0.0.1:6789"].
+        :param _builtins.str name: The cluster's name in this configuration (hosts[].storageFence.ceph refers to it).
+        :param _builtins.int blocklist_expire_seconds: How long an entry lasts unless lifted first (the refresh that finds the host back lifts it). Default a year.
+        :param _builtins.str fence_user: The cephx user (without 'client.') whose key is in cephKeys; it needs mon caps 'profile rbd, allow command "osd blocklist"'. Default vmplacement-fence.
+        :param _builtins.int timeout_seconds: How long the ceph tool may take to reach the monitors. Default 10.
+        """
+        pulumi.set(__self__, "monitors", monitors)
+        pulumi.set(__self__, "name", name)
+        if blocklist_expire_seconds is not None:
+            pulumi.set(__self__, "blocklist_expire_seconds", blocklist_expire_seconds)
+        if fence_user is not None:
+            pulumi.set(__self__, "fence_user", fence_user)
+        if timeout_seconds is not None:
+            pulumi.set(__self__, "timeout_seconds", timeout_seconds)
+
+    @_builtins.property
+    @pulumi.getter
+    def monitors(self) -> Sequence[_builtins.str]:
+        """
+        Monitor addresses, e.g. ["10.0.0.1:6789"].
+        """
+        return pulumi.get(self, "monitors")
+
+    @_builtins.property
+    @pulumi.getter
+    def name(self) -> _builtins.str:
+        """
+        The cluster's name in this configuration (hosts[].storageFence.ceph refers to it).
+        """
+        return pulumi.get(self, "name")
+
+    @_builtins.property
+    @pulumi.getter(name="blocklistExpireSeconds")
+    def blocklist_expire_seconds(self) -> Optional[_builtins.int]:
+        """
+        How long an entry lasts unless lifted first (the refresh that finds the host back lifts it). Default a year.
+        """
+        return pulumi.get(self, "blocklist_expire_seconds")
+
+    @_builtins.property
+    @pulumi.getter(name="fenceUser")
+    def fence_user(self) -> Optional[_builtins.str]:
+        """
+        The cephx user (without 'client.') whose key is in cephKeys; it needs mon caps 'profile rbd, allow command "osd blocklist"'. Default vmplacement-fence.
+        """
+        return pulumi.get(self, "fence_user")
+
+    @_builtins.property
+    @pulumi.getter(name="timeoutSeconds")
+    def timeout_seconds(self) -> Optional[_builtins.int]:
+        """
+        How long the ceph tool may take to reach the monitors. Default 10.
+        """
+        return pulumi.get(self, "timeout_seconds")
+
 
 @pulumi.output_type
 class DiskState(dict):
@@ -417,7 +490,8 @@ class Host(dict):
                  labels: Optional[Mapping[str, _builtins.str]] = None,
                  migration_link_mibps: Optional[_builtins.float] = None,
                  migration_tls_name: Optional[_builtins.str] = None,
-                 peer_uri: Optional[_builtins.str] = None):
+                 peer_uri: Optional[_builtins.str] = None,
+                 storage_fence: Optional['outputs.StorageFence'] = None):
         """
         A libvirt host of the inventory.
 
@@ -429,6 +503,7 @@ class Host(dict):
         :param _builtins.float migration_link_mibps: What this host's migration link carries, in MiB/s. Forecasts use the lower of the source's and the target's; without it they use the rate earlier moves between the hosts reached, else an assumed 1024 MiB/s.
         :param _builtins.str migration_tls_name: The name this host's migration TLS certificate is issued to (libvirt's tls.destination). With a TLS policy, QEMU on the source checks the certificate against it; without it, against migrationAddress.
         :param _builtins.str peer_uri: URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
+        :param 'StorageFence' storage_fence: The host's storage fence (Ceph blocklist), the second guard of a failover of VMs on RBD.
         """
         pulumi.set(__self__, "migration_address", migration_address)
         pulumi.set(__self__, "name", name)
@@ -443,6 +518,8 @@ class Host(dict):
             pulumi.set(__self__, "migration_tls_name", migration_tls_name)
         if peer_uri is not None:
             pulumi.set(__self__, "peer_uri", peer_uri)
+        if storage_fence is not None:
+            pulumi.set(__self__, "storage_fence", storage_fence)
 
     @_builtins.property
     @pulumi.getter(name="migrationAddress")
@@ -507,6 +584,14 @@ class Host(dict):
         URI other hosts' daemons use to reach this one for peer-to-peer migration (default: uri).
         """
         return pulumi.get(self, "peer_uri")
+
+    @_builtins.property
+    @pulumi.getter(name="storageFence")
+    def storage_fence(self) -> Optional['outputs.StorageFence']:
+        """
+        The host's storage fence (Ceph blocklist), the second guard of a failover of VMs on RBD.
+        """
+        return pulumi.get(self, "storage_fence")
 
 
 @pulumi.output_type
@@ -632,6 +717,8 @@ class MigrationRecord(dict):
             suggest = "post_copy"
         elif key == "startedAt":
             suggest = "started_at"
+        elif key == "storageFence":
+            suggest = "storage_fence"
 
         if suggest:
             pulumi.log.warn(f"Key '{key}' not found in MigrationRecord. Access the value via the '{suggest}' property getter instead.")
@@ -665,6 +752,7 @@ class MigrationRecord(dict):
                  result: Optional['MigrationResult'] = None,
                  started_at: Optional[_builtins.str] = None,
                  steps: Optional[Sequence[_builtins.str]] = None,
+                 storage_fence: Optional['outputs.StorageFenceRecord'] = None,
                  to: Optional[_builtins.str] = None,
                  transport: Optional['outputs.MigrationTransport'] = None):
         """
@@ -690,6 +778,7 @@ class MigrationRecord(dict):
         :param 'MigrationResult' result: How it ended.
         :param _builtins.str started_at: When the move began (after any wait for a migration slot), ISO 8601.
         :param Sequence[_builtins.str] steps: What the engine did, one timestamped line per step, including every escalation and cleanup.
+        :param 'StorageFenceRecord' storage_fence: A failover's storage fence: the lost host's Ceph blocklist entries, and when they were lifted.
         :param _builtins.str to: The host it was to move to.
         :param 'MigrationTransport' transport: How a live move's stream went: TLS, parallel connections, compression, and what QEMU counted of them.
         """
@@ -733,6 +822,8 @@ class MigrationRecord(dict):
             pulumi.set(__self__, "started_at", started_at)
         if steps is not None:
             pulumi.set(__self__, "steps", steps)
+        if storage_fence is not None:
+            pulumi.set(__self__, "storage_fence", storage_fence)
         if to is not None:
             pulumi.set(__self__, "to", to)
         if transport is not None:
@@ -897,6 +988,14 @@ class MigrationRecord(dict):
         What the engine did, one timestamped line per step, including every escalation and cleanup.
         """
         return pulumi.get(self, "steps")
+
+    @_builtins.property
+    @pulumi.getter(name="storageFence")
+    def storage_fence(self) -> Optional['outputs.StorageFenceRecord']:
+        """
+        A failover's storage fence: the lost host's Ceph blocklist entries, and when they were lifted.
+        """
+        return pulumi.get(self, "storage_fence")
 
     @_builtins.property
     @pulumi.getter
@@ -1519,6 +1618,8 @@ class PolicySpec(dict):
             suggest = "shutdown_timeout_seconds"
         elif key == "storageCopy":
             suggest = "storage_copy"
+        elif key == "storageFencing":
+            suggest = "storage_fencing"
 
         if suggest:
             pulumi.log.warn(f"Key '{key}' not found in PolicySpec. Access the value via the '{suggest}' property getter instead.")
@@ -1550,6 +1651,7 @@ class PolicySpec(dict):
                  remove_source_volumes: Optional[_builtins.bool] = None,
                  shutdown_timeout_seconds: Optional[_builtins.int] = None,
                  storage_copy: Optional['StorageCopy'] = None,
+                 storage_fencing: Optional[_builtins.str] = None,
                  tls: Optional[_builtins.bool] = None):
         """
         A normalized migration policy.
@@ -1572,6 +1674,7 @@ class PolicySpec(dict):
         :param _builtins.bool remove_source_volumes: Remove source volumes after a verified move. Default true.
         :param _builtins.int shutdown_timeout_seconds: Seconds to wait for a graceful shutdown in an offline move.
         :param 'StorageCopy' storage_copy: Storage copy for disks not on shared storage: auto (incremental when the backing chain is on the target), all, or incremental.
+        :param _builtins.str storage_fencing: A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
         :param _builtins.bool tls: Encrypt migration streams with TLS (the hosts need QEMU migration certificates).
         """
         if allow_failover is not None:
@@ -1610,6 +1713,8 @@ class PolicySpec(dict):
             pulumi.set(__self__, "shutdown_timeout_seconds", shutdown_timeout_seconds)
         if storage_copy is not None:
             pulumi.set(__self__, "storage_copy", storage_copy)
+        if storage_fencing is not None:
+            pulumi.set(__self__, "storage_fencing", storage_fencing)
         if tls is not None:
             pulumi.set(__self__, "tls", tls)
 
@@ -1758,6 +1863,14 @@ class PolicySpec(dict):
         return pulumi.get(self, "storage_copy")
 
     @_builtins.property
+    @pulumi.getter(name="storageFencing")
+    def storage_fencing(self) -> Optional[_builtins.str]:
+        """
+        A failover of a VM on Ceph RBD also blocklists the lost host's Ceph clients: auto when the host has a storageFence, required refuses the failover without one, off never. Default auto.
+        """
+        return pulumi.get(self, "storage_fencing")
+
+    @_builtins.property
     @pulumi.getter
     def tls(self) -> Optional[_builtins.bool]:
         """
@@ -1842,6 +1955,115 @@ class PoolStatus(dict):
         libvirt's pool type (dir, netfs, logical, rbd, ...).
         """
         return pulumi.get(self, "type")
+
+
+@pulumi.output_type
+class StorageFence(dict):
+    """
+    The host's storage fence: its Ceph clients are blocklisted before a VM on RBD that ran on it starts elsewhere.
+    """
+    def __init__(__self__, *,
+                 ceph: _builtins.str,
+                 client_addresses: Optional[Sequence[_builtins.str]] = None):
+        """
+        The host's storage fence: its Ceph clients are blocklisted before a VM on RBD that ran on it starts elsewhere.
+
+        :param _builtins.str ceph: The cluster (a name in cephClusters).
+        :param Sequence[_builtins.str] client_addresses: The host's addresses on Ceph's public network. Default: the host of its libvirt uri.
+        """
+        pulumi.set(__self__, "ceph", ceph)
+        if client_addresses is not None:
+            pulumi.set(__self__, "client_addresses", client_addresses)
+
+    @_builtins.property
+    @pulumi.getter
+    def ceph(self) -> _builtins.str:
+        """
+        The cluster (a name in cephClusters).
+        """
+        return pulumi.get(self, "ceph")
+
+    @_builtins.property
+    @pulumi.getter(name="clientAddresses")
+    def client_addresses(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        The host's addresses on Ceph's public network. Default: the host of its libvirt uri.
+        """
+        return pulumi.get(self, "client_addresses")
+
+
+@pulumi.output_type
+class StorageFenceRecord(dict):
+    """
+    A failover's storage fence: the lost host's blocklist entries.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "liftedAt":
+            suggest = "lifted_at"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in StorageFenceRecord. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        StorageFenceRecord.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        StorageFenceRecord.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 cluster: _builtins.str,
+                 entries: Sequence[_builtins.str],
+                 host: _builtins.str,
+                 lifted_at: Optional[_builtins.str] = None):
+        """
+        A failover's storage fence: the lost host's blocklist entries.
+
+        :param _builtins.str cluster: The Ceph cluster (a name in cephClusters).
+        :param Sequence[_builtins.str] entries: Blocklist entries as Ceph names them (ADDR:0/0: every client of the address).
+        :param _builtins.str host: The lost host whose clients were blocklisted.
+        :param _builtins.str lifted_at: When a refresh found the host back, the VM not running there, and removed the entries.
+        """
+        pulumi.set(__self__, "cluster", cluster)
+        pulumi.set(__self__, "entries", entries)
+        pulumi.set(__self__, "host", host)
+        if lifted_at is not None:
+            pulumi.set(__self__, "lifted_at", lifted_at)
+
+    @_builtins.property
+    @pulumi.getter
+    def cluster(self) -> _builtins.str:
+        """
+        The Ceph cluster (a name in cephClusters).
+        """
+        return pulumi.get(self, "cluster")
+
+    @_builtins.property
+    @pulumi.getter
+    def entries(self) -> Sequence[_builtins.str]:
+        """
+        Blocklist entries as Ceph names them (ADDR:0/0: every client of the address).
+        """
+        return pulumi.get(self, "entries")
+
+    @_builtins.property
+    @pulumi.getter
+    def host(self) -> _builtins.str:
+        """
+        The lost host whose clients were blocklisted.
+        """
+        return pulumi.get(self, "host")
+
+    @_builtins.property
+    @pulumi.getter(name="liftedAt")
+    def lifted_at(self) -> Optional[_builtins.str]:
+        """
+        When a refresh found the host back, the VM not running there, and removed the entries.
+        """
+        return pulumi.get(self, "lifted_at")
 
 
 @pulumi.output_type

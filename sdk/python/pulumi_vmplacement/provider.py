@@ -22,6 +22,8 @@ __all__ = ['ProviderArgs', 'Provider']
 class ProviderArgs:
     def __init__(__self__, *,
                  hosts: pulumi.Input[Sequence[pulumi.Input['HostArgs']]],
+                 ceph_clusters: pulumi.Input[Optional[Sequence[pulumi.Input['CephClusterArgs']]]] = None,
+                 ceph_keys: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  default_policy: pulumi.Input[Optional['PolicySpecArgs']] = None,
                  dirty_rate_sample_seconds: pulumi.Input[Optional[_builtins.int]] = None,
                  fence_secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]] = None,
@@ -38,6 +40,8 @@ class ProviderArgs:
         The set of arguments for constructing a Provider resource.
 
         :param pulumi.Input[Sequence[pulumi.Input['HostArgs']]] hosts: The libvirt hosts VMs may be placed on.
+        :param pulumi.Input[Sequence[pulumi.Input['CephClusterArgs']]] ceph_clusters: Ceph clusters whose clients storage fencing blocklists (hosts[].storageFence names one). Their fence users' keys go in cephKeys.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] ceph_keys: Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
         :param pulumi.Input['PolicySpecArgs'] default_policy: Policy for placements that name none.
         :param pulumi.Input[_builtins.int] dirty_rate_sample_seconds: Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
         :param pulumi.Input[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]] fence_secrets: Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
@@ -52,6 +56,10 @@ class ProviderArgs:
         :param pulumi.Input[_builtins.str] tls_client_key: PEM client key for qemu+tls:// hosts.
         """
         pulumi.set(__self__, "hosts", hosts)
+        if ceph_clusters is not None:
+            pulumi.set(__self__, "ceph_clusters", ceph_clusters)
+        if ceph_keys is not None:
+            pulumi.set(__self__, "ceph_keys", ceph_keys)
         if default_policy is not None:
             pulumi.set(__self__, "default_policy", default_policy)
         if dirty_rate_sample_seconds is None:
@@ -98,6 +106,30 @@ class ProviderArgs:
     @hosts.setter
     def hosts(self, value: pulumi.Input[Sequence[pulumi.Input['HostArgs']]]):
         pulumi.set(self, "hosts", value)
+
+    @_builtins.property
+    @pulumi.getter(name="cephClusters")
+    def ceph_clusters(self) -> pulumi.Input[Optional[Sequence[pulumi.Input['CephClusterArgs']]]]:
+        """
+        Ceph clusters whose clients storage fencing blocklists (hosts[].storageFence names one). Their fence users' keys go in cephKeys.
+        """
+        return pulumi.get(self, "ceph_clusters")
+
+    @ceph_clusters.setter
+    def ceph_clusters(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['CephClusterArgs']]]]):
+        pulumi.set(self, "ceph_clusters", value)
+
+    @_builtins.property
+    @pulumi.getter(name="cephKeys")
+    def ceph_keys(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
+        """
+        return pulumi.get(self, "ceph_keys")
+
+    @ceph_keys.setter
+    def ceph_keys(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "ceph_keys", value)
 
     @_builtins.property
     @pulumi.getter(name="defaultPolicy")
@@ -250,6 +282,8 @@ class Provider(pulumi.ProviderResource):
     def __init__(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 ceph_clusters: pulumi.Input[Optional[Sequence[pulumi.Input[Union['CephClusterArgs', 'CephClusterArgsDict']]]]] = None,
+                 ceph_keys: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  default_policy: pulumi.Input[Optional[Union['PolicySpecArgs', 'PolicySpecArgsDict']]] = None,
                  dirty_rate_sample_seconds: pulumi.Input[Optional[_builtins.int]] = None,
                  fence_secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]] = None,
@@ -269,6 +303,8 @@ class Provider(pulumi.ProviderResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[Sequence[pulumi.Input[Union['CephClusterArgs', 'CephClusterArgsDict']]]] ceph_clusters: Ceph clusters whose clients storage fencing blocklists (hosts[].storageFence names one). Their fence users' keys go in cephKeys.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] ceph_keys: Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
         :param pulumi.Input[Union['PolicySpecArgs', 'PolicySpecArgsDict']] default_policy: Policy for placements that name none.
         :param pulumi.Input[_builtins.int] dirty_rate_sample_seconds: Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
         :param pulumi.Input[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]] fence_secrets: Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
@@ -307,6 +343,8 @@ class Provider(pulumi.ProviderResource):
     def _internal_init(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 ceph_clusters: pulumi.Input[Optional[Sequence[pulumi.Input[Union['CephClusterArgs', 'CephClusterArgsDict']]]]] = None,
+                 ceph_keys: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  default_policy: pulumi.Input[Optional[Union['PolicySpecArgs', 'PolicySpecArgsDict']]] = None,
                  dirty_rate_sample_seconds: pulumi.Input[Optional[_builtins.int]] = None,
                  fence_secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]] = None,
@@ -329,6 +367,8 @@ class Provider(pulumi.ProviderResource):
                 raise TypeError('__props__ is only valid when passed in combination with a valid opts.id to get an existing resource')
             __props__ = ProviderArgs.__new__(ProviderArgs)
 
+            __props__.__dict__["ceph_clusters"] = pulumi.Output.from_input(ceph_clusters).apply(pulumi.runtime.to_json) if ceph_clusters is not None else None
+            __props__.__dict__["ceph_keys"] = pulumi.Output.secret(ceph_keys).apply(pulumi.runtime.to_json) if ceph_keys is not None else None
             __props__.__dict__["default_policy"] = pulumi.Output.from_input(default_policy).apply(pulumi.runtime.to_json) if default_policy is not None else None
             if dirty_rate_sample_seconds is None:
                 dirty_rate_sample_seconds = 1

@@ -36,6 +36,18 @@ const facts = (overrides: Partial<FailoverFacts> = {}): FailoverFacts => ({
 
 const allowed = { ...DEFAULT_POLICY, allowFailover: true };
 
+/** The same VM with its disk an RBD image on the lab's kind of Ceph cluster. */
+const rbdDefinition = `<domain type='kvm'><name>web</name><uuid>u-1</uuid><memory unit='KiB'>1024</memory><os><type arch='x86_64'>hvm</type></os><devices><disk type='network' device='disk'><driver name='qemu' type='raw' cache='none'/><auth username='libvirt'><secret type='ceph' uuid='2c1a5d3e-6f4b-4c1e-9a7d-5b0e8f3c7a21'/></auth><source protocol='rbd' name='rbd/web.raw'><host name='10.0.0.2' port='6789'/></source><target dev='vda' bus='virtio'/></disk></devices></domain>`;
+const storageFence = {
+  cluster: "ceph1",
+  monitors: ["10.0.0.2:6789"],
+  user: "vmplacement-fence",
+  key: "AQsecret==",
+  clientAddresses: ["10.0.0.11"],
+  expireSeconds: 3600,
+  timeoutSeconds: 10,
+};
+
 describe("failover plan", () => {
   it("fences the lost host, then starts the VM on the target from its definition", () => {
     const plan = chooseFailover(request(), facts(), allowed);
@@ -48,6 +60,39 @@ describe("failover plan", () => {
       plan.failover?.summary,
       "h1 unreachable (libvirt: refused; ssh: no answer): will fence h1 with fence_ipmilan, then start web on h2 from shared storage",
     );
+  });
+
+  describe("storage fencing of a VM on Ceph RBD", () => {
+    const onRbd = request({ definitionXml: rbdDefinition });
+    const cases: Array<
+      [string, PlacementRequest, FailoverFacts, "auto" | "required" | "off", boolean]
+    > = [
+      [
+        "auto, the host has a storage fence: blocklists",
+        onRbd,
+        facts({ storageFence }),
+        "auto",
+        true,
+      ],
+      ["required, the host has one: blocklists", onRbd, facts({ storageFence }), "required", true],
+      ["off: power fence only", onRbd, facts({ storageFence }), "off", false],
+      ["auto, no storage fence: power fence only", onRbd, facts(), "auto", false],
+      [
+        "a VM not on RBD: nothing to blocklist",
+        request(),
+        facts({ storageFence }),
+        "required",
+        false,
+      ],
+    ];
+    for (const [why, req, given, storageFencing, blocklists] of cases)
+      it(why, () => {
+        const plan = chooseFailover(req, given, { ...allowed, storageFencing });
+        assert.deepEqual(plan.blockers, []);
+        assert.equal(plan.failover?.storageFence !== undefined, blocklists);
+        const said = /blocklist its Ceph clients \(10\.0\.0\.11\) on ceph1/;
+        assert.equal(said.test(plan.failover!.summary), blocklists, plan.failover!.summary);
+      });
   });
 
   const refusals: Array<[string, PlacementRequest, FailoverFacts, typeof allowed, RegExp]> = [
@@ -106,6 +151,13 @@ describe("failover plan", () => {
       facts({ target: undefined }),
       allowed,
       /which are not on storage h2 reaches as shared/,
+    ],
+    [
+      "a VM on RBD whose policy requires storage fencing, from a host without one",
+      request({ definitionXml: rbdDefinition }),
+      facts(),
+      { ...allowed, storageFencing: "required" as const },
+      /its policy requires storage fencing for VMs on Ceph RBD, and h1 has none: give its inventory entry a storageFence \(hosts\[\]\.storageFence, with the cluster in cephClusters\), or set storageFencing to auto/,
     ],
   ];
   for (const [why, req, given, policy, message] of refusals)

@@ -67,9 +67,9 @@ export function fakeEngine(script: Script): { engine: PlacementEngine; recorded:
       recorded.calls.push(`probe ${host}`);
       return script.reach?.[host] ?? { lost: false, reason: "answers", since: 0 };
     },
-    removeStaleDefinition: async (domain, lostHost) => {
-      recorded.calls.push(`remove stale ${domain} on ${lostHost}`);
-      return undefined;
+    reconcileAfterFailover: async (domain, failover) => {
+      recorded.calls.push(`remove stale ${domain} on ${failover.from}`);
+      return {};
     },
   };
   return { engine, recorded };

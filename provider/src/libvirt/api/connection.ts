@@ -9,6 +9,7 @@ import { EventApi } from "./events";
 import { HostApi } from "./host";
 import { MigrationApi } from "./migration";
 import { StorageApi } from "./storage";
+import { SecretApi } from "./secrets";
 import * as C from "./constants.gen";
 
 export interface ConnectOptions extends TransportCredentials {
@@ -30,6 +31,7 @@ export class LibvirtConnection {
   readonly domains: DomainApi;
   readonly migration: MigrationApi;
   readonly storage: StorageApi;
+  readonly secrets: SecretApi;
   readonly events: EventApi;
 
   private constructor(
@@ -40,6 +42,7 @@ export class LibvirtConnection {
     this.domains = new DomainApi(remote);
     this.migration = new MigrationApi(remote);
     this.storage = new StorageApi(remote);
+    this.secrets = new SecretApi(remote);
     this.events = new EventApi(remote);
   }
 

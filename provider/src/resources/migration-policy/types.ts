@@ -16,6 +16,9 @@ export const policyInputs = z
     allowOfflineFallback: z.boolean(),
     allowForcedShutdown: z.boolean(),
     allowFailover: z.boolean(),
+    storageFencing: z.enum(["auto", "required", "off"], {
+      error: "storageFencing must be one of auto, required, off",
+    }),
     maxDowntimeMs: positiveInt("maxDowntimeMs")
       .min(1, "maxDowntimeMs must be at least 1 ms")
       .max(

@@ -59,6 +59,7 @@ export async function applyPlacement(
       ledger,
       claimant,
       fenceDevice: runtime.fenceDevice,
+      storageFence: runtime.storageFence,
       signal: options.signal,
     },
   );

@@ -41,9 +41,17 @@ export async function readPlacement(
   }
   if (!seen) return undefined;
   const { domain: now, interrupted } = seen;
-  const last = state.lastMigration;
-  if (last?.mode === "failover" && last.result === "succeeded")
-    await runtime.engine.removeStaleDefinition(domain, last.from, now.currentHost);
+  let last = state.lastMigration;
+  if (last?.mode === "failover" && last.result === "succeeded") {
+    const after = await runtime.engine.reconcileAfterFailover(
+      domain,
+      last,
+      now.currentHost,
+      runtime.storageFence(last.from),
+    );
+    // The record keeps when its blocklist entries were lifted, so no later refresh tries again.
+    if (after.lifted) last = { ...last, storageFence: after.lifted };
+  }
   const refreshed = refreshedInputs(domain, inputs, now);
   const cleanup =
     interrupted || mayHaveLeftovers(state, now.currentHost)
@@ -57,6 +65,7 @@ export async function readPlacement(
     outputs: {
       ...NO_MIGRATION,
       ...kept,
+      ...(last ? { lastMigration: last } : {}),
       ...refreshed,
       ...now,
       ...(cleanup.length ? { pendingCleanup: cleanup } : {}),

@@ -11,6 +11,16 @@ import (
 
 var _ = internal.GetEnvOrDefault
 
+// Ceph clusters whose clients storage fencing blocklists (hosts[].storageFence names one). Their fence users' keys go in cephKeys.
+func GetCephClusters(ctx *pulumi.Context) string {
+	return config.Get(ctx, "vmplacement:cephClusters")
+}
+
+// Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
+func GetCephKeys(ctx *pulumi.Context) string {
+	return config.Get(ctx, "vmplacement:cephKeys")
+}
+
 // Policy for placements that name none.
 func GetDefaultPolicy(ctx *pulumi.Context) string {
 	return config.Get(ctx, "vmplacement:defaultPolicy")

@@ -16,6 +16,16 @@ from .. import _utilities
 from .. import _enums as _root_enums
 from .. import outputs as _root_outputs
 
+cephClusters: Optional[str]
+"""
+Ceph clusters whose clients storage fencing blocklists (hosts[].storageFence names one). Their fence users' keys go in cephKeys.
+"""
+
+cephKeys: Optional[str]
+"""
+Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
+"""
+
 defaultPolicy: Optional[str]
 """
 Policy for placements that name none.

@@ -23,6 +23,20 @@ __config__ = pulumi.Config('vmplacement')
 
 class _ExportableConfig(types.ModuleType):
     @_builtins.property
+    def ceph_clusters(self) -> Optional[str]:
+        """
+        Ceph clusters whose clients storage fencing blocklists (hosts[].storageFence names one). Their fence users' keys go in cephKeys.
+        """
+        return __config__.get('cephClusters')
+
+    @_builtins.property
+    def ceph_keys(self) -> Optional[str]:
+        """
+        Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
+        """
+        return __config__.get('cephKeys')
+
+    @_builtins.property
     def default_policy(self) -> Optional[str]:
         """
         Policy for placements that name none.
