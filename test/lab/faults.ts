@@ -19,6 +19,9 @@ function libvirtdPid(host: LabHost): number | undefined {
 const cut = new Set<LabHost>();
 const killed = new Set<LabHost>();
 const frozen = new Set<LabHost>();
+const silenced = new Set<LabHost>();
+const cutFromCeph = new Map<LabHost, string>();
+const stoppedPids = new Set<number>();
 
 /** SIGKILLs the host's libvirtd; its guests keep running, as on a real host. */
 export function killLibvirtd(host: LabHost): void {
@@ -79,8 +82,53 @@ export async function killQemu(host: LabHost, domain: string): Promise<number> {
   return pids.length;
 }
 
+/**
+ * The host's management goes silent while its guests run on: libvirtd frozen, sshd gone. To the
+ * provider the host is lost; its QEMUs still reach their storage (the case a power fence that
+ * lies leaves behind).
+ */
+export async function silenceManagement(host: LabHost): Promise<void> {
+  freezeLibvirtd(host);
+  const sshd = Number(readFileSync(path.join(host.dir, "sshd.pid"), "utf8").trim());
+  process.kill(sshd, "SIGKILL");
+  silenced.add(host);
+}
+
+export async function restoreManagement(host: LabHost): Promise<void> {
+  thawLibvirtd(host);
+  await run("bash", [LAB_SH, "power-on", host.name], { timeoutMs: 60_000 });
+  silenced.delete(host);
+}
+
+/** The host's packets to the Ceph cluster's address go nowhere (a blackhole route). */
+export async function cutFromMonitors(host: LabHost, cephAddress: string): Promise<void> {
+  await run("ip", ["-n", host.namespace, "route", "add", "blackhole", `${cephAddress}/32`]);
+  cutFromCeph.set(host, cephAddress);
+}
+
+export async function reconnectToMonitors(host: LabHost): Promise<void> {
+  const address = cutFromCeph.get(host);
+  if (address === undefined) return;
+  await run("ip", ["-n", host.namespace, "route", "del", "blackhole", `${address}/32`]);
+  cutFromCeph.delete(host);
+}
+
+/** SIGSTOPs a process (a Ceph daemon) until `resumeProcess` or `repairAll`. */
+export function stopProcess(pid: number): void {
+  process.kill(pid, "SIGSTOP");
+  stoppedPids.add(pid);
+}
+
+export function resumeProcess(pid: number): void {
+  process.kill(pid, "SIGCONT");
+  stoppedPids.delete(pid);
+}
+
 /** Undoes every fault still in place: links up, daemons running. */
 export async function repairAll(): Promise<void> {
+  for (const pid of [...stoppedPids]) resumeProcess(pid);
+  for (const host of [...cutFromCeph.keys()]) await reconnectToMonitors(host);
+  for (const host of [...silenced]) await restoreManagement(host);
   for (const host of [...frozen]) thawLibvirtd(host);
   for (const host of [...cut]) await restoreLink(host);
   for (const host of [...killed]) await restartLibvirtd(host);

@@ -411,3 +411,28 @@ export function assertHeartbeatContinues(source: LabHost, target: LabHost, domai
     );
   }
 }
+
+/**
+ * Writes `pattern` (a byte) at `offsetBytes` of the guest's vda from inside its QEMU on `host`
+ * (HMP qemu-io through the virtio device's own block backend), as the guest would. Returns what
+ * QEMU said: "wrote ..." or "write failed: ...".
+ */
+export async function writeFromQemu(
+  host: LabHost,
+  domain: string,
+  pattern: number,
+  offsetBytes: number,
+): Promise<string> {
+  const log = hostPathFromRoot(host, `/var/log/libvirt/qemu/${domain}.log`);
+  const before = statSync(log).size;
+  const command = `qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend "write -P 0x${pattern.toString(16)} ${offsetBytes} 4k"`;
+  await virsh(host, "qemu-monitor-command", "--hmp", domain, command);
+  // qemu-io prints to QEMU's standard output, which libvirt keeps in the domain's log.
+  for (let i = 0; i < 50; i++) {
+    const added = readFileSync(log, "latin1").slice(before);
+    const outcome = added.split("\n").find((l) => /^(wrote |write failed)/.test(l));
+    if (outcome) return outcome;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${domain} on ${host.name}: qemu-io said nothing within 5 s`);
+}

@@ -60,11 +60,7 @@ function refusal(
   const unshared = unsharedDisks(lastSeen.definitionXml, facts.target);
   if (unshared.length)
     return `${lost}; ${domain} is lost with its disks ${unshared.join(", ")}, which are not on storage ${target} reaches as shared: it is not started elsewhere; bring ${source} back`;
-  if (
-    policy.storageFencing === "required" &&
-    onRbd(lastSeen.definitionXml) &&
-    !facts.storageFence
-  )
+  if (policy.storageFencing === "required" && onRbd(lastSeen.definitionXml) && !facts.storageFence)
     return `${lost}; its policy requires storage fencing for VMs on Ceph RBD, and ${source} has none: give its inventory entry a storageFence (hosts[].storageFence, with the cluster in cephClusters), or set storageFencing to auto`;
   return undefined;
 }

@@ -120,7 +120,10 @@ export async function reconcileAfterFailover(
   }
   const fenced = failover.storageFence;
   if (fenced && !fenced.liftedAt && storageFence) {
-    const outcome = await cephBlocklist({ ...storageFence, clientAddresses: addresses(fenced) }, "rm");
+    const outcome = await cephBlocklist(
+      { ...storageFence, clientAddresses: addresses(fenced) },
+      "rm",
+    );
     if (outcome.ok) after.lifted = { ...fenced, liftedAt: new Date().toISOString() };
   }
   return after;

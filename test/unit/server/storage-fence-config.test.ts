@@ -75,6 +75,6 @@ describe("storage fencing configuration", () => {
     });
     assert.deepEqual(runtime.storageFence("h2")?.clientAddresses, ["192.168.7.12"]);
     assert.equal(runtime.storageFence("h3"), undefined);
-    runtime.pool.closeAll();
+    void runtime.pool.closeAll();
   });
 });

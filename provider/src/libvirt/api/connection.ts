@@ -59,15 +59,21 @@ export class LibvirtConnection {
       options.callTimeoutMs ?? 60_000,
     );
     const conn = new LibvirtConnection(parsed, remote);
+    // A daemon that accepts the connection but does not answer (hung, stopped) is given as long
+    // as a connect, not the long default of a call.
+    const handshake = { timeoutMs: options.connectTimeoutMs ?? 10_000 };
     try {
-      await conn.authenticate();
-      await remote.call("CONNECT_OPEN", {
-        name: parsed.name,
-        flags: options.readOnly ? C.virConnectFlags.VIR_CONNECT_RO : 0,
-      });
-      const keepalive = await remote.call("CONNECT_SUPPORTS_FEATURE", {
-        feature: C.virDrvFeature.VIR_DRV_FEATURE_PROGRAM_KEEPALIVE,
-      });
+      await conn.authenticate(handshake);
+      await remote.call(
+        "CONNECT_OPEN",
+        { name: parsed.name, flags: options.readOnly ? C.virConnectFlags.VIR_CONNECT_RO : 0 },
+        handshake,
+      );
+      const keepalive = await remote.call(
+        "CONNECT_SUPPORTS_FEATURE",
+        { feature: C.virDrvFeature.VIR_DRV_FEATURE_PROGRAM_KEEPALIVE },
+        handshake,
+      );
       if (keepalive.supported)
         remote.rpc.startKeepalive(
           options.keepaliveIntervalMs ?? 2_000,
@@ -80,11 +86,11 @@ export class LibvirtConnection {
     return conn;
   }
 
-  private async authenticate(): Promise<void> {
-    const { types } = await this.remote.call("AUTH_LIST", undefined);
+  private async authenticate(options: { timeoutMs: number }): Promise<void> {
+    const { types } = await this.remote.call("AUTH_LIST", undefined, options);
     if (types.length === 0 || types.includes(AUTH_NONE)) return;
     if (types.includes(AUTH_POLKIT)) {
-      await this.remote.call("AUTH_POLKIT", undefined);
+      await this.remote.call("AUTH_POLKIT", undefined, options);
       return;
     }
     throw new LibvirtClientError(
