@@ -289,6 +289,17 @@ function parseDisk(disk: XmlNode, index: number): ParsedDisk {
         return host;
       }),
     };
+    // libvirt takes <auth> inside <disk> or inside <source>.
+    const auth = child(disk, "auth") ?? child(source, "auth");
+    const username = attr(auth, "username");
+    if (username !== undefined) {
+      const secret = child(auth, "secret");
+      parsed.network.auth = { username };
+      const uuid = attr(secret, "uuid");
+      const usage = attr(secret, "usage");
+      if (uuid !== undefined) parsed.network.auth.secretUuid = uuid;
+      if (usage !== undefined) parsed.network.auth.secretUsage = usage;
+    }
   }
   const mirror = child(disk, "mirror");
   const mirrorPath = attr(mirror, "file") ?? attr(child(mirror, "source"), "file");

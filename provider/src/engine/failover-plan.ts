@@ -95,6 +95,9 @@ export function chooseFailover(
         },
       ],
     };
+  // The target must reach the VM's Ceph storage with its own secret before anything is fenced.
+  const storage = facts.target?.storageBlockers ?? [];
+  if (storage.length) return { ...base, blockers: storage };
   const device = facts.fenceDevice!;
   const definitionXml = req.lastSeen!.definitionXml!;
   const storageFence =

@@ -22,6 +22,8 @@ import { chooseLink, type LinkFacts, type MeasuredLink } from "./link";
 import { MeasureGate, measureMemory, residentMemory } from "./measure";
 import { needlessToMeasure } from "./plan-forecast";
 import { blockedPlan, choosePlan, type PlacementRequest, type PlanningFacts } from "./planner";
+import { parseDomainXml } from "./domain-xml";
+import { rbdAccessBlockers, rbdAccessNeeds } from "./storage-access";
 import { probeHost, type Reachability } from "./reachability";
 import { decideRecovery, type Recovery } from "./recovery-plan";
 import type {
@@ -118,6 +120,13 @@ async function failoverPlan(
   options: PlanOptions,
 ): Promise<MigrationPlan> {
   const target = await gatherHostFacts(pool, req.host).catch(() => undefined);
+  const definition = req.lastSeen?.definitionXml;
+  if (target?.reachable && definition)
+    target.storageBlockers = await rbdAccessBlockers(
+      rbdAccessNeeds(parseDomainXml(definition).disks),
+      { name: lost.host },
+      { name: req.host, conn: await pool.get(req.host) },
+    );
   return chooseFailover(
     req,
     {
@@ -235,6 +244,12 @@ async function gatherPlanningFacts(
     }
   }
   const [source, target, ...others] = await hosts;
+  if (target?.reachable && req.host !== facts.host)
+    target.storageBlockers = await rbdAccessBlockers(
+      rbdAccessNeeds(facts.disks),
+      { name: found.host, conn: sourceConn },
+      { name: req.host, conn: await pool.get(req.host) },
+    );
   // A CPU check only means something if the CPU passes it where the guest runs now: with
   // check='partial' a guest may run on a host that strict comparison calls incompatible.
   if (source?.cpuCompatible === false && target) target.cpuCompatible = undefined;

@@ -18,7 +18,7 @@ export interface DiskFacts {
   /** File or block device path on the host (file/block disks). */
   path?: string;
   /** Network disks: protocol and address; they live on storage every host reaches. */
-  network?: { protocol: string; name: string; hosts: Array<{ name: string; port?: number }> };
+  network?: NetworkSource;
   /** Image format: qcow2, raw, ... */
   format: string;
   readOnly: boolean;
@@ -34,6 +34,16 @@ export interface DiskFacts {
   backingIdentities?: string[];
   /** Bytes allocated by the backing files together (what a full copy moves besides the top layer). */
   backingAllocationBytes?: number;
+}
+
+/** Where a network disk's data lives, as its <source> and <auth> say. */
+export interface NetworkSource {
+  protocol: string;
+  /** For rbd: "pool/image" or "pool/namespace/image". */
+  name: string;
+  hosts: Array<{ name: string; port?: number }>;
+  /** The credentials QEMU opens it with: a user, and the libvirt secret holding the key. */
+  auth?: { username: string; secretUuid?: string; secretUsage?: string };
 }
 
 export interface DomainFacts {
@@ -98,6 +108,8 @@ export interface HostFacts {
   /** Whether the domain's CPU runs on this host's hypervisor (undefined: not checked). */
   cpuCompatible?: boolean;
   pools: Record<string, PoolFacts>;
+  /** What keeps the domain's network storage from working here (a missing secret, monitors out of reach). */
+  storageBlockers?: Blocker[];
   /** Identities of files here that a domain's backing chain names, by path (see DiskFacts). */
   volumeIdentities?: Record<string, string>;
 }

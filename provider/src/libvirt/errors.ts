@@ -78,6 +78,7 @@ export function isNotFound(err: unknown): boolean {
       "VIR_ERR_NO_STORAGE_POOL",
       "VIR_ERR_NO_STORAGE_VOL",
       "VIR_ERR_NO_NETWORK",
+      "VIR_ERR_NO_SECRET",
     ) !== undefined
   );
 }

@@ -1,9 +1,15 @@
 // Moves of guests on Ceph RBD through the engine: shared live moves that copy nothing, and
 // pool changes into and out of Ceph, with and without a host change.
 import assert from "node:assert/strict";
-import { place, type ConnectionPool } from "../../../provider/src/engine";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { place, planPlacement, type ConnectionPool } from "../../../provider/src/engine";
 import { loadLab, type LabDescription, type LabHost } from "../../lab/lab";
-import { assertHeartbeatContinues, diskContentSha256 } from "../../lab/guests";
+import { assertHeartbeatContinues, cephArgs, diskContentSha256 } from "../../lab/guests";
+import { cutFromMonitors, repairAll } from "../../lab/faults";
+import { run } from "../../lab/run";
+import { definedDomains, runningDomains, virsh } from "../../lab/virsh";
 import { GuestFactory, labPool, policy } from "../engine/lab-engine";
 
 describe("engine: guests on Ceph RBD", function () {
@@ -21,16 +27,85 @@ describe("engine: guests on Ceph RBD", function () {
     guests = new GuestFactory(lab);
   });
   after(() => pool.closeAll());
-  afterEach(() => guests.cleanup());
+  afterEach(async () => {
+    await repairAll();
+    await restoreSecret(lab.hosts[2]);
+    await guests.cleanup();
+  });
+
+  /** h3's copy of the client.libvirt secret as the lab made it (same UUID, the user's key). */
+  async function restoreSecret(host: LabHost, key?: string): Promise<void> {
+    const { ceph } = lab.pools;
+    const value =
+      key ??
+      (await run("ceph", [...cephArgs(ceph), "auth", "get-key", `client.${ceph.user}`])).trim();
+    await virsh(host, "secret-set-value", ceph.secretUuid, "--base64", value).catch(async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), "vmp-secret-"));
+      const file = path.join(dir, "secret.xml");
+      writeFileSync(
+        file,
+        `<secret ephemeral='no' private='no'><uuid>${ceph.secretUuid}</uuid><usage type='ceph'><name>client.${ceph.user} secret</name></usage></secret>`,
+      );
+      await virsh(host, "secret-define", file);
+      rmSync(dir, { recursive: true, force: true });
+      await virsh(host, "secret-set-value", ceph.secretUuid, "--base64", value);
+    });
+  }
+
+  /** Plans a move of `g` from h1 to h3; asserts one blocker with `code` and nothing changed. */
+  async function blockedOnH3(name: string, code: string, message: RegExp): Promise<void> {
+    const h3 = lab.hosts[2];
+    const { plan } = await planPlacement(pool, { domain: name, host: h3.name }, policy());
+    assert.deepEqual(
+      plan.blockers.map((b) => b.code),
+      [code],
+      JSON.stringify(plan.blockers),
+    );
+    assert.match(plan.blockers[0].message, message);
+    await assert.rejects(place(pool, { domain: name, host: h3.name }, policy()), new RegExp(code));
+    assert.deepEqual(await runningDomains(h1).then((d) => d.includes(name)), true);
+    assert.equal((await definedDomains(h3)).includes(name), false);
+  }
 
   it("moves a guest on RBD live to another host without copying its disk", async () => {
     const g = await guests.ceph("rbd-shared", h1);
     const { plan, record } = await place(pool, { domain: g.name, host: h2.name }, policy());
-    console.log(JSON.stringify(plan.disks), JSON.stringify(record, null, 1).slice(0, 3000));
     assert.equal(plan.mode, "live-shared");
     assert.equal(plan.bytes.disks, 0);
     assert.equal(record.result, "succeeded");
     assertHeartbeatContinues(h1, h2, g.name);
     assert.equal(await diskContentSha256(h2, g.disk, g.image.sizeBytes), g.image.sha256);
+  });
+
+  describe("pre-flight blockers on the target, before anything starts", () => {
+    it("h3 lacks the secret the disk's <auth> names", async () => {
+      const g = await guests.ceph("rbd-nosecret", h1);
+      await virsh(lab.hosts[2], "secret-undefine", lab.pools.ceph.secretUuid);
+      await blockedOnH3(
+        g.name,
+        "CEPH_SECRET_MISSING",
+        /^h3 has no libvirt secret 2c1a5d3e-6f4b-4c1e-9a7d-5b0e8f3c7a21, which disk vda's <auth> names for client\.libvirt: define it there with the same UUID and the key of client\.libvirt, as on h1/,
+      );
+    });
+
+    it("h3's secret holds another key", async () => {
+      const g = await guests.ceph("rbd-wrongkey", h1);
+      await restoreSecret(lab.hosts[2], "AQBMpVNnAAAAABAAd3JvbmdrZXl3cm9uZ2tleXdyb25n");
+      await blockedOnH3(
+        g.name,
+        "CEPH_SECRET_DIFFERS",
+        /^h3's libvirt secret 2c1a5d3e-6f4b-4c1e-9a7d-5b0e8f3c7a21 \(client\.libvirt, for disk vda\) holds another key than h1's/,
+      );
+    });
+
+    it("h3 cannot reach the monitors", async () => {
+      const g = await guests.ceph("rbd-nomon", h1);
+      await cutFromMonitors(lab.hosts[2], lab.pools.ceph.address);
+      await blockedOnH3(
+        g.name,
+        "CEPH_UNREACHABLE",
+        /^h3 cannot reach the Ceph monitors 10\.254\.77\.2:6789 of disk vda \(Ceph pool 'rbd'\) within 5 s: check its network path to them and its firewall\. libvirt said: /,
+      );
+    });
   });
 });
