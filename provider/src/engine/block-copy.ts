@@ -4,7 +4,12 @@
 import path from "node:path";
 import { constants as C, type Domain, type LibvirtConnection } from "../libvirt";
 import { progressEvent, RateMeter, RunFailure, secondsLeft, type RunContext } from "./context";
-import { blockCopyDestinationXml, parseDomainXml, rewriteDiskSources } from "./domain-xml";
+import {
+  blockCopyDestinationXml,
+  parseDomainXml,
+  rewriteDiskSources,
+  targetSources,
+} from "./domain-xml";
 import { describeError, stopCause } from "./errors";
 import type { DiskPlacement } from "./types";
 import { CreatedVolumes, removeSourceVolumes, withSourceMarks, type SourceMarks } from "./volumes";
@@ -34,7 +39,7 @@ async function mirrorAll(
     await conn.domains.blockCopy(
       dom,
       d.target,
-      blockCopyDestinationXml(d.targetPath!, d.format),
+      blockCopyDestinationXml(d.targetPath!, d.format, d.targetNetwork),
       policy.bandwidthMibps
         ? [
             {
@@ -152,21 +157,17 @@ async function copyAndPivot(ctx: RunContext, sources: SourceMarks): Promise<{ fi
     );
   // What the running domain really uses now decides the persistent definition and the volumes.
   const live = parseDomainXml(await conn.domains.xml(dom)).disks;
-  const moved = copies.filter(
-    (d) => live.find((l) => l.target === d.target)?.path === d.targetPath,
-  );
+  const moved = copies.filter((d) => {
+    const now = live.find((l) => l.target === d.target);
+    return (now?.path ?? now?.network?.name) === d.targetPath;
+  });
   const movedNames = new Set(moved.map((d) => path.basename(d.targetPath!)));
   if (facts.persistent && moved.length) {
     const inactive = await conn.domains.xml(
       dom,
       C.virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE | C.virDomainXMLFlags.VIR_DOMAIN_XML_SECURE,
     );
-    await conn.domains.define(
-      rewriteDiskSources(
-        inactive,
-        Object.fromEntries(moved.map((d) => [d.target, { path: d.targetPath! }])),
-      ),
-    );
+    await conn.domains.define(rewriteDiskSources(inactive, targetSources(moved)));
     record.step(`updated the persistent definition (${moved.map((d) => d.target).join(", ")})`);
   }
   await volumes.settle((volume) => movedNames.has(volume));

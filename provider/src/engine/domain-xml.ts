@@ -3,7 +3,7 @@
 // parsed document: what it does not touch keeps its order, text and layout), and the volume and
 // block-copy definitions the engine creates. All of it through ./xml.
 
-import type { DiskFacts, DiskPlacement, DomainFacts } from "./types";
+import type { DiskFacts, DiskPlacement, DomainFacts, NetworkSource } from "./types";
 import {
   MOVE_MARKER_KEY,
   MOVE_MARKER_NS,
@@ -62,10 +62,47 @@ export interface DiskSourceChange {
   path: string;
   /** New driver type (image format); the driver is left alone when omitted. */
   format?: string;
+  /** The new source is network storage (an RBD image): `path` is then its volume path. */
+  network?: NetworkSource;
 }
 
-/** The destination of a block copy into a file (virDomainBlockCopy's destxml). */
-export function blockCopyDestinationXml(filePath: string, format: string): string {
+/** A network disk's <source> (with its monitors) and the <auth> it is opened with. */
+function networkSourceNodes(net: NetworkSource): { source: XmlNode; auth?: XmlNode } {
+  const hosts = net.hosts.map((h) =>
+    element("host", { name: h.name, ...(h.port !== undefined ? { port: h.port } : {}) }),
+  );
+  const auth = net.auth
+    ? element("auth", { username: net.auth.username }, [
+        element("secret", {
+          type: "ceph",
+          ...(net.auth.secretUuid
+            ? { uuid: net.auth.secretUuid }
+            : { usage: net.auth.secretUsage ?? "" }),
+        }),
+      ])
+    : undefined;
+  return {
+    source: element("source", { protocol: net.protocol, name: net.name }, hosts),
+    ...(auth ? { auth } : {}),
+  };
+}
+
+/** The destination of a block copy into a file or an RBD image (virDomainBlockCopy's destxml). */
+export function blockCopyDestinationXml(
+  filePath: string,
+  format: string,
+  network?: NetworkSource,
+): string {
+  if (network) {
+    const { source, auth } = networkSourceNodes(network);
+    return buildXml([
+      element("disk", { type: "network" }, [
+        element("driver", { type: format }),
+        ...(auth ? [auth] : []),
+        source,
+      ]),
+    ]);
+  }
   return buildXml([
     element("disk", { type: "file" }, [
       element("driver", { type: format }),
@@ -384,10 +421,18 @@ function childIndent(children: OrderedNode[]): string {
 }
 
 function rewriteDisk(disk: OrderedNode, change: DiskSourceChange): void {
-  if (attrOf(disk, "type") !== "file") setAttr(disk, "type", "file");
+  const type = change.network ? "network" : "file";
+  if (attrOf(disk, "type") !== type) setAttr(disk, "type", type);
   const children = childrenOf(disk);
   const indent = childIndent(children);
-  const newSource = element("source", { file: change.path });
+  // The old credentials go with the old source; a network source brings its own.
+  removeChildren(children, "auth");
+  const net = change.network && networkSourceNodes(change.network);
+  const newSource = net ? net.source : element("source", { file: change.path });
+  if (net?.auth) {
+    const at = children.findIndex((n) => tagOf(n) === "source");
+    children.splice(at >= 0 ? at : 0, 0, net.auth, textNode(indent));
+  }
   const driver = children.find((n) => tagOf(n) === "driver");
   let newDriver: OrderedNode | undefined;
   if (change.format !== undefined) {
@@ -408,8 +453,13 @@ function rewriteDisk(disk: OrderedNode, change: DiskSourceChange): void {
     children.splice(at, 0, ...added.flatMap((n) => [textNode(indent), n]));
   }
   // The copy is standalone: drop the backing chain, with the layout before it.
+  removeChildren(children, "backingStore");
+}
+
+/** Removes every child element `tag`, with the layout before each. */
+function removeChildren(children: OrderedNode[], tag: string): void {
   for (let i = children.length - 1; i >= 0; i--) {
-    if (tagOf(children[i]) !== "backingStore") continue;
+    if (tagOf(children[i]) !== tag) continue;
     const before = i > 0 && whitespaceOf(children[i - 1]) !== undefined ? 1 : 0;
     children.splice(i - before, 1 + before);
     i -= before;
@@ -445,12 +495,24 @@ export function rewriteDiskSources(xml: string, changes: Record<string, DiskSour
  * target path. Undefined when no disk's path changes.
  */
 export function withTargetDiskPaths(xml: string, disks: DiskPlacement[]): string | undefined {
-  const changes = Object.fromEntries(
-    disks
-      .filter((d) => d.copy && d.targetPath && d.targetPath !== d.sourcePath)
-      .map((d) => [d.target, { path: d.targetPath! }]),
+  const changes = targetSources(
+    disks.filter((d) => d.copy && d.targetPath && d.targetPath !== d.sourcePath),
   );
   return Object.keys(changes).length ? rewriteDiskSources(xml, changes) : undefined;
+}
+
+/** Each disk's new source: its target path, or the RBD image it is copied into; its new format. */
+export function targetSources(disks: DiskPlacement[]): Record<string, DiskSourceChange> {
+  return Object.fromEntries(
+    disks.map((d) => [
+      d.target,
+      {
+        path: d.targetPath!,
+        ...(d.targetNetwork ? { network: d.targetNetwork } : {}),
+        ...(d.targetFormat ? { format: d.targetFormat } : {}),
+      },
+    ]),
+  );
 }
 
 /**

@@ -184,13 +184,16 @@ async function diskFacts(
     backingFormats: parsed.backingFormats,
     ...(parsed.backingChain.length ? await backingFacts(conn, parsed.backingChain) : {}),
   };
-  if (parsed.path) {
+  // An RBD image is a volume of the host's rbd pool over it, if it has one (path pool/image).
+  const volumePath =
+    parsed.path ?? (parsed.network?.protocol === "rbd" ? parsed.network.name : undefined);
+  if (volumePath) {
     try {
-      const vol = await conn.storage.volByPath(parsed.path);
+      const vol = await conn.storage.volByPath(volumePath);
       const info = await conn.storage.volInfo(vol);
       return {
         ...facts,
-        pool: vol.pool,
+        ...(parsed.path ? { pool: vol.pool } : {}),
         capacityBytes: info.capacity,
         allocationBytes: info.allocation,
       };
@@ -286,6 +289,8 @@ async function poolFacts(conn: LibvirtConnection): Promise<Record<string, PoolFa
         active,
         path: parsed.path,
         sharedStorageKey: parsed.sharedStorageKey,
+        ...(parsed.sharedStorage ? { sharedStorage: parsed.sharedStorage } : {}),
+        ...(parsed.rbd ? { rbd: parsed.rbd } : {}),
         capacityBytes: info.capacity,
         availableBytes: info.available,
         volumes,

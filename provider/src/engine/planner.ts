@@ -23,6 +23,12 @@ import type {
   Warning,
 } from "./types";
 import { parseMarker } from "./volume-markers";
+import {
+  describeStorage,
+  rbdDiskIdentity,
+  sameStorage,
+  storageDifference,
+} from "./storage-identity";
 
 export interface PlacementRequest {
   domain: string;
@@ -66,7 +72,27 @@ function placedDisks(domain: DomainFacts): DiskFacts[] {
 }
 
 function sameSharedStorage(a: PoolFacts | undefined, b: PoolFacts | undefined): boolean {
+  if (a?.sharedStorage && b?.sharedStorage) return sameStorage(a.sharedStorage, b.sharedStorage);
   return !!a?.sharedStorageKey && a.sharedStorageKey === b?.sharedStorageKey;
+}
+
+/** A pool's volume as a disk's source names it: a file path, or pool/image for RBD. */
+export function volumePath(pool: PoolFacts, volume: string): string | undefined {
+  if (pool.path) return path.join(pool.path, volume);
+  return pool.rbd ? `${pool.rbd.cephPool}/${volume}` : undefined;
+}
+
+/**
+ * An RBD network disk as a volume of the host's pool on the same storage (by identity, whatever
+ * the pool's name): its pool and its volume path (Ceph pool/image). Undefined when no pool there
+ * is on that storage; the disk then stays as it is, like any network disk.
+ */
+export function rbdDiskInPool(disk: DiskFacts, host: HostFacts): DiskFacts | undefined {
+  const id = disk.network && rbdDiskIdentity(disk.network);
+  // A pool has no namespace of its own: an image in one is not a volume of any pool.
+  if (!id || (id.kind === "rbd" && id.namespace)) return undefined;
+  const pool = Object.values(host.pools).find((p) => sameStorage(p.sharedStorage, id));
+  return pool && { ...disk, pool: pool.name, path: disk.network!.name };
 }
 
 interface DiskDecision {
@@ -92,7 +118,12 @@ function sameImage(
 
 /** A disk that is not copied and keeps its source (removable media, network storage). */
 function stays(disk: DiskFacts): DiskPlacement {
+  const net = disk.network;
+  const where = net
+    ? `${net.protocol} ${net.name} at ${net.hosts.map((h) => (h.port ? `${h.name}:${h.port}` : h.name)).join(", ")}`
+    : disk.path;
   return {
+    ...(where ? { stays: where } : {}),
     target: disk.target,
     format: disk.format,
     capacityBytes: disk.capacityBytes,
@@ -122,8 +153,16 @@ export function placeDisk(
 ): DiskDecision {
   if (disk.device === "cdrom" || disk.device === "floppy")
     return removableMedia(disk, source.name !== target.name, target);
-  if (disk.network) return networkDisk(disk, req);
-  const wanted = req.diskPools?.[disk.target] ?? req.storagePool ?? disk.pool;
+  if (disk.network) {
+    const inPool = rbdDiskInPool(disk, source);
+    if (!inPool) return networkDisk(disk, req);
+    disk = inPool;
+  }
+  // A disk on RBD changes pools only when its own setting says so: the domain-wide storagePool
+  // is for the disks a move must copy anyway.
+  const wanted = disk.network
+    ? (req.diskPools?.[disk.target] ?? disk.pool)
+    : (req.diskPools?.[disk.target] ?? req.storagePool ?? disk.pool);
   const poolProblem = targetPoolProblem(disk, wanted, target);
   if (poolProblem) return decision([poolProblem]);
   const targetPool = target.pools[wanted!];
@@ -131,15 +170,22 @@ export function placeDisk(
   const sourcePool = disk.pool ? source.pools[disk.pool] : undefined;
   // The same shared storage under another pool name on the target needs no copy either.
   const shared = sameSharedStorage(sourcePool, targetPool);
+  const otherStorage = sharedPoolMismatch(disk, wanted!, sourcePool, targetPool, target);
+  if (otherStorage) return decision([otherStorage]);
   if (shared || (!hostChange && wanted === disk.pool)) {
     const placement = {
       ...stays(disk),
+      ...(shared
+        ? { stays: `shared pool '${wanted}': ${disk.path} on ${targetPool.sharedStorageKey}` }
+        : {}),
       pool: wanted,
       sourcePath: disk.path,
       targetPath: disk.path,
     };
     return { ...decision([]), placement };
   }
+  if (targetPool.rbd)
+    return copiedIntoRbd(disk, req, { target, pool: wanted!, targetPool }, leftovers);
   if (!targetPool.path)
     return decision([
       blocker(
@@ -149,6 +195,71 @@ export function placeDisk(
     ]);
   const into = { source, target, pool: wanted!, targetPool: targetPool as FilePool };
   return copiedDisk(disk, req, into, policy, leftovers);
+}
+
+/**
+ * A disk on shared storage that keeps its pool's name across a host change, where the target's
+ * pool of that name is other storage: copying it there would move it between clusters (or Ceph
+ * pools) unasked, so the definitions must agree first, or the pool be named for the disk.
+ */
+function sharedPoolMismatch(
+  disk: DiskFacts,
+  wanted: string,
+  sourcePool: PoolFacts | undefined,
+  targetPool: PoolFacts,
+  target: HostFacts,
+): Blocker | undefined {
+  const [a, b] = [sourcePool?.sharedStorage, targetPool.sharedStorage];
+  if (wanted !== disk.pool || !a || !b) return undefined;
+  const difference = storageDifference(a, b);
+  if (!difference) return undefined;
+  return blocker(
+    "POOL_IS_OTHER_STORAGE",
+    `pool '${wanted}' on ${target.name} is not the storage disk ${disk.target} is on (${difference}): define '${wanted}' on ${target.name} over ${describeStorage(a)}, or set disks.${disk.target} to choose where it is copied.`,
+  );
+}
+
+/** A disk copied into an RBD pool: a raw image there, opened with the pool's monitors and key. */
+function copiedIntoRbd(
+  disk: DiskFacts,
+  req: PlacementRequest,
+  into: { target: HostFacts; pool: string; targetPool: PoolFacts },
+  leftovers: VolumeRef[],
+): DiskDecision {
+  const { target, pool, targetPool } = into;
+  const rbd = targetPool.rbd!;
+  const stem = path.basename(disk.path ?? `${req.domain}-${disk.target}`).replace(/\.[^.]*$/, "");
+  const volumeName = `${stem}.raw`;
+  const out = decision([]);
+  const leftover = leftovers.some(
+    (l) => l.host === target.name && l.pool === pool && l.volume === volumeName,
+  );
+  if (!leftover && targetPool.volumes.includes(volumeName))
+    out.blockers.push(
+      blocker(
+        "VOLUME_EXISTS",
+        `pool '${pool}' on ${target.name} already has an image named ${volumeName}; remove it (virsh vol-delete --pool ${pool} ${volumeName}) or rename disk ${disk.target}'s volume.`,
+      ),
+    );
+  const name = `${rbd.cephPool}/${volumeName}`;
+  out.placement = {
+    target: disk.target,
+    pool,
+    sourcePath: disk.path,
+    targetPath: name,
+    format: "raw",
+    ...(disk.format !== "raw" ? { targetFormat: "raw" } : {}),
+    capacityBytes: disk.capacityBytes,
+    bytesToCopy: copiedBytes(disk, false),
+    copy: true,
+    targetNetwork: {
+      protocol: "rbd",
+      name,
+      hosts: rbd.monitors,
+      ...(rbd.auth ? { auth: rbd.auth } : {}),
+    },
+  };
+  return out;
 }
 
 function decision(blockers: Blocker[], warnings: Warning[] = []): DiskDecision {
@@ -315,7 +426,7 @@ export function findLeftovers(
   policy: MigrationPolicy,
 ): VolumeRef[] {
   const inUse = new Set([
-    ...domain.disks.map((d) => d.path).filter((p) => p !== undefined),
+    ...domain.disks.map((d) => d.path ?? d.network?.name).filter((p) => p !== undefined),
     ...(domain.persistentDiskPaths ?? []),
   ]);
   const volumes: VolumeRef[] = [];
@@ -328,10 +439,12 @@ export function findLeftovers(
       for (const name of pool.volumes) {
         const marker = parseMarker(name, domain.uuid);
         if (!marker) continue;
+        // A volume on shared storage is in use from every host that sees it.
+        const where = volumePath(pool, marker.volume);
         const used =
-          host.name === domain.host &&
-          !!pool.path &&
-          inUse.has(path.join(pool.path, marker.volume));
+          (host.name === domain.host || pool.sharedStorage !== undefined) &&
+          where !== undefined &&
+          inUse.has(where);
         const remove = marker.kind === "created" || policy.removeSourceVolumes;
         if (!used && remove && pool.volumes.includes(marker.volume))
           volumes.push({ host: host.name, pool: pool.name, volume: marker.volume });

@@ -1,5 +1,6 @@
 // Builds the migration record as the executor goes.
 import type {
+  DiskPlacement,
   MigrationMode,
   MigrationPlan,
   MigrationRecord,
@@ -69,10 +70,20 @@ export class RecordBuilder {
       ...(this.transport ? { transport: this.transport } : {}),
       ...(this.fence ? { fence: this.fence } : {}),
       ...(this.storageFence ? { storageFence: this.storageFence } : {}),
+      ...(this.plan.disks.length ? { disks: this.plan.disks.map(diskLine) } : {}),
       postCopy: this.postCopy,
       fallbackUsed: this.fallbackUsed,
       result,
       ...(error ? { errorCategory: error.category, error: error.message } : {}),
     };
   }
+}
+
+const MiB = 1024 * 1024;
+
+/** One disk of the record: "vda: copied A -> pool:B (N MiB)" or "vda: not copied, on S". */
+function diskLine(d: DiskPlacement): string {
+  if (d.copy)
+    return `${d.target}: copied ${d.sourcePath ?? "?"} -> ${d.pool}:${d.targetPath} (${(d.bytesToCopy / MiB).toFixed(1)} MiB)`;
+  return `${d.target}: not copied${d.stays ? `, stays on ${d.stays}` : ""}`;
 }

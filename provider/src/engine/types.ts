@@ -4,6 +4,8 @@ import type { MigrationParams } from "../libvirt";
 import type { Demand } from "./ledger";
 import type { FenceDevice } from "../fencing/agent";
 import type { CephStorageFence } from "../fencing/ceph-blocklist";
+import type { RbdPoolSource } from "./pool-xml";
+import type { SharedStorageIdentity } from "./storage-identity";
 
 // The migration engine's vocabulary: facts gathered from hosts, the policy that constrains a
 // move, the plan the planner makes of both, and the record of what the executor did.
@@ -86,8 +88,12 @@ export interface PoolFacts {
   active: boolean;
   /** Target directory for file-based pools. */
   path?: string;
-  /** Identity of the backing storage when it is shared between hosts (e.g. "netfs:nfs1:/export"), else undefined. */
+  /** The backing storage in words when it is shared between hosts (e.g. "nfs 10.0.0.1:/export"), else undefined. */
   sharedStorageKey?: string;
+  /** What that shared storage is (storage-identity.ts): compared, never the pool's name. */
+  sharedStorage?: SharedStorageIdentity;
+  /** An rbd pool's monitors, Ceph pool and credentials (what a disk copied into it is opened with). */
+  rbd?: RbdPoolSource;
   capacityBytes: number;
   availableBytes: number;
   /** Volumes present, by name (for incremental copy: does the backing chain exist here?). */
@@ -174,6 +180,12 @@ export interface DiskPlacement {
   /** Of those, the bytes of its backing files (a full copy flattens the chain). */
   backingBytes?: number;
   copy: boolean;
+  /** Where a disk that is not copied stays: its network storage, or the shared pool it is in. */
+  stays?: string;
+  /** A copy into an RBD pool: the network source the disk gets (its targetPath is pool/image). */
+  targetNetwork?: NetworkSource;
+  /** The image format on the target when it differs from the source's (RBD images are raw). */
+  targetFormat?: string;
   /** For an incremental copy: the backing file on the target the copied overlay sits on. */
   backing?: { path: string; format: string };
 }
@@ -325,6 +337,8 @@ export interface MigrationRecord {
   fence?: string;
   /** A failover's storage fence: the lost host's blocklist entries, and when they were lifted. */
   storageFence?: StorageFenceRecord;
+  /** Each disk: copied (from where to where, how many bytes) or where it stayed. */
+  disks?: string[];
   errorCategory?:
     | "blocked"
     | "connection"

@@ -3,7 +3,7 @@
 // carries the domain's UUID. A later run (even after this process was killed) can then tell a
 // leftover of its own failed attempt from a volume somebody else made, and never touches those.
 import path from "node:path";
-import { isNotFound, type LibvirtConnection, type StoragePool } from "../libvirt";
+import { findLibvirtError, isNotFound, type LibvirtConnection, type StoragePool } from "../libvirt";
 import type { ConnectionPool } from "./connections";
 import { reportPhase, type RunContext } from "./context";
 import { describeError } from "./errors";
@@ -44,8 +44,14 @@ async function ensureMarker(
   pool: StoragePool,
   name: string,
 ): Promise<void> {
-  if (!(await exists(conn, pool, name)))
+  if (await exists(conn, pool, name)) return;
+  try {
     await conn.storage.createVol(pool, volumeXml(name, 0, "raw"));
+  } catch (err) {
+    // rbd pools refuse an image without capacity ("volume capacity required"): one byte then.
+    if (!findLibvirtError(err, "VIR_ERR_NO_SUPPORT")) throw err;
+    await conn.storage.createVol(pool, volumeXml(name, 1, "raw"));
+  }
 }
 
 const describe = (v: VolumeRef) => `${v.pool}/${v.volume} on ${v.host}`;

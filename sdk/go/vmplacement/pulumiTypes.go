@@ -1016,6 +1016,8 @@ func (o HostStatusArrayOutput) Index(i pulumi.IntInput) HostStatusOutput {
 type MigrationRecord struct {
 	// Bytes the move sent: memory and the storage copy.
 	BytesMoved *float64 `pulumi:"bytesMoved"`
+	// Each disk: copied (from where to which pool and path, how many MiB), or not copied and where it stays (shared storage such as Ceph RBD).
+	Disks []string `pulumi:"disks"`
 	// The domain that moved.
 	Domain *string `pulumi:"domain"`
 	// The pause at the switch-over as QEMU measured it, in milliseconds (offline: the time the VM was down).
@@ -1080,6 +1082,11 @@ func (o MigrationRecordOutput) ToMigrationRecordOutputWithContext(ctx context.Co
 // Bytes the move sent: memory and the storage copy.
 func (o MigrationRecordOutput) BytesMoved() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v MigrationRecord) *float64 { return v.BytesMoved }).(pulumi.Float64PtrOutput)
+}
+
+// Each disk: copied (from where to which pool and path, how many MiB), or not copied and where it stays (shared storage such as Ceph RBD).
+func (o MigrationRecordOutput) Disks() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v MigrationRecord) []string { return v.Disks }).(pulumi.StringArrayOutput)
 }
 
 // The domain that moved.
@@ -1224,6 +1231,16 @@ func (o MigrationRecordPtrOutput) BytesMoved() pulumi.Float64PtrOutput {
 		}
 		return v.BytesMoved
 	}).(pulumi.Float64PtrOutput)
+}
+
+// Each disk: copied (from where to which pool and path, how many MiB), or not copied and where it stays (shared storage such as Ceph RBD).
+func (o MigrationRecordPtrOutput) Disks() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *MigrationRecord) []string {
+		if v == nil {
+			return nil
+		}
+		return v.Disks
+	}).(pulumi.StringArrayOutput)
 }
 
 // The domain that moved.

@@ -233,6 +233,10 @@ export interface MigrationRecord {
      */
     bytesMoved?: number;
     /**
+     * Each disk: copied (from where to which pool and path, how many MiB), or not copied and where it stays (shared storage such as Ceph RBD).
+     */
+    disks?: string[];
+    /**
      * The domain that moved.
      */
     domain?: string;

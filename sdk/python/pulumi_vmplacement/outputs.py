@@ -733,6 +733,7 @@ class MigrationRecord(dict):
 
     def __init__(__self__, *,
                  bytes_moved: Optional[_builtins.float] = None,
+                 disks: Optional[Sequence[_builtins.str]] = None,
                  domain: Optional[_builtins.str] = None,
                  downtime_ms: Optional[_builtins.float] = None,
                  duration_ms: Optional[_builtins.float] = None,
@@ -759,6 +760,7 @@ class MigrationRecord(dict):
         What the last migration did.
 
         :param _builtins.float bytes_moved: Bytes the move sent: memory and the storage copy.
+        :param Sequence[_builtins.str] disks: Each disk: copied (from where to which pool and path, how many MiB), or not copied and where it stays (shared storage such as Ceph RBD).
         :param _builtins.str domain: The domain that moved.
         :param _builtins.float downtime_ms: The pause at the switch-over as QEMU measured it, in milliseconds (offline: the time the VM was down).
         :param _builtins.float duration_ms: From the start to the verified end, in milliseconds.
@@ -784,6 +786,8 @@ class MigrationRecord(dict):
         """
         if bytes_moved is not None:
             pulumi.set(__self__, "bytes_moved", bytes_moved)
+        if disks is not None:
+            pulumi.set(__self__, "disks", disks)
         if domain is not None:
             pulumi.set(__self__, "domain", domain)
         if downtime_ms is not None:
@@ -836,6 +840,14 @@ class MigrationRecord(dict):
         Bytes the move sent: memory and the storage copy.
         """
         return pulumi.get(self, "bytes_moved")
+
+    @_builtins.property
+    @pulumi.getter
+    def disks(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        Each disk: copied (from where to which pool and path, how many MiB), or not copied and where it stays (shared storage such as Ceph RBD).
+        """
+        return pulumi.get(self, "disks")
 
     @_builtins.property
     @pulumi.getter

@@ -6,7 +6,12 @@ import os from "node:os";
 import path from "node:path";
 import { place, planPlacement, type ConnectionPool } from "../../../provider/src/engine";
 import { loadLab, type LabDescription, type LabHost } from "../../lab/lab";
-import { assertHeartbeatContinues, cephArgs, diskContentSha256 } from "../../lab/guests";
+import {
+  assertHeartbeatContinues,
+  cephArgs,
+  diskContentSha256,
+  type GuestDisk,
+} from "../../lab/guests";
 import { cutFromMonitors, repairAll } from "../../lab/faults";
 import { run } from "../../lab/run";
 import { definedDomains, runningDomains, virsh } from "../../lab/virsh";
@@ -73,8 +78,99 @@ describe("engine: guests on Ceph RBD", function () {
     assert.equal(plan.mode, "live-shared");
     assert.equal(plan.bytes.disks, 0);
     assert.equal(record.result, "succeeded");
+    assert.deepEqual(record.disks, [
+      `vda: not copied, stays on shared pool 'ceph': rbd/${g.name}.raw on Ceph pool 'rbd' at ${lab.pools.ceph.address}:6789`,
+    ]);
     assertHeartbeatContinues(h1, h2, g.name);
     assert.equal(await diskContentSha256(h2, g.disk, g.image.sizeBytes), g.image.sha256);
+  });
+
+  const rbdImages = async () =>
+    (await run("rbd", [...cephArgs(lab.pools.ceph), "ls", lab.pools.ceph.cephPool])).split("\n");
+  const localFile = (name: string, ext = "raw"): GuestDisk => ({
+    kind: "file",
+    pathOnHost: `${lab.pools.local.path}/${name}.${ext}`,
+    format: ext === "raw" ? "raw" : "qcow2",
+  });
+  const rbdImage = (image: string): GuestDisk => ({
+    kind: "rbd",
+    ceph: lab.pools.ceph,
+    image,
+    attach: "network",
+  });
+
+  for (const hostChange of [true, false])
+    it(`moves a disk out of Ceph into a directory pool${hostChange ? " on another host (live storage copy)" : " on the same host (block copy)"}`, async () => {
+      const g = await guests.ceph("rbd-out", h1);
+      const to = hostChange ? h2 : h1;
+      const { plan, record } = await place(
+        pool,
+        { domain: g.name, host: to.name, diskPools: { vda: "local" } },
+        policy(),
+      );
+      assert.equal(plan.mode, hostChange ? "live-copy-all" : "block-copy");
+      assert.equal(record.result, "succeeded", record.error);
+      assert.deepEqual(record.disks, [
+        `vda: copied rbd/${g.name}.raw -> local:${lab.pools.local.path}/${g.name}.raw (16.0 MiB)`,
+      ]);
+      const xml = await virsh(to, "dumpxml", g.name);
+      assert.match(xml, /<disk type='file' device='disk'>/);
+      assert.doesNotMatch(xml, /<auth /, "a file disk keeps no Ceph credentials");
+      assert.equal(
+        await diskContentSha256(to, localFile(g.name), g.image.sizeBytes),
+        g.image.sha256,
+      );
+      if (hostChange) assertHeartbeatContinues(h1, h2, g.name);
+      assert.ok(!(await rbdImages()).includes(`${g.name}.raw`), "the RBD image is removed");
+    });
+
+  for (const hostChange of [true, false])
+    it(`moves a disk from a directory pool into Ceph${hostChange ? " on another host (live storage copy)" : " on the same host (block copy)"}`, async () => {
+      const g = await guests.local("rbd-in", h1, { sizeMiB: 16, randomMiB: 2 });
+      const to = hostChange ? h2 : h1;
+      const { plan, record } = await place(
+        pool,
+        { domain: g.name, host: to.name, diskPools: { vda: lab.pools.ceph.libvirtPool } },
+        policy(),
+      );
+      assert.equal(plan.mode, hostChange ? "live-copy-all" : "block-copy");
+      assert.equal(record.result, "succeeded", record.error);
+      assert.match(
+        record.disks?.[0] ?? "",
+        new RegExp(`^vda: copied \\S+/${g.name}\\.qcow2 -> ceph:rbd/${g.name}\\.raw`),
+      );
+      const xml = await virsh(to, "dumpxml", g.name);
+      assert.match(xml, new RegExp(`<source protocol='rbd' name='rbd/${g.name}\\.raw'`));
+      assert.match(xml, new RegExp(`<secret type='ceph' uuid='${lab.pools.ceph.secretUuid}'/>`));
+      assert.match(xml, /<driver name='qemu' type='raw'/);
+      assert.equal(
+        await diskContentSha256(to, rbdImage(`${g.name}.raw`), g.image.sizeBytes),
+        g.image.sha256,
+      );
+      if (hostChange) assertHeartbeatContinues(h1, h2, g.name);
+    });
+
+  it("moves a VM with one RBD and one local disk: the RBD disk stays, the local one is copied", async () => {
+    const g = await guests.ceph("rbd-mixed", h1, { localDisk: true });
+    const { plan, record } = await place(
+      pool,
+      { domain: g.name, host: h2.name, storagePool: "local" },
+      policy(),
+    );
+    assert.equal(plan.mode, "live-copy-all");
+    assert.equal(record.result, "succeeded", record.error);
+    assert.equal(
+      record.disks?.[0],
+      `vda: not copied, stays on shared pool 'ceph': rbd/${g.name}.raw on Ceph pool 'rbd' at ${lab.pools.ceph.address}:6789`,
+    );
+    assert.match(record.disks?.[1] ?? "", /^vdb: copied /);
+    assert.equal(plan.disks.find((d) => d.target === "vda")?.bytesToCopy, 0);
+    assert.equal(await diskContentSha256(h2, g.disk, g.image.sizeBytes), g.image.sha256);
+    assert.equal(
+      await diskContentSha256(h2, localFile(`${g.name}.data`, "qcow2"), g.image.sizeBytes),
+      g.image.sha256,
+    );
+    assertHeartbeatContinues(h1, h2, g.name);
   });
 
   describe("pre-flight blockers on the target, before anything starts", () => {

@@ -12,6 +12,7 @@ describe("pool XML", () => {
         name: "default",
         type: "dir",
         path: "/var/lib/libvirt/images",
+        sharedStorage: undefined,
         sharedStorageKey: undefined,
       },
     );
@@ -24,12 +25,12 @@ describe("pool XML", () => {
       );
     const a = rbd(`<host name='m1' port='6789'/><host name='m0' port='6789'/>`);
     const b = rbd(`<host name='m0' port='6789'/><host name='m1' port='6789'/>`);
-    assert.equal(a.sharedStorageKey, "rbd:m0:6789,m1:6789:rbd");
-    assert.equal(b.sharedStorageKey, a.sharedStorageKey);
+    assert.equal(a.sharedStorageKey, "Ceph pool 'rbd' at m0:6789, m1:6789");
+    assert.deepEqual(b.sharedStorage, a.sharedStorage);
     const nfs = parsePoolXml(
       `<pool type='netfs'><name>nfs</name><source><host name='10.0.0.1'/><dir path='/export'/></source><target><path>/mnt/nfs</path></target></pool>`,
     );
-    assert.equal(nfs.sharedStorageKey, "netfs:10.0.0.1:/export");
+    assert.equal(nfs.sharedStorageKey, "nfs 10.0.0.1:/export");
   });
 
   it("keeps names and paths as written, even when they look like numbers", () => {
