@@ -4,11 +4,14 @@ import {
   describeStorage,
   hostList,
   normalizePath,
+  type RbdPoolSource,
   type SharedStorageIdentity,
 } from "./storage-identity";
 import { buildXml, element, objectReader, textElement } from "./xml";
 
 const readPoolXml = objectReader();
+
+export type { RbdPoolSource };
 
 export interface ParsedPool {
   name: string;
@@ -19,12 +22,6 @@ export interface ParsedPool {
   sharedStorageKey?: string;
   /** An rbd pool's monitors, Ceph pool and cephx credentials: what a disk in it is opened with. */
   rbd?: RbdPoolSource;
-}
-
-export interface RbdPoolSource {
-  monitors: Array<{ name: string; port?: number }>;
-  cephPool: string;
-  auth?: { username: string; secretUuid?: string; secretUsage?: string };
 }
 
 type Node = Record<string, unknown>;

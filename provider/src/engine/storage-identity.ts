@@ -2,7 +2,22 @@
 // known, else its monitors), Ceph pool and RADOS namespace; for NFS the server and export; for
 // iSCSI the target's IQN; for Gluster the servers and volume. Two pools (or a pool and an RBD
 // disk) are the same storage only when these agree; a pool's name never decides it. Pure.
-import type { NetworkSource } from "./types";
+/** Where a network disk's data lives, as its <source> and <auth> say. */
+export interface NetworkSource {
+  protocol: string;
+  /** For rbd: "pool/image" or "pool/namespace/image". */
+  name: string;
+  hosts: Array<{ name: string; port?: number }>;
+  /** The credentials QEMU opens it with: a user, and the libvirt secret holding the key. */
+  auth?: { username: string; secretUuid?: string; secretUsage?: string };
+}
+
+/** An rbd pool's monitors, Ceph pool and cephx credentials. */
+export interface RbdPoolSource {
+  monitors: Array<{ name: string; port?: number }>;
+  cephPool: string;
+  auth?: NetworkSource["auth"];
+}
 
 export type SharedStorageIdentity =
   | {

@@ -4,8 +4,7 @@ import type { MigrationParams } from "../libvirt";
 import type { Demand } from "./ledger";
 import type { FenceDevice } from "../fencing/agent";
 import type { CephStorageFence } from "../fencing/ceph-blocklist";
-import type { RbdPoolSource } from "./pool-xml";
-import type { SharedStorageIdentity } from "./storage-identity";
+import type { NetworkSource, RbdPoolSource, SharedStorageIdentity } from "./storage-identity";
 
 // The migration engine's vocabulary: facts gathered from hosts, the policy that constrains a
 // move, the plan the planner makes of both, and the record of what the executor did.
@@ -38,15 +37,7 @@ export interface DiskFacts {
   backingAllocationBytes?: number;
 }
 
-/** Where a network disk's data lives, as its <source> and <auth> say. */
-export interface NetworkSource {
-  protocol: string;
-  /** For rbd: "pool/image" or "pool/namespace/image". */
-  name: string;
-  hosts: Array<{ name: string; port?: number }>;
-  /** The credentials QEMU opens it with: a user, and the libvirt secret holding the key. */
-  auth?: { username: string; secretUuid?: string; secretUsage?: string };
-}
+export type { NetworkSource } from "./storage-identity";
 
 export interface DomainFacts {
   name: string;
