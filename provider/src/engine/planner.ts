@@ -82,6 +82,12 @@ export function volumePath(pool: PoolFacts, volume: string): string | undefined 
   return pool.rbd ? `${pool.rbd.cephPool}/${volume}` : undefined;
 }
 
+/** The target's pool on the same shared storage as `pool`, by identity: the name it has there. */
+function samePoolOn(target: HostFacts, pool: PoolFacts | undefined): string | undefined {
+  if (pool?.sharedStorage && sameSharedStorage(pool, target.pools[pool.name])) return pool.name;
+  return Object.values(target.pools).find((p) => sameSharedStorage(pool, p))?.name;
+}
+
 /**
  * An RBD network disk as a volume of the host's pool on the same storage (by identity, whatever
  * the pool's name): its pool and its volume path (Ceph pool/image). Undefined when no pool there
@@ -161,7 +167,7 @@ export function placeDisk(
   // A disk on RBD changes pools only when its own setting says so: the domain-wide storagePool
   // is for the disks a move must copy anyway.
   const wanted = disk.network
-    ? (req.diskPools?.[disk.target] ?? disk.pool)
+    ? (req.diskPools?.[disk.target] ?? samePoolOn(target, source.pools[disk.pool!]) ?? disk.pool)
     : (req.diskPools?.[disk.target] ?? req.storagePool ?? disk.pool);
   const poolProblem = targetPoolProblem(disk, wanted, target);
   if (poolProblem) return decision([poolProblem]);
@@ -539,6 +545,12 @@ export function offlineObstacle(
 ): string | undefined {
   if (!domain.persistent)
     return `${domain.name} is transient (not defined persistently): shutting it down would delete it. Define it persistently (virsh define) first.`;
+  // libvirt streams no RBD image (its rbd pools have no volume upload or download).
+  const rbdCopy = disks.find(
+    (d) => d.copy && (d.targetNetwork || domain.disks.find((f) => f.target === d.target)?.network),
+  );
+  if (rbdCopy)
+    return `disk ${rbdCopy.target} is copied into or out of Ceph RBD, which an offline move cannot do (libvirt's rbd pools stream no volume); move ${domain.name} while it runs (a live storage copy or block copy), or keep the disk where it is.`;
   // UEFI variables move either way: with memory (live), or copied as a file (offline).
   for (const d of disks) {
     const facts = domain.disks.find((f) => f.target === d.target);
