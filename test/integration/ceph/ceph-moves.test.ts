@@ -35,6 +35,7 @@ describe("engine: guests on Ceph RBD", function () {
   afterEach(async () => {
     await repairAll();
     await restoreSecret(lab.hosts[2]);
+    await definePoolOnH3(lab.pools.ceph.cephPool);
     await guests.cleanup();
   });
 
@@ -55,6 +56,26 @@ describe("engine: guests on Ceph RBD", function () {
       rmSync(dir, { recursive: true, force: true });
       await virsh(host, "secret-set-value", ceph.secretUuid, "--base64", value);
     });
+  }
+
+  /** h3's rbd pool `ceph` over the Ceph pool `cephPool` (the lab's own is over `rbd`). */
+  async function definePoolOnH3(cephPool: string): Promise<void> {
+    const { ceph } = lab.pools;
+    const h3 = lab.hosts[2];
+    const current = await virsh(h3, "pool-dumpxml", ceph.libvirtPool).catch(() => "");
+    if (current.includes(`<name>${cephPool}</name>`)) return;
+    await virsh(h3, "pool-destroy", ceph.libvirtPool).catch(() => undefined);
+    await virsh(h3, "pool-undefine", ceph.libvirtPool).catch(() => undefined);
+    const dir = mkdtempSync(path.join(os.tmpdir(), "vmp-pool-"));
+    const file = path.join(dir, "pool.xml");
+    writeFileSync(
+      file,
+      `<pool type='rbd'><name>${ceph.libvirtPool}</name><source><host name='${ceph.address}' port='${ceph.port}'/><name>${cephPool}</name><auth type='ceph' username='${ceph.user}'><secret uuid='${ceph.secretUuid}'/></auth></source></pool>`,
+    );
+    await virsh(h3, "pool-define", file);
+    rmSync(dir, { recursive: true, force: true });
+    await virsh(h3, "pool-start", ceph.libvirtPool);
+    await virsh(h3, "pool-autostart", ceph.libvirtPool);
   }
 
   /** Plans a move of `g` from h1 to h3; asserts one blocker with `code` and nothing changed. */
@@ -191,6 +212,16 @@ describe("engine: guests on Ceph RBD", function () {
         g.name,
         "CEPH_SECRET_DIFFERS",
         /^h3's libvirt secret 2c1a5d3e-6f4b-4c1e-9a7d-5b0e8f3c7a21 \(client\.libvirt, for disk vda\) holds another key than h1's/,
+      );
+    });
+
+    it("h3's pool of that name is over another Ceph pool", async () => {
+      const g = await guests.ceph("rbd-otherpool", h1);
+      await definePoolOnH3(lab.pools.ceph.otherCephPool);
+      await blockedOnH3(
+        g.name,
+        "POOL_IS_OTHER_STORAGE",
+        /^pool 'ceph' on h3 is not the storage disk vda is on \(Ceph pool 'rbd' vs 'other'\): define 'ceph' on h3 over Ceph pool 'rbd' at 10\.254\.77\.2:6789, or set disks\.vda to choose where it is copied\.$/,
       );
     });
 
