@@ -3,7 +3,7 @@
 // its checksum from before the move, and nothing of it is left over on any host.
 import assert from "node:assert/strict";
 import type { TestGuest } from "../integration/engine/lab-engine";
-import type { LabDescription, LabHost } from "../lab/lab";
+import { loadLab as lab, type LabDescription, type LabHost } from "../lab/lab";
 import {
   diskContentSha256,
   nvramExists,
@@ -33,7 +33,12 @@ async function diskOn(host: LabHost, g: TestGuest): Promise<GuestDisk> {
     .map((l) => l.trim().split(/\s+/))
     .find((cols) => cols[2] === "vda");
   assert.ok(line?.[3], `${g.name} on ${host.name} has no vda: ${list}`);
-  return { kind: "file", pathOnHost: line[3], format: "qcow2" };
+  // An RBD disk (network, "pool/image"), where it was placed or where a move copied it.
+  if (line[0] === "network") {
+    const ceph = lab().pools.ceph;
+    return { kind: "rbd", ceph, image: line[3].split("/").pop()!, attach: "network" };
+  }
+  return { kind: "file", pathOnHost: line[3], format: line[3].endsWith(".raw") ? "raw" : "qcow2" };
 }
 
 export interface Observed {
@@ -125,7 +130,12 @@ export async function leftovers(lab: LabDescription, g: TestGuest): Promise<stri
   const defined = running.length ? running : await hostsDefining(lab.hosts, g.name);
   const host = lab.hosts.find((h) => h.name === defined[0]);
   const disk = host ? await diskOn(host, g) : undefined;
-  const inUse = disk?.kind === "file" ? disk.pathOnHost : undefined;
+  const inUse =
+    disk?.kind === "file"
+      ? disk.pathOnHost
+      : disk?.kind === "rbd"
+        ? `${disk.ceph.cephPool}/${disk.image}`
+        : undefined;
   const out: string[] = [];
   const definedOn = await hostsDefining(lab.hosts, g.name);
   for (const h of lab.hosts) {
@@ -139,8 +149,11 @@ export async function leftovers(lab: LabDescription, g: TestGuest): Promise<stri
       for (const [name, volPath] of lines.split("\n").map((l) => l.trim().split(/\s+/))) {
         if (!name) continue;
         const ours = name.startsWith(`${g.name}.`);
+        // An RBD image is in use from every host whose pool lists it.
+        const shared = disk?.kind === "rbd";
         if (name.includes(".vmplacement-") && ours) out.push(`${h.name}:${pool}/${name}`);
-        else if (ours && !(h === host && volPath === inUse)) out.push(`${h.name}:${pool}/${name}`);
+        else if (ours && !((shared || h === host) && volPath === inUse))
+          out.push(`${h.name}:${pool}/${name}`);
       }
     }
   }

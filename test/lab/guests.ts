@@ -11,6 +11,7 @@ import {
   closeSync,
   ftruncateSync,
   rmSync,
+  writeFileSync,
 } from "node:fs";
 import { existsSync } from "node:fs";
 import os from "node:os";
@@ -435,4 +436,31 @@ export async function writeFromQemu(
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${domain} on ${host.name}: qemu-io said nothing within 5 s`);
+}
+
+/**
+ * Gives a lab host the client.libvirt secret as the lab makes it (same UUID, usage ceph), with
+ * `key` as its value (default: the user's key): to restore it after a test took it away.
+ */
+export async function defineCephSecret(
+  lab: LabDescription,
+  host: LabHost,
+  key?: string,
+): Promise<void> {
+  const { ceph } = lab.pools;
+  const value =
+    key ??
+    (await run("ceph", [...cephArgs(ceph), "auth", "get-key", `client.${ceph.user}`])).trim();
+  const dir = mkdtempSync(path.join(os.tmpdir(), "vmp-secret-"));
+  try {
+    const file = path.join(dir, "secret.xml");
+    writeFileSync(
+      file,
+      `<secret ephemeral='no' private='no'><uuid>${ceph.secretUuid}</uuid><usage type='ceph'><name>client.${ceph.user} secret</name></usage></secret>`,
+    );
+    await virsh(host, "secret-define", file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  await virsh(host, "secret-set-value", ceph.secretUuid, "--base64", value);
 }

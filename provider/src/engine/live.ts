@@ -80,6 +80,9 @@ const MAX_POSTCOPY_REFUSALS = 3;
 interface Steering {
   ladder: LadderState;
   abortedBy?: "ladder" | "cancel";
+  /** When the abort was asked for, and whether a stuck incoming copy was then destroyed. */
+  abortedAt?: number;
+  incomingDestroyed?: boolean;
   cancelNoted: boolean;
   postCopyRefusals: number;
   /** Disk bytes the storage copy moved, as the source's job reported them. */
@@ -182,13 +185,18 @@ async function steerJob(
   passes?: PassStarts,
 ): Promise<void> {
   const { plan, policy, record } = ctx;
-  const abort = () => steer(ctx, "aborting the migration job", () => src.domains.abortJob(dom));
+  const abort = () => {
+    state.abortedAt = Date.now();
+    return steer(ctx, "aborting the migration job", () => src.domains.abortJob(dom));
+  };
   for (;;) {
     // A cancellation, the call's end or a new memory pass wakes the loop at once; otherwise
     // poll at the configured interval.
     const nap = sleep(ctx.pollIntervalMs, state.abortedBy ? undefined : ctx.signal);
     await Promise.race([nap, ...(wake ? [wake] : []), ...(passes ? [passes.next()] : [])]);
     if (await ended()) return;
+    if (state.abortedAt && Date.now() - state.abortedAt > ABORT_GRACE_MS)
+      await destroyStuckIncoming(ctx, state);
     if (ctx.signal?.aborted && !state.abortedBy) {
       if (!state.ladder.postCopy) {
         state.abortedBy = "cancel";
@@ -226,6 +234,34 @@ async function steerJob(
     );
     state.ladder = decision.state;
     await escalate(ctx, src, dom, state, decision.action, abort);
+  }
+}
+
+/**
+ * How long an aborted pre-copy may take to end. A storage copy cannot end while the target's
+ * QEMU does not take its last writes (its own storage stopped answering: Ceph monitors out of
+ * reach); the source waits for those as long as they take.
+ */
+const ABORT_GRACE_MS = 10_000;
+
+/**
+ * Ends an abort that does not end: the incoming copy on the target is destroyed, which drops its
+ * side of the stream, and the source's job fails at once. Only ever in pre-copy, where the guest
+ * has never run on the target: it runs on the source throughout.
+ */
+async function destroyStuckIncoming(ctx: RunContext, state: Steering): Promise<void> {
+  if (state.incomingDestroyed || state.ladder.postCopy) return;
+  state.incomingDestroyed = true;
+  try {
+    const conn = await ctx.pool.get(ctx.plan.to);
+    await conn.domains.destroy(await conn.domains.lookupByName(ctx.plan.domain));
+    ctx.record.step(
+      `the aborted job did not end within ${ABORT_GRACE_MS / 1000} s (the target's copy took no more writes): destroyed the incoming copy on ${ctx.plan.to}; the domain stays on the source`,
+    );
+  } catch (err) {
+    ctx.record.step(
+      `the aborted job did not end, and the incoming copy on ${ctx.plan.to} could not be destroyed: ${describeError(err)}`,
+    );
   }
 }
 

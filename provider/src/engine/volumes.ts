@@ -16,16 +16,34 @@ async function deleteIfPresent(
   pool: StoragePool,
   name: string,
 ): Promise<boolean> {
+  let vol;
   try {
-    // A daemon that just restarted may not have listed the pool's files yet: "not found" must
-    // mean the file is gone, or a volume would outlive the marker that makes it ours.
-    await conn.storage.refreshPool(pool);
-    await conn.storage.deleteVol(await conn.storage.volByName(pool, name));
-    return true;
+    vol = await conn.storage.volByName(pool, name);
   } catch (err) {
-    if (isNotFound(err)) return false;
-    throw err;
+    if (!isNotFound(err)) throw err;
+    // A daemon that just restarted may not have listed the pool's files yet: "not found" must
+    // mean the file is gone, or a volume would outlive the marker that makes it ours. (Only
+    // then: a refresh that fails, as an rbd pool's does while Ceph is out of reach, makes
+    // libvirt stop the pool.)
+    await conn.storage.refreshPool(pool);
+    try {
+      vol = await conn.storage.volByName(pool, name);
+    } catch (again) {
+      if (isNotFound(again)) return false;
+      throw again;
+    }
   }
+  try {
+    await conn.storage.deleteVol(vol);
+  } catch (err) {
+    // Listed but gone (removed behind libvirt's back): once refreshed, it is not there. Any
+    // other failure (storage out of reach) stands, and the pool is left alone.
+    if (!/cannot unlink file .*No such file or directory/.test(describeError(err))) throw err;
+    await conn.storage.refreshPool(pool);
+    if (await exists(conn, pool, name)) throw err;
+    return false;
+  }
+  return true;
 }
 
 async function exists(conn: LibvirtConnection, pool: StoragePool, name: string): Promise<boolean> {

@@ -9,6 +9,7 @@ import { loadLab, type LabDescription, type LabHost } from "../../lab/lab";
 import {
   assertHeartbeatContinues,
   cephArgs,
+  defineCephSecret,
   diskContentSha256,
   type GuestDisk,
 } from "../../lab/guests";
@@ -39,24 +40,8 @@ describe("engine: guests on Ceph RBD", function () {
     await guests.cleanup();
   });
 
-  /** h3's copy of the client.libvirt secret as the lab made it (same UUID, the user's key). */
-  async function restoreSecret(host: LabHost, key?: string): Promise<void> {
-    const { ceph } = lab.pools;
-    const value =
-      key ??
-      (await run("ceph", [...cephArgs(ceph), "auth", "get-key", `client.${ceph.user}`])).trim();
-    await virsh(host, "secret-set-value", ceph.secretUuid, "--base64", value).catch(async () => {
-      const dir = mkdtempSync(path.join(os.tmpdir(), "vmp-secret-"));
-      const file = path.join(dir, "secret.xml");
-      writeFileSync(
-        file,
-        `<secret ephemeral='no' private='no'><uuid>${ceph.secretUuid}</uuid><usage type='ceph'><name>client.${ceph.user} secret</name></usage></secret>`,
-      );
-      await virsh(host, "secret-define", file);
-      rmSync(dir, { recursive: true, force: true });
-      await virsh(host, "secret-set-value", ceph.secretUuid, "--base64", value);
-    });
-  }
+  /** h3's copy of the client.libvirt secret as the lab made it, or holding `key`. */
+  const restoreSecret = (host: LabHost, key?: string) => defineCephSecret(lab, host, key);
 
   /** h3's rbd pool `ceph` over the Ceph pool `cephPool` (the lab's own is over `rbd`). */
   async function definePoolOnH3(cephPool: string): Promise<void> {
