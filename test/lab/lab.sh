@@ -373,6 +373,7 @@ restart_libvirtd() {
     nsenter -t "$(cat "$dir/anchor.pid")" -m -n -u -- \
       libvirtd --daemon --listen -p "$dir/libvirtd.pid" -f /etc/libvirt/libvirtd.conf
     wait_for_host "$i"
+    ceph_pool_autostart "$i"
     return 0
   done
   log "no lab host named $name"
@@ -440,6 +441,7 @@ power_on() {
       /usr/sbin/sshd -f "$dir/ssh/sshd_config" -E "$dir/sshd.log"
   fi
   wait_for_host "$i"
+  ceph_pool_autostart "$i"
 }
 
 # Give a lab host's sshd a new host key (as a reinstalled host, or an impostor, would have), or

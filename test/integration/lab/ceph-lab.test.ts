@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { loadLab, labHost } from "../../lab/lab";
-import { cephArgs, diskContentSha256, waitForHeartbeat } from "../../lab/guests";
+import { cephArgs, diskContentSha256, waitForHeartbeat, writeFromQemu } from "../../lab/guests";
 import { run } from "../../lab/run";
 import { virsh } from "../../lab/virsh";
 import { GuestFactory } from "../engine/lab-engine";
@@ -72,6 +72,39 @@ describe("lab: Ceph RBD with cephx", function () {
     await assert.rejects(
       guests.ceph("rbd-volume", labHost(lab, "h1"), { attach: "volume" }),
       /using 'rbd' pools for backing 'volume' disks isn't yet supported/,
+    );
+  });
+
+  // What storage fencing guards against: RBD's exclusive lock is cooperative. A second QEMU that
+  // opens an image a running one holds (here a second domain on h2 over the same image, as a
+  // failover after a fence that lied would start) runs, and the first one's writes still land:
+  // the lock moves to whoever writes. Nothing in libvirt or librbd stops it.
+  it("lets a second QEMU open an image a running one holds; the exclusive lock does not keep the first from writing", async () => {
+    const [h1, h2] = lab.hosts;
+    const g = await guests.ceph("rbd-twice", h1);
+    const twin = guests.name("rbd-twin");
+    const xml = (await virsh(h1, "dumpxml", "--inactive", g.name))
+      .replace(/<name>[^<]+<\/name>/, `<name>${twin}</name>`)
+      .replace(/<uuid>[^<]+<\/uuid>/, "")
+      .replace(
+        /<source path='[^']*-serial\.log'\/>/,
+        `<source path='/var/log/libvirt/qemu/${twin}-serial.log'/>`,
+      );
+    const dir = mkdtempSync(path.join(os.tmpdir(), "vmp-twin-"));
+    writeFileSync(path.join(dir, "twin.xml"), xml);
+    await virsh(h2, "define", path.join(dir, "twin.xml"));
+    await virsh(h2, "start", twin);
+    const image = `${ceph.cephPool}/${g.name}.raw`;
+    const watchers = await run("rbd", [...cephArgs(ceph), "status", image]);
+    assert.match(watchers, new RegExp(`watcher=${h1.address.replace(/\./g, "\\.")}:`));
+    assert.match(watchers, new RegExp(`watcher=${h2.address.replace(/\./g, "\\.")}:`));
+    assert.match(await writeFromQemu(h2, twin, 0x11, 4 * 1024 * 1024), /^wrote 4096\/4096 bytes/);
+    assert.match(await writeFromQemu(h1, g.name, 0x5a, 4 * 1024 * 1024), /^wrote 4096\/4096 bytes/);
+    const locks = await run("rbd", [...cephArgs(ceph), "lock", "ls", image]);
+    assert.match(
+      locks,
+      new RegExp(h1.address.replace(/\./g, "\\.")),
+      "the lock moved back to h1's QEMU",
     );
   });
 });
