@@ -15,11 +15,13 @@ import { printTable, writeResults, type Row } from "./report";
 import { median, spread } from "./stats";
 import { removeLeftoverVolume, virshMigrate } from "./virsh-migrate";
 import { benchNonConverging, benchStreamOptions } from "./engine-capped";
+import { benchCeph } from "./engine-ceph";
 
 const NOTES = [
   "medians over runs; engine and virsh take turns going first, in both directions",
   "the engine plans with the link rates its earlier moves reached, as the provider does from its state",
   "d: virsh gets its best flags for a guest that cannot converge: --postcopy --postcopy-after-precopy --bandwidth 40",
+  "f: guests on Ceph RBD; virsh gets the RBD image (or file) made first and the rewritten disk XML (--xml, --persistent-xml), as the engine does; efficiency = bytes the stream carried / (wall x cap)",
   "e: wire MiB = QEMU's data processed (compression applied); efficiency = bytes moved / (wall x cap), bytes moved being what the stream carried",
 ];
 
@@ -82,7 +84,7 @@ async function virshRun(source: LabHost, target: LabHost, name: string, copy: bo
 
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 5);
-  const parts = process.argv[3] ?? "abcde";
+  const parts = process.argv[3] ?? "abcdef";
   const lab = loadLab();
   const [h1, h2] = lab.hosts;
   const pool = labPool(lab);
@@ -138,6 +140,11 @@ async function main(): Promise<void> {
       const fast = await benchNonConverging(lab, Math.min(runs, 3));
       rows.push(fast.row);
       raw.push(fast.raw);
+    }
+    if (parts.includes("f")) {
+      const ceph = await benchCeph(lab, Math.min(runs, 3));
+      rows.push(...ceph.rows);
+      raw.push(ceph.raw);
     }
     if (parts.includes("e")) {
       stream = await benchStreamOptions(lab, Math.min(runs, 2));

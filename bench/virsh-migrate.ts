@@ -12,6 +12,8 @@ export interface VirshMigrateOptions {
   postcopyAfterPrecopy?: boolean;
   compression?: "xbzrle" | "mt";
   parallelConnections?: number;
+  /** The domain as it is to be on the target (its disks rewritten), a file virsh reads. */
+  destinationXmlFile?: string;
 }
 
 export function virshMigrateArgs(
@@ -43,6 +45,9 @@ export function virshMigrateArgs(
     ...(options.compression ? ["--compressed", "--comp-methods", options.compression] : []),
     ...(options.parallelConnections
       ? ["--parallel", "--parallel-connections", String(options.parallelConnections)]
+      : []),
+    ...(options.destinationXmlFile
+      ? ["--xml", options.destinationXmlFile, "--persistent-xml", options.destinationXmlFile]
       : []),
     "--migrateuri",
     stream,

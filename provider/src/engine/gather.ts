@@ -207,7 +207,12 @@ async function diskFacts(
       return {
         ...facts,
         capacityBytes: info.capacity,
-        allocationBytes: parsed.network ? 0 : info.allocation,
+        // An RBD image no pool here lists: a copy of it moves up to its whole size.
+        allocationBytes: parsed.network
+          ? parsed.network.protocol === "rbd"
+            ? info.capacity
+            : 0
+          : info.allocation,
       };
   }
   return facts;

@@ -56,6 +56,25 @@ async function exists(conn: LibvirtConnection, pool: StoragePool, name: string):
   }
 }
 
+/**
+ * The volume at `volumePath`. An RBD image another host (or tool) made is not listed by this
+ * host's rbd pool until it is refreshed: on "not found" for a pool/image path, the host's rbd
+ * pools are refreshed once and the lookup tried again.
+ */
+export async function volumeByPath(conn: LibvirtConnection, volumePath: string) {
+  try {
+    return await conn.storage.volByPath(volumePath);
+  } catch (err) {
+    if (!isNotFound(err) || path.isAbsolute(volumePath)) throw err;
+    for (const pool of await conn.storage.listPools()) {
+      const xml = await conn.storage.poolXml(pool);
+      if (/<pool type=['"]rbd['"]/.test(xml))
+        await conn.storage.refreshPool(pool).catch(() => undefined);
+    }
+    return conn.storage.volByPath(volumePath);
+  }
+}
+
 /** Writes an (empty) marker volume; one left by an earlier attempt is ours already. */
 async function ensureMarker(
   conn: LibvirtConnection,
@@ -148,7 +167,7 @@ export class SourceMarks {
     const conn = await this.pool.get(host);
     for (const d of disks) {
       if (!d.copy || !d.sourcePath || (sameHost && d.sourcePath === d.targetPath)) continue;
-      const vol = await conn.storage.volByPath(d.sourcePath);
+      const vol = await volumeByPath(conn, d.sourcePath);
       const pool = await conn.storage.poolByName(vol.pool);
       const marker = movingMarkerName(vol.name, this.domainUuid);
       await ensureMarker(conn, pool, marker);
@@ -229,7 +248,7 @@ export async function removeSourceVolumes(
     const conn = await ctx.pool.get(host);
     for (const d of disks) {
       if (!d.copy || !d.sourcePath || (options.sameHost && d.sourcePath === d.targetPath)) continue;
-      const vol = await conn.storage.volByPath(d.sourcePath);
+      const vol = await volumeByPath(conn, d.sourcePath);
       await conn.storage.deleteVol(vol);
       removed.push(d.sourcePath);
     }

@@ -1,0 +1,217 @@
+// Moves of guests on Ceph RBD through the engine and through plain `virsh migrate` with the same
+// flags, in the same run, alternating tool and direction (part f of bench/engine.ts):
+//   f1: a shared RBD live move (nothing copied): wall time and downtime;
+//   f2/f3: a live move into Ceph (local qcow2 -> RBD image on the other host) and out of it
+//          (RBD -> local file), at a bandwidth cap: wall time, bytes the stream carried, and
+//          efficiency = bytes moved / (wall x cap).
+// virsh gets what the engine does for it: the RBD image (or file) made on the target first, and
+// a destination XML with the disk rewritten (--xml, --persistent-xml).
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { place, type ConnectionPool } from "../provider/src/engine";
+import { rewriteDiskSources } from "../provider/src/engine/domain-xml";
+import { GuestFactory, labPool, policy } from "../test/integration/engine/lab-engine";
+import { cephArgs } from "../test/lab/guests";
+import type { LabDescription, LabHost } from "../test/lab/lab";
+import { run } from "../test/lab/run";
+import { virsh } from "../test/lab/virsh";
+import type { Row } from "./report";
+import { median, spread } from "./stats";
+import { virshMigrate } from "./virsh-migrate";
+
+const CAP_MIBPS = 32;
+const MiB = 1024 * 1024;
+
+type Outcome = { wallMs: number; downtimeMs: number; bytes?: number };
+
+export async function benchCeph(
+  lab: LabDescription,
+  runs: number,
+): Promise<{ rows: Row[]; raw: unknown }> {
+  const pool = labPool(lab);
+  const guests = new GuestFactory(lab);
+  try {
+    const shared = await sharedMoves(lab, pool, guests, runs);
+    await guests.cleanup();
+    const copies = await copiesAtCap(lab, pool, guests, runs);
+    return { rows: [shared.row, ...copies.rows], raw: { shared: shared.raw, copies: copies.raw } };
+  } finally {
+    await guests.cleanup();
+    await pool.closeAll();
+  }
+}
+
+async function sharedMoves(
+  lab: LabDescription,
+  pool: ConnectionPool,
+  guests: GuestFactory,
+  runs: number,
+) {
+  const [h1, h2] = lab.hosts;
+  const g = await guests.ceph("bench-rbd", h1);
+  const engine: Outcome[] = [];
+  const plain: Outcome[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = Date.now();
+    const { record } = await place(pool, { domain: g.name, host: h2.name }, policy());
+    engine.push({ wallMs: Date.now() - started, downtimeMs: record.downtimeMs ?? NaN });
+    plain.push(await virshMigrate(h2, h1, g.name, {}));
+  }
+  return {
+    row: row("f1: 256 MiB idle on RBD, shared (nothing copied)", runs, engine, plain),
+    raw: { engine, plain },
+  };
+}
+
+async function copiesAtCap(
+  lab: LabDescription,
+  pool: ConnectionPool,
+  guests: GuestFactory,
+  runs: number,
+) {
+  const [h1, h2] = lab.hosts;
+  const { ceph } = lab.pools;
+  const g = await guests.local("bench-ceph", h1, { sizeMiB: 64, randomMiB: 48 });
+  const capped = policy({ bandwidthMibps: CAP_MIBPS });
+  const into = { engine: [] as Outcome[], virsh: [] as Outcome[] };
+  const out = { engine: [] as Outcome[], virsh: [] as Outcome[] };
+  const image = `${g.name}.raw`;
+  for (let i = 0; i < runs; i++) {
+    // engine into Ceph (h1 -> h2), virsh out (h2 -> h1), virsh into, engine out.
+    into.engine.push(await engineMove(pool, g.name, h2, { vda: ceph.libvirtPool }));
+    out.virsh.push(await virshOut(lab, h2, h1, g.name));
+    into.virsh.push(await virshInto(lab, h1, h2, g.name, image));
+    out.engine.push(await engineMove(pool, g.name, h1, { vda: "local" }));
+  }
+  return {
+    rows: [
+      row(
+        `f2: into Ceph, 64 MiB disk (48 random), cap ${CAP_MIBPS} MiB/s`,
+        runs,
+        into.engine,
+        into.virsh,
+        true,
+      ),
+      row(`f3: out of Ceph, same disk, cap ${CAP_MIBPS} MiB/s`, runs, out.engine, out.virsh, true),
+    ],
+    raw: { into, out },
+  };
+
+  async function engineMove(
+    p: ConnectionPool,
+    domain: string,
+    to: LabHost,
+    diskPools: Record<string, string>,
+  ): Promise<Outcome> {
+    const started = Date.now();
+    const { record } = await place(p, { domain, host: to.name, diskPools }, capped);
+    return {
+      wallMs: Date.now() - started,
+      downtimeMs: record.downtimeMs ?? NaN,
+      bytes: record.bytesMoved,
+    };
+  }
+}
+
+/** virsh moves the disk into an RBD image made first, as the engine does. */
+async function virshInto(
+  lab: LabDescription,
+  from: LabHost,
+  to: LabHost,
+  domain: string,
+  sourceVolume: string,
+): Promise<Outcome> {
+  const { ceph } = lab.pools;
+  const name = `${ceph.cephPool}/${domain}.raw`;
+  await run("rbd", [...cephArgs(ceph), "create", "--size", "64M", name]);
+  const network = {
+    protocol: "rbd",
+    name,
+    hosts: [{ name: ceph.address, port: ceph.port }],
+    auth: { username: ceph.user, secretUuid: ceph.secretUuid },
+  };
+  const result = await withXml(
+    from,
+    domain,
+    { vda: { path: name, network, format: "raw" } },
+    (file) =>
+      virshMigrate(from, to, domain, {
+        copyDisks: ["vda"],
+        bandwidthMibps: CAP_MIBPS,
+        destinationXmlFile: file,
+      }),
+  );
+  await virsh(from, "vol-delete", "--pool", "local", sourceVolume).catch(() => undefined);
+  return { ...result, bytes: result.dataBytes };
+}
+
+/** virsh moves the RBD disk into a local file (libvirt makes the file on the target). */
+async function virshOut(
+  lab: LabDescription,
+  from: LabHost,
+  to: LabHost,
+  domain: string,
+): Promise<Outcome> {
+  const { ceph } = lab.pools;
+  const file = `${lab.pools.local.path}/${domain}.raw`;
+  await virsh(to, "vol-create-as", "local", `${domain}.raw`, "64M", "--format", "raw");
+  const result = await withXml(from, domain, { vda: { path: file, format: "raw" } }, (xmlFile) =>
+    virshMigrate(from, to, domain, {
+      copyDisks: ["vda"],
+      bandwidthMibps: CAP_MIBPS,
+      destinationXmlFile: xmlFile,
+    }),
+  );
+  await run("rbd", [...cephArgs(ceph), "rm", "--no-progress", `${ceph.cephPool}/${domain}.raw`]);
+  for (const h of [from, to]) await virsh(h, "pool-refresh", ceph.libvirtPool);
+  return { ...result, bytes: result.dataBytes };
+}
+
+async function withXml<T>(
+  host: LabHost,
+  domain: string,
+  changes: Parameters<typeof rewriteDiskSources>[1],
+  use: (file: string) => Promise<T>,
+): Promise<T> {
+  const xml = rewriteDiskSources(await virsh(host, "dumpxml", "--migratable", domain), changes);
+  const dir = mkdtempSync(path.join(os.tmpdir(), "vmp-bench-xml-"));
+  try {
+    const file = path.join(dir, "dest.xml");
+    writeFileSync(file, xml);
+    return await use(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function row(
+  scenario: string,
+  runs: number,
+  engine: Outcome[],
+  plain: Outcome[],
+  capped = false,
+): Row {
+  const ew = median(engine.map((r) => r.wallMs));
+  const vw = median(plain.map((r) => r.wallMs));
+  const efficiency = (o: Outcome[]) =>
+    (median(o.map((r) => (r.bytes ?? 0) / ((r.wallMs / 1000) * CAP_MIBPS * MiB))) || 0).toFixed(2);
+  return {
+    scenario,
+    runs,
+    engine_wall_ms: ew,
+    virsh_wall_ms: vw,
+    wall_ratio: Number((ew / vw).toFixed(2)),
+    engine_downtime_ms: spread(engine.map((r) => r.downtimeMs)),
+    virsh_downtime_ms: spread(plain.map((r) => r.downtimeMs)),
+    // The same columns on every row (the table takes them from the first).
+    engine_mib_moved: capped
+      ? Number((median(engine.map((r) => r.bytes ?? 0)) / MiB).toFixed(1))
+      : "-",
+    virsh_mib_moved: capped
+      ? Number((median(plain.map((r) => r.bytes ?? 0)) / MiB).toFixed(1))
+      : "-",
+    engine_efficiency: capped ? efficiency(engine) : "-",
+    virsh_efficiency: capped ? efficiency(plain) : "-",
+  };
+}
