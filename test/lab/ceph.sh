@@ -187,6 +187,13 @@ ceph_down() {
     kill_pids "${pids[@]}"
     ip netns del "$CEPH_NS" 2>/dev/null || true
   fi
+  # The kernel frees a namespace (and the veth end it held) asynchronously: wait for it, so that
+  # a lab brought up right after finds the name free.
+  for _ in $(seq 50); do
+    ip link show "$CEPH_NS" >/dev/null 2>&1 || return 0
+    ip link del "$CEPH_NS" 2>/dev/null || true
+    sleep 0.1
+  done
 }
 
 ceph_description() {

@@ -6,6 +6,7 @@ BRIDGE=${VMP_LAB_BRIDGE:-vmplab0}
 left=()
 ip netns list 2>/dev/null | grep -q -E '^vmp-(h|ceph)' && left+=("namespaces: $(ip netns list | grep -E '^vmp-(h|ceph)' | tr '\n' ' ')")
 ip link show "$BRIDGE" >/dev/null 2>&1 && left+=("bridge $BRIDGE")
+ip link show vmp-ceph >/dev/null 2>&1 && left+=("link vmp-ceph")
 pgrep -f -- "$LAB_DIR/" >/dev/null && left+=("processes: $(pgrep -af -- "$LAB_DIR/" | tr '\n' ';')")
 [[ -e $LAB_DIR ]] && left+=("directory $LAB_DIR")
 if ((${#left[@]})); then
