@@ -69,7 +69,7 @@ gen-libvirt: ## regenerate the libvirt protocol tables from the installed libvir
 bench-libvirt: build ## calls/s of our libvirt client vs virsh (lab must be up)
 	node build/bench/libvirt-client.js
 
-bench-engine: build ## the engine vs plain virsh migrate, same flags (lab must be up)
+bench-engine: build ## the engine vs plain virsh migrate, same flags, local, shared NBD and Ceph RBD (lab must be up)
 	node build/bench/engine.js
 
 bench-forecast: build ## forecast vs outcome for idle/moderate/fast guests, capped or not, shared/copied, offline; verdicts checked by a pre-copy probe (lab must be up; ARGS="runs")
@@ -78,7 +78,7 @@ bench-forecast: build ## forecast vs outcome for idle/moderate/fast guests, capp
 bench-placement: build ## the fleet solver: 2,000 VMs over 100 hosts with rules vs a greedy baseline (pure, no lab; ARGS="runs")
 	node build/bench/placement.js $(ARGS)
 
-bench-provider: build ## pulumi up/preview vs plain virsh: one move, 200-placement preview, rebalance, a non-converging guest at a cap, stream options (lab must be up; ARGS="runs parts")
+bench-provider: build ## pulumi up/preview vs plain virsh: one move, 200-placement preview, rebalance, a non-converging guest at a cap, stream options, a guest on Ceph RBD (lab must be up; ARGS="runs parts")
 	source $(PULUMI_ENV) && node build/bench/provider.js $(ARGS)
 
 gen-sdk: ## regenerate the nodejs, python and go SDKs in sdk/ from schema.json

@@ -4,7 +4,8 @@
 // turns at going first.
 //   (a) an idle guest with its disk copied, default policy;
 //   (d) the fast-churn guest at 40 MiB/s (it cannot converge) vs virsh --postcopy-after-precopy;
-//   (e) stream options at 40 MiB/s on the moderate-churn guest: wire bytes, wall, efficiency.
+//   (e) stream options at 40 MiB/s on the moderate-churn guest: wire bytes, wall, efficiency;
+//   (f) a guest on Ceph RBD (nothing copied) vs virsh migrate without a storage copy.
 import type { LabHost } from "../test/lab/lab";
 import { GuestFactory, type TestGuest } from "../test/integration/engine/lab-engine";
 import { BenchStack } from "./bench-stack";
@@ -155,6 +156,30 @@ export async function benchOneMigration(ctx: BenchContext, runs: number): Promis
       ...COMMON_NOTES,
       "virsh_ms = the `virsh migrate` command alone; its leftover source volume is removed outside the timing",
       "up_minus_noop_ms - record_ms: the provider's work around the migration (facts, plan, limiter, observing the result)",
+    ],
+    raw: r,
+  };
+}
+
+export async function benchRbdMigration(ctx: BenchContext, runs: number): Promise<PartResult> {
+  const r = await pulumiAgainstVirsh(ctx, runs, {
+    label: `rbd-${ctx.runId}`,
+    guest: (f, h) => f.ceph(`bp-rbd-${ctx.runId}`, h),
+    shared: true,
+    virsh: {},
+  });
+  return {
+    title: "(f) one live migration of a guest on Ceph RBD: pulumi up vs virsh migrate, same flags",
+    rows: [
+      {
+        scenario: `${MEMORY_MIB} MiB idle, 16 MiB RBD disk (shared, nothing copied)`,
+        runs,
+        ...timingColumns(r.pulumi, r.virsh),
+      },
+    ],
+    notes: [
+      ...COMMON_NOTES,
+      "the provider's plan also checks the target's Ceph secret and its path to the monitors (a transient rbd pool)",
     ],
     raw: r,
   };

@@ -3,8 +3,9 @@
 //   (b) `pulumi preview` of many placements: wall time and libvirt connections opened,
 //   (c) rebalancing 12 VMs: `pulumi up` (concurrent within per-host limits) vs a virsh loop,
 //   (d) a fast-churn guest at 40 MiB/s vs `virsh migrate --postcopy --postcopy-after-precopy`,
-//   (e) compression and parallel connections at 40 MiB/s: wire bytes, wall, efficiency.
-//   node build/bench/provider.js [runs] [parts] [placements]     e.g. `3 a,c`  (defaults: 5 a,b,c,d,e 200)
+//   (e) compression and parallel connections at 40 MiB/s: wire bytes, wall, efficiency,
+//   (f) one live migration of a guest on Ceph RBD (nothing copied) vs `virsh migrate`.
+//   node build/bench/provider.js [runs] [parts] [placements]     e.g. `3 a,c`  (defaults: 5 a,b,c,d,e,f 200)
 // The lab must be up and the Pulumi toolchain on PATH (source scripts/pulumi-env.sh).
 import { randomBytes } from "node:crypto";
 import { loadLab } from "../test/lab/lab";
@@ -13,6 +14,7 @@ import type { BenchContext, PartResult } from "./provider-context";
 import {
   benchNonConvergingMove,
   benchOneMigration,
+  benchRbdMigration,
   benchStreamOptions,
 } from "./provider-migration";
 import { benchPreview } from "./provider-preview";
@@ -24,14 +26,14 @@ const REBALANCE_LIMITS = [2, 1];
 
 function parseArgs(argv: string[]) {
   const runs = Number(argv[0] ?? 5);
-  const parts = (argv[1] ?? "a,b,c,d,e").split(",");
+  const parts = (argv[1] ?? "a,b,c,d,e,f").split(",");
   const placements = Number(argv[2] ?? 200);
   if (
     !(runs >= 1) ||
     !(placements >= 3) ||
-    parts.some((p) => !"abcde".includes(p) || p.length !== 1)
+    parts.some((p) => !"abcdef".includes(p) || p.length !== 1)
   )
-    throw new Error("usage: provider.js [runs >= 1] [parts: a,b,c,d,e] [placements >= 3]");
+    throw new Error("usage: provider.js [runs >= 1] [parts: a,b,c,d,e,f] [placements >= 3]");
   return { runs, parts, placements };
 }
 
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
     // Moves at a cap take tens of seconds each: at most 3 (d) and 2 per option (e).
     d: () => benchNonConvergingMove(ctx, Math.min(runs, 3)),
     e: () => benchStreamOptions(ctx, Math.min(runs, 2)),
+    f: () => benchRbdMigration(ctx, runs),
   };
   const started = Date.now();
   const results: PartResult[] = [];
