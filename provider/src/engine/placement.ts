@@ -23,7 +23,7 @@ import { MeasureGate, measureMemory, residentMemory } from "./measure";
 import { needlessToMeasure } from "./plan-forecast";
 import { blockedPlan, choosePlan, type PlacementRequest, type PlanningFacts } from "./planner";
 import { parseDomainXml } from "./domain-xml";
-import { rbdAccessBlockers, rbdAccessNeeds } from "./storage-access";
+import { rbdAccessBlockers, rbdAccessNeeds, rbdPoolNeeds } from "./storage-access";
 import { probeHost, type Reachability } from "./reachability";
 import { decideRecovery, type Recovery } from "./recovery-plan";
 import type {
@@ -244,19 +244,25 @@ async function gatherPlanningFacts(
     }
   }
   const [source, target, ...others] = await hosts;
-  if (target?.reachable && req.host !== facts.host)
-    target.storageBlockers = await rbdAccessBlockers(
-      rbdAccessNeeds(facts.disks),
-      { name: found.host, conn: sourceConn },
-      { name: req.host, conn: await pool.get(req.host) },
-    );
+  const onTarget = req.host === facts.host ? source : target;
+  if (onTarget?.reachable) {
+    // A host change needs the disks' Ceph on the target; a copy into an rbd pool needs that pool's.
+    const onRbd = req.host !== facts.host ? rbdAccessNeeds(facts.disks) : [];
+    const needs = [...onRbd, ...rbdPoolNeeds(req, onTarget, onRbd)];
+    if (needs.length)
+      onTarget.storageBlockers = await rbdAccessBlockers(
+        needs,
+        { name: found.host, conn: sourceConn },
+        { name: req.host, conn: await pool.get(req.host) },
+      );
+  }
   // A CPU check only means something if the CPU passes it where the guest runs now: with
   // check='partial' a guest may run on a host that strict comparison calls incompatible.
   if (source?.cpuCompatible === false && target) target.cpuCompatible = undefined;
   return {
     domain: facts,
     source,
-    target: req.host === facts.host ? source : target,
+    target: onTarget,
     others: others.filter((h): h is HostFacts => !!h?.reachable),
     link,
   };

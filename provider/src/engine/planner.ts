@@ -790,7 +790,7 @@ export function choosePlan(
   const { disks, blockers, warnings } = placed;
   const mode = chooseMode({ domain, source, target }, disks, placed.incrementalCopy, policy);
   blockers.push(...checkFeasibility(req, facts, policy, mode, disks));
-  if (target.name !== source.name) blockers.push(...(target.storageBlockers ?? []));
+  blockers.push(...(target.storageBlockers ?? []));
   const offline = offlineProblems(mode, domain, disks, target, policy);
   blockers.push(...offline.blockers);
   warnings.push(...offline.warnings);

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { isNotFound, SECRET_USAGE, type LibvirtConnection, type Secret } from "../libvirt";
 import { describeError } from "./errors";
 import { buildXml, element, textElement } from "./xml";
-import type { Blocker, DiskFacts, NetworkSource } from "./types";
+import type { Blocker, DiskFacts, HostFacts, NetworkSource } from "./types";
 
 /** How long the probe waits for the monitors (libvirt's own default is 30 s). */
 const PROBE_TIMEOUT_SECONDS = 5;
@@ -18,7 +18,13 @@ export interface RbdAccess {
   cephPool: string;
   auth?: NetworkSource["auth"];
   disks: string[];
+  /** A target pool a disk is copied into (its own <source> and <auth>), rather than disks. */
+  pool?: string;
 }
+
+/** What uses the way in, for messages: "disk vda", or "pool 'ceph' (a copy into it)". */
+const usedBy = (need: RbdAccess) =>
+  need.pool ? `pool '${need.pool}' (a copy into it)` : `disk ${need.disks.join(", ")}`;
 
 /** The distinct ways into Ceph the domain's RBD network disks need, in disk order. */
 export function rbdAccessNeeds(disks: Array<Pick<DiskFacts, "target" | "network">>): RbdAccess[] {
@@ -33,6 +39,29 @@ export function rbdAccessNeeds(disks: Array<Pick<DiskFacts, "target" | "network"
     needs.set(key, need);
   }
   return [...needs.values()];
+}
+
+/**
+ * The ways into Ceph a copy into the target's rbd pools needs (the pools the request names for
+ * its disks), besides those of the domain's own RBD disks.
+ */
+export function rbdPoolNeeds(
+  req: { diskPools?: Record<string, string>; storagePool?: string },
+  target: HostFacts,
+  already: RbdAccess[],
+): RbdAccess[] {
+  const named = new Set([...Object.values(req.diskPools ?? {}), req.storagePool]);
+  const needs: RbdAccess[] = [];
+  for (const name of named) {
+    const rbd = name === undefined ? undefined : target.pools[name]?.rbd;
+    if (!rbd) continue;
+    const need = { monitors: rbd.monitors, cephPool: rbd.cephPool, auth: rbd.auth };
+    const same = (n: RbdAccess) =>
+      JSON.stringify([n.monitors, n.cephPool, n.auth ?? null]) ===
+      JSON.stringify([need.monitors, need.cephPool, need.auth ?? null]);
+    if (!already.some(same)) needs.push({ ...need, disks: [], pool: name });
+  }
+  return needs;
 }
 
 const monitorList = (need: RbdAccess) =>
@@ -70,14 +99,14 @@ export async function rbdAccessBlockers(
 ): Promise<Blocker[]> {
   const blockers: Blocker[] = [];
   for (const need of needs) {
-    const disks = need.disks.join(", ");
+    const what = usedBy(need);
     const auth = need.auth;
     if (auth) {
       const there = await lookupSecret(target.conn, auth);
       if (!there) {
         blockers.push({
           code: "CEPH_SECRET_MISSING",
-          message: `${target.name} has no libvirt ${secretName(auth)}, which disk ${disks}'s <auth> names for client.${auth.username}: define it there with the same UUID and the key of client.${auth.username}, as on ${source.name} (virsh secret-define, then secret-set-value).`,
+          message: `${target.name} has no libvirt ${secretName(auth)}, which ${what}'s <auth> names for client.${auth.username}: define it there with the same UUID and the key of client.${auth.username}, as on ${source.name} (virsh secret-define, then secret-set-value).`,
         });
         continue;
       }
@@ -89,7 +118,7 @@ export async function rbdAccessBlockers(
       if (a && b && !a.equals(b)) {
         blockers.push({
           code: "CEPH_SECRET_DIFFERS",
-          message: `${target.name}'s libvirt ${secretName(auth)} (client.${auth.username}, for disk ${disks}) holds another key than ${source.name}'s: set it to the key of client.${auth.username} (virsh secret-set-value on ${target.name}).`,
+          message: `${target.name}'s libvirt ${secretName(auth)} (client.${auth.username}, for ${what}) holds another key than ${source.name}'s: set it to the key of client.${auth.username} (virsh secret-set-value on ${target.name}).`,
         });
         continue;
       }
@@ -113,16 +142,16 @@ async function probeCluster(conn: LibvirtConnection, need: RbdAccess): Promise<u
 
 export function describeProbeFailure(err: unknown, need: RbdAccess, host: string): Blocker {
   const said = describeError(err);
-  const disks = need.disks.join(", ");
+  const what = usedBy(need);
   // librados: EACCES/EPERM for a key the cluster refuses, ETIMEDOUT for monitors out of reach.
   if (/permission denied|operation not permitted|\(13\)|\(1\)\b/i.test(said) && need.auth)
     return {
       code: "CEPH_KEY_REFUSED",
-      message: `the Ceph cluster at ${monitorList(need)} refuses ${host}'s key for client.${need.auth.username} (${secretName(need.auth)}, disk ${disks}): set that secret on ${host} to the user's current key. libvirt said: ${said}`,
+      message: `the Ceph cluster at ${monitorList(need)} refuses ${host}'s key for client.${need.auth.username} (${secretName(need.auth)}, ${what}): set that secret on ${host} to the user's current key. libvirt said: ${said}`,
     };
   return {
     code: "CEPH_UNREACHABLE",
-    message: `${host} cannot reach the Ceph monitors ${monitorList(need)} of disk ${disks} (Ceph pool '${need.cephPool}') within ${PROBE_TIMEOUT_SECONDS} s: check its network path to them and its firewall. libvirt said: ${said}`,
+    message: `${host} cannot reach the Ceph monitors ${monitorList(need)} of ${what} (Ceph pool '${need.cephPool}') within ${PROBE_TIMEOUT_SECONDS} s: check its network path to them and its firewall. libvirt said: ${said}`,
   };
 }
 

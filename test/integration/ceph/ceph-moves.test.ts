@@ -64,16 +64,22 @@ describe("engine: guests on Ceph RBD", function () {
   }
 
   /** Plans a move of `g` from h1 to h3; asserts one blocker with `code` and nothing changed. */
-  async function blockedOnH3(name: string, code: string, message: RegExp): Promise<void> {
+  async function blockedOnH3(
+    name: string,
+    code: string,
+    message: RegExp,
+    diskPools?: Record<string, string>,
+  ): Promise<void> {
     const h3 = lab.hosts[2];
-    const { plan } = await planPlacement(pool, { domain: name, host: h3.name }, policy());
+    const req = { domain: name, host: h3.name, ...(diskPools ? { diskPools } : {}) };
+    const { plan } = await planPlacement(pool, req, policy());
     assert.deepEqual(
       plan.blockers.map((b) => b.code),
       [code],
       JSON.stringify(plan.blockers),
     );
     assert.match(plan.blockers[0].message, message);
-    await assert.rejects(place(pool, { domain: name, host: h3.name }, policy()), new RegExp(code));
+    await assert.rejects(place(pool, req, policy()), new RegExp(code));
     assert.deepEqual(await runningDomains(h1).then((d) => d.includes(name)), true);
     assert.equal((await definedDomains(h3)).includes(name), false);
   }
@@ -207,6 +213,17 @@ describe("engine: guests on Ceph RBD", function () {
         g.name,
         "POOL_IS_OTHER_STORAGE",
         /^pool 'ceph' on h3 is not the storage disk vda is on \(Ceph pool 'rbd' vs 'other'\): define 'ceph' on h3 over Ceph pool 'rbd' at 10\.254\.77\.2:6789, or set disks\.vda to choose where it is copied\.$/,
+      );
+    });
+
+    it("h3 cannot reach the monitors of the pool a disk is to be copied into", async () => {
+      const g = await guests.local("into-nomon", h1, { sizeMiB: 16, randomMiB: 2 });
+      await cutFromMonitors(lab.hosts[2], lab.pools.ceph.address);
+      await blockedOnH3(
+        g.name,
+        "CEPH_UNREACHABLE",
+        /^h3 cannot reach the Ceph monitors 10\.254\.77\.2:6789 of pool 'ceph' \(a copy into it\) \(Ceph pool 'rbd'\) within 5 s/,
+        { vda: lab.pools.ceph.libvirtPool },
       );
     });
 
