@@ -86,7 +86,8 @@ describe("fault tier: Ceph faults during moves", function () {
     const g = await guests.local("mon-cut", h1, { sizeMiB: 40, randomMiB: 32 });
     const was = seen(h1, g);
     const req = { domain: g.name, host: h2.name, diskPools: { vda: lab.pools.ceph.libvirtPool } };
-    const capped = policy({ bandwidthMibps: 8, progressTimeoutSeconds: 5 });
+    // No downtime ladder: the first 5 s without progress aborts.
+    const capped = policy({ bandwidthMibps: 8, progressTimeoutSeconds: 5, downtimeLadderMs: [] });
     const move = outcome(place(pool, req, capped));
     await sleep(1500);
     await cutFromMonitors(h2, lab.pools.ceph.address);

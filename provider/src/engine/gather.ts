@@ -198,7 +198,9 @@ async function diskFacts(
         allocationBytes: info.allocation,
       };
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      // An RBD image's pool is only a source of sizes: a host whose own Ceph client cannot read
+      // it (blocklisted, monitors out of reach) still tells them through the running disk.
+      if (!isNotFound(err) && parsed.path) throw err;
     }
   }
   if (parsed.path || parsed.network) {
