@@ -19,6 +19,7 @@ import {
   TYPES,
 } from "../../../provider/src/libvirt/protocol/remote-protocol.gen";
 import { RemoteProgram } from "../../../provider/src/libvirt/rpc/remote-program";
+import { StorageApi } from "../../../provider/src/libvirt/api/storage";
 import { KEEPALIVE_PROGRAM, RpcConnection } from "../../../provider/src/libvirt/rpc/connection";
 import { LibvirtClientError, LibvirtError } from "../../../provider/src/libvirt/errors";
 
@@ -488,6 +489,16 @@ describe("libvirt RPC connection", () => {
       await reply;
       return { stream, call };
     }
+
+    it("a connection lost before a transfer's reply rejects the call and raises no stray error", async () => {
+      // An unhandled 'error' event of the stream would surface as an uncaught exception, which
+      // fails this test through mocha.
+      const transfer = new StorageApi(remote).download(volume);
+      await daemon.nextCall();
+      client.destroy(new Error("write EPIPE"));
+      await rejectsWith(transfer, "VMP_LIBVIRT_CLOSED");
+      await sleep(10);
+    });
 
     it("uploads in STREAM packets and finishes only when the daemon confirms", async () => {
       const data = Buffer.alloc(600 * 1024);

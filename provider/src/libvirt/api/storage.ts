@@ -122,8 +122,16 @@ export class StorageApi {
       length: BigInt(options.length ?? 0),
       flags: options.flags ?? 0,
     });
-    await reply;
-    return { stream, done: streamDone(stream) };
+    // Listened to from the start: a connection lost before the reply destroys the stream with
+    // its error, which must reach the caller, not the process as an unhandled 'error' event.
+    const done = streamDone(stream);
+    try {
+      await reply;
+    } catch (err) {
+      stream.destroy();
+      throw err;
+    }
+    return { stream, done };
   }
 }
 
