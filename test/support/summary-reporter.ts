@@ -1,5 +1,6 @@
 // Mocha's spec reporter plus two plain closing lines that CI reads regardless of the runner: the
-// test files that took longest (the suite has a time budget) and "N passed, N failed, N skipped".
+// test files that took longest (the suite has a time budget), each failure on one line (the end
+// of a long log is what survives), and "N passed, N failed, N skipped".
 import Mocha from "mocha";
 import path from "node:path";
 
@@ -11,6 +12,12 @@ class SummaryReporter extends Mocha.reporters.Spec {
     // Wall time per file, hooks included (where a lab guest or a stack is set up).
     const secondsByFile = new Map<string, number>();
     const startedAt = new Map<Mocha.Suite, number>();
+    const failed: string[] = [];
+    runner.on(Mocha.Runner.constants.EVENT_TEST_FAIL, (test: Mocha.Runnable, err: Error) => {
+      const file = test.file ? path.basename(test.file) : "?";
+      const firstLine = String(err?.message ?? err).split("\n")[0].slice(0, 300);
+      failed.push(`${file}: ${test.fullTitle()}: ${firstLine}`);
+    });
     runner.on(Mocha.Runner.constants.EVENT_SUITE_BEGIN, (suite: Mocha.Suite) => {
       if (suite.file && suite.parent?.root) startedAt.set(suite, Date.now());
     });
@@ -27,6 +34,7 @@ class SummaryReporter extends Mocha.reporters.Spec {
         .slice(0, SLOWEST_SHOWN)
         .map(([file, s]) => `${file} ${Math.round(s)}s`);
       process.stdout.write(`\nslowest test files: ${slowest.join(", ")}`);
+      for (const line of failed) process.stdout.write(`\nfailed: ${line}`);
       process.stdout.write(`\nmocha: ${passes} passed, ${failures} failed, ${pending} skipped\n`);
     });
   }
