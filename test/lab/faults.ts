@@ -51,6 +51,41 @@ export async function restartLibvirtd(host: LabHost): Promise<void> {
   killed.delete(host);
 }
 
+/**
+ * Restarts the host's libvirtd within a second of a crash, as a service manager does
+ * (Restart=on-failure), until `stop` is called; `stop` resolves with the number of restarts.
+ */
+export function superviseLibvirtd(host: LabHost): { stop(): Promise<number> } {
+  let restarts = 0;
+  let stopped = false;
+  const alive = () => {
+    const pid = libvirtdPid(host);
+    if (pid === undefined) return false;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      if (!alive()) {
+        restarts++;
+        await restartLibvirtd(host);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      return restarts;
+    },
+  };
+}
+
 /** Takes the host's link to the bridge down: nothing reaches it, nothing leaves it. */
 export async function cutLink(host: LabHost): Promise<void> {
   await run("ip", ["link", "set", host.namespace, "down"]);
