@@ -13,7 +13,8 @@ mount --bind "$dir/etc" /etc/libvirt
 mount --bind "$dir/log" /var/log/libvirt
 mount --bind "$dir/cache" /var/cache/libvirt
 
-libvirtd --daemon --listen -p "$dir/libvirtd.pid" -f /etc/libvirt/libvirtd.conf
+# Under the lab's reaper (see reaper.py): its exited QEMUs are reaped at once, as on a real host.
+"$(dirname "$0")/reaper.py" libvirtd --daemon --listen -p "$dir/libvirtd.pid" -f /etc/libvirt/libvirtd.conf
 /usr/sbin/sshd -f "$dir/ssh/sshd_config" -E "$dir/sshd.log"
 
 echo $$ >"$dir/anchor.pid"

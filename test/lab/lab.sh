@@ -371,7 +371,7 @@ restart_libvirtd() {
     fi
     rm -f "$dir/libvirtd.pid"
     nsenter -t "$(cat "$dir/anchor.pid")" -m -n -u -- \
-      libvirtd --daemon --listen -p "$dir/libvirtd.pid" -f /etc/libvirt/libvirtd.conf
+      "$SCRIPT_DIR/reaper.py" libvirtd --daemon --listen -p "$dir/libvirtd.pid" -f /etc/libvirt/libvirtd.conf
     wait_for_host "$i"
     ceph_pool_autostart "$i"
     return 0
@@ -434,7 +434,7 @@ power_on() {
   if ! pid_alive "$dir/libvirtd.pid"; then
     rm -f "$dir/libvirtd.pid"
     nsenter -t "$(cat "$dir/anchor.pid")" -m -n -u -- \
-      libvirtd --daemon --listen -p "$dir/libvirtd.pid" -f /etc/libvirt/libvirtd.conf
+      "$SCRIPT_DIR/reaper.py" libvirtd --daemon --listen -p "$dir/libvirtd.pid" -f /etc/libvirt/libvirtd.conf
   fi
   if ! pid_alive "$dir/sshd.pid"; then
     nsenter -t "$(cat "$dir/anchor.pid")" -m -n -u -- \
