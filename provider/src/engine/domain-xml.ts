@@ -4,6 +4,7 @@
 // block-copy definitions the engine creates. All of it through ./xml.
 
 import type { DiskFacts, DiskPlacement, DomainFacts, NetworkSource } from "./types";
+import { authFromXml } from "./storage-identity";
 import {
   MOVE_MARKER_KEY,
   MOVE_MARKER_NS,
@@ -327,16 +328,8 @@ function parseDisk(disk: XmlNode, index: number): ParsedDisk {
       }),
     };
     // libvirt takes <auth> inside <disk> or inside <source>.
-    const auth = child(disk, "auth") ?? child(source, "auth");
-    const username = attr(auth, "username");
-    if (username !== undefined) {
-      const secret = child(auth, "secret");
-      parsed.network.auth = { username };
-      const uuid = attr(secret, "uuid");
-      const usage = attr(secret, "usage");
-      if (uuid !== undefined) parsed.network.auth.secretUuid = uuid;
-      if (usage !== undefined) parsed.network.auth.secretUsage = usage;
-    }
+    const auth = authFromXml(child(disk, "auth") ?? child(source, "auth"));
+    if (auth) parsed.network.auth = auth;
   }
   const mirror = child(disk, "mirror");
   const mirrorPath = attr(mirror, "file") ?? attr(child(mirror, "source"), "file");

@@ -1,6 +1,7 @@
 // Storage pool XML: the pool's type, its directory, and an identity of the storage behind it
 // that is equal on every host reaching the same shared storage.
 import {
+  authFromXml,
   describeStorage,
   hostList,
   normalizePath,
@@ -43,21 +44,11 @@ function sourceHosts(source: Node): Array<{ name: string; port?: number }> {
 }
 
 function rbdSource(source: Node): RbdPoolSource {
-  const auth = source.auth as Node | undefined;
-  const secret = auth?.secret as Node | undefined;
-  const username = attr(auth, "username");
+  const auth = authFromXml(source.auth);
   return {
     monitors: sourceHosts(source),
     cephPool: text(source.name) ?? "",
-    ...(username !== undefined
-      ? {
-          auth: {
-            username,
-            ...(attr(secret, "uuid") ? { secretUuid: attr(secret, "uuid") } : {}),
-            ...(attr(secret, "usage") ? { secretUsage: attr(secret, "usage") } : {}),
-          },
-        }
-      : {}),
+    ...(auth ? { auth } : {}),
   };
 }
 

@@ -26,6 +26,10 @@ export interface RbdAccess {
 const usedBy = (need: RbdAccess) =>
   need.pool ? `pool '${need.pool}' (a copy into it)` : `disk ${need.disks.join(", ")}`;
 
+/** Equal for two ways into Ceph with the same monitors, Ceph pool and credentials. */
+const accessKey = (a: Pick<RbdAccess, "monitors" | "cephPool" | "auth">) =>
+  JSON.stringify([a.monitors, a.cephPool, a.auth ?? null]);
+
 /** The distinct ways into Ceph the domain's RBD network disks need, in disk order. */
 export function rbdAccessNeeds(disks: Array<Pick<DiskFacts, "target" | "network">>): RbdAccess[] {
   const needs = new Map<string, RbdAccess>();
@@ -33,8 +37,9 @@ export function rbdAccessNeeds(disks: Array<Pick<DiskFacts, "target" | "network"
     const net = d.network;
     if (net?.protocol !== "rbd") continue;
     const cephPool = net.name.split("/")[0];
-    const key = JSON.stringify([net.hosts, cephPool, net.auth ?? null]);
-    const need = needs.get(key) ?? { monitors: net.hosts, cephPool, auth: net.auth, disks: [] };
+    const access = { monitors: net.hosts, cephPool, auth: net.auth };
+    const key = accessKey(access);
+    const need = needs.get(key) ?? { ...access, disks: [] };
     need.disks.push(d.target);
     needs.set(key, need);
   }
@@ -56,10 +61,9 @@ export function rbdPoolNeeds(
     const rbd = name === undefined ? undefined : target.pools[name]?.rbd;
     if (!rbd) continue;
     const need = { monitors: rbd.monitors, cephPool: rbd.cephPool, auth: rbd.auth };
-    const same = (n: RbdAccess) =>
-      JSON.stringify([n.monitors, n.cephPool, n.auth ?? null]) ===
-      JSON.stringify([need.monitors, need.cephPool, need.auth ?? null]);
-    if (!already.some(same)) needs.push({ ...need, disks: [], pool: name });
+    const key = accessKey(need);
+    if (![...already, ...needs].some((n) => accessKey(n) === key))
+      needs.push({ ...need, disks: [], pool: name });
   }
   return needs;
 }

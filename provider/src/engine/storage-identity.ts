@@ -12,6 +12,25 @@ export interface NetworkSource {
   auth?: { username: string; secretUuid?: string; secretUsage?: string };
 }
 
+/**
+ * The credentials an <auth> element names (of a disk or of a pool's source, as objectReader in
+ * ./xml gives it); undefined without a username.
+ */
+export function authFromXml(auth: unknown): NetworkSource["auth"] {
+  if (!auth || typeof auth !== "object" || Array.isArray(auth)) return undefined;
+  const node = auth as Record<string, unknown>;
+  const username = node["@_username"];
+  if (typeof username !== "string") return undefined;
+  const secret = node.secret as Record<string, unknown> | undefined;
+  const uuid = secret?.["@_uuid"];
+  const usage = secret?.["@_usage"];
+  return {
+    username,
+    ...(typeof uuid === "string" && uuid ? { secretUuid: uuid } : {}),
+    ...(typeof usage === "string" && usage ? { secretUsage: usage } : {}),
+  };
+}
+
 /** An rbd pool's monitors, Ceph pool and cephx credentials. */
 export interface RbdPoolSource {
   monitors: Array<{ name: string; port?: number }>;

@@ -8,6 +8,7 @@ import type { ConnectionPool } from "./connections";
 import { reportPhase, type RunContext } from "./context";
 import { describeError } from "./errors";
 import { volumeXml } from "./domain-xml";
+import { parsePoolXml } from "./pool-xml";
 import { movingMarkerName, ownerMarkerName } from "./volume-markers";
 import type { DiskPlacement, VolumeRef } from "./types";
 
@@ -67,8 +68,7 @@ export async function volumeByPath(conn: LibvirtConnection, volumePath: string) 
   } catch (err) {
     if (!isNotFound(err) || path.isAbsolute(volumePath)) throw err;
     for (const pool of await conn.storage.listPools()) {
-      const xml = await conn.storage.poolXml(pool);
-      if (/<pool type=['"]rbd['"]/.test(xml))
+      if (parsePoolXml(await conn.storage.poolXml(pool)).type === "rbd")
         await conn.storage.refreshPool(pool).catch(() => undefined);
     }
     return conn.storage.volByPath(volumePath);
