@@ -4,7 +4,7 @@
 // talks to a host.
 import type { FenceDevice } from "../fencing/agent";
 import type { CephStorageFence } from "../fencing/ceph-blocklist";
-import { parseDomainXml } from "./domain-xml";
+import { parseDomainXml, type ParsedDomain } from "./domain-xml";
 import { blockedPlan, type PlacementRequest } from "./planner";
 import type { Reachability } from "./reachability";
 import type { HostFacts, MigrationPlan, MigrationPolicy } from "./types";
@@ -23,21 +23,24 @@ export interface FailoverFacts {
 const BLOCKER = "FAILOVER_REFUSED";
 
 /** The disks of a definition that are not on storage the target reaches as shared. */
-export function unsharedDisks(definitionXml: string, target: HostFacts | undefined): string[] {
+function unsharedDisks(defined: ParsedDomain, target: HostFacts | undefined): string[] {
   const sharedDirs = Object.values(target?.pools ?? {})
     .filter((p) => p.sharedStorageKey !== undefined && p.path)
     .map((p) => p.path!.replace(/\/?$/, "/"));
-  return parseDomainXml(definitionXml)
-    .disks.filter((d) => d.device === "disk" || d.device === "lun")
+  return defined.disks
+    .filter((d) => d.device === "disk" || d.device === "lun")
     .filter((d) => !d.network && !(d.path && sharedDirs.some((dir) => d.path!.startsWith(dir))))
     .map((d) => `${d.target} (${d.path ?? d.sourceType})`);
 }
+
+const onRbd = (defined: ParsedDomain) => defined.disks.some((d) => d.network?.protocol === "rbd");
 
 /** Why the failover cannot happen, or undefined when it can. */
 function refusal(
   req: PlacementRequest,
   facts: FailoverFacts,
   policy: MigrationPolicy,
+  defined: ParsedDomain | undefined,
 ): string | undefined {
   const { source, reach } = facts;
   const { domain, host: target } = req;
@@ -49,31 +52,19 @@ function refusal(
     return `${lost}, and its policy does not allow failover; set allowFailover in the MigrationPolicy, or bring ${source} back`;
   if (!facts.fenceDevice)
     return `${lost}, and it has no fence device; give its inventory entry a fence agent (hosts[].fence)`;
-  if (!lastSeen.definitionXml)
+  if (!defined)
     return `${lost}, and the state holds no definition of ${domain} to start elsewhere: it is kept only while the placement's policy allows failover, so allow it before a host is lost (the next update or refresh keeps it once ${source} answers)`;
   // Only this placement's own domain is ever defined elsewhere: a state edited by hand, or one
   // holding another VM's definition, stops here.
-  const defined = parseDomainXml(lastSeen.definitionXml);
   const uuid = lastSeen.domainUuid;
   if (defined.name !== domain || (!!uuid && defined.uuid !== uuid))
     return `${lost}, but the definition the state holds is of '${defined.name}' (UUID ${defined.uuid}), not of ${domain}${uuid ? ` (UUID ${uuid})` : ""}: nothing is started. Refresh the placement once ${source} answers`;
-  const unshared = unsharedDisks(lastSeen.definitionXml, facts.target);
+  const unshared = unsharedDisks(defined, facts.target);
   if (unshared.length)
     return `${lost}; ${domain} is lost with its disks ${unshared.join(", ")}, which are not on storage ${target} reaches as shared: it is not started elsewhere; bring ${source} back`;
-  if (policy.storageFencing === "required" && onRbd(lastSeen.definitionXml) && !facts.storageFence)
+  if (policy.storageFencing === "required" && onRbd(defined) && !facts.storageFence)
     return `${lost}; its policy requires storage fencing for VMs on Ceph RBD, and ${source} has none: give its inventory entry a storageFence (hosts[].storageFence, with the cluster in cephClusters), or set storageFencing to auto`;
   return undefined;
-}
-
-const onRbd = (definitionXml: string) =>
-  parseDomainXml(definitionXml).disks.some((d) => d.network?.protocol === "rbd");
-
-/** The storage fence a failover of this definition uses: the host's, when the VM is on RBD. */
-function storageFenceFor(
-  definitionXml: string,
-  facts: FailoverFacts,
-): CephStorageFence | undefined {
-  return onRbd(definitionXml) ? facts.storageFence : undefined;
 }
 
 /** The failover of `req`'s domain from the lost `facts.source`, or the plan of why not. */
@@ -84,7 +75,9 @@ export function chooseFailover(
 ): MigrationPlan {
   const { source, reach } = facts;
   const base = { ...blockedPlan(req, source, []), mode: "failover" as const };
-  const why = refusal(req, facts, policy);
+  const definitionXml = req.lastSeen?.definitionXml;
+  const defined = definitionXml ? parseDomainXml(definitionXml) : undefined;
+  const why = refusal(req, facts, policy, defined);
   if (why)
     return {
       ...base,
@@ -99,9 +92,9 @@ export function chooseFailover(
   const storage = facts.target?.storageBlockers ?? [];
   if (storage.length) return { ...base, blockers: storage };
   const device = facts.fenceDevice!;
-  const definitionXml = req.lastSeen!.definitionXml!;
+  // The lost host's storage fence, when the VM is on RBD.
   const storageFence =
-    policy.storageFencing === "off" ? undefined : storageFenceFor(definitionXml, facts);
+    policy.storageFencing !== "off" && onRbd(defined!) ? facts.storageFence : undefined;
   const blocklist = storageFence
     ? `, blocklist its Ceph clients (${storageFence.clientAddresses.join(", ")}) on ${storageFence.cluster}`
     : "";
@@ -110,7 +103,7 @@ export function chooseFailover(
     failover: {
       device,
       ...(storageFence ? { storageFence } : {}),
-      definitionXml,
+      definitionXml: definitionXml!,
       lostSince: reach.since,
       summary: `${source} unreachable (${reach.reason}): will fence ${source} with ${device.agent.split("/").pop()}${blocklist}, then start ${req.domain} on ${req.host} from shared storage`,
     },
