@@ -22,6 +22,8 @@ import { median, spread } from "./stats";
 import { virshMigrate } from "./virsh-migrate";
 
 const CAP_MIBPS = 32;
+/** The copied guests' disk; a target made for virsh must be exactly as large (QEMU's mirror). */
+const DISK_MIB = 64;
 const MiB = 1024 * 1024;
 
 type Outcome = { wallMs: number; downtimeMs: number; bytes?: number };
@@ -73,7 +75,7 @@ async function copiesAtCap(
 ) {
   const [h1, h2] = lab.hosts;
   const { ceph } = lab.pools;
-  const g = await guests.local("bench-ceph", h1, { sizeMiB: 64, randomMiB: 48 });
+  const g = await guests.local("bench-ceph", h1, { sizeMiB: DISK_MIB, randomMiB: 48 });
   const capped = policy({ bandwidthMibps: CAP_MIBPS });
   const into = { engine: [] as Outcome[], virsh: [] as Outcome[] };
   const out = { engine: [] as Outcome[], virsh: [] as Outcome[] };
@@ -88,7 +90,7 @@ async function copiesAtCap(
   return {
     rows: [
       row(
-        `f2: into Ceph, 64 MiB disk (48 random), cap ${CAP_MIBPS} MiB/s`,
+        `f2: into Ceph, ${DISK_MIB} MiB disk (48 random), cap ${CAP_MIBPS} MiB/s`,
         runs,
         into.engine,
         into.virsh,
@@ -125,7 +127,7 @@ async function virshInto(
 ): Promise<Outcome> {
   const { ceph } = lab.pools;
   const name = `${ceph.cephPool}/${domain}.raw`;
-  await run("rbd", [...cephArgs(ceph), "create", "--size", "64M", name]);
+  await run("rbd", [...cephArgs(ceph), "create", "--size", `${DISK_MIB}M`, name]);
   const network = {
     protocol: "rbd",
     name,
@@ -156,7 +158,7 @@ async function virshOut(
 ): Promise<Outcome> {
   const { ceph } = lab.pools;
   const file = `${lab.pools.local.path}/${domain}.raw`;
-  await virsh(to, "vol-create-as", "local", `${domain}.raw`, "64M", "--format", "raw");
+  await virsh(to, "vol-create-as", "local", `${domain}.raw`, `${DISK_MIB}M`, "--format", "raw");
   const result = await withXml(from, domain, { vda: { path: file, format: "raw" } }, (xmlFile) =>
     virshMigrate(from, to, domain, {
       copyDisks: ["vda"],
