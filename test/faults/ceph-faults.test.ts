@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { place, type ConnectionPool, type MigrationRecord } from "../../provider/src/engine";
-import { GuestFactory, labPool, policy } from "../integration/engine/lab-engine";
+import { labEngine, policy, type GuestFactory } from "../integration/engine/lab-engine";
 import {
   cutFromMonitors,
   reconnectToMonitors,
@@ -18,7 +18,7 @@ import {
   stopProcess,
 } from "../lab/faults";
 import { defineCephSecret } from "../lab/guests";
-import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
+import type { LabDescription, LabHost } from "../lab/lab";
 import { labHosts, placementWorkspace } from "../e2e/placement-workspace";
 import { hostsRunning, virsh } from "../lab/virsh";
 import { before as seen, checkInvariants, leftovers } from "./invariants";
@@ -33,12 +33,7 @@ describe("fault tier: Ceph faults during moves", function () {
   let pool: ConnectionPool;
   let guests: GuestFactory;
 
-  before(() => {
-    lab = loadLab();
-    [h1, h2] = lab.hosts;
-    pool = labPool(lab);
-    guests = new GuestFactory(lab);
-  });
+  before(() => ({ lab, h1, h2, pool, guests } = labEngine()));
   after(() => pool.closeAll());
   afterEach(async () => {
     await repairAll();

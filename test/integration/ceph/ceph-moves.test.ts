@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { place, planPlacement, type ConnectionPool } from "../../../provider/src/engine";
-import { loadLab, type LabDescription, type LabHost } from "../../lab/lab";
+import type { LabDescription, LabHost } from "../../lab/lab";
 import {
   assertHeartbeatContinues,
   cephArgs,
@@ -16,7 +16,7 @@ import {
 import { cutFromMonitors, repairAll } from "../../lab/faults";
 import { run } from "../../lab/run";
 import { definedDomains, runningDomains, virsh } from "../../lab/virsh";
-import { GuestFactory, labPool, policy } from "../engine/lab-engine";
+import { labEngine, policy, type GuestFactory } from "../engine/lab-engine";
 
 describe("engine: guests on Ceph RBD", function () {
   this.timeout(180_000);
@@ -26,12 +26,7 @@ describe("engine: guests on Ceph RBD", function () {
   let pool: ConnectionPool;
   let guests: GuestFactory;
 
-  before(() => {
-    lab = loadLab();
-    [h1, h2] = lab.hosts;
-    pool = labPool(lab);
-    guests = new GuestFactory(lab);
-  });
+  before(() => ({ lab, h1, h2, pool, guests } = labEngine()));
   after(() => pool.closeAll());
   afterEach(async () => {
     await repairAll();

@@ -11,7 +11,7 @@ import {
   type ConnectionPool,
   type MigrationProgress,
 } from "../../../provider/src/engine";
-import { loadLab, type LabDescription, type LabHost } from "../../lab/lab";
+import type { LabDescription, LabHost } from "../../lab/lab";
 import {
   assertHeartbeatContinues,
   diskContentSha256,
@@ -21,7 +21,7 @@ import {
   waitForHeartbeat,
 } from "../../lab/guests";
 import { definedDomains, runningDomains, virsh, volumeExists } from "../../lab/virsh";
-import { GuestFactory, labPool, policy } from "./lab-engine";
+import { labEngine, policy, type GuestFactory } from "./lab-engine";
 
 describe("migration engine on the lab", function () {
   let lab: LabDescription;
@@ -30,12 +30,7 @@ describe("migration engine on the lab", function () {
   let pool: ConnectionPool;
   let guests: GuestFactory;
 
-  before(() => {
-    lab = loadLab();
-    [h1, h2] = lab.hosts;
-    pool = labPool(lab);
-    guests = new GuestFactory(lab);
-  });
+  before(() => ({ lab, h1, h2, pool, guests } = labEngine()));
   after(() => pool.closeAll());
   afterEach(() => guests.cleanup());
 

@@ -1,7 +1,7 @@
 // The engine wired to the lab: an inventory of lab hosts and guests placed for a test.
 import { randomBytes } from "node:crypto";
 import { ConnectionPool, DEFAULT_POLICY, type MigrationPolicy } from "../../../provider/src/engine";
-import type { GuestKind, LabDescription, LabHost } from "../../lab/lab";
+import { loadLab, type GuestKind, type LabDescription, type LabHost } from "../../lab/lab";
 import {
   inHost,
   buildGuestImage,
@@ -23,6 +23,19 @@ export function labPool(lab: LabDescription): ConnectionPool {
   return new ConnectionPool(
     lab.hosts.map((h) => ({ name: h.name, uri: h.uris.tcp, migrationAddress: h.migrationAddress })),
   );
+}
+
+/** What an engine suite on the lab works with: the lab, its first two hosts, a pool, guests. */
+export function labEngine(): {
+  lab: LabDescription;
+  h1: LabHost;
+  h2: LabHost;
+  pool: ConnectionPool;
+  guests: GuestFactory;
+} {
+  const lab = loadLab();
+  const [h1, h2] = lab.hosts;
+  return { lab, h1, h2, pool: labPool(lab), guests: new GuestFactory(lab) };
 }
 
 export function policy(overrides: Partial<MigrationPolicy> = {}): MigrationPolicy {
