@@ -18,7 +18,7 @@ import type { LabDescription, LabHost } from "../test/lab/lab";
 import { run } from "../test/lab/run";
 import { virsh } from "../test/lab/virsh";
 import type { Row } from "./report";
-import { median, spread } from "./stats";
+import { median, versusVirsh } from "./stats";
 import { virshMigrate } from "./virsh-migrate";
 
 const CAP_MIBPS = 32;
@@ -195,8 +195,6 @@ function row(
   plain: Outcome[],
   capped = false,
 ): Row {
-  const ew = median(engine.map((r) => r.wallMs));
-  const vw = median(plain.map((r) => r.wallMs));
   // Both tools move the same disk and memory; virsh's completed statistics count the memory
   // stream only, so its efficiency is taken over the bytes the engine's stream carried.
   const moved = median(engine.map((r) => r.bytes ?? 0));
@@ -206,11 +204,7 @@ function row(
   return {
     scenario,
     runs,
-    engine_wall_ms: ew,
-    virsh_wall_ms: vw,
-    wall_ratio: Number((ew / vw).toFixed(2)),
-    engine_downtime_ms: spread(engine.map((r) => r.downtimeMs)),
-    virsh_downtime_ms: spread(plain.map((r) => r.downtimeMs)),
+    ...versusVirsh(engine, plain),
     // The same columns on every row (the table takes them from the first).
     engine_mib_moved: capped
       ? Number((median(engine.map((r) => r.bytes ?? 0)) / MiB).toFixed(1))

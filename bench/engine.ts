@@ -12,7 +12,7 @@ import { loadLab, type LabHost } from "../test/lab/lab";
 import { GuestFactory, labPool, policy } from "../test/integration/engine/lab-engine";
 import type { MigrationPolicy } from "../provider/src/engine";
 import { printTable, writeResults, type Row } from "./report";
-import { median, spread } from "./stats";
+import { versusVirsh } from "./stats";
 import { removeLeftoverVolume, virshMigrate } from "./virsh-migrate";
 import { benchNonConverging, benchStreamOptions } from "./engine-capped";
 import { benchCeph } from "./engine-ceph";
@@ -121,17 +121,7 @@ async function main(): Promise<void> {
         plain.push(await virshRun(h2, h1, g.name, s.storage === "local"));
       }
       raw.push({ scenario: s.name, engine, virsh: plain });
-      const ew = median(engine.map((r) => r.wallMs));
-      const vw = median(plain.map((r) => r.wallMs));
-      rows.push({
-        scenario: s.name,
-        runs,
-        engine_wall_ms: ew,
-        virsh_wall_ms: vw,
-        wall_ratio: Number((ew / vw).toFixed(2)),
-        engine_downtime_ms: spread(engine.map((r) => r.downtimeMs)),
-        virsh_downtime_ms: spread(plain.map((r) => r.downtimeMs)),
-      });
+      rows.push({ scenario: s.name, runs, ...versusVirsh(engine, plain) });
       await guests.cleanup();
     }
 

@@ -15,6 +15,22 @@ export function ratio(a: number, b: number): number {
   return Number((a / b).toFixed(2));
 }
 
+/** The columns every engine-versus-virsh row has: median wall times, their ratio, downtimes. */
+export function versusVirsh(
+  engine: Array<{ wallMs: number; downtimeMs: number }>,
+  plain: Array<{ wallMs: number; downtimeMs: number }>,
+) {
+  const ew = median(engine.map((r) => r.wallMs));
+  const vw = median(plain.map((r) => r.wallMs));
+  return {
+    engine_wall_ms: ew,
+    virsh_wall_ms: vw,
+    wall_ratio: ratio(ew, vw),
+    engine_downtime_ms: spread(engine.map((r) => r.downtimeMs)),
+    virsh_downtime_ms: spread(plain.map((r) => r.downtimeMs)),
+  };
+}
+
 /** The largest number of [start, end) intervals that overlap at one moment. */
 export function peakOverlap(intervals: Array<{ start: number; end: number }>): number {
   const edges = intervals.flatMap((i) => [
