@@ -45,6 +45,11 @@ mon allow pool delete = true
 mon warn on pool no redundancy = false
 mon warn on insecure global id reclaim allowed = false
 osd crush chooseleaf type = 0
+# A PG's read lease lasts 0.8 x this grace (16 s by default) from its last renewal. The fault
+# tier stops the only OSD for 10 s, which outlasted a lease now and then; a lone OSD's PG that
+# went laggy then stays so, its ops parked until the next peering (a known Ceph issue with
+# single-OSD pools). 60 s keeps the lease across the stop.
+osd heartbeat grace = 60
 run dir = $dir/run
 admin socket = $dir/run/\$cluster-\$name.asok
 log file = $dir/log/\$cluster-\$name.log
