@@ -4,11 +4,10 @@
 // with its heartbeat and disk intact, the state still holds the placement (with the failed
 // attempt's record where there was one), and refresh + up converge with nothing left over.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { GuestFactory, TestGuest } from "../integration/engine/lab-engine";
-import { cutLink, killLibvirtd, repairAll, restartLibvirtd } from "../lab/faults";
+import { cutLink, killLibvirtd, processAlive, repairAll, restartLibvirtd } from "../lab/faults";
 import type { LabDescription, LabHost } from "../lab/lab";
 import { virsh } from "../lab/virsh";
 import type { PulumiWorkspace } from "../support/pulumi-cli";
@@ -193,15 +192,7 @@ describe("fault tier: injected faults through the Pulumi CLI", function () {
     assert.ok(tree.length >= 2, `the pulumi tree has the CLI and its plugins: ${tree.join(" ")}`);
     for (const pid of tree) process.kill(pid, "SIGKILL");
     await up.exited;
-    const alive = () =>
-      tree.filter((pid) => {
-        try {
-          process.kill(pid, 0);
-          return !/^Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1] ?? "");
-        } catch {
-          return false;
-        }
-      });
+    const alive = () => tree.filter(processAlive);
     for (let i = 0; i < 50 && alive().length; i++) await sleep(100);
     assert.deepEqual(alive(), [], "every process of the pulumi tree is gone");
     // A peer-to-peer migration runs inside the source daemon: let it settle, then look.

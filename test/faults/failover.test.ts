@@ -16,7 +16,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
-import { cutLink, repairAll } from "../lab/faults";
+import { cutLink, processAlive as alive, repairAll } from "../lab/faults";
 import { diskContentSha256 } from "../lab/guests";
 import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
 import { run } from "../lab/run";
@@ -38,15 +38,6 @@ async function qemuPids(host: LabHost, domain: string): Promise<number[]> {
     .split(/\s+/)
     .filter((p) => p && inNs.has(p))
     .map(Number);
-}
-
-/** Whether a process still runs: a zombie (killed, not yet reaped) holds nothing open. */
-function alive(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1][0] !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 /** Seconds since boot: the clock /proc's process start times count in. */

@@ -6,6 +6,15 @@ import path from "node:path";
 import type { LabHost } from "./lab";
 import { run } from "./run";
 
+/** Whether a process still runs: a zombie (killed, not yet reaped) holds nothing open. */
+export function processAlive(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1][0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
 const LAB_SH = path.resolve(__dirname, "..", "..", "..", "test", "lab", "lab.sh");
 
 function libvirtdPid(host: LabHost): number | undefined {
@@ -60,13 +69,7 @@ export function superviseLibvirtd(host: LabHost): { stop(): Promise<number> } {
   let stopped = false;
   const alive = () => {
     const pid = libvirtdPid(host);
-    if (pid === undefined) return false;
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
+    return pid !== undefined && processAlive(pid);
   };
   const loop = (async () => {
     while (!stopped) {
