@@ -10,13 +10,16 @@ import type { ConnectionPool } from "./connections";
 import { cpuMode, parseDomainXml } from "./domain-xml";
 import { parsePoolXml } from "./pool-xml";
 import type { DefinedCopy } from "./recovery-plan";
+import { describeState, pausedBeforeRunning } from "./where";
 import type { DiskFacts, DomainFacts, HostFacts, PoolFacts } from "./types";
 
 export interface LocatedDomain {
   host: string;
   domain: Domain;
   running: boolean;
-  /** Paused as the receiving end of a migration (the guest has not run here). */
+  /** libvirt's state, with the reason when paused: "paused (starting up)". For messages. */
+  state: string;
+  /** Paused before its guest ran here (pausedBeforeRunning): what a migration's target holds. */
   incoming: boolean;
 }
 
@@ -48,9 +51,13 @@ export async function locateDomain(
           const conn = await pool.get(h.name);
           const domain = await conn.domains.lookupByName(name);
           const { state, reason } = await conn.domains.state(domain);
-          const incoming =
-            state === "paused" && reason === C.virDomainPausedReason.VIR_DOMAIN_PAUSED_MIGRATION;
-          hits.push({ host: h.name, domain, running: state !== "shutoff", incoming });
+          hits.push({
+            host: h.name,
+            domain,
+            running: state !== "shutoff",
+            state: describeState(state, reason),
+            incoming: pausedBeforeRunning(state, reason),
+          });
         } catch (err) {
           if (!isNotFound(err)) unreachable[h.name] = (err as Error).message;
         }

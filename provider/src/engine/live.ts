@@ -589,8 +589,14 @@ async function rollBackTarget(
 ): Promise<string> {
   const { plan } = ctx;
   const done: string[] = [];
-  if (onTarget?.defined && (await stopTargetCopy(ctx)))
-    done.push(`removed the incomplete incoming copy on ${plan.to}`);
+  if (onTarget?.defined) {
+    const failure = await stopTargetCopy(ctx);
+    done.push(
+      failure === undefined
+        ? `removed the incomplete incoming copy on ${plan.to}`
+        : `could not remove the incomplete incoming copy on ${plan.to} now (${failure}; the next run removes it)`,
+    );
+  }
   if (ctx.facts.nvram) await removeIncomingNvram(ctx);
   const { removed, left } = await volumes.removeAll();
   if (removed.length) done.push(`removed target volume(s) ${removed.join(", ")}`);
@@ -615,17 +621,17 @@ async function removeIncomingNvram(ctx: RunContext): Promise<void> {
   }
 }
 
-/** Stops and forgets the domain's copy on the target; false when the target does not answer. */
-async function stopTargetCopy(ctx: RunContext): Promise<boolean> {
+/** Stops and forgets the domain's copy on the target; says why when it could not. */
+async function stopTargetCopy(ctx: RunContext): Promise<string | undefined> {
   try {
     const conn = await ctx.pool.get(ctx.plan.to);
     const dom = await conn.domains.lookupByName(ctx.plan.domain);
     const now = await presence(conn, ctx.plan.domain);
     if (now.running) await conn.domains.destroy(dom);
     if (now.persistent) await undefineWithNvram(conn, dom);
-    return true;
+    return undefined;
   } catch (err) {
-    return isNotFound(err);
+    return isNotFound(err) ? undefined : describeError(err);
   }
 }
 

@@ -4,6 +4,7 @@ import { constants as C } from "../libvirt";
 import type { ConnectionPool } from "./connections";
 import { withoutMoveMarker } from "./domain-xml";
 import { gatherDomainFacts, locateDomain, settledLocation, type LocatedDomain } from "./gather";
+import { describeState } from "./where";
 
 const { VIR_DOMAIN_XML_INACTIVE: XML_INACTIVE, VIR_DOMAIN_XML_MIGRATABLE: XML_MIGRATABLE } =
   C.virDomainXMLFlags;
@@ -63,8 +64,14 @@ export async function observeDomainOn(
   const conn = await pool.get(host);
   const dom = await conn.domains.lookupByName(domain).catch(() => undefined);
   if (!dom) return undefined;
-  const { state } = await conn.domains.state(dom);
-  const found = { host, domain: dom, running: state !== "shutoff", incoming: false };
+  const { state, reason } = await conn.domains.state(dom);
+  const found = {
+    host,
+    domain: dom,
+    running: state !== "shutoff",
+    state: describeState(state, reason),
+    incoming: false,
+  };
   return (await describe(pool, found, false, options)).domain;
 }
 

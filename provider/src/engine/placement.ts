@@ -186,7 +186,7 @@ async function copiesConflict(
   if (!copies.length) return undefined;
   // Two copies of one VM: moving either could lose the other's data or run it twice.
   const where = [found, ...copies]
-    .map((l) => `${l.host} (${l.running ? "running" : "defined, shut off"})`)
+    .map((l) => `${l.host} (${l.running ? l.state : "defined, shut off"})`)
     .join(", ");
   const why = decision.kind === "blocked" ? ` (${decision.reason})` : "";
   return blockedPlan(req, found.host, [

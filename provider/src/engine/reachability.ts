@@ -25,7 +25,41 @@ function tcpProbe(host: string, port: number, timeoutMs: number): Promise<string
   });
 }
 
-/** Both probes side by side: a lost host costs one timeout, not two. */
+/**
+ * How long one ssh probe's answer serves other placements asking about the same host: one
+ * operation (a preview or an update of many placements leaving one host) probes it once.
+ */
+const SSH_PROBE_REUSE_MS = 10_000;
+
+const sshProbes = new WeakMap<
+  ConnectionPool,
+  Map<string, { at: number; problem: Promise<string | undefined> }>
+>();
+
+/** The host's ssh port probed at most once per host and reuse window, shared by every caller. */
+function sshProbeShared(
+  pool: ConnectionPool,
+  name: string,
+  address: string,
+  port: number,
+  timeoutMs: number,
+): Promise<string | undefined> {
+  let probes = sshProbes.get(pool);
+  if (!probes) sshProbes.set(pool, (probes = new Map()));
+  const now = Date.now();
+  const earlier = probes.get(name);
+  if (earlier && now - earlier.at < SSH_PROBE_REUSE_MS) return earlier.problem;
+  const problem = tcpProbe(address, port, timeoutMs);
+  probes.set(name, { at: now, problem });
+  return problem;
+}
+
+/**
+ * The pooled libvirt connection first: a host whose libvirt answers is not lost, and costs no new
+ * connection. Only a host whose libvirt is silent has its ssh port probed (once, see above), so
+ * a preview of many placements never opens a connection per placement (sshd drops bursts of
+ * them under its default MaxStartups).
+ */
 export async function probeHost(
   pool: ConnectionPool,
   name: string,
@@ -34,16 +68,15 @@ export async function probeHost(
   const since = Date.now();
   const inv = pool.host(name);
   if (!inv) return { lost: false, reason: `${name} is not in the inventory`, since };
+  const libvirt = await libvirtProbe(pool, name, timeoutMs);
+  if (libvirt === undefined) return { lost: false, reason: "libvirt: answers", since };
   const uri = parseLibvirtUri(inv.uri);
   const address = uri.host ?? inv.migrationAddress;
   const sshPort = uri.transport === "ssh" ? (uri.port ?? 22) : 22;
-  const [libvirt, ssh] = await Promise.all([
-    libvirtProbe(pool, name, timeoutMs),
-    tcpProbe(address, sshPort, timeoutMs),
-  ]);
+  const ssh = await sshProbeShared(pool, name, address, sshPort, timeoutMs);
   return {
-    lost: libvirt !== undefined && ssh !== undefined,
-    reason: `libvirt: ${libvirt ?? "answers"}; ssh: ${ssh ?? "answers"}`,
+    lost: ssh !== undefined,
+    reason: `libvirt: ${libvirt}; ssh: ${ssh ?? "answers"}`,
     since,
   };
 }

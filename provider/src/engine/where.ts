@@ -11,8 +11,36 @@ export interface Presence {
   running: boolean;
   persistent: boolean;
   state?: string;
-  /** Paused as the receiving end of a migration that never switched over (guest never ran here). */
+  /** Paused before its guest ran here (see pausedBeforeRunning): a half-received copy. */
   incoming: boolean;
+}
+
+const { VIR_DOMAIN_PAUSED_MIGRATION, VIR_DOMAIN_PAUSED_STARTING_UP } = C.virDomainPausedReason;
+
+/**
+ * Paused before its guest ran on this host: the receiving end of a migration, or a QEMU whose
+ * start never finished (its daemon died while a migration's target was starting, and the copy
+ * came back paused as "starting up" when the daemon reconnected to it).
+ */
+export function pausedBeforeRunning(state: string, reason: number): boolean {
+  return (
+    state === "paused" &&
+    (reason === VIR_DOMAIN_PAUSED_MIGRATION || reason === VIR_DOMAIN_PAUSED_STARTING_UP)
+  );
+}
+
+const PAUSED_REASONS = new Map<number, string>(
+  Object.entries(C.virDomainPausedReason).map(([name, value]) => [
+    value,
+    name.replace("VIR_DOMAIN_PAUSED_", "").toLowerCase().replaceAll("_", " "),
+  ]),
+);
+
+/** libvirt's state for a message: "running", "paused (starting up)". */
+export function describeState(state: string, reason: number): string {
+  return state === "paused"
+    ? `paused (${PAUSED_REASONS.get(reason) ?? `reason ${reason}`})`
+    : state;
 }
 
 export async function presence(conn: LibvirtConnection, name: string): Promise<Presence> {
@@ -27,9 +55,7 @@ export async function presence(conn: LibvirtConnection, name: string): Promise<P
       running: state.state === "running" || state.state === "paused" || state.state === "blocked",
       persistent,
       state: state.state,
-      incoming:
-        state.state === "paused" &&
-        state.reason === C.virDomainPausedReason.VIR_DOMAIN_PAUSED_MIGRATION,
+      incoming: pausedBeforeRunning(state.state, state.reason),
     };
   } catch (err) {
     if (isNotFound(err))

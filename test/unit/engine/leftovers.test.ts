@@ -167,7 +167,13 @@ describe("offlineObstacle", () => {
 
 describe("settledLocation", () => {
   const dom = { name: "vm", uuid: Buffer.alloc(16), id: 1 } as unknown as Domain;
-  const at = (host: string, running: boolean) => ({ host, domain: dom, running, incoming: false });
+  const at = (host: string, running: boolean) => ({
+    host,
+    domain: dom,
+    running,
+    state: running ? "running" : "shutoff",
+    incoming: false,
+  });
 
   it("trusts a host that runs the domain, even when another does not answer", () => {
     assert.equal(

@@ -1,5 +1,5 @@
 // Lost versus sick: a host is lost (its VMs may fail over) only when neither its libvirt nor its
-// ssh port answers. libvirt is faked; ssh is a real socket on loopback (a listening port answers,
+// ssh port answers; ssh is asked only when libvirt is silent, once per host for many placements. libvirt is faked; ssh is a real socket on loopback (a listening port answers,
 // a closed one does not).
 import assert from "node:assert/strict";
 import net from "node:net";
@@ -63,11 +63,11 @@ describe("lost versus sick", () => {
       /libvirt: connection refused; ssh: answers/,
     ],
     [
-      "libvirt answers, ssh closed: not lost",
+      "libvirt answers, ssh closed: not lost, and ssh is not asked",
       closedPort,
       "answers",
       false,
-      /libvirt: answers; ssh: 127\.0\.0\.1:\d+: .*ECONNREFUSED/,
+      /^libvirt: answers$/,
     ],
     [
       "libvirt refuses and ssh closed: lost",
@@ -77,7 +77,7 @@ describe("lost versus sick", () => {
       /libvirt: connection refused; ssh: .*ECONNREFUSED/,
     ],
     [
-      "libvirt silent and ssh closed: lost, after one timeout",
+      "libvirt silent and ssh closed: lost",
       closedPort,
       "hangs",
       true,
@@ -90,6 +90,33 @@ describe("lost versus sick", () => {
       assert.equal(reach.lost, lost, reach.reason);
       assert.match(reach.reason, reason);
     });
+
+  it("many placements asking about one host: ssh is probed once, and not at all while libvirt answers", async () => {
+    let accepted = 0;
+    const server = net.createServer((s) => {
+      accepted++;
+      s.end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const sick = pool(port, "refuses");
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, () => probeHost(sick, "h1", 500)),
+      );
+      assert.ok(answers.every((r) => !r.lost && /ssh: answers/.test(r.reason)));
+      // A later placement of the same operation reuses the answer.
+      assert.equal((await probeHost(sick, "h1", 500)).lost, false);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(accepted, 1, "one ssh connection for 51 probes of one host");
+      await Promise.all(
+        Array.from({ length: 50 }, () => probeHost(pool(port, "answers"), "h1", 500)),
+      );
+      assert.equal(accepted, 1, "none while libvirt answers");
+    } finally {
+      server.close();
+    }
+  });
 
   it("a host the inventory does not have is not lost: nothing of it is fenced", async () => {
     const reach = await probeHost(pool(ssh.port, "refuses"), "h9", 200);
