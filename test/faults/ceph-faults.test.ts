@@ -2,7 +2,8 @@
 // invariants as every fault test (runs on exactly one host, heartbeat never restarted, disk
 // content intact, nothing left over) and a retry that converges:
 //   - the OSD stopped (SIGSTOP) for 10 s, then resumed, during a shared RBD live move;
-//   - the target cut off from the monitors during a live move into Ceph.
+//   - the target cut off from the monitors during a live move into Ceph, once while the copy runs
+//     and once while the target image is being made.
 // (The lost host with RBD disks and the target without the secret are in ceph-failover.test.ts
 // and the CLI preview case below.)
 import assert from "node:assert/strict";
@@ -88,8 +89,7 @@ describe("fault tier: Ceph faults during moves", function () {
     // it (Restart=on-failure), as the supervisor does here, and the engine follows the job
     // over a fresh connection.
     const supervisor = superviseLibvirtd(h1);
-    // The cut lands once the copy runs (a cut while the target image is being made is
-    // another case: see the note on issue 24).
+    // The cut lands once the copy runs (the next case cuts while the target image is made).
     let copying!: () => void;
     const started = new Promise<void>((r) => (copying = r));
     const move = outcome(place(pool, req, capped, { onProgress: () => copying() }));
@@ -110,6 +110,49 @@ describe("fault tier: Ceph faults during moves", function () {
     assert.deepEqual(await hostsRunning(lab.hosts, g.name), [h2.name]);
     assert.match(await virsh(h2, "dumpxml", g.name), /protocol='rbd'/);
     assert.deepEqual(await leftovers(lab, g), [], "the retry removed what the cut attempt left");
+  });
+
+  it("the target cut off from the monitors while its image in Ceph is being made", async () => {
+    const g = await guests.local("mon-mk", h1, { sizeMiB: 40, randomMiB: 8 });
+    const was = seen(h1, g);
+    const ceph = lab.pools.ceph;
+    const req = { domain: g.name, host: h2.name, diskPools: { vda: ceph.libvirtPool } };
+    // The cut lands between the plan's probe of the monitors and the target image's create: the
+    // engine's own call to h2's libvirtd is where it happens, as a cut in that instant would.
+    const conn = await pool.get(h2.name);
+    const createVol = conn.storage.createVol.bind(conn.storage);
+    let cut = false;
+    conn.storage.createVol = async (where, xml, flags) => {
+      if (!cut && xml.includes(`<name>${g.name}.`) && !xml.includes(".vmplacement-")) {
+        cut = true;
+        await cutFromMonitors(h2, ceph.address);
+      }
+      return createVol(where, xml, flags);
+    };
+    let record: MigrationRecord;
+    try {
+      record = await outcome(place(pool, req, policy()));
+    } finally {
+      conn.storage.createVol = createVol;
+    }
+    assert.ok(cut, "the move reached the target image's create");
+    assert.equal(record.result, "failed");
+    // Not librados' minute per call: the monitors are probed once the image is slow.
+    assert.match(record.error ?? "", /CEPH_UNREACHABLE: h2 cannot reach the Ceph monitors/);
+    assert.ok(record.durationMs < 30_000, `gave up after ${record.durationMs} ms`);
+    const observed = await checkInvariants(lab, g, was, true);
+    assert.equal(observed.host, h1.name);
+    // A failed refresh makes libvirt stop an rbd pool: the rollback never refreshes one it
+    // cannot reach, so the pool stays active and the retry needs no manual step.
+    assert.match(await virsh(h2, "pool-info", ceph.libvirtPool), /State:\s+running/);
+    console.log(
+      `      monitors cut at image create: ${record.result} in ${record.durationMs} ms; ${record.steps.at(-1)}`,
+    );
+    await reconnectToMonitors(h2);
+    const retry = await place(pool, req, policy());
+    assert.equal(retry.record.result, "succeeded");
+    assert.deepEqual(await hostsRunning(lab.hosts, g.name), [h2.name]);
+    assert.deepEqual(await leftovers(lab, g), [], "the retry removed the image the cut left");
   });
 
   it("a target without the secret: blocked at preview through the CLI, nothing changed", async () => {

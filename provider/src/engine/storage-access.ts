@@ -134,7 +134,7 @@ export async function rbdAccessBlockers(
 }
 
 /** Starts (and at once destroys) a transient rbd pool on the host; the error when it fails. */
-async function probeCluster(conn: LibvirtConnection, need: RbdAccess): Promise<unknown> {
+export async function probeCluster(conn: LibvirtConnection, need: RbdAccess): Promise<unknown> {
   try {
     const pool = await conn.storage.createPool(probePoolXml(need));
     await conn.storage.destroyPool(pool).catch(() => undefined);

@@ -9,13 +9,22 @@ import { reportPhase, type RunContext } from "./context";
 import { describeError } from "./errors";
 import { volumeXml } from "./domain-xml";
 import { parsePoolXml } from "./pool-xml";
+import {
+  afterAllocation,
+  ALLOCATING_PATIENCE_MS,
+  createVolume,
+  refreshPool,
+} from "./rbd-pool-calls";
 import { movingMarkerName, ownerMarkerName } from "./volume-markers";
 import type { DiskPlacement, VolumeRef } from "./types";
 
 async function deleteIfPresent(
   conn: LibvirtConnection,
+  host: string,
   pool: StoragePool,
   name: string,
+  /** How long to wait for an earlier create of it that still runs (0: fail at once). */
+  allocatingPatienceMs = 0,
 ): Promise<boolean> {
   let vol;
   try {
@@ -24,9 +33,8 @@ async function deleteIfPresent(
     if (!isNotFound(err)) throw err;
     // A daemon that just restarted may not have listed the pool's files yet: "not found" must
     // mean the file is gone, or a volume would outlive the marker that makes it ours. (Only
-    // then: a refresh that fails, as an rbd pool's does while Ceph is out of reach, makes
-    // libvirt stop the pool.)
-    await conn.storage.refreshPool(pool);
+    // then, and for rbd only when Ceph answers: a refresh that fails makes libvirt stop the pool.)
+    await refreshPool(conn, host, pool);
     try {
       vol = await conn.storage.volByName(pool, name);
     } catch (again) {
@@ -35,12 +43,12 @@ async function deleteIfPresent(
     }
   }
   try {
-    await conn.storage.deleteVol(vol);
+    await afterAllocation(() => conn.storage.deleteVol(vol), allocatingPatienceMs);
   } catch (err) {
     // Listed but gone (removed behind libvirt's back): once refreshed, it is not there. Any
     // other failure (storage out of reach) stands, and the pool is left alone.
     if (!/cannot unlink file .*No such file or directory/.test(describeError(err))) throw err;
-    await conn.storage.refreshPool(pool);
+    await refreshPool(conn, host, pool);
     if (await exists(conn, pool, name)) throw err;
     return false;
   }
@@ -62,14 +70,14 @@ async function exists(conn: LibvirtConnection, pool: StoragePool, name: string):
  * host's rbd pool until it is refreshed: on "not found" for a pool/image path, the host's rbd
  * pools are refreshed once and the lookup tried again.
  */
-export async function volumeByPath(conn: LibvirtConnection, volumePath: string) {
+export async function volumeByPath(conn: LibvirtConnection, host: string, volumePath: string) {
   try {
     return await conn.storage.volByPath(volumePath);
   } catch (err) {
     if (!isNotFound(err) || path.isAbsolute(volumePath)) throw err;
     for (const pool of await conn.storage.listPools()) {
       if (parsePoolXml(await conn.storage.poolXml(pool)).type === "rbd")
-        await conn.storage.refreshPool(pool).catch(() => undefined);
+        await refreshPool(conn, host, pool).catch(() => undefined);
     }
     return conn.storage.volByPath(volumePath);
   }
@@ -78,16 +86,17 @@ export async function volumeByPath(conn: LibvirtConnection, volumePath: string) 
 /** Writes an (empty) marker volume; one left by an earlier attempt is ours already. */
 async function ensureMarker(
   conn: LibvirtConnection,
+  host: string,
   pool: StoragePool,
   name: string,
 ): Promise<void> {
   if (await exists(conn, pool, name)) return;
   try {
-    await conn.storage.createVol(pool, volumeXml(name, 0, "raw"));
+    await createVolume(conn, host, pool, volumeXml(name, 0, "raw"));
   } catch (err) {
     // rbd pools refuse an image without capacity ("volume capacity required"): one byte then.
     if (!findLibvirtError(err, "VIR_ERR_NO_SUPPORT")) throw err;
-    await conn.storage.createVol(pool, volumeXml(name, 1, "raw"));
+    await createVolume(conn, host, pool, volumeXml(name, 1, "raw"));
   }
 }
 
@@ -110,9 +119,9 @@ export class CreatedVolumes {
       const volume = path.basename(d.targetPath);
       const ref = { host, pool: d.pool, volume };
       const marker = ownerMarkerName(volume, this.domainUuid);
-      await ensureMarker(conn, pool, marker);
+      await ensureMarker(conn, host, pool, marker);
       this.created.push(ref);
-      await conn.storage.createVol(pool, volumeXml(volume, d.capacityBytes, d.format, d.backing));
+      await createVolume(conn, host, pool, volumeXml(volume, d.capacityBytes, d.format, d.backing));
     }
   }
 
@@ -138,12 +147,12 @@ export class CreatedVolumes {
       try {
         const conn = await this.pool.get(ref.host);
         const pool = await conn.storage.poolByName(ref.pool);
-        if (!keep) await deleteIfPresent(conn, pool, ref.volume);
-        await deleteIfPresent(conn, pool, ownerMarkerName(ref.volume, this.domainUuid));
+        if (!keep) await deleteIfPresent(conn, ref.host, pool, ref.volume);
+        await deleteIfPresent(conn, ref.host, pool, ownerMarkerName(ref.volume, this.domainUuid));
         if (!keep) removed.push(describe(ref));
       } catch (err) {
         // A marker left now is removed by the next run's planning, with its volume if unused.
-        if (!keep) left.push(`${describe(ref)} (${(err as Error).message})`);
+        if (!keep) left.push(`${describe(ref)} (${describeError(err)})`);
       }
     }
     return { removed, left };
@@ -167,10 +176,10 @@ export class SourceMarks {
     const conn = await this.pool.get(host);
     for (const d of disks) {
       if (!d.copy || !d.sourcePath || (sameHost && d.sourcePath === d.targetPath)) continue;
-      const vol = await volumeByPath(conn, d.sourcePath);
+      const vol = await volumeByPath(conn, host, d.sourcePath);
       const pool = await conn.storage.poolByName(vol.pool);
       const marker = movingMarkerName(vol.name, this.domainUuid);
-      await ensureMarker(conn, pool, marker);
+      await ensureMarker(conn, host, pool, marker);
       this.refs.push({ host, pool: vol.pool, volume: marker });
     }
   }
@@ -185,7 +194,7 @@ export class SourceMarks {
     for (const ref of this.refs.splice(0)) {
       try {
         const conn = await this.pool.get(ref.host);
-        await deleteIfPresent(conn, await conn.storage.poolByName(ref.pool), ref.volume);
+        await deleteIfPresent(conn, ref.host, await conn.storage.poolByName(ref.pool), ref.volume);
       } catch {
         // Left for the next run's planning.
       }
@@ -206,7 +215,10 @@ export async function withSourceMarks<T>(
   }
 }
 
-/** Removes what the planner found left over by earlier attempts (volumes before markers). */
+/**
+ * Removes what the planner found left over by earlier attempts (volumes before markers). An image
+ * an earlier create still waits on Ceph for is removed once that create ends.
+ */
 export async function removeLeftovers(
   pool: ConnectionPool,
   leftovers: VolumeRef[],
@@ -214,7 +226,8 @@ export async function removeLeftovers(
   const removed: string[] = [];
   for (const ref of leftovers) {
     const conn = await pool.get(ref.host);
-    if (await deleteIfPresent(conn, await conn.storage.poolByName(ref.pool), ref.volume))
+    const where = await conn.storage.poolByName(ref.pool);
+    if (await deleteIfPresent(conn, ref.host, where, ref.volume, ALLOCATING_PATIENCE_MS))
       removed.push(describe(ref));
   }
   return removed;
@@ -248,7 +261,7 @@ export async function removeSourceVolumes(
     const conn = await ctx.pool.get(host);
     for (const d of disks) {
       if (!d.copy || !d.sourcePath || (options.sameHost && d.sourcePath === d.targetPath)) continue;
-      const vol = await volumeByPath(conn, d.sourcePath);
+      const vol = await volumeByPath(conn, host, d.sourcePath);
       await conn.storage.deleteVol(vol);
       removed.push(d.sourcePath);
     }
