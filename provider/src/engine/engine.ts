@@ -2,6 +2,7 @@
 // and observe its placement. Resources hold one of these (or a fake of it in unit tests) and
 // never a connection.
 import type { ConnectionPool } from "./connections";
+import { EarlyMeasurements } from "./early-measure";
 import { executePlan, type ExecuteOptions } from "./executor";
 import { reconcileAfterFailover, type AfterFailover } from "./failover";
 import type { CephStorageFence } from "../fencing/ceph-blocklist";
@@ -53,10 +54,14 @@ export interface PlacementEngine {
 }
 
 export function placementEngine(pool: ConnectionPool): PlacementEngine {
+  // A refresh's calculations, for the plans of this process's updates.
+  const earlyMeasurements = new EarlyMeasurements();
   return {
-    planPlacement: (req, policy, options) => planPlacement(pool, req, policy, options),
+    planPlacement: (req, policy, options) =>
+      planPlacement(pool, req, policy, { earlyMeasurements, ...options }),
     executePlan: (plan, facts, options) => executePlan(plan, facts, { ...options, pool }),
-    observeDomain: (domain, options) => observeDomain(pool, domain, options),
+    observeDomain: (domain, options) =>
+      observeDomain(pool, domain, { earlyMeasurements, ...options }),
     observeDomainOn: (host, domain, options) => observeDomainOn(pool, host, domain, options),
     probeHost: (host) => probeHost(pool, host),
     reconcileAfterFailover: (domain, failover, runningOn, storageFence) =>

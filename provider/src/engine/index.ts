@@ -24,7 +24,13 @@ export type * from "./types";
 export type { FenceDevice } from "../fencing/agent";
 export type { CephStorageFence } from "../fencing/ceph-blocklist";
 
-export { planPlacement, place, type PlannedMove, type PlanOptions } from "./placement";
+export {
+  DEFAULT_MEASURE_SECONDS,
+  planPlacement,
+  place,
+  type PlannedMove,
+  type PlanOptions,
+} from "./placement";
 export {
   observeDomain,
   observeDomainOn,

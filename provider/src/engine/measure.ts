@@ -26,7 +26,8 @@ const { VIR_DOMAIN_STATS_DIRTYRATE, VIR_DOMAIN_STATS_BALLOON, VIR_DOMAIN_STATS_S
 const { VIR_DOMAIN_RUNNING, VIR_DOMAIN_PAUSED } = C.virDomainState;
 const { VIR_DOMAIN_DIRTYRATE_MEASURED } = C.virDomainDirtyRateStatus;
 
-async function startCalc(
+/** Starts QEMU's dirty-rate calculation over `seconds`; the result is read with `measuredAfter`. */
+export async function startCalc(
   conn: LibvirtConnection,
   dom: Domain,
   seconds: number,
@@ -56,10 +57,24 @@ export async function measureMemory(
   } catch (err) {
     return { ...(await resident(conn, dom)), dirtyRateProblem: describeError(err) };
   }
+  return measuredAfter(conn, dom, seconds, Date.now(), signal);
+}
+
+/**
+ * The result of a dirty-rate calculation over `seconds` started at `startedAtMs` (by this
+ * process's clock), and the resident memory: waits for what is left of the window, then polls.
+ */
+export async function measuredAfter(
+  conn: LibvirtConnection,
+  dom: Domain,
+  seconds: number,
+  startedAtMs: number,
+  signal?: AbortSignal,
+): Promise<MeasuredMemory> {
   // The result is there after the window; allow as long again (and a little) to report it.
   const waitSeconds = seconds * 2 + 2;
-  const deadline = Date.now() + waitSeconds * 1000;
-  await sleep(seconds * 1000, signal);
+  const deadline = startedAtMs + waitSeconds * 1000;
+  await sleep(Math.max(0, startedAtMs + seconds * 1000 - Date.now()), signal);
   while (!signal?.aborted && Date.now() < deadline) {
     const [stats] = await conn.domains.stats(
       [dom],

@@ -4,6 +4,7 @@ import { constants as C } from "../libvirt";
 import type { ConnectionPool } from "./connections";
 import { withoutMoveMarker } from "./domain-xml";
 import { gatherDomainFacts, locateDomain, settledLocation, type LocatedDomain } from "./gather";
+import type { EarlyMeasurements } from "./early-measure";
 import { describeState } from "./where";
 
 const { VIR_DOMAIN_XML_INACTIVE: XML_INACTIVE, VIR_DOMAIN_XML_MIGRATABLE: XML_MIGRATABLE } =
@@ -34,6 +35,13 @@ export interface Observation {
 export interface ObserveOptions {
   /** Keep the definition too (it carries the domain's secrets: only for a failover). */
   definition?: boolean;
+  /**
+   * Start the running guest's dirty-rate calculation over this many seconds in the background,
+   * for an update that may follow (0 or unset: none).
+   */
+  measureAheadSeconds?: number;
+  /** Where calculations started ahead are kept for the plan (the engine's own). */
+  earlyMeasurements?: EarlyMeasurements;
 }
 
 /**
@@ -83,6 +91,14 @@ async function describe(
 ): Promise<Observation> {
   const conn = await pool.get(found.host);
   const facts = await gatherDomainFacts(conn, found.host, found.domain);
+  if (options.measureAheadSeconds && options.earlyMeasurements && facts.running)
+    await options.earlyMeasurements.start(
+      conn,
+      found.host,
+      found.domain,
+      options.measureAheadSeconds,
+      facts.nvram !== undefined,
+    );
   // The persistent definition (what a cold boot uses), in the form another host takes: what a
   // failover defines when this host is lost. The note of a move in progress is not part of it.
   const definitionXml = !options.definition

@@ -19,7 +19,8 @@ import {
 } from "./gather";
 import type { Observed, RunLedger } from "./ledger";
 import { chooseLink, type LinkFacts, type MeasuredLink } from "./link";
-import { MeasureGate, measureMemory, residentMemory } from "./measure";
+import type { EarlyMeasurements } from "./early-measure";
+import { MeasureGate, measuredAfter, measureMemory, residentMemory } from "./measure";
 import { needlessToMeasure } from "./plan-forecast";
 import { blockedPlan, choosePlan, type PlacementRequest, type PlanningFacts } from "./planner";
 import { parseDomainXml } from "./domain-xml";
@@ -44,6 +45,8 @@ export interface PlanOptions {
   measureSeconds?: number;
   /** Shared by the placements of one run, to bound measurements per host. */
   measureGate?: MeasureGate;
+  /** Calculations the refresh started moments ago: one for this guest and window is waited for, not started again. */
+  earlyMeasurements?: EarlyMeasurements;
   /** Link rates earlier moves measured (from the state and this run). */
   measuredLinks?: MeasuredLink[];
   /**
@@ -60,7 +63,7 @@ export interface PlanOptions {
   signal?: AbortSignal;
 }
 
-const DEFAULT_MEASURE_SECONDS = 1;
+export const DEFAULT_MEASURE_SECONDS = 1;
 const defaultGate = new MeasureGate();
 
 /** Gathers what the planner needs for one placement and plans it; changes nothing. */
@@ -230,17 +233,28 @@ async function gatherPlanningFacts(
   if (needless) {
     facts.memoryMeasurement = { windowSeconds: 0, needless };
   } else if (moving && seconds > 0) {
-    const measured = await (options.measureGate ?? defaultGate).run(found.host, () =>
-      measureMemory(sourceConn, found.domain, seconds, options.signal, facts.nvram !== undefined),
-    );
-    if (measured.stopped) {
+    const early = options.earlyMeasurements?.take(found.host, found.domain, seconds);
+    const startedEarlierMs = early && Date.now() - early.startedAtMs;
+    let measured =
+      early &&
+      (await measuredAfter(sourceConn, found.domain, seconds, early.startedAtMs, options.signal));
+    const reused = measured?.dirtyRateBps !== undefined || measured?.stopped;
+    if (!reused)
+      measured = await (options.measureGate ?? defaultGate).run(found.host, () =>
+        measureMemory(sourceConn, found.domain, seconds, options.signal, facts.nvram !== undefined),
+      );
+    if (measured!.stopped) {
       // Plan from what the guest is now: a guest that stopped moves offline, never started.
       facts = await gatherDomainFacts(sourceConn, found.host, found.domain);
       hosts = hostsGathered(pool, req, facts);
     } else {
-      facts.dirtyRateBps = measured.dirtyRateBps;
-      facts.residentBytes = measured.residentBytes ?? facts.residentBytes;
-      facts.memoryMeasurement = { windowSeconds: seconds, problem: measured.dirtyRateProblem };
+      facts.dirtyRateBps = measured!.dirtyRateBps;
+      facts.residentBytes = measured!.residentBytes ?? facts.residentBytes;
+      facts.memoryMeasurement = {
+        windowSeconds: seconds,
+        problem: measured!.dirtyRateProblem,
+        ...(reused ? { startedEarlierMs } : {}),
+      };
     }
   }
   const [source, target, ...others] = await hosts;

@@ -144,7 +144,9 @@ function dirtyRateSource(domain: DomainFacts): { bps: number; source: string } {
   if (domain.dirtyRateBps !== undefined)
     return {
       bps: domain.dirtyRateBps,
-      source: m ? `measured over ${m.windowSeconds} s (QEMU dirty-rate calculation)` : "measured",
+      source: !m
+        ? "measured"
+        : `measured over ${m.windowSeconds} s (QEMU dirty-rate calculation${m.startedEarlierMs === undefined ? "" : `, started by the refresh ${(m.startedEarlierMs / 1000).toFixed(1)} s before the plan`})`,
     };
   return {
     bps: 0,

@@ -63,7 +63,13 @@ export interface DomainFacts {
   residentBytes?: number;
   /** How the memory figures were measured, or why they could not be. */
   /** How the dirty rate was measured; `needless` says why it was not (see needlessToMeasure). */
-  memoryMeasurement?: { windowSeconds: number; problem?: string; needless?: string };
+  memoryMeasurement?: {
+    windowSeconds: number;
+    problem?: string;
+    needless?: string;
+    /** Started by the refresh this long before the plan (reused, not measured again). */
+    startedEarlierMs?: number;
+  };
   /** The domain XML as libvirt gives it for migration (VIR_DOMAIN_XML_MIGRATABLE). */
   xml: string;
   /** Disk files the persistent definition names (what a cold boot would use), when known. */

@@ -1,6 +1,11 @@
 // Read (refresh and import) of a placement: where the domain is now, the inputs that amounts to
 // (so drift shows against the program), and what earlier attempts left for the next update.
-import { LocationUnknownError, type Observation, type Recovery } from "../../engine";
+import {
+  DEFAULT_MEASURE_SECONDS,
+  LocationUnknownError,
+  type Observation,
+  type Recovery,
+} from "../../engine";
 import type { ProviderRuntime } from "../runtime";
 import { refreshedInputs } from "./drift";
 import {
@@ -29,6 +34,9 @@ export async function readPlacement(
   try {
     seen = await runtime.engine.observeDomain(domain, {
       definition: keepsDefinition(runtime, inputs),
+      // Pulumi refreshes a placement right before updating it: the update then finds the
+      // guest's dirty rate measured instead of waiting a window for it.
+      measureAheadSeconds: runtime.measureSeconds ?? DEFAULT_MEASURE_SECONDS,
     });
   } catch (err) {
     if (!(await lastHostLost(runtime, err, state))) throw err;
