@@ -78,7 +78,7 @@ bench-forecast: build ## forecast vs outcome for idle/moderate/fast guests, capp
 bench-placement: build ## the fleet solver: 2,000 VMs over 100 hosts with rules vs a greedy baseline (pure, no lab; ARGS="runs")
 	node build/bench/placement.js $(ARGS)
 
-bench-provider: build ## pulumi up/preview vs plain virsh: one move, 200-placement preview, rebalance, a non-converging guest at a cap, stream options, a guest on Ceph RBD (lab must be up; ARGS="runs parts")
+bench-provider: build ## pulumi up/preview vs plain virsh: one move, 200-placement preview, rebalance, a non-converging guest at a cap, stream options, a guest on Ceph RBD; part g: 2,000 placements over ssh vs 2,000 trivial resources (lab must be up; ARGS="runs parts placements scale")
 	source $(PULUMI_ENV) && node build/bench/provider.js $(ARGS)
 
 gen-sdk: ## regenerate the nodejs, python and go SDKs in sdk/ from schema.json

@@ -22,6 +22,10 @@ export interface StackOptions {
   shared?: boolean;
   /** MigrationPolicy inputs for every placement. */
   policy?: Record<string, unknown>;
+  /** How the provider reaches the hosts (tcp unless set); ssh verifies the lab's host keys. */
+  transport?: "tcp" | "ssh";
+  /** Instead of placements: this many MigrationPolicy resources, which touch no host. */
+  trivial?: number;
 }
 
 export interface MigrationRecordOutput {
@@ -39,24 +43,31 @@ export interface MigrationRecordOutput {
   transport?: { transferredBytes?: number };
 }
 
-/** The provider reaches every host over tcp, like virsh in these benchmarks. */
+/**
+ * The provider reaches every host over tcp, like virsh in these benchmarks, or over ssh (the
+ * daemons still reach each other over tcp).
+ */
 function stackConfig(
   lab: LabDescription,
   vms: Record<string, string>,
   limits: ProviderLimits,
   options: StackOptions,
 ) {
+  const ssh = options.transport === "ssh";
   return {
     config: {
       [`${PROJECT}:vms`]: vms,
       // Local disks (copied) unless the stack is for shared-storage guests.
       ...(options.shared ? {} : { [`${PROJECT}:pool`]: "local" }),
       ...(options.policy ? { [`${PROJECT}:policy`]: options.policy } : {}),
+      ...(options.trivial ? { [`${PROJECT}:trivial`]: options.trivial } : {}),
       "vmplacement:hosts": lab.hosts.map((h) => ({
         name: h.name,
-        uri: h.uris.tcp,
+        uri: ssh ? h.uris.ssh : h.uris.tcp,
+        ...(ssh ? { peerUri: h.uris.tcp } : {}),
         migrationAddress: h.migrationAddress,
       })),
+      ...(ssh ? { "vmplacement:sshKnownHosts": readFileSync(lab.ssh.knownHosts, "utf8") } : {}),
       "vmplacement:maxMigrationsPerHostOutbound": limits.perHostOutbound,
       "vmplacement:maxMigrationsPerHostInbound": limits.perHostInbound,
       "vmplacement:maxMigrationsTotal": limits.total,
@@ -93,6 +104,11 @@ export class BenchStack {
   ): Promise<BenchStack> {
     const stack = new BenchStack(name, gid, stackConfig(lab, vms, limits, options));
     await stack.ws.pulumi(["stack", "init", name]);
+    if (options.transport === "ssh")
+      await stack.ws.setSecret(
+        "vmplacement:sshPrivateKey",
+        readFileSync(lab.ssh.privateKey, "utf8"),
+      );
     return stack;
   }
 
@@ -100,9 +116,13 @@ export class BenchStack {
   async configure(change: {
     vms?: Record<string, string>;
     limits?: ProviderLimits;
+    /** Changes every third trivial resource (another input value). */
+    trivialVariant?: number;
   }): Promise<void> {
     const values: Array<[string, string]> = [];
     if (change.vms) values.push([`${PROJECT}:vms`, JSON.stringify(change.vms)]);
+    if (change.trivialVariant !== undefined)
+      values.push([`${PROJECT}:trivialVariant`, String(change.trivialVariant)]);
     if (change.limits)
       values.push(
         ["vmplacement:maxMigrationsPerHostOutbound", String(change.limits.perHostOutbound)],

@@ -15,7 +15,7 @@ type Output = { wallMs: number; stdout: string };
  * Plan summaries the provider prints in preview: "<vm>: h1 -> h2, offline, memory 16 MiB, ..."
  * for a move, "<vm>: stays on h1" otherwise.
  */
-function plansIn(output: string): { plans: number; moves: number; modes: string[] } {
+export function plansIn(output: string): { plans: number; moves: number; modes: string[] } {
   const plans = [...output.matchAll(/: (?:stays on \S+|\S+ -> \S+, ([a-z-]+), )/g)];
   const modes = plans.map((m) => m[1]).filter(Boolean);
   return { plans: plans.length, moves: modes.length, modes: [...new Set(modes)] };

@@ -4,8 +4,9 @@
 //   (c) rebalancing 12 VMs: `pulumi up` (concurrent within per-host limits) vs a virsh loop,
 //   (d) a fast-churn guest at 40 MiB/s vs `virsh migrate --postcopy --postcopy-after-precopy`,
 //   (e) compression and parallel connections at 40 MiB/s: wire bytes, wall, efficiency,
-//   (f) one live migration of a guest on Ceph RBD (nothing copied) vs `virsh migrate`.
-//   node build/bench/provider.js [runs] [parts] [placements]     e.g. `3 a,c`  (defaults: 5 a,b,c,d,e,f 200)
+//   (f) one live migration of a guest on Ceph RBD (nothing copied) vs `virsh migrate`,
+//   (g) preview and up of [scale] placements over ssh vs as many trivial resources (not by default).
+//   node build/bench/provider.js [runs] [parts] [placements] [scale]   e.g. `3 a,c`  (defaults: 5 a,b,c,d,e,f 200 2000)
 // The lab must be up and the Pulumi toolchain on PATH (source scripts/pulumi-env.sh).
 import { randomBytes } from "node:crypto";
 import { loadLab } from "../test/lab/lab";
@@ -19,6 +20,7 @@ import {
 } from "./provider-migration";
 import { benchPreview } from "./provider-preview";
 import { benchRebalance } from "./provider-rebalance";
+import { benchScale } from "./provider-scale";
 import { printTable, writeResults } from "./report";
 
 /** Per-host limits the rebalance compares; the first runs before the virsh loop. */
@@ -28,17 +30,21 @@ function parseArgs(argv: string[]) {
   const runs = Number(argv[0] ?? 5);
   const parts = (argv[1] ?? "a,b,c,d,e,f").split(",");
   const placements = Number(argv[2] ?? 200);
+  const scale = Number(argv[3] ?? 2000);
   if (
     !(runs >= 1) ||
     !(placements >= 3) ||
-    parts.some((p) => !"abcdef".includes(p) || p.length !== 1)
+    !(scale >= 3) ||
+    parts.some((p) => !"abcdefg".includes(p) || p.length !== 1)
   )
-    throw new Error("usage: provider.js [runs >= 1] [parts: a,b,c,d,e,f] [placements >= 3]");
-  return { runs, parts, placements };
+    throw new Error(
+      "usage: provider.js [runs >= 1] [parts: a,b,c,d,e,f,g] [placements >= 3] [scale >= 3]",
+    );
+  return { runs, parts, placements, scale };
 }
 
 async function main(): Promise<void> {
-  const { runs, parts, placements } = parseArgs(process.argv.slice(2));
+  const { runs, parts, placements, scale } = parseArgs(process.argv.slice(2));
   const cleanup = new Cleanup();
   for (const signal of ["SIGINT", "SIGTERM"] as const)
     process.once(signal, () => {
@@ -61,6 +67,7 @@ async function main(): Promise<void> {
     d: () => benchNonConvergingMove(ctx, Math.min(runs, 3)),
     e: () => benchStreamOptions(ctx, Math.min(runs, 2)),
     f: () => benchRbdMigration(ctx, runs),
+    g: () => benchScale(ctx, scale),
   };
   const started = Date.now();
   const results: PartResult[] = [];

@@ -1,6 +1,8 @@
 // Benchmark program: one VmPlacement per entry of config `vms` (VM name -> host), disks in
-// `pool` when set, moved under a MigrationPolicy of config `policy` when set. The default provider takes its hosts and limits from the stack's
-// vmplacement:* config. Resources are registered by token, so the program can be copied into a
+// `pool` when set, moved under a MigrationPolicy of config `policy` when set; or, with config
+// `trivial` = N, N MigrationPolicy resources and nothing else (Pulumi's own cost per resource:
+// the provider touches no host for them; `trivialVariant` changes every third). The default
+// provider takes its hosts and limits from the stack's vmplacement:* config. Resources are registered by token, so the program can be copied into a
 // throwaway workspace without the generated SDK next to it.
 import * as pulumi from "@pulumi/pulumi";
 
@@ -28,7 +30,12 @@ class MigrationPolicy extends pulumi.CustomResource {
   }
 }
 
-const vms = config.requireObject<Record<string, string>>("vms");
+const trivial = config.getNumber("trivial") ?? 0;
+const variant = config.getNumber("trivialVariant") ?? 0;
+for (let i = 0; i < trivial; i++)
+  new MigrationPolicy(`trivial-${i}`, { maxDowntimeMs: 300 + (i % 3 === 0 ? variant : 0) });
+
+const vms = trivial ? {} : config.requireObject<Record<string, string>>("vms");
 const pool = config.get("pool");
 const policyInputs = config.getObject<Record<string, unknown>>("policy");
 const policy = policyInputs ? new MigrationPolicy("policy", policyInputs).spec : undefined;

@@ -20,6 +20,7 @@ import {
 import type { Recovery } from "./recovery-plan";
 import { presenceVia } from "./where";
 import { removeLeftovers } from "./volumes";
+import { forgetHostReadings } from "./gather";
 import type {
   DomainFacts,
   MigrationPlan,
@@ -44,6 +45,20 @@ const MIN_POLL_MS = 500;
 const SILENT_HOST_WAIT_MS = 30_000;
 
 export async function executePlan(
+  plan: MigrationPlan,
+  facts: DomainFacts | undefined,
+  options: ExecuteOptions,
+): Promise<MigrationRecord> {
+  try {
+    return await execute(plan, facts, options);
+  } finally {
+    // Memory and volumes changed there: later plans read these hosts afresh.
+    forgetHostReadings(options.pool, plan.from, plan.to, ...plan.staleIncoming);
+    for (const v of plan.leftovers) forgetHostReadings(options.pool, v.host);
+  }
+}
+
+async function execute(
   plan: MigrationPlan,
   facts: DomainFacts | undefined,
   options: ExecuteOptions,

@@ -337,13 +337,51 @@ export async function gatherHostFacts(
   } catch (err) {
     return { ...base, unreachableReason: (err as Error).message };
   }
-  const [freeMemoryBytes, pools, cpuCompatible] = await Promise.all([
-    conn.host.freeMemory(),
-    poolFacts(conn),
+  const [{ freeMemoryBytes, pools }, cpuCompatible] = await Promise.all([
+    sharedHostReading(pool, name, conn),
     cpuRunsOn(conn, domain),
   ]);
   const volumeIdentities = await backingIdentitiesOn(conn, pools, domain);
   return { ...base, reachable: true, freeMemoryBytes, pools, cpuCompatible, volumeIdentities };
+}
+
+/**
+ * How long one reading of a host's free memory and pools serves the placements planned after
+ * it. A preview of thousands of placements would otherwise list every pool's volumes once per
+ * placement (quadratic in the fleet); what placements of one run take from each other is the
+ * run ledger's to count, and a move forgets the readings of its hosts when it ends.
+ */
+export const HOST_READING_REUSE_MS = 2_000;
+
+type HostReading = { freeMemoryBytes: number; pools: Record<string, PoolFacts> };
+const readings = new WeakMap<
+  ConnectionPool,
+  Map<string, { at: number; reading: Promise<HostReading> }>
+>();
+
+function sharedHostReading(
+  pool: ConnectionPool,
+  host: string,
+  conn: LibvirtConnection,
+): Promise<HostReading> {
+  let byHost = readings.get(pool);
+  if (!byHost) readings.set(pool, (byHost = new Map()));
+  const kept = byHost.get(host);
+  if (kept && Date.now() - kept.at < HOST_READING_REUSE_MS) return kept.reading;
+  const reading = Promise.all([conn.host.freeMemory(), poolFacts(conn)]).then(
+    ([freeMemoryBytes, pools]) => ({ freeMemoryBytes, pools }),
+  );
+  const entry = { at: Date.now(), reading };
+  byHost.set(host, entry);
+  // A failed reading is not kept for others.
+  reading.catch(() => byHost.get(host) === entry && byHost.delete(host));
+  return reading;
+}
+
+/** After a move (or anything that changed memory or volumes there): read the hosts afresh. */
+export function forgetHostReadings(pool: ConnectionPool, ...hosts: string[]): void {
+  const byHost = readings.get(pool);
+  for (const h of hosts) byHost?.delete(h);
 }
 
 /** Identities of the files on this host that stand where the domain's backing chains would. */

@@ -83,14 +83,14 @@ export async function volumeByPath(conn: LibvirtConnection, host: string, volume
   }
 }
 
-/** Writes an (empty) marker volume; one left by an earlier attempt is ours already. */
+/** Writes an (empty) marker volume; one left by an earlier attempt is ours already (false). */
 async function ensureMarker(
   conn: LibvirtConnection,
   host: string,
   pool: StoragePool,
   name: string,
-): Promise<void> {
-  if (await exists(conn, pool, name)) return;
+): Promise<boolean> {
+  if (await exists(conn, pool, name)) return false;
   try {
     await createVolume(conn, host, pool, volumeXml(name, 0, "raw"));
   } catch (err) {
@@ -98,6 +98,7 @@ async function ensureMarker(
     if (!findLibvirtError(err, "VIR_ERR_NO_SUPPORT")) throw err;
     await createVolume(conn, host, pool, volumeXml(name, 1, "raw"));
   }
+  return true;
 }
 
 const describe = (v: VolumeRef) => `${v.pool}/${v.volume} on ${v.host}`;
@@ -119,9 +120,22 @@ export class CreatedVolumes {
       const volume = path.basename(d.targetPath);
       const ref = { host, pool: d.pool, volume };
       const marker = ownerMarkerName(volume, this.domainUuid);
-      await ensureMarker(conn, host, pool, marker);
+      const marked = await ensureMarker(conn, host, pool, marker);
       this.created.push(ref);
-      await createVolume(conn, host, pool, volumeXml(volume, d.capacityBytes, d.format, d.backing));
+      try {
+        await createVolume(
+          conn,
+          host,
+          pool,
+          volumeXml(volume, d.capacityBytes, d.format, d.backing),
+        );
+      } catch (err) {
+        // Made by someone else since the plan looked: never ours to remove, nor to mark.
+        if (!findLibvirtError(err, "VIR_ERR_STORAGE_VOL_EXIST")) throw err;
+        this.created.pop();
+        if (marked) await deleteIfPresent(conn, host, pool, marker);
+        throw err;
+      }
     }
   }
 
