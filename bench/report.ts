@@ -1,5 +1,5 @@
 // Benchmark output: a plain table on stdout and the same rows as JSON under bench/results/.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 export type Row = Record<string, string | number>;
@@ -19,5 +19,7 @@ export function writeResults(name: string, data: unknown): string {
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}.json`);
   writeFileSync(file, JSON.stringify(data, null, 2) + "\n");
+  // The latest run is the file above; every run stays in the history, one line each.
+  appendFileSync(path.join(dir, `${name}.history.jsonl`), JSON.stringify(data) + "\n");
   return file;
 }
