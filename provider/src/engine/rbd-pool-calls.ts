@@ -81,6 +81,18 @@ export async function refreshPool(
   await conn.storage.refreshPool(pool);
 }
 
+/**
+ * Refreshes the host's rbd pools whose monitors answer (each probed first, as above); the others
+ * are left as they are. Used where an image another host made must become visible here.
+ */
+export async function refreshRbdPools(conn: LibvirtConnection): Promise<void> {
+  for (const pool of await conn.storage.listPools()) {
+    const need = await rbdAccessOf(conn, pool);
+    if (need && (await probeCluster(conn, need)) === undefined)
+      await conn.storage.refreshPool(pool).catch(() => undefined);
+  }
+}
+
 /** libvirt refuses to delete a volume while an earlier create of it still runs. */
 export const isStillAllocating = (err: unknown): boolean =>
   findLibvirtError(err, "VIR_ERR_OPERATION_INVALID") !== undefined &&

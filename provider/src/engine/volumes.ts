@@ -8,12 +8,12 @@ import type { ConnectionPool } from "./connections";
 import { reportPhase, type RunContext } from "./context";
 import { describeError } from "./errors";
 import { volumeXml } from "./domain-xml";
-import { parsePoolXml } from "./pool-xml";
 import {
   afterAllocation,
   ALLOCATING_PATIENCE_MS,
   createVolume,
   refreshPool,
+  refreshRbdPools,
 } from "./rbd-pool-calls";
 import { movingMarkerName, ownerMarkerName } from "./volume-markers";
 import type { DiskPlacement, VolumeRef } from "./types";
@@ -70,15 +70,12 @@ async function exists(conn: LibvirtConnection, pool: StoragePool, name: string):
  * host's rbd pool until it is refreshed: on "not found" for a pool/image path, the host's rbd
  * pools are refreshed once and the lookup tried again.
  */
-export async function volumeByPath(conn: LibvirtConnection, host: string, volumePath: string) {
+export async function volumeByPath(conn: LibvirtConnection, volumePath: string) {
   try {
     return await conn.storage.volByPath(volumePath);
   } catch (err) {
     if (!isNotFound(err) || path.isAbsolute(volumePath)) throw err;
-    for (const pool of await conn.storage.listPools()) {
-      if (parsePoolXml(await conn.storage.poolXml(pool)).type === "rbd")
-        await refreshPool(conn, host, pool).catch(() => undefined);
-    }
+    await refreshRbdPools(conn);
     return conn.storage.volByPath(volumePath);
   }
 }
@@ -190,7 +187,7 @@ export class SourceMarks {
     const conn = await this.pool.get(host);
     for (const d of disks) {
       if (!d.copy || !d.sourcePath || (sameHost && d.sourcePath === d.targetPath)) continue;
-      const vol = await volumeByPath(conn, host, d.sourcePath);
+      const vol = await volumeByPath(conn, d.sourcePath);
       const pool = await conn.storage.poolByName(vol.pool);
       const marker = movingMarkerName(vol.name, this.domainUuid);
       await ensureMarker(conn, host, pool, marker);
@@ -275,7 +272,7 @@ export async function removeSourceVolumes(
     const conn = await ctx.pool.get(host);
     for (const d of disks) {
       if (!d.copy || !d.sourcePath || (options.sameHost && d.sourcePath === d.targetPath)) continue;
-      const vol = await volumeByPath(conn, host, d.sourcePath);
+      const vol = await volumeByPath(conn, d.sourcePath);
       await conn.storage.deleteVol(vol);
       removed.push(d.sourcePath);
     }
