@@ -10,6 +10,7 @@ import type { ConnectionPool } from "./connections";
 import { cpuMode, parseDomainXml } from "./domain-xml";
 import { parsePoolXml } from "./pool-xml";
 import type { DefinedCopy } from "./recovery-plan";
+import { SharedHostReadings } from "./host-readings";
 import { describeState, pausedBeforeRunning } from "./where";
 import type { DiskFacts, DomainFacts, HostFacts, PoolFacts } from "./types";
 
@@ -35,11 +36,15 @@ export interface Location {
 /**
  * Finds where a domain is: the host running it, else a host defining it; plus other definitions.
  * Hosts in `skip` are not asked (one already known to be silent would only cost its timeout).
+ * `fromListings`: each host's list of domains, shared for a moment by the run's placements, stands
+ * in for a lookup per host: for a run that only looks (a preview, a refresh), never for one that
+ * acts. A listing may be a moment old, so "on no host" is only believed when asked afresh.
  */
 export async function locateDomain(
   pool: ConnectionPool,
   name: string,
   skip: string[] = [],
+  options: { fromListings?: boolean } = {},
 ): Promise<Location> {
   const hits: LocatedDomain[] = [];
   const unreachable: Record<string, string> = {};
@@ -49,7 +54,10 @@ export async function locateDomain(
       .map(async (h) => {
         try {
           const conn = await pool.get(h.name);
-          const domain = await conn.domains.lookupByName(name);
+          const domain = options.fromListings
+            ? (await domainListings.get(pool, h.name, () => listedByName(conn))).get(name)
+            : await conn.domains.lookupByName(name);
+          if (!domain) return;
           const { state, reason } = await conn.domains.state(domain);
           hits.push({
             host: h.name,
@@ -63,6 +71,7 @@ export async function locateDomain(
         }
       }),
   );
+  if (options.fromListings && !hits.length) return locateDomain(pool, name, skip);
   hits.sort(
     (a, b) =>
       Number(b.running && !b.incoming) - Number(a.running && !a.incoming) ||
@@ -71,6 +80,10 @@ export async function locateDomain(
         pool.hosts.findIndex((h) => h.name === b.host),
   );
   return { found: hits[0], also: hits.slice(1), unreachable };
+}
+
+async function listedByName(conn: LibvirtConnection): Promise<Map<string, Domain>> {
+  return new Map((await conn.domains.listAll()).map((d) => [d.name, d]));
 }
 
 /** The inventory hosts that did not answer, as "h1 (why); h2 (why)". */
@@ -346,42 +359,41 @@ export async function gatherHostFacts(
 }
 
 /**
- * How long one reading of a host's free memory and pools serves the placements planned after
- * it. A preview of thousands of placements would otherwise list every pool's volumes once per
- * placement (quadratic in the fleet); what placements of one run take from each other is the
- * run ledger's to count, and a move forgets the readings of its hosts when it ends.
+ * Starts reading the hosts' free memory and pools, for the host facts gathered moments later
+ * to take: the pools are listed while the domain is still being read. Failures are left to the
+ * reading that takes it.
  */
-export const HOST_READING_REUSE_MS = 2_000;
+export function readHostsAhead(pool: ConnectionPool, hosts: string[]): void {
+  for (const host of new Set(hosts))
+    if (pool.host(host))
+      pool
+        .get(host)
+        .then((conn) => sharedHostReading(pool, host, conn))
+        .catch(() => undefined);
+}
 
 type HostReading = { freeMemoryBytes: number; pools: Record<string, PoolFacts> };
-const readings = new WeakMap<
-  ConnectionPool,
-  Map<string, { at: number; reading: Promise<HostReading> }>
->();
+const hostReadings = new SharedHostReadings<HostReading>();
+/** Each host's domains by name, for a run that only looks (a preview). */
+const domainListings = new SharedHostReadings<Map<string, Domain>>();
 
 function sharedHostReading(
   pool: ConnectionPool,
   host: string,
   conn: LibvirtConnection,
 ): Promise<HostReading> {
-  let byHost = readings.get(pool);
-  if (!byHost) readings.set(pool, (byHost = new Map()));
-  const kept = byHost.get(host);
-  if (kept && Date.now() - kept.at < HOST_READING_REUSE_MS) return kept.reading;
-  const reading = Promise.all([conn.host.freeMemory(), poolFacts(conn)]).then(
-    ([freeMemoryBytes, pools]) => ({ freeMemoryBytes, pools }),
+  return hostReadings.get(pool, host, () =>
+    Promise.all([conn.host.freeMemory(), poolFacts(conn)]).then(([freeMemoryBytes, pools]) => ({
+      freeMemoryBytes,
+      pools,
+    })),
   );
-  const entry = { at: Date.now(), reading };
-  byHost.set(host, entry);
-  // A failed reading is not kept for others.
-  reading.catch(() => byHost.get(host) === entry && byHost.delete(host));
-  return reading;
 }
 
-/** After a move (or anything that changed memory or volumes there): read the hosts afresh. */
+/** After a move (or anything that changed memory, volumes or domains there): read the hosts afresh. */
 export function forgetHostReadings(pool: ConnectionPool, ...hosts: string[]): void {
-  const byHost = readings.get(pool);
-  for (const h of hosts) byHost?.delete(h);
+  hostReadings.forget(pool, hosts);
+  domainListings.forget(pool, hosts);
 }
 
 /** Identities of the files on this host that stand where the domain's backing chains would. */

@@ -128,6 +128,7 @@ class PassStarts {
 async function migrateAndSteer(
   ctx: RunContext,
   src: LibvirtConnection,
+  dom: Domain,
   passes: PassStarts,
 ): Promise<{
   error?: unknown;
@@ -135,13 +136,8 @@ async function migrateAndSteer(
   diskCopied: number;
   passBps: number[];
 }> {
-  const { plan, policy, record } = ctx;
-  const dom = await src.domains.lookupByName(plan.domain);
+  const { plan, record } = ctx;
   const target = ctx.pool.host(plan.to)!;
-  await steer(ctx, `setting the max downtime to ${policy.maxDowntimeMs} ms`, () =>
-    src.migration.setMaxDowntime(dom, policy.maxDowntimeMs),
-  );
-
   let settled = false;
   const call = src.migration
     .migrateToUri3(dom, target.peerUri ?? target.uri, plan.params, plan.flags as MigrateFlagName[])
@@ -390,39 +386,81 @@ async function completedStats(
   return stats?.type === "completed" ? stats : fromEvent;
 }
 
+/** The source domain, made ready to migrate: its job events watched until `stop`. */
+interface SourceWatch {
+  dom: Domain;
+  /** The completed-job statistics the source's event carried. */
+  completed?: JobStats;
+  /** The highest memory pass QEMU announced. */
+  iterations: number;
+  stop(): Promise<void>;
+}
+
+/** Looks the domain up on the source, watches its job events and sets its max downtime. */
+async function prepareSource(
+  ctx: RunContext,
+  src: LibvirtConnection,
+  passes: PassStarts,
+): Promise<SourceWatch> {
+  const { plan, policy } = ctx;
+  const dom = await src.domains.lookupByName(plan.domain);
+  const unsubscribe: Array<() => Promise<void>> = [];
+  const watch: SourceWatch = {
+    dom,
+    iterations: 0,
+    stop: () => Promise.all(unsubscribe.map((u) => u().catch(() => undefined))).then(() => {}),
+  };
+  const subscribed = await Promise.allSettled([
+    src.events.onJobCompleted(dom, (e) => (watch.completed = e.stats)),
+    src.events.onMigrationIteration(dom, (e) => {
+      watch.iterations = Math.max(watch.iterations, e.iteration);
+      passes.fire();
+    }),
+    steer(ctx, `setting the max downtime to ${policy.maxDowntimeMs} ms`, () =>
+      src.migration.setMaxDowntime(dom, policy.maxDowntimeMs),
+    ).then(() => undefined),
+  ]);
+  for (const s of subscribed) if (s.status === "fulfilled" && s.value) unsubscribe.push(s.value);
+  const failed = subscribed.find((s) => s.status === "rejected");
+  if (failed) {
+    await watch.stop();
+    throw failed.reason;
+  }
+  return watch;
+}
+
 export async function runLive(ctx: RunContext): Promise<{ finalHost: string }> {
   const { plan, record, facts } = ctx;
   const volumes = new CreatedVolumes(ctx.pool, facts.uuid);
   const sources = new SourceMarks(ctx.pool, facts.uuid);
-  let completedEvent: JobStats | undefined;
-  let iterations = 0;
   const passes = new PassStarts();
+  let watch: SourceWatch | undefined;
   let outcome: Awaited<ReturnType<typeof migrateAndSteer>>;
   try {
     const src = await ctx.pool.get(plan.from);
-    await sources.mark(plan.from, plan.disks, false);
-    await volumes.createFor(plan.to, plan.disks);
+    // The source's marks, the target's volumes and the source domain's watch do not depend on
+    // each other: made at once. All have finished before anything is decided, so a rollback
+    // sees everything that was made.
+    const prepared = await Promise.allSettled([
+      sources.mark(plan.from, plan.disks, false),
+      volumes.createFor(plan.to, plan.disks),
+      prepareSource(ctx, src, passes),
+    ]);
+    if (prepared[2].status === "fulfilled") watch = prepared[2].value;
+    for (const p of prepared) if (p.status === "rejected") throw p.reason;
     if (plan.disks.some((d) => d.copy))
       record.step(
         `created target volumes in ${[...new Set(plan.disks.filter((d) => d.copy).map((d) => d.pool))].join(", ")} on ${plan.to}`,
       );
-    const dom = await src.domains.lookupByName(plan.domain);
-    const unsubscribe = await Promise.all([
-      src.events.onJobCompleted(dom, (e) => (completedEvent = e.stats)),
-      src.events.onMigrationIteration(dom, (e) => {
-        iterations = Math.max(iterations, e.iteration);
-        passes.fire();
-      }),
-    ]);
-    try {
-      outcome = await migrateAndSteer(ctx, src, passes);
-    } finally {
-      await Promise.all(unsubscribe.map((u) => u().catch(() => undefined)));
-    }
+    outcome = await migrateAndSteer(ctx, src, watch!.dom, passes);
   } catch (err) {
     // Nothing was started (or the source could not be reached to start it): undo the volumes.
     outcome = { error: err, diskCopied: 0, passBps: [] };
+  } finally {
+    await watch?.stop();
   }
+  const completedEvent = watch?.completed;
+  const iterations = watch?.iterations ?? 0;
 
   if (!outcome.error) reportPhase(ctx, "verifying");
   const [onSource, onTarget] = await Promise.all([
@@ -664,7 +702,12 @@ async function verifyMoved(ctx: RunContext, seen: Seen): Promise<{ finalHost: st
       plan.to,
     );
   }
-  await volumes.keep();
+  // The target's volumes are kept (their markers dropped) while its job statistics are read.
+  const dst = await ctx.pool.get(plan.to);
+  const [stats] = await Promise.all([
+    completedStats(dst, plan.domain, completedEvent),
+    volumes.keep(),
+  ]);
   if (sourceLeftForUs) {
     // The VM has moved whatever happens here: a failure is reported, not treated as a failed move.
     try {
@@ -677,8 +720,6 @@ async function verifyMoved(ctx: RunContext, seen: Seen): Promise<{ finalHost: st
       );
     }
   }
-  const dst = await ctx.pool.get(plan.to);
-  const stats = await completedStats(dst, plan.domain, completedEvent);
   record.downtimeMs = stats?.downtimeMs;
   // The target's completed statistics count memory only; the storage copy is the source's.
   const memoryMoved = stats?.memoryProcessed ?? stats?.dataProcessed;

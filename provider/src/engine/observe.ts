@@ -33,6 +33,8 @@ export interface Observation {
 }
 
 export interface ObserveOptions {
+  /** Where the domain is may come from host listings shared for a moment (locateDomain). */
+  fromListings?: boolean;
   /** Keep the definition too (it carries the domain's secrets: only for a failover). */
   definition?: boolean;
   /**
@@ -53,7 +55,7 @@ export async function observeDomain(
   domain: string,
   options: ObserveOptions = {},
 ): Promise<Observation | undefined> {
-  const located = await locateDomain(pool, domain);
+  const located = await locateDomain(pool, domain, [], { fromListings: options.fromListings });
   const found = settledLocation(domain, located);
   if (!found) return undefined;
   return describe(pool, found, located.also.length > 0, options);

@@ -13,6 +13,7 @@ import {
   locateDomain,
   LocationUnknownError,
   markedCopies,
+  readHostsAhead,
   settledLocation,
   type LocatedDomain,
   type Location,
@@ -61,6 +62,8 @@ export interface PlanOptions {
   /** The storage fence of an inventory host (Ceph blocklist, with its key), for a failover. */
   storageFence?: (host: string) => CephStorageFence | undefined;
   signal?: AbortSignal;
+  /** The run only looks (a preview): where domains are may come from listings shared by its placements. */
+  lookOnly?: boolean;
 }
 
 export const DEFAULT_MEASURE_SECONDS = 1;
@@ -75,7 +78,9 @@ export async function planPlacement(
 ): Promise<PlannedMove> {
   const lost = await lostSource(pool, req);
   // A lost host is not asked again: it would only cost its connect timeout.
-  const located = await locateDomain(pool, req.domain, lost ? [lost.host] : []);
+  const located = await locateDomain(pool, req.domain, lost ? [lost.host] : [], {
+    fromListings: options.lookOnly,
+  });
   if (lost && !located.found?.running)
     return { plan: await failoverPlan(pool, req, policy, lost, options) };
   const where = await settle(pool, req, policy, located);
@@ -84,6 +89,7 @@ export async function planPlacement(
   const conflict = await copiesConflict(pool, req, found, copies);
   if (conflict) return { plan: conflict };
   const sourceConn = await pool.get(found.host);
+  readHostsAhead(pool, [found.host, req.host]);
   const facts = await gatherDomainFacts(sourceConn, found.host, found.domain);
   if (facts.moveMarker && found.running) {
     // Running where it is, with the note of a move: one under way (a job) keeps it; an
@@ -220,6 +226,7 @@ async function gatherPlanningFacts(
   // Only a live move to another host needs to know how much memory the guest holds and how fast
   // it dirties it; a guest small enough for one downtime needs no dirty-rate measurement.
   const moving = facts.running && req.host !== facts.host && policy.allowLive;
+  let hosts = hostsGathered(pool, req, facts);
   if (moving) facts.residentBytes = await residentMemory(sourceConn, found.domain);
   const needless = moving
     ? needlessToMeasure(
@@ -229,7 +236,6 @@ async function gatherPlanningFacts(
         policy,
       )
     : undefined;
-  let hosts = hostsGathered(pool, req, facts);
   if (needless) {
     facts.memoryMeasurement = { windowSeconds: 0, needless };
   } else if (moving && seconds > 0) {

@@ -61,6 +61,7 @@ export async function applyPlacement(
       fenceDevice: runtime.fenceDevice,
       storageFence: runtime.storageFence,
       signal: options.signal,
+      lookOnly: options.preview,
     },
   );
   if (plan.recovery) return recoverFirst(runtime, inputs, options, policy, plan);

@@ -34,6 +34,8 @@ export async function readPlacement(
   try {
     seen = await runtime.engine.observeDomain(domain, {
       definition: keepsDefinition(runtime, inputs),
+      // A refresh only looks: hosts' domain listings are shared by its placements.
+      fromListings: true,
       // Pulumi refreshes a placement right before updating it: the update then finds the
       // guest's dirty rate measured instead of waiting a window for it.
       measureAheadSeconds: runtime.measureSeconds ?? DEFAULT_MEASURE_SECONDS,
@@ -126,7 +128,7 @@ async function leftBehind(
   const { plan } = await runtime.engine.planPlacement(
     placementRequest(inPlace, state),
     policyFor(inPlace, runtime),
-    { measureSeconds: 0 },
+    { measureSeconds: 0, lookOnly: true },
   );
   if (plan.recovery) return recoveryCleanup(plan.recovery);
   return [
