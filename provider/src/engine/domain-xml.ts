@@ -50,6 +50,7 @@ export interface ParsedDomain extends Pick<
   | "memoryBytes"
   | "vcpus"
   | "cpuXml"
+  | "cpuMode"
   | "nvram"
   | "moveMarker"
 > {
@@ -379,22 +380,15 @@ export function parseDomainXml(xml: string): ParsedDomain {
   if (nvram) parsed.nvram = nvram;
   const moveMarker = moveMarkerOf(child(domain, "metadata"));
   if (moveMarker) parsed.moveMarker = moveMarker;
-  // The CPU definition as written, for the hypervisor's comparison: it needs the document order.
-  if (has(domain, "cpu")) {
+  const cpuMode = attr(child(domain, "cpu"), "mode");
+  if (cpuMode) parsed.cpuMode = cpuMode;
+  // A custom CPU definition as written, for the hypervisor's comparison: that needs the document
+  // order, a second parse, so only for the one mode compared.
+  if (cpuMode === "custom") {
     const cpu = elements(childrenOf(orderedDocument(xml).domain), "cpu")[0];
     parsed.cpuXml = buildXml([cpu]);
   }
   return parsed;
-}
-
-/**
- * The mode of a <cpu> definition (DomainFacts.cpuXml): custom, host-model, host-passthrough or
- * maximum; undefined when there is no definition or it names no mode.
- */
-export function cpuMode(cpuXml: string | undefined): string | undefined {
-  if (!cpuXml) return undefined;
-  const cpu = elements(parseXml(cpuXml, "CPU XML"), "cpu")[0];
-  return cpu && attrOf(cpu, "mode");
 }
 
 /** The document's nodes and its <domain> element, with everything in document order. */

@@ -7,7 +7,7 @@ import path from "node:path";
 import { constants as C, isNotFound, type Domain, type LibvirtConnection } from "../libvirt";
 import { VmpError } from "../errors";
 import type { ConnectionPool } from "./connections";
-import { cpuMode, parseDomainXml } from "./domain-xml";
+import { parseDomainXml } from "./domain-xml";
 import { parsePoolXml } from "./pool-xml";
 import type { DefinedCopy } from "./recovery-plan";
 import { SharedHostReadings } from "./host-readings";
@@ -244,12 +244,14 @@ export async function gatherDomainFacts(
   conn: LibvirtConnection,
   host: string,
   dom: Domain,
+  /** Whether it runs, when the caller has just read its state (one call fewer). */
+  knownRunning?: boolean,
 ): Promise<DomainFacts> {
   // The migratable XML is what the target receives; only the full XML shows backing chains.
   const [xml, fullXml, running, persistent, snapshotCount] = await Promise.all([
     conn.domains.xml(dom, C.virDomainXMLFlags.VIR_DOMAIN_XML_MIGRATABLE),
     conn.domains.xml(dom),
-    conn.domains.isActive(dom),
+    knownRunning ?? conn.domains.isActive(dom),
     conn.domains.isPersistent(dom),
     conn.domains.snapshotCount(dom),
   ]);
@@ -259,11 +261,12 @@ export async function gatherDomainFacts(
     running && persistent
       ? await conn.domains.xml(dom, C.virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE)
       : fullXml;
-  const definition = parseDomainXml(inactiveXml);
+  const parsed = parseDomainXml(fullXml);
+  // A domain that is not running (or not persistent) has one definition: parsed once.
+  const definition = inactiveXml === fullXml ? parsed : parseDomainXml(inactiveXml);
   const persistentDiskPaths = definition.disks
     .map((d) => d.path)
     .filter((p): p is string => p !== undefined);
-  const parsed = parseDomainXml(fullXml);
   const disks = await Promise.all(parsed.disks.map((d) => diskFacts(conn, dom, d)));
   return {
     name: parsed.name,
@@ -274,6 +277,7 @@ export async function gatherDomainFacts(
     memoryBytes: parsed.memoryBytes,
     vcpus: parsed.vcpus,
     cpuXml: parsed.cpuXml,
+    cpuMode: parsed.cpuMode,
     virtType: parsed.virtType,
     arch: parsed.arch,
     machine: parsed.machine,
@@ -352,7 +356,7 @@ export async function gatherHostFacts(
   }
   const [{ freeMemoryBytes, pools }, cpuCompatible] = await Promise.all([
     sharedHostReading(pool, name, conn),
-    cpuRunsOn(conn, domain),
+    cpuRunsOn(pool, name, conn, domain),
   ]);
   const volumeIdentities = await backingIdentitiesOn(conn, pools, domain);
   return { ...base, reachable: true, freeMemoryBytes, pools, cpuCompatible, volumeIdentities };
@@ -416,16 +420,19 @@ async function backingIdentitiesOn(
 
 /** Whether the domain's custom CPU model runs on a host's hypervisor (undefined: not checkable). */
 export async function cpuRunsOn(
+  pool: ConnectionPool,
+  host: string,
   conn: LibvirtConnection,
   domain: DomainFacts | undefined,
 ): Promise<boolean | undefined> {
-  if (!domain?.cpuXml || cpuMode(domain.cpuXml) !== "custom") return undefined;
-  const result = await conn.host
-    .compareHypervisorCpu(domain.cpuXml, {
-      arch: domain.arch,
-      virttype: domain.virtType,
-      machine: domain.machine,
-    })
+  if (domain?.cpuMode !== "custom" || !domain.cpuXml) return undefined;
+  const { cpuXml, arch, virtType: virttype, machine } = domain;
+  // Guests of a fleet share a few CPU definitions: one comparison per host serves them all.
+  const key = JSON.stringify([host, cpuXml, arch, virttype, machine]);
+  const result = await cpuComparisons
+    .get(pool, key, () => conn.host.compareHypervisorCpu(cpuXml, { arch, virttype, machine }))
     .catch(() => undefined);
   return result === undefined ? undefined : result !== "incompatible";
 }
+
+const cpuComparisons = new SharedHostReadings<string>();

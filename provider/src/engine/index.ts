@@ -14,7 +14,7 @@ export { LocationUnknownError } from "./gather";
 export { gatherFleetDomain, gatherFleetHost, type FleetHostScan } from "./fleet-scan";
 export { executePlan, type ExecuteOptions } from "./executor";
 export type { Recovery } from "./recovery-plan";
-export { cpuMode, withoutMoveMarker } from "./domain-xml";
+export { withoutMoveMarker } from "./domain-xml";
 export { DEFAULT_POLICY } from "./policy";
 export { choosePlan, type PlacementRequest } from "./planner";
 export { MeasureGate } from "./measure";

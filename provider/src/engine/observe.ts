@@ -92,7 +92,7 @@ async function describe(
   options: ObserveOptions,
 ): Promise<Observation> {
   const conn = await pool.get(found.host);
-  const facts = await gatherDomainFacts(conn, found.host, found.domain);
+  const facts = await gatherDomainFacts(conn, found.host, found.domain, found.running);
   if (options.measureAheadSeconds && options.earlyMeasurements && facts.running)
     await options.earlyMeasurements.start(
       conn,

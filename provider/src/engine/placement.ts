@@ -90,7 +90,7 @@ export async function planPlacement(
   if (conflict) return { plan: conflict };
   const sourceConn = await pool.get(found.host);
   readHostsAhead(pool, [found.host, req.host]);
-  const facts = await gatherDomainFacts(sourceConn, found.host, found.domain);
+  const facts = await gatherDomainFacts(sourceConn, found.host, found.domain, found.running);
   if (facts.moveMarker && found.running) {
     // Running where it is, with the note of a move: one under way (a job) keeps it; an
     // interrupted one's note is cleared.

@@ -47,7 +47,9 @@ export interface DomainFacts {
   persistent: boolean;
   memoryBytes: number;
   vcpus: number;
-  /** <cpu> element, for checking the CPU runs on the target. */
+  /** <cpu mode=...>: custom, host-model, host-passthrough or maximum; unset without one. */
+  cpuMode?: string;
+  /** A custom <cpu> element, for checking the CPU runs on the target. */
   cpuXml?: string;
   virtType: string;
   arch: string;

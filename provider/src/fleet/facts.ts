@@ -3,7 +3,6 @@
 // and whether its CPU ties it to a model. Hosts are asked side by side; an unreachable one is a
 // fact too (its VMs are then found nowhere).
 import {
-  cpuMode,
   gatherFleetDomain,
   gatherFleetHost,
   type ConnectionPool,
@@ -58,7 +57,7 @@ function vmOf(domain: DomainFacts, host: FleetHost, sharedPools: Set<string>): F
   const copied = domain.disks.filter(
     (d) => d.device === "disk" && !d.readOnly && !d.network && !(d.pool && sharedPools.has(d.pool)),
   );
-  const mode = cpuMode(domain.cpuXml);
+  const mode = domain.cpuMode;
   return {
     domain: domain.name,
     currentHost: host.name,

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import {
   blockCopyDestinationXml,
-  cpuMode,
   parseDomainXml,
   rewriteDiskSources,
   volumeXml,
@@ -331,14 +330,19 @@ describe("domain XML", () => {
   });
 
   describe("cpuMode", () => {
-    it("is the <cpu> element's own mode, not a child's", () => {
-      assert.equal(cpuMode(parseDomainXml(DOMAIN).cpuXml), "custom");
-      assert.equal(
-        cpuMode(`<cpu mode="host-passthrough" check="none"><cache mode="passthrough"/></cpu>`),
-        "host-passthrough",
+    const withCpu = (cpu: string) =>
+      parseDomainXml(
+        `<domain type='kvm'><name>c</name><os><type arch='x86_64'>hvm</type></os>${cpu}<devices/></domain>`,
       );
-      assert.equal(cpuMode(`<cpu><cache mode="emulate"/></cpu>`), undefined);
-      assert.equal(cpuMode(undefined), undefined);
+    it("is the <cpu> element's own mode, not a child's; only a custom CPU keeps its XML", () => {
+      assert.equal(parseDomainXml(DOMAIN).cpuMode, "custom");
+      const passthrough = withCpu(
+        `<cpu mode="host-passthrough" check="none"><cache mode="passthrough"/></cpu>`,
+      );
+      assert.equal(passthrough.cpuMode, "host-passthrough");
+      assert.equal(passthrough.cpuXml, undefined);
+      assert.equal(withCpu(`<cpu><cache mode="emulate"/></cpu>`).cpuMode, undefined);
+      assert.equal(withCpu("").cpuMode, undefined);
     });
   });
 

@@ -11,9 +11,13 @@ import {
 } from "../../../provider/src/engine/gather";
 
 function fakePool(failFirst = false) {
-  const calls = { freeMemory: 0, listPools: 0 };
+  const calls = { freeMemory: 0, listPools: 0, compareCpu: 0 };
   const conn = {
     host: {
+      compareHypervisorCpu: async () => {
+        calls.compareCpu++;
+        return "identical";
+      },
       freeMemory: async () => {
         calls.freeMemory++;
         if (failFirst && calls.freeMemory === 1) throw new Error("connection reset");
@@ -41,7 +45,20 @@ describe("host readings shared by the placements of a run", () => {
       Array.from({ length: 500 }, (_, i) => gatherHostFacts(pool, i % 2 ? "h1" : "h2")),
     );
     assert.ok(facts.every((f) => f?.reachable && f.freeMemoryBytes === 1024));
-    assert.deepEqual(calls, { freeMemory: 2, listPools: 2 });
+    assert.deepEqual(calls, { freeMemory: 2, listPools: 2, compareCpu: 0 });
+  });
+
+  it("compares a CPU definition the guests share once per host", async () => {
+    const { pool, calls } = fakePool();
+    const guest = (cpuXml: string) =>
+      ({ cpuMode: "custom", cpuXml, arch: "x86_64", virtType: "kvm", disks: [] }) as never;
+    const facts = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        gatherHostFacts(pool, i % 2 ? "h1" : "h2", guest(i % 4 < 2 ? "<cpu a/>" : "<cpu b/>")),
+      ),
+    );
+    assert.ok(facts.every((f) => f?.cpuCompatible === true));
+    assert.equal(calls.compareCpu, 4);
   });
 
   it("reads a host afresh once a move there forgot it", async () => {
