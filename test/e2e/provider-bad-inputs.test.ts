@@ -51,9 +51,11 @@ describe("provider e2e: bad inputs fail at preview and change nothing", function
       "vmplacement:hosts": hosts,
     };
     const all = { ...base, ...config };
-    await ws.pulumi(["config", "rm-all", "--yes"]).catch(() => undefined);
+    const set = Object.keys(JSON.parse(await ws.pulumi(["config", "--json"])) as object);
+    if (set.length) await ws.pulumi(["config", "rm-all", ...set]);
     // Structured values are written as JSON; the program and the provider parse them.
     for (const [key, value] of Object.entries(all)) {
+      if (value === null) continue; // left unset
       await ws.pulumi([
         "config",
         "set",
@@ -66,6 +68,8 @@ describe("provider e2e: bad inputs fail at preview and change nothing", function
       (e: Error) => e.message,
     );
     assert.ok(err, "preview should fail");
+    // A failure says what the value is; the CLI's own "value {<nil>}" would contradict it.
+    assert.doesNotMatch(err, /value \{<nil>\}/);
     const running = await runningDomains(h1);
     for (const g of [guest, bigGuest]) assert.ok(running.includes(g.name), "nothing changed");
     return err;
@@ -99,19 +103,37 @@ describe("provider e2e: bad inputs fail at preview and change nothing", function
     {
       name: "invalid policy value",
       config: { policy: { maxDowntimeMs: -5 } },
-      expect: [/policy\.maxDowntimeMs/, /at least 1 ms/],
+      expect: [/policy\.maxDowntimeMs is -5, below the least allowed, 1: give the longest pause/],
     },
     {
       name: "unknown policy property",
       config: { policy: { maxDowntime: 300 } },
-      expect: [/unknown property maxDowntime/],
+      expect: [/policy\.maxDowntime is not a property here; did you mean maxDowntimeMs\?/],
     },
     {
       name: "malformed libvirt URI",
       config: {
         "vmplacement:hosts": [{ ...hostsPlaceholder(), uri: "qemu+carrier-pigeon://h/system" }],
       },
-      expect: [/hosts\[0\]\.uri/, /unsupported transport 'carrier-pigeon'/],
+      expect: [/vmplacement:hosts\[0\]\.uri: .*unsupported transport 'carrier-pigeon'/],
+    },
+    {
+      name: "a host URI of another hypervisor",
+      config: { "vmplacement:hosts": [{ ...hostsPlaceholder(), uri: "xen://kvm1/" }] },
+      expect: [/vmplacement:hosts\[0\]\.uri is "xen:\/\/kvm1\/", a 'xen' URI/],
+    },
+    {
+      name: "no hosts set",
+      config: { "vmplacement:hosts": null },
+      expect: [
+        /vmplacement:hosts is not set: give the libvirt hosts/,
+        /Set it with: pulumi config set --path 'vmplacement:hosts\[0\]\.name' kvm1/,
+      ],
+    },
+    {
+      name: "a limit of 0",
+      config: { "vmplacement:maxMigrationsTotal": 0 },
+      expect: [/vmplacement:maxMigrationsTotal is 0, below the least allowed, 1/],
     },
     {
       name: "ssh host without known_hosts",

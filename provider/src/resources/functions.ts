@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { hostStatus, RunLedger } from "../engine";
 import { VmpError } from "../errors";
-import { zodFailures, type CheckFailure } from "./check-failures";
+import { checkInputs, type CheckFailure, type FieldGuide } from "./check-failures";
 import type { ProviderRuntime } from "./runtime";
 import { describePlan } from "./vm-placement/plan-output";
 import {
@@ -28,10 +28,15 @@ export type InvokeResult =
 
 const getHostsArgs = z.strictObject({ names: z.array(z.string().min(1)).optional() });
 const getPlacementArgs = z.strictObject({ domain: z.string().min(1) });
+const ARGS_GUIDE: FieldGuide = {
+  names: { is: "the hosts to describe, a list of inventory host names", example: `["kvm1"]` },
+  "names[]": { is: "the name of a host in the provider's hosts", example: "kvm1" },
+  domain: { is: "the libvirt domain's name", example: "web-1" },
+};
 
 async function getHosts(runtime: ProviderRuntime, args: unknown): Promise<InvokeResult> {
-  const parsed = getHostsArgs.safeParse(args ?? {});
-  if (!parsed.success) return { failures: zodFailures(parsed.error) };
+  const parsed = checkInputs(getHostsArgs, args ?? {}, ARGS_GUIDE);
+  if (!parsed.data) return { failures: parsed.failures };
   const names = parsed.data.names ?? runtime.hostNames;
   const failures = names.flatMap(
     (n, i) => notInInventory(`names[${i}]`, n, runtime.hostNames) ?? [],
@@ -42,8 +47,8 @@ async function getHosts(runtime: ProviderRuntime, args: unknown): Promise<Invoke
 }
 
 async function getPlacement(runtime: ProviderRuntime, args: unknown): Promise<InvokeResult> {
-  const parsed = getPlacementArgs.safeParse(args ?? {});
-  if (!parsed.success) return { failures: zodFailures(parsed.error) };
+  const parsed = checkInputs(getPlacementArgs, args ?? {}, ARGS_GUIDE);
+  if (!parsed.data) return { failures: parsed.failures };
   const { domain } = parsed.data;
   const seen = await runtime.engine.observeDomain(domain);
   if (!seen)

@@ -5,27 +5,34 @@
 import { Agent, request, RetryAgent } from "undici";
 import { z } from "zod";
 import type { MigrationRecord } from "../engine";
+import type { FieldGuide } from "./check-failures";
 
 export const WEBHOOK_EVENTS = ["started", "succeeded", "failed", "failover"] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
-export const webhookInputs = z
-  .object({
-    url: z.url({
-      protocol: /^https?$/,
-      error: "url must be an http:// or https:// URL, e.g. https://hooks.example.com/migrations",
-    }),
-    headers: z.record(z.string(), z.string()).optional(),
-    events: z
-      .array(
-        z.enum(WEBHOOK_EVENTS, {
-          error: `events entries must be one of ${WEBHOOK_EVENTS.join(", ")}`,
-        }),
-      )
-      .min(1, "events must name at least one event; leave it out for all of them")
-      .optional(),
-  })
-  .strict();
+export const webhookInputs = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }),
+  headers: z.record(z.string(), z.string()).optional(),
+  events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).optional(),
+});
+
+/** The webhook's inputs under a policy's `notify`, for the messages of a bad value. */
+export const WEBHOOK_GUIDE: FieldGuide = {
+  "notify.url": {
+    is: "an http:// or https:// URL",
+    example: "https://hooks.example.com/migrations",
+  },
+  "notify.headers": {
+    is: "headers sent with each event, names and string values",
+    example: `{"Authorization":"Bearer ..."}`,
+  },
+  "notify.headers.*": { is: "a header's value, a string" },
+  "notify.events": {
+    is: `the events to send, a non-empty list of ${WEBHOOK_EVENTS.join(", ")}; leave it out for all`,
+    example: `["failed"]`,
+  },
+  "notify.events[]": { is: `one of ${WEBHOOK_EVENTS.join(", ")}`, example: "failed" },
+};
 
 export interface WebhookSettings {
   url: string;

@@ -12,88 +12,208 @@ import {
   placementEngine,
   RunLedger,
 } from "../engine";
-import { zodFailures, type CheckFailure } from "../resources/check-failures";
+import { checkInputs, type CheckFailure, type FieldGuide } from "../resources/check-failures";
 import { checkPolicy, type PolicySpec } from "../resources/migration-policy/types";
 import type { ProviderRuntime } from "../resources/runtime";
 
 export type { ProviderRuntime } from "../resources/runtime";
 
-const hostSchema = z
-  .object({
-    name: z.string().min(1, "a host needs a name"),
-    uri: z.string().min(1, "a host needs a libvirt uri, e.g. qemu+ssh://root@10.0.0.5/system"),
-    migrationAddress: z.string().min(1, "a host needs the address migration streams are sent to"),
-    peerUri: z.string().optional(),
-    migrationTlsName: z.string().min(1, "migrationTlsName must not be empty").optional(),
-    migrationLinkMibps: z
-      .number()
-      .positive(
-        "migrationLinkMibps is the rate the host's migration link carries, in MiB/s; leave it out to have moves measure it",
-      )
-      .optional(),
-    labels: z.record(z.string(), z.string()).optional(),
-    fence: z
-      .object({
-        agent: z.string().min(1, "a fence device needs its agent, e.g. fence_ipmilan"),
-        options: z.record(z.string(), z.string()).optional(),
-        timeoutSeconds: z.number().int().min(1).max(600).optional(),
-      })
-      .strict()
-      .optional(),
-    storageFence: z
-      .object({
-        ceph: z.string().min(1, "storageFence.ceph names a cluster of cephClusters"),
-        clientAddresses: z
-          .array(z.string().min(1))
-          .min(1, "clientAddresses lists the host's addresses on Ceph's public network")
-          .optional(),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict();
+const hostSchema = z.strictObject({
+  name: z.string().min(1),
+  uri: z.string().min(1),
+  migrationAddress: z.string().min(1),
+  peerUri: z.string().min(1).optional(),
+  migrationTlsName: z.string().min(1).optional(),
+  migrationLinkMibps: z.number().positive().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  fence: z
+    .strictObject({
+      agent: z.string().min(1),
+      options: z.record(z.string(), z.string()).optional(),
+      timeoutSeconds: z.number().int().min(1).max(600).optional(),
+    })
+    .optional(),
+  storageFence: z
+    .strictObject({
+      ceph: z.string().min(1),
+      clientAddresses: z.array(z.string().min(1)).min(1).optional(),
+    })
+    .optional(),
+});
 
-const cephClusterSchema = z
-  .object({
-    name: z.string().min(1, "a Ceph cluster needs a name (hosts[].storageFence.ceph refers to it)"),
-    monitors: z
-      .array(z.string().min(1))
-      .min(1, "monitors lists the cluster's monitor addresses, e.g. 10.0.0.1:6789"),
-    fenceUser: z
-      .string()
-      .regex(/^[^.\s]+$/, "fenceUser is the cephx user without 'client.', e.g. vmplacement-fence")
-      .optional(),
-    blocklistExpireSeconds: z.number().int().min(60).optional(),
-    timeoutSeconds: z.number().int().min(1).max(300).optional(),
-  })
-  .strict();
+const cephClusterSchema = z.strictObject({
+  name: z.string().min(1),
+  monitors: z.array(z.string().min(1)).min(1),
+  fenceUser: z
+    .string()
+    .regex(/^[^.\s]+$/)
+    .optional(),
+  blocklistExpireSeconds: z.number().int().min(60).optional(),
+  timeoutSeconds: z.number().int().min(1).max(300).optional(),
+});
 
-export const configSchema = z
-  .object({
-    hosts: z.array(hostSchema).min(1, "hosts must list at least one libvirt host"),
-    sshPrivateKey: z.string().optional(),
-    sshKnownHosts: z.string().optional(),
-    sshInsecureIgnoreHostKeys: z.boolean().optional(),
-    tlsCaCert: z.string().optional(),
-    tlsClientCert: z.string().optional(),
-    tlsClientKey: z.string().optional(),
-    maxMigrationsPerHostOutbound: z.number().int().min(1).optional(),
-    maxMigrationsPerHostInbound: z.number().int().min(1).optional(),
-    maxMigrationsTotal: z.number().int().min(1).optional(),
-    dirtyRateSampleSeconds: z
-      .number()
-      .int("dirtyRateSampleSeconds must be whole seconds")
-      .min(0, "dirtyRateSampleSeconds must be 0 (do not measure) or more")
-      .max(60, "dirtyRateSampleSeconds above 60 holds every preview up; 1 to 5 is plenty")
-      .optional(),
-    defaultPolicy: z.record(z.string(), z.unknown()).optional(),
-    /** Per host, the fence agent options that are secrets (password, ...). */
-    fenceSecrets: z.record(z.string(), z.record(z.string(), z.string())).optional(),
-    /** Ceph clusters storage fencing blocklists on, and the cephx key of each one's fence user. */
-    cephClusters: z.array(cephClusterSchema).optional(),
-    cephKeys: z.record(z.string(), z.string().min(1)).optional(),
-  })
-  .strict();
+export const configSchema = z.strictObject({
+  hosts: z.array(hostSchema).min(1),
+  sshPrivateKey: z.string().optional(),
+  sshKnownHosts: z.string().optional(),
+  sshInsecureIgnoreHostKeys: z.boolean().optional(),
+  tlsCaCert: z.string().optional(),
+  tlsClientCert: z.string().optional(),
+  tlsClientKey: z.string().optional(),
+  maxMigrationsPerHostOutbound: z.number().int().min(1).optional(),
+  maxMigrationsPerHostInbound: z.number().int().min(1).optional(),
+  maxMigrationsTotal: z.number().int().min(1).optional(),
+  dirtyRateSampleSeconds: z.number().int().min(0).max(60).optional(),
+  defaultPolicy: z.record(z.string(), z.unknown()).optional(),
+  /** Per host, the fence agent options that are secrets (password, ...). */
+  fenceSecrets: z.record(z.string(), z.record(z.string(), z.string())).optional(),
+  /** Ceph clusters storage fencing blocklists on, and the cephx key of each one's fence user. */
+  cephClusters: z.array(cephClusterSchema).optional(),
+  cephKeys: z.record(z.string(), z.string().min(1)).optional(),
+});
+
+/** Every configuration key: what it is and how to give it, for the messages of a bad value. */
+export const CONFIG_GUIDE: FieldGuide = {
+  hosts: {
+    is: "the libvirt hosts, a list of objects with name, uri and migrationAddress",
+    example: `[{"name":"kvm1","uri":"qemu+ssh://root@10.0.0.5/system","migrationAddress":"10.0.0.5"}]`,
+  },
+  "hosts[]": {
+    is: "a host, an object with name, uri and migrationAddress",
+    example: `{"name":"kvm1","uri":"qemu+ssh://root@10.0.0.5/system","migrationAddress":"10.0.0.5"}`,
+  },
+  "hosts[].name": { is: "the host's name, which placements use", example: "kvm1" },
+  "hosts[].uri": {
+    is: "the host's libvirt URI (a qemu driver: qemu+ssh, qemu+tls, qemu+tcp or qemu+unix)",
+    example: "qemu+ssh://root@10.0.0.5/system",
+  },
+  "hosts[].migrationAddress": {
+    is: "the address on the host that migration and disk streams are sent to",
+    example: "10.0.0.5",
+  },
+  "hosts[].peerUri": {
+    is: "the URI other hosts' libvirtd reach this one by (peer-to-peer migration); leave it out to use uri",
+    example: "qemu+tls://kvm1.example.com/system",
+  },
+  "hosts[].migrationTlsName": {
+    is: "the name in the host's TLS certificate that migration streams are checked against",
+    example: "kvm1.example.com",
+  },
+  "hosts[].migrationLinkMibps": {
+    is: "the rate the host's migration link carries, in MiB/s; leave it out to have moves measure it",
+    example: "1100",
+  },
+  "hosts[].labels": {
+    is: "labels of the host as names and string values",
+    example: `{"rack":"r1"}`,
+  },
+  "hosts[].labels.*": { is: "a label's value, a string", example: `"r1"` },
+  "hosts[].fence": {
+    is: "the host's fence device, an object with agent and options",
+    example: `{"agent":"fence_ipmilan","options":{"ip":"10.0.1.5","username":"admin"}}`,
+  },
+  "hosts[].fence.agent": { is: "the fence agent's program name", example: "fence_ipmilan" },
+  "hosts[].fence.options": {
+    is: "the agent's options as names and string values (secrets go in fenceSecrets)",
+    example: `{"ip":"10.0.1.5","username":"admin"}`,
+  },
+  "hosts[].fence.options.*": { is: "an option's value, a string", example: `"10.0.1.5"` },
+  "hosts[].fence.timeoutSeconds": {
+    is: "how long one fence call may take, whole seconds from 1 to 600",
+    example: "60",
+  },
+  "hosts[].storageFence": {
+    is: "the host's storage fence, an object naming a Ceph cluster of cephClusters",
+    example: `{"ceph":"ceph1"}`,
+  },
+  "hosts[].storageFence.ceph": { is: "the name of a cluster in cephClusters", example: "ceph1" },
+  "hosts[].storageFence.clientAddresses": {
+    is: "the host's addresses on Ceph's public network, a non-empty list",
+    example: `["10.0.2.5"]`,
+  },
+  "hosts[].storageFence.clientAddresses[]": { is: "an address", example: "10.0.2.5" },
+  sshPrivateKey: { is: "the ssh private key (PEM or OpenSSH), as a secret" },
+  sshKnownHosts: {
+    is: "the hosts' public keys in known_hosts format",
+    example: "kvm1 ssh-ed25519 AAAA...",
+  },
+  sshInsecureIgnoreHostKeys: { is: "true only for throwaway labs", example: "false" },
+  tlsCaCert: { is: "the CA certificate (PEM) the hosts' libvirtd certificates are signed by" },
+  tlsClientCert: { is: "the client certificate (PEM) for libvirtd over TLS" },
+  tlsClientKey: { is: "the client certificate's key (PEM), as a secret" },
+  maxMigrationsPerHostOutbound: {
+    is: "how many moves may leave one host at once, a whole number of at least 1",
+    example: "1",
+  },
+  maxMigrationsPerHostInbound: {
+    is: "how many moves may arrive at one host at once, a whole number of at least 1",
+    example: "1",
+  },
+  maxMigrationsTotal: {
+    is: "how many moves may run at once in all, a whole number of at least 1",
+    example: "4",
+  },
+  dirtyRateSampleSeconds: {
+    is: "how long a guest's dirty rate is measured, whole seconds from 0 (do not measure) to 60",
+    example: "1",
+    advice: { too_big: "more than 60 s holds every preview up; 1 to 5 is plenty" },
+  },
+  defaultPolicy: {
+    is: "the MigrationPolicy inputs placements without a policy follow",
+    example: `{"maxDowntimeMs":300}`,
+  },
+  fenceSecrets: {
+    is: "per host name, the fence agent options that are secrets",
+    example: `{"kvm1":{"password":"..."}}`,
+  },
+  "fenceSecrets.*": {
+    is: "an object of secret option names and values",
+    example: `{"password":"..."}`,
+  },
+  "fenceSecrets.*.*": { is: "a secret option's value, a string" },
+  cephClusters: {
+    is: "the Ceph clusters storage fencing blocklists on, a list of objects with name and monitors",
+    example: `[{"name":"ceph1","monitors":["10.0.2.1:6789"]}]`,
+  },
+  "cephClusters[]": {
+    is: "a Ceph cluster, an object with name and monitors",
+    example: `{"name":"ceph1","monitors":["10.0.2.1:6789"]}`,
+  },
+  "cephClusters[].name": {
+    is: "the cluster's name, which hosts[].storageFence.ceph uses",
+    example: "ceph1",
+  },
+  "cephClusters[].monitors": {
+    is: "the monitors' addresses, a non-empty list",
+    example: `["10.0.2.1:6789"]`,
+  },
+  "cephClusters[].monitors[]": { is: "a monitor address", example: "10.0.2.1:6789" },
+  "cephClusters[].fenceUser": {
+    is: "the cephx user without 'client.'",
+    example: "vmplacement-fence",
+  },
+  "cephClusters[].blocklistExpireSeconds": {
+    is: "how long a blocklist entry lasts, whole seconds of at least 60",
+    example: "31536000",
+  },
+  "cephClusters[].timeoutSeconds": {
+    is: "how long one Ceph call may take, whole seconds from 1 to 300",
+    example: "10",
+  },
+  cephKeys: {
+    is: "per Ceph cluster name, the fence user's cephx key, as a secret",
+    example: `{"ceph1":"AQ..."}`,
+  },
+  "cephKeys.*": { is: "a cephx key", example: "AQ..." },
+};
+
+/** The command that sets a configuration key, for the message of one that is missing. */
+function howToSetConfig(property: string): string | undefined {
+  if (property === "hosts")
+    return `pulumi config set --path 'vmplacement:hosts[0].name' kvm1 && pulumi config set --path 'vmplacement:hosts[0].uri' qemu+ssh://root@10.0.0.5/system && pulumi config set --path 'vmplacement:hosts[0].migrationAddress' 10.0.0.5`;
+  const example = CONFIG_GUIDE[property.replace(/\[\d+\]/g, "[]")]?.example;
+  return example ? `pulumi config set --path 'vmplacement:${property}' '${example}'` : undefined;
+}
 
 export type ProviderConfigInputs = z.infer<typeof configSchema>;
 
@@ -119,7 +239,34 @@ export function decodeConfigValues(raw: Record<string, unknown>): Record<string,
     }
     out[name] = value;
   }
+  for (const list of ["hosts", "cephClusters"])
+    if (Array.isArray(out[list])) out[list] = (out[list] as unknown[]).map(objectFromJson);
+  if (Array.isArray(out.hosts))
+    out.hosts = (out.hosts as unknown[]).map((h) =>
+      h && typeof h === "object"
+        ? Object.fromEntries(
+            Object.entries(h).map(([k, v]) => [
+              k,
+              ["fence", "storageFence", "labels"].includes(k) ? objectFromJson(v) : v,
+            ]),
+          )
+        : h,
+    );
   return out;
+}
+
+/**
+ * `pulumi config set --path 'vmplacement:hosts[0]' '{...}'` stores the object as a string inside
+ * the list: an element (or a host's object field) that is JSON of an object is that object.
+ */
+function objectFromJson(value: unknown): unknown {
+  if (typeof value !== "string" || !value.trim().startsWith("{")) return value;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : value;
+  } catch {
+    return value;
+  }
 }
 
 export function checkConfig(raw: Record<string, unknown>): {
@@ -127,8 +274,11 @@ export function checkConfig(raw: Record<string, unknown>): {
   policy?: PolicySpec;
   failures: CheckFailure[];
 } {
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) return { failures: zodFailures(parsed.error) };
+  const parsed = checkInputs(configSchema, raw, CONFIG_GUIDE, {
+    prefix: "vmplacement:",
+    howToSet: howToSetConfig,
+  });
+  if (!parsed.data) return { failures: parsed.failures };
   const config = parsed.data;
   const failures: CheckFailure[] = [];
   const names = new Set<string>();
@@ -146,6 +296,11 @@ export function checkConfig(raw: Record<string, unknown>): {
       if (!uri) continue;
       try {
         const u = parseLibvirtUri(uri);
+        if (u.driver !== "qemu")
+          failures.push({
+            property: `hosts[${i}].${field}`,
+            reason: `vmplacement:hosts[${i}].${field} is ${JSON.stringify(uri)}, a '${u.driver}' URI: vmplacement places QEMU/KVM guests, so give the host's qemu URI, e.g. qemu+ssh://root@${u.host ?? "10.0.0.5"}/system`,
+          });
         if (
           u.transport === "ssh" &&
           !config.sshKnownHosts &&
@@ -159,7 +314,10 @@ export function checkConfig(raw: Record<string, unknown>): {
           });
         }
       } catch (err) {
-        failures.push({ property: `hosts[${i}].${field}`, reason: (err as Error).message });
+        failures.push({
+          property: `hosts[${i}].${field}`,
+          reason: `vmplacement:hosts[${i}].${field}: ${(err as Error).message}`,
+        });
       }
     }
   });
@@ -171,8 +329,11 @@ export function checkConfig(raw: Record<string, unknown>): {
       });
   }
   failures.push(...storageFenceFailures(config));
-  const policy = checkPolicy(config.defaultPolicy ?? {});
-  failures.push(...policy.failures.map((f) => ({ ...f, property: `defaultPolicy.${f.property}` })));
+  const policy = checkPolicy(config.defaultPolicy ?? {}, undefined, {
+    at: "defaultPolicy",
+    prefix: "vmplacement:",
+  });
+  failures.push(...policy.failures);
   return { config, policy: policy.spec, failures: dedupe(failures) };
 }
 

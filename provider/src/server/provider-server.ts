@@ -91,10 +91,14 @@ function checkedInputs(controller: ResourceController, raw: Record<string, unkno
   return struct(controller.secretPaths.reduce((out, path) => wrapSecretAt(out, path), raw));
 }
 
+/**
+ * Check failures on the wire. The reason names the property, its value and the fix; the engine
+ * looks a named property up among the top-level inputs only, and prints "value {<nil>}" for a
+ * nested one, so the property goes in the reason alone.
+ */
 function failuresOf(failures: CheckFailure[]): pb.CheckFailure[] {
   return failures.map((f) => {
     const cf = new pb.CheckFailure();
-    cf.setProperty(f.property);
     cf.setReason(f.reason);
     return cf;
   });

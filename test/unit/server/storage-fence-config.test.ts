@@ -50,7 +50,7 @@ describe("storage fencing configuration", () => {
       "a cluster without monitors",
       { hosts, cephClusters: [{ name: "ceph1", monitors: [] }], cephKeys },
       "cephClusters[0].monitors",
-      /monitors lists the cluster's monitor addresses/,
+      /cephClusters\[0\].monitors is an empty list: give the monitors' addresses/,
     ],
   ];
   for (const [why, raw, property, reason] of failures)

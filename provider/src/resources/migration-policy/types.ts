@@ -2,68 +2,121 @@
 // `spec`, which VmPlacements (and the provider's defaultPolicy) use. Nothing here touches a host.
 import { z } from "zod";
 import { DEFAULT_POLICY, type MigrationPolicy } from "../../engine";
-import { zodFailures, type CheckFailure } from "../check-failures";
-import { normalizeWebhook, webhookInputs, type WebhookSettings } from "../webhook";
+import {
+  checkInputs,
+  type CheckFailure,
+  type CheckOptions,
+  type FieldGuide,
+} from "../check-failures";
+import { normalizeWebhook, WEBHOOK_GUIDE, webhookInputs, type WebhookSettings } from "../webhook";
 
-const positiveInt = (what: string) =>
-  z.number({ error: `${what} must be a number` }).int(`${what} must be a whole number`);
+const wholeNumber = () => z.number().int();
 
 /** Inputs as users write them; every field optional, defaults from DEFAULT_POLICY. */
 export const policyInputs = z
-  .object({
+  .strictObject({
     allowLive: z.boolean(),
     allowPostCopy: z.boolean(),
     allowOfflineFallback: z.boolean(),
     allowForcedShutdown: z.boolean(),
     allowFailover: z.boolean(),
-    storageFencing: z.enum(["auto", "required", "off"], {
-      error: "storageFencing must be one of auto, required, off",
-    }),
-    maxDowntimeMs: positiveInt("maxDowntimeMs")
-      .min(1, "maxDowntimeMs must be at least 1 ms")
-      .max(
-        60_000,
-        "maxDowntimeMs above 60000 ms is not a live migration; use the offline fallback instead",
-      ),
-    downtimeLadderMs: z
-      .array(positiveInt("downtimeLadderMs entries").min(1).max(60_000))
-      .max(10, "downtimeLadderMs takes at most 10 steps"),
-    bandwidthMibps: positiveInt("bandwidthMibps").min(
-      0,
-      "bandwidthMibps must be 0 (unlimited) or more",
-    ),
-    postcopyBandwidthMibps: positiveInt("postcopyBandwidthMibps").min(
-      0,
-      "postcopyBandwidthMibps must be 0 (unlimited) or more",
-    ),
-    compression: z.enum(["none", "xbzrle", "mt"], {
-      error: "compression must be one of none, xbzrle, mt",
-    }),
-    parallelConnections: positiveInt("parallelConnections")
-      .min(1, "parallelConnections must be at least 1")
-      .max(64, "parallelConnections must be at most 64"),
+    storageFencing: z.enum(["auto", "required", "off"]),
+    maxDowntimeMs: wholeNumber().min(1).max(60_000),
+    downtimeLadderMs: z.array(wholeNumber().min(1).max(60_000)).max(10),
+    bandwidthMibps: wholeNumber().min(0),
+    postcopyBandwidthMibps: wholeNumber().min(0),
+    compression: z.enum(["none", "xbzrle", "mt"]),
+    parallelConnections: wholeNumber().min(1).max(64),
     tls: z.boolean(),
     autoConverge: z.boolean(),
-    completionTimeoutSecondsPerGib: positiveInt("completionTimeoutSecondsPerGib").min(
-      1,
-      "completionTimeoutSecondsPerGib must be at least 1",
-    ),
-    progressTimeoutSeconds: positiveInt("progressTimeoutSeconds").min(
-      1,
-      "progressTimeoutSeconds must be at least 1",
-    ),
-    storageCopy: z.enum(["auto", "all", "incremental"], {
-      error: "storageCopy must be one of auto, all, incremental",
-    }),
+    completionTimeoutSecondsPerGib: wholeNumber().min(1),
+    progressTimeoutSeconds: wholeNumber().min(1),
+    storageCopy: z.enum(["auto", "all", "incremental"]),
     removeSourceVolumes: z.boolean(),
-    shutdownTimeoutSeconds: positiveInt("shutdownTimeoutSeconds").min(
-      1,
-      "shutdownTimeoutSeconds must be at least 1",
-    ),
+    shutdownTimeoutSeconds: wholeNumber().min(1),
     notify: webhookInputs,
   })
-  .partial()
-  .strict();
+  .partial();
+
+/** Every policy input: what it is and how to give it, for the messages of a bad value. */
+export const POLICY_GUIDE: FieldGuide = {
+  allowLive: { is: "true to move running VMs live, false to never do so", example: "true" },
+  allowPostCopy: {
+    is: "true to let a move that does not converge switch to post-copy",
+    example: "true",
+  },
+  allowOfflineFallback: {
+    is: "true to let a VM that cannot move live be shut down, copied and started",
+    example: "false",
+  },
+  allowForcedShutdown: {
+    is: "true to let an offline move force off a guest that ignores the shutdown request",
+    example: "false",
+  },
+  allowFailover: {
+    is: "true to restart a VM whose host is lost elsewhere, after fencing the host",
+    example: "false",
+  },
+  storageFencing: {
+    is: "how a failover fences Ceph storage: auto, required or off",
+    example: "auto",
+  },
+  maxDowntimeMs: {
+    is: "the longest pause a live move may cause, whole milliseconds from 1 to 60000",
+    example: "300",
+    advice: {
+      too_big: "a pause above 60000 ms is not a live migration; allow the offline fallback instead",
+    },
+  },
+  downtimeLadderMs: {
+    is: "the downtimes a move that does not converge steps through, increasing, at most 10 steps",
+    example: "[300, 1000, 3000]",
+  },
+  "downtimeLadderMs[]": {
+    is: "a downtime step, whole milliseconds from 1 to 60000",
+    example: "1000",
+  },
+  bandwidthMibps: { is: "the cap of a move's stream in MiB/s, 0 for none", example: "0" },
+  postcopyBandwidthMibps: {
+    is: "the cap of the post-copy phase in MiB/s, 0 for none",
+    example: "0",
+  },
+  compression: { is: "the stream's compression: none, xbzrle or mt", example: "none" },
+  parallelConnections: {
+    is: "how many connections a move's memory stream uses, from 1 to 64",
+    example: "1",
+  },
+  tls: { is: "true to encrypt the migration streams with TLS", example: "false" },
+  autoConverge: {
+    is: "true to let QEMU slow the guest's CPUs down so a move converges",
+    example: "false",
+  },
+  completionTimeoutSecondsPerGib: {
+    is: "seconds a move may take per GiB it moves before the next escalation, at least 1",
+    example: "60",
+  },
+  progressTimeoutSeconds: {
+    is: "seconds without progress after which a move is aborted, at least 1",
+    example: "30",
+  },
+  storageCopy: {
+    is: "which disk data a move copies: auto, all or incremental",
+    example: "auto",
+  },
+  removeSourceVolumes: {
+    is: "true to remove a copied disk's old volume once the move is verified",
+    example: "true",
+  },
+  shutdownTimeoutSeconds: {
+    is: "how long an offline move waits for the guest to shut down, seconds of at least 1",
+    example: "120",
+  },
+  notify: {
+    is: "a webhook told of moves, an object with url (and headers, events)",
+    example: `{"url":"https://hooks.example.com/migrations"}`,
+  },
+  ...WEBHOOK_GUIDE,
+};
 
 export type PolicyInputs = z.infer<typeof policyInputs>;
 
@@ -110,12 +163,19 @@ export function normalizePolicy(
   return failures.length ? { failures } : { spec, failures };
 }
 
+/** `options.at`: where the policy sits in other inputs (a placement's "policy"), for paths. */
 export function checkPolicy(
   news: unknown,
   base?: PolicySpec,
+  options: CheckOptions = {},
 ): { inputs?: PolicyInputs; spec?: PolicySpec; failures: CheckFailure[] } {
-  const parsed = policyInputs.safeParse(news ?? {});
-  if (!parsed.success) return { failures: zodFailures(parsed.error) };
+  const parsed = checkInputs(policyInputs, news ?? {}, POLICY_GUIDE, options);
+  if (!parsed.data) return { failures: parsed.failures };
   const { spec, failures } = normalizePolicy(parsed.data, base);
-  return { inputs: parsed.data, spec, failures };
+  const under = options.at ? `${options.at}.` : "";
+  return {
+    inputs: parsed.data,
+    spec,
+    failures: failures.map((f) => ({ ...f, property: under + f.property })),
+  };
 }

@@ -6,11 +6,11 @@ import { VmpError } from "../../errors";
 import { gatherFleetFacts } from "../../fleet/facts";
 import { solvePlacements, type FleetRules, type Solution } from "../../fleet/solver";
 import { validateRules } from "../../fleet/validate";
-import { describeFailures, zodFailures, type CheckFailure } from "../check-failures";
+import { checkInputs, describeFailures, type CheckFailure } from "../check-failures";
 import type { OperationContext, Props, ResourceController, State } from "../controller";
 import { diffInputs } from "../input-diff";
 import type { ProviderRuntime } from "../runtime";
-import { groupInputs, type GroupInputs, type GroupOutputs } from "./types";
+import { GROUP_GUIDE, groupInputs, type GroupInputs, type GroupOutputs } from "./types";
 
 export const PLACEMENT_GROUP_TOKEN = "vmplacement:index:PlacementGroup";
 
@@ -24,8 +24,8 @@ export function checkGroup(
   news: unknown,
   runtime: ProviderRuntime | undefined,
 ): { inputs?: GroupInputs; failures: CheckFailure[] } {
-  const parsed = groupInputs.safeParse(news ?? {});
-  if (!parsed.success) return { failures: zodFailures(parsed.error) };
+  const parsed = checkInputs(groupInputs, news ?? {}, GROUP_GUIDE);
+  if (!parsed.data) return { failures: parsed.failures };
   const inputs = parsed.data;
   if (!runtime) return { inputs, failures: [] };
   const inventory = runtime.hostNames.map((name) => ({

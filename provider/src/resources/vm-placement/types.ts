@@ -9,27 +9,37 @@ import type {
   PlanForecast,
 } from "../../engine";
 import { measuredLinkOf } from "../../engine";
-import { zodFailures, type CheckFailure } from "../check-failures";
+import { checkInputs, type CheckFailure, type FieldGuide } from "../check-failures";
 import { diffInputs, type InputDiff } from "../input-diff";
 import { checkPolicy, type PolicySpec } from "../migration-policy/types";
 import type { ProviderRuntime } from "../runtime";
 
-export const placementInputs = z
-  .object({
-    domain: z
-      .string({ error: "domain (the libvirt domain name) is required" })
-      .min(1, "domain must not be empty"),
-    host: z
-      .string({ error: "host (an inventory host name) is required" })
-      .min(1, "host must not be empty"),
-    storagePool: z
-      .string()
-      .min(1, "storagePool must not be empty; leave it out to keep disks in their pools")
-      .optional(),
-    disks: z.record(z.string(), z.string().min(1)).optional(),
-    policy: z.record(z.string(), z.unknown()).optional(),
-  })
-  .strict();
+export const placementInputs = z.strictObject({
+  domain: z.string().min(1),
+  host: z.string().min(1),
+  storagePool: z.string().min(1).optional(),
+  disks: z.record(z.string(), z.string().min(1)).optional(),
+  policy: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** Every placement input: what it is and how to give it, for the messages of a bad value. */
+export const PLACEMENT_GUIDE: FieldGuide = {
+  domain: { is: "the libvirt domain's name", example: "web-1" },
+  host: { is: "the name of a host in the provider's hosts", example: "kvm1" },
+  storagePool: {
+    is: "the storage pool the VM's disks live in on the host; leave it out to keep them where they are",
+    example: "local",
+  },
+  disks: {
+    is: "per disk target, the storage pool that disk lives in",
+    example: `{"vdb":"ceph"}`,
+  },
+  "disks.*": { is: "a storage pool's name", example: "ceph" },
+  policy: {
+    is: "the MigrationPolicy's spec output, or policy inputs written inline",
+    example: `{"maxDowntimeMs":300}`,
+  },
+};
 
 export type PlacementInputs = z.infer<typeof placementInputs>;
 
@@ -93,19 +103,14 @@ export function checkPlacement(
   news: unknown,
   runtime: ProviderRuntime | undefined,
 ): { inputs?: PlacementInputs; failures: CheckFailure[] } {
-  const parsed = placementInputs.safeParse(news ?? {});
-  if (!parsed.success) return { failures: zodFailures(parsed.error) };
+  const parsed = checkInputs(placementInputs, news ?? {}, PLACEMENT_GUIDE);
+  if (!parsed.data) return { failures: parsed.failures };
   const failures: CheckFailure[] = [];
   const inputs = parsed.data;
   const unknownHost = runtime && notInInventory("host", inputs.host, runtime.hostNames);
   if (unknownHost) failures.push(unknownHost);
   if (inputs.policy) {
-    failures.push(
-      ...checkPolicy(inputs.policy).failures.map((f) => ({
-        ...f,
-        property: `policy.${f.property}`,
-      })),
-    );
+    failures.push(...checkPolicy(inputs.policy, undefined, { at: "policy" }).failures);
   }
   return { inputs, failures };
 }
