@@ -159,7 +159,10 @@ describe("MigrationPolicy webhook settings", () => {
   it("checks the URL and the events, naming the property", () => {
     const badUrl = checkPolicy({ notify: { url: "ftp://hooks.example.com/x" } }).failures;
     assert.equal(badUrl[0].property, "notify.url");
-    assert.match(badUrl[0].reason, /"ftp:\/\/hooks.example.com\/x", not a valid URL: give an http:\/\/ or https:\/\/ URL/);
+    assert.match(
+      badUrl[0].reason,
+      /"ftp:\/\/hooks.example.com\/x", not a valid URL: give an http:\/\/ or https:\/\/ URL/,
+    );
     const badEvent = checkPolicy({ notify: { url: "https://h/x", events: ["moved"] } }).failures;
     assert.equal(badEvent[0].property, "notify.events[0]");
     assert.match(badEvent[0].reason, /one of started, succeeded, failed/);
