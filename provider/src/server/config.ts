@@ -18,6 +18,15 @@ import type { ProviderRuntime } from "../resources/runtime";
 
 export type { ProviderRuntime } from "../resources/runtime";
 
+/**
+ * A text value that `pulumi config set --path` may have stored as a number or true/false (it
+ * turns "1" into 1): the text it was.
+ */
+const configText = z.preprocess(
+  (v) => (typeof v === "number" || typeof v === "boolean" ? String(v) : v),
+  z.string(),
+);
+
 const hostSchema = z.strictObject({
   name: z.string().min(1),
   uri: z.string().min(1),
@@ -25,11 +34,11 @@ const hostSchema = z.strictObject({
   peerUri: z.string().min(1).optional(),
   migrationTlsName: z.string().min(1).optional(),
   migrationLinkMibps: z.number().positive().optional(),
-  labels: z.record(z.string(), z.string()).optional(),
+  labels: z.record(z.string(), configText).optional(),
   fence: z
     .strictObject({
       agent: z.string().min(1),
-      options: z.record(z.string(), z.string()).optional(),
+      options: z.record(z.string(), configText).optional(),
       timeoutSeconds: z.number().int().min(1).max(600).optional(),
     })
     .optional(),
@@ -66,7 +75,7 @@ export const configSchema = z.strictObject({
   dirtyRateSampleSeconds: z.number().int().min(0).max(60).optional(),
   defaultPolicy: z.record(z.string(), z.unknown()).optional(),
   /** Per host, the fence agent options that are secrets (password, ...). */
-  fenceSecrets: z.record(z.string(), z.record(z.string(), z.string())).optional(),
+  fenceSecrets: z.record(z.string(), z.record(z.string(), configText)).optional(),
   /** Ceph clusters storage fencing blocklists on, and the cephx key of each one's fence user. */
   cephClusters: z.array(cephClusterSchema).optional(),
   cephKeys: z.record(z.string(), z.string().min(1)).optional(),
