@@ -137,6 +137,19 @@ describe("plugin: a single executable per platform, no node on PATH", function (
         } finally {
           client.close();
         }
+        // Run by hand, it answers --version and --help and exits instead of serving.
+        const [file, args] = platform.command(exe);
+        const opts = {
+          cwd: dir,
+          env: { PATH: "/nonexistent", HOME: os.tmpdir() },
+          timeoutMs: 30_000,
+        };
+        assert.equal((await run(file, [...args, "--version"], opts)).trim(), VERSION);
+        assert.match(
+          await run(file, [...args, "--help"], opts),
+          /^pulumi-resource-vmplacement: the vmplacement Pulumi provider plugin\n[\s\S]*--version/,
+        );
+
         // The engine stops a plugin with SIGINT; it exits cleanly.
         const exited = new Promise<number | null>((resolve) => child!.on("exit", resolve));
         child.kill("SIGINT");

@@ -16,10 +16,10 @@ import type {
 const MiB = 1024 * 1024;
 /**
  * A live move's fixed cost: connecting, starting the target QEMU, scanning memory for zero
- * pages, the handshake and verifying. About 2 s for a guest that holds next to nothing, through
- * the engine and through plain virsh alike (bench/forecast.ts).
+ * pages, the handshake and verifying. About 0.7 s for a guest that holds next to nothing, through
+ * the engine (0.70 s) and through plain virsh (0.73 s) alike (bench/forecast.ts, QEMU 7.2).
  */
-export const SETUP_SECONDS = 2;
+export const SETUP_SECONDS = 0.7;
 /** An offline move's: defining on the target and opening the volume streams. */
 export const OFFLINE_SETUP_SECONDS = 0.2;
 /**

@@ -5,7 +5,32 @@ import { ResourceProviderService } from "@pulumi/pulumi/proto/provider_grpc_pb";
 import { pluginFile } from "./plugin-files";
 import { VmPlacementProvider } from "./provider-server";
 
+const USAGE = `pulumi-resource-vmplacement: the vmplacement Pulumi provider plugin
+
+The Pulumi CLI starts this program itself (pulumi preview, pulumi up); it is not run by hand.
+Install it with: pulumi plugin install resource vmplacement <version> --file <tarball>
+
+  --version   print the plugin's version and exit
+  --help      print this text and exit
+
+Docs: docs/installation-configuration.md in the vmplacement repository.
+`;
+
+/** A person running the plugin by hand gets an answer, not a server waiting for an engine. */
+function answeredFlag(args: string[]): boolean {
+  if (args.includes("--version")) {
+    process.stdout.write(`${JSON.parse(pluginFile("package.json")).version}\n`);
+    return true;
+  }
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write(USAGE);
+    return true;
+  }
+  return false;
+}
+
 function main(): void {
+  if (answeredFlag(process.argv.slice(2))) return;
   const schema = pluginFile("schema.json");
   const provider = new VmPlacementProvider(schema);
   const engineAddress = process.argv.slice(2).find((a) => !a.startsWith("-"));

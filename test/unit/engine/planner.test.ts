@@ -1219,8 +1219,8 @@ describe("planner", () => {
       assert.equal(p.forecast.verdict, "converges");
       assert.equal(p.forecast.escalation, "none");
       assert.equal(p.forecast.passes, 1);
-      // 1 GiB of memory and 2 GiB of disk allocation at the assumed 1024 MiB/s, plus 2 s setup.
-      assert.equal(p.forecast.durationSeconds, 5);
+      // 1 GiB of memory and 2 GiB of disk allocation at the assumed 1024 MiB/s, plus 0.7 s setup.
+      assert.equal(p.forecast.durationSeconds, 3.7);
       assert.ok(p.forecast.downtimeMs < DEFAULT_POLICY.maxDowntimeMs, `${p.forecast.downtimeMs}`);
       assert.equal(p.forecast.memoryBytes, GiB);
       assert.equal(p.forecast.diskBytes, 2 * GiB);
