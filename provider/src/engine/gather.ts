@@ -378,7 +378,7 @@ export function readHostsAhead(pool: ConnectionPool, hosts: string[]): void {
 
 type HostReading = { freeMemoryBytes: number; pools: Record<string, PoolFacts> };
 const hostReadings = new SharedHostReadings<HostReading>();
-/** Each host's domains by name, for a run that only looks (a preview). */
+/** Each host's domains by name, for a run that only looks (a preview, a refresh). */
 const domainListings = new SharedHostReadings<Map<string, Domain>>();
 
 function sharedHostReading(
