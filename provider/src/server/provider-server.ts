@@ -92,14 +92,14 @@ function checkedInputs(controller: ResourceController, raw: Record<string, unkno
 }
 
 /**
- * Check failures on the wire. The reason names the property, its value and the fix; the engine
- * looks a named property up among the top-level inputs only, and prints "value {<nil>}" for a
- * nested one, so the property goes in the reason alone.
+ * Check failures on the wire. The engine looks a named property up among the top-level inputs
+ * only, and prints "value {<nil>}" for a nested one, so the property goes in the reason alone:
+ * the reason names it (put first when it does not already).
  */
 function failuresOf(failures: CheckFailure[]): pb.CheckFailure[] {
   return failures.map((f) => {
     const cf = new pb.CheckFailure();
-    cf.setReason(f.reason);
+    cf.setReason(f.reason.includes(f.property) ? f.reason : `${f.property}: ${f.reason}`);
     return cf;
   });
 }
