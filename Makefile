@@ -2,6 +2,14 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# Every target runs on the project's Node (the current LTS, scripts/install-node.sh), whatever Node
+# the machine has: npm, the build, the tests and the Pulumi CLI's nodejs language host.
+NODE_BIN := $(shell scripts/install-node.sh)
+ifeq ($(NODE_BIN),)
+$(error scripts/install-node.sh could not install the project's Node; its message is above)
+endif
+export PATH := $(NODE_BIN):$(PATH)
+
 PULUMI_ENV := $(CURDIR)/scripts/pulumi-env.sh
 MOCHA := npx --no-install mocha
 

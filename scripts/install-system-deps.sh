@@ -23,5 +23,5 @@ if ((${#missing[@]})); then
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 for tool in node npm; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: install Node.js 20 first" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { echo "missing $tool: install npm (with any Node.js) first; the project then installs its own Node (scripts/install-node.sh)" >&2; exit 1; }
 done

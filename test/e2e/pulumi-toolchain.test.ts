@@ -31,6 +31,7 @@ describe("pulumi toolchain", function () {
         "const config = new pulumi.Config();",
         'export const greeting: string = `hello ${config.get("who") ?? "lab"}`;',
         "export const stack = pulumi.getStack();",
+        "export const node = process.version;",
         "",
       ].join("\n"),
     });
@@ -42,12 +43,16 @@ describe("pulumi toolchain", function () {
     assert.match((await ws.pulumi(["version"])).trim(), /^v3\.\d+\.\d+$/);
   });
 
-  it("runs `pulumi up` of a TypeScript program offline, then destroys it", async () => {
+  it("runs `pulumi up` of a TypeScript program offline, on the project's Node, then destroys it", async () => {
     await ws.pulumi(["stack", "init", "smoke"]);
     await ws.pulumi(["config", "set", "who", "vmplacement"]);
     await ws.pulumi(["up", "--yes", "--skip-preview"]);
     const outputs = await ws.output<Record<string, unknown>>();
-    assert.deepEqual(outputs, { greeting: "hello vmplacement", stack: "smoke" });
+    assert.deepEqual(outputs, {
+      greeting: "hello vmplacement",
+      stack: "smoke",
+      node: process.version,
+    });
     await ws.pulumi(["destroy", "--yes"]);
     await ws.pulumi(["stack", "rm", "--yes"]);
   });
