@@ -15,6 +15,7 @@ name=${1:?usage: scripts/example-project.sh <example> <dir>}
 dir=${2:?usage: scripts/example-project.sh <example> <dir>}
 version=$(node -p 'require(process.argv[1]).version' "$root/package.json")
 packages=$root/dist/packages
+pulumi_min=$(sed -n 's/^PULUMI_MIN_VERSION=//p' "$root/scripts/find-pulumi.sh")
 deps_root=${VMP_EXAMPLE_DEPS:-${TMPDIR:-/tmp}/vmplacement-example-deps}
 case $(uname -m) in x86_64) platform=linux-amd64 ;; aarch64) platform=linux-arm64 ;; *) platform=unknown ;; esac
 
@@ -42,13 +43,16 @@ runtime=none
 case $runtime in
   nodejs | none)
     tarball=$(artifact "$packages/vmplacement-vmplacement-$version.tgz")
-    deps=$(deps_dir npm "$dir/package.json" "$tarball")
+    deps=$(deps_dir npm "$dir/package.json" "$tarball" "$root/scripts/find-pulumi.sh")
     if [[ ! -f $deps/.ready ]]; then
       rm -rf "$deps" && mkdir -p "$deps"
       cp "$dir/package.json" "$deps/"
       # The SDK from the tarball; everything else the manifest names from the registry.
       sdk=()
       grep -q '"@vmplacement/vmplacement"' "$dir/package.json" && sdk=("$tarball")
+      # Pulumi's SDK at the project's one minimum, the lowest version the packages declare: what is
+      # tested is the oldest a user may have (a range like ^3.259.0 would take the newest).
+      grep -q '"@pulumi/pulumi"' "$dir/package.json" && sdk+=("@pulumi/pulumi@$pulumi_min")
       (cd "$deps" && npm install --no-audit --no-fund --prefer-offline --loglevel=error "${sdk[@]}" >/dev/null)
       touch "$deps/.ready"
     fi

@@ -11,4 +11,6 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=${1:-$root/sdk}
 tool=$("$root/scripts/go-tool.sh" gen-sdk)
 version=$(node -p 'require(process.argv[1]).version' "$root/package.json")
-"$tool" -schema "$root/schema.json" -out "$out" -version "$version"
+# The one Pulumi minimum (scripts/find-pulumi.sh), which the Go SDK's go.mod requires.
+pulumi_min=$(sed -n 's/^PULUMI_MIN_VERSION=//p' "$root/scripts/find-pulumi.sh")
+"$tool" -schema "$root/schema.json" -out "$out" -version "$version" -pulumi "$pulumi_min"

@@ -5,10 +5,12 @@
 // live move, and destroys, leaving the VM running where it was placed.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { loadLab, type LabDescription } from "../lab/lab";
 import { hostsRunning } from "../lab/virsh";
 import { GuestFactory } from "../integration/engine/lab-engine";
 import { exampleProject, type ExampleProject } from "../support/example-project";
+import { run } from "../lab/run";
 
 interface Example {
   name: string;
@@ -16,7 +18,14 @@ interface Example {
   place(ws: ExampleProject, vm: string, host: string): Promise<unknown>;
   /** Where the program says the VM runs, from its stack outputs. */
   where(ws: ExampleProject, vm: string): Promise<string>;
+  /** The version of Pulumi's SDK the project installed (YAML has none of its own). */
+  pulumiSdk?(ws: ExampleProject): Promise<string>;
 }
+
+/** The project's one Pulumi minimum (scripts/find-pulumi.sh): each example installs exactly it. */
+const PULUMI_MINIMUM = /^PULUMI_MIN_VERSION=(\S+)$/m.exec(
+  readFileSync(path.resolve(__dirname, "..", "..", "..", "scripts", "find-pulumi.sh"), "utf8"),
+)![1];
 
 const vmsMap: Pick<Example, "place" | "where"> = {
   place: (ws, vm, host) => ws.pulumi(["config", "set", "vms", JSON.stringify({ [vm]: host })]),
@@ -24,9 +33,44 @@ const vmsMap: Pick<Example, "place" | "where"> = {
 };
 
 const EXAMPLES: Example[] = [
-  { name: "typescript", ...vmsMap },
-  { name: "python", ...vmsMap },
-  { name: "go", ...vmsMap },
+  {
+    name: "typescript",
+    ...vmsMap,
+    pulumiSdk: async (ws) =>
+      (
+        JSON.parse(
+          readFileSync(
+            path.join(ws.dir, "node_modules", "@pulumi", "pulumi", "package.json"),
+            "utf8",
+          ),
+        ) as { version: string }
+      ).version,
+  },
+  {
+    name: "python",
+    ...vmsMap,
+    pulumiSdk: async (ws) =>
+      (
+        await run(
+          path.join(ws.env.VIRTUAL_ENV!, "bin", "python"),
+          ["-c", "import importlib.metadata as m; print(m.version('pulumi'))"],
+          { env: ws.env },
+        )
+      ).trim(),
+  },
+  {
+    name: "go",
+    ...vmsMap,
+    pulumiSdk: async (ws) =>
+      (
+        await run("go", ["list", "-m", "github.com/pulumi/pulumi/sdk/v3"], {
+          cwd: ws.dir,
+          env: ws.env,
+        })
+      )
+        .trim()
+        .replace(/^\S+ v/, ""),
+  },
   {
     name: "yaml",
     place: async (ws, vm, host) => {
@@ -61,6 +105,13 @@ describe("packages: the examples as fresh projects outside the repository", func
         assert.match(adopt, /\+ .*create/, "the preview plans the adoption");
         await ws.pulumi(["up", "--yes", "--skip-preview"], 600_000);
         assert.equal(await example.where(ws, vm), from.name);
+        if (example.pulumiSdk) {
+          assert.equal(
+            await example.pulumiSdk(ws),
+            PULUMI_MINIMUM,
+            "the lowest Pulumi SDK declared",
+          );
+        }
         const keyBody = readFileSync(lab.ssh.privateKey, "utf8").split("\n")[1];
         assert.ok(
           !(await ws.pulumi(["stack", "export"])).includes(keyBody),

@@ -9,7 +9,7 @@
 // One deliberate difference, explained in bind: we reject references to types missing from the
 // schema.
 //
-//	gen-sdk -schema schema.json -out sdk -version 0.1.0
+//	gen-sdk -schema schema.json -out sdk -version 0.1.0 -pulumi 3.259.0
 package main
 
 import (
@@ -25,6 +25,7 @@ import (
 	"github.com/blang/semver"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/pulumi/pulumi/pkg/v3/codegen/schema"
+	"golang.org/x/mod/modfile"
 
 	gogen "github.com/pulumi/pulumi/pkg/v3/codegen/go"
 	"github.com/pulumi/pulumi/pkg/v3/codegen/nodejs"
@@ -53,18 +54,22 @@ func main() {
 	schemaPath := flag.String("schema", "schema.json", "the provider's Pulumi package schema (JSON)")
 	out := flag.String("out", "sdk", "output root; SDKs go to <out>/nodejs, <out>/python and <out>/go")
 	version := flag.String("version", "", "package version (semver) to stamp into the SDKs (required)")
+	pulumiMin := flag.String("pulumi", "", "the project's Pulumi minimum (semver), required by the Go SDK's go.mod (required)")
 	flag.Parse()
-	if err := run(*schemaPath, *out, *version); err != nil {
+	if err := run(*schemaPath, *out, *version, *pulumiMin); err != nil {
 		fmt.Fprintln(os.Stderr, "gen-sdk:", err)
 		os.Exit(1)
 	}
 }
 
-func run(schemaPath, out, version string) error {
+func run(schemaPath, out, version, pulumiMin string) error {
 	// Strict parse: the schema's own version may be a placeholder, and a typo here would otherwise
 	// end up in every published package.
 	if _, err := semver.Parse(version); err != nil {
 		return fmt.Errorf("-version %q: %w", version, err)
+	}
+	if _, err := semver.Parse(pulumiMin); err != nil {
+		return fmt.Errorf("-pulumi %q: %w", pulumiMin, err)
 	}
 	raw, err := os.ReadFile(schemaPath)
 	if err != nil {
@@ -86,6 +91,9 @@ func run(schemaPath, out, version string) error {
 		}
 		generated[lang.name] = files
 	}
+	if err := requirePulumi(generated["go"], pulumiMin); err != nil {
+		return err
+	}
 
 	for _, lang := range languages {
 		dir := filepath.Join(out, lang.name)
@@ -94,6 +102,26 @@ func run(schemaPath, out, version string) error {
 		}
 		fmt.Printf("%-6s %3d files -> %s\n", lang.name, len(generated[lang.name]), dir)
 	}
+	return nil
+}
+
+// requirePulumi makes the Go SDK's go.mod require the project's one Pulumi minimum. The codegen
+// writes the Go SDK version its own release was built with, which is not the minimum we test; the
+// npm and Python SDKs take theirs from schema.json's language options.
+func requirePulumi(goFiles map[string][]byte, minimum string) error {
+	f, err := modfile.Parse("go.mod", goFiles["go.mod"], nil)
+	if err != nil {
+		return fmt.Errorf("the generated Go SDK's go.mod: %w", err)
+	}
+	if err := f.AddRequire("github.com/pulumi/pulumi/sdk/v3", "v"+minimum); err != nil {
+		return err
+	}
+	f.Cleanup()
+	formatted, err := f.Format()
+	if err != nil {
+		return err
+	}
+	goFiles["go.mod"] = formatted
 	return nil
 }
 
