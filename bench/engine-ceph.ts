@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { place, type ConnectionPool } from "../provider/src/engine";
+import { place, type ConnectionPool, type MeasuredLink } from "../provider/src/engine";
 import { rewriteDiskSources } from "../provider/src/engine/domain-xml";
 import { GuestFactory, labPool, policy } from "../test/integration/engine/lab-engine";
 import { cephArgs } from "../test/lab/guests";
@@ -28,16 +28,22 @@ const MiB = 1024 * 1024;
 
 type Outcome = { wallMs: number; downtimeMs: number; bytes?: number };
 
+/**
+ * `measuredLinks`: the link rates the bench's earlier moves reached, which plans use as a
+ * provider's do from its state (without them every plan assumes a link and measures the guest's
+ * dirty rate for a second first).
+ */
 export async function benchCeph(
   lab: LabDescription,
   runs: number,
+  measuredLinks: MeasuredLink[],
 ): Promise<{ rows: Row[]; raw: unknown }> {
   const pool = labPool(lab);
   const guests = new GuestFactory(lab);
   try {
-    const shared = await sharedMoves(lab, pool, guests, runs);
+    const shared = await sharedMoves(lab, pool, guests, runs, measuredLinks);
     await guests.cleanup();
-    const copies = await copiesAtCap(lab, pool, guests, runs);
+    const copies = await copiesAtCap(lab, pool, guests, runs, measuredLinks);
     return { rows: [shared.row, ...copies.rows], raw: { shared: shared.raw, copies: copies.raw } };
   } finally {
     await guests.cleanup();
@@ -50,6 +56,7 @@ async function sharedMoves(
   pool: ConnectionPool,
   guests: GuestFactory,
   runs: number,
+  measuredLinks: MeasuredLink[],
 ) {
   const [h1, h2] = lab.hosts;
   const g = await guests.ceph("bench-rbd", h1);
@@ -57,7 +64,9 @@ async function sharedMoves(
   const plain: Outcome[] = [];
   for (let i = 0; i < runs; i++) {
     const started = Date.now();
-    const { record } = await place(pool, { domain: g.name, host: h2.name }, policy());
+    const { record } = await place(pool, { domain: g.name, host: h2.name }, policy(), {
+      measuredLinks,
+    });
     engine.push({ wallMs: Date.now() - started, downtimeMs: record.downtimeMs ?? NaN });
     plain.push(await virshMigrate(h2, h1, g.name, {}));
   }
@@ -72,6 +81,7 @@ async function copiesAtCap(
   pool: ConnectionPool,
   guests: GuestFactory,
   runs: number,
+  measuredLinks: MeasuredLink[],
 ) {
   const [h1, h2] = lab.hosts;
   const { ceph } = lab.pools;
@@ -108,7 +118,9 @@ async function copiesAtCap(
     diskPools: Record<string, string>,
   ): Promise<Outcome> {
     const started = Date.now();
-    const { record } = await place(p, { domain, host: to.name, diskPools }, capped);
+    const { record } = await place(p, { domain, host: to.name, diskPools }, capped, {
+      measuredLinks,
+    });
     return {
       wallMs: Date.now() - started,
       downtimeMs: record.downtimeMs ?? NaN,

@@ -132,7 +132,7 @@ async function main(): Promise<void> {
       raw.push(fast.raw);
     }
     if (parts.includes("f")) {
-      const ceph = await benchCeph(lab, Math.min(runs, 3));
+      const ceph = await benchCeph(lab, Math.min(runs, 3), measuredLinks);
       rows.push(...ceph.rows);
       raw.push(ceph.raw);
     }

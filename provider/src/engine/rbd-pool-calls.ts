@@ -44,13 +44,14 @@ export async function createVolume(
   xml: string,
 ): Promise<void> {
   const created = conn.storage.createVol(pool, xml).then(() => "created" as const);
+  // Handled from the start: the create may fail (an rbd pool refuses a volume without capacity)
+  // before the pool's access is read, and an unhandled rejection would end the process.
+  created.catch(() => undefined);
   const need = await rbdAccessOf(conn, pool).catch(() => undefined);
   if (!need) {
     await created;
     return;
   }
-  // Whatever the watchdog decides, the create's own outcome is never left unhandled.
-  created.catch(() => undefined);
   const patience = sleep(RBD_CREATE_PATIENCE_MS).then(() => "slow" as const);
   if ((await Promise.race([created, patience])) === "created") return;
   const probed = probeCluster(conn, need).then((problem) => ({ problem }));

@@ -2,7 +2,12 @@
 // is removed; any other failure, and one that outlasts the patience, stands.
 import assert from "node:assert/strict";
 import { LibvirtError } from "../../../provider/src/libvirt/errors";
-import { afterAllocation, isStillAllocating } from "../../../provider/src/engine/rbd-pool-calls";
+import {
+  afterAllocation,
+  createVolume,
+  isStillAllocating,
+} from "../../../provider/src/engine/rbd-pool-calls";
+import type { LibvirtConnection, StoragePool } from "../../../provider/src/libvirt";
 
 const wire = (code: number, message: string) =>
   new LibvirtError({ code, domain: 18, message, level: 2 }, "STORAGE_VOL_DELETE");
@@ -69,4 +74,50 @@ describe("rbd pool calls: removing a volume still being allocated", () => {
       assert.ok(calls >= least && calls <= most, `${calls} calls, expected ${row.calls}`);
     });
   }
+});
+
+describe("rbd pool calls: creating a volume", () => {
+  const refused = () =>
+    new LibvirtError(
+      {
+        code: 3,
+        domain: 18,
+        message:
+          "this function is not supported by the connection driver: volume capacity required for this storage pool",
+        level: 2,
+      },
+      "STORAGE_VOL_CREATE_XML",
+    );
+
+  it("a create refused before the pool's XML is read fails the call, not the process", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      // The create's refusal arrives first; the pool's XML (an rbd pool) a moment later.
+      const conn = {
+        storage: {
+          createVol: () => Promise.reject(refused()),
+          poolXml: () =>
+            new Promise<string>((resolve) =>
+              setTimeout(
+                () =>
+                  resolve(
+                    "<pool type='rbd'><name>ceph</name><source><host name='10.0.0.1' port='6789'/><name>rbd</name></source></pool>",
+                  ),
+                20,
+              ),
+            ),
+        },
+      } as unknown as LibvirtConnection;
+      await assert.rejects(
+        createVolume(conn, "h2", {} as StoragePool, "<volume/>"),
+        /volume capacity required/,
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
 });
