@@ -21,7 +21,7 @@ const NOTES = [
   "medians over runs; engine and virsh take turns going first, in both directions",
   "the engine plans with the link rates its earlier moves reached, as the provider does from its state",
   "d: virsh gets its best flags for a guest that cannot converge: --postcopy --postcopy-after-precopy --bandwidth 40",
-  "f: guests on Ceph RBD; virsh gets the RBD image (or file) made first and the rewritten disk XML (--xml, --persistent-xml), as the engine does; efficiency = bytes the stream carried / (wall x cap)",
+  "f: guests on Ceph RBD; virsh gets the RBD image (or file) made first and the rewritten disk XML (--xml, --persistent-xml), as the engine does; efficiency = bytes the stream carried / (wall x cap); engine_record_ms = the migration record alone (no planning: the engine's plan measures the guest's dirty rate for 1 s, which a provider's refresh starts ahead), record_ratio = that / virsh's wall",
   "e: wire MiB = QEMU's data processed (compression applied); efficiency = bytes moved / (wall x cap), bytes moved being what the stream carried",
 ];
 
