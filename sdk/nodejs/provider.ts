@@ -50,11 +50,12 @@ export class Provider extends pulumi.ProviderResource {
             resourceInputs["maxMigrationsPerHostOutbound"] = pulumi.output((args?.maxMigrationsPerHostOutbound) ?? 1).apply(JSON.stringify);
             resourceInputs["maxMigrationsTotal"] = pulumi.output((args?.maxMigrationsTotal) ?? 4).apply(JSON.stringify);
             resourceInputs["sshInsecureIgnoreHostKeys"] = pulumi.output((args?.sshInsecureIgnoreHostKeys) ?? false).apply(JSON.stringify);
-            resourceInputs["sshKnownHosts"] = args?.sshKnownHosts;
-            resourceInputs["sshPrivateKey"] = args?.sshPrivateKey ? pulumi.secret(args.sshPrivateKey) : undefined;
-            resourceInputs["tlsCaCert"] = args?.tlsCaCert;
-            resourceInputs["tlsClientCert"] = args?.tlsClientCert;
-            resourceInputs["tlsClientKey"] = args?.tlsClientKey ? pulumi.secret(args.tlsClientKey) : undefined;
+            resourceInputs["sshKnownHosts"] = (args?.sshKnownHosts) ?? utilities.getEnv("VMPLACEMENT_SSH_KNOWN_HOSTS");
+            resourceInputs["sshPrivateKey"] = (args?.sshPrivateKey ? pulumi.secret(args.sshPrivateKey) : undefined) ?? utilities.getEnv("VMPLACEMENT_SSH_PRIVATE_KEY");
+            resourceInputs["sshPrivateKeyPassphrase"] = (args?.sshPrivateKeyPassphrase ? pulumi.secret(args.sshPrivateKeyPassphrase) : undefined) ?? utilities.getEnv("VMPLACEMENT_SSH_PRIVATE_KEY_PASSPHRASE");
+            resourceInputs["tlsCaCert"] = (args?.tlsCaCert) ?? utilities.getEnv("VMPLACEMENT_TLS_CA_CERT");
+            resourceInputs["tlsClientCert"] = (args?.tlsClientCert) ?? utilities.getEnv("VMPLACEMENT_TLS_CLIENT_CERT");
+            resourceInputs["tlsClientKey"] = (args?.tlsClientKey ? pulumi.secret(args.tlsClientKey) : undefined) ?? utilities.getEnv("VMPLACEMENT_TLS_CLIENT_KEY");
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
         super(Provider.__pulumiType, name, resourceInputs, opts);
@@ -70,7 +71,7 @@ export interface ProviderArgs {
      */
     cephClusters?: pulumi.Input<pulumi.Input<inputs.CephClusterArgs>[] | undefined>;
     /**
-     * Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
+     * Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_CEPH_KEYS (JSON) when not set.
      */
     cephKeys?: pulumi.Input<{[key: string]: pulumi.Input<string>} | undefined>;
     /**
@@ -82,11 +83,11 @@ export interface ProviderArgs {
      */
     dirtyRateSampleSeconds?: pulumi.Input<number | undefined>;
     /**
-     * Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
+     * Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_FENCE_SECRETS (JSON) when not set.
      */
     fenceSecrets?: pulumi.Input<{[key: string]: pulumi.Input<{[key: string]: pulumi.Input<string>}>} | undefined>;
     /**
-     * The libvirt hosts VMs may be placed on.
+     * The libvirt hosts VMs may be placed on. Read by the provider from VMPLACEMENT_HOSTS (JSON) when not set.
      */
     hosts: pulumi.Input<pulumi.Input<inputs.HostArgs>[]>;
     /**
@@ -106,13 +107,17 @@ export interface ProviderArgs {
      */
     sshInsecureIgnoreHostKeys?: pulumi.Input<boolean | undefined>;
     /**
-     * The hosts' public keys in known_hosts format; required for ssh hosts unless sshInsecureIgnoreHostKeys.
+     * The hosts' public keys in known_hosts format. Without it (and without a known_hosts= URI parameter) host keys are verified against ~/.ssh/known_hosts, as ssh and virsh do.
      */
     sshKnownHosts?: pulumi.Input<string | undefined>;
     /**
      * Private key for qemu+ssh:// hosts (OpenSSH or PEM).
      */
     sshPrivateKey?: pulumi.Input<string | undefined>;
+    /**
+     * Passphrase of an encrypted sshPrivateKey. Without a key, an ssh-agent (SSH_AUTH_SOCK) is used when one runs.
+     */
+    sshPrivateKeyPassphrase?: pulumi.Input<string | undefined>;
     /**
      * PEM CA certificate for qemu+tls:// hosts.
      */

@@ -2,7 +2,7 @@
 // the fleet solver reach hosts through these functions; no libvirt connection leaves the engine.
 export { ConnectionPool, type InventoryHost } from "./connections";
 // How hosts are reached: the inventory's URIs and credentials, checked where config is.
-export { parseLibvirtUri, type ConnectOptions } from "../libvirt";
+export { parseLibvirtUri, sshKeyProblem, type ConnectOptions } from "../libvirt";
 export {
   MigrationLimiter,
   type LimiterLimits,

@@ -17,3 +17,4 @@ export {
 } from "./errors";
 export { parseLibvirtUri, type LibvirtUri } from "./uri";
 export { sha256Fingerprint } from "./transports/known-hosts";
+export { sshKeyProblem, type SshKeyProblem } from "./transports/ssh-key";

@@ -1,5 +1,8 @@
 // Provider configuration: the host inventory, credentials (secrets), concurrency limits and the
 // default policy; validated into Check-style failures with property paths.
+import { existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { z } from "zod";
 import {
   ConnectionPool,
@@ -11,6 +14,7 @@ import {
   MigrationLimiter,
   placementEngine,
   RunLedger,
+  sshKeyProblem,
 } from "../engine";
 import { checkInputs, type CheckFailure, type FieldGuide } from "../resources/check-failures";
 import { checkPolicy, type PolicySpec } from "../resources/migration-policy/types";
@@ -64,6 +68,7 @@ const cephClusterSchema = z.strictObject({
 export const configSchema = z.strictObject({
   hosts: z.array(hostSchema).min(1),
   sshPrivateKey: z.string().optional(),
+  sshPrivateKeyPassphrase: z.string().optional(),
   sshKnownHosts: z.string().optional(),
   sshInsecureIgnoreHostKeys: z.boolean().optional(),
   tlsCaCert: z.string().optional(),
@@ -142,6 +147,7 @@ export const CONFIG_GUIDE: FieldGuide = {
   },
   "hosts[].storageFence.clientAddresses[]": { is: "an address", example: "10.0.2.5" },
   sshPrivateKey: { is: "the ssh private key (PEM or OpenSSH), as a secret" },
+  sshPrivateKeyPassphrase: { is: "the passphrase of an encrypted sshPrivateKey, as a secret" },
   sshKnownHosts: {
     is: "the hosts' public keys in known_hosts format",
     example: "kvm1 ssh-ed25519 AAAA...",
@@ -226,6 +232,63 @@ function howToSetConfig(property: string): string | undefined {
 
 export type ProviderConfigInputs = z.infer<typeof configSchema>;
 
+/**
+ * The environment variables a configuration key falls back to when the stack does not set it, as
+ * Pulumi providers do (the schema's defaultInfo names the same): the secrets, and the inventory.
+ */
+export const CONFIG_ENVIRONMENT: Readonly<Record<string, string>> = {
+  hosts: "VMPLACEMENT_HOSTS",
+  sshPrivateKey: "VMPLACEMENT_SSH_PRIVATE_KEY",
+  sshPrivateKeyPassphrase: "VMPLACEMENT_SSH_PRIVATE_KEY_PASSPHRASE",
+  sshKnownHosts: "VMPLACEMENT_SSH_KNOWN_HOSTS",
+  tlsCaCert: "VMPLACEMENT_TLS_CA_CERT",
+  tlsClientCert: "VMPLACEMENT_TLS_CLIENT_CERT",
+  tlsClientKey: "VMPLACEMENT_TLS_CLIENT_KEY",
+  fenceSecrets: "VMPLACEMENT_FENCE_SECRETS",
+  cephKeys: "VMPLACEMENT_CEPH_KEYS",
+};
+
+/** The configuration keys that are secrets: kept as Pulumi secrets whatever way they arrive. */
+export const SECRET_CONFIG_KEYS = [
+  "sshPrivateKey",
+  "sshPrivateKeyPassphrase",
+  "tlsClientKey",
+  "fenceSecrets",
+  "cephKeys",
+] as const;
+
+/**
+ * The raw configuration with each unset key taken from its environment variable, if that is set
+ * (before decodeConfigValues: JSON values are decoded the same way as `pulumi config set` ones).
+ */
+export function withEnvironmentDefaults(
+  raw: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, unknown> {
+  const out = { ...raw };
+  const given = new Set(Object.keys(raw).map((k) => k.replace(/^vmplacement:(config:)?/, "")));
+  for (const [key, variable] of Object.entries(CONFIG_ENVIRONMENT)) {
+    const value = env[variable];
+    if (!given.has(key) && value !== undefined && value !== "") out[key] = value;
+  }
+  return out;
+}
+
+/** Where ssh and virsh read host keys when nothing else is given. */
+export function userKnownHostsFile(): string {
+  return path.join(os.homedir(), ".ssh", "known_hosts");
+}
+
+/** Keys whose values are text as given, never JSON (a passphrase may read as a number). */
+const TEXT_CONFIG_KEYS = new Set([
+  "sshPrivateKey",
+  "sshPrivateKeyPassphrase",
+  "sshKnownHosts",
+  "tlsCaCert",
+  "tlsClientCert",
+  "tlsClientKey",
+]);
+
 /** Config values arrive as JSON strings when set with `pulumi config set`; objects otherwise. */
 export function decodeConfigValues(raw: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -236,8 +299,7 @@ export function decodeConfigValues(raw: Record<string, unknown>): Record<string,
     if (
       typeof value === "string" &&
       /^[[{]|^(true|false|\d+)$/.test(value.trim()) &&
-      name !== "sshPrivateKey" &&
-      name !== "sshKnownHosts"
+      !TEXT_CONFIG_KEYS.has(name)
     ) {
       try {
         out[name] = JSON.parse(value);
@@ -315,11 +377,12 @@ export function checkConfig(raw: Record<string, unknown>): {
           !config.sshKnownHosts &&
           !config.sshInsecureIgnoreHostKeys &&
           !u.params.knownHosts &&
-          u.params.knownHostsVerify === "normal"
+          u.params.knownHostsVerify === "normal" &&
+          !existsSync(userKnownHostsFile())
         ) {
           failures.push({
             property: "sshKnownHosts",
-            reason: `host ${h.name} is reached over ssh, so sshKnownHosts (the hosts' public keys, known_hosts format) is required to verify it; set sshInsecureIgnoreHostKeys only for throwaway labs`,
+            reason: `host ${h.name} is reached over ssh, so its host key must be verified: give sshKnownHosts (the hosts' public keys, known_hosts format), or add the hosts to ${userKnownHostsFile()} as ssh and virsh read it (ssh-keyscan -H <host> >> ${userKnownHostsFile()}), which does not exist; set sshInsecureIgnoreHostKeys only for throwaway labs`,
           });
         }
       } catch (err) {
@@ -338,6 +401,7 @@ export function checkConfig(raw: Record<string, unknown>): {
       });
   }
   failures.push(...storageFenceFailures(config));
+  failures.push(...sshKeyFailures(config));
   const policy = checkPolicy(config.defaultPolicy ?? {}, undefined, {
     at: "defaultPolicy",
     prefix: "vmplacement:",
@@ -382,6 +446,45 @@ export function insecureSettings(config: ProviderConfigInputs): string[] {
   return warnings;
 }
 
+/** A private key ssh2 cannot use, named at preview instead of at the first host contacted. */
+function sshKeyFailures(config: ProviderConfigInputs): CheckFailure[] {
+  if (!config.sshPrivateKey) {
+    return config.sshPrivateKeyPassphrase
+      ? [
+          {
+            property: "sshPrivateKeyPassphrase",
+            reason: `sshPrivateKeyPassphrase is set but sshPrivateKey is not: give the encrypted key as a secret, pulumi config set --secret vmplacement:sshPrivateKey < ~/.ssh/id_ed25519`,
+          },
+        ]
+      : [];
+  }
+  switch (sshKeyProblem(config.sshPrivateKey, config.sshPrivateKeyPassphrase)) {
+    case "needs-passphrase":
+      return [
+        {
+          property: "sshPrivateKeyPassphrase",
+          reason: `sshPrivateKey is encrypted and sshPrivateKeyPassphrase is not set: give its passphrase as a secret, pulumi config set --secret vmplacement:sshPrivateKeyPassphrase '<passphrase>', or use an ssh-agent (SSH_AUTH_SOCK) and leave sshPrivateKey unset`,
+        },
+      ];
+    case "wrong-passphrase":
+      return [
+        {
+          property: "sshPrivateKeyPassphrase",
+          reason: `sshPrivateKeyPassphrase does not decrypt sshPrivateKey: give the key's passphrase (ssh-keygen -y -f <key> checks it)`,
+        },
+      ];
+    case "unreadable":
+      return [
+        {
+          property: "sshPrivateKey",
+          reason: `sshPrivateKey is not a private key ssh can read (OpenSSH or PEM, ed25519, ECDSA or RSA): give the key file's whole text, pulumi config set --secret vmplacement:sshPrivateKey < ~/.ssh/id_ed25519`,
+        },
+      ];
+    default:
+      return [];
+  }
+}
+
 function dedupe(failures: CheckFailure[]): CheckFailure[] {
   const seen = new Set<string>();
   return failures.filter(
@@ -395,6 +498,7 @@ export function buildRuntime(
 ): ProviderRuntime {
   const options: ConnectOptions = {
     sshPrivateKey: config.sshPrivateKey,
+    sshPassphrase: config.sshPrivateKeyPassphrase,
     sshKnownHosts: config.sshKnownHosts,
     sshInsecureIgnoreHostKeys: config.sshInsecureIgnoreHostKeys,
     tls: config.tlsCaCert

@@ -23,6 +23,8 @@ import {
   buildRuntime,
   checkConfig,
   decodeConfigValues,
+  SECRET_CONFIG_KEYS,
+  withEnvironmentDefaults,
   insecureSettings,
   type ProviderRuntime,
 } from "./config";
@@ -285,13 +287,15 @@ export class VmPlacementProvider {
   private readonly checkConfig = async (call: Call<pb.CheckRequest>) => {
     const news = call.request.getNews()?.toJavaScript() ?? {};
     const { config, failures } = checkConfig(
-      decodeConfigValues(unwrapProperties(news).value as Record<string, unknown>),
+      decodeConfigValues(
+        withEnvironmentDefaults(unwrapProperties(news).value as Record<string, unknown>),
+      ),
     );
     // Checked on every preview and update: an insecure opt-out is said each time.
     for (const warning of config ? insecureSettings(config) : [])
       await this.engineLog.log("warning", warning, call.request.getUrn());
     const resp = new pb.CheckResponse();
-    resp.setInputs(struct(defaultPolicySecret(news)));
+    resp.setInputs(struct(configSecrets(defaultPolicySecret(news))));
     resp.setFailuresList(failuresOf(failures));
     return resp;
   };
@@ -311,7 +315,9 @@ export class VmPlacementProvider {
     const raw: Record<string, unknown> = args
       ? (unwrapProperties(args).value as Record<string, unknown>)
       : Object.fromEntries(call.request.getVariablesMap().entries());
-    const { config, policy, failures } = checkConfig(decodeConfigValues(raw));
+    const { config, policy, failures } = checkConfig(
+      decodeConfigValues(withEnvironmentDefaults(raw)),
+    );
     if (!config || failures.length)
       throw new VmpError(
         "VMP_INVALID_INPUT",
@@ -457,6 +463,14 @@ export class VmPlacementProvider {
  * The provider's configuration as the state keeps it: a default policy with a webhook is a secret
  * as a whole (config values arrive as JSON text, which cannot be part secret).
  */
+/**
+ * The secret configuration keys as secrets in the inputs the engine keeps, however they arrived:
+ * an SDK's provider fills an unset one from its environment variable without marking it secret.
+ */
+function configSecrets(news: Record<string, unknown>): Record<string, unknown> {
+  return SECRET_CONFIG_KEYS.reduce((inputs, key) => wrapSecretAt(inputs, [key]), news);
+}
+
 function defaultPolicySecret(news: Record<string, unknown>): Record<string, unknown> {
   const policy = news.defaultPolicy;
   const text = typeof policy === "string" ? policy : JSON.stringify(policy ?? null);

@@ -42,6 +42,36 @@ func NewProvider(ctx *pulumi.Context,
 	if args.SshInsecureIgnoreHostKeys == nil {
 		args.SshInsecureIgnoreHostKeys = pulumi.BoolPtr(false)
 	}
+	if args.SshKnownHosts == nil {
+		if d := internal.GetEnvOrDefault(nil, nil, "VMPLACEMENT_SSH_KNOWN_HOSTS"); d != nil {
+			args.SshKnownHosts = pulumi.StringPtr(d.(string))
+		}
+	}
+	if args.SshPrivateKey == nil {
+		if d := internal.GetEnvOrDefault(nil, nil, "VMPLACEMENT_SSH_PRIVATE_KEY"); d != nil {
+			args.SshPrivateKey = pulumi.StringPtr(d.(string))
+		}
+	}
+	if args.SshPrivateKeyPassphrase == nil {
+		if d := internal.GetEnvOrDefault(nil, nil, "VMPLACEMENT_SSH_PRIVATE_KEY_PASSPHRASE"); d != nil {
+			args.SshPrivateKeyPassphrase = pulumi.StringPtr(d.(string))
+		}
+	}
+	if args.TlsCaCert == nil {
+		if d := internal.GetEnvOrDefault(nil, nil, "VMPLACEMENT_TLS_CA_CERT"); d != nil {
+			args.TlsCaCert = pulumi.StringPtr(d.(string))
+		}
+	}
+	if args.TlsClientCert == nil {
+		if d := internal.GetEnvOrDefault(nil, nil, "VMPLACEMENT_TLS_CLIENT_CERT"); d != nil {
+			args.TlsClientCert = pulumi.StringPtr(d.(string))
+		}
+	}
+	if args.TlsClientKey == nil {
+		if d := internal.GetEnvOrDefault(nil, nil, "VMPLACEMENT_TLS_CLIENT_KEY"); d != nil {
+			args.TlsClientKey = pulumi.StringPtr(d.(string))
+		}
+	}
 	if args.CephKeys != nil {
 		args.CephKeys = pulumi.ToSecret(args.CephKeys).(pulumi.StringMapInput)
 	}
@@ -50,6 +80,9 @@ func NewProvider(ctx *pulumi.Context,
 	}
 	if args.SshPrivateKey != nil {
 		args.SshPrivateKey = pulumi.ToSecret(args.SshPrivateKey).(pulumi.StringPtrInput)
+	}
+	if args.SshPrivateKeyPassphrase != nil {
+		args.SshPrivateKeyPassphrase = pulumi.ToSecret(args.SshPrivateKeyPassphrase).(pulumi.StringPtrInput)
 	}
 	if args.TlsClientKey != nil {
 		args.TlsClientKey = pulumi.ToSecret(args.TlsClientKey).(pulumi.StringPtrInput)
@@ -66,15 +99,15 @@ func NewProvider(ctx *pulumi.Context,
 type providerArgs struct {
 	// Ceph clusters whose clients storage fencing blocklists (hosts[].storageFence names one). Their fence users' keys go in cephKeys.
 	CephClusters []CephCluster `pulumi:"cephClusters"`
-	// Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
+	// Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_CEPH_KEYS (JSON) when not set.
 	CephKeys map[string]string `pulumi:"cephKeys"`
 	// Policy for placements that name none.
 	DefaultPolicy *PolicySpec `pulumi:"defaultPolicy"`
 	// Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
 	DirtyRateSampleSeconds *int `pulumi:"dirtyRateSampleSeconds"`
-	// Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
+	// Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_FENCE_SECRETS (JSON) when not set.
 	FenceSecrets map[string]map[string]string `pulumi:"fenceSecrets"`
-	// The libvirt hosts VMs may be placed on.
+	// The libvirt hosts VMs may be placed on. Read by the provider from VMPLACEMENT_HOSTS (JSON) when not set.
 	Hosts []Host `pulumi:"hosts"`
 	// Migrations arriving at one host at a time (default 1).
 	MaxMigrationsPerHostInbound *int `pulumi:"maxMigrationsPerHostInbound"`
@@ -84,10 +117,12 @@ type providerArgs struct {
 	MaxMigrationsTotal *int `pulumi:"maxMigrationsTotal"`
 	// Accept any ssh host key. Only for throwaway labs.
 	SshInsecureIgnoreHostKeys *bool `pulumi:"sshInsecureIgnoreHostKeys"`
-	// The hosts' public keys in known_hosts format; required for ssh hosts unless sshInsecureIgnoreHostKeys.
+	// The hosts' public keys in known_hosts format. Without it (and without a known_hosts= URI parameter) host keys are verified against ~/.ssh/known_hosts, as ssh and virsh do.
 	SshKnownHosts *string `pulumi:"sshKnownHosts"`
 	// Private key for qemu+ssh:// hosts (OpenSSH or PEM).
 	SshPrivateKey *string `pulumi:"sshPrivateKey"`
+	// Passphrase of an encrypted sshPrivateKey. Without a key, an ssh-agent (SSH_AUTH_SOCK) is used when one runs.
+	SshPrivateKeyPassphrase *string `pulumi:"sshPrivateKeyPassphrase"`
 	// PEM CA certificate for qemu+tls:// hosts.
 	TlsCaCert *string `pulumi:"tlsCaCert"`
 	// PEM client certificate for qemu+tls:// hosts.
@@ -100,15 +135,15 @@ type providerArgs struct {
 type ProviderArgs struct {
 	// Ceph clusters whose clients storage fencing blocklists (hosts[].storageFence names one). Their fence users' keys go in cephKeys.
 	CephClusters CephClusterArrayInput
-	// Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
+	// Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_CEPH_KEYS (JSON) when not set.
 	CephKeys pulumi.StringMapInput
 	// Policy for placements that name none.
 	DefaultPolicy PolicySpecPtrInput
 	// Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
 	DirtyRateSampleSeconds pulumi.IntPtrInput
-	// Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
+	// Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_FENCE_SECRETS (JSON) when not set.
 	FenceSecrets pulumi.StringMapMapInput
-	// The libvirt hosts VMs may be placed on.
+	// The libvirt hosts VMs may be placed on. Read by the provider from VMPLACEMENT_HOSTS (JSON) when not set.
 	Hosts HostArrayInput
 	// Migrations arriving at one host at a time (default 1).
 	MaxMigrationsPerHostInbound pulumi.IntPtrInput
@@ -118,10 +153,12 @@ type ProviderArgs struct {
 	MaxMigrationsTotal pulumi.IntPtrInput
 	// Accept any ssh host key. Only for throwaway labs.
 	SshInsecureIgnoreHostKeys pulumi.BoolPtrInput
-	// The hosts' public keys in known_hosts format; required for ssh hosts unless sshInsecureIgnoreHostKeys.
+	// The hosts' public keys in known_hosts format. Without it (and without a known_hosts= URI parameter) host keys are verified against ~/.ssh/known_hosts, as ssh and virsh do.
 	SshKnownHosts pulumi.StringPtrInput
 	// Private key for qemu+ssh:// hosts (OpenSSH or PEM).
 	SshPrivateKey pulumi.StringPtrInput
+	// Passphrase of an encrypted sshPrivateKey. Without a key, an ssh-agent (SSH_AUTH_SOCK) is used when one runs.
+	SshPrivateKeyPassphrase pulumi.StringPtrInput
 	// PEM CA certificate for qemu+tls:// hosts.
 	TlsCaCert pulumi.StringPtrInput
 	// PEM client certificate for qemu+tls:// hosts.

@@ -22,7 +22,7 @@ Object.defineProperty(exports, "cephClusters", {
 });
 
 /**
- * Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
+ * Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_CEPH_KEYS (JSON) when not set.
  */
 export declare const cephKeys: {[key: string]: string} | undefined;
 Object.defineProperty(exports, "cephKeys", {
@@ -55,7 +55,7 @@ Object.defineProperty(exports, "dirtyRateSampleSeconds", {
 });
 
 /**
- * Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
+ * Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_FENCE_SECRETS (JSON) when not set.
  */
 export declare const fenceSecrets: {[key: string]: {[key: string]: string}} | undefined;
 Object.defineProperty(exports, "fenceSecrets", {
@@ -66,7 +66,7 @@ Object.defineProperty(exports, "fenceSecrets", {
 });
 
 /**
- * The libvirt hosts VMs may be placed on.
+ * The libvirt hosts VMs may be placed on. Read by the provider from VMPLACEMENT_HOSTS (JSON) when not set.
  */
 export declare const hosts: outputs.Host[] | undefined;
 Object.defineProperty(exports, "hosts", {
@@ -121,12 +121,12 @@ Object.defineProperty(exports, "sshInsecureIgnoreHostKeys", {
 });
 
 /**
- * The hosts' public keys in known_hosts format; required for ssh hosts unless sshInsecureIgnoreHostKeys.
+ * The hosts' public keys in known_hosts format. Without it (and without a known_hosts= URI parameter) host keys are verified against ~/.ssh/known_hosts, as ssh and virsh do.
  */
 export declare const sshKnownHosts: string | undefined;
 Object.defineProperty(exports, "sshKnownHosts", {
     get() {
-        return __config.get("sshKnownHosts");
+        return __config.get("sshKnownHosts") ?? utilities.getEnv("VMPLACEMENT_SSH_KNOWN_HOSTS");
     },
     enumerable: true,
 });
@@ -137,7 +137,18 @@ Object.defineProperty(exports, "sshKnownHosts", {
 export declare const sshPrivateKey: string | undefined;
 Object.defineProperty(exports, "sshPrivateKey", {
     get() {
-        return __config.get("sshPrivateKey");
+        return __config.get("sshPrivateKey") ?? utilities.getEnv("VMPLACEMENT_SSH_PRIVATE_KEY");
+    },
+    enumerable: true,
+});
+
+/**
+ * Passphrase of an encrypted sshPrivateKey. Without a key, an ssh-agent (SSH_AUTH_SOCK) is used when one runs.
+ */
+export declare const sshPrivateKeyPassphrase: string | undefined;
+Object.defineProperty(exports, "sshPrivateKeyPassphrase", {
+    get() {
+        return __config.get("sshPrivateKeyPassphrase") ?? utilities.getEnv("VMPLACEMENT_SSH_PRIVATE_KEY_PASSPHRASE");
     },
     enumerable: true,
 });
@@ -148,7 +159,7 @@ Object.defineProperty(exports, "sshPrivateKey", {
 export declare const tlsCaCert: string | undefined;
 Object.defineProperty(exports, "tlsCaCert", {
     get() {
-        return __config.get("tlsCaCert");
+        return __config.get("tlsCaCert") ?? utilities.getEnv("VMPLACEMENT_TLS_CA_CERT");
     },
     enumerable: true,
 });
@@ -159,7 +170,7 @@ Object.defineProperty(exports, "tlsCaCert", {
 export declare const tlsClientCert: string | undefined;
 Object.defineProperty(exports, "tlsClientCert", {
     get() {
-        return __config.get("tlsClientCert");
+        return __config.get("tlsClientCert") ?? utilities.getEnv("VMPLACEMENT_TLS_CLIENT_CERT");
     },
     enumerable: true,
 });
@@ -170,7 +181,7 @@ Object.defineProperty(exports, "tlsClientCert", {
 export declare const tlsClientKey: string | undefined;
 Object.defineProperty(exports, "tlsClientKey", {
     get() {
-        return __config.get("tlsClientKey");
+        return __config.get("tlsClientKey") ?? utilities.getEnv("VMPLACEMENT_TLS_CLIENT_KEY");
     },
     enumerable: true,
 });

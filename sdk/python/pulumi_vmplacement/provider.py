@@ -33,24 +33,26 @@ class ProviderArgs:
                  ssh_insecure_ignore_host_keys: pulumi.Input[Optional[_builtins.bool]] = None,
                  ssh_known_hosts: pulumi.Input[Optional[_builtins.str]] = None,
                  ssh_private_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 ssh_private_key_passphrase: pulumi.Input[Optional[_builtins.str]] = None,
                  tls_ca_cert: pulumi.Input[Optional[_builtins.str]] = None,
                  tls_client_cert: pulumi.Input[Optional[_builtins.str]] = None,
                  tls_client_key: pulumi.Input[Optional[_builtins.str]] = None):
         """
         The set of arguments for constructing a Provider resource.
 
-        :param pulumi.Input[Sequence[pulumi.Input['HostArgs']]] hosts: The libvirt hosts VMs may be placed on.
+        :param pulumi.Input[Sequence[pulumi.Input['HostArgs']]] hosts: The libvirt hosts VMs may be placed on. Read by the provider from VMPLACEMENT_HOSTS (JSON) when not set.
         :param pulumi.Input[Sequence[pulumi.Input['CephClusterArgs']]] ceph_clusters: Ceph clusters whose clients storage fencing blocklists (hosts[].storageFence names one). Their fence users' keys go in cephKeys.
-        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] ceph_keys: Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] ceph_keys: Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_CEPH_KEYS (JSON) when not set.
         :param pulumi.Input['PolicySpecArgs'] default_policy: Policy for placements that name none.
         :param pulumi.Input[_builtins.int] dirty_rate_sample_seconds: Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
-        :param pulumi.Input[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]] fence_secrets: Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
+        :param pulumi.Input[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]] fence_secrets: Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_FENCE_SECRETS (JSON) when not set.
         :param pulumi.Input[_builtins.int] max_migrations_per_host_inbound: Migrations arriving at one host at a time (default 1).
         :param pulumi.Input[_builtins.int] max_migrations_per_host_outbound: Migrations leaving one host at a time (default 1).
         :param pulumi.Input[_builtins.int] max_migrations_total: Migrations at a time in one update (default 4).
         :param pulumi.Input[_builtins.bool] ssh_insecure_ignore_host_keys: Accept any ssh host key. Only for throwaway labs.
-        :param pulumi.Input[_builtins.str] ssh_known_hosts: The hosts' public keys in known_hosts format; required for ssh hosts unless sshInsecureIgnoreHostKeys.
+        :param pulumi.Input[_builtins.str] ssh_known_hosts: The hosts' public keys in known_hosts format. Without it (and without a known_hosts= URI parameter) host keys are verified against ~/.ssh/known_hosts, as ssh and virsh do.
         :param pulumi.Input[_builtins.str] ssh_private_key: Private key for qemu+ssh:// hosts (OpenSSH or PEM).
+        :param pulumi.Input[_builtins.str] ssh_private_key_passphrase: Passphrase of an encrypted sshPrivateKey. Without a key, an ssh-agent (SSH_AUTH_SOCK) is used when one runs.
         :param pulumi.Input[_builtins.str] tls_ca_cert: PEM CA certificate for qemu+tls:// hosts.
         :param pulumi.Input[_builtins.str] tls_client_cert: PEM client certificate for qemu+tls:// hosts.
         :param pulumi.Input[_builtins.str] tls_client_key: PEM client key for qemu+tls:// hosts.
@@ -84,14 +86,28 @@ class ProviderArgs:
             ssh_insecure_ignore_host_keys = False
         if ssh_insecure_ignore_host_keys is not None:
             pulumi.set(__self__, "ssh_insecure_ignore_host_keys", ssh_insecure_ignore_host_keys)
+        if ssh_known_hosts is None:
+            ssh_known_hosts = _utilities.get_env('VMPLACEMENT_SSH_KNOWN_HOSTS')
         if ssh_known_hosts is not None:
             pulumi.set(__self__, "ssh_known_hosts", ssh_known_hosts)
+        if ssh_private_key is None:
+            ssh_private_key = _utilities.get_env('VMPLACEMENT_SSH_PRIVATE_KEY')
         if ssh_private_key is not None:
             pulumi.set(__self__, "ssh_private_key", ssh_private_key)
+        if ssh_private_key_passphrase is None:
+            ssh_private_key_passphrase = _utilities.get_env('VMPLACEMENT_SSH_PRIVATE_KEY_PASSPHRASE')
+        if ssh_private_key_passphrase is not None:
+            pulumi.set(__self__, "ssh_private_key_passphrase", ssh_private_key_passphrase)
+        if tls_ca_cert is None:
+            tls_ca_cert = _utilities.get_env('VMPLACEMENT_TLS_CA_CERT')
         if tls_ca_cert is not None:
             pulumi.set(__self__, "tls_ca_cert", tls_ca_cert)
+        if tls_client_cert is None:
+            tls_client_cert = _utilities.get_env('VMPLACEMENT_TLS_CLIENT_CERT')
         if tls_client_cert is not None:
             pulumi.set(__self__, "tls_client_cert", tls_client_cert)
+        if tls_client_key is None:
+            tls_client_key = _utilities.get_env('VMPLACEMENT_TLS_CLIENT_KEY')
         if tls_client_key is not None:
             pulumi.set(__self__, "tls_client_key", tls_client_key)
 
@@ -99,7 +115,7 @@ class ProviderArgs:
     @pulumi.getter
     def hosts(self) -> pulumi.Input[Sequence[pulumi.Input['HostArgs']]]:
         """
-        The libvirt hosts VMs may be placed on.
+        The libvirt hosts VMs may be placed on. Read by the provider from VMPLACEMENT_HOSTS (JSON) when not set.
         """
         return pulumi.get(self, "hosts")
 
@@ -123,7 +139,7 @@ class ProviderArgs:
     @pulumi.getter(name="cephKeys")
     def ceph_keys(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
         """
-        Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
+        Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_CEPH_KEYS (JSON) when not set.
         """
         return pulumi.get(self, "ceph_keys")
 
@@ -159,7 +175,7 @@ class ProviderArgs:
     @pulumi.getter(name="fenceSecrets")
     def fence_secrets(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]]:
         """
-        Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
+        Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_FENCE_SECRETS (JSON) when not set.
         """
         return pulumi.get(self, "fence_secrets")
 
@@ -219,7 +235,7 @@ class ProviderArgs:
     @pulumi.getter(name="sshKnownHosts")
     def ssh_known_hosts(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
-        The hosts' public keys in known_hosts format; required for ssh hosts unless sshInsecureIgnoreHostKeys.
+        The hosts' public keys in known_hosts format. Without it (and without a known_hosts= URI parameter) host keys are verified against ~/.ssh/known_hosts, as ssh and virsh do.
         """
         return pulumi.get(self, "ssh_known_hosts")
 
@@ -238,6 +254,18 @@ class ProviderArgs:
     @ssh_private_key.setter
     def ssh_private_key(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "ssh_private_key", value)
+
+    @_builtins.property
+    @pulumi.getter(name="sshPrivateKeyPassphrase")
+    def ssh_private_key_passphrase(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Passphrase of an encrypted sshPrivateKey. Without a key, an ssh-agent (SSH_AUTH_SOCK) is used when one runs.
+        """
+        return pulumi.get(self, "ssh_private_key_passphrase")
+
+    @ssh_private_key_passphrase.setter
+    def ssh_private_key_passphrase(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "ssh_private_key_passphrase", value)
 
     @_builtins.property
     @pulumi.getter(name="tlsCaCert")
@@ -294,6 +322,7 @@ class Provider(pulumi.ProviderResource):
                  ssh_insecure_ignore_host_keys: pulumi.Input[Optional[_builtins.bool]] = None,
                  ssh_known_hosts: pulumi.Input[Optional[_builtins.str]] = None,
                  ssh_private_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 ssh_private_key_passphrase: pulumi.Input[Optional[_builtins.str]] = None,
                  tls_ca_cert: pulumi.Input[Optional[_builtins.str]] = None,
                  tls_client_cert: pulumi.Input[Optional[_builtins.str]] = None,
                  tls_client_key: pulumi.Input[Optional[_builtins.str]] = None,
@@ -304,17 +333,18 @@ class Provider(pulumi.ProviderResource):
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[Sequence[pulumi.Input[Union['CephClusterArgs', 'CephClusterArgsDict']]]] ceph_clusters: Ceph clusters whose clients storage fencing blocklists (hosts[].storageFence names one). Their fence users' keys go in cephKeys.
-        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] ceph_keys: Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] ceph_keys: Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_CEPH_KEYS (JSON) when not set.
         :param pulumi.Input[Union['PolicySpecArgs', 'PolicySpecArgsDict']] default_policy: Policy for placements that name none.
         :param pulumi.Input[_builtins.int] dirty_rate_sample_seconds: Seconds over which preview and up measure a moving guest's memory dirty rate (QEMU's dirty-rate calculation), for the forecast; 0 does not measure (the forecast then assumes 0). Default 1.
-        :param pulumi.Input[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]] fence_secrets: Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
-        :param pulumi.Input[Sequence[pulumi.Input[Union['HostArgs', 'HostArgsDict']]]] hosts: The libvirt hosts VMs may be placed on.
+        :param pulumi.Input[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]] fence_secrets: Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_FENCE_SECRETS (JSON) when not set.
+        :param pulumi.Input[Sequence[pulumi.Input[Union['HostArgs', 'HostArgsDict']]]] hosts: The libvirt hosts VMs may be placed on. Read by the provider from VMPLACEMENT_HOSTS (JSON) when not set.
         :param pulumi.Input[_builtins.int] max_migrations_per_host_inbound: Migrations arriving at one host at a time (default 1).
         :param pulumi.Input[_builtins.int] max_migrations_per_host_outbound: Migrations leaving one host at a time (default 1).
         :param pulumi.Input[_builtins.int] max_migrations_total: Migrations at a time in one update (default 4).
         :param pulumi.Input[_builtins.bool] ssh_insecure_ignore_host_keys: Accept any ssh host key. Only for throwaway labs.
-        :param pulumi.Input[_builtins.str] ssh_known_hosts: The hosts' public keys in known_hosts format; required for ssh hosts unless sshInsecureIgnoreHostKeys.
+        :param pulumi.Input[_builtins.str] ssh_known_hosts: The hosts' public keys in known_hosts format. Without it (and without a known_hosts= URI parameter) host keys are verified against ~/.ssh/known_hosts, as ssh and virsh do.
         :param pulumi.Input[_builtins.str] ssh_private_key: Private key for qemu+ssh:// hosts (OpenSSH or PEM).
+        :param pulumi.Input[_builtins.str] ssh_private_key_passphrase: Passphrase of an encrypted sshPrivateKey. Without a key, an ssh-agent (SSH_AUTH_SOCK) is used when one runs.
         :param pulumi.Input[_builtins.str] tls_ca_cert: PEM CA certificate for qemu+tls:// hosts.
         :param pulumi.Input[_builtins.str] tls_client_cert: PEM client certificate for qemu+tls:// hosts.
         :param pulumi.Input[_builtins.str] tls_client_key: PEM client key for qemu+tls:// hosts.
@@ -355,6 +385,7 @@ class Provider(pulumi.ProviderResource):
                  ssh_insecure_ignore_host_keys: pulumi.Input[Optional[_builtins.bool]] = None,
                  ssh_known_hosts: pulumi.Input[Optional[_builtins.str]] = None,
                  ssh_private_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 ssh_private_key_passphrase: pulumi.Input[Optional[_builtins.str]] = None,
                  tls_ca_cert: pulumi.Input[Optional[_builtins.str]] = None,
                  tls_client_cert: pulumi.Input[Optional[_builtins.str]] = None,
                  tls_client_key: pulumi.Input[Optional[_builtins.str]] = None,
@@ -389,10 +420,23 @@ class Provider(pulumi.ProviderResource):
             if ssh_insecure_ignore_host_keys is None:
                 ssh_insecure_ignore_host_keys = False
             __props__.__dict__["ssh_insecure_ignore_host_keys"] = pulumi.Output.from_input(ssh_insecure_ignore_host_keys).apply(pulumi.runtime.to_json) if ssh_insecure_ignore_host_keys is not None else None
+            if ssh_known_hosts is None:
+                ssh_known_hosts = _utilities.get_env('VMPLACEMENT_SSH_KNOWN_HOSTS')
             __props__.__dict__["ssh_known_hosts"] = ssh_known_hosts
+            if ssh_private_key is None:
+                ssh_private_key = _utilities.get_env('VMPLACEMENT_SSH_PRIVATE_KEY')
             __props__.__dict__["ssh_private_key"] = None if ssh_private_key is None else pulumi.Output.secret(ssh_private_key)
+            if ssh_private_key_passphrase is None:
+                ssh_private_key_passphrase = _utilities.get_env('VMPLACEMENT_SSH_PRIVATE_KEY_PASSPHRASE')
+            __props__.__dict__["ssh_private_key_passphrase"] = None if ssh_private_key_passphrase is None else pulumi.Output.secret(ssh_private_key_passphrase)
+            if tls_ca_cert is None:
+                tls_ca_cert = _utilities.get_env('VMPLACEMENT_TLS_CA_CERT')
             __props__.__dict__["tls_ca_cert"] = tls_ca_cert
+            if tls_client_cert is None:
+                tls_client_cert = _utilities.get_env('VMPLACEMENT_TLS_CLIENT_CERT')
             __props__.__dict__["tls_client_cert"] = tls_client_cert
+            if tls_client_key is None:
+                tls_client_key = _utilities.get_env('VMPLACEMENT_TLS_CLIENT_KEY')
             __props__.__dict__["tls_client_key"] = None if tls_client_key is None else pulumi.Output.secret(tls_client_key)
         super(Provider, __self__).__init__(
             'vmplacement',

@@ -16,7 +16,7 @@ func GetCephClusters(ctx *pulumi.Context) string {
 	return config.Get(ctx, "vmplacement:cephClusters")
 }
 
-// Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
+// Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_CEPH_KEYS (JSON) when not set.
 func GetCephKeys(ctx *pulumi.Context) string {
 	return config.Get(ctx, "vmplacement:cephKeys")
 }
@@ -37,12 +37,12 @@ func GetDirtyRateSampleSeconds(ctx *pulumi.Context) int {
 	return value
 }
 
-// Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
+// Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_FENCE_SECRETS (JSON) when not set.
 func GetFenceSecrets(ctx *pulumi.Context) string {
 	return config.Get(ctx, "vmplacement:fenceSecrets")
 }
 
-// The libvirt hosts VMs may be placed on.
+// The libvirt hosts VMs may be placed on. Read by the provider from VMPLACEMENT_HOSTS (JSON) when not set.
 func GetHosts(ctx *pulumi.Context) string {
 	return config.Get(ctx, "vmplacement:hosts")
 }
@@ -91,27 +91,80 @@ func GetSshInsecureIgnoreHostKeys(ctx *pulumi.Context) bool {
 	return value
 }
 
-// The hosts' public keys in known_hosts format; required for ssh hosts unless sshInsecureIgnoreHostKeys.
+// The hosts' public keys in known_hosts format. Without it (and without a known_hosts= URI parameter) host keys are verified against ~/.ssh/known_hosts, as ssh and virsh do.
 func GetSshKnownHosts(ctx *pulumi.Context) string {
-	return config.Get(ctx, "vmplacement:sshKnownHosts")
+	v, err := config.Try(ctx, "vmplacement:sshKnownHosts")
+	if err == nil {
+		return v
+	}
+	var value string
+	if d := internal.GetEnvOrDefault(nil, nil, "VMPLACEMENT_SSH_KNOWN_HOSTS"); d != nil {
+		value = d.(string)
+	}
+	return value
 }
 
 // Private key for qemu+ssh:// hosts (OpenSSH or PEM).
 func GetSshPrivateKey(ctx *pulumi.Context) string {
-	return config.Get(ctx, "vmplacement:sshPrivateKey")
+	v, err := config.Try(ctx, "vmplacement:sshPrivateKey")
+	if err == nil {
+		return v
+	}
+	var value string
+	if d := internal.GetEnvOrDefault(nil, nil, "VMPLACEMENT_SSH_PRIVATE_KEY"); d != nil {
+		value = d.(string)
+	}
+	return value
+}
+
+// Passphrase of an encrypted sshPrivateKey. Without a key, an ssh-agent (SSH_AUTH_SOCK) is used when one runs.
+func GetSshPrivateKeyPassphrase(ctx *pulumi.Context) string {
+	v, err := config.Try(ctx, "vmplacement:sshPrivateKeyPassphrase")
+	if err == nil {
+		return v
+	}
+	var value string
+	if d := internal.GetEnvOrDefault(nil, nil, "VMPLACEMENT_SSH_PRIVATE_KEY_PASSPHRASE"); d != nil {
+		value = d.(string)
+	}
+	return value
 }
 
 // PEM CA certificate for qemu+tls:// hosts.
 func GetTlsCaCert(ctx *pulumi.Context) string {
-	return config.Get(ctx, "vmplacement:tlsCaCert")
+	v, err := config.Try(ctx, "vmplacement:tlsCaCert")
+	if err == nil {
+		return v
+	}
+	var value string
+	if d := internal.GetEnvOrDefault(nil, nil, "VMPLACEMENT_TLS_CA_CERT"); d != nil {
+		value = d.(string)
+	}
+	return value
 }
 
 // PEM client certificate for qemu+tls:// hosts.
 func GetTlsClientCert(ctx *pulumi.Context) string {
-	return config.Get(ctx, "vmplacement:tlsClientCert")
+	v, err := config.Try(ctx, "vmplacement:tlsClientCert")
+	if err == nil {
+		return v
+	}
+	var value string
+	if d := internal.GetEnvOrDefault(nil, nil, "VMPLACEMENT_TLS_CLIENT_CERT"); d != nil {
+		value = d.(string)
+	}
+	return value
 }
 
 // PEM client key for qemu+tls:// hosts.
 func GetTlsClientKey(ctx *pulumi.Context) string {
-	return config.Get(ctx, "vmplacement:tlsClientKey")
+	v, err := config.Try(ctx, "vmplacement:tlsClientKey")
+	if err == nil {
+		return v
+	}
+	var value string
+	if d := internal.GetEnvOrDefault(nil, nil, "VMPLACEMENT_TLS_CLIENT_KEY"); d != nil {
+		value = d.(string)
+	}
+	return value
 }

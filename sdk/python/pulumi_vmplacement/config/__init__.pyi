@@ -23,7 +23,7 @@ Ceph clusters whose clients storage fencing blocklists (hosts[].storageFence nam
 
 cephKeys: Optional[str]
 """
-Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
+Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_CEPH_KEYS (JSON) when not set.
 """
 
 defaultPolicy: Optional[str]
@@ -38,12 +38,12 @@ Seconds over which preview and up measure a moving guest's memory dirty rate (QE
 
 fenceSecrets: Optional[str]
 """
-Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
+Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_FENCE_SECRETS (JSON) when not set.
 """
 
 hosts: Optional[str]
 """
-The libvirt hosts VMs may be placed on.
+The libvirt hosts VMs may be placed on. Read by the provider from VMPLACEMENT_HOSTS (JSON) when not set.
 """
 
 maxMigrationsPerHostInbound: int
@@ -68,12 +68,17 @@ Accept any ssh host key. Only for throwaway labs.
 
 sshKnownHosts: Optional[str]
 """
-The hosts' public keys in known_hosts format; required for ssh hosts unless sshInsecureIgnoreHostKeys.
+The hosts' public keys in known_hosts format. Without it (and without a known_hosts= URI parameter) host keys are verified against ~/.ssh/known_hosts, as ssh and virsh do.
 """
 
 sshPrivateKey: Optional[str]
 """
 Private key for qemu+ssh:// hosts (OpenSSH or PEM).
+"""
+
+sshPrivateKeyPassphrase: Optional[str]
+"""
+Passphrase of an encrypted sshPrivateKey. Without a key, an ssh-agent (SSH_AUTH_SOCK) is used when one runs.
 """
 
 tlsCaCert: Optional[str]

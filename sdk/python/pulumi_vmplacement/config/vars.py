@@ -32,7 +32,7 @@ class _ExportableConfig(types.ModuleType):
     @_builtins.property
     def ceph_keys(self) -> Optional[str]:
         """
-        Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs.
+        Per Ceph cluster (by name in cephClusters), the cephx key of its fence user (e.g. {"ceph1": "AQ...=="}): given to the ceph tool in a private keyring file, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_CEPH_KEYS (JSON) when not set.
         """
         return __config__.get('cephKeys')
 
@@ -53,14 +53,14 @@ class _ExportableConfig(types.ModuleType):
     @_builtins.property
     def fence_secrets(self) -> Optional[str]:
         """
-        Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs.
+        Per host (by inventory name), the fence agent options that are secrets (e.g. {"kvm1": {"password": "..."}}): sent to the agent with its other options, never shown in state, outputs or logs. Read by the provider from VMPLACEMENT_FENCE_SECRETS (JSON) when not set.
         """
         return __config__.get('fenceSecrets')
 
     @_builtins.property
     def hosts(self) -> Optional[str]:
         """
-        The libvirt hosts VMs may be placed on.
+        The libvirt hosts VMs may be placed on. Read by the provider from VMPLACEMENT_HOSTS (JSON) when not set.
         """
         return __config__.get('hosts')
 
@@ -95,35 +95,42 @@ class _ExportableConfig(types.ModuleType):
     @_builtins.property
     def ssh_known_hosts(self) -> Optional[str]:
         """
-        The hosts' public keys in known_hosts format; required for ssh hosts unless sshInsecureIgnoreHostKeys.
+        The hosts' public keys in known_hosts format. Without it (and without a known_hosts= URI parameter) host keys are verified against ~/.ssh/known_hosts, as ssh and virsh do.
         """
-        return __config__.get('sshKnownHosts')
+        return __config__.get('sshKnownHosts') or _utilities.get_env('VMPLACEMENT_SSH_KNOWN_HOSTS')
 
     @_builtins.property
     def ssh_private_key(self) -> Optional[str]:
         """
         Private key for qemu+ssh:// hosts (OpenSSH or PEM).
         """
-        return __config__.get('sshPrivateKey')
+        return __config__.get('sshPrivateKey') or _utilities.get_env('VMPLACEMENT_SSH_PRIVATE_KEY')
+
+    @_builtins.property
+    def ssh_private_key_passphrase(self) -> Optional[str]:
+        """
+        Passphrase of an encrypted sshPrivateKey. Without a key, an ssh-agent (SSH_AUTH_SOCK) is used when one runs.
+        """
+        return __config__.get('sshPrivateKeyPassphrase') or _utilities.get_env('VMPLACEMENT_SSH_PRIVATE_KEY_PASSPHRASE')
 
     @_builtins.property
     def tls_ca_cert(self) -> Optional[str]:
         """
         PEM CA certificate for qemu+tls:// hosts.
         """
-        return __config__.get('tlsCaCert')
+        return __config__.get('tlsCaCert') or _utilities.get_env('VMPLACEMENT_TLS_CA_CERT')
 
     @_builtins.property
     def tls_client_cert(self) -> Optional[str]:
         """
         PEM client certificate for qemu+tls:// hosts.
         """
-        return __config__.get('tlsClientCert')
+        return __config__.get('tlsClientCert') or _utilities.get_env('VMPLACEMENT_TLS_CLIENT_CERT')
 
     @_builtins.property
     def tls_client_key(self) -> Optional[str]:
         """
         PEM client key for qemu+tls:// hosts.
         """
-        return __config__.get('tlsClientKey')
+        return __config__.get('tlsClientKey') or _utilities.get_env('VMPLACEMENT_TLS_CLIENT_KEY')
 
