@@ -13,7 +13,7 @@ export PATH := $(NODE_BIN):$(PATH)
 PULUMI_ENV := $(CURDIR)/scripts/pulumi-env.sh
 MOCHA := npx --no-install mocha
 
-.PHONY: pulumi dist packages install bench-engine bench-placement bench-forecast bench-provider bench-libvirt gen-libvirt gen-sdk check-sdk help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-faults test-e2e demo clean
+.PHONY: pulumi dist packages release install bench-engine bench-placement bench-forecast bench-provider bench-libvirt gen-libvirt gen-sdk check-sdk help deps toolchain build lint lab-up lab-down lab-status test test-unit test-integration test-faults test-e2e demo clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -49,7 +49,7 @@ lab-down: ## remove every namespace, process, bridge and file of the lab
 lab-status:
 	test/lab/lab.sh status
 
-test: build dist packages ## the whole suite: unit, integration (real lab), faults (real lab) and end-to-end (real Pulumi CLI)
+test: build release ## the whole suite: unit, integration (real lab), faults (real lab) and end-to-end (real Pulumi CLI)
 	source $(PULUMI_ENV) && $(MOCHA) 'build/test/unit/**/*.test.js' 'build/test/integration/**/*.test.js' 'build/test/faults/**/*.test.js' 'build/test/e2e/**/*.test.js'
 
 test-unit: build
@@ -66,6 +66,7 @@ test-e2e: build
 
 demo: deps pulumi node_modules build dist lab-up ## set up everything, place three lab VMs with Pulumi, move one live
 	scripts/packages.sh nodejs >/dev/null
+	scripts/release.sh nodejs >/dev/null
 	scripts/demo.sh
 
 clean:
@@ -100,6 +101,9 @@ dist: build ## the plugin as a single executable per platform (linux-amd64, linu
 
 packages: build ## the SDKs as packages in dist/packages: npm tarball, Python wheel and sdist, Go module proxy tree
 	scripts/packages.sh
+
+release: dist packages ## every artifact of one version in dist/release/v<version> with SHA256SUMS: plugin tarballs, npm tarball, wheel and sdist, Go module, schema
+	scripts/release.sh
 
 install: dist ## install the plugin for this machine where the Pulumi CLI finds it (PULUMI_HOME)
 	source $(PULUMI_ENV) && pulumi plugin install resource vmplacement "$$(node -p "require('./package.json').version")" --file "dist/pulumi-resource-vmplacement-v$$(node -p "require('./package.json').version")-linux-$$(uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/').tar.gz"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Sets an example up as a user adopts it: copies examples/<name> into <dir> (a fresh project,
-# outside this repository; an Automation API program is built too), installs its dependencies from the packages `make packages` built
-# (npm tarball, Python wheel, Go module proxy tree) and the rest from the public registries, and
-# installs the plugin from `make dist`'s tarball with `pulumi plugin install --file` into
-# $PULUMI_HOME (the caller's Pulumi CLI must be on PATH).
+# outside this repository; an Automation API program is built too), installs its dependencies
+# from the files `make release` gathered (npm tarball, Python wheel, Go module proxy tree) and the
+# rest from the public registries, and installs the plugin from the release's tarball with
+# `pulumi plugin install --file` into $PULUMI_HOME (the caller's Pulumi CLI must be on PATH).
 # Prints the environment the project's Pulumi runs need as KEY=VALUE lines, for `export`.
 # Usage: scripts/example-project.sh <example> <dir>
+#   VMP_RELEASE_DIR   the release's files (default: dist/release/v<version>, scripts/release.sh)
 #   VMP_EXAMPLE_DEPS  where installed dependency sets are kept and shared between projects with
 #                     the same manifest and package (default: $TMPDIR/vmplacement-example-deps)
 set -euo pipefail
@@ -14,13 +15,14 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 name=${1:?usage: scripts/example-project.sh <example> <dir>}
 dir=${2:?usage: scripts/example-project.sh <example> <dir>}
 version=$(node -p 'require(process.argv[1]).version' "$root/package.json")
-packages=$root/dist/packages
+# Everything from one release's files (make release), as a user without the registries would.
+packages=${VMP_RELEASE_DIR:-$root/dist/release/v$version}
 pulumi_min=$(sed -n 's/^PULUMI_MIN_VERSION=//p' "$root/scripts/find-pulumi.sh")
 deps_root=${VMP_EXAMPLE_DEPS:-${TMPDIR:-/tmp}/vmplacement-example-deps}
 case $(uname -m) in x86_64) platform=linux-amd64 ;; aarch64) platform=linux-arm64 ;; *) platform=unknown ;; esac
 
 artifact() {
-  [[ -e $1 ]] || { echo "$1 is missing: run 'make dist packages' first" >&2; exit 1; }
+  [[ -e $1 ]] || { echo "$1 is missing: run 'make release' first" >&2; exit 1; }
   echo "$1"
 }
 
@@ -89,6 +91,6 @@ case $runtime in
 esac
 
 if [[ $runtime == none ]]; then exit 0; fi
-plugin=$(artifact "$root/dist/pulumi-resource-vmplacement-v$version-$platform.tar.gz")
+plugin=$(artifact "$packages/pulumi-resource-vmplacement-v$version-$platform.tar.gz")
 out=$(pulumi plugin install resource vmplacement "$version" --file "$plugin" --non-interactive 2>&1) ||
   { echo "$out" >&2; exit 1; }

@@ -118,6 +118,10 @@ describe("pulumi toolchain", function () {
         cwd: REPO_ROOT,
         env,
       });
+      await run(path.join(REPO_ROOT, "scripts", "release.sh"), ["nodejs"], {
+        cwd: REPO_ROOT,
+        env: { ...env, VMP_RELEASE_DIR: path.join(dir, "release") },
+      });
       assert.deepEqual(readdirSync(emptyCache), [], "no toolchain was built");
       assert.equal(existsSync(goCalls), false, "Go was not used");
     });
