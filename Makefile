@@ -66,8 +66,9 @@ test-e2e: build
 
 demo: deps pulumi node_modules build dist lab-up ## set up everything, place three lab VMs with Pulumi, move one live
 	scripts/packages.sh nodejs >/dev/null
-	scripts/release.sh nodejs >/dev/null
-	scripts/demo.sh
+	# The demo's own release files (nodejs only, no Go needed), apart from `make release`'s.
+	VMP_RELEASE_DIR=$(CURDIR)/build/demo-release scripts/release.sh nodejs >/dev/null
+	VMP_RELEASE_DIR=$(CURDIR)/build/demo-release scripts/demo.sh
 
 clean:
 	rm -rf build dist
