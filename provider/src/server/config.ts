@@ -470,7 +470,7 @@ function sshKeyFailures(config: ProviderConfigInputs): CheckFailure[] {
       return [
         {
           property: "sshPrivateKeyPassphrase",
-          reason: `sshPrivateKeyPassphrase does not decrypt sshPrivateKey: give the key's passphrase (ssh-keygen -y -f <key> checks it)`,
+          reason: `sshPrivateKeyPassphrase is not the passphrase of sshPrivateKey: give the key's passphrase (ssh-keygen -y -f <key> checks it)`,
         },
       ];
     case "unreadable":

@@ -95,13 +95,21 @@ function checkedInputs(controller: ResourceController, raw: Record<string, unkno
 
 /**
  * Check failures on the wire. The engine looks a named property up among the top-level inputs
- * only, and prints "value {<nil>}" for a nested one, so the property goes in the reason alone:
- * the reason names it (put first when it does not already).
+ * only, and prints "value {<nil>}" for a nested one, so the property goes in the reason alone,
+ * first: a reason that opens with it as a subject (as checkInputs writes them, "policy.maxDowntimeMs
+ * is ...", "vmplacement:hosts[0].uri is ...") goes as it is; any other gets "<property>: " first.
  */
+export function failureReason(f: CheckFailure): string {
+  const opensWithProperty = [f.property, `vmplacement:${f.property}`].some(
+    (name) => f.reason.startsWith(name) && /^( is |: |$)/.test(f.reason.slice(name.length)),
+  );
+  return opensWithProperty ? f.reason : `${f.property}: ${f.reason}`;
+}
+
 function failuresOf(failures: CheckFailure[]): pb.CheckFailure[] {
   return failures.map((f) => {
     const cf = new pb.CheckFailure();
-    cf.setReason(f.reason.includes(f.property) ? f.reason : `${f.property}: ${f.reason}`);
+    cf.setReason(failureReason(f));
     return cf;
   });
 }

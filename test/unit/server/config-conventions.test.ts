@@ -130,7 +130,7 @@ describe("the ssh private key, checked at preview", () => {
     const [wrong] = failuresWith({ sshPrivateKey: key, sshPrivateKeyPassphrase: "wrong" });
     assert.match(
       wrong,
-      /^sshPrivateKeyPassphrase: sshPrivateKeyPassphrase does not decrypt sshPrivateKey/,
+      /^sshPrivateKeyPassphrase: sshPrivateKeyPassphrase is not the passphrase of sshPrivateKey/,
     );
     for (const text of [missing, wrong]) assert.ok(!text.includes(key.split("\n")[1]));
   });

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import * as structPb from "google-protobuf/google/protobuf/struct_pb";
 import * as pb from "@pulumi/pulumi/proto/provider_pb";
-import { VmPlacementProvider } from "../../../provider/src/server/provider-server";
+import { failureReason, VmPlacementProvider } from "../../../provider/src/server/provider-server";
 import { checkConfig } from "../../../provider/src/server/config";
 import { checkPlacement } from "../../../provider/src/resources/vm-placement/types";
 import { checkPolicy } from "../../../provider/src/resources/migration-policy/types";
@@ -299,4 +299,31 @@ describe("preview with inputs not known yet", () => {
       .toJavaScript();
     assert.equal(props.spec, UNKNOWN);
   });
+});
+
+describe("check failures on the wire", () => {
+  const table: Array<[property: string, reason: string, wire: string]> = [
+    ["policy.maxDowntimeMs", "policy.maxDowntimeMs is -1, ...", "policy.maxDowntimeMs is -1, ..."],
+    [
+      "hosts[0].uri",
+      'vmplacement:hosts[0].uri is "xen://"',
+      'vmplacement:hosts[0].uri is "xen://"',
+    ],
+    ["vms[7].pinned", "web-7 is pinned to 'h3'", "vms[7].pinned: web-7 is pinned to 'h3'"],
+    // Naming the property somewhere inside is not enough: the CLI shows no property of its own.
+    ["host", "host 'h99' is not an inventory host", "host: host 'h99' is not an inventory host"],
+    [
+      "sshKnownHosts",
+      "host h1 is reached over ssh: give sshKnownHosts",
+      "sshKnownHosts: host h1 is reached over ssh: give sshKnownHosts",
+    ],
+    // A longer name that starts with the property's is another property.
+    [
+      "sshPrivateKey",
+      "sshPrivateKeyPassphrase is set",
+      "sshPrivateKey: sshPrivateKeyPassphrase is set",
+    ],
+  ];
+  for (const [property, reason, wire] of table)
+    it(`${property}: ${reason}`, () => assert.equal(failureReason({ property, reason }), wire));
 });
