@@ -382,7 +382,7 @@ export function checkConfig(raw: Record<string, unknown>): {
         ) {
           failures.push({
             property: "sshKnownHosts",
-            reason: `host ${h.name} is reached over ssh, so its host key must be verified: give sshKnownHosts (the hosts' public keys, known_hosts format), or add the hosts to ${userKnownHostsFile()} as ssh and virsh read it (ssh-keyscan -H <host> >> ${userKnownHostsFile()}), which does not exist; set sshInsecureIgnoreHostKeys only for throwaway labs`,
+            reason: `host ${h.name} is reached over ssh, so its host key must be verified: give sshKnownHosts (the hosts' public keys, known_hosts format), or add the hosts to ${userKnownHostsFile()}, which ssh and virsh read and which does not exist yet (ssh-keyscan -H <host> >> ${userKnownHostsFile()}); set sshInsecureIgnoreHostKeys only for throwaway labs`,
           });
         }
       } catch (err) {

@@ -471,16 +471,16 @@ export class VmPlacementProvider {
  * The provider's configuration as the state keeps it: a default policy with a webhook is a secret
  * as a whole (config values arrive as JSON text, which cannot be part secret).
  */
+function defaultPolicySecret(news: Record<string, unknown>): Record<string, unknown> {
+  const policy = news.defaultPolicy;
+  const text = typeof policy === "string" ? policy : JSON.stringify(policy ?? null);
+  return text.includes('"notify"') ? wrapSecretAt(news, ["defaultPolicy"]) : news;
+}
+
 /**
  * The secret configuration keys as secrets in the inputs the engine keeps, however they arrived:
  * an SDK's provider fills an unset one from its environment variable without marking it secret.
  */
 function configSecrets(news: Record<string, unknown>): Record<string, unknown> {
   return SECRET_CONFIG_KEYS.reduce((inputs, key) => wrapSecretAt(inputs, [key]), news);
-}
-
-function defaultPolicySecret(news: Record<string, unknown>): Record<string, unknown> {
-  const policy = news.defaultPolicy;
-  const text = typeof policy === "string" ? policy : JSON.stringify(policy ?? null);
-  return text.includes('"notify"') ? wrapSecretAt(news, ["defaultPolicy"]) : news;
 }

@@ -9,7 +9,7 @@ export function sshKeyProblem(key: string, passphrase?: string): SshKeyProblem |
   const parsed = utils.parseKey(key, passphrase);
   if (!(parsed instanceof Error)) return undefined;
   if (/no passphrase given/i.test(parsed.message)) return "needs-passphrase";
-  if (/decrypt|passphrase|bad decrypt/i.test(parsed.message) && passphrase !== undefined)
+  if (/decrypt|passphrase/i.test(parsed.message) && passphrase !== undefined)
     return "wrong-passphrase";
   return "unreadable";
 }
