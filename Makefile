@@ -85,7 +85,7 @@ bench-engine: build ## the engine vs plain virsh migrate, same flags, local, sha
 bench-forecast: build ## forecast vs outcome for idle/moderate/fast guests, capped or not, shared/copied, offline; verdicts checked by a pre-copy probe (lab must be up; ARGS="runs")
 	node build/bench/forecast.js $(ARGS)
 
-bench-placement: build ## the fleet solver: 2,000 VMs over 100 hosts with rules vs a greedy baseline (pure, no lab; ARGS="runs")
+bench-placement: build ## the fleet solver: 2,000 VMs over 100 hosts and 10,000 over 500, with rules, vs a greedy baseline (pure, no lab; ARGS="runs scales", e.g. "5 1,5")
 	node build/bench/placement.js $(ARGS)
 
 bench-provider: build ## pulumi up/preview vs plain virsh: one move, 200-placement preview, rebalance, a non-converging guest at a cap, stream options, a guest on Ceph RBD; part g: 2,000 placements over ssh vs 2,000 trivial resources (lab must be up; ARGS="runs parts placements scale")

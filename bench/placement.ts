@@ -1,9 +1,11 @@
-// The fleet solver at scale: 2,000 VMs over 100 hosts with rules (racks as labels, selectors,
+// The fleet solver at scale: 2,000 VMs over 100 hosts, and five times that, with rules (racks as labels, selectors,
 // anti-affinity groups, pins) from synthetic facts, in three scenarios (drain three cordoned
 // hosts; rebalance a skewed fleet with maxMoves 50; both at once), against a greedy baseline
 // that places every VM from scratch, largest first, on the allowed host with the most room.
 // Prints time (median of the runs) and moves for each, and writes bench/results/placement.json.
-//   node build/bench/placement.js [runs]          (pure: no lab needed)
+// The larger fleet has the same shape: racks of five times as many hosts, five times as many
+// groups, and maxMoves 250.
+//   node build/bench/placement.js [runs] [scales, e.g. 1,5]   (default 5 runs, 1,5; pure: no lab)
 import {
   allowedHosts,
   solvePlacements,
@@ -18,6 +20,7 @@ const GiB = 1024 ** 3;
 const HOSTS = 100;
 const VMS = 2000;
 const RACKS = 10;
+const MAX_MOVES = 50;
 
 /** A small seeded generator (mulberry32): the same fleet on every run. */
 function random(seed: number): () => number {
@@ -35,9 +38,10 @@ interface Fleet {
   rules: FleetRules;
 }
 
-function fleet(scenario: "drain" | "rebalance" | "both"): Fleet {
+function fleet(scenario: "drain" | "rebalance" | "both", scale: number): Fleet {
   const rand = random(42);
-  const hosts: FleetHost[] = Array.from({ length: HOSTS }, (_, i) => ({
+  const hostCount = HOSTS * scale;
+  const hosts: FleetHost[] = Array.from({ length: hostCount }, (_, i) => ({
     name: `h${String(i).padStart(3, "0")}`,
     reachable: true,
     labels: { rack: `r${i % RACKS}` },
@@ -53,16 +57,17 @@ function fleet(scenario: "drain" | "rebalance" | "both"): Fleet {
     cordon: scenario === "rebalance" ? [] : ["h000", "h001", "h002"],
     strategy: "spread",
     rebalance: scenario !== "drain",
-    maxMoves: 50,
+    maxMoves: MAX_MOVES * scale,
   };
-  for (let i = 0; i < VMS; i++) {
+  for (let i = 0; i < VMS * scale; i++) {
     const domain = `vm${String(i).padStart(4, "0")}`;
     const memoryBytes = [2, 4, 8, 16][Math.floor(rand() * 4)] * GiB;
     // Skewed: the first tenth of the hosts hold a third of the VMs.
-    const at = rand() < 0.33 ? Math.floor(rand() * (HOSTS / 10)) : Math.floor(rand() * HOSTS);
+    const at =
+      rand() < 0.33 ? Math.floor(rand() * (hostCount / 10)) : Math.floor(rand() * hostCount);
     const h = hosts[at];
     // Anti-affinity groups of four spread one per rack; a tenth use a rack selector; a few pins.
-    const group = i < 400 ? `g${Math.floor(i / 4)}` : undefined;
+    const group = i < 400 * scale ? `g${Math.floor(i / 4)}` : undefined;
     const rack = group ? `r${i % 4}` : rand() < 0.1 ? h.labels.rack : undefined;
     const home =
       group || rack ? hosts.filter((x) => x.labels.rack === (rack ?? x.labels.rack)) : hosts;
@@ -145,38 +150,43 @@ function timed<T>(runs: number, f: () => T): { ms: number; result: T } {
 
 function main(): void {
   const runs = Number(process.argv[2] ?? 5);
+  const scales = (process.argv[3] ?? "1,5").split(",").map(Number);
   const rows: Row[] = [];
-  for (const scenario of ["drain", "rebalance", "both"] as const) {
-    const f = fleet(scenario);
-    const failures = validateRules(f.rules, f.hosts);
-    if (failures.length)
-      throw new Error(`${scenario}: invalid rules: ${failures[0].property}: ${failures[0].reason}`);
-    const solver = timed(runs, () => solvePlacements(f.rules, f.hosts, f.vms));
-    const baseline = timed(runs, () => greedy(f));
-    const onCordoned = Object.values(solver.result.assignments).filter((a) =>
-      f.rules.cordon.includes(a.host),
-    ).length;
-    rows.push({
-      scenario,
-      vms: VMS,
-      hosts: HOSTS,
-      "solver ms": solver.ms.toFixed(0),
-      "solver moves": solver.result.moves.length,
-      unplaceable: Object.keys(solver.result.unplaceable).length,
-      "left on cordoned": onCordoned,
-      "greedy ms": baseline.ms.toFixed(0),
-      "greedy moves": baseline.result.moves,
-      "greedy unplaceable": baseline.result.unplaceable,
-      "under 1 s": solver.ms < 1000 ? "yes" : "NO",
-      "moves <= greedy": solver.result.moves.length <= baseline.result.moves ? "yes" : "NO",
-    });
-  }
+  for (const scale of scales)
+    for (const scenario of ["drain", "rebalance", "both"] as const)
+      rows.push(measure(scenario, scale, runs));
   printTable(rows);
   console.log(
     `\n${runs} runs each, median time. Targets: the solver under 1 s, and no more moves than the greedy baseline ` +
-      `(which places every VM from scratch). Rebalance scenarios cap the solver at maxMoves 50 beyond the drain.`,
+      `(which places every VM from scratch). Rebalance scenarios cap the solver at maxMoves ${MAX_MOVES} per ${VMS} VMs beyond the drain.`,
   );
-  console.log(`results: ${writeResults("placement", { runs, rows })}`);
+  console.log(`results: ${writeResults("placement", { runs, scales, rows })}`);
+}
+
+function measure(scenario: "drain" | "rebalance" | "both", scale: number, runs: number): Row {
+  const f = fleet(scenario, scale);
+  const failures = validateRules(f.rules, f.hosts);
+  if (failures.length)
+    throw new Error(`${scenario}: invalid rules: ${failures[0].property}: ${failures[0].reason}`);
+  const solver = timed(runs, () => solvePlacements(f.rules, f.hosts, f.vms));
+  const baseline = timed(runs, () => greedy(f));
+  const onCordoned = Object.values(solver.result.assignments).filter((a) =>
+    f.rules.cordon.includes(a.host),
+  ).length;
+  return {
+    scenario,
+    vms: VMS * scale,
+    hosts: HOSTS * scale,
+    "solver ms": solver.ms.toFixed(0),
+    "solver moves": solver.result.moves.length,
+    unplaceable: Object.keys(solver.result.unplaceable).length,
+    "left on cordoned": onCordoned,
+    "greedy ms": baseline.ms.toFixed(0),
+    "greedy moves": baseline.result.moves,
+    "greedy unplaceable": baseline.result.unplaceable,
+    "under 1 s": solver.ms < 1000 ? "yes" : "NO",
+    "moves <= greedy": solver.result.moves.length <= baseline.result.moves ? "yes" : "NO",
+  };
 }
 
 main();

@@ -11,9 +11,10 @@
 // Anti-affinity holds at every moment of the update, not only at its end: a VM is only sent to
 // a host where no member of its group runs now or is bound for.
 
+import { squaredShareChange, TargetOrder, type Strategy } from "./target-order";
 import { RunLedger, type Demand, type Observed } from "../engine";
 
-export type Strategy = "spread" | "pack";
+export type { Strategy } from "./target-order";
 
 export interface FleetHost {
   name: string;
@@ -276,10 +277,9 @@ function gainOf(
   from: FleetHost,
   to: FleetHost,
 ): number {
-  const sq = (h: FleetHost, u: number) => (h.totalMemoryBytes ? (u / h.totalMemoryBytes) ** 2 : 0);
-  const uf = used.get(from.name)!;
-  const ut = used.get(to.name)!;
-  const delta = sq(from, uf - bytes) - sq(from, uf) + sq(to, ut + bytes) - sq(to, ut);
+  const delta =
+    squaredShareChange(from, used.get(from.name)!, -bytes) +
+    squaredShareChange(to, used.get(to.name)!, bytes);
   return ctx.rules.strategy === "spread" ? -delta : delta;
 }
 
@@ -415,7 +415,9 @@ function placeLeaver(
 
 /**
  * Up to `budget` single moves of VMs that would stay, each the one that improves the objective
- * most (ties: domain, then host name), stopping when none improves it.
+ * most (ties: domain, then host in inventory order), stopping when none improves it. Each round
+ * ranks the hosts once per VM size (TargetOrder), so a candidate stops at the first host that
+ * cannot beat the best move so far: the cost grows with the fleet, not with VMs times hosts.
  */
 function rebalance(
   ctx: Context,
@@ -433,20 +435,18 @@ function rebalance(
     }
   }
   const candidates = [...stays].filter((d) => !ctx.vms.get(d)!.localDevices.length).sort(byName);
+  const allowed = new Map(
+    candidates.map((d) => [d, new Set(ctx.allowed.get(d)!.map((h) => h.name))]),
+  );
   for (let moved = 0; moved < budget; moved++) {
+    const targets = new TargetOrder(ctx.inventory, used, ctx.rules.strategy);
     let best: { d: string; host: string; gain: number } | undefined;
     for (const d of candidates) {
-      const vm = ctx.vms.get(d)!;
-      const rule = ctx.ruleOf.get(d)!;
-      const from = vm.currentHost!;
-      for (const host of ctx.allowed.get(d)!) {
-        if (host.name === from) continue;
-        const gain = gainOf(ctx, used, vm.memoryBytes, ctx.hosts.get(from)!, host);
-        // Only clear gains (a move for a rounding error is churn); the rules are checked only for
-        // a move that would be the best so far, which keeps the search cheap.
-        if (gain <= 1e-9 || (best && gain <= best.gain + 1e-12)) continue;
-        if (!rejection(ctx, book, vm, rule, host)) best = { d, host: host.name, gain };
-      }
+      // Only clear gains (a move for a rounding error is churn), and only one better than the
+      // best so far.
+      const needed = Math.max(1e-9, best ? best.gain + 1e-12 : -Infinity);
+      const found = bestTarget(ctx, book, used, targets, d, allowed.get(d)!, needed);
+      if (found) best = { d, ...found };
     }
     if (!best) return;
     const vm = ctx.vms.get(best.d)!;
@@ -462,4 +462,36 @@ function rebalance(
     stays.delete(best.d);
     candidates.splice(candidates.indexOf(best.d), 1);
   }
+}
+
+/** Bounds are summed in another order than gainOf's: room for rounding, so none is cut short. */
+const BOUND_SLACK = 1e-12;
+
+/**
+ * The host moving `d` there gains the most by, if that gain exceeds `needed` and the host can
+ * take it. Hosts come best arrival first: once even the best arrival left cannot reach `needed`,
+ * no later host can.
+ */
+function bestTarget(
+  ctx: Context,
+  book: Bookkeeping,
+  used: Map<string, number>,
+  targets: TargetOrder<FleetHost>,
+  d: string,
+  allowed: Set<string>,
+  needed: number,
+): { host: string; gain: number } | undefined {
+  const vm = ctx.vms.get(d)!;
+  const rule = ctx.ruleOf.get(d)!;
+  const from = ctx.hosts.get(vm.currentHost!)!;
+  const sign = ctx.rules.strategy === "spread" ? -1 : 1;
+  const leaving = sign * squaredShareChange(from, used.get(from.name)!, -vm.memoryBytes);
+  for (const { host, arrival } of targets.for(vm.memoryBytes)) {
+    if (leaving + arrival <= needed - BOUND_SLACK) return undefined;
+    if (host.name === from.name || !allowed.has(host.name)) continue;
+    const gain = gainOf(ctx, used, vm.memoryBytes, from, host);
+    // The rules are checked only for a move that would be the best so far: the search stays cheap.
+    if (gain > needed && !rejection(ctx, book, vm, rule, host)) return { host: host.name, gain };
+  }
+  return undefined;
 }

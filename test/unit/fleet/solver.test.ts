@@ -330,3 +330,97 @@ describe("fleet rules validation", () => {
     });
   }
 });
+
+describe("fleet solver: rebalancing finds the best single move each round", () => {
+  /** A small seeded generator (mulberry32). */
+  function random(seed: number): () => number {
+    return () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  /**
+   * The oracle: every candidate against every host it may use, each round, in name and inventory
+   * order, keeping a move only when it beats the best so far; hosts differ in size, VMs in
+   * memory, some VMs have a rack selector. Only memory limits a host here.
+   */
+  function exhaustive(hosts: FleetHost[], vms: FleetVm[], rules: FleetRules) {
+    const used = new Map(hosts.map((h) => [h.name, h.allocatedMemoryBytes]));
+    const free = new Map(hosts.map((h) => [h.name, h.freeMemoryBytes]));
+    const at = new Map(vms.map((v) => [v.domain, v.currentHost!]));
+    const sign = rules.strategy === "spread" ? -1 : 1;
+    const share = (h: FleetHost, u: number) => (u / h.totalMemoryBytes) ** 2;
+    const moved = new Set<string>();
+    const moves: Array<{ domain: string; from: string; to: string }> = [];
+    for (let round = 0; round < rules.maxMoves; round++) {
+      let best: { v: FleetVm; to: FleetHost; gain: number } | undefined;
+      for (const v of [...vms].sort((a, b) => (a.domain < b.domain ? -1 : 1))) {
+        if (moved.has(v.domain)) continue;
+        const rule = rules.vms.find((r) => r.domain === v.domain)!;
+        const from = hosts.find((h) => h.name === at.get(v.domain))!;
+        for (const to of hosts) {
+          if (to === from) continue;
+          if (rule.hostSelector && to.labels.rack !== rule.hostSelector.rack) continue;
+          const uf = used.get(from.name)!;
+          const ut = used.get(to.name)!;
+          const b = v.memoryBytes;
+          const gain =
+            sign * (share(from, uf - b) - share(from, uf) + (share(to, ut + b) - share(to, ut)));
+          if (gain <= 1e-9 || (best && gain <= best.gain + 1e-12)) continue;
+          if (free.get(to.name)! < b) continue;
+          best = { v, to, gain };
+        }
+      }
+      if (!best) break;
+      const from = at.get(best.v.domain)!;
+      used.set(from, used.get(from)! - best.v.memoryBytes);
+      used.set(best.to.name, used.get(best.to.name)! + best.v.memoryBytes);
+      // The source keeps its room until the move is done; the target's is taken at once.
+      free.set(best.to.name, free.get(best.to.name)! - best.v.memoryBytes);
+      moved.add(best.v.domain);
+      moves.push({ domain: best.v.domain, from, to: best.to.name });
+    }
+    return moves.sort((a, b) => (a.domain < b.domain ? -1 : 1));
+  }
+
+  for (const strategy of ["spread", "pack"] as const)
+    for (let seed = 1; seed <= 12; seed++)
+      it(`${strategy}, fleet ${seed}: the same moves as trying every VM on every host`, () => {
+        const rand = random(seed * 7 + (strategy === "pack" ? 1 : 0));
+        const hosts = Array.from({ length: 6 + (seed % 9) }, (_, i) => {
+          const total = [32, 64, 128][Math.floor(rand() * 3)];
+          return host(`h${String(i).padStart(2, "0")}`, total, {
+            totalMemoryBytes: total * GiB,
+            allocatedMemoryBytes: 0,
+            labels: { rack: `r${i % 3}` },
+          });
+        });
+        const vms: FleetVm[] = [];
+        const rules: FleetRules = {
+          vms: [],
+          cordon: [],
+          strategy,
+          rebalance: true,
+          maxMoves: 4 + (seed % 11),
+        };
+        for (let i = 0; vms.length < 30 + seed * 3 && i < 1000; i++) {
+          const h =
+            hosts[rand() < 0.5 ? Math.floor(rand() * 2) : Math.floor(rand() * hosts.length)];
+          const mem = [1, 2, 4, 8][Math.floor(rand() * 4)] * GiB;
+          if (h.freeMemoryBytes < mem) continue;
+          h.freeMemoryBytes -= mem;
+          h.allocatedMemoryBytes += mem;
+          const domain = `vm${String(i).padStart(3, "0")}`;
+          vms.push(vm(domain, h.name, mem / GiB));
+          rules.vms.push(
+            rand() < 0.2 ? { domain, hostSelector: { rack: h.labels.rack } } : { domain },
+          );
+        }
+        const solved = solvePlacements(rules, hosts, vms);
+        assert.ok(solved.moves.length > 0, "the fleet is uneven enough to rebalance");
+        assert.deepEqual(solved.moves, exhaustive(hosts, vms, rules));
+      });
+});
