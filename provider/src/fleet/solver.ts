@@ -434,19 +434,41 @@ function rebalance(
       used.set(vm.currentHost!, used.get(vm.currentHost!)! - vm.memoryBytes);
     }
   }
-  const candidates = [...stays].filter((d) => !ctx.vms.get(d)!.localDevices.length).sort(byName);
-  const allowed = new Map(
-    candidates.map((d) => [d, new Set(ctx.allowed.get(d)!.map((h) => h.name))]),
-  );
+  // What each round asks of a candidate, looked up once. Candidates of one size on one host
+  // share a bound on their gain (their leaving plus the best arrival): one number per round.
+  const shapes = new Map<string, number>();
+  const candidates: Candidate[] = [...stays]
+    .filter((d) => !ctx.vms.get(d)!.localDevices.length)
+    .sort(byName)
+    .map((d) => {
+      const vm = ctx.vms.get(d)!;
+      const shape = `${vm.currentHost}|${vm.memoryBytes}`;
+      if (!shapes.has(shape)) shapes.set(shape, shapes.size);
+      return {
+        d,
+        vm,
+        rule: ctx.ruleOf.get(d)!,
+        from: ctx.hosts.get(vm.currentHost!)!,
+        allowed: new Set(ctx.allowed.get(d)!.map((h) => h.name)),
+        shape: shapes.get(shape)!,
+      };
+    });
+  const sign = ctx.rules.strategy === "spread" ? -1 : 1;
   for (let moved = 0; moved < budget; moved++) {
     const targets = new TargetOrder(ctx.inventory, used, ctx.rules.strategy);
+    const bounds = new Float64Array(shapes.size).fill(NaN);
     let best: { d: string; host: string; gain: number } | undefined;
-    for (const d of candidates) {
+    for (const c of candidates) {
       // Only clear gains (a move for a rounding error is churn), and only one better than the
       // best so far.
       const needed = Math.max(1e-9, best ? best.gain + 1e-12 : -Infinity);
-      const found = bestTarget(ctx, book, used, targets, d, allowed.get(d)!, needed);
-      if (found) best = { d, ...found };
+      if (Number.isNaN(bounds[c.shape]))
+        bounds[c.shape] =
+          sign * squaredShareChange(c.from, used.get(c.from.name)!, -c.vm.memoryBytes) +
+          targets.for(c.vm.memoryBytes)[0].arrival;
+      if (bounds[c.shape] <= needed - BOUND_SLACK) continue;
+      const found = bestTarget(ctx, book, used, targets, c, needed);
+      if (found) best = { d: c.d, ...found };
     }
     if (!best) return;
     const vm = ctx.vms.get(best.d)!;
@@ -460,15 +482,29 @@ function rebalance(
       reason: `moves ${vm.currentHost} -> ${best.host} to ${ctx.rules.strategy === "spread" ? "even out" : "pack"} memory use (rebalance)`,
     };
     stays.delete(best.d);
-    candidates.splice(candidates.indexOf(best.d), 1);
+    candidates.splice(
+      candidates.findIndex((c) => c.d === best!.d),
+      1,
+    );
   }
+}
+
+/** A VM rebalancing may move, with what each round asks of it. */
+interface Candidate {
+  d: string;
+  vm: FleetVm;
+  rule: VmRule;
+  from: FleetHost;
+  allowed: Set<string>;
+  /** Its host and size, as an index into the round's bounds. */
+  shape: number;
 }
 
 /** Bounds are summed in another order than gainOf's: room for rounding, so none is cut short. */
 const BOUND_SLACK = 1e-12;
 
 /**
- * The host moving `d` there gains the most by, if that gain exceeds `needed` and the host can
+ * The host moving the candidate there gains the most by, if that gain exceeds `needed` and the host can
  * take it. Hosts come best arrival first: once even the best arrival left cannot reach `needed`,
  * no later host can.
  */
@@ -477,13 +513,9 @@ function bestTarget(
   book: Bookkeeping,
   used: Map<string, number>,
   targets: TargetOrder<FleetHost>,
-  d: string,
-  allowed: Set<string>,
+  { vm, rule, from, allowed }: Candidate,
   needed: number,
 ): { host: string; gain: number } | undefined {
-  const vm = ctx.vms.get(d)!;
-  const rule = ctx.ruleOf.get(d)!;
-  const from = ctx.hosts.get(vm.currentHost!)!;
   const sign = ctx.rules.strategy === "spread" ? -1 : 1;
   const leaving = sign * squaredShareChange(from, used.get(from.name)!, -vm.memoryBytes);
   for (const { host, arrival } of targets.for(vm.memoryBytes)) {
