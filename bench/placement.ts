@@ -14,6 +14,7 @@ import {
   type FleetVm,
 } from "../provider/src/fleet/solver";
 import { validateRules } from "../provider/src/fleet/validate";
+import { seededRandom } from "../test/support/seeded-random";
 import { printTable, writeResults, type Row } from "./report";
 
 const GiB = 1024 ** 3;
@@ -22,16 +23,6 @@ const VMS = 2000;
 const RACKS = 10;
 const MAX_MOVES = 50;
 
-/** A small seeded generator (mulberry32): the same fleet on every run. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Fleet {
   hosts: FleetHost[];
   vms: FleetVm[];
@@ -39,7 +30,7 @@ interface Fleet {
 }
 
 function fleet(scenario: "drain" | "rebalance" | "both", scale: number): Fleet {
-  const rand = random(42);
+  const rand = seededRandom(42);
   const hostCount = HOSTS * scale;
   const hosts: FleetHost[] = Array.from({ length: hostCount }, (_, i) => ({
     name: `h${String(i).padStart(3, "0")}`,

@@ -10,6 +10,7 @@ import {
   type VmRule,
 } from "../../../provider/src/fleet/solver";
 import { validateRules } from "../../../provider/src/fleet/validate";
+import { seededRandom } from "../../support/seeded-random";
 
 const GiB = 1024 ** 3;
 
@@ -332,16 +333,6 @@ describe("fleet rules validation", () => {
 });
 
 describe("fleet solver: rebalancing finds the best single move each round", () => {
-  /** A small seeded generator (mulberry32). */
-  function random(seed: number): () => number {
-    return () => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   /**
    * The oracle: every candidate against every host it may use, each round, in name and inventory
    * order, keeping a move only when it beats the best so far; hosts differ in size, VMs in
@@ -389,7 +380,7 @@ describe("fleet solver: rebalancing finds the best single move each round", () =
   for (const strategy of ["spread", "pack"] as const)
     for (let seed = 1; seed <= 12; seed++)
       it(`${strategy}, fleet ${seed}: the same moves as trying every VM on every host`, () => {
-        const rand = random(seed * 7 + (strategy === "pack" ? 1 : 0));
+        const rand = seededRandom(seed * 7 + (strategy === "pack" ? 1 : 0));
         const hosts = Array.from({ length: 6 + (seed % 9) }, (_, i) => {
           const total = [32, 64, 128][Math.floor(rand() * 3)];
           return host(`h${String(i).padStart(2, "0")}`, total, {
