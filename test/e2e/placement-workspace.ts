@@ -32,3 +32,15 @@ export function labHosts(lab: LabDescription, transport: "tcp" | "ssh" = "tcp") 
     migrationAddress: h.migrationAddress,
   }));
 }
+
+/** known_hosts text with each host's address paired with the next host's key: every key is wrong. */
+export function rotatedHostKeys(knownHosts: string): string {
+  const lines = knownHosts
+    .trim()
+    .split("\n")
+    .map((l) => l.split(" "));
+  return (
+    lines.map((l, i) => [l[0], ...lines[(i + 1) % lines.length].slice(1)].join(" ")).join("\n") +
+    "\n"
+  );
+}

@@ -6,7 +6,7 @@ import path from "node:path";
 import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
 import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
 import type { PulumiWorkspace } from "../support/pulumi-cli";
-import { labHosts, placementWorkspace } from "./placement-workspace";
+import { labHosts, placementWorkspace, rotatedHostKeys } from "./placement-workspace";
 
 describe("provider e2e: ssh credentials stay secret", function () {
   let lab: LabDescription;
@@ -61,13 +61,7 @@ describe("provider e2e: ssh credentials stay secret", function () {
 
   it("refuses hosts whose ssh key does not match sshKnownHosts", async () => {
     // Each host's address paired with another host's key: every key is now wrong.
-    const lines = readFileSync(lab.ssh.knownHosts, "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => l.split(" "));
-    const wrong =
-      lines.map((l, i) => [l[0], ...lines[(i + 1) % lines.length].slice(1)].join(" ")).join("\n") +
-      "\n";
+    const wrong = rotatedHostKeys(readFileSync(lab.ssh.knownHosts, "utf8"));
     await ws.pulumi(["config", "set", "vmplacement:sshKnownHosts", wrong]);
     // A planned move makes the provider contact the hosts with the new configuration.
     await ws.pulumi(["config", "set", "host", lab.hosts[1].name]);

@@ -20,7 +20,7 @@ import path from "node:path";
 import { loadLab, type LabDescription, type LabHost } from "../lab/lab";
 import { GuestFactory, type TestGuest } from "../integration/engine/lab-engine";
 import type { PulumiWorkspace } from "../support/pulumi-cli";
-import { labHosts, placementWorkspace } from "./placement-workspace";
+import { labHosts, placementWorkspace, rotatedHostKeys } from "./placement-workspace";
 
 describe("provider e2e: ssh credentials as operators keep them", function () {
   this.timeout(300_000);
@@ -143,15 +143,7 @@ describe("provider e2e: ssh credentials as operators keep them", function () {
     assert.match(missing.out, /give sshKnownHosts .* or add the hosts to .*known_hosts/s);
 
     // Another host's key for every address: the hosts are refused.
-    const lines = labKnownHosts()
-      .trim()
-      .split("\n")
-      .map((l) => l.split(" "));
-    writeFileSync(
-      knownHosts,
-      lines.map((l, i) => [l[0], ...lines[(i + 1) % lines.length].slice(1)].join(" ")).join("\n") +
-        "\n",
-    );
+    writeFileSync(knownHosts, rotatedHostKeys(labKnownHosts()));
     const wrong = await preview();
     assert.equal(wrong.ok, false);
     assert.match(wrong.out, /host key/i);

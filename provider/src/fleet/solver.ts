@@ -435,7 +435,7 @@ function rebalance(
     }
   }
   // What each round asks of a candidate, looked up once. Candidates of one size on one host
-  // share a bound on their gain (their leaving plus the best arrival): one number per round.
+  // share the gain of leaving it: one number per round, their bound with the best arrival.
   const shapes = new Map<string, number>();
   const candidates: Candidate[] = [...stays]
     .filter((d) => !ctx.vms.get(d)!.localDevices.length)
@@ -456,18 +456,19 @@ function rebalance(
   const sign = ctx.rules.strategy === "spread" ? -1 : 1;
   for (let moved = 0; moved < budget; moved++) {
     const targets = new TargetOrder(ctx.inventory, used, ctx.rules.strategy);
-    const bounds = new Float64Array(shapes.size).fill(NaN);
+    // Per shape, the objective's gain from the candidate leaving its host.
+    const leavings = new Float64Array(shapes.size).fill(NaN);
     let best: { d: string; host: string; gain: number } | undefined;
     for (const c of candidates) {
       // Only clear gains (a move for a rounding error is churn), and only one better than the
       // best so far.
       const needed = Math.max(1e-9, best ? best.gain + 1e-12 : -Infinity);
-      if (Number.isNaN(bounds[c.shape]))
-        bounds[c.shape] =
-          sign * squaredShareChange(c.from, used.get(c.from.name)!, -c.vm.memoryBytes) +
-          targets.for(c.vm.memoryBytes)[0].arrival;
-      if (bounds[c.shape] <= needed - BOUND_SLACK) continue;
-      const found = bestTarget(ctx, book, used, targets, c, needed);
+      if (Number.isNaN(leavings[c.shape]))
+        leavings[c.shape] =
+          sign * squaredShareChange(c.from, used.get(c.from.name)!, -c.vm.memoryBytes);
+      const leaving = leavings[c.shape];
+      if (leaving + targets.for(c.vm.memoryBytes)[0].arrival <= needed - BOUND_SLACK) continue;
+      const found = bestTarget(ctx, book, used, targets, c, leaving, needed);
       if (found) best = { d: c.d, ...found };
     }
     if (!best) return;
@@ -496,7 +497,7 @@ interface Candidate {
   rule: VmRule;
   from: FleetHost;
   allowed: Set<string>;
-  /** Its host and size, as an index into the round's bounds. */
+  /** Its host and size, as an index into the round's leaving gains. */
   shape: number;
 }
 
@@ -504,9 +505,9 @@ interface Candidate {
 const BOUND_SLACK = 1e-12;
 
 /**
- * The host moving the candidate there gains the most by, if that gain exceeds `needed` and the host can
- * take it. Hosts come best arrival first: once even the best arrival left cannot reach `needed`,
- * no later host can.
+ * The host moving the candidate there gains the most by, if that gain exceeds `needed` and the
+ * host can take it. Hosts come best arrival first: once `leaving` (the gain of leaving its host)
+ * plus the best arrival left cannot reach `needed`, no later host can.
  */
 function bestTarget(
   ctx: Context,
@@ -514,10 +515,9 @@ function bestTarget(
   used: Map<string, number>,
   targets: TargetOrder<FleetHost>,
   { vm, rule, from, allowed }: Candidate,
+  leaving: number,
   needed: number,
 ): { host: string; gain: number } | undefined {
-  const sign = ctx.rules.strategy === "spread" ? -1 : 1;
-  const leaving = sign * squaredShareChange(from, used.get(from.name)!, -vm.memoryBytes);
   for (const { host, arrival } of targets.for(vm.memoryBytes)) {
     if (leaving + arrival <= needed - BOUND_SLACK) return undefined;
     if (host.name === from.name || !allowed.has(host.name)) continue;
